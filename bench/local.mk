@@ -1,0 +1,1 @@
+# bench: rules arrive with the issue that builds this part.

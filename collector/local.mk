@@ -1,0 +1,1 @@
+# collector: rules arrive with the issue that builds this part.

@@ -1,0 +1,1 @@
+# gui: rules arrive with the issue that builds this part.

@@ -1,0 +1,6 @@
+# Tests.  unit/: cmocka suites over the libraries; sim/: the simulated GPU
+# stack and workload (their own local.mk); golden/: checked-in fixtures.
+include tests/sim/cuda/local.mk
+include tests/sim/nccl/local.mk
+include tests/sim/simtrain/local.mk
+include tests/unit/local.mk

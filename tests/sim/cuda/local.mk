@@ -1,0 +1,1 @@
+# tests/sim/cuda: rules owned by the part built here.

@@ -1,0 +1,1 @@
+# tests/sim/nccl: rules owned by the part built here.

@@ -1,0 +1,1 @@
+# tests/sim/simtrain: rules owned by the part built here.
