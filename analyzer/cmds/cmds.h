@@ -1,0 +1,32 @@
+/* Subcommands of `memtrace`: one file each in analyzer/cmds/. */
+#ifndef MT_CMDS_H
+#define MT_CMDS_H
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct mt_cmd {
+  const char *name;
+  const char *summary;   /* one line for `memtrace --help` */
+  const char *usage;     /* full text for `memtrace help NAME` and NAME --help */
+  int (*run)(int argc, char **argv);
+} mt_cmd;
+
+/* Exit codes shared by every subcommand. */
+enum { MT_EXIT_OK = 0, MT_EXIT_FAIL = 1, MT_EXIT_USAGE = 2, MT_EXIT_THRESHOLD = 3 };
+
+extern const mt_cmd mt_cmd_dump;
+extern const mt_cmd mt_cmd_upgrade;
+
+/* util.c */
+/* Prints "memtrace CMD: message" on stderr and returns MT_EXIT_USAGE. */
+int mt_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints "memtrace: message" on stderr. */
+void mt_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* True when argv has -h/--help before a "--". */
+int mt_wants_help(int argc, char **argv);
+/* Formats bytes as "1.50 GiB" (binary units) into buf. */
+const char *mt_fmt_bytes(uint64_t bytes, char *buf, size_t len);
+/* Parses "40GiB", "500MB", "1.5 GiB", "123" (bytes).  GiB/MiB/KiB are binary,
+ * GB/MB/KB decimal.  Returns 0 and sets *out, or -1. */
+int mt_parse_size(const char *s, uint64_t *out);
+#endif

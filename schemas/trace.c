@@ -1,0 +1,606 @@
+/* libmemtrace-trace writer: schema creation, batched inserts, interning. */
+#include "config.h"
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "schemas/trace_internal.h"
+
+int mt__enum_foreach(int (*fn)(void *ctx, const char *e, int v, const char *l), void *ctx);
+
+void mt_error_set(mt_error *err, int code, const char *fmt, ...)
+{
+  if (!err)
+    return;
+  err->code = code;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+  va_end(ap);
+}
+
+static int sql_fail(mt_trace *t, mt_error *err, const char *what)
+{
+  mt_error_set(err, MT_ESQL, "%s: %s: %s", t && t->path ? t->path : "trace", what,
+               t && t->db ? sqlite3_errmsg(t->db) : "no database");
+  return MT_ESQL;
+}
+
+static const char *const stmt_sql[MT__S_COUNT] = {
+  [MT__S_MEM] = "INSERT INTO mem_events VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+  [MT__S_REGION] = "INSERT INTO region_events VALUES (?,?,?,?,?,?,?,?,?)",
+  [MT__S_HEAP] = "INSERT OR REPLACE INTO heaps VALUES (?,?,?,?,?,?,?,?,?,?)",
+  [MT__S_KERNEL] = "INSERT INTO kernels VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+  [MT__S_MEMCPY] = "INSERT INTO memcpys VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+  [MT__S_COMM] = "INSERT OR REPLACE INTO communicators VALUES (?,?,?,?,?,?,?,?)",
+  [MT__S_NCCL] = "INSERT INTO nccl_calls VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+  [MT__S_RANGE] = "INSERT INTO ranges VALUES (?,?,?,?,?,?,?,?)",
+  [MT__S_API] = "INSERT INTO api_calls VALUES (?,?,?,?,?,?)",
+  [MT__S_OOM] = "INSERT INTO ooms VALUES (?,?,?,?,?,?,?,?,?)",
+  [MT__S_GPUMEM] = "INSERT INTO gpu_memory VALUES (?,?,?,?,?,?,?,?,?)",
+  [MT__S_DEVICE] = "INSERT OR REPLACE INTO devices VALUES (?,?,?,?,?,?)",
+  [MT__S_THREAD] = "INSERT OR REPLACE INTO threads VALUES (?,?,?)",
+  [MT__S_STREAM] = "INSERT OR REPLACE INTO streams VALUES (?,?,?,?,?,?)",
+  [MT__S_MODULE] = "INSERT OR REPLACE INTO modules VALUES (?,?,?,?,?)",
+  [MT__S_FRAME] = "INSERT OR REPLACE INTO frames VALUES (?,?,?,?,?)",
+  [MT__S_META] = "INSERT OR REPLACE INTO meta VALUES (?,?)",
+  [MT__S_DROPS] = "INSERT INTO drops VALUES (?1,?2,?3) ON CONFLICT(kind) DO UPDATE "
+                  "SET count = count + ?2, reason = coalesce(?3, reason)",
+  [MT__S_STRING] = "INSERT INTO strings VALUES (?,?)",
+};
+
+static sqlite3_stmt *stmt(mt_trace *t, enum mt__stmt s)
+{
+  if (!t->stmt[s] &&
+      sqlite3_prepare_v3(t->db, stmt_sql[s], -1, SQLITE_PREPARE_PERSISTENT, &t->stmt[s], NULL) != SQLITE_OK)
+    return NULL;
+  return t->stmt[s];
+}
+
+/* Binds an int64 where negative means "unknown" and is stored as NULL. */
+static void bind_opt(sqlite3_stmt *st, int i, int64_t v)
+{
+  if (v < 0)
+    sqlite3_bind_null(st, i);
+  else
+    sqlite3_bind_int64(st, i, v);
+}
+
+static void bind_text_opt(sqlite3_stmt *st, int i, const char *s)
+{
+  if (s && *s)
+    sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null(st, i);
+}
+
+static int run(mt_trace *t, sqlite3_stmt *st)
+{
+  if (!st)
+    return MT_ESQL;
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rc == SQLITE_DONE ? MT_OK : MT_ESQL;
+}
+
+#define I64(st, i, v) sqlite3_bind_int64((st), (i), (sqlite3_int64)(v))
+
+int mt_trace_put_mem(mt_trace *t, const mt_mem_event *e)
+{
+  sqlite3_stmt *st = stmt(t, MT__S_MEM);
+  if (!st) return MT_ESQL;
+  I64(st, 1, e->ts); I64(st, 2, e->dur); I64(st, 3, e->op); I64(st, 4, e->api);
+  I64(st, 5, e->kind); I64(st, 6, e->device); I64(st, 7, e->stream); I64(st, 8, e->addr);
+  I64(st, 9, e->size); I64(st, 10, e->thread); I64(st, 11, e->stack); I64(st, 12, e->result);
+  return run(t, st);
+}
+
+int mt_trace_put_region(mt_trace *t, const mt_region_event *e)
+{
+  sqlite3_stmt *st = stmt(t, MT__S_REGION);
+  if (!st) return MT_ESQL;
+  I64(st, 1, e->ts); I64(st, 2, e->op); I64(st, 3, e->heap); I64(st, 4, e->addr);
+  I64(st, 5, e->size); I64(st, 6, e->stream); I64(st, 7, e->thread); I64(st, 8, e->stack);
+  if (e->label_id > 0) I64(st, 9, e->label_id); else sqlite3_bind_null(st, 9);
+  return run(t, st);
+}
+
+int mt_trace_put_heap(mt_trace *t, const mt_heap_info *h)
+{
+  sqlite3_stmt *st = stmt(t, MT__S_HEAP);
+  if (!st) return MT_ESQL;
+  I64(st, 1, h->id); I64(st, 2, h->handle);
+  if (h->domain_id > 0) I64(st, 3, h->domain_id); else sqlite3_bind_null(st, 3);
+  if (h->name_id > 0) I64(st, 4, h->name_id); else sqlite3_bind_null(st, 4);
+  I64(st, 5, h->usage); I64(st, 6, h->device); I64(st, 7, h->addr); I64(st, 8, h->size);
+  I64(st, 9, h->created); bind_opt(st, 10, h->destroyed);
+  return run(t, st);
+}
+
+int mt_trace_put_kernel(mt_trace *t, const mt_kernel_event *e)
+{
+  sqlite3_stmt *st = stmt(t, MT__S_KERNEL);
+  if (!st) return MT_ESQL;
+  I64(st, 1, e->ts); I64(st, 2, e->dur); I64(st, 3, e->api); I64(st, 4, e->name_id);
+  I64(st, 5, e->device); I64(st, 6, e->stream);
+  I64(st, 7, e->grid[0]); I64(st, 8, e->grid[1]); I64(st, 9, e->grid[2]);
+  I64(st, 10, e->block[0]); I64(st, 11, e->block[1]); I64(st, 12, e->block[2]);
+  I64(st, 13, e->smem); I64(st, 14, e->thread); I64(st, 15, e->stack); I64(st, 16, e->correlation);
+  bind_opt(st, 17, e->gpu_start); bind_opt(st, 18, e->gpu_end);
+  return run(t, st);
+}
+
+int mt_trace_put_memcpy(mt_trace *t, const mt_memcpy_event *e)
+{
+  sqlite3_stmt *st = stmt(t, MT__S_MEMCPY);
+  if (!st) return MT_ESQL;
+  I64(st, 1, e->ts); I64(st, 2, e->dur); I64(st, 3, e->api); I64(st, 4, e->kind);
+  I64(st, 5, e->bytes); I64(st, 6, e->dst); I64(st, 7, e->src); I64(st, 8, e->device);
+  I64(st, 9, e->stream); I64(st, 10, e->thread); I64(st, 11, e->stack); I64(st, 12, e->correlation);
+  bind_opt(st, 13, e->gpu_start); bind_opt(st, 14, e->gpu_end);
+  return run(t, st);
+}
+
+int mt_trace_put_comm(mt_trace *t, const mt_comm_info *c)
+{
+  sqlite3_stmt *st = stmt(t, MT__S_COMM);
+  if (!st) return MT_ESQL;
+  I64(st, 1, c->id); I64(st, 2, c->handle); bind_text_opt(st, 3, c->unique_id);
+  I64(st, 4, c->nranks); I64(st, 5, c->rank); I64(st, 6, c->device); I64(st, 7, c->created);
+  bind_opt(st, 8, c->destroyed);
+  return run(t, st);
+}
+
+int mt_trace_put_nccl(mt_trace *t, const mt_nccl_event *e)
+{
+  sqlite3_stmt *st = stmt(t, MT__S_NCCL);
+  if (!st) return MT_ESQL;
+  I64(st, 1, e->ts); I64(st, 2, e->dur); I64(st, 3, e->op); I64(st, 4, e->comm);
+  I64(st, 5, e->count); I64(st, 6, e->dtype); I64(st, 7, e->bytes); I64(st, 8, e->peer);
+  I64(st, 9, e->stream); I64(st, 10, e->thread); I64(st, 11, e->stack); I64(st, 12, e->correlation);
+  bind_opt(st, 13, e->gpu_start); bind_opt(st, 14, e->gpu_end);
+  return run(t, st);
+}
+
+int mt_trace_put_range(mt_trace *t, const mt_range_event *e)
+{
+  sqlite3_stmt *st = stmt(t, MT__S_RANGE);
+  if (!st) return MT_ESQL;
+  I64(st, 1, e->ts); bind_opt(st, 2, e->te); I64(st, 3, e->kind); I64(st, 4, e->domain_id);
+  I64(st, 5, e->name_id); I64(st, 6, e->depth); I64(st, 7, e->thread); I64(st, 8, e->category);
+  return run(t, st);
+}
+
+int mt_trace_put_api(mt_trace *t, const mt_api_event *e)
+{
+  sqlite3_stmt *st = stmt(t, MT__S_API);
+  if (!st) return MT_ESQL;
+  I64(st, 1, e->ts); I64(st, 2, e->dur); I64(st, 3, e->api); I64(st, 4, e->stream);
+  I64(st, 5, e->thread); I64(st, 6, e->result);
+  return run(t, st);
+}
+
+int mt_trace_put_oom(mt_trace *t, const mt_oom_event *e)
+{
+  sqlite3_stmt *st = stmt(t, MT__S_OOM);
+  if (!st) return MT_ESQL;
+  I64(st, 1, e->ts); I64(st, 2, e->device); I64(st, 3, e->api); I64(st, 4, e->source);
+  I64(st, 5, e->requested); bind_opt(st, 6, e->free_bytes); bind_opt(st, 7, e->total_bytes);
+  I64(st, 8, e->thread); I64(st, 9, e->stack);
+  return run(t, st);
+}
+
+int mt_trace_put_gpu_memory(mt_trace *t, const mt_gpu_memory_event *e)
+{
+  sqlite3_stmt *st = stmt(t, MT__S_GPUMEM);
+  if (!st) return MT_ESQL;
+  I64(st, 1, e->ts); I64(st, 2, e->op); I64(st, 3, e->kind); I64(st, 4, e->device);
+  I64(st, 5, e->stream); I64(st, 6, e->addr); I64(st, 7, e->size); bind_opt(st, 8, e->pool_addr);
+  I64(st, 9, e->correlation);
+  return run(t, st);
+}
+
+int mt_trace_put_device(mt_trace *t, int id, const char *name, uint64_t total_bytes,
+                        int cc_major, int cc_minor, const char *uuid)
+{
+  int64_t name_id = mt_trace_intern(t, name ? name : "");
+  sqlite3_stmt *st = stmt(t, MT__S_DEVICE);
+  if (!st || !name_id) return MT_ESQL;
+  I64(st, 1, id); I64(st, 2, name_id); I64(st, 3, total_bytes); I64(st, 4, cc_major);
+  I64(st, 5, cc_minor); bind_text_opt(st, 6, uuid);
+  return run(t, st);
+}
+
+int mt_trace_put_thread(mt_trace *t, int64_t id, int64_t tid, const char *name)
+{
+  int64_t name_id = name && *name ? mt_trace_intern(t, name) : 0;
+  sqlite3_stmt *st = stmt(t, MT__S_THREAD);
+  if (!st) return MT_ESQL;
+  I64(st, 1, id); I64(st, 2, tid);
+  if (name_id > 0) I64(st, 3, name_id); else sqlite3_bind_null(st, 3);
+  return run(t, st);
+}
+
+int mt_trace_put_stream(mt_trace *t, int64_t id, int device, uint64_t handle,
+                        int priority, int flags, int64_t created)
+{
+  sqlite3_stmt *st = stmt(t, MT__S_STREAM);
+  if (!st) return MT_ESQL;
+  I64(st, 1, id); I64(st, 2, device); I64(st, 3, handle); I64(st, 4, priority);
+  I64(st, 5, flags); bind_opt(st, 6, created);
+  return run(t, st);
+}
+
+int mt_trace_put_module(mt_trace *t, int64_t id, const char *path, uint64_t base,
+                        uint64_t size, const char *build_id)
+{
+  int64_t path_id = mt_trace_intern(t, path ? path : "");
+  sqlite3_stmt *st = stmt(t, MT__S_MODULE);
+  if (!st || !path_id) return MT_ESQL;
+  I64(st, 1, id); I64(st, 2, path_id); I64(st, 3, base); I64(st, 4, size);
+  bind_text_opt(st, 5, build_id);
+  return run(t, st);
+}
+
+int mt_trace_put_frame(mt_trace *t, int64_t id, int64_t parent, uint64_t pc,
+                       int64_t module, const char *symbol)
+{
+  int64_t sym_id = symbol && *symbol ? mt_trace_intern(t, symbol) : 0;
+  sqlite3_stmt *st = stmt(t, MT__S_FRAME);
+  if (!st) return MT_ESQL;
+  I64(st, 1, id); I64(st, 2, parent); I64(st, 3, pc); I64(st, 4, module);
+  if (sym_id > 0) I64(st, 5, sym_id); else sqlite3_bind_null(st, 5);
+  return run(t, st);
+}
+
+int mt_trace_put_meta(mt_trace *t, const char *key, const char *value)
+{
+  sqlite3_stmt *st = stmt(t, MT__S_META);
+  if (!st || !key) return MT_EINVAL;
+  sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+  bind_text_opt(st, 2, value);
+  return run(t, st);
+}
+
+int mt_trace_add_drops(mt_trace *t, const char *kind, int64_t count, const char *reason)
+{
+  sqlite3_stmt *st = stmt(t, MT__S_DROPS);
+  if (!st || !kind) return MT_EINVAL;
+  sqlite3_bind_text(st, 1, kind, -1, SQLITE_TRANSIENT);
+  I64(st, 2, count);
+  bind_text_opt(st, 3, reason);
+  return run(t, st);
+}
+
+/* ---- interning -------------------------------------------------------- */
+
+static uint64_t hash_str(const char *s)
+{
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  for (; *s; s++)
+    h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return h;
+}
+
+static int intern_grow(mt_trace *t)
+{
+  size_t n = t->nslots ? t->nslots * 2 : 1024;
+  struct mt__intern_slot *slots = calloc(n, sizeof *slots);
+  if (!slots)
+    return MT_ENOMEM;
+  for (size_t i = 0; i < t->nslots; i++) {
+    if (!t->slots[i].s)
+      continue;
+    size_t j = t->slots[i].hash & (n - 1);
+    while (slots[j].s)
+      j = (j + 1) & (n - 1);
+    slots[j] = t->slots[i];
+  }
+  free(t->slots);
+  t->slots = slots;
+  t->nslots = n;
+  return MT_OK;
+}
+
+int64_t mt_trace_intern(mt_trace *t, const char *s)
+{
+  if (!t || !s)
+    return 0;
+  if ((t->nused + 1) * 2 > t->nslots && intern_grow(t) != MT_OK)
+    return 0;
+  uint64_t h = hash_str(s);
+  size_t j = h & (t->nslots - 1);
+  while (t->slots[j].s) {
+    if (t->slots[j].hash == h && strcmp(t->slots[j].s, s) == 0)
+      return t->slots[j].id;
+    j = (j + 1) & (t->nslots - 1);
+  }
+  sqlite3_stmt *st = stmt(t, MT__S_STRING);
+  if (!st)
+    return 0;
+  int64_t id = t->next_string_id;
+  I64(st, 1, id);
+  sqlite3_bind_text(st, 2, s, -1, SQLITE_STATIC);
+  if (run(t, st) != MT_OK)
+    return 0;
+  char *copy = strdup(s);
+  if (!copy)
+    return 0;
+  t->slots[j] = (struct mt__intern_slot){ copy, h, id };
+  t->nused++;
+  t->next_string_id++;
+  return id;
+}
+
+/* Loads existing strings so a reopened trace keeps interning consistently. */
+static int intern_load(mt_trace *t)
+{
+  sqlite3_stmt *st;
+  t->next_string_id = 1;
+  if (sqlite3_prepare_v2(t->db, "SELECT id, value FROM strings", -1, &st, NULL) != SQLITE_OK)
+    return MT_ESQL;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    int64_t id = sqlite3_column_int64(st, 0);
+    const char *s = (const char *)sqlite3_column_text(st, 1);
+    if (!s)
+      continue;
+    if ((t->nused + 1) * 2 > t->nslots && intern_grow(t) != MT_OK)
+      break;
+    uint64_t h = hash_str(s);
+    size_t j = h & (t->nslots - 1);
+    while (t->slots[j].s)
+      j = (j + 1) & (t->nslots - 1);
+    t->slots[j] = (struct mt__intern_slot){ strdup(s), h, id };
+    t->nused++;
+    if (id >= t->next_string_id)
+      t->next_string_id = id + 1;
+  }
+  sqlite3_finalize(st);
+  return MT_OK;
+}
+
+/* ---- life cycle ------------------------------------------------------- */
+
+int mt_trace_begin(mt_trace *t)
+{
+  if (t->in_txn)
+    return MT_OK;
+  if (sqlite3_exec(t->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+    return MT_ESQL;
+  t->in_txn = 1;
+  return MT_OK;
+}
+
+int mt_trace_commit(mt_trace *t)
+{
+  if (!t->in_txn)
+    return MT_OK;
+  t->in_txn = 0;
+  return sqlite3_exec(t->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? MT_OK : MT_ESQL;
+}
+
+static int label_row(void *ctx, const char *e, int v, const char *l)
+{
+  sqlite3_stmt *st = ctx;
+  sqlite3_bind_text(st, 1, e, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 2, v);
+  sqlite3_bind_text(st, 3, l, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? 0 : 1;
+}
+
+int mt__apply_migrations(sqlite3 *db, int from, const char *path, mt_error *err)
+{
+  for (int i = 0; i < mt_migration_count; i++) {
+    const mt_migration *m = &mt_migrations[i];
+    if (m->version <= from)
+      continue;
+    char *msg = NULL;
+    if (sqlite3_exec(db, m->sql, NULL, NULL, &msg) != SQLITE_OK) {
+      mt_error_set(err, MT_ESQL, "%s: migration %s failed: %s", path, m->name, msg ? msg : "?");
+      sqlite3_free(msg);
+      return MT_ESQL;
+    }
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", m->version);
+    if (sqlite3_exec(db, pragma, NULL, NULL, NULL) != SQLITE_OK) {
+      mt_error_set(err, MT_ESQL, "%s: cannot set schema version: %s", path, sqlite3_errmsg(db));
+      return MT_ESQL;
+    }
+  }
+  /* enum labels are rewritten whole: new values may have been appended */
+  sqlite3_stmt *st;
+  if (sqlite3_exec(db, "DELETE FROM enum_labels", NULL, NULL, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(db, "INSERT INTO enum_labels VALUES (?,?,?)", -1, &st, NULL) != SQLITE_OK) {
+    mt_error_set(err, MT_ESQL, "%s: cannot write enum labels: %s", path, sqlite3_errmsg(db));
+    return MT_ESQL;
+  }
+  int rc = mt__enum_foreach(label_row, st);
+  sqlite3_finalize(st);
+  if (rc) {
+    mt_error_set(err, MT_ESQL, "%s: cannot write enum labels: %s", path, sqlite3_errmsg(db));
+    return MT_ESQL;
+  }
+  return MT_OK;
+}
+
+static mt_trace *trace_new(const char *path)
+{
+  mt_trace *t = calloc(1, sizeof *t);
+  if (!t)
+    return NULL;
+  t->path = strdup(path);
+  t->next_string_id = 1;
+  if (!t->path) {
+    free(t);
+    return NULL;
+  }
+  return t;
+}
+
+/* Writer connection settings: WAL so that a killed process leaves a
+ * readable trace with every committed batch; no fsync (we survive process
+ * death, not power loss, and must not stall the drain thread). */
+static int writer_pragmas(sqlite3 *db)
+{
+  return sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; "
+                          "PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY;",
+                      NULL, NULL, NULL);
+}
+
+int mt_trace_create(const char *path, const mt_process_info *info, mt_trace **out, mt_error *err)
+{
+  *out = NULL;
+  if (!path || !info) {
+    mt_error_set(err, MT_EINVAL, "trace: no path or process info");
+    return MT_EINVAL;
+  }
+  if (access(path, F_OK) == 0) {
+    mt_error_set(err, MT_EIO, "%s: already exists; not overwriting", path);
+    return MT_EIO;
+  }
+  size_t n = strlen(path) + 32;
+  char *tmp = malloc(n);
+  if (!tmp)
+    return MT_ENOMEM;
+  snprintf(tmp, n, "%s.tmp-%ld", path, (long)getpid());
+  unlink(tmp);
+
+  mt_trace *t = trace_new(path);
+  if (!t) {
+    free(tmp);
+    return MT_ENOMEM;
+  }
+  t->writable = 1;
+  int rc = MT_ESQL;
+  if (sqlite3_open_v2(tmp, &t->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+    mt_error_set(err, MT_EIO, "%s: cannot create: %s", path, t->db ? sqlite3_errmsg(t->db) : "out of memory");
+    rc = MT_EIO;
+    goto fail;
+  }
+  /* Build the schema in rollback mode, then switch to WAL once renamed. */
+  if (sqlite3_exec(t->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+      mt__apply_migrations(t->db, 0, path, err) != MT_OK)
+    goto fail_msg;
+  {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(t->db, "INSERT INTO process VALUES (?,?,?,?,?,?,?,?,?,?,?,'monotonic',?,?,?)",
+                           -1, &st, NULL) != SQLITE_OK)
+      goto fail_sql;
+    sqlite3_bind_text(st, 1, info->run_id, -1, SQLITE_TRANSIENT);
+    I64(st, 2, info->rank); I64(st, 3, info->local_rank); I64(st, 4, info->world_size > 0 ? info->world_size : 1);
+    sqlite3_bind_text(st, 5, info->host, -1, SQLITE_TRANSIENT);
+    I64(st, 6, info->pid); I64(st, 7, info->ppid);
+    sqlite3_bind_text(st, 8, info->command_line ? info->command_line : "", -1, SQLITE_TRANSIENT);
+    I64(st, 9, info->start_ns); I64(st, 10, info->wall_offset_ns);
+    bind_opt(st, 11, info->end_ns);
+    sqlite3_bind_text(st, 12, info->producer ? info->producer : PACKAGE_STRING, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 13, info->stacks ? info->stacks : "none", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 14, info->cupti ? info->cupti : "unavailable", -1, SQLITE_TRANSIENT);
+    int src = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (src != SQLITE_DONE)
+      goto fail_sql;
+  }
+  if (sqlite3_exec(t->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    goto fail_sql;
+  /* SQLite refuses to write a database renamed under it: close, rename,
+     reopen under the final name. */
+  sqlite3_close(t->db);
+  t->db = NULL;
+  if (rename(tmp, path) != 0) {
+    mt_error_set(err, MT_EIO, "%s: cannot create: %s", path, strerror(errno));
+    rc = MT_EIO;
+    goto fail;
+  }
+  if (sqlite3_open_v2(path, &t->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+      writer_pragmas(t->db) != SQLITE_OK) {
+    rc = sql_fail(t, err, "cannot configure");
+    sqlite3_close(t->db);
+    t->db = NULL;
+    unlink(path);
+    goto fail_after_rename;
+  }
+  free(tmp);
+  *out = t;
+  return MT_OK;
+
+fail_sql:
+  sql_fail(t, err, "cannot create schema");
+fail_msg:
+  rc = err ? err->code : MT_ESQL;
+fail:
+  if (t->db)
+    sqlite3_close(t->db);
+  t->db = NULL;
+  unlink(tmp);
+fail_after_rename:
+  free(tmp);
+  mt_trace_close(t);
+  return rc;
+}
+
+static const char *const index_sql =
+  "CREATE INDEX IF NOT EXISTS mem_events_by_ts ON mem_events(ts);"
+  "CREATE INDEX IF NOT EXISTS region_events_by_ts ON region_events(ts);"
+  "CREATE INDEX IF NOT EXISTS kernels_by_ts ON kernels(ts);"
+  "CREATE INDEX IF NOT EXISTS ranges_by_ts ON ranges(ts);"
+  "CREATE INDEX IF NOT EXISTS nccl_calls_by_ts ON nccl_calls(ts);";
+
+int mt_trace_ensure_indexes(mt_trace *t)
+{
+  if (!t->writable)
+    return MT_EINVAL;
+  return sqlite3_exec(t->db, index_sql, NULL, NULL, NULL) == SQLITE_OK ? MT_OK : MT_ESQL;
+}
+
+int mt_trace_finalize(mt_trace *t, int64_t end_ns)
+{
+  if (mt_trace_commit(t) != MT_OK)
+    return MT_ESQL;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(t->db, "UPDATE process SET end_ns = ?", -1, &st, NULL) != SQLITE_OK)
+    return MT_ESQL;
+  I64(st, 1, end_ns);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE || mt_trace_ensure_indexes(t) != MT_OK)
+    return MT_ESQL;
+  /* Fold the WAL back in: a finished trace is one self-contained file. */
+  sqlite3_exec(t->db, "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;", NULL, NULL, NULL);
+  return MT_OK;
+}
+
+void mt_trace_close(mt_trace *t)
+{
+  if (!t)
+    return;
+  if (t->db && t->in_txn)
+    mt_trace_commit(t);
+  for (int i = 0; i < MT__S_COUNT; i++)
+    sqlite3_finalize(t->stmt[i]);
+  if (t->db)
+    sqlite3_close(t->db);
+  for (size_t i = 0; i < t->nslots; i++)
+    free(t->slots[i].s);
+  free(t->slots);
+  for (int i = 0; i < 4; i++)
+    free(t->proc_strings[i]);
+  free(t->path);
+  free(t);
+}
+
+sqlite3 *mt_trace_db(mt_trace *t) { return t->db; }
+const char *mt_trace_path(mt_trace *t) { return t->path; }
+
+/* used by trace_check.c */
+mt_trace *mt__trace_new(const char *path);
+mt_trace *mt__trace_new(const char *path) { return trace_new(path); }
+int mt__trace_load_strings(mt_trace *t);
+int mt__trace_load_strings(mt_trace *t) { return intern_load(t); }
+int mt__writer_pragmas(sqlite3 *db);
+int mt__writer_pragmas(sqlite3 *db) { return writer_pragmas(db); }

@@ -1,0 +1,270 @@
+/* libmemtrace-trace reader side: recognising a trace, refusing what is not
+ * one with a message that names the file, and upgrading older schemas. */
+#include "config.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "schemas/trace_internal.h"
+
+mt_trace *mt__trace_new(const char *path);
+int mt__trace_load_strings(mt_trace *t);
+int mt__writer_pragmas(sqlite3 *db);
+
+static uint32_t be16(const unsigned char *p) { return (uint32_t)p[0] << 8 | p[1]; }
+static uint32_t be32(const unsigned char *p)
+{
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+int mt__check_file(const char *path, mt_error *err)
+{
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    mt_error_set(err, MT_EIO, "%s: cannot open: %s", path, strerror(errno));
+    return MT_EIO;
+  }
+  struct stat sb;
+  unsigned char h[100];
+  ssize_t n = 0;
+  if (fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    close(fd);
+    mt_error_set(err, MT_EINVAL, "%s: is a directory, not a trace file", path);
+    return MT_EINVAL;
+  }
+  if (sb.st_size > 0)
+    n = read(fd, h, sizeof h);
+  close(fd);
+  if (sb.st_size == 0) {
+    mt_error_set(err, MT_ENOTTRACE, "%s: empty file, not a memtrace trace", path);
+    return MT_ENOTTRACE;
+  }
+  if (n < (ssize_t)sizeof h || memcmp(h, "SQLite format 3", 16) != 0) {
+    mt_error_set(err, MT_ENOTTRACE, "%s: not a memtrace trace (not an SQLite database)", path);
+    return MT_ENOTTRACE;
+  }
+  uint64_t page = be16(h + 16);
+  if (page == 1)
+    page = 65536;
+  if (page < 512 || (page & (page - 1))) {
+    mt_error_set(err, MT_ECORRUPT, "%s: damaged trace (bad page size %llu in header)", path,
+                 (unsigned long long)page);
+    return MT_ECORRUPT;
+  }
+  uint64_t pages = be32(h + 28);
+  /* the in-header size is valid only when it was written with the header */
+  if (pages && be32(h + 92) == be32(h + 24) && (uint64_t)sb.st_size < pages * page) {
+    mt_error_set(err, MT_ECORRUPT,
+                 "%s: truncated trace (file has %lld bytes, its header says %llu)", path,
+                 (long long)sb.st_size, (unsigned long long)(pages * page));
+    return MT_ECORRUPT;
+  }
+  if ((uint64_t)sb.st_size % page) {
+    mt_error_set(err, MT_ECORRUPT, "%s: truncated trace (%lld bytes is not a whole number of %llu-byte pages)",
+                 path, (long long)sb.st_size, (unsigned long long)page);
+    return MT_ECORRUPT;
+  }
+  return MT_OK;
+}
+
+static int read_version(sqlite3 *db, int *version)
+{
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+    return MT_ESQL;
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW)
+    *version = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  return rc == SQLITE_ROW ? MT_OK : MT_ESQL;
+}
+
+static int has_table(sqlite3 *db, const char *name)
+{
+  sqlite3_stmt *st;
+  int found = 0;
+  if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+  }
+  return found;
+}
+
+static int classify_sqlite_error(sqlite3 *db, int rc)
+{
+  (void)db;
+  rc &= 0xff;
+  if (rc == SQLITE_NOTADB)
+    return MT_ENOTTRACE;
+  if (rc == SQLITE_CORRUPT)
+    return MT_ECORRUPT;
+  return MT_ESQL;
+}
+
+static int open_checked(const char *path, int flags, sqlite3 **out, int *version, mt_error *err)
+{
+  int rc = mt__check_file(path, err);
+  if (rc != MT_OK)
+    return rc;
+  sqlite3 *db = NULL;
+  int oflags = flags == MT_OPEN_WRITE ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
+  if (sqlite3_open_v2(path, &db, oflags, NULL) != SQLITE_OK) {
+    mt_error_set(err, MT_EIO, "%s: cannot open: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+    sqlite3_close(db);
+    return MT_EIO;
+  }
+  if (read_version(db, version) != MT_OK) {
+    int code = classify_sqlite_error(db, sqlite3_extended_errcode(db));
+    mt_error_set(err, code, "%s: %s: %s", path,
+                 code == MT_ENOTTRACE ? "not a memtrace trace" : code == MT_ECORRUPT ? "damaged trace" : "cannot read",
+                 sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return code;
+  }
+  if (*version == 0 || !has_table(db, "process")) {
+    mt_error_set(err, MT_ENOTTRACE, "%s: not a memtrace trace (an SQLite database without memtrace tables)", path);
+    sqlite3_close(db);
+    return MT_ENOTTRACE;
+  }
+  if (*version > MT_SCHEMA_VERSION) {
+    mt_error_set(err, MT_ENEWER,
+                 "%s: written by a newer memtrace (schema version %d; this build reads up to %d): upgrade memtrace",
+                 path, *version, MT_SCHEMA_VERSION);
+    sqlite3_close(db);
+    return MT_ENEWER;
+  }
+  *out = db;
+  return MT_OK;
+}
+
+int mt_trace_upgrade(const char *path, int *from_version, mt_error *err)
+{
+  sqlite3 *db;
+  int version = 0;
+  int rc = open_checked(path, MT_OPEN_WRITE, &db, &version, err);
+  if (rc != MT_OK)
+    return rc;
+  if (from_version)
+    *from_version = version;
+  if (version == MT_SCHEMA_VERSION) {
+    sqlite3_close(db);
+    return MT_OK;
+  }
+  sqlite3_busy_timeout(db, 5000);
+  if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+    mt_error_set(err, MT_EIO, "%s: cannot upgrade: %s", path, sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return MT_EIO;
+  }
+  rc = mt__apply_migrations(db, version, path, err);
+  if (rc == MT_OK && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    mt_error_set(err, MT_ESQL, "%s: cannot upgrade: %s", path, sqlite3_errmsg(db));
+    rc = MT_ESQL;
+  }
+  if (rc != MT_OK)
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_close(db);
+  return rc;
+}
+
+int mt_trace_open(const char *path, int flags, mt_trace **out, mt_error *err)
+{
+  *out = NULL;
+  sqlite3 *db;
+  int version = 0;
+  int rc = open_checked(path, flags, &db, &version, err);
+  if (rc != MT_OK)
+    return rc;
+  if (version < MT_SCHEMA_VERSION) {
+    sqlite3_close(db);
+    if (flags != MT_OPEN_WRITE) {
+      mt_error_set(err, MT_EOLDER,
+                   "%s: trace schema version %d is older than this memtrace's (%d): run 'memtrace upgrade %s'",
+                   path, version, MT_SCHEMA_VERSION, path);
+      return MT_EOLDER;
+    }
+    if ((rc = mt_trace_upgrade(path, NULL, err)) != MT_OK)
+      return rc;
+    if ((rc = open_checked(path, flags, &db, &version, err)) != MT_OK)
+      return rc;
+  }
+  mt_trace *t = mt__trace_new(path);
+  if (!t) {
+    sqlite3_close(db);
+    return MT_ENOMEM;
+  }
+  t->db = db;
+  t->writable = flags == MT_OPEN_WRITE;
+  sqlite3_busy_timeout(db, 2000);
+  /* A process row must be there: its absence means a create that never finished. */
+  sqlite3_stmt *st;
+  rc = MT_OK;
+  if (sqlite3_prepare_v2(db, "SELECT count(*) FROM process", -1, &st, NULL) != SQLITE_OK) {
+    rc = classify_sqlite_error(db, sqlite3_extended_errcode(db));
+  } else {
+    int step = sqlite3_step(st);
+    if (step != SQLITE_ROW)
+      rc = classify_sqlite_error(db, sqlite3_extended_errcode(db));
+    else if (sqlite3_column_int(st, 0) != 1)
+      rc = MT_ECORRUPT;
+    sqlite3_finalize(st);
+  }
+  if (rc == MT_OK && t->writable && (mt__trace_load_strings(t) != MT_OK || mt__writer_pragmas(db) != SQLITE_OK))
+    rc = MT_ESQL;
+  if (rc != MT_OK) {
+    mt_error_set(err, rc, "%s: damaged trace: %s", path,
+                 rc == MT_ECORRUPT && sqlite3_errcode(db) == SQLITE_OK ? "no process record" : sqlite3_errmsg(db));
+    mt_trace_close(t);
+    return rc;
+  }
+  *out = t;
+  return MT_OK;
+}
+
+int mt_trace_version(mt_trace *t)
+{
+  int v = -1;
+  read_version(t->db, &v);
+  return v;
+}
+
+int mt_trace_process(mt_trace *t, mt_process_info *p)
+{
+  memset(p, 0, sizeof *p);
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(t->db,
+                         "SELECT run_id, rank, local_rank, world_size, host, pid, ppid, command_line, "
+                         "start_ns, wall_offset_ns, end_ns, producer, stacks, cupti FROM process",
+                         -1, &st, NULL) != SQLITE_OK)
+    return MT_ESQL;
+  if (sqlite3_step(st) != SQLITE_ROW) {
+    sqlite3_finalize(st);
+    return MT_ECORRUPT;
+  }
+  snprintf(p->run_id, sizeof p->run_id, "%s", (const char *)sqlite3_column_text(st, 0));
+  p->rank = sqlite3_column_int(st, 1);
+  p->local_rank = sqlite3_column_int(st, 2);
+  p->world_size = sqlite3_column_int(st, 3);
+  snprintf(p->host, sizeof p->host, "%s", (const char *)sqlite3_column_text(st, 4));
+  p->pid = sqlite3_column_int64(st, 5);
+  p->ppid = sqlite3_column_int64(st, 6);
+  p->start_ns = sqlite3_column_int64(st, 8);
+  p->wall_offset_ns = sqlite3_column_int64(st, 9);
+  p->end_ns = sqlite3_column_type(st, 10) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 10);
+  const int cols[4] = { 7, 11, 12, 13 };
+  for (int i = 0; i < 4; i++) {
+    free(t->proc_strings[i]);
+    const char *s = (const char *)sqlite3_column_text(st, cols[i]);
+    t->proc_strings[i] = strdup(s ? s : "");
+  }
+  sqlite3_finalize(st);
+  p->command_line = t->proc_strings[0];
+  p->producer = t->proc_strings[1];
+  p->stacks = t->proc_strings[2];
+  p->cupti = t->proc_strings[3];
+  return MT_OK;
+}

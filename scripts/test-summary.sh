@@ -1,0 +1,21 @@
+#!/bin/sh
+# Prints "N passed, N failed[, N skipped]" for the test cases of the last
+# `make check` under BUILDDIR.  The TAP driver makes automake count
+# individual cases; its totals are at the top of test-suite.log.
+# Exit status: 0 if nothing failed and something ran, 1 otherwise.
+log=${1:-.}/test-suite.log
+if [ ! -f "$log" ]; then
+  echo "0 passed, 1 failed"
+  echo "no $log: the test suite did not run" >&2
+  exit 1
+fi
+awk '
+  /^# PASS:/ { p += $3 }  /^# XFAIL:/ { p += $3 }
+  /^# FAIL:/ { f += $3 }  /^# XPASS:/ { f += $3 }  /^# ERROR:/ { f += $3 }
+  /^# SKIP:/ { s += $3 }
+  END {
+    line = sprintf("%d passed, %d failed", p, f)
+    if (s) line = line sprintf(", %d skipped", s)
+    print line
+    exit (f > 0 || p == 0) ? 1 : 0
+  }' "$log"

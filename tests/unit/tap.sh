@@ -1,0 +1,9 @@
+# TAP helpers for shell tests: source this, call ok/not_ok/check, then done_testing.
+_tap_n=0
+_tap_failed=0
+ok() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $*"; }
+not_ok() { _tap_n=$((_tap_n + 1)); _tap_failed=$((_tap_failed + 1)); echo "not ok $_tap_n - $*"; }
+# check "description" command...: passes when the command succeeds
+check() { _d=$1; shift; if "$@" >/dev/null 2>&1; then ok "$_d"; else not_ok "$_d"; fi; }
+diag() { printf '# %s\n' "$@"; }
+done_testing() { echo "1..$_tap_n"; [ "$_tap_failed" -eq 0 ]; }

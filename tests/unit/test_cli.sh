@@ -1,0 +1,83 @@
+#!/bin/sh
+# The memtrace command line: help, version, errors, and `memtrace dump` on
+# a good trace (against a golden file whose values mktrace wrote), an
+# unfinished one, and files that are not traces.
+. "${MT_SRCDIR:-.}/tests/unit/tap.sh"
+B=${MT_BUILDDIR:-.}
+S=${MT_SRCDIR:-.}
+MT=$B/memtrace
+W=$(mktemp -d /tmp/mt-cli-XXXXXX)
+trap 'rm -rf "$W"' EXIT
+
+# expect_fail CODE NAME PATTERN CMD...: exit CODE, one line on stderr matching PATTERN, nothing on stdout
+expect_fail() {
+  code=$1 name=$2 pat=$3; shift 3
+  "$@" >"$W/out" 2>"$W/err"; rc=$?
+  lines=$(wc -l <"$W/err")
+  if [ "$rc" -eq "$code" ] && [ "$lines" -eq 1 ] && grep -q -- "$pat" "$W/err" && [ ! -s "$W/out" ]; then
+    ok "$name"
+  else
+    not_ok "$name"; diag "exit $rc, $lines stderr lines:"; sed 's/^/#   /' "$W/err"
+  fi
+}
+
+check "--help exits 0 and lists dump" sh -c "'$MT' --help | grep -q '^  dump '"
+check "--version names the version" sh -c "'$MT' --version | grep -q '^memtrace [0-9]'"
+check "help dump shows its usage" sh -c "'$MT' help dump | grep -q '^Usage: memtrace dump'"
+check "dump --help shows its usage" sh -c "'$MT' dump --help | grep -q '^Usage: memtrace dump'"
+check "help upgrade shows its usage" sh -c "'$MT' help upgrade | grep -q '^Usage: memtrace upgrade'"
+expect_fail 2 "no arguments is a usage error" "" sh -c "'$MT' 2>&1 >/dev/null | head -1 >&2; exit 2"
+expect_fail 2 "unknown command" "unknown command 'frobnicate'" "$MT" frobnicate
+expect_fail 2 "unknown global option" "unknown option '--frobnicate'" "$MT" --frobnicate
+expect_fail 2 "unknown dump option" "unknown option '--bogus'" "$MT" dump --bogus x
+expect_fail 2 "help for an unknown command" "unknown command 'nope'" "$MT" help nope
+expect_fail 2 "dump without a file" "no trace file" "$MT" dump
+
+"$B/tests/unit/mktrace" basic "$W/basic.db"
+"$MT" dump "$W/basic.db" >"$W/dump.txt" 2>"$W/err"; rc=$?
+if [ $rc -eq 0 ] && [ ! -s "$W/err" ]; then ok "dump of a good trace exits 0"; else not_ok "dump of a good trace exits 0"; fi
+# the golden file names the trace by a placeholder: the path differs per run
+sed "s|$W/basic.db|TRACE|" "$W/dump.txt" >"$W/dump.norm"
+if diff -u "$S/tests/golden/dump-basic.txt" "$W/dump.norm" >"$W/diff"; then ok "dump matches tests/golden/dump-basic.txt"
+else not_ok "dump matches tests/golden/dump-basic.txt"; sed 's/^/#   /' "$W/diff"; fi
+# the facts mktrace wrote, checked one by one
+check "dump: the 20 MiB cudaMalloc" grep -q ' alloc  *cudaMalloc device dev=0 stream=0 addr=0x200000000000 size=20971520 ' "$W/dump.txt"
+check "dump: the failed 100 GiB cudaMalloc with result 2" grep -q 'size=107374182400 .*result=2$' "$W/dump.txt"
+check "dump: the kernel with its name, grid and GPU times" grep -q 'kernel  *cudaLaunchKernel ampere_bf16_s16816gemm .*grid=64x2x1 block=128x1x1 smem=4096 .*gpu=40..90' "$W/dump.txt"
+check "dump: the NCCL allreduce" grep -q 'nccl  *allreduce comm=1 count=1000 dtype=7 bytes=4000 peer=-1' "$W/dump.txt"
+check "dump: the region label" grep -q 'register  *heap=1 addr=0x200000000000 size=1048576 .*label=parameter/layer.0.qkv.weight' "$W/dump.txt"
+check "dump: the range with its end" grep -q 'range  *push_pop "step 0" .*end=900' "$W/dump.txt"
+check "dump: the drop counters" grep -q '^# dropped events: 3$' "$W/dump.txt"
+check "dump: events in time order" sh -c "grep -v '^#' '$W/dump.txt' | awk '{ if (\$1 < last) exit 1; last = \$1 }'"
+check "dump --table kernels prints kernels only" sh -c "test \"\$('$MT' dump --no-header --table kernels '$W/basic.db' | wc -l)\" -eq 1"
+
+"$B/tests/unit/mktrace" open "$W/open.db"
+check "dump of an unfinished trace says INCOMPLETE" sh -c "'$MT' dump '$W/open.db' | grep -q INCOMPLETE"
+
+: >"$W/empty.db"
+expect_fail 2 "empty file: one-line error, exit 2" "$W/empty.db: empty file" "$MT" dump "$W/empty.db"
+head -c 65536 /dev/urandom >"$W/random.db"
+expect_fail 2 "random file: one-line error, exit 2" "$W/random.db: not a memtrace trace" "$MT" dump "$W/random.db"
+printf 'SQLite format 3\000' >"$W/short.db"
+expect_fail 2 "16-byte SQLite magic only: one-line error" "$W/short.db" "$MT" dump "$W/short.db"
+cp "$W/basic.db" "$W/trunc.db"
+size=$(wc -c <"$W/trunc.db")
+truncate -s $((size / 2)) "$W/trunc.db"
+expect_fail 2 "truncated trace: one-line error, exit 2" "$W/trunc.db: truncated trace" "$MT" dump "$W/trunc.db"
+expect_fail 2 "missing file" "$W/none.db: cannot open" "$MT" dump "$W/none.db"
+expect_fail 2 "a directory" "$W: is a directory" "$MT" dump "$W"
+
+cp "$W/basic.db" "$W/newer.db"
+sqlite3 "$W/newer.db" 'PRAGMA user_version = 99'
+expect_fail 2 "newer schema: refused with a message" "newer memtrace (schema version 99" "$MT" dump "$W/newer.db"
+
+cp "$W/basic.db" "$W/older.db"
+sqlite3 "$W/older.db" 'DROP TABLE ooms; DROP TABLE gpu_memory; PRAGMA user_version = 1'
+expect_fail 2 "older schema: refused, pointing at upgrade" "run 'memtrace upgrade" "$MT" dump "$W/older.db"
+check "upgrade brings the older trace forward" sh -c "'$MT' upgrade '$W/older.db' | grep -q 'upgraded from schema version 1 to 2'"
+check "the upgraded trace dumps" sh -c "'$MT' dump '$W/older.db' | grep -q 'ampere_bf16_s16816gemm'"
+
+sqlite3 "$W/someone.db" 'CREATE TABLE t(x); INSERT INTO t VALUES (1)'
+expect_fail 2 "someone else's SQLite file" "without memtrace tables" "$MT" dump "$W/someone.db"
+
+done_testing
