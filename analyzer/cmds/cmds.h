@@ -14,8 +14,20 @@ typedef struct mt_cmd {
 /* Exit codes shared by every subcommand. */
 enum { MT_EXIT_OK = 0, MT_EXIT_FAIL = 1, MT_EXIT_USAGE = 2, MT_EXIT_THRESHOLD = 3 };
 
-extern const mt_cmd mt_cmd_dump;
-extern const mt_cmd mt_cmd_upgrade;
+/* One per file in analyzer/cmds/ (record: collector/).  Weak, so that the
+ * table in main.c lists only the commands that are built in. */
+#define MT__CMD(name) extern const mt_cmd mt_cmd_##name __attribute__((weak))
+MT__CMD(record);
+MT__CMD(info);
+MT__CMD(report);
+MT__CMD(diff);
+MT__CMD(replay);
+MT__CMD(recommend);
+MT__CMD(import);
+MT__CMD(export);
+MT__CMD(dump);
+MT__CMD(upgrade);
+#undef MT__CMD
 
 /* util.c */
 /* Prints "memtrace CMD: message" on stderr and returns MT_EXIT_USAGE. */

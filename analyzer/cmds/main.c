@@ -6,16 +6,19 @@
 #include "analyzer/cmds/cmds.h"
 #include "schemas/trace.h"
 
+/* Every subcommand, in the order `memtrace --help` lists them.  Each is
+ * defined in its own file; declarations in cmds.h are weak, so a command
+ * whose file is not built yet is simply absent (pointer is NULL). */
 static const mt_cmd *const commands[] = {
-  &mt_cmd_dump,
-  &mt_cmd_upgrade,
+  &mt_cmd_record, &mt_cmd_info, &mt_cmd_report, &mt_cmd_diff, &mt_cmd_replay,
+  &mt_cmd_recommend, &mt_cmd_import, &mt_cmd_export, &mt_cmd_dump, &mt_cmd_upgrade,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static const mt_cmd *find(const char *name)
 {
   for (size_t i = 0; i < NCOMMANDS; i++)
-    if (strcmp(commands[i]->name, name) == 0)
+    if (commands[i] && strcmp(commands[i]->name, name) == 0)
       return commands[i];
   return NULL;
 }
@@ -31,7 +34,8 @@ static void usage(FILE *f)
           "\n"
           "Commands:\n");
   for (size_t i = 0; i < NCOMMANDS; i++)
-    fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+    if (commands[i])
+      fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
   fprintf(f, "\n'memtrace help COMMAND' shows a command's options.\n");
 }
 

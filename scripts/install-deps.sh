@@ -1,0 +1,19 @@
+#!/bin/sh
+# Installs what memtrace needs to build, test and demo on Debian 12, with
+# apt-get.  Idempotent: packages already present are not fetched again, and
+# the package lists are refreshed only when something is missing.
+set -eu
+PKGS="build-essential autoconf automake libtool pkg-config
+      libsqlite3-dev sqlite3 libunwind-dev libcmocka-dev libjson-c-dev zlib1g-dev
+      libgtk-4-dev python3"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "memtrace: installing:$missing" >&2
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
