@@ -99,7 +99,8 @@ CREATE TABLE mem_events (
   size    INTEGER NOT NULL,           -- requested bytes; for frees the size of the freed block when known
   thread  INTEGER NOT NULL,           -- threads.id
   stack   INTEGER NOT NULL,           -- frames.id, 0 = not captured
-  result  INTEGER NOT NULL            -- cudaError_t / CUresult; 2 = out of memory
+  result  INTEGER NOT NULL,           -- cudaError_t / CUresult; 2 = out of memory
+  context INTEGER NOT NULL DEFAULT 0  -- enum alloc_context: which library made the call
 );
 
 -- Allocator heaps (NVTX memory API heaps, or a framework's pools).

@@ -13,12 +13,13 @@ static const struct mt__label copy_kind[] = { MT_COPY_KIND_LIST(MT__ROW) { 0, NU
 static const struct mt__label nccl_op[] = { MT_NCCL_OP_LIST(MT__ROW) { 0, NULL } };
 static const struct mt__label range_kind[] = { MT_RANGE_KIND_LIST(MT__ROW) { 0, NULL } };
 static const struct mt__label oom_source[] = { MT_OOM_SOURCE_LIST(MT__ROW) { 0, NULL } };
+static const struct mt__label alloc_context[] = { MT_ALLOC_CONTEXT_LIST(MT__ROW) { 0, NULL } };
 static const struct mt__label api[] = { MT_API_LIST(MT__ROW) { 0, NULL } };
 
 static const struct { const char *name; const struct mt__label *rows; } tables[] = {
   { "mem_op", mem_op }, { "mem_kind", mem_kind }, { "region_op", region_op },
   { "heap_usage", heap_usage }, { "copy_kind", copy_kind }, { "nccl_op", nccl_op },
-  { "range_kind", range_kind }, { "oom_source", oom_source }, { "api", api },
+  { "range_kind", range_kind }, { "oom_source", oom_source }, { "alloc_context", alloc_context }, { "api", api },
 };
 
 const char *mt_enum_label(const char *enum_name, int value)

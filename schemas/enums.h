@@ -63,6 +63,16 @@
   X(2, START_END, "start_end") \
   X(3, MARK, "mark")
 
+/* mem_events.context: the library on whose behalf the call was made, as the
+ * collector saw it (inside an NCCL call, from a cuBLAS/cuDNN module...). */
+#define MT_ALLOC_CONTEXT_LIST(X) \
+  X(0, APP, "app") \
+  X(1, NCCL, "nccl") \
+  X(2, BLAS, "blas") \
+  X(3, DNN, "dnn") \
+  X(4, FRAMEWORK, "framework") \
+  X(5, COLLECTOR, "collector")
+
 /* ooms.source */
 #define MT_OOM_SOURCE_LIST(X) \
   X(1, DRIVER, "driver") \
@@ -126,6 +136,7 @@
 #define MT__NCCL_OP(v, n, l) MT_NCCL_##n = v,
 #define MT__RANGE_KIND(v, n, l) MT_RANGE_##n = v,
 #define MT__OOM_SOURCE(v, n, l) MT_OOM_##n = v,
+#define MT__ALLOC_CONTEXT(v, n, l) MT_CTX_##n = v,
 #define MT__API(v, n, l) MT_API_##n = v,
 
 enum mt_mem_op { MT_MEM_OP_LIST(MT__MEM_OP) };
@@ -136,6 +147,7 @@ enum mt_copy_kind { MT_COPY_KIND_LIST(MT__COPY_KIND) };
 enum mt_nccl_op { MT_NCCL_OP_LIST(MT__NCCL_OP) };
 enum mt_range_kind { MT_RANGE_KIND_LIST(MT__RANGE_KIND) };
 enum mt_oom_source { MT_OOM_SOURCE_LIST(MT__OOM_SOURCE) };
+enum mt_alloc_context { MT_ALLOC_CONTEXT_LIST(MT__ALLOC_CONTEXT) };
 enum mt_api { MT_API_LIST(MT__API) };
 
 /* Label of a value, or NULL when unknown.  enum_name is the enum_labels.enum

@@ -29,7 +29,7 @@ static int sql_fail(mt_trace *t, mt_error *err, const char *what)
 }
 
 static const char *const stmt_sql[MT__S_COUNT] = {
-  [MT__S_MEM] = "INSERT INTO mem_events VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+  [MT__S_MEM] = "INSERT INTO mem_events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
   [MT__S_REGION] = "INSERT INTO region_events VALUES (?,?,?,?,?,?,?,?,?)",
   [MT__S_HEAP] = "INSERT OR REPLACE INTO heaps VALUES (?,?,?,?,?,?,?,?,?,?)",
   [MT__S_KERNEL] = "INSERT INTO kernels VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -95,6 +95,7 @@ int mt_trace_put_mem(mt_trace *t, const mt_mem_event *e)
   I64(st, 1, e->ts); I64(st, 2, e->dur); I64(st, 3, e->op); I64(st, 4, e->api);
   I64(st, 5, e->kind); I64(st, 6, e->device); I64(st, 7, e->stream); I64(st, 8, e->addr);
   I64(st, 9, e->size); I64(st, 10, e->thread); I64(st, 11, e->stack); I64(st, 12, e->result);
+  I64(st, 13, e->context);
   return run(t, st);
 }
 

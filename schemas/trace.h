@@ -60,6 +60,7 @@ typedef struct mt_mem_event {
   uint64_t addr, size;
   int64_t thread, stack;
   int result;
+  int context;               /* enum mt_alloc_context */
 } mt_mem_event;
 
 typedef struct mt_region_event {

@@ -44,11 +44,14 @@ static void gpu_times(FILE *f, sqlite3_stmt *st, int col)
 
 static void p_mem(FILE *f, sqlite3_stmt *st)
 {
-  char a[32], b[32], c[32];
-  fprintf(f, "%-9s %s %s dev=%lld stream=%lld addr=0x%llx size=%llu dur=%lld thread=%lld stack=%lld result=%lld\n",
+  char a[32], b[32], c[32], d[32];
+  fprintf(f, "%-9s %s %s dev=%lld stream=%lld addr=0x%llx size=%llu dur=%lld thread=%lld stack=%lld result=%lld",
           lbl("mem_op", (int)COL64(2), a, sizeof a), lbl("api", (int)COL64(3), b, sizeof b),
           lbl("mem_kind", (int)COL64(4), c, sizeof c), COL64(5), COL64(6), COLU(7), COLU(8), COL64(1),
           COL64(9), COL64(10), COL64(11));
+  if (COL64(12))
+    fprintf(f, " context=%s", lbl("alloc_context", (int)COL64(12), d, sizeof d));
+  fputc('\n', f);
 }
 
 static void p_region(FILE *f, sqlite3_stmt *st)
@@ -123,7 +126,7 @@ static void p_gpumem(FILE *f, sqlite3_stmt *st)
 
 #define STR(col) "coalesce((SELECT value FROM strings WHERE id = " col "), '')"
 static struct cursor cursors[] = {
-  { "mem_events", "SELECT ts, dur, op, api, kind, device, stream, addr, size, thread, stack, result "
+  { "mem_events", "SELECT ts, dur, op, api, kind, device, stream, addr, size, thread, stack, result, context "
                   "FROM mem_events ORDER BY ts, rowid", p_mem, NULL, 0 },
   { "region_events", "SELECT ts, op, heap, addr, size, stream, thread, stack, " STR("label_id")
                      " FROM region_events ORDER BY ts, rowid", p_region, NULL, 0 },
