@@ -44,13 +44,18 @@ static int g_rank, g_fails;
 static void fail_at(int line, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fail_at(int line, const char *fmt, ...)
 {
-	if (g_fails++ < 8) {
+	if (g_fails++ < 8) { /* one write, so that ranks do not interleave */
+		char buf[600];
+		int n = snprintf(buf, sizeof buf, "# rank %d, line %d: ", g_rank, line);
 		va_list ap;
 		va_start(ap, fmt);
-		fprintf(stderr, "rank %d, line %d: ", g_rank, line);
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
+		n += vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
 		va_end(ap);
+		if (n > (int)sizeof buf - 2)
+			n = (int)sizeof buf - 2;
+		buf[n++] = '\n';
+		if (write(2, buf, (size_t)n) < 0)
+			g_fails++;
 	}
 }
 #define CHECK(cond, ...) do { if (!(cond)) fail_at(__LINE__, __VA_ARGS__); } while (0)
@@ -768,11 +773,6 @@ static void rank_real_driver(int rank, int n, const ncclUniqueId *ids, void *arg
 
 static void test_buffers_real_driver(void **state)
 {
-	struct stat sb;
-	if (stat(real_path, &sb) != 0) {
-		print_message("# %s not built: skipped\n", real_path);
-		skip();
-	}
 	assert_int_equal(run_ranks(2, 1, rank_real_driver, NULL, 60), 0);
 }
 
@@ -882,9 +882,18 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_buffers_fake_driver),
 		cmocka_unit_test(test_default_dlopen_name),
 		cmocka_unit_test(test_no_driver),
-		cmocka_unit_test(test_buffers_real_driver),
 		cmocka_unit_test(test_missing_rank_times_out),
 		cmocka_unit_test(test_dead_rank_fails),
+		cmocka_unit_test(test_buffers_real_driver), /* last: run only when built */
 	};
-	return cmocka_run_group_tests_name("sim_nccl", tests, NULL, NULL);
+	/* cmocka prints a skip as "not ok # SKIP", which automake's TAP driver
+	 * counts as a failure; so the case is left out, and said so, instead. */
+	size_t ntests = sizeof tests / sizeof tests[0];
+	struct stat sb;
+	if (stat(real_path, &sb) != 0) {
+		printf("# %s not built: test_buffers_real_driver not run\n", real_path);
+		fflush(stdout);
+		ntests--;
+	}
+	return _cmocka_run_group_tests("sim_nccl", tests, ntests, NULL, NULL);
 }
