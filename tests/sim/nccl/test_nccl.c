@@ -726,7 +726,6 @@ static void test_no_driver(void **state)
 /* The real simulated driver, when tests/sim/cuda has built it. */
 static void rank_real_driver(int rank, int n, const ncclUniqueId *ids, void *arg)
 {
-	setenv("MT_SIM_NCCL_LIBCUDA", real_path, 1);
 	setenv("NCCL_BUFFSIZE", "4194304", 1);
 	setenv("NCCL_WORK_FIFO_BYTES", "2097152", 1);
 	void *h = dlopen(real_path, RTLD_NOW);
@@ -771,9 +770,18 @@ static void rank_real_driver(int rank, int n, const ncclUniqueId *ids, void *arg
 	      (unsigned long long)used(0), (unsigned long long)cnt(0));
 }
 
+/* In a fresh process: the parent has the counting stand-in loaded. */
+static int child_real_driver(void)
+{
+	return run_ranks(2, 1, rank_real_driver, NULL, 60) ? 1 : 0;
+}
+
 static void test_buffers_real_driver(void **state)
 {
-	assert_int_equal(run_ranks(2, 1, rank_real_driver, NULL, 60), 0);
+	static char env1[4300];
+	snprintf(env1, sizeof env1, "MT_SIM_NCCL_LIBCUDA=%s", real_path);
+	char *env[] = { env1, NULL };
+	assert_int_equal(spawn_self("realdriver", env), 0);
 }
 
 /* ---- failures ------------------------------------------------------------ */
@@ -868,6 +876,8 @@ int main(int argc, char **argv)
 		return child_ldpath();
 	if (argc == 3 && strcmp(argv[1], "--child") == 0 && strcmp(argv[2], "nodriver") == 0)
 		return child_no_driver();
+	if (argc == 3 && strcmp(argv[1], "--child") == 0 && strcmp(argv[2], "realdriver") == 0)
+		return child_real_driver();
 	setenv("MT_SIM_NCCL_LIBCUDA", fake_path, 1);
 	setenv("MT_SIM_NCCL_TIMEOUT", "30", 1);
 	const struct CMUnitTest tests[] = {
