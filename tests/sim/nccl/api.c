@@ -213,6 +213,62 @@ NCCL_API ncclResult_t ncclCommInitAll(ncclComm_t *comms, int ndev, const int *de
 	return rc;
 }
 
+struct split_entry {
+	int color, key;
+	ncclUniqueId id;
+};
+
+static int cmp_split(const void *a, const void *b)
+{
+	const struct split_entry *const *x = a, *const *y = b;
+	if ((*x)->key != (*y)->key)
+		return (*x)->key < (*y)->key ? -1 : 1;
+	return *x < *y ? -1 : *x > *y; /* then by parent rank: entries are in rank order */
+}
+
+static ncclResult_t check_comm(ncclComm_t comm);
+
+/* Collective over comm: every rank contributes (color, key, a fresh id); the
+ * ranks of one color join the id of the first of them in (key, rank) order. */
+NCCL_API ncclResult_t ncclCommSplit(ncclComm_t comm, int color, int key, ncclComm_t *newcomm,
+				    ncclConfig_t *config)
+{
+	(void)config;
+	ncclResult_t rc = check_comm(comm);
+	if (rc != ncclSuccess || !newcomm)
+		return rc != ncclSuccess ? rc : ncclInvalidArgument;
+	*newcomm = NULL;
+	struct split_entry mine = { color, key, { { 0 } } };
+	rc = ncclGetUniqueId(&mine.id);
+	if (rc != ncclSuccess)
+		return rc;
+	int n = comm->nranks;
+	struct split_entry *all = calloc((size_t)n, sizeof *all);
+	struct split_entry **same = calloc((size_t)n, sizeof *same);
+	if (!all || !same) {
+		free(all);
+		free(same);
+		return ncclSystemError;
+	}
+	struct mt__op op = { .kind = MT__ALLGATHER, .sendbuff = &mine, .recvbuff = all,
+			     .count = sizeof mine, .dtype = ncclUint8, .comm = comm };
+	rc = mt__run_collective(&op); /* directly: a split is never deferred */
+	if (rc == ncclSuccess && color != NCCL_SPLIT_NOCOLOR) {
+		int m = 0, me = -1;
+		for (int r = 0; r < n; r++)
+			if (all[r].color == color)
+				same[m++] = &all[r];
+		qsort(same, (size_t)m, sizeof *same, cmp_split);
+		for (int i = 0; i < m; i++)
+			if (same[i] == &all[comm->rank])
+				me = i;
+		rc = init_rank(newcomm, m, same[0]->id, me, comm->cudev);
+	}
+	free(all);
+	free(same);
+	return rc;
+}
+
 static ncclResult_t check_comm(ncclComm_t comm)
 {
 	if (!comm || !comm->shm) {

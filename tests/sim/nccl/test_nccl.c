@@ -574,6 +574,25 @@ static void rank_two_comms(int rank, int n, const ncclUniqueId *ids, void *arg)
 	CHECK(b == 10.0, "grouped world allreduce %g", b);
 	CHECK(e == 10.0 * (pr[0] + 1 + pr[1] + 1), "grouped pair allreduce %g", e);
 	NCHECK(ncclCommDestroy(sub));
+	/* ncclCommSplit: odd and even ranks, in reverse order of rank */
+	ncclComm_t half = NULL;
+	NCHECK(ncclCommSplit(world, rank % 2, -rank, &half, NULL));
+	CHECK(half != NULL, "split gave no comm");
+	if (half) {
+		int hr = -1, hn = 0;
+		NCHECK(ncclCommUserRank(half, &hr));
+		NCHECK(ncclCommCount(half, &hn));
+		CHECK(hn == 2 && hr == (rank >= 2 ? 0 : 1), "split: rank %d of %d", hr, hn);
+		int64_t v = rank, sum = 0;
+		NCHECK(ncclAllReduce(&v, &sum, 1, ncclInt64, ncclSum, half, NULL));
+		CHECK(sum == (rank % 2) + (rank % 2) + 2, "split allreduce %lld", (long long)sum);
+		NCHECK(ncclCommDestroy(half));
+	}
+	ncclComm_t none = (ncclComm_t)&none;
+	NCHECK(ncclCommSplit(world, rank == 1 ? 7 : NCCL_SPLIT_NOCOLOR, 0, &none, NULL));
+	CHECK(rank == 1 ? none != NULL : none == NULL, "split with NOCOLOR");
+	if (none)
+		NCHECK(ncclCommDestroy(none));
 	check_allreduce(world, rank, world4, n, ncclInt32, ncclMin, count, 1);
 	NCHECK(ncclCommDestroy(world));
 }
