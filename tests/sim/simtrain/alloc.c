@@ -131,14 +131,14 @@ static struct st_block *alloc_segment(struct st_alloc *a, size_t seg_size, int s
 		a->peak_reserved = a->reserved;
 	a->n_segments_created++;
 	if (a->be.segment_created)
-		a->be.segment_created(a->be.ctx, ptr, seg_size);
+		b->seg_cookie = a->be.segment_created(a->be.ctx, ptr, seg_size);
 	return b;
 }
 
 static void release_segment(struct st_alloc *a, struct st_block *b)
 {
 	if (a->be.segment_freed)
-		a->be.segment_freed(a->be.ctx, b->ptr, b->size);
+		a->be.segment_freed(a->be.ctx, b->ptr, b->size, b->seg_cookie);
 	a->be.dev_free(a->be.ctx, b->ptr, b->size);
 	a->reserved -= b->size;
 	a->n_segments_freed++;

@@ -30,6 +30,7 @@ struct st_block {
 	struct st_block *prev, *next; /* neighbours inside the same segment */
 	uint64_t seg_ptr;  /* base of the segment this block lives in */
 	size_t seg_size;
+	void *seg_cookie;  /* what segment_created returned (the NVTX heap) */
 	void *user;        /* owner's cookie (the tensor) */
 };
 
@@ -39,8 +40,8 @@ struct st_alloc_backend {
 	int (*dev_malloc)(void *ctx, size_t size, uint64_t *ptr);
 	void (*dev_free)(void *ctx, uint64_t ptr, size_t size);
 	/* Optional observers, called after a segment is created / before it is freed. */
-	void (*segment_created)(void *ctx, uint64_t ptr, size_t size);
-	void (*segment_freed)(void *ctx, uint64_t ptr, size_t size);
+	void *(*segment_created)(void *ctx, uint64_t ptr, size_t size); /* returns a cookie */
+	void (*segment_freed)(void *ctx, uint64_t ptr, size_t size, void *cookie);
 };
 
 struct st_pool {

@@ -1,0 +1,30 @@
+/* simtrain device layer: the only file that calls the CUDA runtime (through
+ * its dynamic symbols).  Device allocations, pinned host memory, copies,
+ * streams and kernel launches. */
+#ifndef ST_GPU_H
+#define ST_GPU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Selects device dev for this process; 0 or a CUDA error code. */
+int st_gpu_init(int dev);
+/* cudaMalloc; 0 on success, non-zero when the device is full. */
+int st_gpu_malloc(size_t size, uint64_t *ptr);
+void st_gpu_free(uint64_t ptr);
+/* cudaMallocHost / cudaFreeHost (pinned host memory). */
+void *st_gpu_malloc_host(size_t size);
+void st_gpu_free_host(void *p);
+/* Async copies on the compute stream. */
+void st_gpu_h2d(uint64_t dst, const void *src, size_t n);
+void st_gpu_d2h(void *dst, uint64_t src, size_t n);
+void st_gpu_sync(void);
+/* Total device memory (cudaMemGetInfo), 0 if unknown. */
+uint64_t st_gpu_total(void);
+/* Stream handles: compute (the legacy default stream) and communication. */
+void *st_gpu_compute_stream(void);
+void *st_gpu_comm_stream(void);
+/* Launches kernel k (enum st_kernel); aborts on a launch error. */
+void st_gpu_launch(int k, unsigned grid);
+
+#endif

@@ -1,0 +1,581 @@
+/* simtrain GPT model: embedding, L transformer layers, final LayerNorm, LM
+ * head, cross-entropy.  Every layer saves exactly the tensors of Korthikanti
+ * et al. 2022 (ORACLES.md section 3), so that in bf16 with no parallelism the
+ * saved bytes per layer are s*b*h*(34 + 5*a*s/h):
+ *   ln1.input (= layer input) 2sbh   ln1.out (QKV input) 2sbh
+ *   q, k 4sbh   softmax.out 2as^2b   attn.dropout_mask as^2b (1 byte)
+ *   attn.dropout.out 2as^2b   v 2sbh   attn.out (out-proj input) 2sbh
+ *   proj.dropout_mask sbh   ln2.input 2sbh   ln2.out (fc1 input) 2sbh
+ *   fc1.out (GeLU input) 8sbh   gelu.out (fc2 input) 8sbh   mlp.dropout_mask sbh
+ * With --sp t every one of them is 1/t of that (Megatron TP+SP, or Ulysses).
+ * LayerNorm statistics are not kept (the paper leaves them out too). */
+#include "tests/sim/simtrain/simtrain.h"
+#include "tests/sim/simtrain/gpu.h"
+#include "tests/sim/simtrain/kernels.h"
+#include "tests/sim/simtrain/report.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { M_SAVE, M_NOSAVE, M_RECOMPUTE };
+
+struct saved {
+	struct st_tensor *x, *ln1o, *q, *k, *v, *p, *pmask, *pdrop, *lse, *attn, *m1, *h1, *ln2o,
+		*fc1, *gelu, *m2;
+};
+
+struct dims {
+	uint64_t S, B, H, A, V, t, ab;
+	uint64_t nsbh;   /* elements of a sequence-sharded activation: S*B*H/t */
+	uint64_t fsbh;   /* full S*B*H */
+	uint64_t natt;   /* attention-map elements per rank: (A/t)*S*S*B */
+	int megatron, ulysses;
+};
+
+/* per micro-batch state kept between forward and backward */
+static struct saved *sv;         /* [layers] */
+static struct st_tensor *head_x, *head_lno, *logits, *ids, *labels;
+
+static struct dims dims_of(const struct st_rank *r)
+{
+	const struct st_opts *o = r->o;
+	struct dims d;
+	d.S = (uint64_t)o->seq;
+	d.B = (uint64_t)(o->batch / o->micro_batches);
+	d.H = (uint64_t)o->hidden;
+	d.A = (uint64_t)o->heads;
+	d.V = (uint64_t)o->vocab;
+	d.t = (uint64_t)o->sp;
+	d.ab = (uint64_t)r->abytes;
+	d.fsbh = d.S * d.B * d.H;
+	d.nsbh = d.fsbh / d.t;
+	d.natt = (d.A / d.t) * d.S * d.S * d.B;
+	d.megatron = o->sp > 1 && !o->sp_ulysses;
+	d.ulysses = o->sp > 1 && o->sp_ulysses;
+	return d;
+}
+
+uint64_t st_gpt_parameters(const struct st_opts *o)
+{
+	uint64_t h = (uint64_t)o->hidden, L = (uint64_t)o->layers;
+	return (uint64_t)o->vocab * h + (uint64_t)o->seq * h        /* embeddings */
+	       + L * (12 * h * h + 13 * h)                           /* layers */
+	       + 2 * h + (uint64_t)o->vocab * h;                     /* final LN + head */
+}
+
+void st_gpt_units(struct st_rank *r)
+{
+	const struct st_opts *o = r->o;
+	uint64_t h = (uint64_t)o->hidden, t = (uint64_t)o->sp, V = (uint64_t)o->vocab;
+	int megatron = o->sp > 1 && !o->sp_ulysses;
+	uint64_t tt = megatron ? t : 1;
+	int n = 0, k;
+	r->units = calloc((size_t)(r->layer_hi - r->layer_lo) + 2, sizeof *r->units);
+	if (r->pp_stage == 0) {
+		struct st_unit *u = &r->units[n++];
+		snprintf(u->name, sizeof u->name, "embed");
+		u->layer = -1;
+		u->numel = V * h / tt + (uint64_t)o->seq * h;
+		u->rows = V;
+		u->cols = h;
+	}
+	for (k = r->layer_lo; k < r->layer_hi; k++) {
+		struct st_unit *u = &r->units[n++];
+		snprintf(u->name, sizeof u->name, "layer.%d", k);
+		u->layer = k;
+		u->numel = 12 * h * h / tt + 7 * h / tt + 6 * h;
+		u->rows = h;
+		u->cols = 12 * h / tt;
+	}
+	if (r->pp_stage == r->pp - 1) {
+		struct st_unit *u = &r->units[n++];
+		snprintf(u->name, sizeof u->name, "head");
+		u->layer = -1;
+		u->numel = 2 * h + V * h / tt;
+		u->rows = V / tt;
+		u->cols = h;
+	}
+	r->nunits = n;
+	sv = calloc((size_t)o->layers * (size_t)o->micro_batches, sizeof *sv);
+}
+
+static void kern(struct st_rank *r, int k, uint64_t bytes)
+{
+	st_kernel(r, k, bytes);
+}
+
+/* Saved or not: in NOSAVE mode (checkpointed forward) a tensor a framework
+ * would save is an ordinary temporary. */
+#define ACT(mode) ((mode) == M_NOSAVE ? ST_CAT_TEMPORARY : ST_CAT_ACTIVATION)
+
+static void record_saved(struct st_rank *r, int k, const struct saved *s)
+{
+	const struct st_tensor *const *p = (const struct st_tensor *const *)s;
+	uint64_t sum = 0;
+	size_t i;
+	if (!r->record_saved)
+		return;
+	for (i = 0; i < sizeof *s / sizeof(struct st_tensor *); i++)
+		if (p[i])
+			sum += p[i]->requested;
+	r->truth.layer_saved[k] = sum;
+}
+
+/* The attention core from q, k, v: scores -> softmax -> dropout -> @V.
+ * Fills s->p, s->pmask, s->pdrop (naive) or s->lse (flash); returns the
+ * per-rank attention output (head-sharded, nsbh elements). */
+static void attention_core_fwd(struct st_rank *r, int k, struct saved *s, int cat, const struct dims *d)
+{
+	struct st_tensor *scores;
+	if (r->o->flash) {
+		s->lse = st_new(r, cat, k, 4 * (d->A / d->t) * d->S * d->B, "layer.%d.attn.lse", k);
+		kern(r, K_flash_fwd_kernel, d->natt * d->ab);
+		return;
+	}
+	scores = st_new(r, ST_CAT_TEMPORARY, k, d->ab * d->natt, "layer.%d.attn.scores", k);
+	st_gemm(r, K_cutlass_gemm_tn_kernel, scores->requested);
+	s->p = st_new(r, cat, k, d->ab * d->natt, "layer.%d.attn.softmax.out", k);
+	kern(r, K_softmax_fwd_kernel, s->p->requested);
+	st_del(r, scores);
+	s->pmask = st_new(r, cat, k, d->natt, "layer.%d.attn.dropout_mask", k);
+	s->pdrop = st_new(r, cat, k, d->ab * d->natt, "layer.%d.attn.dropout.out", k);
+	kern(r, K_fused_dropout_kernel, s->pdrop->requested);
+}
+
+static void free_core(struct st_rank *r, struct saved *s)
+{
+	st_del(r, s->p);
+	st_del(r, s->pmask);
+	st_del(r, s->pdrop);
+	s->p = s->pmask = s->pdrop = NULL;
+}
+
+/* Gathers a sequence-sharded activation for a column-parallel GEMM (Megatron SP). */
+static struct st_tensor *sp_gather(struct st_rank *r, int k, struct st_tensor *x, const struct dims *d, const char *what)
+{
+	struct st_tensor *g = st_new(r, ST_CAT_TEMPORARY, k, d->ab * d->fsbh, "layer.%d.%s.gathered", k, what);
+	st_allgather(r, r->sp_comm, x->ptr, g->ptr, d->nsbh, (int)d->ab);
+	return g;
+}
+
+/* Output of a row-parallel GEMM: full partial sums, reduce-scattered (Megatron SP). */
+static struct st_tensor *row_parallel_out(struct st_rank *r, int k, const struct dims *d, const char *what, int cat)
+{
+	struct st_tensor *full, *out;
+	if (!d->megatron) {
+		out = st_new(r, cat, k, d->ab * d->nsbh, "layer.%d.%s", k, what);
+		st_gemm(r, K_cutlass_gemm_tn_kernel, out->requested);
+		return out;
+	}
+	full = st_new(r, ST_CAT_TEMPORARY, k, d->ab * d->fsbh, "layer.%d.%s.partial", k, what);
+	st_gemm(r, K_cutlass_gemm_tn_kernel, full->requested);
+	out = st_new(r, cat, k, d->ab * d->nsbh, "layer.%d.%s", k, what);
+	st_reduce_scatter(r, r->sp_comm, full->ptr, out->ptr, d->nsbh, (int)d->ab);
+	st_del(r, full);
+	return out;
+}
+
+/* One transformer layer forward.  x is the layer input (kept); returns the output. */
+static struct st_tensor *layer_fwd(struct st_rank *r, int k, struct st_tensor *x, struct saved *s, int mode)
+{
+	struct dims d = dims_of(r);
+	int cat = ACT(mode);
+	int core_cat = (r->o->ckpt == ST_CK_SELECTIVE && mode == M_SAVE) ? ST_CAT_TEMPORARY : cat;
+	struct st_tensor *in, *t1, *t2, *y, *yd;
+	struct st_unit *u = st_unit_of_layer(r, k);
+
+	memset(s, 0, sizeof *s);
+	s->x = x;
+	st_unit_params_acquire(r, u);
+	/* attention block */
+	s->ln1o = st_new(r, cat, k, d.ab * d.nsbh, "layer.%d.ln1.out", k);
+	kern(r, K_layer_norm_fwd_kernel, s->ln1o->requested);
+	in = d.megatron ? sp_gather(r, k, s->ln1o, &d, "ln1.out") : NULL;
+	if (d.ulysses) {
+		/* QKV on the local sequence, then all-to-all to head-sharded layout */
+		struct st_tensor *qkv[3];
+		const char *nm[3] = {"q", "k", "v"};
+		int i;
+		for (i = 0; i < 3; i++) {
+			qkv[i] = st_new(r, ST_CAT_TEMPORARY, k, d.ab * d.nsbh, "layer.%d.%s.local", k, nm[i]);
+			st_gemm(r, K_cutlass_gemm_tn_kernel, qkv[i]->requested);
+		}
+		s->q = st_new(r, cat, k, d.ab * d.nsbh, "layer.%d.q", k);
+		st_alltoall(r, r->sp_comm, r->sp, qkv[0]->ptr, s->q->ptr, d.ab * d.nsbh);
+		s->k = st_new(r, cat, k, d.ab * d.nsbh, "layer.%d.k", k);
+		st_alltoall(r, r->sp_comm, r->sp, qkv[1]->ptr, s->k->ptr, d.ab * d.nsbh);
+		s->v = st_new(r, cat, k, d.ab * d.nsbh, "layer.%d.v", k);
+		st_alltoall(r, r->sp_comm, r->sp, qkv[2]->ptr, s->v->ptr, d.ab * d.nsbh);
+		for (i = 0; i < 3; i++)
+			st_del(r, qkv[i]);
+	} else {
+		s->q = st_new(r, cat, k, d.ab * d.nsbh, "layer.%d.q", k);
+		st_gemm(r, K_cutlass_gemm_tn_kernel, s->q->requested);
+		s->k = st_new(r, cat, k, d.ab * d.nsbh, "layer.%d.k", k);
+		st_gemm(r, K_cutlass_gemm_tn_kernel, s->k->requested);
+		s->v = st_new(r, cat, k, d.ab * d.nsbh, "layer.%d.v", k);
+		st_gemm(r, K_cutlass_gemm_tn_kernel, s->v->requested);
+	}
+	st_del(r, in);
+	attention_core_fwd(r, k, s, core_cat, &d);
+	if (d.ulysses) {
+		t1 = st_new(r, ST_CAT_TEMPORARY, k, d.ab * d.nsbh, "layer.%d.attn.out.heads", k);
+		st_gemm(r, r->o->flash ? K_flash_fwd_kernel : K_cutlass_gemm_nn_kernel, t1->requested);
+		s->attn = st_new(r, cat, k, d.ab * d.nsbh, "layer.%d.attn.out", k);
+		st_alltoall(r, r->sp_comm, r->sp, t1->ptr, s->attn->ptr, d.ab * d.nsbh);
+		st_del(r, t1);
+	} else {
+		s->attn = st_new(r, cat, k, d.ab * d.nsbh, "layer.%d.attn.out", k);
+		if (!r->o->flash)
+			st_gemm(r, K_cutlass_gemm_nn_kernel, s->attn->requested);
+	}
+	if (core_cat == ST_CAT_TEMPORARY)
+		free_core(r, s);
+	t1 = row_parallel_out(r, k, &d, "proj.out", ST_CAT_TEMPORARY);
+	s->m1 = st_new(r, cat, k, d.nsbh, "layer.%d.proj.dropout_mask", k);
+	t2 = st_new(r, ST_CAT_TEMPORARY, k, d.ab * d.nsbh, "layer.%d.proj.dropout.out", k);
+	kern(r, K_fused_dropout_kernel, t2->requested);
+	st_del(r, t1);
+	s->h1 = st_new(r, cat, k, d.ab * d.nsbh, "layer.%d.ln2.input", k);
+	kern(r, K_elementwise_add_kernel, s->h1->requested);
+	st_del(r, t2);
+	/* MLP block */
+	s->ln2o = st_new(r, cat, k, d.ab * d.nsbh, "layer.%d.ln2.out", k);
+	kern(r, K_layer_norm_fwd_kernel, s->ln2o->requested);
+	in = d.megatron ? sp_gather(r, k, s->ln2o, &d, "ln2.out") : NULL;
+	s->fc1 = st_new(r, cat, k, 4 * d.ab * d.nsbh, "layer.%d.fc1.out", k);
+	st_gemm(r, K_cutlass_gemm_tn_kernel, s->fc1->requested);
+	st_del(r, in);
+	s->gelu = st_new(r, cat, k, 4 * d.ab * d.nsbh, "layer.%d.gelu.out", k);
+	kern(r, K_gelu_fwd_kernel, s->gelu->requested);
+	t1 = row_parallel_out(r, k, &d, "fc2.out", ST_CAT_TEMPORARY);
+	s->m2 = st_new(r, cat, k, d.nsbh, "layer.%d.mlp.dropout_mask", k);
+	yd = st_new(r, ST_CAT_TEMPORARY, k, d.ab * d.nsbh, "layer.%d.mlp.dropout.out", k);
+	kern(r, K_fused_dropout_kernel, yd->requested);
+	st_del(r, t1);
+	/* the residual output is the next layer's input (saved by it) */
+	if (mode == M_RECOMPUTE)
+		y = st_new(r, ST_CAT_TEMPORARY, k, d.ab * d.nsbh, "layer.%d.recompute.out", k);
+	else if (k + 1 < r->o->layers)
+		y = st_new(r, ST_CAT_ACTIVATION, k + 1, d.ab * d.nsbh, "layer.%d.input", k + 1);
+	else
+		y = st_new(r, ST_CAT_ACTIVATION, -1, d.ab * d.nsbh, "final_ln.input");
+	kern(r, K_elementwise_add_kernel, y->requested);
+	st_del(r, yd);
+	st_unit_params_release(r, u);
+	if (mode == M_NOSAVE) {
+		/* checkpointed: everything but the input goes */
+		struct st_tensor *keep = s->x;
+		struct st_tensor **p = (struct st_tensor **)s;
+		size_t i;
+		for (i = 1; i < sizeof *s / sizeof(struct st_tensor *); i++)
+			st_del(r, p[i]);
+		memset(s, 0, sizeof *s);
+		s->x = keep;
+	}
+	if (mode != M_RECOMPUTE)
+		record_saved(r, k, s);
+	return y;
+}
+
+/* One layer backward.  dy (temporary) is consumed; returns dx. */
+static struct st_tensor *layer_bwd(struct st_rank *r, int k, struct saved *s, struct st_tensor *dy)
+{
+	struct dims d = dims_of(r);
+	struct st_unit *u = st_unit_of_layer(r, k);
+	int wgrad = u->trainable;
+	struct st_tensor *g1, *g2, *in, *dh1, *dq, *dk, *dv, *dx, *tmp;
+
+	st_unit_params_acquire(r, u);
+	if (!s->ln1o) {
+		/* full recompute from the saved input */
+		struct st_tensor *x = s->x, *y;
+		st_range_push("layer.%d.recompute", k);
+		y = layer_fwd(r, k, x, s, M_RECOMPUTE);
+		st_del(r, y);
+		st_range_pop();
+	}
+	if (wgrad)
+		st_unit_grad_begin(r, u);
+	/* MLP */
+	g1 = st_new(r, ST_CAT_TEMPORARY, k, d.ab * d.nsbh, "layer.%d.grad.fc2.out", k);
+	kern(r, K_dropout_bwd_kernel, g1->requested);
+	st_del(r, s->m2);
+	in = d.megatron ? st_new(r, ST_CAT_TEMPORARY, k, d.ab * d.fsbh, "layer.%d.grad.fc2.out.gathered", k) : NULL;
+	if (in)
+		st_allgather(r, r->sp_comm, g1->ptr, in->ptr, d.nsbh, (int)d.ab);
+	g2 = st_new(r, ST_CAT_TEMPORARY, k, 4 * d.ab * d.nsbh, "layer.%d.grad.gelu.out", k);
+	st_gemm(r, K_cutlass_gemm_nn_kernel, g2->requested);
+	if (wgrad)
+		st_gemm(r, K_cutlass_gemm_nt_kernel, 4 * d.H * d.H / d.t * d.ab);
+	st_del(r, in);
+	st_del(r, g1);
+	st_del(r, s->gelu);
+	g1 = st_new(r, ST_CAT_TEMPORARY, k, 4 * d.ab * d.nsbh, "layer.%d.grad.fc1.out", k);
+	kern(r, K_gelu_bwd_kernel, g1->requested);
+	st_del(r, g2);
+	st_del(r, s->fc1);
+	in = d.megatron ? sp_gather(r, k, s->ln2o, &d, "ln2.out") : NULL;
+	g2 = row_parallel_out(r, k, &d, "grad.ln2.out", ST_CAT_TEMPORARY);
+	if (wgrad)
+		st_gemm(r, K_cutlass_gemm_nt_kernel, 4 * d.H * d.H / d.t * d.ab);
+	st_del(r, in);
+	st_del(r, g1);
+	st_del(r, s->ln2o);
+	tmp = st_new(r, ST_CAT_TEMPORARY, k, d.ab * d.nsbh, "layer.%d.grad.ln2.input", k);
+	kern(r, K_layer_norm_bwd_kernel, tmp->requested);
+	st_del(r, g2);
+	st_del(r, s->h1);
+	dh1 = st_new(r, ST_CAT_TEMPORARY, k, d.ab * d.nsbh, "layer.%d.grad.residual", k);
+	kern(r, K_elementwise_add_kernel, dh1->requested);
+	st_del(r, tmp);
+	st_del(r, dy);
+	/* attention */
+	g1 = st_new(r, ST_CAT_TEMPORARY, k, d.ab * d.nsbh, "layer.%d.grad.proj.out", k);
+	kern(r, K_dropout_bwd_kernel, g1->requested);
+	st_del(r, s->m1);
+	in = d.megatron ? st_new(r, ST_CAT_TEMPORARY, k, d.ab * d.fsbh, "layer.%d.grad.proj.out.gathered", k) : NULL;
+	if (in)
+		st_allgather(r, r->sp_comm, g1->ptr, in->ptr, d.nsbh, (int)d.ab);
+	g2 = st_new(r, ST_CAT_TEMPORARY, k, d.ab * d.nsbh, "layer.%d.grad.attn.out", k);
+	st_gemm(r, K_cutlass_gemm_nn_kernel, g2->requested);
+	if (wgrad)
+		st_gemm(r, K_cutlass_gemm_nt_kernel, d.H * d.H / d.t * d.ab);
+	st_del(r, in);
+	st_del(r, g1);
+	if (d.ulysses) {
+		tmp = st_new(r, ST_CAT_TEMPORARY, k, d.ab * d.nsbh, "layer.%d.grad.attn.out.heads", k);
+		st_alltoall(r, r->sp_comm, r->sp, g2->ptr, tmp->ptr, d.ab * d.nsbh);
+		st_del(r, g2);
+		g2 = tmp;
+	}
+	if (!r->o->flash && !s->p) {
+		/* selective recompute of the attention core */
+		st_range_push("layer.%d.recompute", k);
+		attention_core_fwd(r, k, s, ST_CAT_ACTIVATION, &d);
+		st_range_pop();
+	}
+	dq = st_new(r, ST_CAT_TEMPORARY, k, d.ab * d.nsbh, "layer.%d.grad.q", k);
+	dk = st_new(r, ST_CAT_TEMPORARY, k, d.ab * d.nsbh, "layer.%d.grad.k", k);
+	dv = st_new(r, ST_CAT_TEMPORARY, k, d.ab * d.nsbh, "layer.%d.grad.v", k);
+	if (r->o->flash) {
+		kern(r, K_flash_bwd_kernel, d.natt * d.ab);
+		st_del(r, s->lse);
+	} else {
+		struct st_tensor *dp = st_new(r, ST_CAT_TEMPORARY, k, d.ab * d.natt, "layer.%d.grad.attn.dropout.out", k);
+		st_gemm(r, K_cutlass_gemm_nn_kernel, dp->requested);
+		st_gemm(r, K_cutlass_gemm_nt_kernel, dv->requested);
+		st_del(r, s->pdrop);
+		tmp = st_new(r, ST_CAT_TEMPORARY, k, d.ab * d.natt, "layer.%d.grad.softmax.out", k);
+		kern(r, K_dropout_bwd_kernel, tmp->requested);
+		st_del(r, dp);
+		st_del(r, s->pmask);
+		dp = st_new(r, ST_CAT_TEMPORARY, k, d.ab * d.natt, "layer.%d.grad.scores", k);
+		kern(r, K_softmax_bwd_kernel, dp->requested);
+		st_del(r, tmp);
+		st_del(r, s->p);
+		st_gemm(r, K_cutlass_gemm_nn_kernel, dq->requested);
+		st_gemm(r, K_cutlass_gemm_nt_kernel, dk->requested);
+		st_del(r, dp);
+	}
+	s->p = s->pmask = s->pdrop = s->lse = NULL;
+	st_del(r, g2);
+	st_del(r, s->attn);
+	st_del(r, s->q);
+	st_del(r, s->k);
+	st_del(r, s->v);
+	if (d.ulysses) {
+		struct st_tensor *l[3] = {dq, dk, dv};
+		int i;
+		for (i = 0; i < 3; i++) {
+			tmp = st_new(r, ST_CAT_TEMPORARY, k, d.ab * d.nsbh, "layer.%d.grad.qkv.local", k);
+			st_alltoall(r, r->sp_comm, r->sp, l[i]->ptr, tmp->ptr, d.ab * d.nsbh);
+			st_del(r, l[i]);
+			l[i] = tmp;
+		}
+		dq = l[0];
+		dk = l[1];
+		dv = l[2];
+	}
+	in = d.megatron ? sp_gather(r, k, s->ln1o, &d, "ln1.out") : NULL;
+	g1 = row_parallel_out(r, k, &d, "grad.ln1.out", ST_CAT_TEMPORARY);
+	if (wgrad)
+		st_gemm(r, K_cutlass_gemm_nt_kernel, 3 * d.H * d.H / d.t * d.ab);
+	st_del(r, in);
+	st_del(r, dq);
+	st_del(r, dk);
+	st_del(r, dv);
+	st_del(r, s->ln1o);
+	tmp = st_new(r, ST_CAT_TEMPORARY, k, d.ab * d.nsbh, "layer.%d.grad.input.ln", k);
+	kern(r, K_layer_norm_bwd_kernel, tmp->requested);
+	st_del(r, g1);
+	st_del(r, s->x);
+	dx = st_new(r, ST_CAT_TEMPORARY, k, d.ab * d.nsbh, "layer.%d.grad.input", k);
+	kern(r, K_elementwise_add_kernel, dx->requested);
+	st_del(r, tmp);
+	st_del(r, dh1);
+	memset(s, 0, sizeof *s);
+	if (wgrad)
+		st_unit_grad_done(r, u);
+	st_unit_params_release(r, u);
+	return dx;
+}
+
+static struct saved *saved_of(struct st_rank *r, int k, int micro)
+{
+	return &sv[(size_t)micro * (size_t)r->o->layers + (size_t)k];
+}
+
+static int mode_of(struct st_rank *r, int k)
+{
+	return st_opts_layer_checkpointed(r->o, k) ? M_NOSAVE : M_SAVE;
+}
+
+/* Embedding forward: the inputs, then layer.0.input. */
+static struct st_tensor *embed_fwd(struct st_rank *r)
+{
+	struct dims d = dims_of(r);
+	struct st_unit *u = st_unit_named(r, "embed");
+	uint64_t tok = d.S * d.B / (d.ulysses ? d.t : 1);
+	struct st_tensor *x, *full;
+	static long long *host;
+	static uint64_t host_n;
+	st_range_push("embed.forward");
+	if (host_n < tok) {
+		host = realloc(host, tok * sizeof *host);
+		if (!host)
+			abort();
+		memset(host, 0, tok * sizeof *host);
+		host_n = tok;
+	}
+	ids = st_new(r, ST_CAT_INPUT, -1, 8 * tok, "input_ids");
+	st_gpu_h2d(ids->ptr, host, 8 * tok);
+	labels = st_new(r, ST_CAT_INPUT, -1, 8 * tok, "labels");
+	st_gpu_h2d(labels->ptr, host, 8 * tok);
+	st_unit_params_acquire(r, u);
+	if (d.megatron) {
+		full = st_new(r, ST_CAT_TEMPORARY, -1, d.ab * d.fsbh, "embed.out.partial");
+		kern(r, K_embedding_fwd_kernel, full->requested);
+		x = st_new(r, ST_CAT_ACTIVATION, 0, d.ab * d.nsbh, "layer.0.input");
+		st_reduce_scatter(r, r->sp_comm, full->ptr, x->ptr, d.nsbh, (int)d.ab);
+		st_del(r, full);
+	} else {
+		x = st_new(r, ST_CAT_ACTIVATION, 0, d.ab * d.nsbh, "layer.0.input");
+		kern(r, K_embedding_fwd_kernel, x->requested);
+	}
+	st_unit_params_release(r, u);
+	st_range_pop();
+	return x;
+}
+
+static void embed_bwd(struct st_rank *r, struct st_tensor *dx)
+{
+	struct dims d = dims_of(r);
+	struct st_unit *u = st_unit_named(r, "embed");
+	struct st_tensor *g = NULL;
+	st_range_push("embed.backward");
+	st_unit_params_acquire(r, u);
+	st_unit_grad_begin(r, u);
+	if (d.megatron) {
+		g = st_new(r, ST_CAT_TEMPORARY, -1, d.ab * d.fsbh, "embed.grad.out.gathered");
+		st_allgather(r, r->sp_comm, dx->ptr, g->ptr, d.nsbh, (int)d.ab);
+	}
+	kern(r, K_embedding_bwd_kernel, u->numel * (uint64_t)r->pbytes);
+	st_del(r, g);
+	st_del(r, dx);
+	st_unit_grad_done(r, u);
+	st_unit_params_release(r, u);
+	st_range_pop();
+}
+
+/* Final LN + LM head + cross-entropy forward; x is final_ln.input. */
+static void head_fwd(struct st_rank *r, struct st_tensor *x)
+{
+	struct dims d = dims_of(r);
+	struct st_unit *u = st_unit_named(r, "head");
+	struct st_tensor *in;
+	st_range_push("head.forward");
+	st_unit_params_acquire(r, u);
+	head_x = x;
+	head_lno = st_new(r, ST_CAT_ACTIVATION, -1, d.ab * d.nsbh, "final_ln.out");
+	kern(r, K_layer_norm_fwd_kernel, head_lno->requested);
+	in = d.megatron ? sp_gather(r, -1, head_lno, &d, "final_ln.out") : NULL;
+	logits = st_new(r, ST_CAT_ACTIVATION, -1, d.ab * d.S * d.B * d.V / d.t, "logits");
+	st_gemm(r, K_cutlass_gemm_tn_kernel, logits->requested);
+	st_del(r, in);
+	kern(r, K_cross_entropy_fwd_kernel, logits->requested);
+	st_unit_params_release(r, u);
+	st_range_pop();
+}
+
+static struct st_tensor *head_bwd(struct st_rank *r)
+{
+	struct dims d = dims_of(r);
+	struct st_unit *u = st_unit_named(r, "head");
+	struct st_tensor *dl, *in, *g, *dy;
+	st_range_push("head.backward");
+	st_unit_params_acquire(r, u);
+	st_unit_grad_begin(r, u);
+	dl = st_new(r, ST_CAT_TEMPORARY, -1, d.ab * d.S * d.B * d.V / d.t, "grad.logits");
+	kern(r, K_cross_entropy_bwd_kernel, dl->requested);
+	st_del(r, logits);
+	st_del(r, labels);
+	logits = labels = NULL;
+	in = d.megatron ? sp_gather(r, -1, head_lno, &d, "final_ln.out") : NULL;
+	g = row_parallel_out(r, -1, &d, "grad.final_ln.out", ST_CAT_TEMPORARY);
+	st_gemm(r, K_cutlass_gemm_nt_kernel, d.V * d.H / d.t * d.ab);
+	st_del(r, in);
+	st_del(r, dl);
+	st_del(r, head_lno);
+	dy = st_new(r, ST_CAT_TEMPORARY, -1, d.ab * d.nsbh, "grad.final_ln.input");
+	kern(r, K_layer_norm_bwd_kernel, dy->requested);
+	st_del(r, g);
+	st_del(r, head_x);
+	head_lno = head_x = NULL;
+	st_unit_grad_done(r, u);
+	st_unit_params_release(r, u);
+	st_range_pop();
+	return dy;
+}
+
+static struct st_tensor *layers_fwd(struct st_rank *r, struct st_tensor *x, int micro)
+{
+	int k;
+	for (k = r->layer_lo; k < r->layer_hi; k++) {
+		st_range_push("layer.%d.forward", k);
+		x = layer_fwd(r, k, x, saved_of(r, k, micro), mode_of(r, k));
+		st_range_pop();
+	}
+	return x;
+}
+
+static struct st_tensor *layers_bwd(struct st_rank *r, struct st_tensor *dy, int micro)
+{
+	int k;
+	for (k = r->layer_hi - 1; k >= r->layer_lo; k--) {
+		st_range_push("layer.%d.backward", k);
+		dy = layer_bwd(r, k, saved_of(r, k, micro), dy);
+		st_range_pop();
+	}
+	return dy;
+}
+
+/* Single-stage forward + backward of one micro-batch. */
+void st_gpt_forward_backward(struct st_rank *r, int micro)
+{
+	struct st_tensor *x, *dy;
+	st_range_push("forward");
+	x = embed_fwd(r);
+	x = layers_fwd(r, x, micro);
+	head_fwd(r, x);
+	st_range_pop();
+	r->record_saved = 0;
+	st_train_set_backward(1);
+	st_range_push("backward");
+	dy = head_bwd(r);
+	dy = layers_bwd(r, dy, micro);
+	embed_bwd(r, dy);
+	st_del(r, ids);
+	ids = NULL;
+	st_range_pop();
+}

@@ -1,0 +1,260 @@
+/* simtrain options: see options.h and README.md for every flag. */
+#include "tests/sim/simtrain/options.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *usage_text =
+	"usage: simtrain [options]\n"
+	"  --layers N --hidden N --heads N --seq N --batch N --vocab N --steps N\n"
+	"  --dtype fp32|bf16  --optimizer adamw|sgd|lion|adafactor\n"
+	"  --world N  --checkpoint none|all|every:K|layers:A,B,...|selective\n"
+	"  --zero 0|1|2|3  --sp N  --sp-kind megatron|ulysses  --offload optimizer|params\n"
+	"  --micro-batches N  --attention naive|flash  --pp N  --pp-schedule gpipe|1f1b\n"
+	"  --train-layers K  --arch gpt|evoformer  --msa-seqs N --residues N --c-m N --c-z N\n"
+	"  --truth FILE  --truth-tensors all|none  --seed N  --annotate identity|all|none\n"
+	"  --preset small|large\n";
+
+enum {
+	O_LAYERS = 256, O_HIDDEN, O_HEADS, O_SEQ, O_BATCH, O_VOCAB, O_STEPS, O_DTYPE,
+	O_OPTIM, O_WORLD, O_CKPT, O_ZERO, O_SP, O_SPKIND, O_OFFLOAD, O_MICRO, O_ATTN,
+	O_PP, O_PPSCHED, O_TRAINL, O_ARCH, O_TRUTH, O_SEED, O_ANNOT, O_PRESET, O_MSA,
+	O_RES, O_CM, O_CZ, O_TT, O_HELP
+};
+
+static const struct option long_opts[] = {
+	{"layers", 1, 0, O_LAYERS}, {"hidden", 1, 0, O_HIDDEN}, {"heads", 1, 0, O_HEADS},
+	{"seq", 1, 0, O_SEQ}, {"batch", 1, 0, O_BATCH}, {"vocab", 1, 0, O_VOCAB},
+	{"steps", 1, 0, O_STEPS}, {"dtype", 1, 0, O_DTYPE}, {"optimizer", 1, 0, O_OPTIM},
+	{"world", 1, 0, O_WORLD}, {"checkpoint", 1, 0, O_CKPT}, {"zero", 1, 0, O_ZERO},
+	{"sp", 1, 0, O_SP}, {"sp-kind", 1, 0, O_SPKIND}, {"offload", 1, 0, O_OFFLOAD},
+	{"micro-batches", 1, 0, O_MICRO}, {"attention", 1, 0, O_ATTN}, {"pp", 1, 0, O_PP},
+	{"pp-schedule", 1, 0, O_PPSCHED}, {"train-layers", 1, 0, O_TRAINL},
+	{"arch", 1, 0, O_ARCH}, {"truth", 1, 0, O_TRUTH}, {"seed", 1, 0, O_SEED},
+	{"annotate", 1, 0, O_ANNOT}, {"preset", 1, 0, O_PRESET}, {"msa-seqs", 1, 0, O_MSA},
+	{"residues", 1, 0, O_RES}, {"c-m", 1, 0, O_CM}, {"c-z", 1, 0, O_CZ},
+	{"truth-tensors", 1, 0, O_TT}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}
+};
+
+static int pos_int(const char *name, const char *v, int *out, int min)
+{
+	char *end;
+	long x = strtol(v, &end, 10);
+	if (*v == 0 || *end != 0 || x < min || x > 1000000000L) {
+		fprintf(stderr, "simtrain: --%s wants an integer >= %d, got '%s'\n", name, min, v);
+		return -1;
+	}
+	*out = (int)x;
+	return 0;
+}
+
+static int parse_ckpt(struct st_opts *o, const char *v)
+{
+	snprintf(o->ckpt_spec, sizeof o->ckpt_spec, "%s", v);
+	memset(o->ckpt_layer, 0, sizeof o->ckpt_layer);
+	if (!strcmp(v, "none")) { o->ckpt = ST_CK_NONE; return 0; }
+	if (!strcmp(v, "all")) { o->ckpt = ST_CK_ALL; return 0; }
+	if (!strcmp(v, "selective")) { o->ckpt = ST_CK_SELECTIVE; return 0; }
+	if (!strncmp(v, "every:", 6)) {
+		o->ckpt = ST_CK_EVERY;
+		return pos_int("checkpoint every", v + 6, &o->ckpt_every, 1);
+	}
+	if (!strncmp(v, "layers:", 7)) {
+		const char *p = v + 7;
+		o->ckpt = ST_CK_LAYERS;
+		while (*p) {
+			char *end;
+			long k = strtol(p, &end, 10);
+			if (end == p || k < 0 || k >= ST_MAX_LAYERS)
+				goto bad;
+			o->ckpt_layer[k] = 1;
+			p = end;
+			if (*p == ',')
+				p++;
+			else if (*p)
+				goto bad;
+		}
+		return 0;
+	}
+bad:
+	fprintf(stderr, "simtrain: bad --checkpoint '%s'\n", v);
+	return -1;
+}
+
+static void defaults(struct st_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->layers = 4; o->hidden = 256; o->heads = 8; o->seq = 256; o->batch = 4;
+	o->vocab = 8192; o->steps = 3; o->bf16 = 1; o->optimizer = ST_OPT_ADAMW;
+	o->world = 1; o->ckpt = ST_CK_NONE; o->zero = 0; o->sp = 1; o->micro_batches = 1;
+	o->pp = 1; o->arch = ST_ARCH_GPT; o->msa_seqs = 32; o->residues = 64; o->c_m = 64;
+	o->c_z = 32; o->truth_tensors = 1; o->seed = 1; o->annotate = ST_ANN_IDENTITY;
+	snprintf(o->ckpt_spec, sizeof o->ckpt_spec, "none");
+}
+
+/* Large preset: millions of events per rank for benchmarks (README). */
+static void preset_large(struct st_opts *o)
+{
+	o->layers = 48; o->hidden = 256; o->heads = 8; o->seq = 128; o->batch = 8;
+	o->vocab = 4096; o->steps = 300; o->micro_batches = 4; o->truth_tensors = 0;
+}
+
+int st_opts_parse(struct st_opts *o, int argc, char **argv)
+{
+	int c, r = 0;
+	defaults(o);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+		const char *v = optarg;
+		switch (c) {
+		case O_LAYERS: r = pos_int("layers", v, &o->layers, 1); break;
+		case O_HIDDEN: r = pos_int("hidden", v, &o->hidden, 1); break;
+		case O_HEADS: r = pos_int("heads", v, &o->heads, 1); break;
+		case O_SEQ: r = pos_int("seq", v, &o->seq, 1); break;
+		case O_BATCH: r = pos_int("batch", v, &o->batch, 1); break;
+		case O_VOCAB: r = pos_int("vocab", v, &o->vocab, 1); break;
+		case O_STEPS: r = pos_int("steps", v, &o->steps, 1); break;
+		case O_WORLD: r = pos_int("world", v, &o->world, 1); break;
+		case O_ZERO: r = pos_int("zero", v, &o->zero, 0); if (o->zero > 3) r = -1; break;
+		case O_SP: r = pos_int("sp", v, &o->sp, 1); break;
+		case O_MICRO: r = pos_int("micro-batches", v, &o->micro_batches, 1); break;
+		case O_PP: r = pos_int("pp", v, &o->pp, 1); break;
+		case O_TRAINL: r = pos_int("train-layers", v, &o->train_layers, 0); break;
+		case O_MSA: r = pos_int("msa-seqs", v, &o->msa_seqs, 1); break;
+		case O_RES: r = pos_int("residues", v, &o->residues, 1); break;
+		case O_CM: r = pos_int("c-m", v, &o->c_m, 1); break;
+		case O_CZ: r = pos_int("c-z", v, &o->c_z, 1); break;
+		case O_SEED: { int s; r = pos_int("seed", v, &s, 0); o->seed = (unsigned)s; break; }
+		case O_CKPT: r = parse_ckpt(o, v); break;
+		case O_TRUTH: o->truth = v; break;
+		case O_DTYPE:
+			if (!strcmp(v, "bf16")) o->bf16 = 1;
+			else if (!strcmp(v, "fp32")) o->bf16 = 0;
+			else r = -1;
+			break;
+		case O_OPTIM:
+			if (!strcmp(v, "adamw")) o->optimizer = ST_OPT_ADAMW;
+			else if (!strcmp(v, "sgd")) o->optimizer = ST_OPT_SGD;
+			else if (!strcmp(v, "lion")) o->optimizer = ST_OPT_LION;
+			else if (!strcmp(v, "adafactor")) o->optimizer = ST_OPT_ADAFACTOR;
+			else r = -1;
+			break;
+		case O_SPKIND:
+			if (!strcmp(v, "megatron")) o->sp_ulysses = 0;
+			else if (!strcmp(v, "ulysses")) o->sp_ulysses = 1;
+			else r = -1;
+			break;
+		case O_OFFLOAD:
+			if (!strcmp(v, "optimizer")) o->offload = ST_OFF_OPTIMIZER;
+			else if (!strcmp(v, "params")) o->offload = ST_OFF_PARAMS;
+			else if (!strcmp(v, "none")) o->offload = ST_OFF_NONE;
+			else r = -1;
+			break;
+		case O_ATTN:
+			if (!strcmp(v, "flash")) o->flash = 1;
+			else if (!strcmp(v, "naive")) o->flash = 0;
+			else r = -1;
+			break;
+		case O_PPSCHED:
+			if (!strcmp(v, "1f1b")) o->pp_1f1b = 1;
+			else if (!strcmp(v, "gpipe")) o->pp_1f1b = 0;
+			else r = -1;
+			break;
+		case O_ARCH:
+			if (!strcmp(v, "gpt")) o->arch = ST_ARCH_GPT;
+			else if (!strcmp(v, "evoformer")) o->arch = ST_ARCH_EVOFORMER;
+			else r = -1;
+			break;
+		case O_ANNOT:
+			if (!strcmp(v, "identity")) o->annotate = ST_ANN_IDENTITY;
+			else if (!strcmp(v, "all")) o->annotate = ST_ANN_ALL;
+			else if (!strcmp(v, "none")) o->annotate = ST_ANN_NONE;
+			else r = -1;
+			break;
+		case O_TT:
+			if (!strcmp(v, "all")) o->truth_tensors = 1;
+			else if (!strcmp(v, "none")) o->truth_tensors = 0;
+			else r = -1;
+			break;
+		case O_PRESET:
+			if (!strcmp(v, "large")) preset_large(o);
+			else if (strcmp(v, "small")) r = -1;
+			break;
+		case O_HELP:
+			fputs(usage_text, stdout);
+			return 1;
+		default:
+			r = -1;
+		}
+		if (r) {
+			if (v)
+				fprintf(stderr, "simtrain: bad value '%s'\n", v);
+			fputs(usage_text, stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "simtrain: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (o->layers > ST_MAX_LAYERS || o->hidden % o->heads) {
+		fprintf(stderr, "simtrain: --hidden must be a multiple of --heads, --layers <= %d\n", ST_MAX_LAYERS);
+		return -1;
+	}
+	if (o->world % (o->sp * o->pp)) {
+		fprintf(stderr, "simtrain: --world must be a multiple of --sp * --pp\n");
+		return -1;
+	}
+	if (o->batch % o->micro_batches) {
+		fprintf(stderr, "simtrain: --batch must be a multiple of --micro-batches\n");
+		return -1;
+	}
+	if (o->sp > 1 && (o->seq % o->sp || o->heads % o->sp || o->hidden % o->sp)) {
+		fprintf(stderr, "simtrain: --sp must divide --seq, --heads and --hidden\n");
+		return -1;
+	}
+	if (o->pp > 1 && (o->layers < o->pp || o->zero > 1)) {
+		fprintf(stderr, "simtrain: --pp needs --layers >= --pp and --zero 0|1\n");
+		return -1;
+	}
+	if (o->train_layers > o->layers) {
+		fprintf(stderr, "simtrain: --train-layers exceeds --layers\n");
+		return -1;
+	}
+	return 0;
+}
+
+int st_opts_dp(const struct st_opts *o)
+{
+	return o->world / (o->sp * o->pp);
+}
+
+int st_opts_layer_checkpointed(const struct st_opts *o, int k)
+{
+	switch (o->ckpt) {
+	case ST_CK_ALL: return 1;
+	case ST_CK_EVERY: return k % o->ckpt_every == 0;
+	case ST_CK_LAYERS: return k < ST_MAX_LAYERS && o->ckpt_layer[k];
+	default: return 0;
+	}
+}
+
+void st_opts_json(const struct st_opts *o, FILE *f)
+{
+	static const char *optn[] = {"adamw", "sgd", "lion", "adafactor"};
+	static const char *offn[] = {"none", "optimizer", "params"};
+	static const char *annn[] = {"identity", "all", "none"};
+	fprintf(f, "{\"arch\": \"%s\", \"layers\": %d, \"hidden\": %d, \"heads\": %d, \"seq\": %d, "
+		"\"batch\": %d, \"vocab\": %d, \"steps\": %d, \"dtype\": \"%s\", \"optimizer\": \"%s\", "
+		"\"world\": %d, \"checkpoint\": \"%s\", \"zero\": %d, \"sp\": %d, \"sp_kind\": \"%s\", "
+		"\"dp\": %d, \"offload\": \"%s\", \"micro_batches\": %d, \"attention\": \"%s\", \"pp\": %d, "
+		"\"pp_schedule\": \"%s\", \"train_layers\": %d, \"msa_seqs\": %d, \"residues\": %d, "
+		"\"c_m\": %d, \"c_z\": %d, \"seed\": %u, \"annotate\": \"%s\"}",
+		o->arch == ST_ARCH_GPT ? "gpt" : "evoformer", o->layers, o->hidden, o->heads, o->seq,
+		o->batch, o->vocab, o->steps, o->bf16 ? "bf16" : "fp32", optn[o->optimizer],
+		o->world, o->ckpt_spec, o->zero, o->sp, o->sp_ulysses ? "ulysses" : "megatron",
+		st_opts_dp(o), offn[o->offload], o->micro_batches, o->flash ? "flash" : "naive", o->pp,
+		o->pp_1f1b ? "1f1b" : "gpipe", o->train_layers, o->msa_seqs, o->residues, o->c_m,
+		o->c_z, o->seed, annn[o->annotate]);
+}
