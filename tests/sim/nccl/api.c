@@ -24,6 +24,7 @@ ncclResult_t ncclGroupStart(void);
 ncclResult_t ncclGroupEnd(void);
 
 static __thread char tl_error[512];
+static __thread int tl_depth; /* ncclGroupStart nesting */
 
 void mt__set_error(struct ncclComm *comm, const char *fmt, ...)
 {
@@ -147,18 +148,6 @@ static ncclResult_t init_rank(ncclComm_t *out, int nranks, ncclUniqueId id, int 
 	return ncclSuccess;
 }
 
-NCCL_API ncclResult_t ncclCommInitRank(ncclComm_t *comm, int nranks, ncclUniqueId id, int rank)
-{
-	return init_rank(comm, nranks, id, rank, -1);
-}
-
-NCCL_API ncclResult_t ncclCommInitRankConfig(ncclComm_t *comm, int nranks, ncclUniqueId id,
-					     int rank, ncclConfig_t *config)
-{
-	(void)config; /* blocking is always 1: init completes here */
-	return init_rank(comm, nranks, id, rank, -1);
-}
-
 struct initall_arg {
 	ncclComm_t *comm;
 	int nranks, rank, dev, threaded;
@@ -173,6 +162,61 @@ static void *initall_thread(void *p)
 	return NULL;
 }
 
+/* Inits inside a group wait for ncclGroupEnd, which runs them concurrently
+ * (one process may hold several ranks of one communicator). */
+static __thread struct initall_arg *tl_inits;
+static __thread int tl_ninits, tl_capinits;
+
+static ncclResult_t init_or_defer(ncclComm_t *comm, int nranks, ncclUniqueId id, int rank)
+{
+	if (tl_depth == 0)
+		return init_rank(comm, nranks, id, rank, -1);
+	if (!comm)
+		return ncclInvalidArgument;
+	*comm = NULL;
+	if (tl_ninits == tl_capinits) {
+		int cap = tl_capinits ? 2 * tl_capinits : 8;
+		struct initall_arg *p = realloc(tl_inits, (size_t)cap * sizeof *p);
+		if (!p)
+			return ncclSystemError;
+		tl_inits = p;
+		tl_capinits = cap;
+	}
+	tl_inits[tl_ninits++] = (struct initall_arg){ comm, nranks, rank, -1, 0, id, ncclSuccess };
+	return ncclSuccess;
+}
+
+static ncclResult_t run_inits(struct initall_arg *a, int n)
+{
+	ncclResult_t rc = ncclSuccess;
+	pthread_t *t = n > 1 ? calloc((size_t)n, sizeof *t) : NULL;
+	for (int i = 0; i < n; i++)
+		a[i].threaded = t && pthread_create(&t[i], NULL, initall_thread, &a[i]) == 0;
+	for (int i = 0; i < n; i++)
+		if (!a[i].threaded)
+			initall_thread(&a[i]);
+	for (int i = 0; i < n; i++) {
+		if (a[i].threaded)
+			pthread_join(t[i], NULL);
+		if (a[i].rc != ncclSuccess && rc == ncclSuccess)
+			rc = a[i].rc;
+	}
+	free(t);
+	return rc;
+}
+
+NCCL_API ncclResult_t ncclCommInitRank(ncclComm_t *comm, int nranks, ncclUniqueId id, int rank)
+{
+	return init_or_defer(comm, nranks, id, rank);
+}
+
+NCCL_API ncclResult_t ncclCommInitRankConfig(ncclComm_t *comm, int nranks, ncclUniqueId id,
+					     int rank, ncclConfig_t *config)
+{
+	(void)config; /* always blocking: init completes here, or at ncclGroupEnd */
+	return init_or_defer(comm, nranks, id, rank);
+}
+
 NCCL_API ncclResult_t ncclCommInitAll(ncclComm_t *comms, int ndev, const int *devlist)
 {
 	if (!comms || ndev < 1)
@@ -182,26 +226,14 @@ NCCL_API ncclResult_t ncclCommInitAll(ncclComm_t *comms, int ndev, const int *de
 	if (rc != ncclSuccess)
 		return rc;
 	struct initall_arg *a = calloc((size_t)ndev, sizeof *a);
-	pthread_t *t = calloc((size_t)ndev, sizeof *t);
-	if (!a || !t) {
-		free(a);
-		free(t);
+	if (!a)
 		return ncclSystemError;
-	}
 	for (int i = 0; i < ndev; i++) {
 		comms[i] = NULL;
 		a[i] = (struct initall_arg){ &comms[i], ndev, i, devlist ? devlist[i] : i, 0, id,
 					     ncclSuccess };
-		a[i].threaded = pthread_create(&t[i], NULL, initall_thread, &a[i]) == 0;
-		if (!a[i].threaded)
-			a[i].rc = ncclSystemError; /* the others time out */
 	}
-	for (int i = 0; i < ndev; i++) {
-		if (a[i].threaded)
-			pthread_join(t[i], NULL);
-		if (a[i].rc != ncclSuccess)
-			rc = a[i].rc;
-	}
+	rc = run_inits(a, ndev);
 	if (rc != ncclSuccess)
 		for (int i = 0; i < ndev; i++)
 			if (comms[i]) {
@@ -209,7 +241,6 @@ NCCL_API ncclResult_t ncclCommInitAll(ncclComm_t *comms, int ndev, const int *de
 				comms[i] = NULL;
 			}
 	free(a);
-	free(t);
 	return rc;
 }
 
@@ -347,7 +378,6 @@ NCCL_API ncclResult_t ncclCommUserRank(const ncclComm_t comm, int *rank)
 
 /* ---- groups ------------------------------------------------------------- */
 
-static __thread int tl_depth;
 static __thread struct mt__op *tl_ops;
 static __thread int tl_nops, tl_capops;
 static __thread ncclResult_t tl_group_rc;
@@ -435,6 +465,7 @@ NCCL_API ncclResult_t ncclGroupStart(void)
 {
 	if (tl_depth++ == 0) {
 		tl_nops = 0;
+		tl_ninits = 0;
 		tl_group_rc = ncclSuccess;
 	}
 	return ncclSuccess;
@@ -449,9 +480,12 @@ NCCL_API ncclResult_t ncclGroupEnd(void)
 	if (--tl_depth > 0)
 		return ncclSuccess;
 	ncclResult_t rc = tl_group_rc;
+	if (rc == ncclSuccess && tl_ninits)
+		rc = run_inits(tl_inits, tl_ninits);
 	if (rc == ncclSuccess)
 		rc = run_ops(tl_ops, tl_nops);
 	tl_nops = 0;
+	tl_ninits = 0;
 	return rc;
 }
 

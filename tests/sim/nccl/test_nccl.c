@@ -619,6 +619,26 @@ static void test_init_all(void **state)
 	assert_int_equal(ncclCommCuDevice(comms[1], &dev), ncclSuccess);
 	assert_int_equal(ncclCommDestroy(comms[0]), ncclSuccess);
 	assert_int_equal(ncclCommDestroy(comms[1]), ncclSuccess);
+
+	/* two ranks of one communicator initialised in a group by one thread */
+	ncclUniqueId id;
+	assert_int_equal(ncclGetUniqueId(&id), ncclSuccess);
+	assert_int_equal(ncclGroupStart(), ncclSuccess);
+	for (int d = 0; d < 2; d++)
+		assert_int_equal(ncclCommInitRank(&comms[d], 2, id, d), ncclSuccess);
+	assert_int_equal(ncclGroupEnd(), ncclSuccess);
+	assert_non_null(comms[0]);
+	assert_non_null(comms[1]);
+	assert_int_equal(ncclGroupStart(), ncclSuccess);
+	for (int d = 0; d < 2; d++)
+		assert_int_equal(ncclAllGather(in[d], out[0] + 0, 0, ncclInt32, comms[d], NULL), ncclSuccess);
+	for (int d = 0; d < 2; d++)
+		assert_int_equal(ncclReduce(in[d], out[d], 3, ncclInt32, ncclMax, 1, comms[d], NULL), ncclSuccess);
+	assert_int_equal(ncclGroupEnd(), ncclSuccess);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(out[1][i], 10 * (i + 1));
+	assert_int_equal(ncclCommDestroy(comms[0]), ncclSuccess);
+	assert_int_equal(ncclCommDestroy(comms[1]), ncclSuccess);
 }
 
 /* ---- buffers through the driver ------------------------------------------ */
