@@ -4,7 +4,11 @@
 if ENABLE_TESTS
 check_PROGRAMS += tests/sim/simtrain/test_alloc
 TESTS += tests/sim/simtrain/test_alloc
+if HAVE_NVCC
+TESTS += tests/sim/simtrain/test_simtrain.sh
 endif
+endif
+EXTRA_DIST += tests/sim/simtrain/test_simtrain.sh tests/sim/simtrain/check_truth.py
 tests_sim_simtrain_test_alloc_SOURCES = \
 	tests/sim/simtrain/test_alloc.c \
 	tests/sim/simtrain/alloc.c \

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Checks of a simtrain truth file against external formulas (ORACLES.md
+sections 1 and 3, computed here from the config, not read from simtrain) and
+internal consistency.  usage: check_truth.py CHECK FILE [ARGS]; exit 0 = pass."""
+import json
+import sys
+
+
+def load(p):
+    with open(p) as f:
+        return json.load(f)
+
+
+def fail(msg):
+    print(msg)
+    sys.exit(1)
+
+
+def dims(d):
+    c = d["config"]
+    return c["seq"], c["batch"] // c["micro_batches"], c["hidden"], c["heads"], c["layers"], c
+
+
+def per_layer(d):
+    return d["ranks"][0]["layer_saved_activation_bytes"]
+
+
+def expect_layers(d, want, what):
+    got = per_layer(d)
+    if any(g != want for g in got):
+        fail("%s: layers %s, want %d each" % (what, got, want))
+
+
+def act_none(d):
+    s, b, h, a, L, c = dims(d)
+    assert c["dtype"] == "bf16"
+    expect_layers(d, s * b * h * 34 + 5 * a * s * s * b, "no parallelism")
+
+
+def act_full(d):
+    s, b, h, a, L, c = dims(d)
+    expect_layers(d, 2 * s * b * h, "full recompute")
+
+
+def act_selective(d):
+    s, b, h, a, L, c = dims(d)
+    expect_layers(d, 34 * s * b * h, "selective recompute")
+
+
+def act_sp(d):
+    s, b, h, a, L, c = dims(d)
+    t = c["sp"]
+    want = s * b * h * 34 // t + 5 * a * s * s * b // t
+    for r in d["ranks"]:
+        got = r["layer_saved_activation_bytes"]
+        if any(g != want for g in got):
+            fail("rank %d: %s, want %d" % (r["rank"], got, want))
+
+
+def zero(d, stage):
+    P, c = d["parameters"], d["config"]
+    nd = c["dp"] * (c["sp"] if c["sp_kind"] == "ulysses" else 1)
+    f = {0: 16 * P, 1: 4 * P + 12 * P / nd, 2: 2 * P + 14 * P / nd, 3: 16 * P / nd}[stage]
+    for r in d["ranks"]:
+        got = r["model_state_bytes"]
+        if abs(got - f) > 0.001 * f:
+            fail("rank %d: model states %d, formula %.0f" % (r["rank"], got, f))
+        if P % nd == 0 and got != f:
+            fail("rank %d: model states %d, formula %.0f (Psi divisible by Nd)" % (r["rank"], got, f))
+
+
+def consistency(d):
+    for r in d["ranks"]:
+        cats = r["peak_category_bytes"]
+        if sum(cats.values()) != r["peak_allocated_bytes"]:
+            fail("rank %d: categories %d != peak %d" % (r["rank"], sum(cats.values()), r["peak_allocated_bytes"]))
+        ts = r["tensors"]
+        if not ts:
+            continue
+        ev = []
+        for t in ts:
+            ev.append((t["alloc_ns"], t["bytes"], t["category"]))
+            if t["free_ns"] >= 0:
+                if t["free_ns"] <= t["alloc_ns"]:
+                    fail("tensor %d freed before allocated" % t["id"])
+                ev.append((t["free_ns"], -t["bytes"], t["category"]))
+        ev.sort()
+        cur, peak, at = 0, -1, None
+        bycat = {}
+        for ns, db, cat in ev:
+            cur += db
+            bycat[cat] = bycat.get(cat, 0) + db
+            if cur > peak:
+                peak, at, snap = cur, ns, dict(bycat)
+        if peak != r["peak_allocated_bytes"] or at != r["peak_time_ns"]:
+            fail("rank %d: replayed peak %d at %s, truth %d at %d" % (r["rank"], peak, at, r["peak_allocated_bytes"], r["peak_time_ns"]))
+        for k, v in cats.items():
+            if snap.get(k, 0) != v:
+                fail("rank %d: replayed %s %d at peak, truth %d" % (r["rank"], k, snap.get(k, 0), v))
+        e = r["events"]
+        outside = sum(1 for t in ts if t["outside"])
+        inside = len(ts) - outside
+        if e["region_register"] != inside:
+            fail("rank %d: %d regions registered, %d allocator tensors" % (r["rank"], e["region_register"], inside))
+        freed_inside = sum(1 for t in ts if not t["outside"] and t["free_ns"] >= 0)
+        if e["region_unregister"] != freed_inside:
+            fail("rank %d: %d regions unregistered, %d freed" % (r["rank"], e["region_unregister"], freed_inside))
+        if e["alloc"] != r["segments_created"] + outside:
+            fail("rank %d: events.alloc %d != segments %d + outside %d" % (r["rank"], e["alloc"], r["segments_created"], outside))
+        if e["heap_register"] != r["segments_created"]:
+            fail("rank %d: heaps %d != segments %d" % (r["rank"], e["heap_register"], r["segments_created"]))
+        if r["nccl_comm_allocs"] != sum(1 for t in ts if t["category"] == "communication" and t["outside"]):
+            fail("rank %d: nccl allocs mismatch" % r["rank"])
+        sp = r["step_peaks"]
+        if max(x["allocated"] for x in sp) > r["peak_allocated_bytes"]:
+            fail("step peak above the peak")
+
+
+def ck_drop(base, ck):
+    s, b, h, a, L, c = dims(base)
+    full = s * b * h * 34 + 5 * a * s * s * b
+    want = L * (full - 2 * s * b * h)
+    r0, r1 = base["ranks"][0], ck["ranks"][0]
+
+    def live_act(r):  # requested bytes of activations live at the peak instant
+        t0 = r["peak_time_ns"]
+        return sum(t["requested"] for t in r["tensors"] if t["category"] == "activation"
+                   and t["alloc_ns"] <= t0 and (t["free_ns"] < 0 or t["free_ns"] > t0))
+    got = live_act(r0) - live_act(r1)
+    if r0["peak_range"] != r1["peak_range"] or got != want:
+        fail("activation drop %d at %s/%s, want %d" % (got, r0["peak_range"], r1["peak_range"], want))
+    if not r1["peak_allocated_bytes"] < r0["peak_allocated_bytes"]:
+        fail("peak did not drop")
+
+
+def oom(d, cap):
+    o = d.get("oom")
+    if not o or o["requested_bytes"] <= 0 or o["reserved_bytes"] > cap or o["allocated_bytes"] > o["reserved_bytes"]:
+        fail("bad oom record %s" % o)
+    if o["reserved_bytes"] + o["requested_bytes"] <= cap and o["requested_bytes"] < 2 << 20:
+        fail("oom although the request fits: %s" % o)
+
+
+def main():
+    what, f = sys.argv[1], sys.argv[2]
+    d = load(f)
+    if what == "zero":
+        zero(d, int(sys.argv[3]))
+    elif what == "ck_drop":
+        ck_drop(d, load(sys.argv[3]))
+    elif what == "oom":
+        oom(d, int(sys.argv[3]))
+    else:
+        globals()[what](d)
+
+
+main()
