@@ -4,3 +4,5 @@ include tests/sim/cuda/local.mk
 include tests/sim/nccl/local.mk
 include tests/sim/simtrain/local.mk
 include tests/unit/local.mk
+include analyzer/replay/local.mk
+include tests/replay/local.mk

@@ -1,0 +1,9 @@
+# analyzer/replay: allocator models, technique transformations, the replay
+# engine and the planner behind `memtrace replay` and `memtrace recommend`
+# (docs/REPLAY.md).  A PIC convenience library, linked into the memtrace
+# command and the tests.
+noinst_LTLIBRARIES += analyzer/replay/libmemtrace-replay.la
+analyzer_replay_libmemtrace_replay_la_SOURCES = \
+	analyzer/replay/alloc.h analyzer/replay/alloc.c
+analyzer_replay_libmemtrace_replay_la_CFLAGS = $(AM_CFLAGS)
+analyzer_replay_libmemtrace_replay_la_LIBADD = -lm

@@ -1,0 +1,9 @@
+# tests/replay: the allocator models, transformations and planner (cmocka),
+# and predictions checked against simtrain's ground truth (shell, TAP).
+if ENABLE_TESTS
+check_PROGRAMS += tests/replay/test_alloc_models
+TESTS += tests/replay/test_alloc_models
+endif
+tests_replay_test_alloc_models_SOURCES = tests/replay/test_alloc_models.c
+tests_replay_test_alloc_models_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_replay_test_alloc_models_LDADD = analyzer/replay/libmemtrace-replay.la $(CMOCKA_LIBS)
