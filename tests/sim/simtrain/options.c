@@ -97,7 +97,7 @@ static void defaults(struct st_opts *o)
 static void preset_large(struct st_opts *o)
 {
 	o->layers = 48; o->hidden = 256; o->heads = 8; o->seq = 128; o->batch = 8;
-	o->vocab = 4096; o->steps = 300; o->micro_batches = 4; o->truth_tensors = 0;
+	o->vocab = 4096; o->steps = 500; o->micro_batches = 4; o->truth_tensors = 0;
 }
 
 int st_opts_parse(struct st_opts *o, int argc, char **argv)
@@ -216,6 +216,14 @@ int st_opts_parse(struct st_opts *o, int argc, char **argv)
 	}
 	if (o->pp > 1 && (o->layers < o->pp || o->zero > 1)) {
 		fprintf(stderr, "simtrain: --pp needs --layers >= --pp and --zero 0|1\n");
+		return -1;
+	}
+	if (o->pp > 1) {
+		fprintf(stderr, "simtrain: --pp > 1 is not implemented yet (README.md, 'What is left')\n");
+		return -1;
+	}
+	if (o->train_layers && o->zero > 1) {
+		fprintf(stderr, "simtrain: --train-layers needs --zero 0|1\n");
 		return -1;
 	}
 	if (o->train_layers > o->layers) {
