@@ -51,7 +51,7 @@ rc=$?
 if [ $rc -eq 1 ] && grep -q "CUDA out of memory. Tried to allocate" "$T/oom.err"; then ok "OOM exits 1 with PyTorch's message"; else nok "OOM exits 1 with PyTorch's message (rc $rc)"; fi
 check "OOM recorded in the truth" python3 "$CK" oom "$T/oom.json" 268435456
 check "micro-batches, flash, offload, optimizers, train-layers run consistently" sh -c \
-	"for a in '--micro-batches 2 --attention flash' '--offload optimizer --optimizer sgd' '--optimizer adafactor --dtype fp32' '--train-layers 2 --optimizer lion'; do timeout 120 '$S' \$a --truth '$T/v.json' >/dev/null 2>&1 || exit 1; python3 '$CK' consistency '$T/v.json' || exit 1; done"
+	"for a in '--micro-batches 2 --attention flash' '--offload optimizer --optimizer sgd' '--optimizer adafactor --dtype fp32' '--train-layers 2 --optimizer lion' '--arch evoformer --checkpoint every:2'; do timeout 120 '$S' \$a --truth '$T/v.json' >/dev/null 2>&1 || exit 1; python3 '$CK' consistency '$T/v.json' || exit 1; done"
 # launcher mode: two ranks joined through the rendezvous directory
 mkdir -p "$T/rdv"
 ( RANK=1 WORLD_SIZE=2 LOCAL_RANK=1 MT_SIM_DEVICES=2 MT_SIM_RENDEZVOUS=$T/rdv MASTER_PORT=1 timeout 120 "$S" --zero 1 --truth "$T/tr.json" >"$T/tr1.out" 2>&1 ) &
