@@ -29,7 +29,7 @@ tests_sim_cuda_libcudart_la_LIBADD = $(AX_PTHREAD_LIBS) -ldl
 EXTRA_tests_sim_cuda_libcudart_la_DEPENDENCIES = tests/sim/cuda/libcudart.map
 
 # The same runtime as an archive.  PIC, because nvcc links PIE executables.
-noinst_LIBRARIES = tests/sim/cuda/libcudart_static.a
+noinst_LIBRARIES += tests/sim/cuda/libcudart_static.a
 tests_sim_cuda_libcudart_static_a_SOURCES = tests/sim/cuda/sim_runtime.c
 tests_sim_cuda_libcudart_static_a_CFLAGS = $(AM_CFLAGS) -fPIC
 
