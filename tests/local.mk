@@ -6,3 +6,5 @@ include tests/sim/simtrain/local.mk
 include tests/unit/local.mk
 include analyzer/replay/local.mk
 include tests/replay/local.mk
+include analyzer/interop/local.mk
+include tests/interop/local.mk
