@@ -1,0 +1,254 @@
+/* libmemtrace-analysis: what a trace (or a run directory of traces) says
+ * about device memory.  Shared by `memtrace report`, `memtrace diff` and the
+ * GUI; the rules are documented in analyzer/README.md.
+ *
+ * Model.  reserved(t) = bytes of live device allocations (mem_events);
+ * allocated(t) = bytes of live tensor blocks (region_events inside heaps)
+ * + live device allocations not covered by any heap.  The peak is the first
+ * instant at which the maximum is reached; "instant" means: after every event
+ * with that timestamp.  It is found in two passes over the events in time
+ * order: pass 1 keeps sizes only and finds the high-water mark, pass 2 keeps
+ * each live allocation's details, rebuilds the live set at the peak and
+ * follows those allocations to their frees to categorise them.
+ *
+ * Memory: the live set (twice, at most), the heaps table and small
+ * aggregates; never the whole event stream.
+ *
+ * Thread-safety: an mt_analysis is built by one thread; once built it is
+ * read-only and may be read from several threads.  Distinct analyses may be
+ * built concurrently. */
+#ifndef MT_ANALYSIS_H
+#define MT_ANALYSIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "schemas/trace.h"
+
+/* Categories of allocated bytes (cache_free is beside them, not inside). */
+#define MT_CATEGORY_LIST(X) \
+  X(PARAMETER, "parameter") \
+  X(GRADIENT, "gradient") \
+  X(OPTIMIZER_STATE, "optimizer_state") \
+  X(ACTIVATION, "activation") \
+  X(TEMPORARY, "temporary") \
+  X(WORKSPACE, "workspace") \
+  X(COMMUNICATION, "communication") \
+  X(INPUT, "input") \
+  X(OTHER, "other") \
+  X(CACHE_FREE, "cache_free")
+#define MT__CAT(n, l) MT_CAT_##n,
+enum mt_category { MT_CATEGORY_LIST(MT__CAT) MT_CAT_COUNT };
+#undef MT__CAT
+
+/* The rule that put an allocation in its category, in the order tried. */
+#define MT_RULE_LIST(X) \
+  X(ANNOTATION, "annotation", "label prefix '<category>/' set by the program") \
+  X(CALL_SITE, "call_site", "allocated inside NCCL (communication) or cuBLAS/cuDNN (workspace)") \
+  X(FWD_BWD, "lifetime_fwd_bwd", "allocated in forward (or recompute), freed in backward of the same step") \
+  X(SAME_PHASE, "lifetime_in_step", "allocated and freed inside one step (or one phase outside steps)") \
+  X(NAME, "name", "name heuristic on the label or the allocating stack") \
+  X(PERSISTENT, "persistent", "alive across steps, unannotated: parameter-like state of unknown kind") \
+  X(UNKNOWN, "unknown", "no annotation, no phase information, no recognisable name") \
+  X(CACHE, "cache", "reserved by an allocator but holding no tensor")
+#define MT__RULE(n, l, d) MT_RULE_##n,
+enum mt_rule { MT_RULE_LIST(MT__RULE) MT_RULE_COUNT };
+#undef MT__RULE
+
+/* Names; NULL for out-of-range values.  Pure lookups, thread-safe. */
+const char *mt_category_name(int cat);
+int mt_category_from_name(const char *name);   /* -1 when unknown */
+const char *mt_rule_name(int rule);
+const char *mt_rule_text(int rule);
+
+/* Formats bytes the way people write them: binary units ("1.50 GiB",
+ * "512 B").  Decimal GB are never printed, so GiB and GB stay distinct. */
+const char *mt_size_str(uint64_t bytes, char *buf, size_t len);
+
+/* One allocation live at a snapshot (a tensor block, or a device allocation
+ * no heap covers).  Strings are owned by the analysis. */
+typedef struct mt_object {
+  int is_tensor;             /* 1: region in a heap, 0: device allocation */
+  int device;
+  int64_t heap;              /* heaps.id for tensors, 0 otherwise */
+  uint64_t addr, size;
+  int64_t alloc_ts, free_ts; /* relative ns; free_ts < 0: still live at the end */
+  int64_t stream, thread, stack;
+  int step, layer;           /* -1 when unknown */
+  const char *phase;         /* phase at allocation ("forward", ...), or NULL */
+  const char *range;         /* innermost NVTX range at allocation, or NULL */
+  const char *label;         /* region label, or NULL */
+  const char *where;         /* innermost symbolised frame, or NULL */
+  int context;               /* mem_events.context of the device allocation */
+  int category, rule;
+} mt_object;
+
+/* A heap (allocator segment) live at a snapshot. */
+typedef struct mt_segment_frag {
+  int64_t heap;
+  int device;
+  uint64_t addr, size, used, largest_free;
+  uint64_t nblocks;
+} mt_segment_frag;
+
+typedef struct mt_snapshot {
+  int64_t ts;                /* relative ns */
+  uint64_t allocated, reserved;
+  uint64_t by_category[MT_CAT_COUNT];   /* cache_free = reserved - allocated (>= 0) */
+  uint64_t by_rule[MT_RULE_COUNT];      /* bytes decided by each rule */
+  size_t nobjects;
+  mt_object *objects;        /* sorted by size, largest first */
+  size_t nsegments;
+  mt_segment_frag *segments; /* by free bytes, largest first */
+  uint64_t largest_free_block;
+  int step;
+  const char *phase, *range;
+} mt_snapshot;
+
+typedef struct mt_oom {
+  int64_t ts;
+  int device, api, source;   /* source: enum mt_oom_source; 0 = failed mem_event */
+  uint64_t requested;
+  int64_t free_bytes, total_bytes;  /* < 0: unknown */
+  mt_snapshot at;            /* state at the failure (if among the first MT_MAX_OOMS) */
+  int has_snapshot;
+} mt_oom;
+#define MT_MAX_OOMS 4
+
+typedef struct mt_step_peak {
+  int step;
+  uint64_t allocated, reserved;
+  int64_t allocated_ts;
+} mt_step_peak;
+
+typedef struct mt_layer_stat {
+  int layer;
+  uint64_t activation_bytes;  /* activations allocated by this layer in the peak step (else max over steps) */
+  uint64_t fwd_kernels, bwd_kernels;
+  int64_t fwd_api_ns, bwd_api_ns;    /* launch-call time */
+  int64_t fwd_gpu_ns, bwd_gpu_ns;    /* GPU time; < 0 unknown */
+} mt_layer_stat;
+
+typedef struct mt_kernel_stat {
+  const char *name;
+  uint64_t count;
+  int64_t api_ns, gpu_ns;     /* gpu_ns < 0: no GPU times */
+} mt_kernel_stat;
+
+typedef struct mt_nccl_stat {
+  int op;                     /* enum mt_nccl_op */
+  uint64_t count, bytes;
+  int64_t api_ns, gpu_ns;
+} mt_nccl_stat;
+
+/* Allocations aggregated by what names them: label, else allocating frame. */
+typedef struct mt_alloc_group {
+  const char *key;
+  int category, rule;
+  uint64_t count, total_bytes, max_size;
+  uint64_t peak_bytes;        /* live at the allocated peak */
+} mt_alloc_group;
+
+typedef struct mt_device_peak {
+  int device;
+  uint64_t peak_allocated, peak_reserved;
+  int64_t allocated_ts, reserved_ts;
+} mt_device_peak;
+
+/* Sampled timeline: sample i is the state at t0 + i*dt. */
+typedef struct mt_timeline {
+  size_t n;
+  int64_t t0, dt;
+  uint64_t *allocated, *reserved;         /* samples */
+  uint64_t *allocated_max, *reserved_max; /* max over (t_{i-1}, t_i] */
+  uint64_t *by_category[MT_CAT_COUNT];    /* samples (cache_free = reserved - allocated) */
+} mt_timeline;
+
+typedef struct mt_rank {
+  char *path;
+  char run_id[64];
+  int rank, local_rank, world_size;
+  char host[256];
+  int64_t pid, start_ns, end_ns;          /* end_ns < 0: never closed */
+  char *command_line, *producer, *cupti;
+  int incomplete;
+  char *incomplete_reason;                /* what is missing, one line */
+  uint64_t dropped;                       /* sum of the drops table */
+  char *drops_detail;                     /* "kernel 3 (buffer full), ..." or NULL */
+  int64_t first_ts, last_ts;
+
+  /* the peaks */
+  uint64_t peak_allocated, peak_reserved;
+  int64_t peak_allocated_ts, peak_reserved_ts;
+  int peak_reserved_step;
+  const char *peak_reserved_phase;
+  mt_snapshot peak;                       /* at the allocated peak */
+  uint64_t max_fragmentation;             /* max of reserved - allocated */
+  int64_t max_fragmentation_ts;
+  uint64_t host_pinned_peak, host_pinned_end;
+  uint64_t live_end_allocated, live_end_reserved;
+
+  /* counts */
+  uint64_t n_mem_events, n_region_events, n_ranges, n_kernels, n_nccl;
+  uint64_t n_device_allocs, n_tensors;
+  uint64_t unknown_frees, unknown_unregisters, failed_allocs;
+
+  size_t ndevices;
+  mt_device_peak *devices;
+  size_t nsteps;
+  mt_step_peak *steps;
+  size_t nlayers;
+  mt_layer_stat *layers;
+  size_t nkernels;
+  mt_kernel_stat *kernels;               /* by total time, largest first */
+  size_t nnccl;
+  mt_nccl_stat *nccl;
+  int64_t comm_gpu_ns, compute_gpu_ns, overlap_gpu_ns;  /* < 0 without GPU times */
+  size_t ngroups;
+  mt_alloc_group *groups;                /* by peak_bytes then total_bytes */
+  size_t nooms;
+  mt_oom *ooms;
+  mt_timeline timeline;
+
+  void *priv;                            /* string storage */
+} mt_rank;
+
+typedef struct mt_analysis {
+  size_t nranks;
+  mt_rank *ranks;             /* sorted by rank, then pid */
+  char *path;
+  int is_run_dir;
+  size_t job_peak_index;      /* the rank whose allocated peak is the job's */
+  double imbalance;           /* max / mean of peak allocated (1.0 = even) */
+  uint64_t dropped;           /* over all ranks */
+  int incomplete;             /* any rank incomplete */
+  int mixed_runs;             /* the directory holds traces of several run ids */
+} mt_analysis;
+
+typedef struct mt_analysis_opts {
+  int rank;                   /* only this rank; -1 = all */
+  size_t timeline_samples;    /* 0 = default (400) */
+  size_t max_objects;         /* objects kept per snapshot; 0 = default (200) */
+  size_t max_groups;          /* 0 = default (100) */
+} mt_analysis_opts;
+
+/* Analyses a trace file or a run directory (every *.mtrace in it is one
+ * process).  Returns MT_OK and *out (free with mt_analysis_free), or an
+ * MT_E* code with a one-line message naming the file in err.  Traces that
+ * were never closed are analysed and marked incomplete, not refused. */
+int mt_analysis_run(const char *path, const mt_analysis_opts *opts, mt_analysis **out, mt_error *err);
+
+/* Analyses one open trace into *out (zeroed by the caller).  Returns MT_OK
+ * or an MT_E* code with err set.  The trace stays the caller's. */
+int mt_analyze_trace(mt_trace *t, const mt_analysis_opts *opts, mt_rank *out, mt_error *err);
+
+void mt_rank_free(mt_rank *r);
+void mt_analysis_free(mt_analysis *a);
+
+/* The analysis as a JSON document following schemas/report.schema.json.
+ * Returns a new json-c object (caller puts it), or NULL when out of memory.
+ * Times are absolute CLOCK_MONOTONIC ns (process.start_ns + relative ts). */
+struct json_object;
+struct json_object *mt_analysis_json(const mt_analysis *a);
+#define MT_REPORT_FORMAT_VERSION 1
+
+#endif

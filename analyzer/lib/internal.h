@@ -1,0 +1,65 @@
+/* libmemtrace-analysis internals: small containers shared by the passes.
+ * Nothing here is part of the library's API. */
+#ifndef MT_ANALYSIS_INTERNAL_H
+#define MT_ANALYSIS_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "analyzer/lib/analysis.h"
+
+/* Open-addressing hash map from a pair of 64-bit keys to a 64-bit value
+ * (or a pointer).  Deletion by backward shift, so no tombstones. */
+typedef struct mt__map_ent {
+  uint64_t k1, k2, v;
+  int used;
+} mt__map_ent;
+
+typedef struct mt__map {
+  mt__map_ent *e;
+  size_t cap, n;
+} mt__map;
+
+int mt__map_init(mt__map *m, size_t cap);
+void mt__map_free(mt__map *m);
+/* Returns the value slot for (k1,k2), inserting 0 when absent (*fresh = 1).
+ * NULL on allocation failure.  The pointer is valid until the next insert. */
+uint64_t *mt__map_put(mt__map *m, uint64_t k1, uint64_t k2, int *fresh);
+uint64_t *mt__map_get(const mt__map *m, uint64_t k1, uint64_t k2);
+int mt__map_del(mt__map *m, uint64_t k1, uint64_t k2, uint64_t *old);
+
+/* Growable array of fixed-size elements. */
+typedef struct mt__vec {
+  void *p;
+  size_t n, cap, elem;
+} mt__vec;
+void *mt__vec_push(mt__vec *v);   /* zeroed new element, or NULL */
+void mt__vec_free(mt__vec *v);
+
+/* String storage owned by a rank: interned trace strings and formatted
+ * keys; freed together with the rank. */
+typedef struct mt__strs {
+  mt__map ids;             /* strings.id -> char* (owned) */
+  mt__vec owned;           /* char* */
+  sqlite3_stmt *lookup;
+} mt__strs;
+
+/* Trace string by id (NULL for 0 or unknown); cached. */
+const char *mt__str(mt__strs *s, int64_t id);
+/* Keeps a copy of str; returns it (NULL on failure). */
+const char *mt__strdup(mt__strs *s, const char *str);
+void mt__strs_free(mt__strs *s);
+
+/* Classification of an NVTX range name (analyzer/README.md, "Phases"). */
+enum { MT_PK_NONE = 0, MT_PK_FWD, MT_PK_BWD, MT_PK_REC, MT_PK_OPT, MT_PK_OTHER };
+typedef struct mt__range_class {
+  int step;          /* "step N", "iteration N": N; else -1 */
+  int layer;         /* "<prefix>.<K>.<word>": K; else -1 */
+  int kind;          /* MT_PK_* of the name's last word */
+  int exact_phase;   /* the whole name is a phase word ("forward", "init") */
+} mt__range_class;
+void mt__classify_range(const char *name, mt__range_class *out);
+
+/* Name heuristic: a category for a label or symbol, or -1. */
+int mt__category_from_text(const char *text);
+
+#endif
