@@ -4,7 +4,7 @@
 noinst_LTLIBRARIES += analyzer/interop/libmemtrace-interop.la
 analyzer_interop_libmemtrace_interop_la_SOURCES = \
 	analyzer/interop/interop.h analyzer/interop/interop_internal.h \
-	analyzer/interop/util.c analyzer/interop/pickle.c analyzer/interop/import.c \
+	analyzer/interop/util.c analyzer/interop/pickle.c analyzer/interop/jstream.h analyzer/interop/jstream.c analyzer/interop/import.c \
 	analyzer/interop/import_snapshot.c analyzer/interop/import_kineto.c \
 	analyzer/interop/import_memtl.c analyzer/interop/import_nsys.c \
 	analyzer/interop/export_perfetto.c analyzer/interop/export_snapshot.c

@@ -1,5 +1,5 @@
 # tests of the importers and exporters (tests/interop/)
 if ENABLE_TESTS
-TESTS += tests/interop/test_snapshot.sh
+TESTS += tests/interop/test_snapshot.sh tests/interop/test_kineto.sh
 endif
-EXTRA_DIST += tests/interop/common.sh tests/interop/test_snapshot.sh
+EXTRA_DIST += tests/interop/common.sh tests/interop/test_snapshot.sh tests/interop/test_kineto.sh
