@@ -2,6 +2,7 @@
 # stack and workload (their own local.mk); golden/: checked-in fixtures.
 include tests/sim/cuda/local.mk
 include tests/sim/nccl/local.mk
+include tests/sim/cublas/local.mk
 include tests/sim/simtrain/local.mk
 include tests/unit/local.mk
 include analyzer/replay/local.mk
