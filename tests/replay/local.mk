@@ -7,3 +7,10 @@ endif
 tests_replay_test_alloc_models_SOURCES = tests/replay/test_alloc_models.c
 tests_replay_test_alloc_models_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_replay_test_alloc_models_LDADD = analyzer/replay/libmemtrace-replay.la $(CMOCKA_LIBS)
+if ENABLE_TESTS
+check_PROGRAMS += tests/replay/test_replay
+TESTS += tests/replay/test_replay
+endif
+tests_replay_test_replay_SOURCES = tests/replay/test_replay.c
+tests_replay_test_replay_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_replay_test_replay_LDADD = analyzer/replay/libmemtrace-replay.la $(CMOCKA_LIBS) -lm

@@ -1,0 +1,129 @@
+/* Replay engine: lifetimes -> time-ordered events -> allocator model ->
+ * peaks.  O(n log n) for the sort, then one pass. */
+#include "config.h"
+#include "analyzer/replay/replay.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct ev {
+  int64_t t;
+  int32_t s;
+  uint32_t i;   /* tensor index << 1 | free */
+};
+
+static int ev_cmp(const void *a, const void *b)
+{
+  const struct ev *x = a, *y = b;
+  if (x->t != y->t)
+    return x->t < y->t ? -1 : 1;
+  if (x->s != y->s)
+    return x->s < y->s ? -1 : 1;
+  /* equal keys: input order, an alloc before its own free */
+  return x->i < y->i ? -1 : x->i > y->i;
+}
+
+int mt_rp_simulate(const mt_rp_tensor *t, size_t n, enum mt_rp_allocator kind, uint64_t capacity,
+                   mt_rp_result *out)
+{
+  struct ev *e = malloc((2 * n + 1) * sizeof *e);
+  int64_t *h = malloc((n + 1) * sizeof *h);
+  uint64_t *blk = malloc((n + 1) * sizeof *blk);
+  mt_rp_alloc_opts o = { .capacity = capacity };
+  mt_rp_alloc *a = mt_rp_alloc_new(kind, &o);
+  if (!e || !h || !blk || !a) {
+    free(e);
+    free(h);
+    free(blk);
+    mt_rp_alloc_destroy(a);
+    return -1;
+  }
+  size_t ne = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (t[i].bytes == 0 && !t[i].outside)
+      continue;
+    e[ne++] = (struct ev){ t[i].t_alloc, t[i].s_alloc, (uint32_t)(i << 1) };
+    if (t[i].t_free != MT_RP_NEVER)
+      e[ne++] = (struct ev){ t[i].t_free, t[i].s_free, (uint32_t)(i << 1 | 1) };
+  }
+  qsort(e, ne, sizeof *e, ev_cmp);
+
+  uint64_t outside = 0, live_cat[MT_RP_NCAT] = { 0 };
+  uint64_t peak_a = 0, peak_r = 0;
+  int64_t peak_ts = 0;
+  uint64_t peak_cat[MT_RP_NCAT] = { 0 }, peak_cache = 0;
+  const mt_rp_alloc_stats *st = mt_rp_alloc_stats_of(a);
+  for (size_t k = 0; k < ne; k++) {
+    size_t i = e[k].i >> 1;
+    const mt_rp_tensor *x = &t[i];
+    int cat = x->cat >= 0 && x->cat < MT_RP_NCAT ? x->cat : MT_RP_OTHER;
+    if (!(e[k].i & 1)) {
+      if (x->outside) {
+        blk[i] = x->bytes;
+        h[i] = -2;
+        if (capacity && outside + x->bytes + st->reserved > capacity) {
+          mt_rp_alloc_empty_cache(a);
+          if (outside + x->bytes + st->reserved > capacity) {
+            h[i] = -1;
+            out->ooms++;
+            continue;
+          }
+        }
+        outside += x->bytes;
+      } else {
+        h[i] = mt_rp_alloc_malloc(a, x->bytes, x->stream, &blk[i]);
+        if (h[i] < 0) {
+          out->ooms++;
+          continue;
+        }
+      }
+      live_cat[cat] += blk[i];
+      uint64_t alloc = st->allocated + outside, res = st->reserved + outside;
+      if (alloc > peak_a) {
+        peak_a = alloc;
+        peak_ts = x->t_alloc;
+        memcpy(peak_cat, live_cat, sizeof peak_cat);
+        peak_cache = res - alloc;
+      }
+      if (res > peak_r)
+        peak_r = res;
+    } else {
+      if (h[i] == -1)
+        continue;
+      live_cat[cat] -= blk[i];
+      if (h[i] == -2)
+        outside -= blk[i];
+      else
+        mt_rp_alloc_free(a, h[i]);
+    }
+  }
+  out->peak_allocated = peak_a;
+  out->peak_reserved = peak_r;
+  out->peak_ts = peak_ts;
+  memcpy(out->by_cat, peak_cat, sizeof peak_cat);
+  out->cache_free = peak_cache;
+  out->nevents = ne;
+  free(e);
+  free(h);
+  free(blk);
+  mt_rp_alloc_destroy(a);
+  return 0;
+}
+
+int mt_rp_baseline(const mt_rp_input *in, enum mt_rp_allocator a, mt_rp_result *out)
+{
+  memset(out, 0, sizeof *out);
+  return mt_rp_simulate(in->t, in->nt, a, 0, out);
+}
+
+int mt_rp_replay(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_result *out)
+{
+  mt_rp_tensor *t = NULL;
+  size_t n = 0;
+  memset(out, 0, sizeof *out);
+  if (mt_rp_transform(in, p, &t, &n, out) != 0)
+    return -1;
+  int rc = mt_rp_simulate(t, n, p->allocator, p->capacity, out);
+  free(t);
+  return rc;
+}

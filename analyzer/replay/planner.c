@@ -1,0 +1,363 @@
+/* Planner: checkpoint placement DP, revolve, knapsack, recommend. */
+#include "config.h"
+#include "analyzer/replay/planner.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+uint64_t mt_rp_chain_peak(const mt_rp_layer_cost *l, size_t n, const unsigned char *ck, uint64_t base,
+                          uint64_t head)
+{
+  uint64_t stash = 0, peak = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint64_t during = base + stash + l[i].saved + l[i].transient;
+    if (during > peak)
+      peak = during;
+    stash += ck[i] ? l[i].kept : l[i].saved;
+  }
+  if (base + stash + head > peak)
+    peak = base + stash + head;
+  return peak;
+}
+
+int mt_rp_place_brute(const mt_rp_layer_cost *l, size_t n, uint64_t base, uint64_t head, uint64_t budget,
+                      unsigned char *ck, int64_t *recompute_ns)
+{
+  unsigned char cur[24];
+  int64_t best = -1;
+  if (n > 24)
+    return -1;
+  for (uint32_t m = 0; m < (1u << n); m++) {
+    int64_t cost = 0;
+    for (size_t i = 0; i < n; i++) {
+      cur[i] = (unsigned char)((m >> i) & 1);
+      if (cur[i])
+        cost += l[i].fwd_ns;
+    }
+    if (mt_rp_chain_peak(l, n, cur, base, head) > budget)
+      continue;
+    if (best < 0 || cost < best) {
+      best = cost;
+      memcpy(ck, cur, n);
+    }
+  }
+  if (best < 0) {
+    memset(ck, 1, n);
+    return -1;
+  }
+  *recompute_ns = best;
+  return 0;
+}
+
+static uint64_t q_up(uint64_t x, uint64_t q)
+{
+  return (x + q - 1) / q;
+}
+
+int mt_rp_place_checkpoints(const mt_rp_layer_cost *l, size_t n, uint64_t base, uint64_t head, uint64_t budget,
+                            uint64_t quantum, unsigned char *ck, int64_t *recompute_ns)
+{
+  if (budget <= base) {
+    memset(ck, 1, n);
+    return -1;
+  }
+  uint64_t q = quantum ? quantum : (budget - base) / 4096 + 1;
+  size_t cap = (size_t)((budget - base) / q); /* states 0..cap of prefix stash */
+  int64_t *cost = malloc((cap + 1) * sizeof *cost), *nxt = malloc((cap + 1) * sizeof *nxt);
+  /* choice[i][s'] = 1 if layer i was checkpointed to reach s' (and from where) */
+  unsigned char *choice = malloc((n + 1) * (cap + 1));
+  uint32_t *from = malloc((n + 1) * (cap + 1) * sizeof *from);
+  if (!cost || !nxt || !choice || !from) {
+    free(cost), free(nxt), free(choice), free(from);
+    return -1;
+  }
+  for (size_t s = 0; s <= cap; s++)
+    cost[s] = -1;
+  cost[0] = 0;
+  for (size_t i = 0; i < n; i++) {
+    for (size_t s = 0; s <= cap; s++)
+      nxt[s] = -1;
+    uint64_t during = q_up(l[i].saved + l[i].transient, q);
+    for (size_t s = 0; s <= cap; s++) {
+      if (cost[s] < 0 || s + during > cap)
+        continue;
+      for (int c = 0; c < 2; c++) {
+        size_t t = s + (size_t)q_up(c ? l[i].kept : l[i].saved, q);
+        int64_t v = cost[s] + (c ? l[i].fwd_ns : 0);
+        if (t > cap)
+          continue;
+        if (nxt[t] < 0 || v < nxt[t]) {
+          nxt[t] = v;
+          choice[i * (cap + 1) + t] = (unsigned char)c;
+          from[i * (cap + 1) + t] = (uint32_t)s;
+        }
+      }
+    }
+    memcpy(cost, nxt, (cap + 1) * sizeof *cost);
+  }
+  size_t hq = (size_t)q_up(head, q), best = (size_t)-1;
+  for (size_t s = 0; s + hq <= cap; s++)
+    if (cost[s] >= 0 && (best == (size_t)-1 || cost[s] < cost[best]))
+      best = s;
+  int rc = -1;
+  if (best != (size_t)-1) {
+    *recompute_ns = cost[best];
+    size_t s = best;
+    for (size_t i = n; i-- > 0;) {
+      ck[i] = choice[i * (cap + 1) + s];
+      s = from[i * (cap + 1) + s];
+    }
+    rc = 0;
+  } else {
+    memset(ck, 1, n);
+  }
+  free(cost), free(nxt), free(choice), free(from);
+  return rc;
+}
+
+uint64_t mt_rp_revolve(unsigned n, unsigned s)
+{
+  if (n <= 1)
+    return 0;
+  if (s == 0)
+    return UINT64_MAX;
+  if (s == 1)
+    return (uint64_t)n * (n - 1) / 2;
+  static uint64_t memo[512][64];
+  static unsigned char known[512][64];
+  if (n < 512 && s < 64 && known[n][s])
+    return memo[n][s];
+  uint64_t best = UINT64_MAX;
+  for (unsigned i = 1; i < n; i++) {
+    uint64_t a = mt_rp_revolve(i, s), b = mt_rp_revolve(n - i, s - 1);
+    if (a == UINT64_MAX || b == UINT64_MAX)
+      continue;
+    if (i + a + b < best)
+      best = i + a + b;
+  }
+  if (n < 512 && s < 64) {
+    memo[n][s] = best;
+    known[n][s] = 1;
+  }
+  return best;
+}
+
+int64_t mt_rp_knapsack(const uint64_t *mem, const int64_t *value, size_t n, uint64_t budget, unsigned char *keep)
+{
+  size_t B = (size_t)budget;
+  int64_t *dp = calloc((n + 1) * (B + 1), sizeof *dp);
+  if (!dp)
+    return -1;
+  for (size_t i = 1; i <= n; i++)
+    for (size_t b = 0; b <= B; b++) {
+      int64_t v = dp[(i - 1) * (B + 1) + b];
+      if (mem[i - 1] <= b) {
+        int64_t w = dp[(i - 1) * (B + 1) + b - mem[i - 1]] + value[i - 1];
+        if (w > v)
+          v = w;
+      }
+      dp[i * (B + 1) + b] = v;
+    }
+  int64_t best = dp[n * (B + 1) + B];
+  size_t b = B;
+  for (size_t i = n; i > 0; i--) {
+    keep[i - 1] = dp[i * (B + 1) + b] != dp[(i - 1) * (B + 1) + b];
+    if (keep[i - 1])
+      b -= mem[i - 1];
+  }
+  free(dp);
+  return best;
+}
+
+static uint64_t r512(uint64_t x)
+{
+  return x < 512 ? 512 : (x + 511) / 512 * 512;
+}
+
+int mt_rp_layer_costs(const mt_rp_input *in, mt_rp_layer_cost **out, size_t *n)
+{
+  size_t L = (size_t)(in->nlayers > 0 ? in->nlayers : 0);
+  mt_rp_layer_cost *l = calloc(L + 1, sizeof *l);
+  if (!l)
+    return -1;
+  int step = -2;
+  for (size_t i = 0; i < in->nw; i++)
+    if (in->w[i].kind == MT_RP_W_FORWARD && in->w[i].layer >= 0) {
+      step = in->w[i].step;
+      break;
+    }
+  for (size_t i = 0; i < in->nw; i++) {
+    const mt_rp_window *W = &in->w[i];
+    if (W->kind != MT_RP_W_FORWARD || W->layer < 0 || (size_t)W->layer >= L || W->step != step ||
+        W->occurrence != 0)
+      continue;
+    const mt_rp_window *B = NULL;
+    for (size_t j = 0; j < in->nw; j++)
+      if (in->w[j].kind == MT_RP_W_BACKWARD && in->w[j].unit == W->unit && in->w[j].step == W->step &&
+          in->w[j].occurrence == 0)
+        B = &in->w[j];
+    if (!B)
+      continue;
+    mt_rp_layer_cost *c = &l[W->layer];
+    c->fwd_ns = W->kernel_ns;
+    uint64_t live = 0, peak = 0;
+    for (size_t t = 0; t < in->nt; t++) {
+      const mt_rp_tensor *x = &in->t[t];
+      if (x->t_alloc > W->ts && x->t_alloc <= W->te && x->t_free > B->ts && x->t_free <= B->te &&
+          (x->cat == MT_RP_ACTIVATION || x->cat == MT_RP_TEMPORARY || x->cat == MT_RP_INPUT))
+        c->saved += r512(x->bytes);
+    }
+    /* transient: the most backward temporaries alive at once (a sweep) */
+    for (size_t t = 0; t < in->nt; t++) {
+      const mt_rp_tensor *x = &in->t[t];
+      if (x->t_alloc > B->ts && x->t_alloc <= B->te) {
+        live = 0;
+        for (size_t u = 0; u < in->nt; u++) {
+          const mt_rp_tensor *y = &in->t[u];
+          if (y->t_alloc > B->ts && y->t_alloc <= x->t_alloc && y->t_free > x->t_alloc)
+            live += r512(y->bytes);
+        }
+        if (live > peak)
+          peak = live;
+      }
+    }
+    c->transient = peak;
+  }
+  *out = l;
+  *n = L;
+  return 0;
+}
+
+/* ---- recommend ---- */
+
+static int64_t step_ns_of(const mt_rp_input *in)
+{
+  for (size_t i = 0; i < in->nw; i++)
+    if (in->w[i].kind == MT_RP_W_STEP)
+      return in->w[i].te - in->w[i].ts;
+  return 0;
+}
+
+static int choice_cmp(const void *a, const void *b)
+{
+  const mt_rp_choice *x = a, *y = b;
+  if (x->fits != y->fits)
+    return y->fits - x->fits;
+  if (x->fits) {
+    if (x->total_overhead != y->total_overhead)
+      return x->total_overhead < y->total_overhead ? -1 : 1;
+    return x->result.peak_reserved < y->result.peak_reserved ? -1 : x->result.peak_reserved > y->result.peak_reserved;
+  }
+  return x->result.peak_reserved < y->result.peak_reserved ? -1 : x->result.peak_reserved > y->result.peak_reserved;
+}
+
+static int evaluate(const mt_rp_input *in, const mt_rp_recommend_opts *o, const mt_rp_plan *p, int64_t step_ns,
+                    mt_rp_choice *c)
+{
+  memset(c, 0, sizeof *c);
+  c->plan = *p;
+  if (mt_rp_replay(in, p, &c->result) != 0)
+    return -1;
+  c->verified_by_replay = 1;
+  mt_rp_plan_describe(p, c->options, sizeof c->options);
+  double st = step_ns > 0 ? (double)step_ns : 1.0;
+  c->compute_overhead = (double)c->result.recompute_ns / st;
+  /* host traffic at ~ 25 GB/s PCIe, counted as communication */
+  c->comm_overhead = ((double)c->result.extra_comm_ns + (double)c->result.offload_bytes / 25.0) / st;
+  c->total_overhead = c->compute_overhead + c->comm_overhead;
+  if (p->micro_batches > 1)
+    c->total_overhead += 0.02 * (p->micro_batches - 1); /* smaller GEMMs run less efficiently */
+  if (p->optimizer != MT_RP_OPT_KEEP)
+    c->total_overhead += 0.01; /* a different optimizer may converge differently */
+  c->fits = c->result.peak_reserved <= o->budget;
+  return 0;
+}
+
+int mt_rp_recommend(const mt_rp_input *in, const mt_rp_recommend_opts *o, mt_rp_choice **out, size_t *n,
+                    size_t *explored)
+{
+  static const enum mt_rp_ckpt cks[] = { MT_RP_CK_NONE, MT_RP_CK_SELECTIVE, MT_RP_CK_EVERY, MT_RP_CK_EVERY,
+                                         MT_RP_CK_ALL, MT_RP_CK_LAYERS };
+  static const int every[] = { 0, 0, 2, 3, 0, 0 };
+  int world = o->world > 0 ? o->world : in->world;
+  int zmax = world > 1 ? 3 : 0;
+  static const int micros[] = { 1, 2, 4 };
+  static const enum mt_rp_optim opts[] = { MT_RP_OPT_KEEP, MT_RP_OPT_LION, MT_RP_OPT_ADAFACTOR };
+  size_t cap = 6 * 4 * 3 * 2 * 3 * 3, nc = 0;
+  mt_rp_choice *c = calloc(cap, sizeof *c);
+  mt_rp_layer_cost *lc = NULL;
+  size_t nl = 0;
+  if (!c || mt_rp_layer_costs(in, &lc, &nl) != 0) {
+    free(c);
+    return -1;
+  }
+  int64_t step_ns = step_ns_of(in);
+  for (int z = 0; z <= zmax; z++)
+    for (int off = 0; off < 3; off++)
+      for (int fl = 0; fl < 2; fl++)
+        for (int mi = 0; mi < 3; mi++)
+          for (int oi = 0; oi < 3; oi++)
+            for (int ki = 0; ki < 6; ki++) {
+              mt_rp_plan p;
+              mt_rp_plan_init(&p);
+              p.allocator = o->allocator;
+              p.zero = world > 1 || z ? z : -1;
+              p.world = world != in->world ? world : 0;
+              p.offload = (enum mt_rp_offload)off;
+              p.flash = fl;
+              p.micro_batches = micros[mi];
+              p.optimizer = opts[oi];
+              p.ckpt = cks[ki];
+              p.ckpt_every = every[ki];
+              if (off && oi)
+                continue; /* the optimizer runs on the host: its states do not matter */
+              if (p.ckpt == MT_RP_CK_SELECTIVE && fl)
+                continue; /* flash keeps no attention maps to drop */
+              if (p.ckpt == MT_RP_CK_LAYERS) {
+                /* the cheapest placement that should fit, by the chain DP,
+                 * then corrected by replay */
+                mt_rp_plan q = p;
+                q.ckpt = MT_RP_CK_NONE;
+                mt_rp_choice base;
+                if (nl == 0 || evaluate(in, o, &q, step_ns, &base) != 0 || base.fits)
+                  continue;
+                uint64_t need = base.result.peak_reserved - o->budget;
+                unsigned char ck[MT_RP_MAX_LAYERS];
+                uint64_t none = mt_rp_chain_peak(lc, nl, (unsigned char[MT_RP_MAX_LAYERS]){ 0 }, 0, 0);
+                int ok = 0;
+                for (int it = 0; it < 4 && need < none; it++) {
+                  int64_t rns;
+                  if (mt_rp_place_checkpoints(lc, nl, 0, 0, none - need, 0, ck, &rns) != 0)
+                    break;
+                  memset(p.ckpt_layer, 0, sizeof p.ckpt_layer);
+                  for (size_t i = 0; i < nl; i++)
+                    p.ckpt_layer[i] = ck[i];
+                  if (evaluate(in, o, &p, step_ns, &c[nc]) != 0)
+                    break;
+                  if (c[nc].fits) {
+                    ok = 1;
+                    break;
+                  }
+                  need += c[nc].result.peak_reserved - o->budget;
+                }
+                if (ok)
+                  nc++;
+                continue;
+              }
+              if (nc >= cap)
+                continue;
+              if (evaluate(in, o, &p, step_ns, &c[nc]) == 0)
+                nc++;
+            }
+  free(lc);
+  *explored = nc;
+  size_t w = 0;
+  for (size_t i = 0; i < nc; i++)
+    if (!c[i].fits || o->max_overhead < 0 || c[i].total_overhead <= o->max_overhead)
+      c[w++] = c[i];
+  qsort(c, w, sizeof *c, choice_cmp);
+  *out = c;
+  *n = w;
+  return 0;
+}

@@ -1,0 +1,163 @@
+/* libmemtrace-replay: what-if replay of a recorded run (docs/REPLAY.md).
+ *
+ * Input: one rank's tensor-level lifetimes (mt_rp_tensor) and its phase
+ * windows (mt_rp_window), as the analysis library rebuilds them from a trace
+ * (the adapter is mt_rp_input_from_trace in input.c); tests fill them by hand.
+ * A plan (mt_rp_plan) names techniques; mt_rp_replay transforms the
+ * lifetimes as the techniques would, runs the result through an allocator
+ * model (alloc.h) and reports the new peaks with their costs.
+ *
+ * Ownership: an mt_rp_input owns its arrays and strings; results are plain
+ * values.  Not thread-safe per input; distinct inputs may be replayed from
+ * several threads at once (the replay never writes to its input). */
+#ifndef MT_REPLAY_H
+#define MT_REPLAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "analyzer/replay/alloc.h"
+
+/* Same order and names as the analysis library's categories. */
+enum mt_rp_cat {
+  MT_RP_PARAMETER = 0, MT_RP_GRADIENT, MT_RP_OPTIMIZER_STATE, MT_RP_ACTIVATION, MT_RP_TEMPORARY,
+  MT_RP_WORKSPACE, MT_RP_COMMUNICATION, MT_RP_INPUT, MT_RP_OTHER, MT_RP_NCAT
+};
+const char *mt_rp_cat_name(int cat);
+int mt_rp_cat_parse(const char *s); /* -1 when unknown */
+
+enum mt_rp_phase { MT_RP_PH_OTHER = 0, MT_RP_PH_FORWARD, MT_RP_PH_BACKWARD, MT_RP_PH_OPTIMIZER, MT_RP_PH_RECOMPUTE };
+
+#define MT_RP_NEVER INT64_MAX
+
+typedef struct mt_rp_tensor {
+  int64_t t_alloc, t_free;  /* ns; t_free = MT_RP_NEVER: alive at the end */
+  int32_t s_alloc, s_free;  /* order among equal times (inserted events) */
+  uint64_t bytes;           /* requested bytes */
+  int32_t stream;
+  int8_t cat;               /* enum mt_rp_cat */
+  int8_t phase;             /* enum mt_rp_phase at allocation */
+  int8_t outside;           /* 1: a device allocation of its own (workspace, NCCL) */
+  int8_t flags;             /* MT_RP_F_* (set by transformations) */
+  int32_t layer;            /* -1 none */
+  int32_t step;             /* -1 outside steps */
+  int32_t unit;             /* index into mt_rp_input.units, -1 none */
+  const char *name;         /* region label without its "<category>/" prefix, or NULL */
+} mt_rp_tensor;
+
+enum { MT_RP_F_RECOMPUTED = 1, MT_RP_F_INSERTED = 2 };
+
+enum mt_rp_wkind { MT_RP_W_FORWARD = 1, MT_RP_W_BACKWARD, MT_RP_W_RECOMPUTE, MT_RP_W_STEP,
+                   MT_RP_W_PHASE_FWD, MT_RP_W_PHASE_BWD, MT_RP_W_OPTIMIZER };
+
+/* An NVTX range that matters to replay: a unit's forward/backward/recompute
+ * (layer.K.forward, embed.backward, ...), a step, or a phase. */
+typedef struct mt_rp_window {
+  int8_t kind;              /* enum mt_rp_wkind */
+  int32_t unit;             /* index into units (unit windows), else -1 */
+  int32_t layer;            /* -1 when the unit is not a numbered layer */
+  int32_t step;
+  int32_t occurrence;       /* n-th window of this unit and kind in the step (micro-batch) */
+  int64_t ts, te;
+  int64_t kernel_ns;        /* kernel time inside (GPU time when known, else launch time) */
+} mt_rp_window;
+
+/* A unit of the model: what a range prefix names ("layer.3", "embed"). */
+typedef struct mt_rp_unit {
+  char name[48];
+  int32_t layer;            /* K for "layer.K" (or any "<prefix>.K"), else -1 */
+} mt_rp_unit;
+
+typedef struct mt_rp_input {
+  int rank, world;          /* recorded rank and data-parallel world */
+  int recorded_zero;        /* ZeRO stage the recording ran with (0 unless known) */
+  int recorded_micro;       /* micro-batches per step in the recording (1 unless known) */
+  int recorded_sp;          /* sequence-parallel degree of the recording (1 unless known) */
+  mt_rp_tensor *t;
+  size_t nt, capt;
+  mt_rp_window *w;
+  size_t nw, capw;
+  mt_rp_unit *units;
+  size_t nunits, capunits;
+  int nlayers;              /* numbered layers seen (max K + 1) */
+  uint64_t comm_bytes_per_step; /* NCCL bytes sent per step (recorded) */
+  int64_t comm_ns_per_step;
+  double link_bytes_per_ns; /* assumed bandwidth for communication time; 0 = 25 GB/s */
+  uint64_t recorded_peak_allocated, recorded_peak_reserved; /* from the trace, 0 = unknown */
+  char **strs;              /* owned copies of names */
+  size_t nstrs, capstrs;
+} mt_rp_input;
+
+void mt_rp_input_init(mt_rp_input *in);
+void mt_rp_input_free(mt_rp_input *in);
+/* Appends a tensor (copied; name copied).  Returns its index or -1. */
+long mt_rp_input_add(mt_rp_input *in, const mt_rp_tensor *t);
+/* Returns the unit index for a name like "layer.3" or "embed", adding it. */
+int mt_rp_input_unit(mt_rp_input *in, const char *name);
+/* Appends a window; occurrence is computed here. */
+long mt_rp_input_add_window(mt_rp_input *in, const mt_rp_window *w);
+/* Derives units/layers of tensors from their names and windows, sorts
+ * windows, numbers occurrences.  Call once after adding everything. */
+void mt_rp_input_finish(mt_rp_input *in);
+
+/* Techniques.  The option spellings are simtrain's (see mt_rp_plan_parse). */
+enum mt_rp_ckpt { MT_RP_CK_NONE = 0, MT_RP_CK_ALL, MT_RP_CK_EVERY, MT_RP_CK_LAYERS, MT_RP_CK_SELECTIVE };
+enum mt_rp_optim { MT_RP_OPT_KEEP = 0, MT_RP_OPT_ADAMW, MT_RP_OPT_SGD, MT_RP_OPT_LION, MT_RP_OPT_ADAFACTOR,
+                   MT_RP_OPT_ADAM_MINI, MT_RP_OPT_ADAM8BIT };
+enum mt_rp_offload { MT_RP_OFF_NONE = 0, MT_RP_OFF_OPTIMIZER, MT_RP_OFF_PARAMS };
+
+#define MT_RP_MAX_LAYERS 4096
+
+typedef struct mt_rp_plan {
+  enum mt_rp_ckpt ckpt;
+  int ckpt_every;
+  unsigned char ckpt_layer[MT_RP_MAX_LAYERS];
+  int zero;                 /* -1 = as recorded */
+  int world;                /* data-parallel degree; 0 = as recorded */
+  int sp;                   /* 0/1 = none */
+  int sp_ulysses;
+  int tp;                   /* tensor parallel degree, 0/1 = none */
+  enum mt_rp_offload offload;
+  int micro_batches;        /* 0/1 = as recorded */
+  enum mt_rp_optim optimizer;
+  int flash;
+  int pp, pp_1f1b;
+  int train_layers;         /* 0 = all */
+  int precision_bytes;      /* 0 = as recorded; 2 or 4: activations/params re-sized */
+  enum mt_rp_allocator allocator;
+  uint64_t capacity;        /* device bytes for OOM prediction; 0 = unlimited */
+} mt_rp_plan;
+
+void mt_rp_plan_init(mt_rp_plan *p);
+/* Applies one option (name without "--", value) to p.  Returns 1 when the
+ * option is a plan option and was applied, 0 when it is not a plan option,
+ * -1 when its value is invalid (message in err). */
+int mt_rp_plan_option(mt_rp_plan *p, const char *name, const char *value, char *err, size_t errlen);
+/* Writes the plan as simtrain/memtrace options ("--checkpoint all --zero 3"). */
+void mt_rp_plan_describe(const mt_rp_plan *p, char *buf, size_t len);
+
+typedef struct mt_rp_result {
+  uint64_t peak_allocated, peak_reserved;
+  int64_t peak_ts;
+  uint64_t by_cat[MT_RP_NCAT];    /* allocated bytes per category at the allocated peak */
+  uint64_t cache_free;            /* reserved - allocated at that instant */
+  int64_t recompute_ns;           /* extra forward time */
+  uint64_t extra_comm_bytes;      /* per step, relative to the recording (may be 0) */
+  int64_t extra_comm_ns;
+  int64_t offload_bytes;          /* host<->device traffic per step added */
+  uint64_t ooms;                  /* with a capacity: requests the model refused */
+  size_t nevents;                 /* events replayed */
+} mt_rp_result;
+
+/* Replays in under plan p.  Returns 0, or -1 when out of memory. */
+int mt_rp_replay(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_result *out);
+/* The recording itself through the plan's allocator (no technique). */
+int mt_rp_baseline(const mt_rp_input *in, enum mt_rp_allocator a, mt_rp_result *out);
+
+/* Lower level: the transformed lifetimes (caller frees *out with free()),
+ * and a run of lifetimes through an allocator model. */
+int mt_rp_transform(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_tensor **out, size_t *nout,
+                    mt_rp_result *cost);
+int mt_rp_simulate(const mt_rp_tensor *t, size_t n, enum mt_rp_allocator a, uint64_t capacity,
+                   mt_rp_result *out);
+
+#endif

@@ -1,0 +1,848 @@
+/* Techniques as transformations of the recorded lifetimes (docs/REPLAY.md).
+ *
+ * Order: flash attention, checkpointing (per layer window), sequence
+ * parallelism, micro-batches (windows replicated), then the model states
+ * (ZeRO stage and degree, optimizer, offload, layer-wise training), which
+ * need the final windows for gathers and reduce buckets.
+ *
+ * Time keys: a tensor event sorts by (t, s).  Recorded events have s = 0 and
+ * distinct t; inserted events reuse a recorded time with a negative s (just
+ * before the event at t) or a positive s (just after it). */
+#include "config.h"
+#include "analyzer/replay/replay.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct work {
+  mt_rp_tensor *t;
+  size_t n, cap;
+  mt_rp_window *w;
+  size_t nw, capw;
+  const mt_rp_input *in;
+  mt_rp_result *cost;
+  int64_t *times;  /* sorted event times of t (rebuilt by index_times) */
+  size_t ntimes;
+};
+
+static int push(struct work *k, const mt_rp_tensor *x)
+{
+  if (k->n == k->cap) {
+    size_t c = k->cap ? 2 * k->cap : 1024;
+    mt_rp_tensor *v = realloc(k->t, c * sizeof *v);
+    if (!v)
+      return -1;
+    k->t = v;
+    k->cap = c;
+  }
+  k->t[k->n++] = *x;
+  return 0;
+}
+
+static int push_win(struct work *k, const mt_rp_window *x)
+{
+  if (k->nw == k->capw) {
+    size_t c = k->capw ? 2 * k->capw : 256;
+    mt_rp_window *v = realloc(k->w, c * sizeof *v);
+    if (!v)
+      return -1;
+    k->w = v;
+    k->capw = c;
+  }
+  k->w[k->nw++] = *x;
+  return 0;
+}
+
+static int i64_cmp(const void *a, const void *b)
+{
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static int index_times(struct work *k)
+{
+  free(k->times);
+  k->times = malloc((2 * k->n + 1) * sizeof *k->times);
+  if (!k->times)
+    return -1;
+  k->ntimes = 0;
+  for (size_t i = 0; i < k->n; i++) {
+    k->times[k->ntimes++] = k->t[i].t_alloc;
+    if (k->t[i].t_free != MT_RP_NEVER)
+      k->times[k->ntimes++] = k->t[i].t_free;
+  }
+  qsort(k->times, k->ntimes, sizeof *k->times, i64_cmp);
+  return 0;
+}
+
+/* First event time > ts (or te when none before te). */
+static int64_t first_after(const struct work *k, int64_t ts, int64_t te)
+{
+  size_t lo = 0, hi = k->ntimes;
+  while (lo < hi) {
+    size_t m = lo + (hi - lo) / 2;
+    if (k->times[m] <= ts)
+      lo = m + 1;
+    else
+      hi = m;
+  }
+  return lo < k->ntimes && k->times[lo] <= te ? k->times[lo] : te;
+}
+
+static int has(const char *name, const char *pat)
+{
+  return name && strstr(name, pat) != NULL;
+}
+
+static int ends_with(const char *name, const char *suf)
+{
+  if (!name)
+    return 0;
+  size_t a = strlen(name), b = strlen(suf);
+  return a >= b && strcmp(name + a - b, suf) == 0;
+}
+
+static int model_state(int cat)
+{
+  return cat == MT_RP_PARAMETER || cat == MT_RP_GRADIENT || cat == MT_RP_OPTIMIZER_STATE;
+}
+
+/* Tensors that scale with the batch (and are re-made by a recompute). */
+static int batch_cat(int cat)
+{
+  return cat == MT_RP_ACTIVATION || cat == MT_RP_TEMPORARY || cat == MT_RP_INPUT;
+}
+
+/* Attention-map tensors (s^2 in size): what flash attention never makes and
+ * what selective recompute drops. */
+static int attn_map(const char *name)
+{
+  return has(name, "softmax") || has(name, "attn.dropout") || has(name, "attn.scores") ||
+         has(name, "attn_probs") || has(name, "attn_weights");
+}
+
+static const mt_rp_window *find_win(const struct work *k, int kind, int unit, int step, int occ)
+{
+  for (size_t i = 0; i < k->nw; i++) {
+    const mt_rp_window *w = &k->w[i];
+    if (w->kind == kind && w->unit == unit && w->step == step && w->occurrence == occ)
+      return w;
+  }
+  return NULL;
+}
+
+static int in_win(int64_t t, const mt_rp_window *w)
+{
+  return t > w->ts && t <= w->te;
+}
+
+/* ---- flash attention ---- */
+
+static void flash(struct work *k)
+{
+  size_t w = 0;
+  for (size_t i = 0; i < k->n; i++)
+    if (!(batch_cat(k->t[i].cat) && attn_map(k->t[i].name)))
+      k->t[w++] = k->t[i];
+  k->n = w;
+}
+
+/* ---- activation checkpointing ---- */
+
+struct wev {
+  int64_t t;
+  int32_t s;
+  size_t i;
+  int is_free;
+};
+
+static int wev_cmp(const void *a, const void *b)
+{
+  const struct wev *x = a, *y = b;
+  if (x->t != y->t)
+    return x->t < y->t ? -1 : 1;
+  if (x->s != y->s)
+    return x->s < y->s ? -1 : 1;
+  return x->is_free - y->is_free;
+}
+
+static int layer_checkpointed(const mt_rp_plan *p, int layer)
+{
+  if (layer < 0)
+    return 0;
+  switch (p->ckpt) {
+  case MT_RP_CK_ALL: return 1;
+  case MT_RP_CK_EVERY: return p->ckpt_every > 0 && layer % p->ckpt_every == 0;
+  case MT_RP_CK_LAYERS: return layer < MT_RP_MAX_LAYERS && p->ckpt_layer[layer];
+  default: return 0;
+  }
+}
+
+#define SUB_BASE (-1000000)
+
+/* Full recompute of layer window W, restored at the start of B. */
+static int checkpoint_window(struct work *k, const mt_rp_window *W, const mt_rp_window *B)
+{
+  size_t n0 = k->n, nev = 0;
+  struct wev *ev = malloc((2 * n0 + 1) * sizeof *ev);
+  if (!ev)
+    return -1;
+  for (size_t i = 0; i < n0; i++) {
+    const mt_rp_tensor *x = &k->t[i];
+    if (!batch_cat(x->cat) || !in_win(x->t_alloc, W))
+      continue;
+    ev[nev++] = (struct wev){ x->t_alloc, x->s_alloc, i, 0 };
+    if (x->t_free != MT_RP_NEVER && in_win(x->t_free, W))
+      ev[nev++] = (struct wev){ x->t_free, x->s_free, i, 1 };
+  }
+  qsort(ev, nev, sizeof *ev, wev_cmp);
+  int64_t t0 = first_after(k, B->ts, B->te);
+  int32_t order = 1, tail = 0;
+  for (size_t e = 0; e < nev; e++) {
+    size_t i = ev[e].i;
+    if (ev[e].is_free)
+      continue;
+    mt_rp_tensor c = k->t[i];
+    int saved = c.t_free != MT_RP_NEVER && in_win(c.t_free, B);
+    c.t_alloc = t0;
+    c.s_alloc = SUB_BASE + (int32_t)e;
+    c.phase = MT_RP_PH_RECOMPUTE;
+    c.flags |= MT_RP_F_RECOMPUTED | MT_RP_F_INSERTED;
+    if (!saved) {
+      c.cat = MT_RP_TEMPORARY;
+      c.t_free = t0;
+      c.s_free = SUB_BASE + (int32_t)nev + tail++;
+      for (size_t f = e + 1; f < nev; f++)
+        if (ev[f].is_free && ev[f].i == i) {
+          c.s_free = SUB_BASE + (int32_t)f;
+          break;
+        }
+    }
+    if (saved) {
+      /* the forward no longer keeps it: freed when the layer's forward ends */
+      k->t[i].t_free = W->te;
+      k->t[i].s_free = order++;
+      k->t[i].cat = MT_RP_TEMPORARY;
+    }
+    if (push(k, &c) != 0) {
+      free(ev);
+      return -1;
+    }
+  }
+  free(ev);
+  k->cost->recompute_ns += W->kernel_ns;
+  return 0;
+}
+
+/* Selective: the attention maps of W are dropped after use and re-made in B. */
+static int selective_window(struct work *k, const mt_rp_window *W, const mt_rp_window *B)
+{
+  size_t n0 = k->n;
+  int64_t first_core = -1, last_core = -1, first_core_free = INT64_MAX;
+  for (size_t i = 0; i < n0; i++) {
+    const mt_rp_tensor *x = &k->t[i];
+    if (!batch_cat(x->cat) || !in_win(x->t_alloc, W) || !attn_map(x->name))
+      continue;
+    if (first_core < 0 || x->t_alloc < first_core)
+      first_core = x->t_alloc;
+    if (x->t_alloc > last_core)
+      last_core = x->t_alloc;
+    if (x->t_free != MT_RP_NEVER && in_win(x->t_free, B) && x->t_free < first_core_free)
+      first_core_free = x->t_free;
+  }
+  if (first_core < 0 || first_core_free == INT64_MAX)
+    return 0;
+  /* forward: maps freed right after the next allocation past the last map */
+  int64_t drop = W->te;
+  for (size_t i = 0; i < n0; i++) {
+    const mt_rp_tensor *x = &k->t[i];
+    if (x->t_alloc > last_core && x->t_alloc <= W->te && x->t_alloc < drop)
+      drop = x->t_alloc;
+  }
+  /* backward: re-made just after the last free before the first map is used */
+  int64_t ins = B->ts;
+  for (size_t i = 0; i < n0; i++) {
+    const mt_rp_tensor *x = &k->t[i];
+    if (x->t_free != MT_RP_NEVER && x->t_free > B->ts && x->t_free < first_core_free && x->t_free > ins &&
+        !attn_map(x->name))
+      ins = x->t_free;
+  }
+  int32_t order = 1;
+  for (size_t i = 0; i < n0; i++) {
+    mt_rp_tensor *x = &k->t[i];
+    if (!batch_cat(x->cat) || x->t_alloc < first_core || x->t_alloc > last_core)
+      continue;
+    int core = attn_map(x->name);
+    int saved = core && x->t_free != MT_RP_NEVER && in_win(x->t_free, B);
+    if (!saved && !(x->t_free != MT_RP_NEVER && x->t_free <= W->te))
+      continue;  /* neither a map nor a temporary among them */
+    mt_rp_tensor c = *x;
+    c.t_alloc = ins;
+    c.s_alloc = (int32_t)(1000 + 2 * (x->t_alloc - first_core > 100000 ? 100000 : x->t_alloc - first_core));
+    c.phase = MT_RP_PH_RECOMPUTE;
+    c.flags |= MT_RP_F_RECOMPUTED | MT_RP_F_INSERTED;
+    if (!saved) {
+      c.t_free = ins;
+      c.s_free = (int32_t)(1000 + 2 * (x->t_free - first_core > 100000 ? 100000 : x->t_free - first_core)) + 1;
+    } else {
+      x->t_free = drop;
+      x->s_free = order++;
+      x->cat = MT_RP_TEMPORARY;
+    }
+    if (push(k, &c) != 0)
+      return -1;
+  }
+  /* recompute time: the share of the layer's forward the maps took (by bytes) */
+  k->cost->recompute_ns += W->kernel_ns / 4;
+  return 0;
+}
+
+static int checkpointing(struct work *k, const mt_rp_plan *p)
+{
+  if (p->ckpt == MT_RP_CK_NONE)
+    return 0;
+  if (index_times(k) != 0)
+    return -1;
+  size_t nw = k->nw;
+  for (size_t i = 0; i < nw; i++) {
+    const mt_rp_window W = k->w[i];
+    if (W.kind != MT_RP_W_FORWARD || W.layer < 0)
+      continue;
+    const mt_rp_window *B = find_win(k, MT_RP_W_BACKWARD, W.unit, W.step, W.occurrence);
+    if (!B)
+      continue;
+    mt_rp_window Bc = *B;
+    int rc = 0;
+    if (p->ckpt == MT_RP_CK_SELECTIVE)
+      rc = selective_window(k, &W, &Bc);
+    else if (layer_checkpointed(p, W.layer))
+      rc = checkpoint_window(k, &W, &Bc);
+    if (rc != 0)
+      return -1;
+  }
+  return 0;
+}
+
+/* ---- sequence parallelism (Megatron TP+SP, Ulysses) ---- */
+
+static uint64_t div_up(uint64_t a, uint64_t b)
+{
+  return (a + b - 1) / b;
+}
+
+static int seq_parallel(struct work *k, const mt_rp_plan *p)
+{
+  int d = p->sp;
+  if (d <= 1)
+    return 0;
+  size_t n0 = k->n;
+  uint64_t layer_in = 0;
+  for (size_t i = 0; i < n0; i++) {
+    mt_rp_tensor *x = &k->t[i];
+    if (batch_cat(x->cat) && x->phase != MT_RP_PH_OTHER && x->phase != MT_RP_PH_OPTIMIZER) {
+      uint64_t full = x->bytes;
+      if (x->cat == MT_RP_INPUT && !p->sp_ulysses)
+        continue;  /* Megatron: every rank reads the whole sequence */
+      x->bytes = div_up(full, (uint64_t)d);
+      if (ends_with(x->name, ".input") && x->layer >= 0 && !layer_in)
+        layer_in = full;
+      if (p->sp_ulysses)
+        continue;
+      /* Megatron: all-gathered inputs of column-parallel GEMMs and full
+       * partial sums of row-parallel ones (2sbh each, transient) */
+      mt_rp_tensor g = *x;
+      g.bytes = full;
+      g.cat = MT_RP_TEMPORARY;
+      g.flags |= MT_RP_F_INSERTED;
+      g.name = NULL;
+      int gather = ends_with(x->name, "ln1.out") || ends_with(x->name, "ln2.out") ||
+                   ends_with(x->name, "final_ln.out") || ends_with(x->name, "grad.fc2.out") ||
+                   ends_with(x->name, "grad.proj.out");
+      int rowpar = ends_with(x->name, "proj.out") || ends_with(x->name, "fc2.out") ||
+                   ends_with(x->name, "grad.ln2.out") || ends_with(x->name, "grad.ln1.out") ||
+                   ends_with(x->name, "grad.final_ln.out");
+      if (gather && !rowpar) {
+        /* gathered after it is made, freed once its consumers are allocated */
+        const char *until = ends_with(x->name, "ln1.out") ? ".v"
+                            : ends_with(x->name, "ln2.out") ? "fc1.out"
+                            : ends_with(x->name, "final_ln.out") ? "logits"
+                            : ends_with(x->name, "grad.fc2.out") ? "grad.gelu.out" : "grad.attn.out";
+        if (x->phase == MT_RP_PH_BACKWARD && (ends_with(x->name, "ln1.out") || ends_with(x->name, "ln2.out")))
+          continue;
+        g.t_alloc = x->t_alloc;
+        g.s_alloc = x->s_alloc + 1;
+        int64_t best = MT_RP_NEVER;
+        for (size_t j = 0; j < n0; j++)
+          if (k->t[j].t_alloc > x->t_alloc && k->t[j].t_alloc < best && ends_with(k->t[j].name, until))
+            best = k->t[j].t_alloc;
+        if (best == MT_RP_NEVER)
+          continue;
+        g.t_free = best;
+        g.s_free = 1;
+        if (push(k, &g) != 0)
+          return -1;
+      } else if (rowpar) {
+        g.t_alloc = x->t_alloc;
+        g.s_alloc = x->s_alloc - 1;
+        g.t_free = x->t_alloc;
+        g.s_free = x->s_alloc + 1;
+        if (push(k, &g) != 0)
+          return -1;
+        if (ends_with(x->name, "grad.ln2.out") || ends_with(x->name, "grad.ln1.out")) {
+          g.s_alloc = x->s_alloc - 2; /* the re-gathered LN output */
+          g.s_free = x->s_alloc + 2;
+          if (push(k, &g) != 0)
+            return -1;
+        }
+      }
+    }
+  }
+  /* communication: Megatron moves 4 full activations per layer each way;
+   * Ulysses 4/d of them (ORACLES section 3) */
+  uint64_t per_layer = 4 * layer_in;
+  uint64_t layers = (uint64_t)(k->in->nlayers > 0 ? k->in->nlayers : 1);
+  k->cost->extra_comm_bytes += 2 * layers * (p->sp_ulysses ? per_layer / (uint64_t)d : per_layer);
+  return 0;
+}
+
+/* ---- micro-batches: each step's forward+backward repeated m times ---- */
+
+struct region {
+  int step;
+  int64_t ts, te;
+};
+
+/* Time added before t by replicating every earlier region m times. */
+static int64_t shift_of(const struct region *r, size_t nr, int m, int64_t t)
+{
+  int64_t s = 0;
+  for (size_t q = 0; q < nr && r[q].te < t; q++)
+    s += (int64_t)(m - 1) * (r[q].te - r[q].ts + 1);
+  return s;
+}
+
+static int micro_batches(struct work *k, const mt_rp_plan *p)
+{
+  int m = p->micro_batches;
+  if (m <= 1 || m == k->in->recorded_micro)
+    return 0;
+  /* regions: from each step's forward phase to its backward phase end */
+  struct region r[4096];
+  size_t nr = 0;
+  for (size_t i = 0; i < k->nw && nr < 4096; i++)
+    if (k->w[i].kind == MT_RP_W_PHASE_FWD) {
+      int64_t te = k->w[i].te;
+      for (size_t j = 0; j < k->nw; j++)
+        if (k->w[j].kind == MT_RP_W_PHASE_BWD && k->w[j].step == k->w[i].step && k->w[j].ts >= k->w[i].ts) {
+          te = k->w[j].te;
+          break;
+        }
+      r[nr++] = (struct region){ k->w[i].step, k->w[i].ts, te };
+    }
+  if (!nr)
+    return 0;
+  size_t n0 = k->n;
+  for (size_t i = 0; i < n0; i++) {
+    mt_rp_tensor *x = &k->t[i];
+    int64_t sa, sf = 0;
+    size_t q;
+    for (q = 0; q < nr; q++)
+      if (x->t_alloc > r[q].ts && x->t_alloc <= r[q].te)
+        break;
+    int inside = q < nr && x->t_free != MT_RP_NEVER && x->t_free > r[q].ts && x->t_free <= r[q].te;
+    sa = shift_of(r, nr, m, x->t_alloc);
+    if (x->t_free != MT_RP_NEVER)
+      sf = shift_of(r, nr, m, x->t_free);
+    x->t_alloc += sa;
+    if (x->t_free != MT_RP_NEVER)
+      x->t_free += sf;
+    if (!inside)
+      continue;
+    if (batch_cat(x->cat))
+      x->bytes = div_up(x->bytes, (uint64_t)m);
+    int64_t D = r[q].te - r[q].ts + 1;
+    for (int j = 1; j < m; j++) {
+      mt_rp_tensor c = *x;
+      c.t_alloc += j * D;
+      c.t_free += j * D;
+      if (push(k, &c) != 0)
+        return -1;
+      x = &k->t[i];
+    }
+  }
+  size_t nw0 = k->nw;
+  for (size_t i = 0; i < nw0; i++) {
+    mt_rp_window *w = &k->w[i];
+    size_t q;
+    int64_t s;
+    for (q = 0; q < nr; q++)
+      if (w->ts >= r[q].ts && w->te <= r[q].te)
+        break;
+    s = shift_of(r, nr, m, w->ts);
+    int64_t len = w->te - w->ts;
+    w->ts += s;
+    w->te = w->ts + len;
+    if (q == nr || w->kind == MT_RP_W_PHASE_FWD || w->kind == MT_RP_W_PHASE_BWD) {
+      if (w->kind == MT_RP_W_PHASE_FWD || w->kind == MT_RP_W_PHASE_BWD)
+        w->te += (int64_t)(m - 1) * (r[q < nr ? q : 0].te - r[q < nr ? q : 0].ts + 1);
+      continue;
+    }
+    int64_t D = r[q].te - r[q].ts + 1;
+    for (int j = 1; j < m; j++) {
+      mt_rp_window c = k->w[i];
+      c.ts += j * D;
+      c.te += j * D;
+      c.occurrence = j;
+      if (push_win(k, &c) != 0)
+        return -1;
+    }
+  }
+  return 0;
+}
+
+/* ---- model states: ZeRO stage and degree, optimizer, offload, LISA ---- */
+
+struct ustate {
+  int64_t t_params, t_master, t_state, t_bucket;
+  int32_t s_params;
+  uint64_t n, pb;         /* elements, bytes per parameter element */
+  int has_master, present, layer, active;
+  int32_t gathered;       /* index into k->t of the live gather, -1 */
+  int refs, prefetched, has_win;
+};
+
+static uint64_t opt_state_bytes(enum mt_rp_optim o, int i, uint64_t n, int *nstates)
+{
+  double r = sqrt((double)n);
+  switch (o) {
+  case MT_RP_OPT_SGD: case MT_RP_OPT_LION: *nstates = 1; return 4 * n;
+  case MT_RP_OPT_ADAFACTOR: *nstates = 2; return 4 * (uint64_t)(i ? r : r);
+  case MT_RP_OPT_ADAM_MINI: *nstates = 2; return i ? 4 * (uint64_t)r : 4 * n;
+  case MT_RP_OPT_ADAM8BIT: *nstates = 2; return n + div_up(n, 2048) * 4;
+  default: *nstates = 2; return 4 * n;
+  }
+}
+
+static struct ustate *g_us; /* for the qsort below (single-threaded use) */
+
+static int by_params_time(const void *a, const void *b)
+{
+  const struct ustate *x = &g_us[*(const int *)a], *y = &g_us[*(const int *)b];
+  return x->t_params < y->t_params ? -1 : x->t_params > y->t_params;
+}
+
+static int model_states(struct work *k, const mt_rp_plan *p)
+{
+  const mt_rp_input *in = k->in;
+  int zero = p->zero < 0 ? in->recorded_zero : p->zero;
+  int nd = p->world > 0 ? p->world : in->world;
+  int opt_change = p->optimizer != MT_RP_OPT_KEEP;
+  if (zero == in->recorded_zero && nd == in->world && !opt_change && p->offload == MT_RP_OFF_NONE &&
+      p->train_layers <= 0)
+    return 0;
+  if (in->recorded_zero != 0)
+    return 0; /* re-sharding a sharded recording is not modelled (docs/REPLAY.md) */
+  if (nd < 1)
+    nd = 1;
+  size_t nu = in->nunits;
+  struct ustate *us = calloc(nu + 1, sizeof *us);
+  if (!us)
+    return -1;
+  enum mt_rp_optim rec_opt = MT_RP_OPT_ADAMW;
+  /* what the recording holds per unit */
+  for (size_t i = 0; i < k->n; i++) {
+    const mt_rp_tensor *x = &k->t[i];
+    if (!model_state(x->cat) || x->unit < 0)
+      continue;
+    struct ustate *u = &us[x->unit];
+    if (x->cat == MT_RP_PARAMETER && ends_with(x->name, ".params")) {
+      u->present = 1;
+      u->t_params = x->t_alloc;
+      u->s_params = x->s_alloc;
+      u->n = x->bytes; /* bytes for now */
+      u->layer = x->layer;
+    } else if (ends_with(x->name, ".master")) {
+      u->has_master = 1;
+      u->t_master = x->t_alloc;
+      u->pb = x->bytes; /* 4n, for now */
+    } else if (x->cat == MT_RP_OPTIMIZER_STATE && !u->t_state) {
+      u->t_state = x->t_alloc;
+      if (ends_with(x->name, "momentum_buffer"))
+        rec_opt = MT_RP_OPT_SGD;
+    }
+  }
+  int64_t t_bucket = MT_RP_NEVER;
+  for (size_t i = 0; i < k->n; i++)
+    if (k->t[i].cat == MT_RP_GRADIENT && has(k->t[i].name, "grad.bucket") && k->t[i].t_alloc < t_bucket)
+      t_bucket = k->t[i].t_alloc;
+  int order[MT_RP_MAX_LAYERS + 8], no = 0;
+  for (size_t u = 0; u < nu && no < MT_RP_MAX_LAYERS; u++) {
+    struct ustate *s = &us[u];
+    if (!s->present)
+      continue;
+    uint64_t pbytes = s->n;
+    if (s->has_master) {
+      s->n = s->pb / 4;
+      s->pb = s->n ? pbytes / s->n : 2;
+    } else {
+      s->pb = 4;
+      s->n = pbytes / 4;
+    }
+    s->active = p->train_layers <= 0 || s->layer < 0 || s->layer < p->train_layers;
+    s->gathered = -1;
+    order[no++] = (int)u;
+  }
+  g_us = us;
+  qsort(order, (size_t)no, sizeof *order, by_params_time);
+  if (t_bucket == MT_RP_NEVER && no)
+    t_bucket = us[order[no - 1]].t_params;
+  enum mt_rp_optim opt = opt_change ? p->optimizer : rec_opt;
+  int gathers = zero == 3 || p->offload == MT_RP_OFF_PARAMS;
+  int host_opt = p->offload != MT_RP_OFF_NONE;
+
+  /* drop the recorded model states (the workspace, NCCL, activations stay) */
+  size_t w = 0;
+  for (size_t i = 0; i < k->n; i++) {
+    const mt_rp_tensor *x = &k->t[i];
+    int known = x->unit >= 0 && us[x->unit].present;
+    int drop = (x->cat == MT_RP_OPTIMIZER_STATE && known) || (x->cat == MT_RP_GRADIENT && has(x->name, "grad.bucket")) ||
+               (x->cat == MT_RP_GRADIENT && known && has(x->name, ".grad")) || (x->cat == MT_RP_PARAMETER && known);
+    if (!drop)
+      k->t[w++] = k->t[i];
+  }
+  k->n = w;
+
+  uint64_t psi_bytes = 0;
+  mt_rp_tensor base = { 0 };
+  base.t_free = MT_RP_NEVER;
+  base.step = -1;
+  base.layer = -1;
+  base.flags = MT_RP_F_INSERTED;
+  for (int oi = 0; oi < no; oi++) {
+    struct ustate *s = &us[order[oi]];
+    uint64_t pad = zero >= 1 ? div_up(s->n, (uint64_t)nd) * (uint64_t)nd : s->n;
+    uint64_t shard = pad / (uint64_t)nd;
+    uint64_t optn = zero >= 1 ? shard : s->n;
+    mt_rp_tensor x = base;
+    x.unit = order[oi];
+    x.layer = s->layer;
+    psi_bytes += s->n * s->pb;
+    if (p->offload != MT_RP_OFF_PARAMS) {
+      x.cat = MT_RP_PARAMETER;
+      x.bytes = (zero == 3 ? shard : pad) * s->pb;
+      x.t_alloc = s->t_params;
+      x.s_alloc = s->s_params;
+      if (push(k, &x) != 0)
+        goto fail;
+    }
+    if (!s->active)
+      continue;
+    if (zero >= 2 && p->offload != MT_RP_OFF_PARAMS) {
+      x.cat = MT_RP_GRADIENT;
+      x.bytes = shard * s->pb;
+      x.t_alloc = t_bucket;
+      x.s_alloc = 10 + 3 * oi;
+      if (push(k, &x) != 0)
+        goto fail;
+    }
+    if (host_opt)
+      continue;
+    x.cat = MT_RP_OPTIMIZER_STATE;
+    if (s->has_master) {
+      x.bytes = 4 * optn;
+      x.t_alloc = t_bucket;
+      x.s_alloc = 11 + 3 * oi;
+      if (push(k, &x) != 0)
+        goto fail;
+    }
+    int ns = 2;
+    for (int i = 0; i < ns; i++) {
+      x.bytes = opt_state_bytes(opt, i, optn, &ns);
+      if (i >= ns)
+        break;
+      x.t_alloc = s->t_state ? s->t_state : t_bucket;
+      x.s_alloc = s->t_state ? 2 * oi + i : 12 + 3 * oi;
+      if (push(k, &x) != 0)
+        goto fail;
+    }
+  }
+  /* DDP / ZeRO-1 buckets (25 MiB, backward order), ZeRO-2 transient ones */
+  if (!gathers) {
+    uint64_t cur = 0;
+    int first = -1, last = -1, nb = 0;
+    for (int oi = no - 1; oi >= -1; oi--) {
+      struct ustate *s = oi >= 0 ? &us[order[oi]] : NULL;
+      int close = oi < 0 || (last >= 0 && (p->train_layers > 0 || cur >= 25ull << 20));
+      if (close && last >= 0) {
+        int act = us[order[first]].active;
+        if (act && zero <= 1) {
+          mt_rp_tensor x = base;
+          x.cat = MT_RP_GRADIENT;
+          x.bytes = cur;
+          x.t_alloc = t_bucket;
+          x.s_alloc = -1000 + nb;
+          if (push(k, &x) != 0)
+            goto fail;
+        } else if (act) {
+          /* ZeRO-2: a bucket lives from its first unit's backward to its last's end */
+          for (size_t wi = 0; wi < k->nw; wi++) {
+            const mt_rp_window *b0 = &k->w[wi];
+            if (b0->kind != MT_RP_W_BACKWARD || b0->unit != order[last])
+              continue;
+            const mt_rp_window *b1 = find_win(k, MT_RP_W_BACKWARD, order[first], b0->step, b0->occurrence);
+            if (!b1)
+              continue;
+            mt_rp_tensor x = base;
+            x.cat = MT_RP_GRADIENT;
+            x.bytes = cur;
+            x.t_alloc = b0->ts;
+            x.s_alloc = 5;
+            x.t_free = b1->te;
+            x.s_free = -2;
+            x.step = b0->step;
+            if (push(k, &x) != 0)
+              goto fail;
+          }
+        }
+        nb++;
+        cur = 0;
+        last = -1;
+      }
+      if (!s)
+        break;
+      if (last < 0)
+        last = oi;
+      first = oi;
+      cur += (zero >= 1 ? div_up(s->n, (uint64_t)nd) * (uint64_t)nd : s->n) * s->pb;
+    }
+  } else {
+    /* ZeRO-3 / parameter offload: full parameters gathered per use, the next
+     * unit prefetched (ZeRO-3); full gradients until reduce-scattered */
+    int pos[MT_RP_MAX_LAYERS + 8];
+    for (size_t u = 0; u < nu && u < MT_RP_MAX_LAYERS; u++)
+      pos[u] = -1;
+    for (int oi = 0; oi < no; oi++)
+      pos[order[oi]] = oi;
+    /* only units that have windows are gathered (and prefetched) */
+    for (size_t wi = 0; wi < k->nw; wi++)
+      if (k->w[wi].unit >= 0 && k->w[wi].unit < (int)nu && pos[k->w[wi].unit] >= 0 &&
+          (k->w[wi].kind == MT_RP_W_FORWARD || k->w[wi].kind == MT_RP_W_BACKWARD))
+        us[k->w[wi].unit].has_win = 1;
+    int ord2[MT_RP_MAX_LAYERS + 8], no2 = 0;
+    for (int oi = 0; oi < no; oi++)
+      if (us[order[oi]].has_win)
+        ord2[no2++] = order[oi];
+    for (int oi = 0; oi < no2; oi++)
+      pos[ord2[oi]] = oi;
+    for (int oi = 0; oi < no; oi++)
+      if (!us[order[oi]].has_win)
+        pos[order[oi]] = -1;
+    for (size_t wi = 0; wi < k->nw; wi++) {
+      mt_rp_window W = k->w[wi];
+      if ((W.kind != MT_RP_W_FORWARD && W.kind != MT_RP_W_BACKWARD) || W.unit < 0 || W.unit >= (int)nu ||
+          pos[W.unit] < 0)
+        continue;
+      int oi = pos[W.unit];
+      struct ustate *s = &us[W.unit];
+      int32_t sub = 1;
+      uint64_t pad = zero >= 1 ? div_up(s->n, (uint64_t)nd) * (uint64_t)nd : s->n;
+      if (s->prefetched)
+        s->prefetched = 0;
+      else if (s->refs++ == 0) {
+        mt_rp_tensor x = base;
+        x.cat = MT_RP_PARAMETER;
+        x.unit = W.unit;
+        x.bytes = pad * s->pb;
+        x.t_alloc = W.ts;
+        x.s_alloc = sub++;
+        x.step = W.step;
+        s->gathered = (int32_t)k->n;
+        if (push(k, &x) != 0)
+          goto fail;
+      }
+      int nx = W.kind == MT_RP_W_BACKWARD ? oi - 1 : oi + 1;
+      if (zero == 3 && nx >= 0 && nx < no2) {
+        struct ustate *t = &us[ord2[nx]];
+        if (!t->prefetched && t->refs == 0) {
+          t->refs = 1;
+          t->prefetched = 1;
+          mt_rp_tensor x = base;
+          x.cat = MT_RP_PARAMETER;
+          x.unit = ord2[nx];
+          x.bytes = (zero >= 1 ? div_up(t->n, (uint64_t)nd) * (uint64_t)nd : t->n) * t->pb;
+          x.t_alloc = W.ts;
+          x.s_alloc = sub++;
+          x.step = W.step;
+          t->gathered = (int32_t)k->n;
+          if (push(k, &x) != 0)
+            goto fail;
+        }
+      }
+      if (W.kind == MT_RP_W_BACKWARD && s->active) {
+        mt_rp_tensor x = base;
+        x.cat = MT_RP_GRADIENT;
+        x.unit = W.unit;
+        x.bytes = pad * s->pb;
+        x.t_alloc = first_after(k, W.ts, W.te);
+        x.s_alloc = -1;
+        x.t_free = W.te;
+        x.s_free = -3;
+        x.step = W.step;
+        if (push(k, &x) != 0)
+          goto fail;
+      }
+      if (--s->refs == 0 && s->gathered >= 0) {
+        k->t[s->gathered].t_free = W.te;
+        k->t[s->gathered].s_free = -1;
+        s->gathered = -1;
+      }
+    }
+  }
+  /* communication per step (ORACLES section 1): 2 Psi for DDP/ZeRO-1/2, 3 Psi for ZeRO-3 */
+  if (zero == 3 && in->recorded_zero != 3)
+    k->cost->extra_comm_bytes += psi_bytes;
+  if (host_opt)
+    k->cost->offload_bytes += (int64_t)(2 * psi_bytes);
+  if (p->offload == MT_RP_OFF_PARAMS)
+    k->cost->offload_bytes += (int64_t)(2 * psi_bytes);
+  free(us);
+  return 0;
+fail:
+  free(us);
+  return -1;
+}
+
+int mt_rp_transform(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_tensor **out, size_t *nout,
+                    mt_rp_result *cost)
+{
+  struct work k = { 0 };
+  k.in = in;
+  k.cost = cost;
+  k.t = malloc((in->nt + 1) * sizeof *k.t);
+  k.w = malloc((in->nw + 1) * sizeof *k.w);
+  if (!k.t || !k.w)
+    goto fail;
+  memcpy(k.t, in->t, in->nt * sizeof *k.t);
+  memcpy(k.w, in->w, in->nw * sizeof *k.w);
+  k.n = k.cap = in->nt;
+  k.nw = k.capw = in->nw;
+  if (p->flash)
+    flash(&k);
+  if (checkpointing(&k, p) != 0 || seq_parallel(&k, p) != 0 || micro_batches(&k, p) != 0)
+    goto fail;
+  if (index_times(&k) != 0 || model_states(&k, p) != 0)
+    goto fail;
+  double bw = in->link_bytes_per_ns > 0 ? in->link_bytes_per_ns : 25.0;
+  cost->extra_comm_ns = (int64_t)((double)cost->extra_comm_bytes / bw);
+  free(k.times);
+  free(k.w);
+  *out = k.t;
+  *nout = k.n;
+  return 0;
+fail:
+  free(k.times);
+  free(k.t);
+  free(k.w);
+  return -1;
+}

@@ -1,0 +1,362 @@
+/* Replay engine, transformations and planner on synthetic streams, and the
+ * oracles of shared/ORACLES.md sections 1, 3 and 4. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "analyzer/replay/planner.h"
+#include "analyzer/replay/replay.h"
+
+#define MiB (1ull << 20)
+
+/* A GPT-like recording: L layers; each layer's forward makes named saved
+ * tensors (freed in its backward) and a temporary; model states at init. */
+static int64_t now;
+
+static void add(mt_rp_input *in, const char *name, int cat, uint64_t bytes, int64_t ta, int64_t tf, int phase,
+                int step)
+{
+  mt_rp_tensor t = { 0 };
+  t.t_alloc = ta;
+  t.t_free = tf;
+  t.bytes = bytes;
+  t.cat = (int8_t)cat;
+  t.phase = (int8_t)phase;
+  t.layer = -1;
+  t.unit = -1;
+  t.step = step;
+  t.name = name;
+  assert_true(mt_rp_input_add(in, &t) >= 0);
+}
+
+static void win(mt_rp_input *in, const char *unit, int kind, int step, int64_t ts, int64_t te, int64_t kns)
+{
+  mt_rp_window w = { 0 };
+  w.kind = (int8_t)kind;
+  w.unit = unit ? mt_rp_input_unit(in, unit) : -1;
+  w.layer = -1;
+  w.step = step;
+  w.ts = ts;
+  w.te = te;
+  w.kernel_ns = kns;
+  assert_true(mt_rp_input_add_window(in, &w) >= 0);
+}
+
+/* Layer K's saved tensors: 4 x act bytes; temporaries 1 x act. */
+static void build_gpt(mt_rp_input *in, int L, uint64_t act, uint64_t params)
+{
+  char nm[64];
+  mt_rp_input_init(in);
+  mt_rp_input_unit(in, "embed");
+  mt_rp_input_unit(in, "head");
+  now = 10;
+  win(in, NULL, MT_RP_W_STEP, -1, 0, 5, 0);
+  for (int k = -1; k <= L; k++) {
+    const char *u = k < 0 ? "embed" : k == L ? "head" : NULL;
+    char ub[32];
+    if (!u) {
+      snprintf(ub, sizeof ub, "layer.%d", k);
+      u = ub;
+    }
+    snprintf(nm, sizeof nm, "%s.params", u);
+    add(in, nm, MT_RP_PARAMETER, params, now++, MT_RP_NEVER, 0, -1);
+  }
+  add(in, "grad.bucket.0", MT_RP_GRADIENT, (uint64_t)(L + 2) * params, now++, MT_RP_NEVER, 0, -1);
+  for (int k = -1; k <= L; k++) {
+    const char *u = k < 0 ? "embed" : k == L ? "head" : NULL;
+    char ub[32];
+    if (!u) {
+      snprintf(ub, sizeof ub, "layer.%d", k);
+      u = ub;
+    }
+    snprintf(nm, sizeof nm, "%s.master", u);
+    add(in, nm, MT_RP_OPTIMIZER_STATE, 2 * params, now++, MT_RP_NEVER, 0, -1);
+  }
+  int64_t step0 = now++;
+  int64_t fwd0 = now++;
+  int64_t fts[64], fte[64], saved_ta[64][4];
+  for (int k = 0; k < L; k++) {
+    fts[k] = now++;
+    for (int j = 0; j < 4; j++) {
+      saved_ta[k][j] = now++;
+      if (j == 1) {
+        /* a temporary between saved ones */
+        add(in, "tmp", MT_RP_TEMPORARY, act, now, now + 1, MT_RP_PH_FORWARD, 0);
+        now += 2;
+      }
+    }
+    fte[k] = now++;
+  }
+  int64_t fwd1 = now++, bwd0 = now++;
+  for (int k = L - 1; k >= 0; k--) {
+    int64_t bts = now++;
+    add(in, "grad.tmp", MT_RP_TEMPORARY, act, now, now + 3, MT_RP_PH_BACKWARD, 0);
+    now++;
+    for (int j = 0; j < 4; j++) {
+      static const char *const nn[4] = { "ln1.out", "attn.softmax.out", "attn.dropout_mask", "fc1.out" };
+      snprintf(nm, sizeof nm, "layer.%d.%s", k, nn[j]);
+      add(in, nm, MT_RP_ACTIVATION, act, saved_ta[k][j], now++, MT_RP_PH_FORWARD, 0);
+    }
+    int64_t bte = now++;
+    char u[32];
+    snprintf(u, sizeof u, "layer.%d", k);
+    win(in, u, MT_RP_W_FORWARD, 0, fts[k], fte[k], 1000);
+    win(in, u, MT_RP_W_BACKWARD, 0, bts, bte, 2000);
+  }
+  int64_t bwd1 = now++;
+  win(in, NULL, MT_RP_W_PHASE_FWD, 0, fwd0, fwd1, 0);
+  win(in, NULL, MT_RP_W_PHASE_BWD, 0, bwd0, bwd1, 0);
+  int64_t opt0 = now++;
+  for (int k = -1; k <= L; k++) {
+    const char *u = k < 0 ? "embed" : k == L ? "head" : NULL;
+    char ub[32];
+    if (!u) {
+      snprintf(ub, sizeof ub, "layer.%d", k);
+      u = ub;
+    }
+    snprintf(nm, sizeof nm, "%s.exp_avg", u);
+    add(in, nm, MT_RP_OPTIMIZER_STATE, 2 * params, now++, MT_RP_NEVER, MT_RP_PH_OPTIMIZER, 0);
+    snprintf(nm, sizeof nm, "%s.exp_avg_sq", u);
+    add(in, nm, MT_RP_OPTIMIZER_STATE, 2 * params, now++, MT_RP_NEVER, MT_RP_PH_OPTIMIZER, 0);
+  }
+  win(in, NULL, MT_RP_W_OPTIMIZER, 0, opt0, now++, 0);
+  win(in, NULL, MT_RP_W_STEP, 0, step0, now++, 0);
+  mt_rp_input_finish(in);
+}
+
+static void baseline_matches_sum(void **st)
+{
+  (void)st;
+  mt_rp_input in;
+  build_gpt(&in, 4, 4 * MiB, 2 * MiB);
+  mt_rp_result r;
+  assert_int_equal(mt_rp_baseline(&in, MT_RP_ALLOC_RAW, &r), 0);
+  /* end of forward: states 6 units x (2 + 2 + ...) + 16 saved */
+  uint64_t states = 6 * 2 * MiB + 6 * 2 * MiB + 6 * 4 * MiB;
+  assert_true(r.peak_allocated >= states + 16 * 4 * MiB);
+  mt_rp_plan p;
+  mt_rp_plan_init(&p);
+  p.allocator = MT_RP_ALLOC_RAW;
+  mt_rp_result q;
+  assert_int_equal(mt_rp_replay(&in, &p, &q), 0);
+  assert_int_equal(q.peak_allocated, r.peak_allocated); /* no technique = the recording */
+  mt_rp_input_free(&in);
+}
+
+static void checkpoint_all_keeps_less(void **st)
+{
+  (void)st;
+  mt_rp_input in;
+  build_gpt(&in, 4, 16 * MiB, 2 * MiB);
+  mt_rp_plan p;
+  mt_rp_plan_init(&p);
+  p.allocator = MT_RP_ALLOC_RAW;
+  mt_rp_result base, ck;
+  assert_int_equal(mt_rp_replay(&in, &p, &base), 0);
+  p.ckpt = MT_RP_CK_ALL;
+  assert_int_equal(mt_rp_replay(&in, &p, &ck), 0);
+  /* 16 saved + 1 backward temporary -> one layer's 4 re-made + that temporary */
+  assert_true(ck.peak_allocated < base.peak_allocated);
+  assert_int_equal(base.peak_allocated - ck.peak_allocated, (17 - 5) * 16 * MiB);
+  assert_int_equal(ck.recompute_ns, 4 * 1000);
+  mt_rp_input_free(&in);
+}
+
+static void zero_states_oracle(void **st)
+{
+  (void)st;
+  /* ORACLES section 1: model-state bytes per rank, bf16 + AdamW, to 0.1% */
+  mt_rp_input in;
+  uint64_t n = 1ull << 20; /* elements per unit, divisible by 4 */
+  build_gpt(&in, 4, 1024, 2 * n);
+  uint64_t psi = 6 * n;
+  static const double want[4][2] = { { 16, 1 }, { 4, 12 }, { 2, 14 }, { 0, 16 } };
+  for (int z = 0; z <= 3; z++) {
+    mt_rp_plan p;
+    mt_rp_plan_init(&p);
+    p.zero = z;
+    p.world = 4;
+    p.allocator = MT_RP_ALLOC_RAW;
+    mt_rp_tensor *t;
+    size_t nt;
+    mt_rp_result cost = { 0 };
+    assert_int_equal(mt_rp_transform(&in, &p, &t, &nt, &cost), 0);
+    uint64_t ms = 0;
+    for (size_t i = 0; i < nt; i++)
+      if ((t[i].cat == MT_RP_PARAMETER || t[i].cat == MT_RP_GRADIENT || t[i].cat == MT_RP_OPTIMIZER_STATE) &&
+          t[i].t_free == MT_RP_NEVER)
+        ms += t[i].bytes;
+    double expect = z == 0 ? 16.0 * (double)psi : want[z][0] * (double)psi + want[z][1] * (double)psi / 4.0;
+    printf("# zero %d: model states %llu B, ORACLES %.0f B\n", z, (unsigned long long)ms, expect);
+    assert_true((double)ms > expect * 0.999 && (double)ms < expect * 1.001);
+    if (z == 3)
+      assert_int_equal(cost.extra_comm_bytes, 2 * psi);
+    free(t);
+  }
+  mt_rp_input_free(&in);
+}
+
+static void zero_paper_numbers(void **st)
+{
+  (void)st;
+  /* Psi = 7.5e9, Nd = 64: 120 / 31.41 / 16.64 / 1.875 GB via the same formulas */
+  double psi = 7.5e9, nd = 64, K = 12;
+  double s0 = (2 + 2 + K) * psi, s1 = 4 * psi + K * psi / nd, s2 = 2 * psi + (2 + K) * psi / nd,
+         s3 = (2 + 2 + K) * psi / nd;
+  assert_true(s0 / 1e9 > 119.99 && s0 / 1e9 < 120.01);
+  assert_true(s1 / 1e9 > 31.40 && s1 / 1e9 < 31.42);
+  assert_true(s2 / 1e9 > 16.63 && s2 / 1e9 < 16.65);
+  assert_true(s3 / 1e9 > 1.874 && s3 / 1e9 < 1.876);
+}
+
+static void micro_batches_scale(void **st)
+{
+  (void)st;
+  mt_rp_input in;
+  build_gpt(&in, 4, 16 * MiB, 2 * MiB);
+  mt_rp_plan p;
+  mt_rp_plan_init(&p);
+  p.allocator = MT_RP_ALLOC_RAW;
+  mt_rp_result base, mb;
+  assert_int_equal(mt_rp_replay(&in, &p, &base), 0);
+  p.micro_batches = 2;
+  assert_int_equal(mt_rp_replay(&in, &p, &mb), 0);
+  assert_true(mb.peak_allocated < base.peak_allocated);
+  assert_int_equal(base.by_cat[MT_RP_ACTIVATION] / 2, mb.by_cat[MT_RP_ACTIVATION]);
+  mt_rp_input_free(&in);
+}
+
+static void flash_drops_maps(void **st)
+{
+  (void)st;
+  mt_rp_input in;
+  build_gpt(&in, 4, 16 * MiB, 2 * MiB);
+  mt_rp_plan p;
+  mt_rp_plan_init(&p);
+  p.allocator = MT_RP_ALLOC_RAW;
+  mt_rp_result base, fl;
+  assert_int_equal(mt_rp_replay(&in, &p, &base), 0);
+  p.flash = 1;
+  assert_int_equal(mt_rp_replay(&in, &p, &fl), 0);
+  assert_int_equal(base.peak_allocated - fl.peak_allocated, 4 * 2 * 16 * MiB);
+  mt_rp_input_free(&in);
+}
+
+/* ORACLES section 3: Korthikanti per-layer activation bytes. */
+static void activation_formulas(void **st)
+{
+  (void)st;
+  double s = 2048, b = 1, h = 6144, a = 64, t = 8;
+  double v[6] = { s * b * h * (34 + 5 * a * s / h), s * b * h * (10 + 24 / t + 5 * a * s / (h * t)),
+                  s * b * h * (34 / t + 5 * a * s / (h * t)), s * b * h * (10 + 24 / t), 34 * s * b * h / t,
+                  2 * s * b * h };
+  const double want[6] = { 1769996288, 331350016, 221249536, 163577856, 53477376, 25165824 };
+  for (int i = 0; i < 6; i++)
+    assert_true((uint64_t)v[i] == (uint64_t)want[i]);
+}
+
+static void revolve_values(void **st)
+{
+  (void)st;
+  assert_int_equal(mt_rp_revolve(10, 1), 45);
+  assert_int_equal(mt_rp_revolve(10, 2), 20);
+  assert_int_equal(mt_rp_revolve(10, 3), 15);
+  assert_int_equal(mt_rp_revolve(16, 4), 27);
+  assert_int_equal(mt_rp_revolve(100, 10), 222);
+}
+
+static void knapsack_case(void **st)
+{
+  (void)st;
+  uint64_t mem[3] = { 6, 5, 5 };
+  int64_t val[3] = { 7, 5, 5 };
+  unsigned char keep[3];
+  assert_int_equal(mt_rp_knapsack(mem, val, 3, 10, keep), 10);
+  assert_int_equal(keep[0], 0);
+  assert_int_equal(keep[1], 1);
+  assert_int_equal(keep[2], 1);
+}
+
+/* The DP placement equals brute force on random chains of up to 12 layers. */
+static void placement_equals_brute_force(void **st)
+{
+  (void)st;
+  unsigned s = 7;
+  for (int trial = 0; trial < 300; trial++) {
+    size_t n = 1 + (size_t)(trial % 12);
+    mt_rp_layer_cost l[12];
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+      s = s * 1103515245u + 12345u;
+      l[i].saved = 10 + (s >> 16) % 90;
+      l[i].kept = (s >> 8) % 10;
+      l[i].transient = (s >> 4) % 30;
+      l[i].fwd_ns = 1 + (int64_t)((s >> 12) % 50);
+      total += l[i].saved;
+    }
+    uint64_t base = 5, head = 7;
+    uint64_t budget = base + head + (total * (uint64_t)(20 + trial % 80)) / 100;
+    unsigned char a[12], b[12];
+    int64_t ca = -1, cb = -1;
+    int ra = mt_rp_place_checkpoints(l, n, base, head, budget, 1, a, &ca);
+    int rb = mt_rp_place_brute(l, n, base, head, budget, b, &cb);
+    assert_int_equal(ra, rb);
+    if (ra == 0) {
+      assert_int_equal(ca, cb);
+      assert_true(mt_rp_chain_peak(l, n, a, base, head) <= budget);
+    }
+  }
+}
+
+/* recommend: plans fit, are verified, and the first is the cheapest. */
+static void recommend_fits(void **st)
+{
+  (void)st;
+  mt_rp_input in;
+  build_gpt(&in, 6, 4 * MiB, 2 * MiB);
+  mt_rp_result base;
+  assert_int_equal(mt_rp_baseline(&in, MT_RP_ALLOC_CACHING, &base), 0);
+  mt_rp_recommend_opts o = { .budget = base.peak_reserved * 8 / 10, .max_overhead = -1 };
+  mt_rp_choice *c;
+  size_t n, explored;
+  assert_int_equal(mt_rp_recommend(&in, &o, &c, &n, &explored), 0);
+  printf("# explored %zu plans, %zu listed; best: %s\n", explored, n, n ? c[0].options : "-");
+  assert_true(n > 0);
+  assert_true(c[0].fits);
+  assert_true(c[0].verified_by_replay);
+  assert_true(c[0].result.peak_reserved <= o.budget);
+  free(c);
+  mt_rp_input_free(&in);
+}
+
+static void plan_options(void **st)
+{
+  (void)st;
+  mt_rp_plan p;
+  char err[128], buf[256];
+  mt_rp_plan_init(&p);
+  assert_int_equal(mt_rp_plan_option(&p, "checkpoint", "layers:1,3", err, sizeof err), 1);
+  assert_int_equal(mt_rp_plan_option(&p, "zero", "3", err, sizeof err), 1);
+  assert_int_equal(mt_rp_plan_option(&p, "zero", "5", err, sizeof err), -1);
+  assert_int_equal(mt_rp_plan_option(&p, "format", "json", err, sizeof err), 0);
+  mt_rp_plan_describe(&p, buf, sizeof buf);
+  assert_string_equal(buf, "--checkpoint layers:1,3 --zero 3");
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(baseline_matches_sum), cmocka_unit_test(checkpoint_all_keeps_less),
+    cmocka_unit_test(zero_states_oracle),   cmocka_unit_test(zero_paper_numbers),
+    cmocka_unit_test(micro_batches_scale),  cmocka_unit_test(flash_drops_maps),
+    cmocka_unit_test(activation_formulas),  cmocka_unit_test(revolve_values),
+    cmocka_unit_test(knapsack_case),        cmocka_unit_test(placement_equals_brute_force),
+    cmocka_unit_test(recommend_fits),       cmocka_unit_test(plan_options),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
