@@ -1,0 +1,580 @@
+/* The collector core: configuration, per-thread rings, activation at the
+ * first CUDA call, dlsym interposition, and process life (fork, exec,
+ * thread exit, exit/_exit, crashes).  See collector/README.md. */
+#define _GNU_SOURCE
+#include "config.h"
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#ifndef MT_NOP
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+#endif
+#include "collector/collector.h"
+
+mt_config mt__cfg;
+MT_TLS unsigned mt__t_in;
+MT_TLS mt_tbuf *mt__t_buf;
+MT_TLS int mt__t_device;
+_Atomic int mt__state;
+int64_t mt__start_ns;
+
+static pthread_key_t tbuf_key;
+static int tbuf_key_ok;
+static _Atomic int exiting;
+
+/* ---- configuration ------------------------------------------------------ */
+
+static size_t parse_size(const char *s, size_t dflt)
+{
+  if (!s || !*s)
+    return dflt;
+  char *end;
+  double v = strtod(s, &end);
+  if (end == s || v <= 0)
+    return dflt;
+  while (*end == ' ')
+    end++;
+  double m = 1;
+  switch (*end) {
+  case 'k': case 'K': m = 1024.0; break;
+  case 'm': case 'M': m = 1024.0 * 1024; break;
+  case 'g': case 'G': m = 1024.0 * 1024 * 1024; break;
+  default: break;
+  }
+  return (size_t)(v * m);
+}
+
+static void read_config(void)
+{
+  const char *s = getenv("MEMTRACE_STACKS");
+  mt__cfg.stacks = !(s && strcmp(s, "none") == 0);
+  s = getenv("MEMTRACE_CUPTI");
+  mt__cfg.cupti = !(s && (strcmp(s, "0") == 0 || strcmp(s, "disabled") == 0));
+  mt__cfg.buffer_bytes = parse_size(getenv("MEMTRACE_BUFFER_SIZE"), (size_t)4 << 20);
+  if (mt__cfg.buffer_bytes < 64 * 64)
+    mt__cfg.buffer_bytes = 64 * 64;
+  s = getenv("MEMTRACE_MAX_FRAMES");
+  mt__cfg.max_frames = s ? atoi(s) : 32;
+  if (mt__cfg.max_frames < 1 || mt__cfg.max_frames > MT_MAX_FRAMES)
+    mt__cfg.max_frames = 32;
+  s = getenv("MEMTRACE_RUN_DIR");
+  snprintf(mt__cfg.run_dir, sizeof mt__cfg.run_dir, "%s", s && *s ? s : ".");
+  s = getenv("MEMTRACE_RUN_ID");
+  if (s && *s)
+    snprintf(mt__cfg.run_id, sizeof mt__cfg.run_id, "%s", s);
+  else
+    snprintf(mt__cfg.run_id, sizeof mt__cfg.run_id, "pid-%ld", (long)getpid());
+  Dl_info di;
+  if (dladdr((void *)read_config, &di) && di.dli_fname)
+    snprintf(mt__cfg.self_path, sizeof mt__cfg.self_path, "%s", di.dli_fname);
+}
+
+/* ---- per-thread rings --------------------------------------------------- */
+
+static void tbuf_release(void *p)
+{
+  mt_tbuf *b = p;
+  /* The ring outlives the thread: the drain empties it, then unmaps it. */
+  if (b)
+    atomic_store_explicit(&b->dead, 1, memory_order_release);
+}
+
+mt_tbuf *mt__tbuf_init(void)
+{
+#ifdef MT_NOP
+  return NULL;
+#else
+  static MT_TLS int initializing;
+  if (initializing || atomic_load(&mt__state) == MT_S_DONE)
+    return NULL;
+  initializing = 1;
+  unsigned saved = mt__t_in;
+  mt__t_in = MT_F_SELF;
+  mt_tbuf *b = calloc(1, sizeof *b);
+  if (!b)
+    goto out;
+  size_t slots = 1;
+  while (slots * sizeof(mt_rec) < mt__cfg.buffer_bytes)
+    slots <<= 1;
+  b->map_bytes = slots * sizeof(mt_rec);
+  void *m = mmap(NULL, b->map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) {
+    free(b);
+    b = NULL;
+    goto out;
+  }
+  b->slots = m;
+  b->mask = slots - 1;
+  b->tid = (pid_t)syscall(SYS_gettid);
+  mt__t_buf = b;
+  if (tbuf_key_ok)
+    pthread_setspecific(tbuf_key, b);
+  mt_tbuf *h = atomic_load(&mt__threads);
+  do {
+    b->next = h;
+  } while (!atomic_compare_exchange_weak(&mt__threads, &h, b));
+out:
+  mt__t_in = saved;
+  initializing = 0;
+  return b;
+#endif
+}
+
+void mt__emit_text(int type, int op, int kind, int dkind, int64_t ts, uint64_t p0, uint64_t p1,
+                   uint64_t p2, uint64_t p3, const char *text)
+{
+#ifndef MT_NOP
+  size_t len = text ? strnlen(text, 255) : 0;
+  unsigned extra = (unsigned)((len + 63) / 64);
+  uint64_t pos;
+  mt_rec *r = mt__rec_reserve(extra, dkind, &pos);
+  if (!r)
+    return;
+  memset(r, 0, sizeof *r);
+  r->type = (uint8_t)type;
+  r->op = (uint8_t)op;
+  r->kind = (uint8_t)kind;
+  r->nx = (uint8_t)extra;
+  r->ntext = (uint16_t)len;
+  r->device = (int16_t)mt__t_device;
+  r->ts = ts;
+  r->p[0] = p0;
+  r->p[1] = p1;
+  r->p[2] = p2;
+  r->p[3] = p3;
+  for (unsigned i = 0; i < extra; i++) {
+    size_t k = len - 64 * i < 64 ? len - 64 * i : 64;
+    memcpy(mt__rec_slot(pos, 1 + i), text + 64 * i, k);
+  }
+  mt__rec_commit(pos, 1 + extra);
+#else
+  (void)type; (void)op; (void)kind; (void)dkind; (void)ts; (void)p0; (void)p1; (void)p2;
+  (void)p3; (void)text;
+#endif
+}
+
+int mt__backtrace(void **pcs, int n)
+{
+#ifdef MT_NOP
+  (void)pcs; (void)n;
+  return 0;
+#else
+  int k = unw_backtrace(pcs, n);
+  return k < 0 ? 0 : k;
+#endif
+}
+
+/* ---- names of code addresses (kernel stubs, CUfunctions) --------------- */
+
+#define NAMES_CAP 65536u
+static struct { uint64_t key; char *name; } names[NAMES_CAP];
+static pthread_mutex_t names_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static unsigned name_slot(uint64_t key)
+{
+  return (unsigned)((key * 0x9e3779b97f4a7c15ull) >> 48) & (NAMES_CAP - 1);
+}
+
+void mt__names_put(uint64_t key, const char *name)
+{
+  if (!key || !name)
+    return;
+  unsigned saved = mt__t_in;
+  mt__t_in = MT_F_SELF;
+  pthread_mutex_lock(&names_lock);
+  for (unsigned i = name_slot(key), n = 0; n < NAMES_CAP; i = (i + 1) & (NAMES_CAP - 1), n++) {
+    if (names[i].key == key || names[i].key == 0) {
+      if (names[i].key == key && names[i].name && strcmp(names[i].name, name) == 0)
+        break;
+      char *c = strdup(name);
+      if (!c)
+        break;
+      free(names[i].name);
+      names[i].name = c;
+      names[i].key = key;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&names_lock);
+  mt__t_in = saved;
+}
+
+char *mt__names_get(uint64_t key)
+{
+  char *r = NULL;
+  pthread_mutex_lock(&names_lock);
+  for (unsigned i = name_slot(key), n = 0; n < NAMES_CAP; i = (i + 1) & (NAMES_CAP - 1), n++) {
+    if (names[i].key == key) {
+      r = strdup(names[i].name);
+      break;
+    }
+    if (names[i].key == 0)
+      break;
+  }
+  pthread_mutex_unlock(&names_lock);
+  return r;
+}
+
+/* ---- real symbols and dlsym interposition ------------------------------ */
+
+typedef void *(*dlsym_fn)(void *, const char *);
+static dlsym_fn real_dlsym_p;
+
+void *mt__real_dlsym(void *handle, const char *name)
+{
+  if (MT_UNLIKELY(!real_dlsym_p)) {
+    /* dlvsym is not interposed; ask for the versioned dlsym directly. */
+    static const char *const vers[] = { "GLIBC_2.34", "GLIBC_2.2.5", "GLIBC_2.17", "GLIBC_2.0" };
+    for (size_t i = 0; i < sizeof vers / sizeof vers[0] && !real_dlsym_p; i++)
+      real_dlsym_p = (dlsym_fn)dlvsym(RTLD_NEXT, "dlsym", vers[i]);
+    if (!real_dlsym_p)
+      return NULL;
+  }
+  return real_dlsym_p(handle, name);
+}
+
+/* True when p is code of this library: a stand-in library whose own
+ * references go through the PLT hands back *our* exports when asked for
+ * its functions (its GOT binds to the preloaded definition first). */
+int mt__is_self(const void *p)
+{
+  static void *self_base;
+  Dl_info di;
+  if (!self_base && dladdr((void *)mt__is_self, &di))
+    self_base = di.dli_fbase;
+  return p && dladdr(p, &di) && di.dli_fbase == self_base;
+}
+
+/* The real definition of `name`: the next one after us in the global
+ * scope, else the one inside the CUDA/NCCL library the program dlopen'ed
+ * locally (the runtime opens libcuda.so.1 RTLD_LOCAL). */
+void *mt__resolve(const char *name)
+{
+  void *p = mt__real_dlsym(RTLD_NEXT, name);
+  if (p && !mt__is_self(p))
+    return p;
+  static const char *const libs[] = { "libcuda.so.1", "libcudart.so.13", "libcudart.so.12",
+                                      "libnccl.so.2" };
+  for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) {
+    void *h = dlopen(libs[i], RTLD_LAZY | RTLD_NOLOAD);
+    if (!h)
+      continue;
+    p = mt__real_dlsym(h, name);
+    dlclose(h);
+    if (p && !mt__is_self(p))
+      return p;
+  }
+  return NULL;
+}
+
+/* The runtime dlopens libcuda.so.1 and asks dlsym for cuGetProcAddress_v2;
+ * NCCL and ctypes users look up symbols the same way.  Every hooked name
+ * found this way is handed back as its wrapper, forwarding to what the
+ * real dlsym found. */
+MT_EXPORT void *dlsym(void *handle, const char *name)
+{
+  void *real = mt__real_dlsym(handle, name);
+  if (!real || (mt__t_in & MT_F_SELF) == MT_F_SELF)
+    return real;
+  if (handle == RTLD_NEXT)   /* someone else's RTLD_NEXT chain: leave it alone */
+    return real;
+  void *w = NULL;
+  if (name[0] == 'c' && name[1] == 'u' && name[2] != 'd')
+    w = mt__driver_wrap(name, real, 0);
+  else if (name[0] == 'c' && name[1] == 'u')
+    w = mt__cudart_dlsym_wrap(name, real);
+  else if (name[0] == 'n' && name[1] == 'c')
+    w = mt__nccl_dlsym_wrap(name, real);
+  return w ? w : real;
+}
+
+/* ---- activation: the first CUDA call ----------------------------------- */
+
+static _Atomic int crashing;
+#ifndef MT_NOP
+static struct sigaction old_act[32];
+static const int crash_sigs[] = { SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL };
+
+static void crash_handler(int sig, siginfo_t *si, void *uc)
+{
+  (void)si; (void)uc;
+  int saved_errno = errno;
+  if (!atomic_exchange(&crashing, 1)) {
+    const char *n = sig == SIGSEGV ? "SIGSEGV" : sig == SIGABRT ? "SIGABRT" : sig == SIGBUS ? "SIGBUS"
+                  : sig == SIGFPE ? "SIGFPE" : "SIGILL";
+    mt__t_in = MT_F_SELF;
+    mt__drain_stop(0, n, 2000);
+  }
+  /* Restore the handler that was there before us and deliver again: the
+   * signal is blocked while we run, so it arrives as soon as we return. */
+  sigaction(sig, &old_act[sig], NULL);
+  errno = saved_errno;
+  raise(sig);
+}
+
+static void install_crash_handlers(void)
+{
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = crash_handler;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&sa.sa_mask);
+  for (size_t i = 0; i < sizeof crash_sigs / sizeof crash_sigs[0]; i++) {
+    struct sigaction old;
+    if (sigaction(crash_sigs[i], NULL, &old) != 0)
+      continue;
+    /* A program that handles the signal itself keeps its handler. */
+    if (old.sa_handler != SIG_DFL)
+      continue;
+    old_act[crash_sigs[i]] = old;
+    sigaction(crash_sigs[i], &sa, NULL);
+  }
+}
+
+static void at_exit(void)
+{
+  mt__shutdown("exit");
+}
+
+#endif
+
+void mt__activate_slow(void)
+{
+#ifndef MT_NOP
+  int expect = MT_S_IDLE;
+  if (!atomic_compare_exchange_strong(&mt__state, &expect, MT_S_ACTIVE))
+    return;
+  unsigned saved = mt__t_in;
+  mt__t_in = MT_F_SELF;
+  if (mt__drain_start() != 0) {
+    atomic_store(&mt__state, MT_S_DONE);
+  } else {
+    static int registered;
+    if (!registered) {
+      registered = 1;
+      atexit(at_exit);
+    }
+    install_crash_handlers();
+  }
+  mt__t_in = saved;
+#endif
+}
+
+void mt__shutdown(const char *why)
+{
+#ifndef MT_NOP
+  if (atomic_load(&mt__state) != MT_S_ACTIVE || atomic_exchange(&exiting, 1))
+    return;
+  unsigned saved = mt__t_in;
+  mt__t_in = MT_F_SELF;
+  mt__drain_stop(1, why, 10000);
+  atomic_store(&mt__state, MT_S_DONE);
+  mt__t_in = saved;
+#else
+  (void)why;
+#endif
+}
+
+/* ---- fork --------------------------------------------------------------- */
+
+static void fork_prepare(void)
+{
+  if (atomic_load(&mt__state) == MT_S_ACTIVE)
+    mt__drain_fork_prepare();
+}
+
+static void fork_parent(void)
+{
+  if (atomic_load(&mt__state) == MT_S_ACTIVE)
+    mt__drain_fork_parent();
+}
+
+/* The child is a new process: its own trace, created at its own first
+ * CUDA call.  The parent's rings and trace connection are forgotten (not
+ * freed: they are the parent's, and the parent's drain writes them). */
+static void fork_child(void)
+{
+  mt__drain_fork_child();
+  atomic_store(&mt__threads, NULL);
+  mt__t_buf = NULL;
+  if (tbuf_key_ok)
+    pthread_setspecific(tbuf_key, NULL);
+  atomic_store(&exiting, 0);
+  atomic_store(&crashing, 0);
+  mt__start_ns = mt__now();
+  snprintf(mt__cfg.run_id, sizeof mt__cfg.run_id, "%s", getenv("MEMTRACE_RUN_ID") ? getenv("MEMTRACE_RUN_ID") : mt__cfg.run_id);
+  atomic_store(&mt__state, MT_S_IDLE);
+}
+
+/* ---- exec: finish this image's trace, keep the preload ------------------ */
+
+static char **env_with_preload(char *const envp[])
+{
+  if (!mt__cfg.self_path[0] || !envp)
+    return NULL;
+  static const char *const keep[] = { "MEMTRACE_RUN_DIR", "MEMTRACE_RUN_ID", "MEMTRACE_STACKS",
+                                      "MEMTRACE_CUPTI", "MEMTRACE_BUFFER_SIZE",
+                                      "NVTX_INJECTION64_PATH" };
+  size_t n = 0;
+  int has_preload = 0;
+  int has[sizeof keep / sizeof keep[0]] = { 0 };
+  for (; envp[n]; n++) {
+    if (strncmp(envp[n], "LD_PRELOAD=", 11) == 0 && strstr(envp[n], mt__cfg.self_path))
+      has_preload = 1;
+    for (size_t k = 0; k < sizeof keep / sizeof keep[0]; k++)
+      if (strncmp(envp[n], keep[k], strlen(keep[k])) == 0 && envp[n][strlen(keep[k])] == '=')
+        has[k] = 1;
+  }
+  int need = !has_preload;
+  for (size_t k = 0; k < sizeof keep / sizeof keep[0]; k++)
+    need |= !has[k] && getenv(keep[k]);
+  if (!need)
+    return NULL;
+  char **e = calloc(n + 2 + sizeof keep / sizeof keep[0], sizeof *e);
+  if (!e)
+    return NULL;
+  size_t j = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!has_preload && strncmp(envp[i], "LD_PRELOAD=", 11) == 0) {
+      size_t len = strlen(envp[i]) + strlen(mt__cfg.self_path) + 2;
+      char *s = malloc(len);
+      if (s) {
+        snprintf(s, len, "LD_PRELOAD=%s:%s", mt__cfg.self_path, envp[i] + 11);
+        e[j++] = s;
+        has_preload = 1;
+        continue;
+      }
+    }
+    e[j++] = envp[i];
+  }
+  if (!has_preload) {
+    size_t len = strlen(mt__cfg.self_path) + 12;
+    char *s = malloc(len);
+    if (s) {
+      snprintf(s, len, "LD_PRELOAD=%s", mt__cfg.self_path);
+      e[j++] = s;
+    }
+  }
+  for (size_t k = 0; k < sizeof keep / sizeof keep[0]; k++) {
+    const char *v = getenv(keep[k]);
+    if (!has[k] && v) {
+      size_t len = strlen(keep[k]) + strlen(v) + 2;
+      char *s = malloc(len);
+      if (s) {
+        snprintf(s, len, "%s=%s", keep[k], v);
+        e[j++] = s;
+      }
+    }
+  }
+  e[j] = NULL;
+  return e;
+}
+
+static void before_exec(void)
+{
+  mt__shutdown("exec");
+}
+
+/* A failed exec leaves the process running with a finished trace: start
+ * over as if forked, so later CUDA calls get a new file. */
+static void after_failed_exec(void)
+{
+  if (atomic_load(&mt__state) == MT_S_DONE) {
+    atomic_store(&mt__threads, NULL);
+    mt__t_buf = NULL;
+    atomic_store(&exiting, 0);
+    atomic_store(&mt__state, MT_S_IDLE);
+  }
+}
+
+typedef int (*execve_fn)(const char *, char *const[], char *const[]);
+
+MT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+  static execve_fn real;
+  if (!real)
+    real = (execve_fn)mt__resolve("execve");
+  before_exec();
+  char **e = env_with_preload(envp);
+  int rc = real(path, argv, e ? e : envp);
+  int saved = errno;
+  free(e);   /* the strings leak on failure: exec failures are rare */
+  after_failed_exec();
+  errno = saved;
+  return rc;
+}
+
+MT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+  static execve_fn real;
+  if (!real)
+    real = (execve_fn)mt__resolve("execvpe");
+  before_exec();
+  char **e = env_with_preload(envp);
+  int rc = real(file, argv, e ? e : envp);
+  int saved = errno;
+  free(e);
+  after_failed_exec();
+  errno = saved;
+  return rc;
+}
+
+MT_EXPORT int execv(const char *path, char *const argv[])
+{
+  return execve(path, argv, environ);
+}
+
+MT_EXPORT int execvp(const char *file, char *const argv[])
+{
+  return execvpe(file, argv, environ);
+}
+
+/* ---- _exit: no atexit handlers run, so flush here ------------------------ */
+
+typedef void (*exit_fn)(int);
+
+MT_EXPORT void _exit(int status)
+{
+  static exit_fn real;
+  if (!real)
+    real = (exit_fn)mt__resolve("_exit");
+  mt__shutdown("_exit");
+  real(status);
+  __builtin_unreachable();
+}
+
+MT_EXPORT void _Exit(int status)
+{
+  static exit_fn real;
+  if (!real)
+    real = (exit_fn)mt__resolve("_Exit");
+  mt__shutdown("_exit");
+  real(status);
+  __builtin_unreachable();
+}
+
+/* ---- load / unload ------------------------------------------------------ */
+
+__attribute__((constructor)) static void mt__load(void)
+{
+  mt__t_in = MT_F_SELF;
+  read_config();
+  mt__start_ns = mt__now();
+  if (pthread_key_create(&tbuf_key, tbuf_release) == 0)
+    tbuf_key_ok = 1;
+  pthread_atfork(fork_prepare, fork_parent, fork_child);
+  mt__t_in = 0;
+}
+
+__attribute__((destructor)) static void mt__unload(void)
+{
+  mt__shutdown("exit");
+}
