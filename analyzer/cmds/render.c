@@ -1,0 +1,659 @@
+/* memtrace report renderers: text, Markdown, HTML, over one table helper. */
+#include "config.h"
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <json-c/json.h>
+#include "analyzer/cmds/render.h"
+#include "schemas/enums.h"
+
+#define WIDTH 100
+#define MAXCOL 10
+
+/* ---- tables ------------------------------------------------------------ */
+
+typedef struct tbl {
+  int ncol;
+  const char *hdr[MAXCOL];
+  char align[MAXCOL + 1];   /* 'l' or 'r' per column */
+  char **cells;
+  size_t nrows, cap;
+} tbl;
+
+static void tbl_init(tbl *t, const char *align, ...)
+{
+  memset(t, 0, sizeof *t);
+  t->ncol = (int)strlen(align);
+  snprintf(t->align, sizeof t->align, "%s", align);
+  va_list ap;
+  va_start(ap, align);
+  for (int i = 0; i < t->ncol; i++)
+    t->hdr[i] = va_arg(ap, const char *);
+  va_end(ap);
+}
+
+/* Adds a row: ncol strings (copied). */
+static void tbl_row(tbl *t, ...)
+{
+  if (t->nrows == t->cap) {
+    size_t nc = t->cap ? t->cap * 2 : 16;
+    char **n = realloc(t->cells, nc * (size_t)t->ncol * sizeof *n);
+    if (!n)
+      return;
+    t->cells = n;
+    t->cap = nc;
+  }
+  va_list ap;
+  va_start(ap, t);
+  for (int i = 0; i < t->ncol; i++) {
+    const char *s = va_arg(ap, const char *);
+    t->cells[t->nrows * (size_t)t->ncol + (size_t)i] = strdup(s ? s : "");
+  }
+  va_end(ap);
+  t->nrows++;
+}
+
+static void html_esc(FILE *f, const char *s)
+{
+  for (; *s; s++) {
+    switch (*s) {
+    case '<': fputs("&lt;", f); break;
+    case '>': fputs("&gt;", f); break;
+    case '&': fputs("&amp;", f); break;
+    case '"': fputs("&quot;", f); break;
+    default: fputc(*s, f);
+    }
+  }
+}
+
+static void md_esc(FILE *f, const char *s)
+{
+  for (; *s; s++) {
+    if (*s == '|' || *s == '*' || *s == '_' || *s == '`')
+      fputc('\\', f);
+    fputc(*s, f);
+  }
+}
+
+static void tbl_print(FILE *f, tbl *t, int fmt, int indent)
+{
+  if (fmt == MT_FMT_HTML) {
+    fputs("<table>\n<tr>", f);
+    for (int c = 0; c < t->ncol; c++) {
+      fputs(t->align[c] == 'r' ? "<th class=r>" : "<th>", f);
+      html_esc(f, t->hdr[c]);
+      fputs("</th>", f);
+    }
+    fputs("</tr>\n", f);
+    for (size_t r = 0; r < t->nrows; r++) {
+      fputs("<tr>", f);
+      for (int c = 0; c < t->ncol; c++) {
+        fputs(t->align[c] == 'r' ? "<td class=r>" : "<td>", f);
+        html_esc(f, t->cells[r * (size_t)t->ncol + (size_t)c]);
+        fputs("</td>", f);
+      }
+      fputs("</tr>\n", f);
+    }
+    fputs("</table>\n", f);
+  } else if (fmt == MT_FMT_MD) {
+    fputc('|', f);
+    for (int c = 0; c < t->ncol; c++) {
+      fputc(' ', f);
+      md_esc(f, t->hdr[c]);
+      fputs(" |", f);
+    }
+    fputs("\n|", f);
+    for (int c = 0; c < t->ncol; c++)
+      fputs(t->align[c] == 'r' ? "---:|" : "---|", f);
+    fputc('\n', f);
+    for (size_t r = 0; r < t->nrows; r++) {
+      fputc('|', f);
+      for (int c = 0; c < t->ncol; c++) {
+        fputc(' ', f);
+        md_esc(f, t->cells[r * (size_t)t->ncol + (size_t)c]);
+        fputs(" |", f);
+      }
+      fputc('\n', f);
+    }
+    fputc('\n', f);
+  } else {
+    size_t w[MAXCOL];
+    size_t total = (size_t)indent;
+    for (int c = 0; c < t->ncol; c++) {
+      w[c] = strlen(t->hdr[c]);
+      for (size_t r = 0; r < t->nrows; r++) {
+        size_t l = strlen(t->cells[r * (size_t)t->ncol + (size_t)c]);
+        if (l > w[c])
+          w[c] = l;
+      }
+      total += w[c] + (c ? 2 : 0);
+    }
+    /* too wide: shrink the widest left-aligned column, ending cells in "..." */
+    while (total > WIDTH) {
+      int widest = -1;
+      for (int c = 0; c < t->ncol; c++)
+        if (t->align[c] == 'l' && (widest < 0 || w[c] > w[widest]))
+          widest = c;
+      if (widest < 0 || w[widest] <= 8)
+        break;
+      size_t cut = total - WIDTH;
+      if (cut > w[widest] - 8)
+        cut = w[widest] - 8;
+      w[widest] -= cut;
+      total -= cut;
+    }
+    for (int r = -1; r < (int)t->nrows; r++) {
+      fprintf(f, "%*s", indent, "");
+      for (int c = 0; c < t->ncol; c++) {
+        const char *s = r < 0 ? t->hdr[c] : t->cells[(size_t)r * (size_t)t->ncol + (size_t)c];
+        size_t l = strlen(s);
+        char buf[256];
+        if (l > w[c]) {
+          snprintf(buf, sizeof buf, "%.*s...", (int)(w[c] > 3 ? w[c] - 3 : 0), s);
+          s = buf;
+        }
+        const char *sep = c ? "  " : "";
+        if (t->align[c] == 'r')
+          fprintf(f, "%s%*s", sep, (int)w[c], s);
+        else if (c == t->ncol - 1)
+          fprintf(f, "%s%s", sep, s);
+        else
+          fprintf(f, "%s%-*s", sep, (int)w[c], s);
+      }
+      fputc('\n', f);
+    }
+  }
+  for (size_t i = 0; i < t->nrows * (size_t)t->ncol; i++)
+    free(t->cells[i]);
+  free(t->cells);
+  t->cells = NULL;
+  t->nrows = t->cap = 0;
+}
+
+/* ---- formatting --------------------------------------------------------- */
+
+const char *mt_fmt_secs(int64_t ns, char *buf, size_t len)
+{
+  snprintf(buf, len, "%s%lld.%06lld s", ns < 0 ? "-" : "", (long long)(llabs(ns) / 1000000000LL),
+           (long long)((llabs(ns) % 1000000000LL) / 1000));
+  return buf;
+}
+
+static const char *dur(int64_t ns, char *buf, size_t len)
+{
+  if (ns < 0)
+    snprintf(buf, len, "-");
+  else if (ns >= 1000000000LL)
+    snprintf(buf, len, "%.2f s", (double)ns / 1e9);
+  else if (ns >= 1000000)
+    snprintf(buf, len, "%.2f ms", (double)ns / 1e6);
+  else if (ns >= 1000)
+    snprintf(buf, len, "%.1f us", (double)ns / 1e3);
+  else
+    snprintf(buf, len, "%lld ns", (long long)ns);
+  return buf;
+}
+
+static const char *pct(uint64_t a, uint64_t b, char *buf, size_t len)
+{
+  if (!b)
+    snprintf(buf, len, "-");
+  else
+    snprintf(buf, len, "%.1f%%", 100.0 * (double)a / (double)b);
+  return buf;
+}
+
+static const char *num(uint64_t v, char *buf, size_t len)
+{
+  snprintf(buf, len, "%llu", (unsigned long long)v);
+  return buf;
+}
+
+static const char *inum(int v, char *buf, size_t len)
+{
+  if (v < 0)
+    snprintf(buf, len, "-");
+  else
+    snprintf(buf, len, "%d", v);
+  return buf;
+}
+
+/* ---- sections ----------------------------------------------------------- */
+
+typedef struct out {
+  FILE *f;
+  int fmt;
+} out;
+
+static void heading(out *o, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void heading(out *o, int level, const char *fmt, ...)
+{
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (o->fmt == MT_FMT_HTML) {
+    fprintf(o->f, "<h%d>", level);
+    html_esc(o->f, buf);
+    fprintf(o->f, "</h%d>\n", level);
+  } else if (o->fmt == MT_FMT_MD) {
+    fprintf(o->f, "%.*s %s\n\n", level, "####", buf);
+  } else {
+    fprintf(o->f, "%s%s\n", level <= 2 ? "" : "  ", buf);
+  }
+}
+
+static void para(out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void para(out *o, const char *fmt, ...)
+{
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (o->fmt == MT_FMT_HTML) {
+    fputs("<p>", o->f);
+    html_esc(o->f, buf);
+    fputs("</p>\n", o->f);
+  } else if (o->fmt == MT_FMT_MD) {
+    md_esc(o->f, buf);
+    fputs("\n\n", o->f);
+  } else {
+    /* wrap at WIDTH with a 2-space indent */
+    const char *p = buf;
+    while (*p) {
+      size_t n = strlen(p);
+      if (n > WIDTH - 2) {
+        n = WIDTH - 2;
+        while (n > 20 && p[n] != ' ')
+          n--;
+      }
+      fprintf(o->f, "  %.*s\n", (int)n, p);
+      p += n;
+      while (*p == ' ')
+        p++;
+    }
+  }
+}
+
+static void gap(out *o)
+{
+  if (o->fmt == MT_FMT_TEXT)
+    fputc('\n', o->f);
+}
+
+static void section_peak(out *o, const mt_analysis *a, const mt_rank *r)
+{
+  char b1[64], b2[64], b3[64], b4[64];
+  const mt_snapshot *p = &r->peak;
+  tbl t;
+  tbl_init(&t, "lrrl", "category", "bytes", "share", "rule that decided most of it");
+  for (int c = 0; c < MT_CAT_COUNT; c++) {
+    if (c == MT_CAT_CACHE_FREE)
+      continue;
+    /* the rule with most bytes in this category, from the kept objects */
+    uint64_t best = 0;
+    const char *rule = "";
+    uint64_t by[MT_RULE_COUNT] = { 0 };
+    for (size_t i = 0; i < p->nobjects; i++)
+      if (p->objects[i].category == c)
+        by[p->objects[i].rule] += p->objects[i].size;
+    for (int k = 0; k < MT_RULE_COUNT; k++)
+      if (by[k] > best) {
+        best = by[k];
+        rule = mt_rule_name(k);
+      }
+    if (!p->by_category[c])
+      continue;
+    tbl_row(&t, mt_category_name(c), mt_size_str(p->by_category[c], b1, sizeof b1),
+            pct(p->by_category[c], p->allocated, b2, sizeof b2), rule);
+  }
+  tbl_row(&t, "= allocated", mt_size_str(p->allocated, b1, sizeof b1), "100.0%", "");
+  tbl_row(&t, "cache_free (beside)", mt_size_str(p->by_category[MT_CAT_CACHE_FREE], b1, sizeof b1),
+          pct(p->by_category[MT_CAT_CACHE_FREE], p->reserved, b2, sizeof b2), "reserved, not allocated");
+  tbl_row(&t, "= reserved", mt_size_str(p->reserved, b1, sizeof b1), "", "");
+  heading(o, 3, "What the allocated peak is made of");
+  tbl_print(o->f, &t, o->fmt, 4);
+  gap(o);
+  (void)a;
+  (void)b3;
+  (void)b4;
+}
+
+static void section_rank(out *o, const mt_analysis *a, const mt_rank *r)
+{
+  char b1[64], b2[64], b3[64], b4[64], b5[64], b6[64];
+  heading(o, 2, "Rank %d  (pid %lld on %s, world size %d)", r->rank, (long long)r->pid, r->host, r->world_size);
+  para(o, "trace %s", r->path);
+  if (r->incomplete)
+    para(o, "INCOMPLETE: %s.", r->incomplete_reason);
+  para(o, "Dropped events: %llu%s%s%s", (unsigned long long)r->dropped, r->drops_detail ? " (" : "",
+       r->drops_detail ? r->drops_detail : "", r->drops_detail ? ")" : "");
+  if (!r->n_mem_events && !r->n_region_events) {
+    para(o, "No device memory events in this trace.");
+    gap(o);
+    return;
+  }
+  tbl t;
+  tbl_init(&t, "lrrlll", "peak", "bytes", "at", "step", "phase", "innermost range");
+  tbl_row(&t, "allocated", mt_size_str(r->peak_allocated, b1, sizeof b1),
+          mt_fmt_secs(r->peak_allocated_ts, b2, sizeof b2), inum(r->peak.step, b3, sizeof b3),
+          r->peak.phase ? r->peak.phase : "-", r->peak.range ? r->peak.range : "-");
+  tbl_row(&t, "reserved", mt_size_str(r->peak_reserved, b1, sizeof b1),
+          mt_fmt_secs(r->peak_reserved_ts, b2, sizeof b2), inum(r->peak_reserved_step, b3, sizeof b3),
+          r->peak_reserved_phase ? r->peak_reserved_phase : "-", "");
+  tbl_print(o->f, &t, o->fmt, 2);
+  para(o, "Times are seconds since the trace started (absolute CLOCK_MONOTONIC %lld ns + time).",
+       (long long)r->start_ns);
+  gap(o);
+  section_peak(o, a, r);
+
+  /* fragmentation */
+  heading(o, 3, "Fragmentation");
+  para(o, "reserved - allocated: %s at the peak; at most %s (at %s). Largest free block inside the "
+       "allocator's segments at the peak: %s.",
+       mt_size_str(r->peak.by_category[MT_CAT_CACHE_FREE], b1, sizeof b1),
+       mt_size_str(r->max_fragmentation, b2, sizeof b2), mt_fmt_secs(r->max_fragmentation_ts, b3, sizeof b3),
+       mt_size_str(r->peak.largest_free_block, b4, sizeof b4));
+  if (r->peak.nsegments) {
+    tbl_init(&t, "rrrrrr", "heap", "segment", "used", "free", "largest free", "blocks");
+    for (size_t i = 0; i < r->peak.nsegments && i < 8; i++) {
+      const mt_segment_frag *s = &r->peak.segments[i];
+      char h[32];
+      snprintf(h, sizeof h, "%lld", (long long)s->heap);
+      tbl_row(&t, h, mt_size_str(s->size, b1, sizeof b1), mt_size_str(s->used, b2, sizeof b2),
+              mt_size_str(s->size - s->used, b3, sizeof b3), mt_size_str(s->largest_free, b4, sizeof b4),
+              num(s->nblocks, b5, sizeof b5));
+    }
+    tbl_print(o->f, &t, o->fmt, 4);
+  }
+  gap(o);
+
+  /* largest allocations at the peak */
+  if (r->peak.nobjects) {
+    heading(o, 3, "Largest allocations live at the peak");
+    tbl_init(&t, "rllrrl", "bytes", "category", "rule", "step", "layer", "name (phase at allocation)");
+    for (size_t i = 0; i < r->peak.nobjects && i < 10; i++) {
+      const mt_object *x = &r->peak.objects[i];
+      char nm[256];
+      snprintf(nm, sizeof nm, "%s (%s)", x->label ? x->label : x->where ? x->where : x->is_tensor ? "tensor" : "cudaMalloc",
+               x->phase ? x->phase : "-");
+      tbl_row(&t, mt_size_str(x->size, b1, sizeof b1), mt_category_name(x->category), mt_rule_name(x->rule),
+              inum(x->step, b2, sizeof b2), inum(x->layer, b3, sizeof b3), nm);
+    }
+    tbl_print(o->f, &t, o->fmt, 4);
+    gap(o);
+  }
+  if (r->ngroups) {
+    heading(o, 3, "Allocations by name");
+    tbl_init(&t, "rrrrl", "at peak", "total", "count", "largest", "name");
+    for (size_t i = 0; i < r->ngroups && i < 12; i++) {
+      const mt_alloc_group *g = &r->groups[i];
+      tbl_row(&t, mt_size_str(g->peak_bytes, b1, sizeof b1), mt_size_str(g->total_bytes, b2, sizeof b2),
+              num(g->count, b3, sizeof b3), mt_size_str(g->max_size, b4, sizeof b4), g->key);
+    }
+    tbl_print(o->f, &t, o->fmt, 4);
+    gap(o);
+  }
+  if (r->nsteps) {
+    heading(o, 3, "Per-step peaks");
+    tbl_init(&t, "rrrr", "step", "allocated", "reserved", "at");
+    for (size_t i = 0; i < r->nsteps; i++)
+      tbl_row(&t, inum(r->steps[i].step, b1, sizeof b1), mt_size_str(r->steps[i].allocated, b2, sizeof b2),
+              mt_size_str(r->steps[i].reserved, b3, sizeof b3), mt_fmt_secs(r->steps[i].allocated_ts, b4, sizeof b4));
+    tbl_print(o->f, &t, o->fmt, 4);
+    gap(o);
+  }
+  if (r->nlayers) {
+    heading(o, 3, "Layers: activation bytes and kernel time");
+    tbl_init(&t, "rrrrrr", "layer", "activations", "fwd kernels", "fwd time", "bwd kernels", "bwd time");
+    for (size_t i = 0; i < r->nlayers; i++) {
+      const mt_layer_stat *l = &r->layers[i];
+      if (!l->activation_bytes && !l->fwd_kernels && !l->bwd_kernels)
+        continue;
+      tbl_row(&t, inum(l->layer, b1, sizeof b1), mt_size_str(l->activation_bytes, b2, sizeof b2),
+              num(l->fwd_kernels, b3, sizeof b3), dur(l->fwd_gpu_ns >= 0 ? l->fwd_gpu_ns : l->fwd_api_ns, b4, sizeof b4),
+              num(l->bwd_kernels, b5, sizeof b5), dur(l->bwd_gpu_ns >= 0 ? l->bwd_gpu_ns : l->bwd_api_ns, b6, sizeof b6));
+    }
+    tbl_print(o->f, &t, o->fmt, 4);
+    para(o, "Activation bytes: activations allocated by the layer in the peak step. Times: GPU time when "
+            "known, else launch-call time.");
+    gap(o);
+  }
+  if (r->nkernels) {
+    heading(o, 3, "Kernels (%llu launches)", (unsigned long long)r->n_kernels);
+    tbl_init(&t, "rrrl", "launches", "GPU time", "call time", "kernel");
+    for (size_t i = 0; i < r->nkernels && i < 10; i++)
+      tbl_row(&t, num(r->kernels[i].count, b1, sizeof b1), dur(r->kernels[i].gpu_ns, b2, sizeof b2),
+              dur(r->kernels[i].api_ns, b3, sizeof b3), r->kernels[i].name);
+    tbl_print(o->f, &t, o->fmt, 4);
+    gap(o);
+  }
+  if (r->nnccl) {
+    heading(o, 3, "NCCL");
+    tbl_init(&t, "lrrrr", "collective", "calls", "bytes", "GPU time", "call time");
+    for (size_t i = 0; i < r->nnccl; i++) {
+      const char *op = mt_enum_label("nccl_op", r->nccl[i].op);
+      tbl_row(&t, op ? op : "?", num(r->nccl[i].count, b1, sizeof b1), mt_size_str(r->nccl[i].bytes, b2, sizeof b2),
+              dur(r->nccl[i].gpu_ns, b3, sizeof b3), dur(r->nccl[i].api_ns, b4, sizeof b4));
+    }
+    tbl_print(o->f, &t, o->fmt, 4);
+    if (r->overlap_gpu_ns >= 0)
+      para(o, "Communication overlapped with computation for %s of %s GPU communication time (%s).",
+           dur(r->overlap_gpu_ns, b1, sizeof b1), dur(r->comm_gpu_ns, b2, sizeof b2),
+           pct((uint64_t)r->overlap_gpu_ns, (uint64_t)r->comm_gpu_ns, b3, sizeof b3));
+    else
+      para(o, "No GPU times (CUPTI %s): communication/computation overlap unknown.", r->cupti);
+    gap(o);
+  }
+  if (r->nooms) {
+    heading(o, 3, "Out-of-memory failures (%zu)", r->nooms);
+    tbl_init(&t, "rrrrrr", "at", "requested", "allocated", "reserved", "cache free", "largest free");
+    for (size_t i = 0; i < r->nooms; i++) {
+      const mt_oom *m = &r->ooms[i];
+      char c1[64] = "-", c2[64] = "-", c3[64] = "-", c4[64] = "-";
+      if (m->has_snapshot) {
+        mt_size_str(m->at.allocated, c1, sizeof c1);
+        mt_size_str(m->at.reserved, c2, sizeof c2);
+        mt_size_str(m->at.by_category[MT_CAT_CACHE_FREE], c3, sizeof c3);
+        mt_size_str(m->at.largest_free_block, c4, sizeof c4);
+      }
+      tbl_row(&t, mt_fmt_secs(m->ts, b1, sizeof b1), mt_size_str(m->requested, b2, sizeof b2), c1, c2, c3, c4);
+    }
+    tbl_print(o->f, &t, o->fmt, 4);
+    gap(o);
+  }
+  para(o, "Events: %llu memory, %llu tensor, %llu ranges, %llu kernels, %llu NCCL. Device allocations %llu, "
+       "tensors %llu, failed allocations %llu, frees of unknown addresses %llu, unregisters of unknown "
+       "tensors %llu. Host pinned memory (not device memory): peak %s. Live at the end: %s allocated, %s reserved.",
+       (unsigned long long)r->n_mem_events, (unsigned long long)r->n_region_events,
+       (unsigned long long)r->n_ranges, (unsigned long long)r->n_kernels, (unsigned long long)r->n_nccl,
+       (unsigned long long)r->n_device_allocs, (unsigned long long)r->n_tensors,
+       (unsigned long long)r->failed_allocs, (unsigned long long)r->unknown_frees,
+       (unsigned long long)r->unknown_unregisters, mt_size_str(r->host_pinned_peak, b1, sizeof b1),
+       mt_size_str(r->live_end_allocated, b2, sizeof b2), mt_size_str(r->live_end_reserved, b3, sizeof b3));
+  gap(o);
+}
+
+static void section_job(out *o, const mt_analysis *a)
+{
+  char b1[64], b2[64], b3[64], b4[64];
+  const mt_rank *pk = &a->ranks[a->job_peak_index];
+  para(o, "%s: %s, run %s, %zu process%s.", a->is_run_dir ? "Run directory" : "Trace", a->path, pk->run_id,
+       a->nranks, a->nranks == 1 ? "" : "es");
+  if (a->mixed_runs)
+    para(o, "WARNING: the directory holds traces of several runs (run ids differ).");
+  for (size_t i = 0; i < a->nranks; i++)
+    if (a->ranks[i].incomplete)
+      para(o, "INCOMPLETE: rank %d (%s): %s.", a->ranks[i].rank, a->ranks[i].path, a->ranks[i].incomplete_reason);
+  para(o, "Dropped events: %llu.", (unsigned long long)a->dropped);
+  if (a->nranks > 1) {
+    para(o, "Job peak: %s allocated on rank %d; imbalance %.2fx (max / mean of the ranks' peaks).",
+         mt_size_str(pk->peak_allocated, b1, sizeof b1), pk->rank, a->imbalance);
+    tbl t;
+    tbl_init(&t, "rrrlll", "rank", "peak allocated", "peak reserved", "step", "phase", "at");
+    for (size_t i = 0; i < a->nranks; i++) {
+      const mt_rank *r = &a->ranks[i];
+      tbl_row(&t, inum(r->rank, b1, sizeof b1), mt_size_str(r->peak_allocated, b2, sizeof b2),
+              mt_size_str(r->peak_reserved, b3, sizeof b3), inum(r->peak.step, b4, sizeof b4),
+              r->peak.phase ? r->peak.phase : "-", i == a->job_peak_index ? "<- job peak" : "");
+    }
+    tbl_print(o->f, &t, o->fmt, 2);
+  }
+  gap(o);
+}
+
+/* ---- HTML: the SVG timeline -------------------------------------------- */
+
+static const char *const cat_colors[MT_CAT_COUNT] = {
+  "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#d7d7d7",
+};
+
+static void svg_timeline(FILE *f, const mt_rank *r)
+{
+  const mt_timeline *tl = &r->timeline;
+  const int W = 960, H = 300, L = 70, B = 30, T = 10;
+  double pw = W - L - 10, ph = H - B - T;
+  uint64_t ymax = r->peak_reserved > r->peak_allocated ? r->peak_reserved : r->peak_allocated;
+  if (!ymax)
+    ymax = 1;
+  size_t n = tl->n;
+  fprintf(f, "<svg class=timeline xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+             "viewBox=\"0 0 %d %d\">\n<rect x=\"%d\" y=\"%d\" width=\"%.0f\" height=\"%.0f\" fill=\"#fafafa\" "
+             "stroke=\"#ccc\"/>\n", W, H, W, H, L, T, pw, ph);
+  if (n >= 2) {
+    /* stacked areas, categories bottom-up, cache_free on top */
+    double *base = calloc(n, sizeof *base);
+    if (base) {
+      for (int c = 0; c < MT_CAT_COUNT; c++) {
+        int any = 0;
+        for (size_t i = 0; i < n; i++)
+          any |= tl->by_category[c][i] != 0;
+        if (!any)
+          continue;
+        fprintf(f, "<path class=\"cat-%s\" fill=\"%s\" fill-opacity=\"0.9\" d=\"", mt_category_name(c), cat_colors[c]);
+        for (size_t i = 0; i < n; i++) {
+          double x = L + pw * (double)i / (double)(n - 1);
+          double y = T + ph - ph * (base[i] + (double)tl->by_category[c][i]) / (double)ymax;
+          fprintf(f, "%s%.1f,%.1f", i ? " L" : "M", x, y);
+        }
+        for (size_t i = n; i-- > 0;) {
+          double x = L + pw * (double)i / (double)(n - 1);
+          double y = T + ph - ph * base[i] / (double)ymax;
+          fprintf(f, " L%.1f,%.1f", x, y);
+        }
+        fputs(" Z\"><title>", f);
+        fputs(mt_category_name(c), f);
+        fputs("</title></path>\n", f);
+        for (size_t i = 0; i < n; i++)
+          base[i] += (double)tl->by_category[c][i];
+      }
+      free(base);
+    }
+    /* envelopes: max allocated and reserved per interval */
+    const uint64_t *env[2] = { tl->reserved_max, tl->allocated_max };
+    const char *col[2] = { "#333", "#c00" }, *nm[2] = { "reserved (max)", "allocated (max)" };
+    for (int k = 0; k < 2; k++) {
+      fprintf(f, "<path class=\"envelope\" fill=\"none\" stroke=\"%s\" stroke-width=\"1\" d=\"", col[k]);
+      uint64_t last = 0;
+      for (size_t i = 0; i < n; i++) {
+        uint64_t v = env[k][i] ? env[k][i] : (k ? tl->allocated[i] : tl->reserved[i]);
+        if (i && !env[k][i])
+          v = v > last ? v : (k ? tl->allocated[i] : tl->reserved[i]);
+        double x = L + pw * (double)i / (double)(n - 1);
+        double y = T + ph - ph * (double)v / (double)ymax;
+        fprintf(f, "%s%.1f,%.1f", i ? " L" : "M", x, y);
+        last = v;
+      }
+      fprintf(f, "\"><title>%s</title></path>\n", nm[k]);
+    }
+    /* the peak */
+    if (tl->dt > 0) {
+      double x = L + pw * (double)(r->peak_allocated_ts - tl->t0) / (double)(tl->dt * (int64_t)(n - 1));
+      fprintf(f, "<line class=\"peak\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%.0f\" stroke=\"#c00\" "
+                 "stroke-dasharray=\"4 3\"/>\n", x, x, T, T + ph);
+    }
+  }
+  /* axes labels */
+  char b1[64], b2[64];
+  fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">%s</text>\n", L - 4, T + 10,
+          mt_size_str(ymax, b1, sizeof b1));
+  fprintf(f, "<text x=\"%d\" y=\"%.0f\" font-size=\"11\" text-anchor=\"end\">0</text>\n", L - 4, T + ph);
+  fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\">%s</text>\n", L, H - 10, mt_fmt_secs(tl->t0, b1, sizeof b1));
+  fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">%s</text>\n", W - 10, H - 10,
+          mt_fmt_secs(tl->t0 + tl->dt * (int64_t)(n ? n - 1 : 0), b2, sizeof b2));
+  fputs("</svg>\n<div class=legend>", f);
+  for (int c = 0; c < MT_CAT_COUNT; c++)
+    fprintf(f, "<span><i style=\"background:%s\"></i>%s</span> ", cat_colors[c], mt_category_name(c));
+  fputs("<span><i style=\"background:#c00\"></i>allocated (max)</span> "
+        "<span><i style=\"background:#333\"></i>reserved (max)</span></div>\n", f);
+}
+
+static void html_head(FILE *f, const mt_analysis *a)
+{
+  fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>memtrace report: ", f);
+  html_esc(f, a->path);
+  fputs("</title>\n<style>\n"
+        "body{font-family:sans-serif;margin:24px;color:#222;background:#fff}\n"
+        "table{border-collapse:collapse;margin:8px 0 16px}\n"
+        "th,td{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}\n"
+        "th{background:#eee}.r{text-align:right}\n"
+        ".legend span{margin-right:12px;font-size:12px}\n"
+        ".legend i{display:inline-block;width:10px;height:10px;margin-right:4px}\n"
+        ".incomplete{background:#fdd;border:1px solid #c00;padding:6px}\n"
+        "</style></head><body>\n<h1>memtrace report</h1>\n", f);
+}
+
+int mt_render(FILE *f, const mt_analysis *a, int fmt)
+{
+  out o = { f, fmt };
+  if (fmt == MT_FMT_JSON) {
+    json_object *j = mt_analysis_json(a);
+    if (!j) {
+      errno = ENOMEM;
+      return -1;
+    }
+    fputs(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE), f);
+    fputc('\n', f);
+    json_object_put(j);
+    return ferror(f) ? -1 : 0;
+  }
+  if (fmt == MT_FMT_HTML)
+    html_head(f, a);
+  else if (fmt == MT_FMT_MD)
+    fputs("# memtrace report\n\n", f);
+  else
+    fputs("memtrace report\n\n", f);
+  if (a->incomplete && fmt == MT_FMT_HTML)
+    fputs("<p class=incomplete>INCOMPLETE: at least one process never closed its trace; see below.</p>\n", f);
+  section_job(&o, a);
+  for (size_t i = 0; i < a->nranks; i++) {
+    const mt_rank *r = &a->ranks[i];
+    if (fmt == MT_FMT_HTML) {
+      fprintf(f, "<section class=rank id=\"rank-%d\">\n", r->rank);
+      heading(&o, 2, "Rank %d timeline", r->rank);
+      svg_timeline(f, r);
+    }
+    section_rank(&o, a, r);
+    if (fmt == MT_FMT_HTML)
+      fputs("</section>\n", f);
+  }
+  if (fmt == MT_FMT_HTML) {
+    fputs("<h2>Rules</h2>\n<table>\n<tr><th>rule</th><th>meaning</th></tr>\n", f);
+    for (int k = 0; k < MT_RULE_COUNT; k++)
+      fprintf(f, "<tr><td>%s</td><td>%s</td></tr>\n", mt_rule_name(k), mt_rule_text(k));
+    fputs("</table>\n</body></html>\n", f);
+  } else {
+    heading(&o, 2, "Rules");
+    tbl t;
+    tbl_init(&t, "ll", "rule", "meaning");
+    for (int k = 0; k < MT_RULE_COUNT; k++)
+      tbl_row(&t, mt_rule_name(k), mt_rule_text(k));
+    tbl_print(f, &t, fmt, 2);
+  }
+  return ferror(f) ? -1 : 0;
+}

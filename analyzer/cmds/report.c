@@ -1,0 +1,246 @@
+/* memtrace report: what the peak was, when, what it was made of and why, on
+ * every rank; for people (text, Markdown, HTML) and for CI (JSON, --budget,
+ * --baseline).  Thin over libmemtrace-analysis. */
+#include "config.h"
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "analyzer/cmds/cmds.h"
+#include "analyzer/cmds/render.h"
+#include "analyzer/lib/analysis.h"
+
+/* Writes the report to path atomically: a temporary file in the same
+ * directory, renamed over path once complete.  Returns 0 or -1 (message
+ * printed). */
+static int write_atomic(const char *path, const mt_analysis *a, int fmt)
+{
+  size_t n = strlen(path) + 16;
+  char *tmp = malloc(n);
+  if (!tmp) {
+    mt_errorf("%s: out of memory", path);
+    return -1;
+  }
+  snprintf(tmp, n, "%s.tmpXXXXXX", path);
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    mt_errorf("%s: cannot write: %s", path, strerror(errno));
+    free(tmp);
+    return -1;
+  }
+  FILE *f = fdopen(fd, "w");
+  int rc = f ? mt_render(f, a, fmt) : -1;
+  int e = errno;
+  if (f) {
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+      rc = -1, e = errno;
+    if (fclose(f) != 0 && rc == 0)
+      rc = -1, e = errno;
+  } else {
+    close(fd);
+  }
+  if (rc == 0 && rename(tmp, path) != 0)
+    rc = -1, e = errno;
+  if (rc != 0) {
+    unlink(tmp);
+    mt_errorf("%s: cannot write: %s", path, strerror(e));
+  }
+  free(tmp);
+  return rc;
+}
+
+static int parse_format(const char *s)
+{
+  if (!strcmp(s, "text")) return MT_FMT_TEXT;
+  if (!strcmp(s, "json")) return MT_FMT_JSON;
+  if (!strcmp(s, "md") || !strcmp(s, "markdown")) return MT_FMT_MD;
+  if (!strcmp(s, "html")) return MT_FMT_HTML;
+  return -1;
+}
+
+static int64_t jint(json_object *o, const char *k1, const char *k2)
+{
+  json_object *v;
+  if (!json_object_object_get_ex(o, k1, &v))
+    return -1;
+  if (k2 && !json_object_object_get_ex(v, k2, &v))
+    return -1;
+  return json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
+}
+
+/* Compares each rank's peaks with the baseline report's.  Returns
+ * MT_EXIT_OK, MT_EXIT_THRESHOLD (one line printed) or MT_EXIT_USAGE. */
+static int check_baseline(const mt_analysis *a, const char *path, double max_pct)
+{
+  json_object *old = json_object_from_file(path);
+  json_object *ranks;
+  if (!old || !json_object_object_get_ex(old, "ranks", &ranks) || !json_object_is_type(ranks, json_type_array)) {
+    mt_errorf("%s: not a memtrace JSON report (memtrace report --format json)", path);
+    json_object_put(old);
+    return MT_EXIT_USAGE;
+  }
+  int rc = MT_EXIT_OK, matched = 0;
+  for (size_t i = 0; i < a->nranks && rc == MT_EXIT_OK; i++) {
+    const mt_rank *r = &a->ranks[i];
+    for (size_t j = 0; j < json_object_array_length(ranks); j++) {
+      json_object *o = json_object_array_get_idx(ranks, j);
+      if (jint(o, "rank", NULL) != r->rank)
+        continue;
+      matched = 1;
+      static const char *const what[2] = { "allocated", "reserved" };
+      int64_t was[2] = { jint(o, "peak", "allocated_bytes"), jint(o, "peak", "reserved_bytes") };
+      uint64_t now[2] = { r->peak_allocated, r->peak_reserved };
+      for (int k = 0; k < 2; k++) {
+        if (was[k] < 0)
+          continue;
+        double lim = (double)was[k] * (1.0 + max_pct / 100.0);
+        if ((double)now[k] > lim) {
+          char b1[64], b2[64];
+          double inc = was[k] ? 100.0 * ((double)now[k] - (double)was[k]) / (double)was[k] : 100.0;
+          fprintf(stderr, "memtrace report: regression: rank %d peak %s %s vs %s in %s (+%.1f%% > %g%%)\n",
+                  r->rank, what[k], mt_size_str(now[k], b1, sizeof b1), mt_size_str((uint64_t)was[k], b2, sizeof b2),
+                  path, inc, max_pct);
+          rc = MT_EXIT_THRESHOLD;
+          break;
+        }
+      }
+      break;
+    }
+  }
+  if (rc == MT_EXIT_OK && !matched) {
+    mt_errorf("%s: the baseline has none of this run's ranks", path);
+    rc = MT_EXIT_USAGE;
+  }
+  json_object_put(old);
+  return rc;
+}
+
+static int run(int argc, char **argv)
+{
+  static const struct option opts[] = {
+    { "format", required_argument, NULL, 'f' },
+    { "output", required_argument, NULL, 'o' },
+    { "rank", required_argument, NULL, 'r' },
+    { "budget", required_argument, NULL, 'b' },
+    { "baseline", required_argument, NULL, 'B' },
+    { "max-increase", required_argument, NULL, 'm' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  int fmt = MT_FMT_TEXT, c, have_budget = 0, have_max = 0;
+  const char *outpath = NULL, *baseline = NULL;
+  mt_analysis_opts ao = { .rank = -1 };
+  uint64_t budget = 0;
+  double max_pct = 0;
+  opterr = 0;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "+f:o:r:h", opts, NULL)) != -1) {
+    char *end;
+    switch (c) {
+    case 'f':
+      if ((fmt = parse_format(optarg)) < 0)
+        return mt_usage_error("report", "unknown format '%s' (text, json, md, html)", optarg);
+      break;
+    case 'o': outpath = optarg; break;
+    case 'r': {
+      long v = strtol(optarg, &end, 10);
+      if (*optarg == 0 || *end || v < 0 || v > 1000000)
+        return mt_usage_error("report", "--rank wants a rank number, not '%s'", optarg);
+      ao.rank = (int)v;
+      break;
+    }
+    case 'b':
+      if (mt_parse_size(optarg, &budget) != 0)
+        return mt_usage_error("report", "--budget wants a size like 40GiB or 500MB, not '%s'", optarg);
+      have_budget = 1;
+      break;
+    case 'B': baseline = optarg; break;
+    case 'm':
+      max_pct = strtod(optarg, &end);
+      if (*optarg == 0 || (*end && strcmp(end, "%") != 0) || max_pct < 0)
+        return mt_usage_error("report", "--max-increase wants a percentage, not '%s'", optarg);
+      have_max = 1;
+      break;
+    case 'h': fputs(mt_cmd_report.usage, stdout); return MT_EXIT_OK;
+    default:
+      if (optopt)
+        return mt_usage_error("report", "option '-%c' %s", optopt, strchr("forbBm", optopt) ? "needs a value" : "is unknown");
+      return mt_usage_error("report", "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (have_max && !baseline)
+    return mt_usage_error("report", "--max-increase needs --baseline OLD.json");
+  if (optind != argc - 1)
+    return mt_usage_error("report", optind == argc ? "no trace or run directory given" : "one trace or run directory at a time");
+  mt_analysis *a;
+  mt_error err = { 0 };
+  int rc = mt_analysis_run(argv[optind], &ao, &a, &err);
+  if (rc != MT_OK) {
+    mt_errorf("%s", err.msg);
+    return rc == MT_ENOMEM || rc == MT_ESQL ? MT_EXIT_FAIL : MT_EXIT_USAGE;
+  }
+  int exit_rc = MT_EXIT_OK;
+  if (outpath) {
+    if (write_atomic(outpath, a, fmt) != 0)
+      exit_rc = MT_EXIT_FAIL;
+  } else if (mt_render(stdout, a, fmt) != 0 || fflush(stdout) != 0) {
+    mt_errorf("report: cannot write output: %s", strerror(errno));
+    exit_rc = MT_EXIT_FAIL;
+  }
+  if (exit_rc == MT_EXIT_OK && have_budget) {
+    for (size_t i = 0; i < a->nranks; i++) {
+      const mt_rank *r = &a->ranks[i];
+      if (r->peak_reserved > budget || r->peak_allocated > budget) {
+        char b1[64], b2[64], b3[64];
+        fprintf(stderr, "memtrace report: over budget: rank %d peak reserved %s (allocated %s) > budget %s\n",
+                r->rank, mt_size_str(r->peak_reserved, b1, sizeof b1), mt_size_str(r->peak_allocated, b2, sizeof b2),
+                mt_size_str(budget, b3, sizeof b3));
+        exit_rc = MT_EXIT_THRESHOLD;
+        break;
+      }
+    }
+  }
+  if (exit_rc == MT_EXIT_OK && baseline)
+    exit_rc = check_baseline(a, baseline, max_pct);
+  mt_analysis_free(a);
+  return exit_rc;
+}
+
+const mt_cmd mt_cmd_report = {
+  "report", "the memory peak of a trace or run: when, what it is made of, why",
+  "Usage: memtrace report [OPTIONS] TRACE|RUNDIR\n"
+  "\n"
+  "Analyses one trace, or every *.mtrace in a run directory (one per process),\n"
+  "and reports for each rank: the peak of allocated bytes (live tensors, plus\n"
+  "device allocations no allocator heap covers) and of reserved bytes (live\n"
+  "device allocations), when they happened (step, phase), what the allocated\n"
+  "peak is made of by category and the rule that decided each byte,\n"
+  "fragmentation, OOMs, per-step peaks, per-layer activations and kernel time,\n"
+  "kernel and NCCL summaries, and for several ranks the imbalance and the rank\n"
+  "that sets the job's peak.  Dropped events are always stated; a trace that\n"
+  "was never closed (killed) is reported as INCOMPLETE.\n"
+  "\n"
+  "Options:\n"
+  "  -f, --format FMT       text (default; fits 100 columns), json\n"
+  "                         (schemas/report.schema.json), md, html (one\n"
+  "                         self-contained file with an SVG timeline)\n"
+  "  -o, --output FILE      write there (atomically) instead of stdout\n"
+  "  -r, --rank N           only rank N\n"
+  "      --budget SIZE      exit 3 when a rank's peak reserved (or allocated)\n"
+  "                         bytes exceed SIZE: 40GiB, 500MB, 1.5GiB (GiB/MiB are\n"
+  "                         powers of 1024, GB/MB of 1000)\n"
+  "      --baseline OLD.json  compare with an earlier JSON report ...\n"
+  "      --max-increase PCT   ... and exit 3 when a rank's peak allocated or\n"
+  "                         reserved bytes grew by more than PCT percent (default 0)\n"
+  "  -h, --help             this text\n"
+  "\n"
+  "Sizes are printed in binary units (KiB, MiB, GiB).\n"
+  "\n"
+  "Exit status: 0 on success, 1 if the report could not be written, 2 for bad\n"
+  "usage or input that is not a readable trace, 3 when --budget or --baseline\n"
+  "is crossed (one line on stderr says which rank and by how much).\n",
+  run,
+};
