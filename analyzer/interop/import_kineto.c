@@ -41,7 +41,7 @@ typedef struct kev {
 typedef struct kctx {
   const char *path;
   mt_error *err;
-  MT__VEC(kev) ev;
+  MT__IVEC(kev) ev;
   mt__strpool sp;
   int rank, world;
   int64_t base_ns;
@@ -254,7 +254,7 @@ static int on_event(kctx *k, json_object *e)
   const char *tid = jstr(e, "tid");
   v.thread = sp(k, tid ? tid : "0");
   v.seq = (int64_t)k->ev.n;
-  if (MT__PUSH(k->ev, v)) {
+  if (MT__IPUSH(k->ev, v)) {
     mt_error_set(k->err, MT_ENOMEM, "%s: out of memory", k->path);
     return MT_ENOMEM;
   }
@@ -316,15 +316,15 @@ static int write_trace(kctx *k, const char *out, const char *run_id, mt_import_r
   int rc = mt_trace_create(out, &pi, &t, err);
   if (rc)
     return rc;
-  mt__map thread_ids = { 0 }, streams = { 0 }, comms = { 0 }, corr = { 0 }, live = { 0 };
-  mt__map strid = { 0 };   /* strpool id -> trace string id */
+  mt__imap thread_ids = { 0 }, streams = { 0 }, comms = { 0 }, corr = { 0 }, live = { 0 };
+  mt__imap strid = { 0 };   /* strpool id -> trace string id */
   int64_t nthreads = 0, ncomms = 0, events = 0;
   mt_trace_begin(t);
   mt_trace_put_meta(t, "import.format", "kineto");
   mt_trace_put_meta(t, "import.source", k->path);
 #define SID(pid) ({ uint64_t _v = 0; uint32_t _p = (pid); \
-    if (_p && !mt__map_get(&strid, _p, &_v)) { _v = (uint64_t)mt_trace_intern(t, mt__sp_get(&k->sp, _p)); \
-      mt__map_put(&strid, _p, _v); } (int64_t)_v; })
+    if (_p && !mt__imap_get(&strid, _p, &_v)) { _v = (uint64_t)mt_trace_intern(t, mt__sp_get(&k->sp, _p)); \
+      mt__imap_put(&strid, _p, _v); } (int64_t)_v; })
 
   /* devices */
   int devseen[16] = { 0 };
@@ -341,7 +341,7 @@ static int write_trace(kctx *k, const char *out, const char *run_id, mt_import_r
   /* correlation -> runtime call, for launch times of kernels and copies */
   for (size_t i = 0; i < k->ev.n; i++)
     if (k->ev.v[i].type == K_RUNTIME && k->ev.v[i].corr)
-      mt__map_put(&corr, (uint64_t)k->ev.v[i].corr, i);
+      mt__imap_put(&corr, (uint64_t)k->ev.v[i].corr, i);
 
   int64_t dom_api = mt_trace_intern(t, "cuda_api"), dom_gpu = mt_trace_intern(t, "gpu_user_annotation");
   int64_t heap_of[16] = { 0 };
@@ -370,9 +370,9 @@ static int write_trace(kctx *k, const char *out, const char *run_id, mt_import_r
       mt_trace_put_heap(t, &h);
     }
     if (v->bytes > 0) {
-      mt__map_put(&live, key, (uint64_t)v->bytes);
+      mt__imap_put(&live, key, (uint64_t)v->bytes);
     } else if (v->bytes < 0) {
-      if (!mt__map_del(&live, key)) {
+      if (!mt__imap_del(&live, key)) {
         mt_region_event r = { .ts = 0, .op = MT_REGION_REGISTER, .heap = heap_of[d], .addr = v->addr,
                               .size = (uint64_t)-v->bytes, .label_id = lab_pre };
         mt_trace_put_region(t, &r);
@@ -382,10 +382,10 @@ static int write_trace(kctx *k, const char *out, const char *run_id, mt_import_r
       }
     }
   }
-  mt__map_free(&live);
+  mt__imap_free(&live);
   /* the rest of what was allocated before the first event, one block */
   uint64_t seg_base = 1ull << 62;
-  MT__VEC(uint64_t) segstack[16];
+  MT__IVEC(uint64_t) segstack[16];
   memset(segstack, 0, sizeof segstack);
   int64_t reserved[16] = { 0 };
   for (int d = 0; d < 16; d++) {
@@ -400,8 +400,8 @@ static int write_trace(kctx *k, const char *out, const char *run_id, mt_import_r
                          .device = d, .addr = seg_base, .size = (uint64_t)first_reserved[d],
                          .context = MT_CTX_FRAMEWORK };
       mt_trace_put_mem(t, &m);
-      MT__PUSH(segstack[d], seg_base);
-      MT__PUSH(segstack[d], (uint64_t)first_reserved[d]);
+      MT__IPUSH(segstack[d], seg_base);
+      MT__IPUSH(segstack[d], (uint64_t)first_reserved[d]);
       seg_base += (uint64_t)first_reserved[d];
       reserved[d] = first_reserved[d];
       events++;
@@ -417,28 +417,28 @@ static int write_trace(kctx *k, const char *out, const char *run_id, mt_import_r
       snprintf(nm, sizeof nm, "gpu stream %lld", (long long)v->stream);
       v->thread = sp(k, nm);
     }
-    if (!mt__map_get(&thread_ids, v->thread, &tid)) {
+    if (!mt__imap_get(&thread_ids, v->thread, &tid)) {
       tid = (uint64_t)++nthreads;
-      mt__map_put(&thread_ids, v->thread, tid);
+      mt__imap_put(&thread_ids, v->thread, tid);
       const char *tn = mt__sp_get(&k->sp, v->thread);
       mt_trace_put_thread(t, (int64_t)tid, v->type == K_RANGE_GPU ? 0 : strtoll(tn ? tn : "0", NULL, 10),
                           v->type == K_RANGE_GPU ? tn : NULL);
     }
     if ((v->type == K_KERNEL || v->type == K_MEMCPY || v->type == K_MEMSET) && v->stream >= 0 &&
-        !mt__map_get(&streams, (uint64_t)v->stream, NULL)) {
-      mt__map_put(&streams, (uint64_t)v->stream, 1);
+        !mt__imap_get(&streams, (uint64_t)v->stream, NULL)) {
+      mt__imap_put(&streams, (uint64_t)v->stream, 1);
       mt_trace_put_stream(t, v->stream, v->device, (uint64_t)v->stream, 0, 0, 0);
     }
     /* launch call, when the runtime event is there */
     int64_t lts = ts, ldur = 0, lthread = 0;
     int lapi = MT_API_UNKNOWN;
     uint64_t ri;
-    if (v->corr && v->type != K_RUNTIME && mt__map_get(&corr, (uint64_t)v->corr, &ri)) {
+    if (v->corr && v->type != K_RUNTIME && mt__imap_get(&corr, (uint64_t)v->corr, &ri)) {
       kev *r = &k->ev.v[ri];
       lts = r->ts - t0;
       ldur = r->dur;
       uint64_t rt;
-      lthread = mt__map_get(&thread_ids, r->thread, &rt) ? (int64_t)rt : 0;
+      lthread = mt__imap_get(&thread_ids, r->thread, &rt) ? (int64_t)rt : 0;
       lapi = mt__api_from_name(mt__sp_get(&k->sp, r->name));
     }
     switch (v->type) {
@@ -452,9 +452,9 @@ static int write_trace(kctx *k, const char *out, const char *run_id, mt_import_r
       if (!rc && v->nccl_op) {
         uint64_t cid = 0;
         uint64_t ckey = v->pg ? v->pg : 0xffffffffu;
-        if (!mt__map_get(&comms, ckey, &cid)) {
+        if (!mt__imap_get(&comms, ckey, &cid)) {
           cid = (uint64_t)++ncomms;
-          mt__map_put(&comms, ckey, cid);
+          mt__imap_put(&comms, ckey, cid);
           const char *pgn = mt__sp_get(&k->sp, v->pg), *ranks = mt__sp_get(&k->sp, v->pg_ranks);
           int myrank = -1;
           if (ranks && k->rank >= 0) {   /* position of this rank in "[0, 1]" */
@@ -530,8 +530,8 @@ static int write_trace(kctx *k, const char *out, const char *run_id, mt_import_r
           mt_mem_event m = { .ts = ts, .op = MT_MEM_ALLOC, .api = MT_API_import, .kind = MT_MEM_KIND_DEVICE,
                              .device = d, .addr = seg_base, .size = (uint64_t)delta, .context = MT_CTX_FRAMEWORK };
           rc = mt_trace_put_mem(t, &m);
-          MT__PUSH(segstack[d], seg_base);
-          MT__PUSH(segstack[d], (uint64_t)delta);
+          MT__IPUSH(segstack[d], seg_base);
+          MT__IPUSH(segstack[d], (uint64_t)delta);
           seg_base += (uint64_t)delta;
         } else {
           int64_t left = -delta;
@@ -547,8 +547,8 @@ static int write_trace(kctx *k, const char *out, const char *run_id, mt_import_r
                                .device = d, .addr = seg_base, .size = (uint64_t)-left,
                                .context = MT_CTX_FRAMEWORK };
             rc = mt_trace_put_mem(t, &m);
-            MT__PUSH(segstack[d], seg_base);
-            MT__PUSH(segstack[d], (uint64_t)-left);
+            MT__IPUSH(segstack[d], seg_base);
+            MT__IPUSH(segstack[d], (uint64_t)-left);
             seg_base += (uint64_t)-left;
           }
         }
@@ -581,11 +581,11 @@ static int write_trace(kctx *k, const char *out, const char *run_id, mt_import_r
   mt_trace_close(t);
   for (int d = 0; d < 16; d++)
     free(segstack[d].v);
-  mt__map_free(&thread_ids);
-  mt__map_free(&streams);
-  mt__map_free(&comms);
-  mt__map_free(&corr);
-  mt__map_free(&strid);
+  mt__imap_free(&thread_ids);
+  mt__imap_free(&streams);
+  mt__imap_free(&comms);
+  mt__imap_free(&corr);
+  mt__imap_free(&strid);
   if (res && !rc) {
     res->rank = k->rank;
     res->world_size = k->world;

@@ -22,7 +22,7 @@ typedef struct tl_ev {
 typedef struct tctx {
   const char *path;
   mt_error *err;
-  MT__VEC(tl_ev) ev;
+  MT__IVEC(tl_ev) ev;
 } tctx;
 
 static const char *const cat_label[] = {
@@ -60,7 +60,7 @@ static int cb(void *ud, const char *key, int in_array, json_object *v)
     mt_error_set(c->err, MT_ECORRUPT, "%s: not a memory timeline: entry %zu out of range", c->path, c->ev.n);
     return MT_ECORRUPT;
   }
-  if (MT__PUSH(c->ev, e)) {
+  if (MT__IPUSH(c->ev, e)) {
     mt_error_set(c->err, MT_ENOMEM, "%s: out of memory", c->path);
     return MT_ENOMEM;
   }
@@ -79,8 +79,8 @@ int mt__import_memtl(const char *in, const char *out, const char *run_id, mt_imp
 {
   tctx c = { .path = in, .err = err };
   mt_trace *t = NULL;
-  mt__map live = { 0 };   /* hash(cat, size) -> count of live regions, chained below */
-  MT__VEC(uint64_t) *stacks = NULL;   /* per (cat,size) key: LIFO of addresses */
+  mt__imap live = { 0 };   /* hash(cat, size) -> count of live regions, chained below */
+  MT__IVEC(uint64_t) *stacks = NULL;   /* per (cat,size) key: LIFO of addresses */
   size_t nstacks = 0, capstacks = 0;
   int rc = mt__js_stream(in, "", cb, &c, err);
   if (rc)
@@ -124,14 +124,14 @@ int mt__import_memtl(const char *in, const char *out, const char *run_id, mt_imp
       continue;
     int ci = e->cat < 0 ? NCAT : e->cat;
     uint64_t key = ((uint64_t)ci << 56) ^ (uint64_t)(e->bytes < 0 ? -e->bytes : e->bytes), si;
-    if (!mt__map_get(&live, key, &si)) {
-      if (mt__grow((void **)&stacks, &capstacks, nstacks + 1, sizeof *stacks)) {
+    if (!mt__imap_get(&live, key, &si)) {
+      if (mt__igrow((void **)&stacks, &capstacks, nstacks + 1, sizeof *stacks)) {
         rc = MT_ENOMEM;
         break;
       }
       memset(&stacks[nstacks], 0, sizeof *stacks);
       si = nstacks++;
-      mt__map_put(&live, key, si);
+      mt__imap_put(&live, key, si);
     }
     int64_t ts = e->t < 0 ? 0 : e->t - start;
     mt_region_event r = { .ts = ts, .heap = 1, .size = (uint64_t)(e->bytes < 0 ? -e->bytes : e->bytes),
@@ -140,7 +140,7 @@ int mt__import_memtl(const char *in, const char *out, const char *run_id, mt_imp
       r.op = MT_REGION_REGISTER;
       r.addr = next_addr;
       next_addr += (r.size + 511) & ~511ull;
-      if (MT__PUSH(stacks[si], r.addr)) {
+      if (MT__IPUSH(stacks[si], r.addr)) {
         rc = MT_ENOMEM;
         break;
       }
@@ -184,7 +184,7 @@ done:
   for (size_t i = 0; i < nstacks; i++)
     free(stacks[i].v);
   free(stacks);
-  mt__map_free(&live);
+  mt__imap_free(&live);
   free(c.ev.v);
   return rc;
 }

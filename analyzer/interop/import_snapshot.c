@@ -39,12 +39,12 @@ typedef struct ctx {
   const char *path;
   mt_trace *t;
   mt_error *err;
-  MT__VEC(seginst) segs;
-  MT__VEC(synth_block) synth;
-  mt__map stack_by_list;        /* frames list pointer -> stack id */
-  mt__map frame_by_key;         /* hash(parent, symbol) -> frame id */
-  mt__map streams;              /* handle -> id */
-  mt__map fixups;               /* (device << 40 | entry) -> block size at the dump */
+  MT__IVEC(seginst) segs;
+  MT__IVEC(synth_block) synth;
+  mt__imap stack_by_list;        /* frames list pointer -> stack id */
+  mt__imap frame_by_key;         /* hash(parent, symbol) -> frame id */
+  mt__imap streams;              /* handle -> id */
+  mt__imap fixups;               /* (device << 40 | entry) -> block size at the dump */
   int64_t next_frame, next_stream;
   int64_t t0;
   int time_from_index;
@@ -95,10 +95,10 @@ static int64_t stream_id(ctx *c, int device, uint64_t handle)
   uint64_t id;
   if (handle == 0)
     return 0;
-  if (mt__map_get(&c->streams, handle, &id))
+  if (mt__imap_get(&c->streams, handle, &id))
     return (int64_t)id;
   id = (uint64_t)c->next_stream++;
-  mt__map_put(&c->streams, handle, id);
+  mt__imap_put(&c->streams, handle, id);
   mt_trace_put_stream(c->t, (int64_t)id, device, handle, 0, 0, 0);
   return (int64_t)id;
 }
@@ -109,7 +109,7 @@ static int64_t stack_id(ctx *c, const mt_pv *frames)
   if (!frames || frames->type != MT_PV_LIST || frames->n == 0)
     return 0;
   uint64_t id;
-  if (mt__map_get(&c->stack_by_list, (uint64_t)(uintptr_t)frames, &id))
+  if (mt__imap_get(&c->stack_by_list, (uint64_t)(uintptr_t)frames, &id))
     return (int64_t)id;
   int64_t parent = 0;
   char sym[4096];
@@ -122,19 +122,19 @@ static int64_t stack_id(ctx *c, const mt_pv *frames)
       snprintf(sym, sizeof sym, "%s:%lld %s", file, (long long)line, name);
     else
       snprintf(sym, sizeof sym, "%s", name);
-    uint64_t key = mt__hash_str(sym, strlen(sym), mt__hash64((uint64_t)parent + 1));
+    uint64_t key = mt__ihash_str(sym, strlen(sym), mt__ihash64((uint64_t)parent + 1));
     /* collisions of 64-bit hashes are ignored: one would merge two frames */
-    if (mt__map_get(&c->frame_by_key, key, &id)) {
+    if (mt__imap_get(&c->frame_by_key, key, &id)) {
       parent = (int64_t)id;
       continue;
     }
     int64_t fid = c->next_frame++;
     if (mt_trace_put_frame(c->t, fid, parent, 0, 0, sym) != MT_OK)
       return 0;
-    mt__map_put(&c->frame_by_key, key, (uint64_t)fid);
+    mt__imap_put(&c->frame_by_key, key, (uint64_t)fid);
     parent = fid;
   }
-  mt__map_put(&c->stack_by_list, (uint64_t)(uintptr_t)frames, (uint64_t)parent);
+  mt__imap_put(&c->stack_by_list, (uint64_t)(uintptr_t)frames, (uint64_t)parent);
   return parent;
 }
 
@@ -191,8 +191,8 @@ static int is_list(const mt_pv *v)
  * synthesised at the start.  No writing. */
 static int simulate(ctx *c, const mt_pv *segments, const mt_pv *traces)
 {
-  mt__map live = { 0 }, seglive = { 0 };   /* addr -> size / addr -> seg index+1 */
-  mt__map live_entry = { 0 };               /* addr -> device << 40 | entry index */
+  mt__imap live = { 0 }, seglive = { 0 };   /* addr -> size / addr -> seg index+1 */
+  mt__imap live_entry = { 0 };               /* addr -> device << 40 | entry index */
   int rc = MT_OK;
   for (size_t d = 0; traces && d < traces->n; d++) {
     const mt_pv *tr = traces->items[d];
@@ -209,33 +209,33 @@ static int simulate(ctx *c, const mt_pv *segments, const mt_pv *traces)
       uint64_t key = addr ^ ((uint64_t)d << 56), v;
       c->entries++;
       if (strcmp(a, "alloc") == 0) {
-        mt__map_put(&live, key, size);
-        mt__map_put(&live_entry, key, ((uint64_t)d << 40) | i);
+        mt__imap_put(&live, key, size);
+        mt__imap_put(&live_entry, key, ((uint64_t)d << 40) | i);
       } else if (strcmp(a, "free_completed") == 0) {
-        if (mt__map_get(&live, key, &v)) {
-          mt__map_del(&live, key);
+        if (mt__imap_get(&live, key, &v)) {
+          mt__imap_del(&live, key);
         } else {
           synth_block s = { addr, size, (int)d, (int64_t)mt_pv_int(mt_pv_get(e, "stream"), 0), 0 };
-          if (MT__PUSH(c->synth, s))
+          if (MT__IPUSH(c->synth, s))
             return MT_ENOMEM;
           c->pre_frees++;
         }
       } else if (strcmp(a, "free_requested") == 0) {
         c->free_requested++;
       } else if (strcmp(a, "segment_alloc") == 0 || strcmp(a, "segment_map") == 0) {
-        if (strcmp(a, "segment_map") == 0 && mt__map_get(&seglive, key, &v))
+        if (strcmp(a, "segment_map") == 0 && mt__imap_get(&seglive, key, &v))
           continue;   /* growing an expandable segment already known */
         seginst s = { addr, size, (int)d, ts, -1, 0, "large", 0 };
-        if (MT__PUSH(c->segs, s))
+        if (MT__IPUSH(c->segs, s))
           return MT_ENOMEM;
-        mt__map_put(&seglive, key, c->segs.n);
+        mt__imap_put(&seglive, key, c->segs.n);
       } else if (strcmp(a, "segment_free") == 0 || strcmp(a, "segment_unmap") == 0) {
-        if (mt__map_get(&seglive, key, &v)) {
+        if (mt__imap_get(&seglive, key, &v)) {
           c->segs.v[v - 1].destroyed = ts;
-          mt__map_del(&seglive, key);
+          mt__imap_del(&seglive, key);
         } else {
           seginst s = { addr, size, (int)d, 0, ts, 1, "large", 0 };
-          if (MT__PUSH(c->segs, s))
+          if (MT__IPUSH(c->segs, s))
             return MT_ENOMEM;
         }
       }
@@ -248,13 +248,13 @@ static int simulate(ctx *c, const mt_pv *segments, const mt_pv *traces)
     int dev = (int)mt_pv_int(mt_pv_get(s, "device"), 0);
     uint64_t key = addr ^ ((uint64_t)dev << 56), v;
     uint64_t total = (uint64_t)mt_pv_int(mt_pv_get(s, "total_size"), 0);
-    if (mt__map_get(&seglive, key, &v)) {
+    if (mt__imap_get(&seglive, key, &v)) {
       c->segs.v[v - 1].size = total;   /* expandable segments grow */
       c->segs.v[v - 1].type = mt_pv_str(mt_pv_get(s, "segment_type"), "large");
-      mt__map_del(&seglive, key);
+      mt__imap_del(&seglive, key);
     } else {
       seginst si = { addr, total, dev, 0, -1, 1, mt_pv_str(mt_pv_get(s, "segment_type"), "large"), 0 };
-      if (MT__PUSH(c->segs, si))
+      if (MT__IPUSH(c->segs, si))
         return MT_ENOMEM;
     }
     const mt_pv *blocks = mt_pv_get(s, "blocks");
@@ -266,27 +266,27 @@ static int simulate(ctx *c, const mt_pv *segments, const mt_pv *traces)
       uint64_t ba = (uint64_t)mt_pv_int(mt_pv_get(bl, "address"), 0);
       uint64_t bs = (uint64_t)mt_pv_int(mt_pv_get(bl, "size"), 0);
       uint64_t bk = ba ^ ((uint64_t)dev << 56);
-      if (mt__map_get(&live, bk, &v) && v == bs) {
-        mt__map_del(&live, bk);
+      if (mt__imap_get(&live, bk, &v) && v == bs) {
+        mt__imap_del(&live, bk);
         continue;
       }
-      if (mt__map_get(&live, bk, &v)) {
+      if (mt__imap_get(&live, bk, &v)) {
         /* Same allocation, but the trace holds the requested size of a block
          * the allocator did not split (torch records orig_size); the dump's
          * block size is what was taken from the segment. */
         uint64_t ent;
         if ((uint64_t)mt_pv_int(mt_pv_get(bl, "requested_size"), -1) == v &&
-            mt__map_get(&live_entry, bk, &ent)) {
-          mt__map_put(&c->fixups, ent, bs);
+            mt__imap_get(&live_entry, bk, &ent)) {
+          mt__imap_put(&c->fixups, ent, bs);
           c->size_fixups++;
-          mt__map_del(&live, bk);
+          mt__imap_del(&live, bk);
           continue;
         }
         c->mismatches++;
-        mt__map_del(&live, bk);
+        mt__imap_del(&live, bk);
       }
       synth_block sb = { ba, bs, dev, 0, 1 };
-      if (MT__PUSH(c->synth, sb))
+      if (MT__IPUSH(c->synth, sb))
         return MT_ENOMEM;
       c->unseen_live++;
     }
@@ -296,9 +296,9 @@ static int simulate(ctx *c, const mt_pv *segments, const mt_pv *traces)
   if (segments && segments->n)
     for (size_t i = 0; i < live.cap; i++)
       c->mismatches += live.used[i] == 1;
-  mt__map_free(&live);
-  mt__map_free(&seglive);
-  mt__map_free(&live_entry);
+  mt__imap_free(&live);
+  mt__imap_free(&seglive);
+  mt__imap_free(&live_entry);
   return rc;
 }
 
@@ -446,7 +446,7 @@ int mt__import_snapshot(const char *in, const char *out, const char *run_id, mt_
                               .heap = s ? s->id : unknown_heap, .addr = addr, .size = size, .stream = stream,
                               .stack = stack };
         uint64_t fixed;
-        if (a[0] == 'a' && mt__map_get(&c.fixups, ((uint64_t)d << 40) | i, &fixed))
+        if (a[0] == 'a' && mt__imap_get(&c.fixups, ((uint64_t)d << 40) | i, &fixed))
           r.size = fixed;
         const char *um = mt_pv_str(mt_pv_get(e, "user_metadata"), "");
         if (a[0] == 'a' && *um)
@@ -536,10 +536,10 @@ done:
     mt_trace_close(c.t);
   free(c.segs.v);
   free(c.synth.v);
-  mt__map_free(&c.stack_by_list);
-  mt__map_free(&c.frame_by_key);
-  mt__map_free(&c.streams);
-  mt__map_free(&c.fixups);
+  mt__imap_free(&c.stack_by_list);
+  mt__imap_free(&c.frame_by_key);
+  mt__imap_free(&c.streams);
+  mt__imap_free(&c.fixups);
   mt_pickle_free(pk);
   return rc;
 }

@@ -8,31 +8,31 @@
 #include "analyzer/interop/interop.h"
 
 /* ---- growable arrays ---- */
-#define MT__VEC(T) struct { T *v; size_t n, cap; }
-int mt__grow(void **v, size_t *cap, size_t need, size_t elem);
-#define MT__PUSH(vec, item) \
-  (((vec).n < (vec).cap || mt__grow((void **)&(vec).v, &(vec).cap, (vec).n + 1, sizeof *(vec).v) == 0) \
+#define MT__IVEC(T) struct { T *v; size_t n, cap; }
+int mt__igrow(void **v, size_t *cap, size_t need, size_t elem);
+#define MT__IPUSH(vec, item) \
+  (((vec).n < (vec).cap || mt__igrow((void **)&(vec).v, &(vec).cap, (vec).n + 1, sizeof *(vec).v) == 0) \
    ? ((vec).v[(vec).n++] = (item), 0) : -1)
 
 /* ---- u64 -> u64 hash map (open addressing; key 0 allowed) ---- */
-typedef struct mt__map {
+typedef struct mt__imap {
   uint64_t *keys, *vals;
   unsigned char *used;
   size_t cap, n;
-} mt__map;
-int mt__map_put(mt__map *m, uint64_t key, uint64_t val);
+} mt__imap;
+int mt__imap_put(mt__imap *m, uint64_t key, uint64_t val);
 /* Returns 1 and sets *val when present. */
-int mt__map_get(const mt__map *m, uint64_t key, uint64_t *val);
-int mt__map_del(mt__map *m, uint64_t key);
-void mt__map_free(mt__map *m);
-uint64_t mt__hash64(uint64_t x);
-uint64_t mt__hash_str(const char *s, size_t n, uint64_t seed);
+int mt__imap_get(const mt__imap *m, uint64_t key, uint64_t *val);
+int mt__imap_del(mt__imap *m, uint64_t key);
+void mt__imap_free(mt__imap *m);
+uint64_t mt__ihash64(uint64_t x);
+uint64_t mt__ihash_str(const char *s, size_t n, uint64_t seed);
 
 /* ---- string pool: interns strings into stable indexes (>= 1) ---- */
 typedef struct mt__strpool {
   char **s;
   size_t n, cap;
-  mt__map index;            /* hash -> chain head (collisions chained in next) */
+  mt__imap index;            /* hash -> chain head (collisions chained in next) */
   uint32_t *next;
   size_t next_cap;
 } mt__strpool;

@@ -91,7 +91,7 @@ static int put(js *s, int c)
   if (s->vn + 2 > s->vcap) {
     if (s->vn + 2 > mt_interop_limits_current.max_object_bytes)
       return err_at(s, MT_EINVAL, "one value larger than the per-object limit");
-    if (mt__grow((void **)&s->val, &s->vcap, s->vn + 2, 1))
+    if (mt__igrow((void **)&s->val, &s->vcap, s->vn + 2, 1))
       return err_at(s, MT_ENOMEM, "out of memory");
   }
   s->val[s->vn++] = (char)c;

@@ -51,7 +51,7 @@ static mt_pv *new_pv(rd *r, mt_pv_type t)
   if (account(r, sizeof(mt_pv) + sizeof(mt_pv *)))
     return NULL;
   mt_pv *v = calloc(1, sizeof *v);
-  if (!v || mt__grow((void **)&r->ctx->all, &r->ctx->capall, r->ctx->nall + 1, sizeof(mt_pv *))) {
+  if (!v || mt__igrow((void **)&r->ctx->all, &r->ctx->capall, r->ctx->nall + 1, sizeof(mt_pv *))) {
     free(v);
     fail(r, MT_ENOMEM, "out of memory");
     return NULL;
@@ -67,7 +67,7 @@ static int push(rd *r, mt_pv *v)
     return r->err ? r->err->code : MT_ENOMEM;
   if (r->sn >= (1u << 24))
     return fail(r, MT_EINVAL, "stack deeper than 16M entries");
-  if (mt__grow((void **)&r->stack, &r->scap, r->sn + 1, sizeof *r->stack))
+  if (mt__igrow((void **)&r->stack, &r->scap, r->sn + 1, sizeof *r->stack))
     return fail(r, MT_ENOMEM, "out of memory");
   r->stack[r->sn++] = v;
   return MT_OK;
@@ -86,7 +86,7 @@ static int add_item(rd *r, mt_pv *c, mt_pv *it)
 {
   if (account(r, sizeof(mt_pv *)))
     return r->err->code;
-  if (mt__grow((void **)&c->items, &c->cap, c->n + 1, sizeof *c->items))
+  if (mt__igrow((void **)&c->items, &c->cap, c->n + 1, sizeof *c->items))
     return fail(r, MT_ENOMEM, "out of memory");
   c->items[c->n++] = it;
   return MT_OK;
@@ -123,9 +123,9 @@ static int memo_put(rd *r, uint64_t idx, mt_pv *v)
   if (idx > lim || idx > (1u << 26))
     return fail(r, MT_ECORRUPT, "memo index out of range");
   size_t old = r->mcap;
-  if (mt__grow((void **)&r->memo, &r->mcap, (size_t)idx + 1, sizeof *r->memo))
+  if (mt__igrow((void **)&r->memo, &r->mcap, (size_t)idx + 1, sizeof *r->memo))
     return fail(r, MT_ENOMEM, "out of memory");
-  if (r->mcap > old)   /* mt__grow does not zero new slots */
+  if (r->mcap > old)   /* mt__igrow does not zero new slots */
     memset(r->memo + old, 0, (r->mcap - old) * sizeof *r->memo);
   r->memo[idx] = v;
   return MT_OK;

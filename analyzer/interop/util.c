@@ -13,7 +13,7 @@ mt_interop_limits mt_interop_limits_current = {
   .max_depth = 64,
 };
 
-int mt__grow(void **v, size_t *cap, size_t need, size_t elem)
+int mt__igrow(void **v, size_t *cap, size_t need, size_t elem)
 {
   if (need <= *cap)
     return 0;
@@ -31,7 +31,7 @@ int mt__grow(void **v, size_t *cap, size_t need, size_t elem)
   return 0;
 }
 
-uint64_t mt__hash64(uint64_t x)
+uint64_t mt__ihash64(uint64_t x)
 {
   x ^= x >> 33;
   x *= 0xff51afd7ed558ccdull;
@@ -41,7 +41,7 @@ uint64_t mt__hash64(uint64_t x)
   return x;
 }
 
-uint64_t mt__hash_str(const char *s, size_t n, uint64_t seed)
+uint64_t mt__ihash_str(const char *s, size_t n, uint64_t seed)
 {
   uint64_t h = 0xcbf29ce484222325ull ^ seed;
   for (size_t i = 0; i < n; i++) {
@@ -51,9 +51,9 @@ uint64_t mt__hash_str(const char *s, size_t n, uint64_t seed)
   return h;
 }
 
-static int map_rehash(mt__map *m, size_t ncap)
+static int map_rehash(mt__imap *m, size_t ncap)
 {
-  mt__map nm = { 0 };
+  mt__imap nm = { 0 };
   nm.keys = calloc(ncap, sizeof *nm.keys);
   nm.vals = calloc(ncap, sizeof *nm.vals);
   nm.used = calloc(ncap, 1);
@@ -64,7 +64,7 @@ static int map_rehash(mt__map *m, size_t ncap)
   nm.cap = ncap;
   for (size_t i = 0; i < m->cap; i++)
     if (m->used[i] == 1) {
-      size_t j = mt__hash64(m->keys[i]) & (ncap - 1);
+      size_t j = mt__ihash64(m->keys[i]) & (ncap - 1);
       while (nm.used[j])
         j = (j + 1) & (ncap - 1);
       nm.used[j] = 1;
@@ -72,16 +72,16 @@ static int map_rehash(mt__map *m, size_t ncap)
       nm.vals[j] = m->vals[i];
       nm.n++;
     }
-  mt__map_free(m);
+  mt__imap_free(m);
   *m = nm;
   return 0;
 }
 
-int mt__map_put(mt__map *m, uint64_t key, uint64_t val)
+int mt__imap_put(mt__imap *m, uint64_t key, uint64_t val)
 {
   if ((m->n + 1) * 2 > m->cap && map_rehash(m, m->cap ? m->cap * 2 : 64) != 0)
     return -1;
-  size_t j = mt__hash64(key) & (m->cap - 1), tomb = SIZE_MAX;
+  size_t j = mt__ihash64(key) & (m->cap - 1), tomb = SIZE_MAX;
   while (m->used[j]) {
     if (m->used[j] == 1 && m->keys[j] == key) {
       m->vals[j] = val;
@@ -100,11 +100,11 @@ int mt__map_put(mt__map *m, uint64_t key, uint64_t val)
   return 0;
 }
 
-static size_t map_find(const mt__map *m, uint64_t key)
+static size_t map_find(const mt__imap *m, uint64_t key)
 {
   if (!m->cap)
     return SIZE_MAX;
-  size_t j = mt__hash64(key) & (m->cap - 1);
+  size_t j = mt__ihash64(key) & (m->cap - 1);
   while (m->used[j]) {
     if (m->used[j] == 1 && m->keys[j] == key)
       return j;
@@ -113,7 +113,7 @@ static size_t map_find(const mt__map *m, uint64_t key)
   return SIZE_MAX;
 }
 
-int mt__map_get(const mt__map *m, uint64_t key, uint64_t *val)
+int mt__imap_get(const mt__imap *m, uint64_t key, uint64_t *val)
 {
   size_t j = map_find(m, key);
   if (j == SIZE_MAX)
@@ -123,7 +123,7 @@ int mt__map_get(const mt__map *m, uint64_t key, uint64_t *val)
   return 1;
 }
 
-int mt__map_del(mt__map *m, uint64_t key)
+int mt__imap_del(mt__imap *m, uint64_t key)
 {
   size_t j = map_find(m, key);
   if (j == SIZE_MAX)
@@ -132,7 +132,7 @@ int mt__map_del(mt__map *m, uint64_t key)
   return 1;
 }
 
-void mt__map_free(mt__map *m)
+void mt__imap_free(mt__imap *m)
 {
   free(m->keys);
   free(m->vals);
@@ -142,8 +142,8 @@ void mt__map_free(mt__map *m)
 
 uint32_t mt__sp_intern(mt__strpool *p, const char *s, size_t len)
 {
-  uint64_t h = mt__hash_str(s, len, 0), head;
-  if (mt__map_get(&p->index, h, &head)) {
+  uint64_t h = mt__ihash_str(s, len, 0), head;
+  if (mt__imap_get(&p->index, h, &head)) {
     for (uint32_t i = (uint32_t)head; i; i = p->next[i])
       if (strlen(p->s[i]) == len && memcmp(p->s[i], s, len) == 0)
         return i;
@@ -152,8 +152,8 @@ uint32_t mt__sp_intern(mt__strpool *p, const char *s, size_t len)
   }
   if (p->n == 0)
     p->n = 1;   /* index 0 is "none" */
-  if (mt__grow((void **)&p->s, &p->cap, p->n + 1, sizeof *p->s) ||
-      mt__grow((void **)&p->next, &p->next_cap, p->n + 1, sizeof *p->next))
+  if (mt__igrow((void **)&p->s, &p->cap, p->n + 1, sizeof *p->s) ||
+      mt__igrow((void **)&p->next, &p->next_cap, p->n + 1, sizeof *p->next))
     return 0;
   char *c = malloc(len + 1);
   if (!c)
@@ -163,7 +163,7 @@ uint32_t mt__sp_intern(mt__strpool *p, const char *s, size_t len)
   uint32_t id = (uint32_t)p->n++;
   p->s[id] = c;
   p->next[id] = (uint32_t)head;
-  if (mt__map_put(&p->index, h, id))
+  if (mt__imap_put(&p->index, h, id))
     return 0;
   return id;
 }
@@ -179,7 +179,7 @@ void mt__sp_free(mt__strpool *p)
     free(p->s[i]);
   free(p->s);
   free(p->next);
-  mt__map_free(&p->index);
+  mt__imap_free(&p->index);
   memset(p, 0, sizeof *p);
 }
 

@@ -1,5 +1,5 @@
 # tests of the importers and exporters (tests/interop/)
 if ENABLE_TESTS
-TESTS += tests/interop/test_snapshot.sh tests/interop/test_kineto.sh
+TESTS += tests/interop/test_snapshot.sh tests/interop/test_kineto.sh tests/interop/test_nsys.sh
 endif
-EXTRA_DIST += tests/interop/common.sh tests/interop/test_snapshot.sh tests/interop/test_kineto.sh
+EXTRA_DIST += tests/interop/common.sh tests/interop/test_snapshot.sh tests/interop/test_kineto.sh tests/interop/test_nsys.sh
