@@ -141,6 +141,30 @@ def oom(d, cap):
         fail("oom although the request fits: %s" % o)
 
 
+def driverlog(d, log, dtype):
+    """Events of a single-rank truth = what the simulated driver logged
+    (MT_SIM_LOG): every launch (simtrain's and cuBLAS's), every device
+    allocation and free; the workspace is cuBLAS's own allocation."""
+    lines = open(log).read().splitlines()
+    r = d["ranks"][0]
+    e = r["events"]
+    launches = [l for l in lines if " launch name=" in l]
+    n_alloc = sum(1 for l in lines if " alloc kind=sync" in l)
+    n_free = sum(1 for l in lines if " free kind=sync" in l)
+    if e["kernel"] != len(launches) or e["alloc"] != n_alloc or e["free"] != n_free:
+        fail("truth kernel/alloc/free %d/%d/%d, driver log %d/%d/%d" % (
+            e["kernel"], e["alloc"], e["free"], len(launches), n_alloc, n_free))
+    want = "sm90_xmma_gemm_bf16bf16_bf16f32_f32_" if dtype == "bf16" else "ampere_sgemm_128x64_"
+    blas = [l for l in launches if "name=" + want in l]
+    if not blas:
+        fail("no cuBLAS kernels named %s* in the driver log" % want)
+    ws = [t for t in r["tensors"] if t["category"] == "workspace"]
+    if len(ws) != r["workspace_allocs"] or len(ws) != 1 or not ws[0]["outside"]:
+        fail("workspace tensors %s, workspace_allocs %d" % (ws, r["workspace_allocs"]))
+    if not any(" alloc kind=sync" in l and "size=%d " % ws[0]["bytes"] in l + " " for l in lines):
+        fail("no device allocation of %d bytes in the driver log" % ws[0]["bytes"])
+
+
 def main():
     what, f = sys.argv[1], sys.argv[2]
     d = load(f)
@@ -148,6 +172,8 @@ def main():
         zero(d, int(sys.argv[3]))
     elif what == "ck_drop":
         ck_drop(d, load(sys.argv[3]))
+    elif what == "driverlog":
+        driverlog(d, sys.argv[3], sys.argv[4])
     elif what == "oom":
         oom(d, int(sys.argv[3]))
     else:

@@ -27,4 +27,16 @@ void *st_gpu_comm_stream(void);
 /* Launches kernel k (enum st_kernel); aborts on a launch error. */
 void st_gpu_launch(int k, unsigned grid);
 
+/* cuBLAS (the process's one handle, created at the first GEMM on the
+ * compute stream, never destroyed, as PyTorch's handle pool does).
+ * C = op(A) op(B), m x n, inner k, batch > 1: strided batched.  bf16: bf16
+ * operands (else fp32), fp32 compute.  Returns 0, or 1 when cuBLAS could not
+ * allocate its workspace (CUBLAS_STATUS_ALLOC_FAILED); aborts otherwise. */
+int st_gpu_gemm(int op, uint64_t m, uint64_t n, uint64_t k, uint64_t batch, int bf16);
+/* Ground truth from the simulated cuBLAS (tests/sim/cublas/simcublas.h),
+ * looked up with dlsym; -1 / 0 when the library is not the stand-in. */
+int st_gpu_blas_workspaces(unsigned long long *ptrs, size_t *sizes, int max);
+uint64_t st_gpu_blas_launches(void);
+size_t st_gpu_blas_default_workspace(void);
+
 #endif

@@ -1,14 +1,13 @@
 /* simtrain kernels: empty __global__ functions in kernels.cu, named like the
- * kernels a PyTorch/Megatron job launches.  Listed once here (X-macro); they
- * are launched with <<<>>> from kernels.cu, so every launch is a real
- * cudaLaunchKernel through the shared runtime. */
+ * kernels a PyTorch/Megatron job launches itself (GEMMs are cuBLAS's, see
+ * gpu.c).  Listed once here (X-macro); launched with an explicit
+ * cudaLaunchKernel from kernels.cu, through the shared runtime. */
 #ifndef ST_KERNELS_H
 #define ST_KERNELS_H
 
 #define ST_KERNEL_LIST(X) \
 	X(embedding_fwd_kernel) X(embedding_bwd_kernel) \
 	X(layer_norm_fwd_kernel) X(layer_norm_bwd_kernel) \
-	X(cutlass_gemm_tn_kernel) X(cutlass_gemm_nn_kernel) X(cutlass_gemm_nt_kernel) \
 	X(softmax_fwd_kernel) X(softmax_bwd_kernel) \
 	X(fused_dropout_kernel) X(dropout_bwd_kernel) \
 	X(gelu_fwd_kernel) X(gelu_bwd_kernel) \

@@ -18,6 +18,7 @@
 #define EVO_HEADS_Z 4
 #define EVO_C 32           /* per-head / hidden channel of the sub-modules */
 #define EVO_MAXOPS 24
+#define EVO_GEMM (-1)    /* op kernel: a cuBLAS GEMM (projection) */
 
 struct evo_op { const char *name; uint64_t elems; int kernel; };
 
@@ -72,27 +73,35 @@ static int block_ops(const struct st_opts *o, struct evo_op *op)
 	int n = 0;
 #define OP(nm, e, k) (op[n].name = (nm), op[n].elems = (e), op[n].kernel = (k), n++)
 	OP("msa_row_attn.ln", s * R * m, K_layer_norm_fwd_kernel);
-	OP("msa_row_attn.qkvg", 4 * s * R * hm * c, K_cutlass_gemm_tn_kernel);
+	OP("msa_row_attn.qkvg", 4 * s * R * hm * c, EVO_GEMM);
 	OP("msa_row_attn.softmax", hm * s * R * R, K_softmax_fwd_kernel);
 	OP("msa_row_attn.gated_out", s * R * hm * c, K_sigmoid_gate_kernel);
 	OP("msa_col_attn.ln", s * R * m, K_layer_norm_fwd_kernel);
-	OP("msa_col_attn.qkvg", 4 * s * R * hm * c, K_cutlass_gemm_tn_kernel);
+	OP("msa_col_attn.qkvg", 4 * s * R * hm * c, EVO_GEMM);
 	OP("msa_col_attn.softmax", hm * R * s * s, K_softmax_fwd_kernel);
 	OP("msa_col_attn.gated_out", s * R * hm * c, K_sigmoid_gate_kernel);
 	OP("msa_transition.hidden", 4 * s * R * m, K_transition_kernel);
-	OP("outer_product_mean.ab", 2 * s * R * c, K_cutlass_gemm_tn_kernel);
+	OP("outer_product_mean.ab", 2 * s * R * c, EVO_GEMM);
 	OP("outer_product_mean.outer", R * R * c * c, K_outer_product_mean_kernel);
 	OP("tri_mul_out.ab", 4 * R * R * c, K_sigmoid_gate_kernel);
 	OP("tri_mul_out.prod", R * R * c, K_triangle_multiply_kernel);
 	OP("tri_mul_in.ab", 4 * R * R * c, K_sigmoid_gate_kernel);
 	OP("tri_mul_in.prod", R * R * c, K_triangle_multiply_kernel);
-	OP("tri_attn_start.qkvg", 4 * R * R * hz * c, K_cutlass_gemm_tn_kernel);
+	OP("tri_attn_start.qkvg", 4 * R * R * hz * c, EVO_GEMM);
 	OP("tri_attn_start.softmax", hz * R * R * R, K_softmax_fwd_kernel);
-	OP("tri_attn_end.qkvg", 4 * R * R * hz * c, K_cutlass_gemm_tn_kernel);
+	OP("tri_attn_end.qkvg", 4 * R * R * hz * c, EVO_GEMM);
 	OP("tri_attn_end.softmax", hz * R * R * R, K_softmax_fwd_kernel);
 	OP("pair_transition.hidden", 4 * R * R * z, K_transition_kernel);
 #undef OP
 	return n;
+}
+
+static void evo_op_kernel(struct st_rank *r, const struct evo_op *op, uint64_t out_bytes)
+{
+	if (op->kernel == EVO_GEMM)
+		st_gemm(r, ST_GEMM_TN, out_bytes);
+	else
+		st_kernel(r, op->kernel, out_bytes);
 }
 
 void st_evo_forward_backward(struct st_rank *r, int micro)
@@ -121,7 +130,7 @@ void st_evo_forward_backward(struct st_rank *r, int micro)
 		st_range_push("layer.%d.forward", k);
 		for (i = 0; i < nops; i++) {
 			sv[i] = st_new(r, ck ? ST_CAT_TEMPORARY : ST_CAT_ACTIVATION, k, ops[i].elems * ab, "layer.%d.%s", k, ops[i].name);
-			st_kernel(r, ops[i].kernel, sv[i]->requested);
+			evo_op_kernel(r, &ops[i], sv[i]->requested);
 			sum += sv[i]->requested;
 			if (ck) {
 				st_del(r, sv[i]);
@@ -161,7 +170,7 @@ void st_evo_forward_backward(struct st_rank *r, int micro)
 			st_range_push("layer.%d.recompute", k);
 			for (i = 0; i < nops; i++) {
 				sv[i] = st_new(r, ST_CAT_ACTIVATION, k, ops[i].elems * ab, "layer.%d.%s", k, ops[i].name);
-				st_kernel(r, ops[i].kernel, sv[i]->requested);
+				evo_op_kernel(r, &ops[i], sv[i]->requested);
 			}
 			st_range_pop();
 		}
@@ -169,7 +178,7 @@ void st_evo_forward_backward(struct st_rank *r, int micro)
 			st_unit_grad_begin(r, u);
 		for (i = nops - 1; i >= 0; i--) {
 			struct st_tensor *g = st_new(r, ST_CAT_TEMPORARY, k, sv[i]->requested, "layer.%d.grad.%s", k, ops[i].name);
-			st_gemm(r, K_cutlass_gemm_nn_kernel, g->requested);
+			st_gemm(r, ST_GEMM_NN, g->requested);
 			st_del(r, sv[i]);
 			st_del(r, g);
 			sv[i] = NULL;

@@ -104,6 +104,12 @@ static void kern(struct st_rank *r, int k, uint64_t bytes)
 	st_kernel(r, k, bytes);
 }
 
+/* A per-head attention GEMM: cublasGemmStridedBatchedEx over (heads/t) x b. */
+static void attn_gemm(struct st_rank *r, const struct dims *d, int op, uint64_t m, uint64_t n, uint64_t k)
+{
+	st_gemm_batched(r, op, m, n, k, (d->A / d->t) * d->B);
+}
+
 /* Saved or not: in NOSAVE mode (checkpointed forward) a tensor a framework
  * would save is an ordinary temporary. */
 #define ACT(mode) ((mode) == M_NOSAVE ? ST_CAT_TEMPORARY : ST_CAT_ACTIVATION)
@@ -133,7 +139,7 @@ static void attention_core_fwd(struct st_rank *r, int k, struct saved *s, int ca
 		return;
 	}
 	scores = st_new(r, ST_CAT_TEMPORARY, k, d->ab * d->natt, "layer.%d.attn.scores", k);
-	st_gemm(r, K_cutlass_gemm_tn_kernel, scores->requested);
+	attn_gemm(r, d, ST_GEMM_TN, d->S, d->S, d->H / d->A); /* q k^T per head */
 	s->p = st_new(r, cat, k, d->ab * d->natt, "layer.%d.attn.softmax.out", k);
 	kern(r, K_softmax_fwd_kernel, s->p->requested);
 	st_del(r, scores);
@@ -164,11 +170,11 @@ static struct st_tensor *row_parallel_out(struct st_rank *r, int k, const struct
 	struct st_tensor *full, *out;
 	if (!d->megatron) {
 		out = st_new(r, cat, k, d->ab * d->nsbh, "layer.%d.%s", k, what);
-		st_gemm(r, K_cutlass_gemm_tn_kernel, out->requested);
+		st_gemm(r, ST_GEMM_TN, out->requested);
 		return out;
 	}
 	full = st_new(r, ST_CAT_TEMPORARY, k, d->ab * d->fsbh, "layer.%d.%s.partial", k, what);
-	st_gemm(r, K_cutlass_gemm_tn_kernel, full->requested);
+	st_gemm(r, ST_GEMM_TN, full->requested);
 	out = st_new(r, cat, k, d->ab * d->nsbh, "layer.%d.%s", k, what);
 	st_reduce_scatter(r, r->sp_comm, full->ptr, out->ptr, d->nsbh, (int)d->ab);
 	st_del(r, full);
@@ -198,7 +204,7 @@ static struct st_tensor *layer_fwd(struct st_rank *r, int k, struct st_tensor *x
 		int i;
 		for (i = 0; i < 3; i++) {
 			qkv[i] = st_new(r, ST_CAT_TEMPORARY, k, d.ab * d.nsbh, "layer.%d.%s.local", k, nm[i]);
-			st_gemm(r, K_cutlass_gemm_tn_kernel, qkv[i]->requested);
+			st_gemm(r, ST_GEMM_TN, qkv[i]->requested);
 		}
 		s->q = st_new(r, cat, k, d.ab * d.nsbh, "layer.%d.q", k);
 		st_alltoall(r, r->sp_comm, r->sp, qkv[0]->ptr, s->q->ptr, d.ab * d.nsbh);
@@ -210,24 +216,27 @@ static struct st_tensor *layer_fwd(struct st_rank *r, int k, struct st_tensor *x
 			st_del(r, qkv[i]);
 	} else {
 		s->q = st_new(r, cat, k, d.ab * d.nsbh, "layer.%d.q", k);
-		st_gemm(r, K_cutlass_gemm_tn_kernel, s->q->requested);
+		st_gemm(r, ST_GEMM_TN, s->q->requested);
 		s->k = st_new(r, cat, k, d.ab * d.nsbh, "layer.%d.k", k);
-		st_gemm(r, K_cutlass_gemm_tn_kernel, s->k->requested);
+		st_gemm(r, ST_GEMM_TN, s->k->requested);
 		s->v = st_new(r, cat, k, d.ab * d.nsbh, "layer.%d.v", k);
-		st_gemm(r, K_cutlass_gemm_tn_kernel, s->v->requested);
+		st_gemm(r, ST_GEMM_TN, s->v->requested);
 	}
 	st_del(r, in);
 	attention_core_fwd(r, k, s, core_cat, &d);
 	if (d.ulysses) {
 		t1 = st_new(r, ST_CAT_TEMPORARY, k, d.ab * d.nsbh, "layer.%d.attn.out.heads", k);
-		st_gemm(r, r->o->flash ? K_flash_fwd_kernel : K_cutlass_gemm_nn_kernel, t1->requested);
+		if (r->o->flash)
+			kern(r, K_flash_fwd_kernel, t1->requested);
+		else
+			attn_gemm(r, &d, ST_GEMM_NN, d.H / d.A, d.S, d.S); /* P v per head */
 		s->attn = st_new(r, cat, k, d.ab * d.nsbh, "layer.%d.attn.out", k);
 		st_alltoall(r, r->sp_comm, r->sp, t1->ptr, s->attn->ptr, d.ab * d.nsbh);
 		st_del(r, t1);
 	} else {
 		s->attn = st_new(r, cat, k, d.ab * d.nsbh, "layer.%d.attn.out", k);
 		if (!r->o->flash)
-			st_gemm(r, K_cutlass_gemm_nn_kernel, s->attn->requested);
+			attn_gemm(r, &d, ST_GEMM_NN, d.H / d.A, d.S, d.S); /* P v per head */
 	}
 	if (core_cat == ST_CAT_TEMPORARY)
 		free_core(r, s);
@@ -244,7 +253,7 @@ static struct st_tensor *layer_fwd(struct st_rank *r, int k, struct st_tensor *x
 	kern(r, K_layer_norm_fwd_kernel, s->ln2o->requested);
 	in = d.megatron ? sp_gather(r, k, s->ln2o, &d, "ln2.out") : NULL;
 	s->fc1 = st_new(r, cat, k, 4 * d.ab * d.nsbh, "layer.%d.fc1.out", k);
-	st_gemm(r, K_cutlass_gemm_tn_kernel, s->fc1->requested);
+	st_gemm(r, ST_GEMM_TN, s->fc1->requested);
 	st_del(r, in);
 	s->gelu = st_new(r, cat, k, 4 * d.ab * d.nsbh, "layer.%d.gelu.out", k);
 	kern(r, K_gelu_fwd_kernel, s->gelu->requested);
@@ -305,9 +314,9 @@ static struct st_tensor *layer_bwd(struct st_rank *r, int k, struct saved *s, st
 	if (in)
 		st_allgather(r, r->sp_comm, g1->ptr, in->ptr, d.nsbh, (int)d.ab);
 	g2 = st_new(r, ST_CAT_TEMPORARY, k, 4 * d.ab * d.nsbh, "layer.%d.grad.gelu.out", k);
-	st_gemm(r, K_cutlass_gemm_nn_kernel, g2->requested);
+	st_gemm(r, ST_GEMM_NN, g2->requested);
 	if (wgrad)
-		st_gemm(r, K_cutlass_gemm_nt_kernel, 4 * d.H * d.H / d.t * d.ab);
+		st_gemm(r, ST_GEMM_NT, 4 * d.H * d.H / d.t * d.ab);
 	st_del(r, in);
 	st_del(r, g1);
 	st_del(r, s->gelu);
@@ -318,7 +327,7 @@ static struct st_tensor *layer_bwd(struct st_rank *r, int k, struct saved *s, st
 	in = d.megatron ? sp_gather(r, k, s->ln2o, &d, "ln2.out") : NULL;
 	g2 = row_parallel_out(r, k, &d, "grad.ln2.out", ST_CAT_TEMPORARY);
 	if (wgrad)
-		st_gemm(r, K_cutlass_gemm_nt_kernel, 4 * d.H * d.H / d.t * d.ab);
+		st_gemm(r, ST_GEMM_NT, 4 * d.H * d.H / d.t * d.ab);
 	st_del(r, in);
 	st_del(r, g1);
 	st_del(r, s->ln2o);
@@ -338,9 +347,9 @@ static struct st_tensor *layer_bwd(struct st_rank *r, int k, struct saved *s, st
 	if (in)
 		st_allgather(r, r->sp_comm, g1->ptr, in->ptr, d.nsbh, (int)d.ab);
 	g2 = st_new(r, ST_CAT_TEMPORARY, k, d.ab * d.nsbh, "layer.%d.grad.attn.out", k);
-	st_gemm(r, K_cutlass_gemm_nn_kernel, g2->requested);
+	st_gemm(r, ST_GEMM_NN, g2->requested);
 	if (wgrad)
-		st_gemm(r, K_cutlass_gemm_nt_kernel, d.H * d.H / d.t * d.ab);
+		st_gemm(r, ST_GEMM_NT, d.H * d.H / d.t * d.ab);
 	st_del(r, in);
 	st_del(r, g1);
 	if (d.ulysses) {
@@ -363,8 +372,8 @@ static struct st_tensor *layer_bwd(struct st_rank *r, int k, struct saved *s, st
 		st_del(r, s->lse);
 	} else {
 		struct st_tensor *dp = st_new(r, ST_CAT_TEMPORARY, k, d.ab * d.natt, "layer.%d.grad.attn.dropout.out", k);
-		st_gemm(r, K_cutlass_gemm_nn_kernel, dp->requested);
-		st_gemm(r, K_cutlass_gemm_nt_kernel, dv->requested);
+		attn_gemm(r, &d, ST_GEMM_TN, d.S, d.S, d.H / d.A); /* dO v^T */
+		attn_gemm(r, &d, ST_GEMM_NT, d.H / d.A, d.S, d.S); /* dO^T P */
 		st_del(r, s->pdrop);
 		tmp = st_new(r, ST_CAT_TEMPORARY, k, d.ab * d.natt, "layer.%d.grad.softmax.out", k);
 		kern(r, K_dropout_bwd_kernel, tmp->requested);
@@ -374,8 +383,8 @@ static struct st_tensor *layer_bwd(struct st_rank *r, int k, struct saved *s, st
 		kern(r, K_softmax_bwd_kernel, dp->requested);
 		st_del(r, tmp);
 		st_del(r, s->p);
-		st_gemm(r, K_cutlass_gemm_nn_kernel, dq->requested);
-		st_gemm(r, K_cutlass_gemm_nt_kernel, dk->requested);
+		attn_gemm(r, &d, ST_GEMM_NN, d.H / d.A, d.S, d.S); /* dS k */
+		attn_gemm(r, &d, ST_GEMM_NT, d.H / d.A, d.S, d.S); /* dS^T q */
 		st_del(r, dp);
 	}
 	s->p = s->pmask = s->pdrop = s->lse = NULL;
@@ -400,7 +409,7 @@ static struct st_tensor *layer_bwd(struct st_rank *r, int k, struct saved *s, st
 	in = d.megatron ? sp_gather(r, k, s->ln1o, &d, "ln1.out") : NULL;
 	g1 = row_parallel_out(r, k, &d, "grad.ln1.out", ST_CAT_TEMPORARY);
 	if (wgrad)
-		st_gemm(r, K_cutlass_gemm_nt_kernel, 3 * d.H * d.H / d.t * d.ab);
+		st_gemm(r, ST_GEMM_NT, 3 * d.H * d.H / d.t * d.ab);
 	st_del(r, in);
 	st_del(r, dq);
 	st_del(r, dk);
@@ -501,7 +510,7 @@ static void head_fwd(struct st_rank *r, struct st_tensor *x)
 	kern(r, K_layer_norm_fwd_kernel, head_lno->requested);
 	in = d.megatron ? sp_gather(r, -1, head_lno, &d, "final_ln.out") : NULL;
 	logits = st_new(r, ST_CAT_ACTIVATION, -1, d.ab * d.S * d.B * d.V / d.t, "logits");
-	st_gemm(r, K_cutlass_gemm_tn_kernel, logits->requested);
+	st_gemm(r, ST_GEMM_TN, logits->requested);
 	st_del(r, in);
 	kern(r, K_cross_entropy_fwd_kernel, logits->requested);
 	st_unit_params_release(r, u);
@@ -523,7 +532,7 @@ static struct st_tensor *head_bwd(struct st_rank *r)
 	logits = labels = NULL;
 	in = d.megatron ? sp_gather(r, -1, head_lno, &d, "final_ln.out") : NULL;
 	g = row_parallel_out(r, -1, &d, "grad.final_ln.out", ST_CAT_TEMPORARY);
-	st_gemm(r, K_cutlass_gemm_nt_kernel, d.V * d.H / d.t * d.ab);
+	st_gemm(r, ST_GEMM_NT, d.V * d.H / d.t * d.ab);
 	st_del(r, in);
 	st_del(r, dl);
 	st_del(r, head_lno);

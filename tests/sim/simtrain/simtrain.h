@@ -64,7 +64,7 @@ struct st_rank {
 	int nbuckets;
 	int layer_lo, layer_hi;     /* layers held by this pipeline stage */
 	int pbytes, abytes;         /* parameter / activation element size */
-	struct st_tensor *workspace;
+	int blas_ws_known;          /* cuBLAS workspaces already in the truth */
 	int step, micro;
 	int record_saved;           /* record per-layer saved bytes now */
 	unsigned char *active;      /* --train-layers: layers trained this step */
@@ -109,7 +109,11 @@ void st_unit_params_acquire(struct st_rank *r, struct st_unit *u);
 void st_unit_params_release(struct st_rank *r, struct st_unit *u);
 void st_unit_grad_begin(struct st_rank *r, struct st_unit *u);
 void st_unit_grad_done(struct st_rank *r, struct st_unit *u);
-void st_gemm(struct st_rank *r, int kernel, uint64_t out_bytes);
+/* GEMMs go to cuBLAS (gpu.c); its workspace allocations and kernel launches
+ * enter the truth from the simulated cuBLAS's own counts. */
+enum st_gemm_op { ST_GEMM_TN, ST_GEMM_NN, ST_GEMM_NT };
+void st_gemm(struct st_rank *r, int op, uint64_t out_bytes); /* m = h, n = out/h, k = h */
+void st_gemm_batched(struct st_rank *r, int op, uint64_t m, uint64_t n, uint64_t k, uint64_t batch);
 void st_kernel(struct st_rank *r, int kernel, uint64_t bytes);
 struct st_unit *st_unit_of_layer(struct st_rank *r, int layer);
 struct st_unit *st_unit_named(struct st_rank *r, const char *name);

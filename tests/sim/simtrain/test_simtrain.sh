@@ -1,15 +1,16 @@
 #!/bin/sh
 # TAP tests of simtrain against external formulas (shared/ORACLES.md sections
-# 1 and 3) and truth-file consistency checks.  Needs the simulated CUDA and
-# NCCL libraries (tests/sim/cuda, tests/sim/nccl) and python3 for JSON.
+# 1 and 3) and truth-file consistency checks.  Needs the simulated CUDA,
+# cuBLAS and NCCL libraries (tests/sim/cuda, tests/sim/cublas, tests/sim/nccl)
+# and python3 for JSON.
 B=${MT_BUILDDIR:-.}
 S=$B/tests/sim/simtrain/simtrain
 CK=${MT_SRCDIR:-.}/tests/sim/simtrain/check_truth.py
-LD_LIBRARY_PATH=$B/tests/sim/cuda/.libs:$B/tests/sim/nccl/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+LD_LIBRARY_PATH=$B/tests/sim/cublas/.libs:$B/tests/sim/cuda/.libs:$B/tests/sim/nccl/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export LD_LIBRARY_PATH
 T=$(mktemp -d "${TMPDIR:-/tmp}/simtrain-test.XXXXXX")
 trap 'rm -rf "$T"' EXIT
-if [ ! -x "$S" ] || [ ! -e "$B/tests/sim/cuda/.libs/libcudart.so.13" ] || ! command -v python3 >/dev/null; then
+if [ ! -x "$S" ] || [ ! -e "$B/tests/sim/cuda/.libs/libcudart.so.13" ] || [ ! -e "$B/tests/sim/cublas/.libs/libcublas.so.13" ] || ! command -v python3 >/dev/null; then
 	echo "1..0 # SKIP simtrain, the simulated libraries or python3 missing"
 	exit 0
 fi
@@ -25,7 +26,7 @@ run() { # file, args...
 	timeout 120 "$S" --truth "$T/$f.json" "$@" >"$T/$f.out" 2>&1
 }
 
-echo "1..22"
+echo "1..24"
 # Psi = 7,419,392 with defaults: every unit divisible by 4.
 check "single rank bf16 runs" run base
 check "truth consistency (categories at peak, replay of tensors, events)" python3 "$CK" consistency "$T/base.json"
@@ -52,6 +53,10 @@ if [ $rc -eq 1 ] && grep -q "CUDA out of memory. Tried to allocate" "$T/oom.err"
 check "OOM recorded in the truth" python3 "$CK" oom "$T/oom.json" 268435456
 check "micro-batches, flash, offload, optimizers, train-layers run consistently" sh -c \
 	"for a in '--micro-batches 2 --attention flash' '--offload optimizer --optimizer sgd' '--optimizer adafactor --dtype fp32' '--train-layers 2 --optimizer lion' '--arch evoformer --checkpoint every:2'; do timeout 120 '$S' \$a --truth '$T/v.json' >/dev/null 2>&1 || exit 1; python3 '$CK' consistency '$T/v.json' || exit 1; done"
+for dt in bf16 fp32; do
+	check "$dt: events = the simulated driver's log (launches incl. cuBLAS's, allocs, frees); workspace made by cuBLAS" sh -c \
+		"MT_SIM_LOG='$T/drv-$dt.log' timeout 120 '$S' --dtype $dt --steps 2 --truth '$T/drv-$dt.json' >/dev/null 2>&1 && python3 '$CK' driverlog '$T/drv-$dt.json' '$T/drv-$dt.log' $dt"
+done
 # launcher mode: two ranks joined through the rendezvous directory
 mkdir -p "$T/rdv"
 ( RANK=1 WORLD_SIZE=2 LOCAL_RANK=1 MT_SIM_DEVICES=2 MT_SIM_RENDEZVOUS=$T/rdv MASTER_PORT=1 timeout 120 "$S" --zero 1 --truth "$T/tr.json" >"$T/tr1.out" 2>&1 ) &

@@ -18,7 +18,6 @@
 #include <string.h>
 
 #define ST_BUCKET_BYTES (25ull * 1024 * 1024)  /* DDP bucket_cap_mb = 25 */
-#define ST_WORKSPACE_BYTES (32ull * 1024 * 1024) /* cuBLAS workspace, Hopper default */
 
 static int in_backward;
 
@@ -29,13 +28,57 @@ void st_kernel(struct st_rank *r, int kernel, uint64_t bytes)
 	st_gpu_launch(kernel, grid > 65535 ? 65535 : (unsigned)grid);
 }
 
-void st_gemm(struct st_rank *r, int kernel, uint64_t out_bytes)
+/* The workspaces cuBLAS made since the last look become outside allocations
+ * of category workspace (counted in events.alloc, live until exit: the
+ * handle is never destroyed). */
+static void blas_account(struct st_rank *r)
 {
-	if (!r->workspace) {
-		r->workspace = st_new_outside(r, ST_CAT_WORKSPACE, -1, ST_WORKSPACE_BYTES, "cublas.workspace");
+	unsigned long long ptrs[64];
+	size_t sizes[64];
+	int n = st_gpu_blas_workspaces(ptrs, sizes, 64), i;
+	for (i = r->blas_ws_known; i < n && i < 64; i++) {
+		r->truth.ev.alloc++;
 		r->truth.workspace_allocs++;
+		st_truth_reserve(&r->truth, (int64_t)sizes[i]);
+		st_truth_alloc(&r->truth, "cublas.workspace", ST_CAT_WORKSPACE, -1, sizes[i], sizes[i], 1);
 	}
-	st_kernel(r, kernel, out_bytes);
+	if (n > r->blas_ws_known)
+		r->blas_ws_known = n;
+}
+
+void st_gemm_batched(struct st_rank *r, int op, uint64_t m, uint64_t n, uint64_t k, uint64_t batch)
+{
+	uint64_t before = st_gpu_blas_launches(), after;
+	int bf16 = r->abytes == 2;
+	if (st_gpu_gemm(op, m, n, k, batch, bf16) != 0) {
+		/* cuBLAS could not cudaMalloc its workspace: free the cache, retry */
+		st_alloc_empty_cache(&r->alloc);
+		if (st_gpu_gemm(op, m, n, k, batch, bf16) != 0)
+			st_oom(r, st_gpu_blas_default_workspace());
+	}
+	after = st_gpu_blas_launches();
+	r->truth.ev.kernel += after >= before && after != 0 ? after - before : 1;
+	blas_account(r);
+}
+
+void st_gemm(struct st_rank *r, int op, uint64_t out_bytes)
+{
+	uint64_t h = (uint64_t)(r->o->arch == ST_ARCH_EVOFORMER ? r->o->c_z : r->o->hidden);
+	uint64_t e = out_bytes / (uint64_t)r->abytes, m, n;
+	if (e == 0)
+		e = 1;
+	if (e % h == 0) {
+		m = h;
+		n = e / h;
+	} else {
+		m = e;
+		n = 1;
+	}
+	while (n > 0x7fffffffull) {
+		m *= 2;
+		n /= 2;
+	}
+	st_gemm_batched(r, op, m, n, h, 1);
 }
 
 struct st_unit *st_unit_of_layer(struct st_rank *r, int layer)
