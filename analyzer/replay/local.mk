@@ -7,6 +7,11 @@ analyzer_replay_libmemtrace_replay_la_SOURCES = \
 	analyzer/replay/alloc.h analyzer/replay/alloc.c \
 	analyzer/replay/replay.h analyzer/replay/input.c analyzer/replay/engine.c \
 	analyzer/replay/transform.c analyzer/replay/plan.c \
-	analyzer/replay/planner.h analyzer/replay/planner.c
-analyzer_replay_libmemtrace_replay_la_CFLAGS = $(AM_CFLAGS)
+	analyzer/replay/planner.h analyzer/replay/planner.c \
+	analyzer/replay/input_trace.h analyzer/replay/input_trace.c
+analyzer_replay_libmemtrace_replay_la_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
 analyzer_replay_libmemtrace_replay_la_LIBADD = -lm
+
+# memtrace replay / recommend (analyzer/cmds/), over this library.
+memtrace_SOURCES += analyzer/cmds/replay.c analyzer/cmds/recommend.c
+memtrace_LDADD += analyzer/replay/libmemtrace-replay.la schemas/libmemtrace-trace.la $(SQLITE_LIBS) -lm

@@ -1,0 +1,156 @@
+/* memtrace recommend: plans that fit a memory budget, each checked by a
+ * full replay of the trace (analyzer/replay/planner.h, docs/REPLAY.md). */
+#include "config.h"
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "analyzer/cmds/cmds.h"
+#include "analyzer/replay/input_trace.h"
+#include "analyzer/replay/planner.h"
+
+static int run(int argc, char **argv)
+{
+  const char *path = NULL, *format = "text";
+  mt_rp_recommend_opts o = { .max_overhead = -1, .allocator = MT_RP_ALLOC_CACHING };
+  int have_budget = 0, top = 10;
+  char err[512];
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(a, "--budget") == 0 && v) {
+      if (mt_parse_size(v, &o.budget) != 0)
+        return mt_usage_error("recommend", "--budget needs a size such as 40GiB");
+      have_budget = 1;
+      i++;
+    } else if (strcmp(a, "--world") == 0 && v) {
+      o.world = atoi(v);
+      if (o.world < 1)
+        return mt_usage_error("recommend", "--world needs a positive number");
+      i++;
+    } else if (strcmp(a, "--max-overhead") == 0 && v) {
+      o.max_overhead = atof(v) / 100.0;
+      i++;
+    } else if (strcmp(a, "--top") == 0 && v) {
+      top = atoi(v);
+      i++;
+    } else if (strcmp(a, "--allocator") == 0 && v) {
+      if (mt_rp_allocator_parse(v, &o.allocator) != 0)
+        return mt_usage_error("recommend", "--allocator needs caching, expandable, async or raw");
+      i++;
+    } else if (strcmp(a, "--format") == 0 && v) {
+      if (strcmp(v, "text") && strcmp(v, "json"))
+        return mt_usage_error("recommend", "--format needs text or json");
+      format = v;
+      i++;
+    } else if (a[0] == '-') {
+      return mt_usage_error("recommend", "unknown option '%s'", a);
+    } else if (path) {
+      return mt_usage_error("recommend", "one TRACE or RUNDIR only");
+    } else {
+      path = a;
+    }
+  }
+  if (!path || !have_budget)
+    return mt_usage_error("recommend", "needs TRACE|RUNDIR and --budget SIZE");
+  char **files;
+  int n = mt_rp_run_files(path, &files, err, sizeof err);
+  if (n < 0) {
+    mt_errorf("%s", err);
+    return MT_EXIT_USAGE;
+  }
+  /* the plan must fit on every rank: plan on the rank with the highest peak */
+  mt_rp_input in;
+  int best = -1;
+  uint64_t best_peak = 0;
+  for (int i = 0; i < n; i++) {
+    mt_rp_input x;
+    mt_rp_result r;
+    if (mt_rp_input_from_trace(files[i], &x, err, sizeof err) != 0) {
+      mt_errorf("%s", err);
+      for (int j = 0; j < n; j++)
+        free(files[j]);
+      free(files);
+      if (best >= 0)
+        mt_rp_input_free(&in);
+      return MT_EXIT_USAGE;
+    }
+    if (mt_rp_baseline(&x, o.allocator, &r) == 0 && (best < 0 || r.peak_reserved > best_peak)) {
+      if (best >= 0)
+        mt_rp_input_free(&in);
+      in = x;
+      best = i;
+      best_peak = r.peak_reserved;
+    } else {
+      mt_rp_input_free(&x);
+    }
+  }
+  mt_rp_choice *c = NULL;
+  size_t nc = 0, explored = 0;
+  int rc = MT_EXIT_OK;
+  if (mt_rp_recommend(&in, &o, &c, &nc, &explored) != 0) {
+    mt_errorf("%s: out of memory while planning", path);
+    rc = MT_EXIT_FAIL;
+  } else {
+    size_t nfit = 0;
+    for (size_t i = 0; i < nc; i++)
+      nfit += c[i].fits;
+    char a[32], b[32];
+    if (strcmp(format, "json") == 0) {
+      printf("{\"budget_bytes\": %" PRIu64 ", \"baseline_peak_reserved_bytes\": %" PRIu64
+             ", \"plans_explored\": %zu, \"fitting\": %zu, \"plans\": [", o.budget, best_peak, explored, nfit);
+      size_t shown = 0;
+      for (size_t i = 0; i < nc && (int)shown < top; i++) {
+        if (nfit && !c[i].fits)
+          break;
+        printf("%s{\"options\": \"%s\", \"fits\": %s, \"peak_allocated_bytes\": %" PRIu64
+               ", \"peak_reserved_bytes\": %" PRIu64 ", \"over_budget_bytes\": %" PRIu64
+               ", \"compute_overhead\": %.4f, \"comm_overhead\": %.4f, \"recompute_ns\": %" PRId64
+               ", \"extra_comm_bytes\": %" PRIu64 ", \"verified_by_replay\": %s}",
+               shown ? ", " : "", c[i].options, c[i].fits ? "true" : "false", c[i].result.peak_allocated,
+               c[i].result.peak_reserved, c[i].fits ? 0 : c[i].result.peak_reserved - o.budget,
+               c[i].compute_overhead, c[i].comm_overhead, c[i].result.recompute_ns, c[i].result.extra_comm_bytes,
+               c[i].verified_by_replay ? "true" : "false");
+        shown++;
+      }
+      printf("]}\n");
+    } else {
+      printf("budget %s; recorded peak reserved %s (rank file %s); %zu plans replayed, %zu fit\n",
+             mt_fmt_bytes(o.budget, a, sizeof a), mt_fmt_bytes(best_peak, b, sizeof b), files[best], explored, nfit);
+      if (!nfit && nc)
+        printf("nothing fits: the closest plan is %s over the budget\n",
+               mt_fmt_bytes(c[0].result.peak_reserved - o.budget, a, sizeof a));
+      size_t shown = 0;
+      for (size_t i = 0; i < nc && (int)shown < top; i++) {
+        if (nfit && !c[i].fits)
+          break;
+        printf("%2zu. %-60s reserved %10s  compute +%.1f%%  comm +%.1f%%%s\n", shown + 1, c[i].options,
+               mt_fmt_bytes(c[i].result.peak_reserved, a, sizeof a), 100 * c[i].compute_overhead,
+               100 * c[i].comm_overhead, c[i].verified_by_replay ? "  (replayed)" : "");
+        shown++;
+      }
+    }
+    if (!nfit)
+      rc = MT_EXIT_THRESHOLD;
+  }
+  free(c);
+  mt_rp_input_free(&in);
+  for (int j = 0; j < n; j++)
+    free(files[j]);
+  free(files);
+  return rc;
+}
+
+const mt_cmd mt_cmd_recommend = {
+  "recommend",
+  "plans that fit a memory budget, each verified by replay",
+  "Usage: memtrace recommend TRACE|RUNDIR --budget SIZE [--world N] [--max-overhead PCT]\n"
+  "                          [--allocator caching|expandable|async|raw] [--top N] [--format text|json]\n"
+  "\n"
+  "Explores checkpointing (incl. the cheapest placement for the budget, by a\n"
+  "dynamic program over the chain of layers), ZeRO stages, offload, flash\n"
+  "attention, micro-batches and optimizers; replays each plan; lists those\n"
+  "whose predicted peak reserved fits, cheapest first.  Exit 3 when none fits\n"
+  "(then the closest plans and how far they are over the budget).\n",
+  run,
+};
