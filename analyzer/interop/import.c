@@ -38,7 +38,10 @@ int mt_import_detect(const char *path, mt_import_format *out, mt_error *err)
     *out = MT_FMT_NSYS;
     return MT_OK;
   }
-  if (n >= 2 && b[0] == 0x80 && b[1] >= 2 && b[1] <= 5) {
+  /* pickle: PROTO 2-5, or protocol 0/1 opening opcodes that no JSON or
+   * SQLite file starts with (MARK, GLOBAL, EMPTY_LIST, EMPTY_DICT) */
+  if ((n >= 2 && b[0] == 0x80 && b[1] >= 2 && b[1] <= 5) ||
+      (n >= 1 && (b[0] == '(' || b[0] == 'c' || b[0] == ']' || b[0] == '}'))) {
     *out = MT_FMT_SNAPSHOT;
     return MT_OK;
   }

@@ -1,5 +1,7 @@
 # tests of the importers and exporters (tests/interop/)
 if ENABLE_TESTS
-TESTS += tests/interop/test_snapshot.sh tests/interop/test_kineto.sh tests/interop/test_nsys.sh
+TESTS += tests/interop/test_snapshot.sh tests/interop/test_kineto.sh tests/interop/test_nsys.sh \
+	tests/interop/test_hostile.sh
 endif
-EXTRA_DIST += tests/interop/common.sh tests/interop/test_snapshot.sh tests/interop/test_kineto.sh tests/interop/test_nsys.sh
+EXTRA_DIST += tests/interop/common.sh tests/interop/test_snapshot.sh tests/interop/test_kineto.sh tests/interop/test_nsys.sh \
+	tests/interop/test_hostile.sh
