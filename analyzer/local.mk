@@ -15,8 +15,10 @@ memtrace_SOURCES = \
 	analyzer/cmds/main.c analyzer/cmds/cmds.h analyzer/cmds/dump.c \
 	analyzer/cmds/upgrade.c analyzer/cmds/util.c \
 	analyzer/cmds/report.c analyzer/cmds/render.c analyzer/cmds/render.h \
-	analyzer/cmds/diff.c
+	analyzer/cmds/diff.c \
+	analyzer/cmds/record.c analyzer/cmds/info.c
 memtrace_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(JSONC_CFLAGS)
+memtrace_CPPFLAGS = $(AM_CPPFLAGS) -DMT_PKGLIBDIR='"$(pkglibdir)"'
 memtrace_LDADD = analyzer/lib/libmemtrace-analysis.la schemas/libmemtrace-trace.la \
 	$(SQLITE_LIBS) $(JSONC_LIBS) -lm
 dist_man_MANS += docs/man/memtrace.1

@@ -29,6 +29,13 @@ MT__CMD(dump);
 MT__CMD(upgrade);
 #undef MT__CMD
 
+/* info.c: the traces (*.mtrace) of a run directory, sorted by rank then
+ * pid (*paths: NULL-terminated, caller frees each and the array); and the
+ * totals of one trace for record's summary line.  0 on success. */
+int mt_info_list_traces(const char *dir, char ***paths, size_t *n);
+int mt_info_trace_counts(const char *path, int64_t *events, int64_t *dropped, int *rank,
+                         int64_t *pid, char *err, size_t errlen);
+
 /* util.c */
 /* Prints "memtrace CMD: message" on stderr and returns MT_EXIT_USAGE. */
 int mt_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,0 +1,331 @@
+/* memtrace info: run metadata and event counts of a trace, or of every
+ * trace of a run directory (one per traced process). */
+#include "config.h"
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <json-c/json.h>
+#include "analyzer/cmds/cmds.h"
+#include "schemas/trace.h"
+
+static const char usage_text[] =
+  "Usage: memtrace info [--json] TRACE|RUNDIR\n"
+  "\n"
+  "Prints a trace's run metadata (run id, rank, world size, process, capture\n"
+  "settings) and its event counts; for a run directory, one entry per traced\n"
+  "process, ordered by rank.\n"
+  "\n"
+  "Counts (\"events\"):\n"
+  "  alloc, free        successful device allocation / free API calls (cudaMalloc,\n"
+  "                     cudaMallocAsync, cudaMallocManaged, cuMemAlloc*, ...; each\n"
+  "                     call the program made counts once, nested calls inside the\n"
+  "                     runtime do not); failed calls are alloc_failed/free_failed\n"
+  "  host_alloc, host_free  pinned host memory (cudaMallocHost, cudaHostAlloc, ...)\n"
+  "  vmm_create, vmm_release, vmm_map, vmm_unmap  the VMM API (cuMemCreate, ...)\n"
+  "  kernel             kernel launches      memcpy   copies and sets\n"
+  "  nccl               NCCL collective and point-to-point calls (group start/end\n"
+  "                     not counted)\n"
+  "  range              NVTX ranges (push/pop and start/end) plus marks; also\n"
+  "                     ranges_pushed and marks\n"
+  "  region_register, region_unregister, heap_register, heap_unregister  NVTX memory API\n"
+  "  oom                failed allocations for lack of memory\n"
+  "\"dropped\" gives what the collector could not record (total and per kind).\n"
+  "\n"
+  "Options:\n"
+  "  --json       one JSON object (for a run directory: {\"run_id\", \"ranks\": [...]})\n"
+  "  -h, --help   this text\n"
+  "\n"
+  "Exit status: 0 ok, 2 usage error or a file that is not a readable trace.\n";
+
+typedef struct mt_info_counts {
+  int64_t alloc, free, alloc_failed, free_failed, host_alloc, host_free, vmm_create, vmm_release,
+    vmm_map, vmm_unmap, kernel, memcpy, nccl, range, ranges_pushed, marks, region_register,
+    region_unregister, heap_register, heap_unregister, api, oom, dropped, total;
+} mt_info_counts;
+
+static int64_t q1(sqlite3 *db, const char *sql)
+{
+  sqlite3_stmt *st;
+  int64_t v = 0;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+    return 0;
+  if (sqlite3_step(st) == SQLITE_ROW)
+    v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+/* Counts of one open trace. */
+static void counts_of(sqlite3 *db, mt_info_counts *c)
+{
+  memset(c, 0, sizeof *c);
+  sqlite3_stmt *st;
+  const char *sql = "SELECT op, kind, result = 0, count(*) FROM mem_events GROUP BY 1, 2, 3";
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      int op = sqlite3_column_int(st, 0), kind = sqlite3_column_int(st, 1);
+      int ok = sqlite3_column_int(st, 2);
+      int64_t n = sqlite3_column_int64(st, 3);
+      c->total += n;
+      if (kind == MT_MEM_KIND_HOST_PINNED) {
+        if (ok && op == MT_MEM_ALLOC) c->host_alloc += n;
+        if (ok && op == MT_MEM_FREE) c->host_free += n;
+        continue;
+      }
+      switch (op) {
+      case MT_MEM_ALLOC: if (ok) c->alloc += n; else c->alloc_failed += n; break;
+      case MT_MEM_FREE: if (ok) c->free += n; else c->free_failed += n; break;
+      case MT_MEM_CREATE: if (ok) c->vmm_create += n; break;
+      case MT_MEM_RELEASE: if (ok) c->vmm_release += n; break;
+      case MT_MEM_MAP: if (ok) c->vmm_map += n; break;
+      case MT_MEM_UNMAP: if (ok) c->vmm_unmap += n; break;
+      default: break;
+      }
+    }
+    sqlite3_finalize(st);
+  }
+  c->kernel = q1(db, "SELECT count(*) FROM kernels");
+  c->memcpy = q1(db, "SELECT count(*) FROM memcpys");
+  c->nccl = q1(db, "SELECT count(*) FROM nccl_calls WHERE op NOT IN (9, 10)");
+  int64_t groups = q1(db, "SELECT count(*) FROM nccl_calls WHERE op IN (9, 10)");
+  c->marks = q1(db, "SELECT count(*) FROM ranges WHERE kind = 3");
+  c->ranges_pushed = q1(db, "SELECT count(*) FROM ranges WHERE kind <> 3");
+  c->range = c->marks + c->ranges_pushed;
+  c->region_register = q1(db, "SELECT count(*) FROM region_events WHERE op = 1");
+  c->region_unregister = q1(db, "SELECT count(*) FROM region_events WHERE op = 2");
+  int64_t regions = q1(db, "SELECT count(*) FROM region_events");
+  c->heap_register = q1(db, "SELECT count(*) FROM heaps");
+  c->heap_unregister = q1(db, "SELECT count(*) FROM heaps WHERE destroyed IS NOT NULL");
+  c->api = q1(db, "SELECT count(*) FROM api_calls");
+  c->oom = q1(db, "SELECT count(*) FROM ooms");
+  c->dropped = q1(db, "SELECT coalesce(sum(count), 0) FROM drops");
+  c->total += c->kernel + c->memcpy + c->nccl + groups + c->range + regions + c->api;
+}
+
+int mt_info_trace_counts(const char *path, int64_t *events, int64_t *dropped, int *rank,
+                         int64_t *pid, char *err, size_t errlen)
+{
+  mt_trace *t = NULL;
+  mt_error e = { 0 };
+  if (mt_trace_open(path, MT_OPEN_READ, &t, &e) != MT_OK) {
+    snprintf(err, errlen, "%s", e.msg);
+    return -1;
+  }
+  mt_info_counts c;
+  counts_of(mt_trace_db(t), &c);
+  mt_process_info p;
+  if (mt_trace_process(t, &p) == MT_OK) {
+    *rank = p.rank;
+    *pid = p.pid;
+  }
+  *events = c.total;
+  *dropped = c.dropped;
+  mt_trace_close(t);
+  return 0;
+}
+
+static json_object *jcounts(const mt_info_counts *c)
+{
+  json_object *o = json_object_new_object();
+#define F(name) json_object_object_add(o, #name, json_object_new_int64(c->name))
+  F(alloc); F(free); F(kernel); F(nccl); F(range); F(memcpy);
+  F(alloc_failed); F(free_failed); F(host_alloc); F(host_free);
+  F(vmm_create); F(vmm_release); F(vmm_map); F(vmm_unmap);
+  F(ranges_pushed); F(marks); F(region_register); F(region_unregister);
+  F(heap_register); F(heap_unregister); F(api); F(oom);
+#undef F
+  return o;
+}
+
+/* Builds the JSON object (or prints text) for one trace. */
+static int one(const char *path, int json, json_object **out)
+{
+  mt_trace *t = NULL;
+  mt_error e = { 0 };
+  if (mt_trace_open(path, MT_OPEN_READ, &t, &e) != MT_OK)
+    return mt_usage_error("info", "%s", e.msg);
+  sqlite3 *db = mt_trace_db(t);
+  mt_process_info p;
+  if (mt_trace_process(t, &p) != MT_OK) {
+    mt_errorf("%s: no process row", path);
+    mt_trace_close(t);
+    return MT_EXIT_FAIL;
+  }
+  mt_info_counts c;
+  counts_of(db, &c);
+  if (json) {
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "path", json_object_new_string(path));
+    json_object_object_add(o, "run_id", json_object_new_string(p.run_id));
+    json_object_object_add(o, "rank", json_object_new_int(p.rank));
+    json_object_object_add(o, "local_rank", json_object_new_int(p.local_rank));
+    json_object_object_add(o, "world_size", json_object_new_int(p.world_size));
+    json_object_object_add(o, "host", json_object_new_string(p.host));
+    json_object_object_add(o, "pid", json_object_new_int64(p.pid));
+    json_object_object_add(o, "command_line", json_object_new_string(p.command_line ? p.command_line : ""));
+    json_object_object_add(o, "producer", json_object_new_string(p.producer ? p.producer : ""));
+    json_object_object_add(o, "complete", json_object_new_boolean(p.end_ns >= 0));
+    json_object_object_add(o, "duration_ns", p.end_ns >= 0 ? json_object_new_int64(p.end_ns) : NULL);
+    json_object_object_add(o, "stacks", json_object_new_string(p.stacks ? p.stacks : ""));
+    json_object_object_add(o, "cupti", json_object_new_string(p.cupti ? p.cupti : ""));
+    json_object_object_add(o, "events", jcounts(&c));
+    json_object *d = json_object_new_object();
+    json_object_object_add(d, "total", json_object_new_int64(c.dropped));
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT kind, sum(count) FROM drops GROUP BY kind", -1, &st, NULL) == SQLITE_OK) {
+      while (sqlite3_step(st) == SQLITE_ROW)
+        json_object_object_add(d, (const char *)sqlite3_column_text(st, 0),
+                               json_object_new_int64(sqlite3_column_int64(st, 1)));
+      sqlite3_finalize(st);
+    }
+    json_object_object_add(o, "dropped", d);
+    *out = o;
+  } else {
+    printf("%s\n", path);
+    printf("  run %s  rank %d/%d (local %d)  pid %lld on %s\n", p.run_id, p.rank, p.world_size,
+           p.local_rank, (long long)p.pid, p.host);
+    printf("  command: %s\n", p.command_line ? p.command_line : "");
+    printf("  %s; stacks %s; cupti %s; %s\n", p.producer ? p.producer : "?", p.stacks ? p.stacks : "?",
+           p.cupti ? p.cupti : "?",
+           p.end_ns >= 0 ? "complete" : "INCOMPLETE (the process did not close its trace)");
+    printf("  events: %lld alloc, %lld free, %lld kernel, %lld memcpy, %lld nccl, %lld range "
+           "(%lld marks), %lld host_alloc, %lld region_register, %lld oom\n",
+           (long long)c.alloc, (long long)c.free, (long long)c.kernel, (long long)c.memcpy,
+           (long long)c.nccl, (long long)c.range, (long long)c.marks, (long long)c.host_alloc,
+           (long long)c.region_register, (long long)c.oom);
+    printf("  dropped: %lld%s\n", (long long)c.dropped, c.dropped ? " (the counts above are incomplete)" : "");
+  }
+  mt_trace_close(t);
+  return MT_EXIT_OK;
+}
+
+typedef struct ent { char *path; int rank; int64_t pid; } ent;
+
+static int cmp_ent(const void *a, const void *b)
+{
+  const ent *x = a, *y = b;
+  if (x->rank != y->rank)
+    return x->rank < y->rank ? -1 : 1;
+  if (x->pid != y->pid)
+    return x->pid < y->pid ? -1 : 1;
+  return strcmp(x->path, y->path);
+}
+
+/* The traces of a run directory, sorted by rank then pid; caller frees. */
+int mt_info_list_traces(const char *dir, char ***paths, size_t *n)
+{
+  DIR *d = opendir(dir);
+  if (!d)
+    return -1;
+  ent *v = NULL;
+  size_t k = 0;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    size_t len = strlen(de->d_name);
+    if (len < 7 || strcmp(de->d_name + len - 7, ".mtrace") != 0)
+      continue;
+    ent *nv = realloc(v, (k + 1) * sizeof *nv);
+    if (!nv)
+      break;
+    v = nv;
+    size_t plen = strlen(dir) + len + 2;
+    v[k].path = malloc(plen);
+    snprintf(v[k].path, plen, "%s/%s", dir, de->d_name);
+    /* rank<r>.<pid>[.n].mtrace */
+    v[k].rank = 0;
+    v[k].pid = 0;
+    sscanf(de->d_name, "rank%d.%" SCNd64, &v[k].rank, &v[k].pid);
+    k++;
+  }
+  closedir(d);
+  if (k)
+    qsort(v, k, sizeof *v, cmp_ent);
+  *paths = calloc(k + 1, sizeof **paths);
+  for (size_t i = 0; i < k; i++)
+    (*paths)[i] = v[i].path;
+  free(v);
+  *n = k;
+  return 0;
+}
+
+static int run(int argc, char **argv)
+{
+  static const struct option opts[] = {
+    { "json", no_argument, NULL, 'j' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  int json = 0, c;
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
+    switch (c) {
+    case 'j': json = 1; break;
+    case 'h': fputs(usage_text, stdout); return MT_EXIT_OK;
+    default:
+      return mt_usage_error("info", "unknown option '%s' (see 'memtrace info --help')", argv[optind - 1]);
+    }
+  }
+  if (optind >= argc)
+    return mt_usage_error("info", "expected a trace or a run directory (see 'memtrace info --help')");
+  if (optind + 1 < argc)
+    return mt_usage_error("info", "expected one trace or run directory, got %d arguments", argc - optind);
+  const char *path = argv[optind];
+  struct stat sb;
+  if (stat(path, &sb) != 0)
+    return mt_usage_error("info", "%s: %s", path, strerror(errno));
+  if (!S_ISDIR(sb.st_mode)) {
+    json_object *o = NULL;
+    int rc = one(path, json, &o);
+    if (rc == MT_EXIT_OK && o) {
+      puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+      json_object_put(o);
+    }
+    return rc;
+  }
+  char **paths = NULL;
+  size_t n = 0;
+  if (mt_info_list_traces(path, &paths, &n) != 0)
+    return mt_usage_error("info", "%s: cannot read the directory", path);
+  if (n == 0) {
+    free(paths);
+    return mt_usage_error("info", "%s: no traces (*.mtrace) in this directory", path);
+  }
+  int rc = MT_EXIT_OK;
+  json_object *arr = json ? json_object_new_array() : NULL;
+  char run_id[64] = "";
+  for (size_t i = 0; i < n; i++) {
+    json_object *o = NULL;
+    int r = one(paths[i], json, &o);
+    if (r != MT_EXIT_OK)
+      rc = r;
+    if (o) {
+      if (!run_id[0])
+        snprintf(run_id, sizeof run_id, "%s", json_object_get_string(json_object_object_get(o, "run_id")));
+      json_object_array_add(arr, o);
+    }
+    free(paths[i]);
+  }
+  free(paths);
+  if (json) {
+    json_object *top = json_object_new_object();
+    json_object_object_add(top, "run_dir", json_object_new_string(path));
+    json_object_object_add(top, "run_id", json_object_new_string(run_id));
+    json_object_object_add(top, "ranks", arr);
+    puts(json_object_to_json_string_ext(top, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(top);
+  }
+  return rc;
+}
+
+const mt_cmd mt_cmd_info = {
+  "info",
+  "run metadata and event counts of a trace or run directory",
+  usage_text,
+  run,
+};
