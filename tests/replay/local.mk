@@ -14,3 +14,7 @@ endif
 tests_replay_test_replay_SOURCES = tests/replay/test_replay.c
 tests_replay_test_replay_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_replay_test_replay_LDADD = analyzer/replay/libmemtrace-replay.la $(CMOCKA_LIBS) -lm
+if ENABLE_TESTS
+TESTS += tests/replay/test_reality.sh
+endif
+EXTRA_DIST += tests/replay/test_reality.sh
