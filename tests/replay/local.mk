@@ -18,3 +18,7 @@ if ENABLE_TESTS
 TESTS += tests/replay/test_reality.sh
 endif
 EXTRA_DIST += tests/replay/test_reality.sh
+# Benchmark, not part of make check: make tests/replay/bench_replay && tests/replay/bench_replay
+noinst_PROGRAMS += tests/replay/bench_replay
+tests_replay_bench_replay_SOURCES = tests/replay/bench_replay.c
+tests_replay_bench_replay_LDADD = analyzer/replay/libmemtrace-replay.la -lm
