@@ -306,7 +306,7 @@ static int range_push(st *s, int64_t ts, int64_t te, int64_t name_id, int64_t th
     f->phase = parent->phase;
     f->phase_seq = parent->phase_seq;
   } else {
-    f->phase = c.step >= 0 ? NULL : name;
+    f->phase = name;   /* no phase word: the outermost range ("step 3") */
     f->phase_seq = f->seq;
   }
   if (c.step >= 0)

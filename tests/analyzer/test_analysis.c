@@ -1,0 +1,416 @@
+/* libmemtrace-analysis on synthetic traces whose answers are computed by
+ * hand in the comments (never by the library under test). */
+#include "config.h"
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "analyzer/lib/analysis.h"
+#include "analyzer/lib/internal.h"
+
+#define MiB (1024ull * 1024ull)
+#define A0 0x7f0000000000ull
+
+static char dir[256];
+
+static int setup(void **state)
+{
+  (void)state;
+  snprintf(dir, sizeof dir, "/tmp/mt-test-analysis-XXXXXX");
+  return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+  (void)state;
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+static mt_trace *create(const char *name, int rank, int64_t start_ns, char *path, size_t n)
+{
+  snprintf(path, n, "%s/%s", dir, name);
+  mt_process_info p = { 0 };
+  snprintf(p.run_id, sizeof p.run_id, "run-a");
+  p.rank = rank;
+  p.world_size = 2;
+  snprintf(p.host, sizeof p.host, "h");
+  p.pid = 100 + rank;
+  p.command_line = "synthetic";
+  p.start_ns = start_ns;
+  p.end_ns = -1;
+  p.producer = "test";
+  mt_trace *t = NULL;
+  mt_error err = { 0 };
+  assert_int_equal(mt_trace_create(path, &p, &t, &err), MT_OK);
+  assert_int_equal(mt_trace_begin(t), MT_OK);
+  return t;
+}
+
+static void mem(mt_trace *t, int64_t ts, int op, int kind, uint64_t addr, uint64_t size, int ctx, int result)
+{
+  mt_mem_event e = { .ts = ts, .op = op, .api = MT_API_cudaMalloc, .kind = kind, .addr = addr, .size = size,
+                     .thread = 1, .context = ctx, .result = result };
+  assert_int_equal(mt_trace_put_mem(t, &e), MT_OK);
+}
+
+static void reg(mt_trace *t, int64_t ts, int op, int64_t heap, uint64_t addr, uint64_t size, const char *label)
+{
+  mt_region_event e = { .ts = ts, .op = op, .heap = heap, .addr = addr, .size = size, .thread = 1,
+                        .label_id = label ? mt_trace_intern(t, label) : 0 };
+  assert_int_equal(mt_trace_put_region(t, &e), MT_OK);
+}
+
+static void range(mt_trace *t, int64_t ts, int64_t te, const char *name, int depth)
+{
+  mt_range_event r = { .ts = ts, .te = te, .kind = MT_RANGE_PUSH_POP, .name_id = mt_trace_intern(t, name),
+                       .depth = depth, .thread = 1 };
+  assert_int_equal(mt_trace_put_range(t, &r), MT_OK);
+}
+
+static void heap(mt_trace *t, int64_t id, uint64_t addr, uint64_t size, int64_t created, int64_t destroyed)
+{
+  mt_heap_info h = { .id = id, .handle = (uint64_t)id, .usage = MT_HEAP_POOL, .addr = addr, .size = size,
+                     .created = created, .destroyed = destroyed };
+  assert_int_equal(mt_trace_put_heap(t, &h), MT_OK);
+}
+
+static mt_analysis *analyse(const char *path)
+{
+  mt_analysis *a = NULL;
+  mt_error err = { 0 };
+  int rc = mt_analysis_run(path, NULL, &a, &err);
+  if (rc != MT_OK)
+    fprintf(stderr, "# %s\n", err.msg);
+  assert_int_equal(rc, MT_OK);
+  return a;
+}
+
+/* One step of a small training loop:
+ *   t=100 cudaMalloc 20 MiB at A0 (segment); heap 1 over it created at 101
+ *   t=110 parameter/w 4 MiB at A0            (annotation -> parameter)
+ *   ranges: step 0 [200,1000) > forward [210,500) > layer.0.forward [220,400);
+ *           backward [500,900) > layer.0.backward [510,800); optimizer [900,990)
+ *   t=230 layer.0.act 2 MiB at A0+4M, freed t=600 in backward -> activation, layer 0
+ *   t=240 tmp 1 MiB at A0+6M, freed t=250 in forward -> temporary
+ *   t=300 cudaMalloc 3 MiB at B (context nccl) never freed -> communication
+ *   t=310 cudaMalloc 1 MiB at C (app) freed t=950 in the optimizer -> temporary
+ *   t=320 cudaMallocHost 8 MiB: host pinned, not device memory
+ *   t=330 failed cudaMalloc 100 GiB (result 2): an OOM attempt
+ *   t=340 cudaFree of an unknown address: counted
+ *   t=520 gradient/g 4 MiB at A0+8M, never freed -> gradient
+ * allocated: 4 (110) 6 (230) 7 (240) 6 (250) 9 (300) 10 (310) 14 (520) 12 (600) 11 (950)
+ * reserved: 20 (100) 23 (300) 24 (310) 23 (950)
+ * peak allocated 14 MiB at t=520, step 0, phase backward, range layer.0.backward;
+ * by category there: parameter 4, gradient 4, activation 2, communication 3,
+ * temporary 1; cache_free = 24 - 14 = 10.  Heap 1 at the peak: blocks
+ * [0,4) [4,6) [8,12) MiB -> free gaps 2 and 8 MiB; largest 8 MiB. */
+static void write_step_trace(const char *name, int finalize, char *path, size_t n)
+{
+  mt_trace *t = create(name, 0, 1000000000LL, path, n);
+  uint64_t B = 0x7f1000000000ull, C = 0x7f2000000000ull;
+  mem(t, 100, MT_MEM_ALLOC, MT_MEM_KIND_DEVICE, A0, 20 * MiB, MT_CTX_APP, 0);
+  heap(t, 1, A0, 20 * MiB, 101, -1);
+  reg(t, 110, MT_REGION_REGISTER, 1, A0, 4 * MiB, "parameter/w");
+  range(t, 200, 1000, "step 0", 0);
+  range(t, 210, 500, "forward", 1);
+  range(t, 220, 400, "layer.0.forward", 2);
+  reg(t, 230, MT_REGION_REGISTER, 1, A0 + 4 * MiB, 2 * MiB, "layer.0.act");
+  reg(t, 240, MT_REGION_REGISTER, 1, A0 + 6 * MiB, 1 * MiB, "tmp");
+  reg(t, 250, MT_REGION_UNREGISTER, 1, A0 + 6 * MiB, 1 * MiB, NULL);
+  mem(t, 300, MT_MEM_ALLOC, MT_MEM_KIND_DEVICE, B, 3 * MiB, MT_CTX_NCCL, 0);
+  mem(t, 310, MT_MEM_ALLOC, MT_MEM_KIND_DEVICE, C, 1 * MiB, MT_CTX_APP, 0);
+  mem(t, 320, MT_MEM_ALLOC, MT_MEM_KIND_HOST_PINNED, 0x5000, 8 * MiB, MT_CTX_APP, 0);
+  mem(t, 330, MT_MEM_ALLOC, MT_MEM_KIND_DEVICE, 0, 100ull * 1024 * MiB, MT_CTX_APP, 2);
+  mem(t, 340, MT_MEM_FREE, MT_MEM_KIND_DEVICE, 0xdead000, 0, MT_CTX_APP, 0);
+  range(t, 500, 900, "backward", 1);
+  range(t, 510, 800, "layer.0.backward", 2);
+  reg(t, 520, MT_REGION_REGISTER, 1, A0 + 8 * MiB, 4 * MiB, "gradient/g");
+  reg(t, 600, MT_REGION_UNREGISTER, 1, A0 + 4 * MiB, 2 * MiB, NULL);
+  range(t, 900, 990, "optimizer", 1);
+  mem(t, 950, MT_MEM_FREE, MT_MEM_KIND_DEVICE, C, 0, MT_CTX_APP, 0);
+  assert_int_equal(mt_trace_commit(t), MT_OK);
+  if (finalize)
+    assert_int_equal(mt_trace_finalize(t, 1000), MT_OK);
+  mt_trace_close(t);
+}
+
+static void test_peak_and_categories(void **state)
+{
+  (void)state;
+  char path[512];
+  write_step_trace("step.mtrace", 1, path, sizeof path);
+  mt_analysis *a = analyse(path);
+  assert_int_equal(a->nranks, 1);
+  mt_rank *r = &a->ranks[0];
+  assert_false(r->incomplete);
+  assert_int_equal(r->peak_allocated, 14 * MiB);
+  assert_int_equal(r->peak_allocated_ts, 520);
+  assert_int_equal(r->peak_reserved, 24 * MiB);
+  assert_int_equal(r->peak_reserved_ts, 310);
+  assert_int_equal(r->peak.step, 0);
+  assert_string_equal(r->peak.phase, "backward");
+  assert_string_equal(r->peak.range, "layer.0.backward");
+  assert_int_equal(r->peak.by_category[MT_CAT_PARAMETER], 4 * MiB);
+  assert_int_equal(r->peak.by_category[MT_CAT_GRADIENT], 4 * MiB);
+  assert_int_equal(r->peak.by_category[MT_CAT_ACTIVATION], 2 * MiB);
+  assert_int_equal(r->peak.by_category[MT_CAT_COMMUNICATION], 3 * MiB);
+  assert_int_equal(r->peak.by_category[MT_CAT_TEMPORARY], 1 * MiB);
+  assert_int_equal(r->peak.by_category[MT_CAT_OTHER], 0);
+  assert_int_equal(r->peak.by_category[MT_CAT_CACHE_FREE], 10 * MiB);
+  assert_int_equal(r->peak.by_rule[MT_RULE_ANNOTATION], 8 * MiB);
+  assert_int_equal(r->peak.by_rule[MT_RULE_CALL_SITE], 3 * MiB);
+  assert_int_equal(r->peak.by_rule[MT_RULE_FWD_BWD], 2 * MiB);
+  assert_int_equal(r->peak.by_rule[MT_RULE_SAME_PHASE], 1 * MiB);
+  /* fragmentation */
+  assert_int_equal(r->peak.largest_free_block, 8 * MiB);
+  assert_int_equal(r->peak.nsegments, 1);
+  assert_int_equal(r->peak.segments[0].used, 10 * MiB);
+  assert_int_equal(r->max_fragmentation, 20 * MiB);   /* t=100: a segment, nothing in it */
+  /* layers, steps, counts */
+  assert_true(r->nlayers >= 1);
+  assert_int_equal(r->layers[0].activation_bytes, 2 * MiB);
+  assert_int_equal(r->nsteps, 1);
+  assert_int_equal(r->steps[0].allocated, 14 * MiB);
+  assert_int_equal(r->unknown_frees, 1);
+  assert_int_equal(r->failed_allocs, 1);
+  assert_int_equal(r->host_pinned_peak, 8 * MiB);
+  assert_int_equal(r->live_end_allocated, 11 * MiB);
+  assert_int_equal(r->live_end_reserved, 23 * MiB);
+  /* the OOM: state at t=330 = parameter 4 + activation 2 + nccl 3 + app 1 */
+  assert_int_equal(r->nooms, 1);
+  assert_true(r->ooms[0].has_snapshot);
+  assert_int_equal(r->ooms[0].requested, 100ull * 1024 * MiB);
+  assert_int_equal(r->ooms[0].at.allocated, 10 * MiB);
+  assert_int_equal(r->ooms[0].at.reserved, 24 * MiB);
+  /* the largest object at the peak is one of the 4 MiB ones */
+  assert_true(r->peak.nobjects == 5);
+  assert_int_equal(r->peak.objects[0].size, 4 * MiB);
+  mt_analysis_free(a);
+}
+
+/* The same trace never closed: analysed, marked incomplete. */
+static void test_incomplete(void **state)
+{
+  (void)state;
+  char path[512];
+  write_step_trace("open.mtrace", 0, path, sizeof path);
+  mt_analysis *a = analyse(path);
+  assert_true(a->incomplete);
+  assert_true(a->ranks[0].incomplete);
+  assert_non_null(a->ranks[0].incomplete_reason);
+  assert_int_equal(a->ranks[0].peak_allocated, 14 * MiB);
+  mt_analysis_free(a);
+}
+
+/* Instants: t=10 alloc X 1 MiB; t=20 alloc Y 1 MiB then free X (same ts:
+ * never 2 MiB at an instant); t=30 alloc Z 1 MiB -> 2 MiB; t=40 free Z;
+ * t=50 alloc W 1 MiB -> 2 MiB again.  Peak 2 MiB, first reached at t=30. */
+static void test_first_instant(void **state)
+{
+  (void)state;
+  char path[512];
+  mt_trace *t = create("instant.mtrace", 0, 0, path, sizeof path);
+  mem(t, 10, MT_MEM_ALLOC, MT_MEM_KIND_DEVICE, 0x1000000, MiB, 0, 0);
+  mem(t, 20, MT_MEM_ALLOC, MT_MEM_KIND_DEVICE, 0x2000000, MiB, 0, 0);
+  mem(t, 20, MT_MEM_FREE, MT_MEM_KIND_DEVICE, 0x1000000, 0, 0, 0);
+  mem(t, 30, MT_MEM_ALLOC, MT_MEM_KIND_DEVICE, 0x3000000, MiB, 0, 0);
+  mem(t, 40, MT_MEM_FREE, MT_MEM_KIND_DEVICE, 0x3000000, 0, 0, 0);
+  mem(t, 50, MT_MEM_ALLOC, MT_MEM_KIND_DEVICE, 0x4000000, MiB, 0, 0);
+  assert_int_equal(mt_trace_finalize(t, 60), MT_OK);
+  mt_trace_close(t);
+  mt_analysis *a = analyse(path);
+  mt_rank *r = &a->ranks[0];
+  assert_int_equal(r->peak_allocated, 2 * MiB);
+  assert_int_equal(r->peak_allocated_ts, 30);
+  assert_int_equal(r->peak_reserved, 2 * MiB);
+  assert_int_equal(r->peak_reserved_ts, 30);
+  /* no ranges, no labels: other, by the "unknown" rule */
+  assert_int_equal(r->peak.by_category[MT_CAT_OTHER], 2 * MiB);
+  assert_int_equal(r->peak.by_rule[MT_RULE_UNKNOWN], 2 * MiB);
+  mt_analysis_free(a);
+}
+
+/* VMM: cuMemCreate 4 MiB (reserved, not allocated) at t=10; mapped at V at
+ * t=20 (no heap: allocated 4); heap 1 over W created t=25; create 2 MiB
+ * t=30, mapped inside the heap at t=40 (covered: allocated stays 4); a
+ * region of 1 MiB in heap 1 at t=50 -> allocated 5, reserved 6; unmap V
+ * t=60 -> allocated 1; release t=70 -> reserved 2.  Peak allocated 5 MiB at
+ * t=50, reserved 6 MiB at t=30. */
+static void test_vmm(void **state)
+{
+  (void)state;
+  char path[512];
+  uint64_t V = 0x10000000, W = 0x20000000;
+  mt_trace *t = create("vmm.mtrace", 0, 0, path, sizeof path);
+  mem(t, 10, MT_MEM_CREATE, MT_MEM_KIND_VMM, 0xaa, 4 * MiB, 0, 0);
+  mem(t, 20, MT_MEM_MAP, MT_MEM_KIND_VMM, V, 4 * MiB, 0, 0);
+  heap(t, 1, W, 8 * MiB, 25, -1);
+  mem(t, 30, MT_MEM_CREATE, MT_MEM_KIND_VMM, 0xbb, 2 * MiB, 0, 0);
+  mem(t, 40, MT_MEM_MAP, MT_MEM_KIND_VMM, W, 2 * MiB, 0, 0);
+  reg(t, 50, MT_REGION_REGISTER, 1, W, MiB, "x");
+  mem(t, 60, MT_MEM_UNMAP, MT_MEM_KIND_VMM, V, 4 * MiB, 0, 0);
+  mem(t, 70, MT_MEM_RELEASE, MT_MEM_KIND_VMM, 0xaa, 4 * MiB, 0, 0);
+  assert_int_equal(mt_trace_finalize(t, 80), MT_OK);
+  mt_trace_close(t);
+  mt_analysis *a = analyse(path);
+  mt_rank *r = &a->ranks[0];
+  assert_int_equal(r->peak_allocated, 5 * MiB);
+  assert_int_equal(r->peak_allocated_ts, 50);
+  assert_int_equal(r->peak_reserved, 6 * MiB);
+  assert_int_equal(r->peak_reserved_ts, 30);
+  assert_int_equal(r->live_end_allocated, 1 * MiB);
+  assert_int_equal(r->live_end_reserved, 2 * MiB);
+  mt_analysis_free(a);
+}
+
+/* Odd region streams: an unregister of an unknown tensor (counted), a
+ * tensor registered twice at one address (the first one's unregister was
+ * lost: replaced), and a heap destroyed with a live region (the region
+ * goes with it).  Heap 1 [A0, +8M) created 5 destroyed 60.
+ *   t=10 reg 1 MiB at A0; t=20 reg 2 MiB at A0 again -> 2 MiB live
+ *   t=30 unregister of A0+4M: unknown; t=40 reg 1 MiB at A0+1M... -> 3 MiB
+ *   t=60 heap destroyed -> 0. Peak 3 MiB at 40. */
+static void test_odd_regions(void **state)
+{
+  (void)state;
+  char path[512];
+  mt_trace *t = create("odd.mtrace", 0, 0, path, sizeof path);
+  heap(t, 1, A0, 8 * MiB, 5, 60);
+  reg(t, 10, MT_REGION_REGISTER, 1, A0, MiB, NULL);
+  reg(t, 20, MT_REGION_REGISTER, 1, A0, 2 * MiB, NULL);
+  reg(t, 30, MT_REGION_UNREGISTER, 1, A0 + 4 * MiB, MiB, NULL);
+  reg(t, 40, MT_REGION_REGISTER, 1, A0 + 2 * MiB, MiB, NULL);
+  reg(t, 70, MT_REGION_UNREGISTER, 1, A0 + 2 * MiB, MiB, NULL);
+  assert_int_equal(mt_trace_finalize(t, 80), MT_OK);
+  mt_trace_close(t);
+  mt_analysis *a = analyse(path);
+  mt_rank *r = &a->ranks[0];
+  assert_int_equal(r->peak_allocated, 3 * MiB);
+  assert_int_equal(r->peak_allocated_ts, 40);
+  assert_int_equal(r->unknown_unregisters, 3);   /* t=20 replaced one, t=30 unknown, t=70 after the heap died */
+  assert_int_equal(r->live_end_allocated, 0);
+  mt_analysis_free(a);
+}
+
+/* A run directory of two ranks: rank 1 peaks at 3 MiB, rank 0 at 1 MiB;
+ * imbalance = 3 / 2 = 1.5. */
+static void test_run_dir(void **state)
+{
+  (void)state;
+  char path[512], sub[300];
+  snprintf(sub, sizeof sub, "run");
+  char d[300];
+  snprintf(d, sizeof d, "%s/run", dir);
+  assert_int_equal(mkdir(d, 0755), 0);
+  for (int rank = 0; rank < 2; rank++) {
+    char name[64];
+    snprintf(name, sizeof name, "run/rank%d.%d.mtrace", rank, 100 + rank);
+    mt_trace *t = create(name, rank, 0, path, sizeof path);
+    mem(t, 10, MT_MEM_ALLOC, MT_MEM_KIND_DEVICE, 0x1000000, (rank ? 3 : 1) * MiB, 0, 0);
+    assert_int_equal(mt_trace_finalize(t, 20), MT_OK);
+    mt_trace_close(t);
+  }
+  mt_analysis *a = analyse(d);
+  assert_int_equal(a->nranks, 2);
+  assert_true(a->is_run_dir);
+  assert_int_equal(a->ranks[0].rank, 0);
+  assert_int_equal(a->ranks[a->job_peak_index].rank, 1);
+  assert_true(a->imbalance > 1.49 && a->imbalance < 1.51);
+  mt_analysis_free(a);
+  /* --rank 0 */
+  mt_analysis_opts o = { .rank = 0 };
+  mt_error err = { 0 };
+  assert_int_equal(mt_analysis_run(d, &o, &a, &err), MT_OK);
+  assert_int_equal(a->nranks, 1);
+  assert_int_equal(a->ranks[0].peak_allocated, 1 * MiB);
+  mt_analysis_free(a);
+  o.rank = 7;
+  assert_int_not_equal(mt_analysis_run(d, &o, &a, &err), MT_OK);
+  assert_non_null(strstr(err.msg, "no trace of rank 7"));
+  (void)sub;
+}
+
+static void test_bad_input(void **state)
+{
+  (void)state;
+  char path[512];
+  mt_analysis *a = NULL;
+  mt_error err = { 0 };
+  snprintf(path, sizeof path, "%s/empty.mtrace", dir);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fclose(f);
+  assert_int_not_equal(mt_analysis_run(path, NULL, &a, &err), MT_OK);
+  assert_null(a);
+  assert_non_null(strstr(err.msg, path));
+  snprintf(path, sizeof path, "%s/none.mtrace", dir);
+  assert_int_not_equal(mt_analysis_run(path, NULL, &a, &err), MT_OK);
+  char d[300];
+  snprintf(d, sizeof d, "%s/emptydir", dir);
+  assert_int_equal(mkdir(d, 0755), 0);
+  assert_int_not_equal(mt_analysis_run(d, NULL, &a, &err), MT_OK);
+  assert_non_null(strstr(err.msg, "no traces"));
+}
+
+static void test_range_names(void **state)
+{
+  (void)state;
+  mt__range_class c;
+  mt__classify_range("step 12", &c);
+  assert_int_equal(c.step, 12);
+  mt__classify_range("iteration_3", &c);
+  assert_int_equal(c.step, 3);
+  mt__classify_range("steps", &c);
+  assert_int_equal(c.step, -1);
+  mt__classify_range("layer.7.forward", &c);
+  assert_int_equal(c.layer, 7);
+  assert_int_equal(c.kind, MT_PK_FWD);
+  assert_false(c.exact_phase);
+  mt__classify_range("model.blocks.3.backward", &c);
+  assert_int_equal(c.layer, 3);
+  assert_int_equal(c.kind, MT_PK_BWD);
+  mt__classify_range("layer.12.recompute", &c);
+  assert_int_equal(c.layer, 12);
+  assert_int_equal(c.kind, MT_PK_REC);
+  mt__classify_range("forward", &c);
+  assert_true(c.exact_phase);
+  assert_int_equal(c.layer, -1);
+  mt__classify_range("embed.forward", &c);
+  assert_int_equal(c.layer, -1);
+  assert_int_equal(c.kind, MT_PK_FWD);
+}
+
+static void test_sizes(void **state)
+{
+  (void)state;
+  char b[64];
+  assert_string_equal(mt_size_str(0, b, sizeof b), "0 B");
+  assert_string_equal(mt_size_str(512, b, sizeof b), "512 B");
+  assert_string_equal(mt_size_str(1536, b, sizeof b), "1.50 KiB");
+  assert_string_equal(mt_size_str(40ull << 30, b, sizeof b), "40.0 GiB");
+  assert_string_equal(mt_size_str(1000000000ull, b, sizeof b), "954 MiB");
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_peak_and_categories),
+    cmocka_unit_test(test_incomplete),
+    cmocka_unit_test(test_first_instant),
+    cmocka_unit_test(test_vmm),
+    cmocka_unit_test(test_odd_regions),
+    cmocka_unit_test(test_run_dir),
+    cmocka_unit_test(test_bad_input),
+    cmocka_unit_test(test_range_names),
+    cmocka_unit_test(test_sizes),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
