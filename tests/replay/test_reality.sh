@@ -8,7 +8,7 @@
 B=${MT_BUILDDIR:-.}
 MT="$B/memtrace"
 ST="$B/tests/sim/simtrain/simtrain"
-export LD_LIBRARY_PATH="$B/tests/sim/cuda/.libs:$B/tests/sim/nccl/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export LD_LIBRARY_PATH="$B/tests/sim/cuda/.libs:$B/tests/sim/nccl/.libs:$B/tests/sim/cublas/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/mt-reality.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 SMALL="--layers 4 --hidden 256 --heads 8 --seq 256 --batch 4 --steps 2"
