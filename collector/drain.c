@@ -174,6 +174,9 @@ static struct {
   int64_t mods_refreshed;
   uint64_t self_lo, self_hi;
   uint64_t drops_written[MT_D__N];
+  int rank_from_env;            /* else inferred from the largest NCCL communicator */
+  int nccl_rank, nccl_world;
+  char path[4200];
   uint64_t events;
   int64_t last_commit;
 } D;
@@ -311,7 +314,10 @@ static int create_trace(void)
   mt_process_info pi;
   memset(&pi, 0, sizeof pi);
   snprintf(pi.run_id, sizeof pi.run_id, "%s", mt__cfg.run_id);
-  pi.rank = env_int(rank_v, 0);
+  pi.rank = env_int(rank_v, -1);
+  D.rank_from_env = pi.rank >= 0;
+  if (pi.rank < 0)
+    pi.rank = 0;
   pi.world_size = env_int(world_v, 1);
   pi.local_rank = env_int(local_v, 0);
   gethostname(pi.host, sizeof pi.host - 1);
@@ -344,6 +350,7 @@ static int create_trace(void)
       break;
   }
   free(cmd);
+  snprintf(D.path, sizeof D.path, "%s", path);
   if (rc != MT_OK) {
     fprintf(stderr, "memtrace: collector: %s\n", err.msg[0] ? err.msg : "cannot create the trace");
     return -1;
@@ -656,6 +663,10 @@ static void consume(mt_tbuf *b, uint64_t pos, const mt_rec *r)
       c->created = ts;
       c->destroyed = -1;
       mt_trace_put_comm(D.t, c);
+      if (!D.rank_from_env && c->nranks > D.nccl_world) {
+        D.nccl_world = c->nranks;
+        D.nccl_rank = c->rank;
+      }
     } else if (r->op == 2 && ci) {
       mt_comm_info *c = &D.commv[ci - 1];
       c->destroyed = ts;
@@ -875,12 +886,29 @@ static void finish(int finalize)
   mt_trace_put_meta(D.t, "collector.events", v);
   if (stop_why[0])
     mt_trace_put_meta(D.t, "collector.end", stop_why);
+  if (D.nccl_world > 0) {
+    /* No rank in the environment (a launcher that forks without setting
+     * RANK): the largest communicator's rank is the best guess. */
+    snprintf(v, sizeof v, "%d", D.nccl_rank);
+    mt_trace_put_meta(D.t, "rank.nccl", v);
+    snprintf(v, sizeof v, "%d", D.nccl_world);
+    mt_trace_put_meta(D.t, "world_size.nccl", v);
+  }
   write_drops();
   mt_trace_commit(D.t);
   if (finalize)
     mt_trace_finalize(D.t, mt__now() - mt__start_ns);
   mt_trace_close(D.t);
   D.t = NULL;
+  if (finalize && D.nccl_world > 0 && D.nccl_rank != 0) {
+    /* the file name follows: rank<r>.<pid>.mtrace */
+    char np[4300];
+    const char *slash = strrchr(D.path, '/');
+    snprintf(np, sizeof np, "%.*s/rank%d.%ld.mtrace", slash ? (int)(slash - D.path) : 1,
+             slash ? D.path : ".", D.nccl_rank, (long)getpid());
+    if (access(np, F_OK) != 0)
+      rename(D.path, np);
+  }
 }
 
 static void *drain_main(void *arg)

@@ -110,6 +110,7 @@ static void counts_of(sqlite3 *db, mt_info_counts *c)
 int mt_info_trace_counts(const char *path, int64_t *events, int64_t *dropped, int *rank,
                          int64_t *pid, char *err, size_t errlen)
 {
+  int64_t nw;
   mt_trace *t = NULL;
   mt_error e = { 0 };
   if (mt_trace_open(path, MT_OPEN_READ, &t, &e) != MT_OK) {
@@ -123,6 +124,9 @@ int mt_info_trace_counts(const char *path, int64_t *events, int64_t *dropped, in
     *rank = p.rank;
     *pid = p.pid;
   }
+  nw = q1(mt_trace_db(t), "SELECT value FROM meta WHERE key = 'world_size.nccl'");
+  if (nw > 0 && *rank == 0)
+    *rank = (int)q1(mt_trace_db(t), "SELECT value FROM meta WHERE key = 'rank.nccl'");
   *events = c.total;
   *dropped = c.dropped;
   mt_trace_close(t);
@@ -158,6 +162,16 @@ static int one(const char *path, int json, json_object **out)
   }
   mt_info_counts c;
   counts_of(db, &c);
+  /* A process whose environment had no rank: the collector's guess from
+   * its largest NCCL communicator (meta rank.nccl / world_size.nccl). */
+  const char *rank_source = "environment";
+  int64_t nr = q1(db, "SELECT value FROM meta WHERE key = 'rank.nccl'");
+  int64_t nw = q1(db, "SELECT value FROM meta WHERE key = 'world_size.nccl'");
+  if (nw > 0 && p.world_size <= 1 && p.rank == 0) {
+    p.rank = (int)nr;
+    p.world_size = (int)nw;
+    rank_source = "nccl";
+  }
   if (json) {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "path", json_object_new_string(path));
@@ -165,6 +179,7 @@ static int one(const char *path, int json, json_object **out)
     json_object_object_add(o, "rank", json_object_new_int(p.rank));
     json_object_object_add(o, "local_rank", json_object_new_int(p.local_rank));
     json_object_object_add(o, "world_size", json_object_new_int(p.world_size));
+    json_object_object_add(o, "rank_source", json_object_new_string(rank_source));
     json_object_object_add(o, "host", json_object_new_string(p.host));
     json_object_object_add(o, "pid", json_object_new_int64(p.pid));
     json_object_object_add(o, "command_line", json_object_new_string(p.command_line ? p.command_line : ""));
