@@ -165,11 +165,69 @@ def driverlog(d, log, dtype):
         fail("no device allocation of %d bytes in the driver log" % ws[0]["bytes"])
 
 
+def stage_activation_peak(r, lo, hi):
+    """Max over time of the requested bytes of live activation tensors of
+    layers lo..hi-1 (what a stage keeps for backward)."""
+    ev = []
+    for t in r["tensors"]:
+        if t["category"] == "activation" and lo <= t["layer"] < hi:
+            ev.append((t["alloc_ns"], t["requested"]))
+            if t["free_ns"] >= 0:
+                ev.append((t["free_ns"], -t["requested"]))
+    ev.sort()
+    cur = peak = 0
+    for _, db in ev:
+        cur += db
+        peak = max(peak, cur)
+    return peak
+
+
+def pp(d):
+    """Pipeline: per stage, peak saved activations = layers of the stage x
+    s b h (34 + 5 a s / h) (ORACLES 3, micro-batch b) x micro-batches in
+    flight: M for GPipe, min(pp - stage, M) for 1F1B."""
+    s, b, h, a, L, c = dims(d)
+    P, M = c["pp"], c["micro_batches"]
+    assert c["dtype"] == "bf16" and c["sp"] == 1 and c["checkpoint"] == "none"
+    f = s * b * h * 34 + 5 * a * s * s * b
+    for r in d["ranks"]:
+        st = r["pp_stage"]
+        lo, hi = st * L // P, (st + 1) * L // P
+        if r["stage_layers"] != [lo, hi]:
+            fail("rank %d: stage layers %s, want [%d, %d]" % (r["rank"], r["stage_layers"], lo, hi))
+        inflight = M if c["pp_schedule"] == "gpipe" else min(P - st, M)
+        want = (hi - lo) * f * inflight
+        got = stage_activation_peak(r, lo, hi)
+        if got != want:
+            fail("rank %d stage %d %s: peak saved activations %d, want %d x %d x %d = %d" % (
+                r["rank"], st, c["pp_schedule"], got, hi - lo, f, inflight, want))
+        if c["dp"] == 1:
+            nb = (st > 0) + (st < P - 1)
+            if r["events"]["nccl"] != c["steps"] * 2 * M * nb:
+                fail("rank %d: %d NCCL calls, want %d" % (r["rank"], r["events"]["nccl"], c["steps"] * 2 * M * nb))
+        for k in range(L):
+            if (lo <= k < hi) != (r["layer_saved_activation_bytes"][k] == f):
+                fail("rank %d: layer_saved_activation_bytes %s" % (r["rank"], r["layer_saved_activation_bytes"]))
+
+
+def pp_cmp(g, o):
+    """1F1B's first stage keeps fewer activations and peaks lower than GPipe's."""
+    def first(d):
+        r = [x for x in d["ranks"] if x["pp_stage"] == 0][0]
+        return stage_activation_peak(r, *r["stage_layers"]), r["peak_allocated_bytes"]
+    ga, gp = first(g)
+    oa, op = first(o)
+    if not (oa < ga and op < gp):
+        fail("stage 0: 1f1b activations %d / peak %d, gpipe %d / %d" % (oa, op, ga, gp))
+
+
 def main():
     what, f = sys.argv[1], sys.argv[2]
     d = load(f)
     if what == "zero":
         zero(d, int(sys.argv[3]))
+    elif what == "pp_cmp":
+        pp_cmp(d, load(sys.argv[3]))
     elif what == "ck_drop":
         ck_drop(d, load(sys.argv[3]))
     elif what == "driverlog":

@@ -140,6 +140,9 @@ static int run_rank(int rank, int world)
 	r->layer_lo = r->pp_stage * opts.layers / r->pp;
 	r->layer_hi = (r->pp_stage + 1) * opts.layers / r->pp;
 	st_truth_init(&r->truth, rank, opts.steps, opts.layers, opts.truth_tensors);
+	r->truth.pp_stage = r->pp_stage;
+	r->truth.layer_lo = r->layer_lo;
+	r->truth.layer_hi = r->layer_hi;
 	st_report_init(&r->truth);
 	st_tensor_setup(r);
 	e = getenv("LOCAL_RANK");

@@ -34,7 +34,10 @@ struct dims {
 
 /* per micro-batch state kept between forward and backward */
 static struct saved *sv;         /* [layers] */
-static struct st_tensor *head_x, *head_lno, *logits, *ids, *labels;
+/* per micro-batch head and input tensors (pipeline schedules keep several) */
+struct mstate { struct st_tensor *head_x, *head_lno, *logits, *ids, *labels; };
+static struct mstate *ms;        /* [micro_batches] */
+#define MS (ms[r->micro])
 
 static struct dims dims_of(const struct st_rank *r)
 {
@@ -97,6 +100,7 @@ void st_gpt_units(struct st_rank *r)
 	}
 	r->nunits = n;
 	sv = calloc((size_t)o->layers * (size_t)o->micro_batches, sizeof *sv);
+	ms = calloc((size_t)o->micro_batches, sizeof *ms);
 }
 
 static void kern(struct st_rank *r, int k, uint64_t bytes)
@@ -457,10 +461,12 @@ static struct st_tensor *embed_fwd(struct st_rank *r)
 		memset(host, 0, tok * sizeof *host);
 		host_n = tok;
 	}
-	ids = st_new(r, ST_CAT_INPUT, -1, 8 * tok, "input_ids");
-	st_gpu_h2d(ids->ptr, host, 8 * tok);
-	labels = st_new(r, ST_CAT_INPUT, -1, 8 * tok, "labels");
-	st_gpu_h2d(labels->ptr, host, 8 * tok);
+	MS.ids = st_new(r, ST_CAT_INPUT, -1, 8 * tok, "input_ids");
+	st_gpu_h2d(MS.ids->ptr, host, 8 * tok);
+	if (r->pp == 1) {
+		MS.labels = st_new(r, ST_CAT_INPUT, -1, 8 * tok, "labels");
+		st_gpu_h2d(MS.labels->ptr, host, 8 * tok);
+	}
 	st_unit_params_acquire(r, u);
 	if (d.megatron) {
 		full = st_new(r, ST_CAT_TEMPORARY, -1, d.ab * d.fsbh, "embed.out.partial");
@@ -505,14 +511,26 @@ static void head_fwd(struct st_rank *r, struct st_tensor *x)
 	struct st_tensor *in;
 	st_range_push("head.forward");
 	st_unit_params_acquire(r, u);
-	head_x = x;
-	head_lno = st_new(r, ST_CAT_ACTIVATION, -1, d.ab * d.nsbh, "final_ln.out");
-	kern(r, K_layer_norm_fwd_kernel, head_lno->requested);
-	in = d.megatron ? sp_gather(r, -1, head_lno, &d, "final_ln.out") : NULL;
-	logits = st_new(r, ST_CAT_ACTIVATION, -1, d.ab * d.S * d.B * d.V / d.t, "logits");
-	st_gemm(r, ST_GEMM_TN, logits->requested);
+	if (!MS.labels) {
+		/* pipeline: the labels are loaded by the last stage */
+		static long long *host;
+		uint64_t tok = d.S * d.B / (d.ulysses ? d.t : 1);
+		host = realloc(host, tok * sizeof *host);
+		if (!host)
+			abort();
+		memset(host, 0, tok * sizeof *host);
+		MS.labels = st_new(r, ST_CAT_INPUT, -1, 8 * tok, "labels");
+		st_gpu_h2d(MS.labels->ptr, host, 8 * tok);
+		st_gpu_sync(); /* the host buffer is reused */
+	}
+	MS.head_x = x;
+	MS.head_lno = st_new(r, ST_CAT_ACTIVATION, -1, d.ab * d.nsbh, "final_ln.out");
+	kern(r, K_layer_norm_fwd_kernel, MS.head_lno->requested);
+	in = d.megatron ? sp_gather(r, -1, MS.head_lno, &d, "final_ln.out") : NULL;
+	MS.logits = st_new(r, ST_CAT_ACTIVATION, -1, d.ab * d.S * d.B * d.V / d.t, "logits");
+	st_gemm(r, ST_GEMM_TN, MS.logits->requested);
 	st_del(r, in);
-	kern(r, K_cross_entropy_fwd_kernel, logits->requested);
+	kern(r, K_cross_entropy_fwd_kernel, MS.logits->requested);
 	st_unit_params_release(r, u);
 	st_range_pop();
 }
@@ -527,20 +545,20 @@ static struct st_tensor *head_bwd(struct st_rank *r)
 	st_unit_grad_begin(r, u);
 	dl = st_new(r, ST_CAT_TEMPORARY, -1, d.ab * d.S * d.B * d.V / d.t, "grad.logits");
 	kern(r, K_cross_entropy_bwd_kernel, dl->requested);
-	st_del(r, logits);
-	st_del(r, labels);
-	logits = labels = NULL;
-	in = d.megatron ? sp_gather(r, -1, head_lno, &d, "final_ln.out") : NULL;
+	st_del(r, MS.logits);
+	st_del(r, MS.labels);
+	MS.logits = MS.labels = NULL;
+	in = d.megatron ? sp_gather(r, -1, MS.head_lno, &d, "final_ln.out") : NULL;
 	g = row_parallel_out(r, -1, &d, "grad.final_ln.out", ST_CAT_TEMPORARY);
 	st_gemm(r, ST_GEMM_NT, d.V * d.H / d.t * d.ab);
 	st_del(r, in);
 	st_del(r, dl);
-	st_del(r, head_lno);
+	st_del(r, MS.head_lno);
 	dy = st_new(r, ST_CAT_TEMPORARY, -1, d.ab * d.nsbh, "grad.final_ln.input");
 	kern(r, K_layer_norm_bwd_kernel, dy->requested);
 	st_del(r, g);
-	st_del(r, head_x);
-	head_lno = head_x = NULL;
+	st_del(r, MS.head_x);
+	MS.head_lno = MS.head_x = NULL;
 	st_unit_grad_done(r, u);
 	st_unit_params_release(r, u);
 	st_range_pop();
@@ -569,22 +587,210 @@ static struct st_tensor *layers_bwd(struct st_rank *r, struct st_tensor *dy, int
 	return dy;
 }
 
+static int first_stage(const struct st_rank *r)
+{
+	return r->pp_stage == 0;
+}
+
+static int last_stage(const struct st_rank *r)
+{
+	return r->pp_stage == r->pp - 1;
+}
+
+/* Forward of micro-batch r->micro on this stage.  x: the received input
+ * (stages > 0).  Returns the output to send on (NULL on the last stage). */
+static struct st_tensor *stage_forward(struct st_rank *r, struct st_tensor *x)
+{
+	st_train_set_backward(0);
+	st_range_push("forward");
+	if (first_stage(r))
+		x = embed_fwd(r);
+	x = layers_fwd(r, x, r->micro);
+	if (last_stage(r)) {
+		head_fwd(r, x);
+		x = NULL;
+	}
+	st_range_pop();
+	r->record_saved = 0;
+	return x;
+}
+
+/* Backward of micro-batch r->micro.  dy: the received output gradient
+ * (stages but the last).  Returns the input gradient to send back (NULL on
+ * the first stage). */
+static struct st_tensor *stage_backward(struct st_rank *r, struct st_tensor *dy)
+{
+	st_train_set_backward(1);
+	st_range_push("backward");
+	if (last_stage(r))
+		dy = head_bwd(r);
+	dy = layers_bwd(r, dy, r->micro);
+	if (first_stage(r)) {
+		embed_bwd(r, dy);
+		st_del(r, MS.ids);
+		MS.ids = NULL;
+		dy = NULL;
+	}
+	st_range_pop();
+	return dy;
+}
+
 /* Single-stage forward + backward of one micro-batch. */
 void st_gpt_forward_backward(struct st_rank *r, int micro)
 {
-	struct st_tensor *x, *dy;
-	st_range_push("forward");
-	x = embed_fwd(r);
-	x = layers_fwd(r, x, micro);
-	head_fwd(r, x);
-	st_range_pop();
-	r->record_saved = 0;
-	st_train_set_backward(1);
-	st_range_push("backward");
-	dy = head_bwd(r);
-	dy = layers_bwd(r, dy, micro);
-	embed_bwd(r, dy);
-	st_del(r, ids);
-	ids = NULL;
-	st_range_pop();
+	r->micro = micro;
+	stage_forward(r, NULL);
+	stage_backward(r, NULL);
+}
+
+/* --- pipeline parallelism: point-to-point between neighbouring stages --- */
+
+static uint64_t act_bytes(const struct st_rank *r)
+{
+	struct dims d = dims_of(r);
+	return d.ab * d.nsbh;
+}
+
+static struct st_tensor *new_recv_fwd(struct st_rank *r)
+{
+	return st_new(r, ST_CAT_ACTIVATION, r->layer_lo, act_bytes(r), "layer.%d.input", r->layer_lo);
+}
+
+static struct st_tensor *new_recv_bwd(struct st_rank *r)
+{
+	return st_new(r, ST_CAT_TEMPORARY, r->layer_hi, act_bytes(r), "layer.%d.grad.input", r->layer_hi);
+}
+
+static struct st_tensor *recv_forward(struct st_rank *r)
+{
+	struct st_tensor *x;
+	if (first_stage(r))
+		return NULL;
+	x = new_recv_fwd(r);
+	st_recv(r, r->pp_comm, r->pp_stage - 1, x->ptr, x->requested);
+	return x;
+}
+
+static void send_forward(struct st_rank *r, struct st_tensor *y)
+{
+	if (!y)
+		return;
+	st_send(r, r->pp_comm, r->pp_stage + 1, y->ptr, y->requested);
+	st_del(r, y); /* the sender keeps no copy of its output */
+}
+
+static struct st_tensor *recv_backward(struct st_rank *r)
+{
+	struct st_tensor *dy;
+	if (last_stage(r))
+		return NULL;
+	dy = new_recv_bwd(r);
+	st_recv(r, r->pp_comm, r->pp_stage + 1, dy->ptr, dy->requested);
+	return dy;
+}
+
+static void send_backward(struct st_rank *r, struct st_tensor *dx)
+{
+	if (!dx)
+		return;
+	st_send(r, r->pp_comm, r->pp_stage - 1, dx->ptr, dx->requested);
+	st_del(r, dx);
+}
+
+/* Megatron's batched send_forward_recv_backward: one NCCL group. */
+static struct st_tensor *send_forward_recv_backward(struct st_rank *r, struct st_tensor *y)
+{
+	struct st_tensor *dy;
+	if (last_stage(r))
+		return NULL;
+	dy = new_recv_bwd(r);
+	st_nccl(r, ncclGroupStart(), "ncclGroupStart");
+	st_send(r, r->pp_comm, r->pp_stage + 1, y->ptr, y->requested);
+	st_recv(r, r->pp_comm, r->pp_stage + 1, dy->ptr, dy->requested);
+	st_nccl(r, ncclGroupEnd(), "ncclGroupEnd");
+	st_del(r, y);
+	return dy;
+}
+
+static struct st_tensor *send_backward_recv_forward(struct st_rank *r, struct st_tensor *dx)
+{
+	struct st_tensor *x;
+	if (first_stage(r))
+		return NULL;
+	x = new_recv_fwd(r);
+	st_nccl(r, ncclGroupStart(), "ncclGroupStart");
+	st_send(r, r->pp_comm, r->pp_stage - 1, dx->ptr, dx->requested);
+	st_recv(r, r->pp_comm, r->pp_stage - 1, x->ptr, x->requested);
+	st_nccl(r, ncclGroupEnd(), "ncclGroupEnd");
+	st_del(r, dx);
+	return x;
+}
+
+static void begin_forward(struct st_rank *r, int m, int record)
+{
+	r->micro = m;
+	r->record_saved = record && m == 0;
+}
+
+/* One step of M micro-batches across the pipeline.  GPipe: all forwards,
+ * then all backwards (M micro-batches in flight on every stage).  1F1B
+ * (Megatron's non-interleaved schedule): pp - stage - 1 warm-up forwards,
+ * then one forward / one backward, then the remaining backwards (at most
+ * pp - stage in flight).  Backwards run in micro-batch order 0..M-1. */
+void st_gpt_pipeline_step(struct st_rank *r, int record)
+{
+	int M = r->o->micro_batches, m, fm = 0, bm = 0;
+	struct st_tensor *x, *y, *dy, *dx;
+	if (!r->o->pp_1f1b) {
+		for (m = 0; m < M; m++) {
+			begin_forward(r, m, record);
+			x = recv_forward(r);
+			send_forward(r, stage_forward(r, x));
+		}
+		for (m = 0; m < M; m++) {
+			r->micro = m;
+			dy = recv_backward(r);
+			send_backward(r, stage_backward(r, dy));
+		}
+		return;
+	}
+	{
+		int warm = r->pp - r->pp_stage - 1, rest, i;
+		if (warm > M)
+			warm = M;
+		rest = M - warm;
+		for (i = 0; i < warm; i++) {
+			begin_forward(r, fm, record);
+			x = recv_forward(r);
+			send_forward(r, stage_forward(r, x));
+			fm++;
+		}
+		x = NULL;
+		if (rest > 0) {
+			begin_forward(r, fm, record);
+			x = recv_forward(r);
+		}
+		for (i = 0; i < rest; i++) {
+			begin_forward(r, fm, record);
+			y = stage_forward(r, x);
+			fm++;
+			dy = send_forward_recv_backward(r, y); /* NULL on the last stage (y NULL) */
+			r->micro = bm;
+			dx = stage_backward(r, dy);
+			bm++;
+			if (i == rest - 1) {
+				send_backward(r, dx);
+				x = NULL;
+			} else {
+				r->micro = fm;
+				x = send_backward_recv_forward(r, dx);
+			}
+		}
+		for (i = 0; i < warm; i++) {
+			r->micro = bm;
+			dy = recv_backward(r);
+			send_backward(r, stage_backward(r, dy));
+			bm++;
+		}
+	}
 }

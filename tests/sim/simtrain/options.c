@@ -218,8 +218,8 @@ int st_opts_parse(struct st_opts *o, int argc, char **argv)
 		fprintf(stderr, "simtrain: --pp needs --layers >= --pp and --zero 0|1\n");
 		return -1;
 	}
-	if (o->pp > 1) {
-		fprintf(stderr, "simtrain: --pp > 1 is not implemented yet (README.md, 'What is left')\n");
+	if (o->pp > 1 && (o->arch != ST_ARCH_GPT || o->train_layers)) {
+		fprintf(stderr, "simtrain: --pp > 1 needs --arch gpt and no --train-layers\n");
 		return -1;
 	}
 	if (o->train_layers && o->zero > 1) {

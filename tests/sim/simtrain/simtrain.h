@@ -96,8 +96,9 @@ void st_nccl_account(struct st_rank *r, ncclComm_t c, const char *name);
 uint64_t st_gpt_parameters(const struct st_opts *o);
 void st_gpt_units(struct st_rank *r);
 void st_gpt_forward_backward(struct st_rank *r, int micro);
-void st_gpt_pp_forward(struct st_rank *r, int micro);
-void st_gpt_pp_backward(struct st_rank *r, int micro);
+/* All micro-batches of one step with --pp > 1 (gpipe or 1f1b schedule);
+ * record: record per-layer saved bytes at micro-batch 0. */
+void st_gpt_pipeline_step(struct st_rank *r, int record);
 
 /* model_evo.c */
 uint64_t st_evo_parameters(const struct st_opts *o);

@@ -26,7 +26,7 @@ run() { # file, args...
 	timeout 120 "$S" --truth "$T/$f.json" "$@" >"$T/$f.out" 2>&1
 }
 
-echo "1..24"
+echo "1..29"
 # Psi = 7,419,392 with defaults: every unit divisible by 4.
 check "single rank bf16 runs" run base
 check "truth consistency (categories at peak, replay of tensors, events)" python3 "$CK" consistency "$T/base.json"
@@ -57,6 +57,16 @@ for dt in bf16 fp32; do
 	check "$dt: events = the simulated driver's log (launches incl. cuBLAS's, allocs, frees); workspace made by cuBLAS" sh -c \
 		"MT_SIM_LOG='$T/drv-$dt.log' timeout 120 '$S' --dtype $dt --steps 2 --truth '$T/drv-$dt.json' >/dev/null 2>&1 && python3 '$CK' driverlog '$T/drv-$dt.json' '$T/drv-$dt.log' $dt"
 done
+# pipeline parallelism: peak saved activations per stage = closed forms (check_truth.py pp)
+for sch in gpipe 1f1b; do
+	check "pp 2 $sch, 4 micro-batches: stage activations = layers x sbh(34+5as/h) x in flight" sh -c \
+		"timeout 120 '$S' --world 2 --pp 2 --pp-schedule $sch --micro-batches 4 --truth '$T/pp-$sch.json' >'$T/pp-$sch.out' 2>&1 && python3 '$CK' pp '$T/pp-$sch.json' && python3 '$CK' consistency '$T/pp-$sch.json'"
+done
+check "pp 2: 1f1b's first stage keeps fewer activations and peaks lower than gpipe's" python3 "$CK" pp_cmp "$T/pp-gpipe.json" "$T/pp-1f1b.json"
+check "pp 4 1f1b, 6 micro-batches: 4, 3, 2, 1 in flight" sh -c \
+	"timeout 120 '$S' --world 4 --pp 4 --layers 8 --batch 6 --micro-batches 6 --steps 2 --pp-schedule 1f1b --truth '$T/pp4.json' >/dev/null 2>&1 && python3 '$CK' pp '$T/pp4.json' && python3 '$CK' consistency '$T/pp4.json'"
+check "dp 2 x pp 2 with ZeRO-1, 1f1b: runs, formulas per stage, consistent" sh -c \
+	"timeout 120 '$S' --world 4 --pp 2 --zero 1 --micro-batches 2 --pp-schedule 1f1b --truth '$T/ppdp.json' >/dev/null 2>&1 && python3 '$CK' pp '$T/ppdp.json' && python3 '$CK' consistency '$T/ppdp.json'"
 # launcher mode: two ranks joined through the rendezvous directory
 mkdir -p "$T/rdv"
 ( RANK=1 WORLD_SIZE=2 LOCAL_RANK=1 MT_SIM_DEVICES=2 MT_SIM_RENDEZVOUS=$T/rdv MASTER_PORT=1 timeout 120 "$S" --zero 1 --truth "$T/tr.json" >"$T/tr1.out" 2>&1 ) &

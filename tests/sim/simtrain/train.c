@@ -558,7 +558,11 @@ int st_train(struct st_rank *r)
 		if (o->train_layers)
 			select_layers(r, &seed);
 		zero_grad(r);
-		for (m = 0; m < o->micro_batches; m++) {
+		if (r->pp > 1) {
+			st_gpt_pipeline_step(r, step == 0);
+			in_backward = 0;
+		}
+		for (m = 0; m < o->micro_batches && r->pp == 1; m++) {
 			r->micro = m;
 			r->record_saved = step == 0 && m == 0;
 			in_backward = 0;

@@ -237,6 +237,7 @@ void st_truth_write_rank(const struct st_truth *t, FILE *f)
 		(unsigned long long)t->host_pinned_bytes, (unsigned long long)t->nccl_comm_bytes,
 		(unsigned long long)t->nccl_comm_allocs, (unsigned long long)t->segments_created,
 		(unsigned long long)t->workspace_allocs);
+	fprintf(f, ",\n  \"pp_stage\": %d, \"stage_layers\": [%d, %d]", t->pp_stage, t->layer_lo, t->layer_hi);
 	fprintf(f, ",\n  \"tensor_count\": %llu", (unsigned long long)t->ntensors);
 	fputs(",\n  \"layer_saved_activation_bytes\": [", f);
 	for (s = 0; s < t->nlayers; s++)

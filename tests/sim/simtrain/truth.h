@@ -28,6 +28,7 @@ struct st_step_peak { uint64_t allocated, reserved; };
 
 struct st_truth {
 	int rank;
+	int pp_stage, layer_lo, layer_hi; /* pipeline stage and its layers [lo, hi) */
 	uint64_t allocated, reserved, peak_allocated, peak_reserved;
 	int64_t peak_ns, last_ns;
 	int peak_step;
