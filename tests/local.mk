@@ -9,3 +9,4 @@ include analyzer/replay/local.mk
 include tests/replay/local.mk
 include analyzer/interop/local.mk
 include tests/interop/local.mk
+include tests/analyzer/local.mk
