@@ -221,11 +221,24 @@ def pp_cmp(g, o):
         fail("stage 0: 1f1b activations %d / peak %d, gpipe %d / %d" % (oa, op, ga, gp))
 
 
+def merged(d, *parts):
+    """Launcher mode: FILE holds every rank's object exactly as its own
+    FILE.rank<r>.json has it, in rank order."""
+    if d["world_size"] != len(parts) or len(d["ranks"]) != len(parts):
+        fail("merged world %d, %d ranks, %d files" % (d["world_size"], len(d["ranks"]), len(parts)))
+    for i, p in enumerate(parts):
+        one = load(p)
+        if one["config"] != d["config"] or one["ranks"] != [d["ranks"][i]] or d["ranks"][i]["rank"] != i:
+            fail("rank %d differs between %s and the merged file" % (i, p))
+
+
 def main():
     what, f = sys.argv[1], sys.argv[2]
     d = load(f)
     if what == "zero":
         zero(d, int(sys.argv[3]))
+    elif what == "merged":
+        merged(d, *sys.argv[3:])
     elif what == "pp_cmp":
         pp_cmp(d, load(sys.argv[3]))
     elif what == "ck_drop":

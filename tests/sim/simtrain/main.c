@@ -44,9 +44,11 @@ static void fmt_bytes(char *buf, size_t n, uint64_t b)
 		snprintf(buf, n, "%.2f MiB", (double)b / (double)(1ull << 20));
 }
 
+static int merge_launched(int world);
+
 void st_write_rank_truth(struct st_rank *r)
 {
-	char path[4096];
+	char path[4096], tmp[4200];
 	FILE *f;
 	if (!opts.truth)
 		return;
@@ -56,9 +58,10 @@ void st_write_rank_truth(struct st_rank *r)
 		snprintf(path, sizeof path, "%s.rank%d.part", opts.truth, r->rank);
 	else
 		snprintf(path, sizeof path, "%s.rank%d.json", opts.truth, r->rank);
-	f = fopen(path, "w");
+	snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
+	f = fopen(tmp, "w");
 	if (!f) {
-		fprintf(stderr, "simtrain: cannot write %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "simtrain: cannot write %s: %s\n", tmp, strerror(errno));
 		return;
 	}
 	if (mode != MODE_FORKED) {
@@ -72,7 +75,14 @@ void st_write_rank_truth(struct st_rank *r)
 	st_truth_write_rank(&r->truth, f);
 	if (mode != MODE_FORKED)
 		fputs("]}\n", f);
-	fclose(f);
+	/* renamed into place whole, so that a merging rank 0 never reads half */
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		fprintf(stderr, "simtrain: cannot write %s: %s\n", path, strerror(errno));
+		unlink(tmp);
+		return;
+	}
+	if (mode == MODE_LAUNCHED && r->rank == 0 && merge_launched(r->world) != 0)
+		fprintf(stderr, "simtrain: cannot write %s\n", opts.truth);
 }
 
 void st_oom(struct st_rank *r, uint64_t requested)
@@ -210,53 +220,145 @@ static int rendezvous(int rank, int world)
 	return -1;
 }
 
-/* --- fork mode: merge the parts --- */
+/* --- merging per-rank truth into one document --- */
 
-static int merge_truth(int world)
+static time_t start_time;
+
+static char *slurp(const char *path)
 {
-	char path[4096];
-	FILE *out, *in;
-	int r, c, first_oom = -1;
-	out = fopen(opts.truth, "w");
-	if (!out)
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t n = 0, cap = 0, k;
+	if (!f)
+		return NULL;
+	for (;;) {
+		if (cap - n < 65536) {
+			cap = cap ? 2 * cap : 1 << 20;
+			buf = realloc(buf, cap + 1);
+			if (!buf)
+				abort();
+		}
+		k = fread(buf + n, 1, cap - n, f);
+		if (k == 0)
+			break;
+		n += k;
+	}
+	fclose(f);
+	buf[n] = 0;
+	return buf;
+}
+
+/* The rank object inside a per-rank file: the whole part (fork mode), or
+ * the single element of "ranks" of a whole document (launcher mode).  Cuts
+ * the text in place; NULL when malformed. */
+static char *rank_object(char *text, int whole)
+{
+	char *p, *q;
+	if (!whole)
+		return text;
+	p = strstr(text, "\n \"ranks\": [");
+	q = strrchr(text, ']');
+	if (!p || !q || q < p)
+		return NULL;
+	*q = 0;
+	return p + strlen("\n \"ranks\": [");
+}
+
+/* The rank's "oom": {...} object (before its tensors list), or NULL. */
+static const char *oom_of(const char *obj, size_t *len)
+{
+	const char *t = strstr(obj, "\"tensors\": ["), *p = strstr(obj, "\"oom\": {"), *q;
+	if (!p || (t && p > t))
+		return NULL;
+	p += 7;
+	q = strchr(p, '}');
+	if (!q)
+		return NULL;
+	*len = (size_t)(q - p + 1);
+	return p;
+}
+
+/* Writes FILE from the ranks' files FILE.rank<r>.part (fork mode) or
+ * FILE.rank<r>.json (whole documents, launcher mode): the header, the first
+ * oom of any rank, and every rank object in rank order ({"rank": r,
+ * "missing": true} for a file that is not there).  Written to a temporary
+ * name and renamed.  Returns 0, or -1 when FILE cannot be written. */
+static int merge_files(int world, int whole, int remove_parts)
+{
+	char path[4096], tmp[4200];
+	char **objs = calloc((size_t)world, sizeof *objs), **texts = calloc((size_t)world, sizeof *texts);
+	FILE *out;
+	int r, have_oom = 0;
+	snprintf(tmp, sizeof tmp, "%s.%d.tmp", opts.truth, (int)getpid());
+	out = fopen(tmp, "w");
+	if (!out || !objs || !texts)
 		return -1;
+	for (r = 0; r < world; r++) {
+		snprintf(path, sizeof path, "%s.rank%d.%s", opts.truth, r, whole ? "json" : "part");
+		texts[r] = slurp(path);
+		objs[r] = texts[r] ? rank_object(texts[r], whole) : NULL;
+		if (objs[r] && remove_parts)
+			unlink(path);
+	}
 	write_header(out);
-	for (r = 0; r < world && first_oom < 0; r++) {
-		/* the first rank whose part says "oom" */
-		snprintf(path, sizeof path, "%s.rank%d.part", opts.truth, r);
-		in = fopen(path, "r");
-		if (in) {
-			char buf[8192];
-			size_t k = fread(buf, 1, sizeof buf - 1, in);
-			buf[k] = 0;
-			if (strstr(buf, "\"oom\": {")) {
-				char *p = strstr(buf, "\"oom\": {") + 7, *q = strchr(p, '}');
-				if (q) {
-					fputs(",\n \"oom\": ", out);
-					fwrite(p, 1, (size_t)(q - p + 1), out);
-					first_oom = r;
-				}
-			}
-			fclose(in);
+	for (r = 0; r < world && !have_oom; r++) {
+		size_t n;
+		const char *o = objs[r] ? oom_of(objs[r], &n) : NULL;
+		if (o) {
+			fputs(",\n \"oom\": ", out);
+			fwrite(o, 1, n, out);
+			have_oom = 1;
 		}
 	}
 	fputs(",\n \"ranks\": [", out);
 	for (r = 0; r < world; r++) {
-		snprintf(path, sizeof path, "%s.rank%d.part", opts.truth, r);
-		in = fopen(path, "r");
 		if (r)
 			fputs(",\n", out);
-		if (!in) {
+		if (objs[r])
+			fputs(objs[r], out);
+		else
 			fprintf(out, "{\"rank\": %d, \"missing\": true}", r);
-			continue;
-		}
-		while ((c = fgetc(in)) != EOF)
-			fputc(c, out);
-		fclose(in);
-		unlink(path);
+		free(texts[r]);
 	}
 	fputs("]}\n", out);
-	return fclose(out);
+	free(objs);
+	free(texts);
+	if (fclose(out) != 0 || rename(tmp, opts.truth) != 0) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* Launcher mode, rank 0, after writing its own file: waits until every
+ * rank's FILE.rank<r>.json (written after this run started, minus 5 s) is
+ * there, at most MT_SIM_MERGE_TIMEOUT seconds (default 60), then merges
+ * them into FILE, keeping the per-rank files. */
+static int merge_launched(int world)
+{
+	const char *e = getenv("MT_SIM_MERGE_TIMEOUT");
+	double limit = e ? atof(e) : 60.0;
+	struct timespec t0, now;
+	char path[4096];
+	int r, missing;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		missing = 0;
+		for (r = 0; r < world; r++) {
+			struct stat st;
+			snprintf(path, sizeof path, "%s.rank%d.json", opts.truth, r);
+			if (stat(path, &st) != 0 || st.st_mtime + 5 < start_time)
+				missing++;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (!missing || (double)(now.tv_sec - t0.tv_sec) + 1e-9 * (double)(now.tv_nsec - t0.tv_nsec) >= limit)
+			break;
+		usleep(50000);
+	}
+	if (missing)
+		fprintf(stderr, "simtrain rank 0: %d rank truth file(s) missing after %.0f s; merged without them\n",
+			missing, limit);
+	return merge_files(world, 1, 0);
 }
 
 int main(int argc, char **argv)
@@ -264,6 +366,7 @@ int main(int argc, char **argv)
 	int rc = st_opts_parse(&opts, argc, argv), r, status, failed = 0;
 	const char *erank = getenv("RANK"), *eworld = getenv("WORLD_SIZE");
 	pid_t *pids;
+	start_time = time(NULL);
 	if (rc)
 		return rc < 0 ? 2 : 0;
 	if (erank && eworld) {
@@ -318,7 +421,7 @@ int main(int argc, char **argv)
 				failed = WIFEXITED(status) ? WEXITSTATUS(status) : 2;
 		}
 	}
-	if (opts.truth && merge_truth(opts.world) != 0)
+	if (opts.truth && merge_files(opts.world, 0, 1) != 0)
 		fprintf(stderr, "simtrain: cannot write %s\n", opts.truth);
 	return failed;
 }

@@ -198,6 +198,8 @@ int st_opts_parse(struct st_opts *o, int argc, char **argv)
 		fprintf(stderr, "simtrain: unexpected argument '%s'\n", argv[optind]);
 		return -1;
 	}
+	if (o->world == 1 && getenv("RANK") && getenv("WORLD_SIZE") && atoi(getenv("WORLD_SIZE")) > 1)
+		o->world = atoi(getenv("WORLD_SIZE")); /* launcher mode: the launcher's world */
 	if (o->layers > ST_MAX_LAYERS || o->hidden % o->heads) {
 		fprintf(stderr, "simtrain: --hidden must be a multiple of --heads, --layers <= %d\n", ST_MAX_LAYERS);
 		return -1;

@@ -26,7 +26,7 @@ run() { # file, args...
 	timeout 120 "$S" --truth "$T/$f.json" "$@" >"$T/$f.out" 2>&1
 }
 
-echo "1..29"
+echo "1..30"
 # Psi = 7,419,392 with defaults: every unit divisible by 4.
 check "single rank bf16 runs" run base
 check "truth consistency (categories at peak, replay of tensors, events)" python3 "$CK" consistency "$T/base.json"
@@ -80,3 +80,5 @@ else
 	nok "launcher mode (RANK/WORLD_SIZE) with a rendezvous directory ($rc0 $rc1)"
 	sed 's/^/# /' "$T/tr0.out" "$T/tr1.out"
 fi
+check "launcher mode: rank 0 merged both ranks into FILE, per-rank files kept" sh -c \
+	"python3 '$CK' merged '$T/tr.json' '$T/tr.json.rank0.json' '$T/tr.json.rank1.json' && python3 '$CK' zero '$T/tr.json' 1"
