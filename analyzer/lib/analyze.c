@@ -148,7 +148,8 @@ typedef struct st {
   mt_nccl_stat nccl[16];
   int nccl_gpu;
   int64_t *tl_diff[MT_CAT_COUNT];
-  mt__map stackinfo;    /* stack id -> const char* where (may be NULL) */
+  mt__map stackinfo;    /* stack id -> packed where / guess / call site */
+  mt__map modkind;      /* modules.id -> module_kind() */
   sqlite3_stmt *frame_stmt;
 } st;
 
@@ -361,24 +362,61 @@ static void context_of(st *s, int64_t thread, ctx *c)
 
 /* ---- stacks ------------------------------------------------------------ */
 
-/* Innermost symbolised frame of a stack, and the name-heuristic category of
- * the first few frames (-1 none).  Cached per stack id. */
-static const char *stack_where(st *s, int64_t stack, int *guess)
+/* What a module is to the call-site rule: 1 runtime/driver/collector (look
+ * further out), 2 cuBLAS/cuDNN (workspace), 3 NCCL (communication), 0 other. */
+static int module_kind(st *s, int64_t module)
 {
-  *guess = -1;
+  if (module <= 0)
+    return 0;
+  uint64_t *v = mt__map_get(&s->modkind, (uint64_t)module, 0);
+  if (v)
+    return (int)*v;
+  int k = 0;
+  sqlite3_stmt *q;
+  if (sqlite3_prepare_v2(s->db, "SELECT s.value FROM modules m JOIN strings s ON s.id = m.path_id WHERE m.id = ?",
+                         -1, &q, NULL) == SQLITE_OK) {
+    sqlite3_bind_int64(q, 1, module);
+    if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0)) {
+      const char *path = (const char *)sqlite3_column_text(q, 0);
+      const char *b = strrchr(path, '/');
+      b = b ? b + 1 : path;
+      if (!strncmp(b, "libcudart", 9) || !strncmp(b, "libcuda.", 8) || strstr(b, "memtrace"))
+        k = 1;
+      else if (!strncmp(b, "libcublas", 9) || !strncmp(b, "libcudnn", 8) || !strncmp(b, "libcublasLt", 11))
+        k = 2;
+      else if (!strncmp(b, "libnccl", 7))
+        k = 3;
+    }
+    sqlite3_finalize(q);
+  }
+  v = mt__map_put(&s->modkind, (uint64_t)module, 0, NULL);
+  if (v)
+    *v = (uint64_t)k;
+  return k;
+}
+
+/* Innermost symbolised frame of a stack; the name-heuristic category of the
+ * first few frames (*guess, -1 none); and the call site (*site: the
+ * category of the library whose code made the call -- cuBLAS/cuDNN ->
+ * workspace, NCCL -> communication -- or -1).  Cached per stack id. */
+static const char *stack_where2(st *s, int64_t stack, int *guess, int *site)
+{
+  *guess = *site = -1;
   if (stack <= 0)
     return NULL;
   uint64_t *v = mt__map_get(&s->stackinfo, (uint64_t)stack, 0);
   if (v) {
-    *guess = (int)(*v >> 56) - 1;
-    return (const char *)(uintptr_t)(*v & ((1ull << 56) - 1));
+    *guess = (int)((*v >> 48) & 0xff) - 1;
+    *site = (int)(*v >> 56) - 1;
+    return (const char *)(uintptr_t)(*v & ((1ull << 48) - 1));
   }
   if (!s->frame_stmt &&
-      sqlite3_prepare_v2(s->db, "SELECT parent, symbol_id FROM frames WHERE id = ?", -1, &s->frame_stmt, NULL) !=
-          SQLITE_OK)
+      sqlite3_prepare_v2(s->db, "SELECT parent, symbol_id, module FROM frames WHERE id = ?", -1, &s->frame_stmt,
+                         NULL) != SQLITE_OK)
     return NULL;
   const char *where = NULL;
   int64_t id = stack;
+  int site_done = 0;
   for (int depth = 0; id > 0 && depth < 12; depth++) {
     sqlite3_reset(s->frame_stmt);
     sqlite3_bind_int64(s->frame_stmt, 1, id);
@@ -386,9 +424,15 @@ static const char *stack_where(st *s, int64_t stack, int *guess)
       break;
     int64_t parent = sqlite3_column_int64(s->frame_stmt, 0);
     const char *sym = mt__str(s->strs, sqlite3_column_int64(s->frame_stmt, 1));
+    int64_t module = sqlite3_column_int64(s->frame_stmt, 2);
+    int mk = module_kind(s, module);
+    if (!site_done && mk != 1) {
+      site_done = 1;
+      *site = mk == 2 ? MT_CAT_WORKSPACE : mk == 3 ? MT_CAT_COMMUNICATION : -1;
+    }
     if (sym && *sym) {
       /* skip the CUDA entry points and the collector's own frames */
-      int api = strncmp(sym, "cuda", 4) == 0 || strncmp(sym, "cuMem", 5) == 0 || strstr(sym, "memtrace") ||
+      int api = mk == 1 || strncmp(sym, "cuda", 4) == 0 || strncmp(sym, "cuMem", 5) == 0 || strstr(sym, "memtrace") ||
                 strncmp(sym, "mt_", 3) == 0;
       if (!where && !api)
         where = sym;
@@ -404,8 +448,14 @@ static const char *stack_where(st *s, int64_t stack, int *guess)
   sqlite3_reset(s->frame_stmt);
   v = mt__map_put(&s->stackinfo, (uint64_t)stack, 0, NULL);
   if (v)
-    *v = ((uint64_t)(*guess + 1) << 56) | (uint64_t)(uintptr_t)where;
+    *v = ((uint64_t)(*site + 1) << 56) | ((uint64_t)(*guess + 1) << 48) | (uint64_t)(uintptr_t)where;
   return where;
+}
+
+static const char *stack_where(st *s, int64_t stack, int *guess)
+{
+  int site;
+  return stack_where2(s, stack, guess, &site);
 }
 
 /* ---- categories -------------------------------------------------------- */
@@ -427,10 +477,19 @@ static void decide(st *s, obj *o)
       }
     }
   }
-  if (!o->o.is_tensor && (o->o.context == MT_CTX_NCCL || o->o.context == MT_CTX_BLAS || o->o.context == MT_CTX_DNN)) {
-    o->o.category = o->o.context == MT_CTX_NCCL ? MT_CAT_COMMUNICATION : MT_CAT_WORKSPACE;
-    o->o.rule = MT_RULE_CALL_SITE;
-    return;
+  if (!o->o.is_tensor) {
+    int guess, site = -1;
+    if (o->o.context == MT_CTX_NCCL)
+      site = MT_CAT_COMMUNICATION;
+    else if (o->o.context == MT_CTX_BLAS || o->o.context == MT_CTX_DNN)
+      site = MT_CAT_WORKSPACE;
+    else
+      stack_where2(s, o->o.stack, &guess, &site);
+    if (site >= 0) {
+      o->o.category = site;
+      o->o.rule = MT_RULE_CALL_SITE;
+      return;
+    }
   }
   if (o->o.free_ts >= 0) {
     if (o->o.step >= 0 && o->free_step == o->o.step) {
@@ -1836,6 +1895,7 @@ static void st_free(st *s)
   for (int c = 0; c < MT_CAT_COUNT; c++)
     free(s->tl_diff[c]);
   mt__map_free(&s->stackinfo);
+  mt__map_free(&s->modkind);
   sqlite3_finalize(s->frame_stmt);
 }
 
@@ -1897,6 +1957,7 @@ int mt_analyze_trace(mt_trace *t, const mt_analysis_opts *opts_in, mt_rank *r, m
   mt__map_init(&s->layer_act, 64);
   mt__map_init(&s->kern, 256);
   mt__map_init(&s->stackinfo, 64);
+  mt__map_init(&s->modkind, 16);
   int rc = MT_OK;
   if (sqlite3_prepare_v2(s->db, "SELECT value FROM strings WHERE id = ?", -1, &strs->lookup, NULL) != SQLITE_OK) {
     rc = fail(s, MT_ECORRUPT, "damaged trace");
