@@ -537,6 +537,88 @@ MT_EXPORT int execvp(const char *file, char *const argv[])
   return execvpe(file, argv, environ);
 }
 
+/* execl* are variadic and call execve inside libc (not through the PLT):
+ * collect the arguments and go through our execve/execvpe. */
+#include <stdarg.h>
+
+static char **collect_args(const char *arg0, va_list ap, char ***envp_out)
+{
+  size_t n = 1, cap = 16;
+  char **v = malloc(cap * sizeof *v);
+  if (!v)
+    return NULL;
+  v[0] = (char *)arg0;
+  for (;;) {
+    char *a = va_arg(ap, char *);
+    if (n + 1 >= cap) {
+      char **nv = realloc(v, (cap *= 2) * sizeof *v);
+      if (!nv) {
+        free(v);
+        return NULL;
+      }
+      v = nv;
+    }
+    v[n++] = a;
+    if (!a)
+      break;
+  }
+  if (envp_out)
+    *envp_out = va_arg(ap, char **);
+  return v;
+}
+
+MT_EXPORT int execl(const char *path, const char *arg, ...)
+{
+  va_list ap;
+  va_start(ap, arg);
+  char **v = collect_args(arg, ap, NULL);
+  va_end(ap);
+  if (!v) {
+    errno = ENOMEM;
+    return -1;
+  }
+  int rc = execve(path, v, environ);
+  int e = errno;
+  free(v);
+  errno = e;
+  return rc;
+}
+
+MT_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+  va_list ap;
+  va_start(ap, arg);
+  char **v = collect_args(arg, ap, NULL);
+  va_end(ap);
+  if (!v) {
+    errno = ENOMEM;
+    return -1;
+  }
+  int rc = execvpe(file, v, environ);
+  int e = errno;
+  free(v);
+  errno = e;
+  return rc;
+}
+
+MT_EXPORT int execle(const char *path, const char *arg, ...)
+{
+  va_list ap;
+  va_start(ap, arg);
+  char **envp = NULL;
+  char **v = collect_args(arg, ap, &envp);
+  va_end(ap);
+  if (!v) {
+    errno = ENOMEM;
+    return -1;
+  }
+  int rc = execve(path, v, envp);
+  int e = errno;
+  free(v);
+  errno = e;
+  return rc;
+}
+
 /* ---- _exit: no atexit handlers run, so flush here ------------------------ */
 
 typedef void (*exit_fn)(int);

@@ -5,6 +5,7 @@ include tests/sim/nccl/local.mk
 include tests/sim/cublas/local.mk
 include tests/sim/simtrain/local.mk
 include tests/unit/local.mk
+include tests/collector/local.mk
 include analyzer/replay/local.mk
 include tests/replay/local.mk
 include analyzer/interop/local.mk
