@@ -1,4 +1,141 @@
+/* memtrace export: a trace (or a run directory) to other tools' formats:
+ * Chrome/Perfetto trace-event JSON, or a PyTorch memory snapshot pickle. The
+ * output appears whole or not at all (temporary name, renamed at the end). */
 #include "config.h"
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "analyzer/cmds/cmds.h"
-static int run(int argc, char **argv) { return 2; }
-const mt_cmd mt_cmd_export = { .name = "export", .summary = "x", .usage = "x\n", .run = run };
+#include "analyzer/interop/interop.h"
+
+static int cmp_str(const void *a, const void *b)
+{
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The traces of a run directory (*.mtrace, sorted), or the file itself. */
+static int list_traces(const char *in, char ***out, int *n)
+{
+  struct stat sb;
+  *out = NULL;
+  *n = 0;
+  if (stat(in, &sb) != 0)
+    return -1;
+  if (!S_ISDIR(sb.st_mode)) {
+    *out = malloc(sizeof **out);
+    if (!*out)
+      return -1;
+    (*out)[0] = strdup(in);
+    *n = 1;
+    return 0;
+  }
+  DIR *d = opendir(in);
+  if (!d)
+    return -1;
+  struct dirent *e;
+  int cap = 0;
+  while ((e = readdir(d))) {
+    size_t l = strlen(e->d_name);
+    if (l < 7 || strcmp(e->d_name + l - 7, ".mtrace") != 0)
+      continue;
+    if (*n == cap) {
+      cap = cap ? cap * 2 : 8;
+      char **nv = realloc(*out, (size_t)cap * sizeof *nv);
+      if (!nv)
+        break;
+      *out = nv;
+    }
+    size_t pl = strlen(in) + l + 2;
+    (*out)[*n] = malloc(pl);
+    snprintf((*out)[*n], pl, "%s/%s", in, e->d_name);
+    (*n)++;
+  }
+  closedir(d);
+  qsort(*out, (size_t)*n, sizeof **out, cmp_str);
+  return 0;
+}
+
+static int run(int argc, char **argv)
+{
+  static const struct option opts[] = {
+    { "output", required_argument, NULL, 'o' },
+    { "format", required_argument, NULL, 'f' },
+    { NULL, 0, NULL, 0 },
+  };
+  const char *out = NULL, *fmt = NULL;
+  int c;
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "o:f:", opts, NULL)) != -1) {
+    switch (c) {
+    case 'o': out = optarg; break;
+    case 'f': fmt = optarg; break;
+    default: return mt_usage_error("export", "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (optind != argc - 1)
+    return mt_usage_error("export", "give one TRACE or RUNDIR");
+  if (!out)
+    return mt_usage_error("export", "no output (-o FILE)");
+  if (!fmt || (strcmp(fmt, "perfetto") != 0 && strcmp(fmt, "torch-snapshot") != 0))
+    return mt_usage_error("export", "--format perfetto or --format torch-snapshot");
+  const char *in = argv[optind];
+  char **traces;
+  int n;
+  if (list_traces(in, &traces, &n) != 0 || n == 0) {
+    mt_errorf("%s: %s", in, n == 0 && errno != ENOENT ? "no traces (*.mtrace) in this directory" : strerror(errno));
+    free(traces);
+    return MT_EXIT_USAGE;
+  }
+  size_t tl = strlen(out) + 64;
+  char *tmp = malloc(tl);
+  snprintf(tmp, tl, "%s.part-%ld", out, (long)getpid());
+  mt_error err = { 0 };
+  int rc;
+  if (strcmp(fmt, "perfetto") == 0) {
+    rc = mt_export_perfetto((const char *const *)traces, n, tmp, &err);
+  } else if (n != 1) {
+    mt_error_set(&err, MT_EINVAL, "%s: a PyTorch snapshot holds one process: export one rank's trace", in);
+    rc = MT_EINVAL;
+  } else {
+    rc = mt_export_torch_snapshot(traces[0], tmp, &err);
+  }
+  if (rc == MT_OK && rename(tmp, out) != 0) {
+    mt_error_set(&err, MT_EIO, "%s: cannot rename into place: %s", out, strerror(errno));
+    rc = MT_EIO;
+  }
+  if (rc)
+    unlink(tmp);
+  for (int i = 0; i < n; i++)
+    free(traces[i]);
+  free(traces);
+  free(tmp);
+  if (rc) {
+    mt_errorf("%s", err.msg);
+    return rc == MT_ENOMEM || rc == MT_EIO ? MT_EXIT_FAIL : MT_EXIT_USAGE;
+  }
+  return MT_EXIT_OK;
+}
+
+const mt_cmd mt_cmd_export = {
+  .name = "export",
+  .summary = "write a trace as Perfetto/Chrome JSON or a PyTorch memory snapshot",
+  .usage =
+    "Usage: memtrace export TRACE|RUNDIR --format perfetto|torch-snapshot -o FILE\n"
+    "\n"
+    "  perfetto        Chrome trace-event JSON for ui.perfetto.dev and chrome://tracing:\n"
+    "                  one process per rank, one track per stream (kernels, copies),\n"
+    "                  NCCL calls, NVTX ranges and CUDA API calls per thread, memory\n"
+    "                  counters (reserved, allocated, allocated per label category).\n"
+    "  torch-snapshot  a pickle like torch.cuda.memory._dump_snapshot writes (one\n"
+    "                  trace), for PyTorch's memory_viz: segments and blocks at the\n"
+    "                  end of the trace, and the allocation trace.\n"
+    "\n"
+    "FILE appears complete or not at all.  Exit status: 0 done, 2 bad input, 1 failure.\n",
+  .run = run,
+};

@@ -1,7 +1,440 @@
+/* Export to the Chrome trace-event JSON that the Perfetto UI and
+ * chrome://tracing load.  One process per trace (rank); one track per CUDA
+ * stream (kernels, copies), per stream for NCCL calls, per thread for NVTX
+ * ranges and CUDA API calls; memory counters per device (reserved,
+ * allocated) and allocated bytes per category (the prefix of region labels,
+ * "category/name"; "unlabeled" otherwise).
+ *
+ * Slices on one track never overlap: a slice that would overlap the one
+ * before it goes to the next lane of that track ("stream 7 #2"), so nested
+ * NVTX ranges appear as stacked lanes. */
 #include "config.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include "analyzer/interop/interop_internal.h"
+
+typedef struct slice {
+  int64_t ts, te;          /* ns, common clock */
+  int64_t name;            /* strings.id, or -1 - enum label index */
+  const char *label;       /* when name == 0 */
+  int track;
+  int cat;                 /* 0 kernel, 1 memcpy, 2 nccl, 3 range, 4 api, 5 mark */
+} slice;
+
+typedef struct track {
+  char name[96];
+  MT__IVEC(int64_t) lane_end;
+} track;
+
+typedef struct ex {
+  FILE *f;
+  int first;
+  const char *out;
+  mt_error *err;
+} ex;
+
+static void jstr(FILE *f, const char *s)
+{
+  fputc('"', f);
+  for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+    if (*p == '"' || *p == '\\')
+      fprintf(f, "\\%c", *p);
+    else if (*p < 0x20)
+      fprintf(f, "\\u%04x", *p);
+    else
+      fputc(*p, f);
+  }
+  fputc('"', f);
+}
+
+static void sep(ex *e)
+{
+  fputs(e->first ? "\n" : ",\n", e->f);
+  e->first = 0;
+}
+
+static void us(FILE *f, int64_t ns)
+{
+  if (ns < 0) {
+    fputc('-', f);
+    ns = -ns;
+  }
+  fprintf(f, "%lld.%03lld", (long long)(ns / 1000), (long long)(ns % 1000));
+}
+
+static int cmp_slice(const void *a, const void *b)
+{
+  const slice *x = a, *y = b;
+  if (x->track != y->track)
+    return x->track < y->track ? -1 : 1;
+  if (x->ts != y->ts)
+    return x->ts < y->ts ? -1 : 1;
+  return x->te > y->te ? -1 : x->te < y->te;   /* longer first */
+}
+
+typedef struct delta {
+  int64_t ts;
+  int device, cat;         /* cat -1: reserved */
+  int64_t bytes;
+} delta;
+
+static int cmp_delta(const void *a, const void *b)
+{
+  const delta *x = a, *y = b;
+  return x->ts < y->ts ? -1 : x->ts > y->ts;
+}
+
+#define MAXCAT 32
+#define MAXDEV 64
+
+typedef MT__IVEC(track) trackvec;
+
+static int track_of(trackvec *tracks, const char *name)
+{
+  for (size_t i = 0; i < tracks->n; i++)
+    if (strcmp(tracks->v[i].name, name) == 0)
+      return (int)i;
+  track t = { 0 };
+  snprintf(t.name, sizeof t.name, "%s", name);
+  if (MT__IPUSH(*tracks, t))
+    return -1;
+  return (int)tracks->n - 1;
+}
+
+static int export_one(ex *e, mt_trace *t, int pid, int64_t t0)
+{
+  sqlite3 *db = mt_trace_db(t);
+  mt_process_info pi;
+  mt_trace_process(t, &pi);
+  int64_t base = pi.start_ns - t0;
+  FILE *f = e->f;
+  char nm[512];
+  snprintf(nm, sizeof nm, "rank %d%s%s (%s)", pi.rank, pi.host[0] ? " " : "", pi.host, pi.producer ? pi.producer : "");
+  sep(e);
+  fprintf(f, "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%d,\"tid\":0,\"args\":{\"name\":", pid);
+  jstr(f, nm);
+  fprintf(f, "}}");
+  sep(e);
+  fprintf(f, "{\"ph\":\"M\",\"name\":\"process_sort_index\",\"pid\":%d,\"tid\":0,\"args\":{\"sort_index\":%d}}", pid,
+          pi.rank);
+
+  /* strings */
+  MT__IVEC(char *) strs = { 0 };
+  sqlite3_stmt *st;
+  int rc = MT_OK;
+  if (sqlite3_prepare_v2(db, "SELECT id, value FROM strings ORDER BY id", -1, &st, NULL) == SQLITE_OK) {
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      int64_t id = sqlite3_column_int64(st, 0);
+      if (id < 0 || id > (1 << 26))
+        continue;
+      while ((int64_t)strs.n <= id)
+        if (MT__IPUSH(strs, NULL))
+          break;
+      const unsigned char *v = sqlite3_column_text(st, 1);
+      if ((int64_t)strs.n > id)
+        strs.v[id] = strdup(v ? (const char *)v : "");
+    }
+    sqlite3_finalize(st);
+  }
+#define S(id) ((id) > 0 && (size_t)(id) < strs.n && strs.v[id] ? strs.v[id] : "?")
+
+  trackvec tracks = { 0 };
+  MT__IVEC(slice) sl = { 0 };
+  int has_api_ranges = 0;
+  char tn[96];
+  /* kernels and copies: their stream's track, GPU times when known */
+  static const char *const qs[] = {
+    "SELECT stream, COALESCE(gpu_start, ts), COALESCE(gpu_end, ts + dur), name_id, 0 FROM kernels",
+    "SELECT stream, COALESCE(gpu_start, ts), COALESCE(gpu_end, ts + dur), 0, kind FROM memcpys",
+    "SELECT stream, COALESCE(gpu_start, ts), COALESCE(gpu_end, ts + dur), 0, op FROM nccl_calls",
+  };
+  for (int q = 0; q < 3; q++) {
+    if (sqlite3_prepare_v2(db, qs[q], -1, &st, NULL) != SQLITE_OK)
+      continue;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      slice s = { .ts = sqlite3_column_int64(st, 1) + base, .te = sqlite3_column_int64(st, 2) + base,
+                  .name = sqlite3_column_int64(st, 3), .cat = q };
+      if (q == 1)
+        s.label = mt_enum_label("copy_kind", sqlite3_column_int(st, 4));
+      if (q == 2)
+        s.label = mt_enum_label("nccl_op", sqlite3_column_int(st, 4));
+      if (!s.label)
+        s.label = q == 1 ? "memcpy" : "nccl";
+      snprintf(tn, sizeof tn, q == 2 ? "stream %lld nccl" : "stream %lld", (long long)sqlite3_column_int64(st, 0));
+      if ((s.track = track_of(&tracks, tn)) < 0 || MT__IPUSH(sl, s)) {
+        rc = MT_ENOMEM;
+        break;
+      }
+    }
+    sqlite3_finalize(st);
+  }
+  /* ranges: per thread; CUDA API calls imported as ranges get their own track */
+  if (!rc && sqlite3_prepare_v2(db,
+        "SELECT r.ts, COALESCE(r.te, r.ts), r.name_id, r.thread, r.kind, COALESCE(d.value, ''), "
+        "COALESCE(t.tid, 0), COALESCE(tn.value, '') FROM ranges r LEFT JOIN strings d ON d.id = r.domain_id "
+        "LEFT JOIN threads t ON t.id = r.thread LEFT JOIN strings tn ON tn.id = t.name_id", -1, &st, NULL) ==
+        SQLITE_OK) {
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      const char *dom = (const char *)sqlite3_column_text(st, 5);
+      const char *thn = (const char *)sqlite3_column_text(st, 7);
+      int api = dom && strcmp(dom, "cuda_api") == 0;
+      has_api_ranges |= api;
+      slice s = { .ts = sqlite3_column_int64(st, 0) + base, .te = sqlite3_column_int64(st, 1) + base,
+                  .name = sqlite3_column_int64(st, 2), .cat = api ? 4 : sqlite3_column_int(st, 4) == 3 ? 5 : 3 };
+      if (s.te < s.ts)
+        s.te = s.ts;
+      if (thn && *thn)
+        snprintf(tn, sizeof tn, "%s%s", thn, api ? " cuda api" : "");
+      else
+        snprintf(tn, sizeof tn, "thread %lld%s", (long long)sqlite3_column_int64(st, 6), api ? " cuda api" : "");
+      if ((s.track = track_of(&tracks, tn)) < 0 || MT__IPUSH(sl, s)) {
+        rc = MT_ENOMEM;
+        break;
+      }
+    }
+    sqlite3_finalize(st);
+  }
+  if (!rc && !has_api_ranges &&
+      sqlite3_prepare_v2(db, "SELECT a.ts, a.ts + a.dur, a.api, COALESCE(t.tid, 0) FROM api_calls a "
+                             "LEFT JOIN threads t ON t.id = a.thread", -1, &st, NULL) == SQLITE_OK) {
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      slice s = { .ts = sqlite3_column_int64(st, 0) + base, .te = sqlite3_column_int64(st, 1) + base, .cat = 4,
+                  .label = mt_enum_label("api", sqlite3_column_int(st, 2)) };
+      if (!s.label)
+        s.label = "api";
+      snprintf(tn, sizeof tn, "thread %lld cuda api", (long long)sqlite3_column_int64(st, 3));
+      if ((s.track = track_of(&tracks, tn)) < 0 || MT__IPUSH(sl, s)) {
+        rc = MT_ENOMEM;
+        break;
+      }
+    }
+    sqlite3_finalize(st);
+  }
+  qsort(sl.v, sl.n, sizeof *sl.v, cmp_slice);
+  static const char *const cats[] = { "kernel", "memcpy", "nccl", "nvtx", "cuda_api", "mark" };
+  int max_lanes = 0;
+  for (size_t i = 0; !rc && i < sl.n; i++) {
+    slice *s = &sl.v[i];
+    track *tr = &tracks.v[s->track];
+    size_t lane = 0;
+    if (s->cat != 5) {
+      while (lane < tr->lane_end.n && tr->lane_end.v[lane] > s->ts)
+        lane++;
+      if (lane == tr->lane_end.n && MT__IPUSH(tr->lane_end, s->te)) {
+        rc = MT_ENOMEM;
+        break;
+      }
+      tr->lane_end.v[lane] = s->te;
+    }
+    if ((int)lane + 1 > max_lanes)
+      max_lanes = (int)lane + 1;
+    int tid = s->track * 256 + (int)(lane < 255 ? lane : 255) + 1;
+    sep(e);
+    if (s->cat == 5) {
+      fprintf(f, "{\"ph\":\"i\",\"s\":\"t\",\"pid\":%d,\"tid\":%d,\"ts\":", pid, tid);
+      us(f, s->ts);
+    } else {
+      fprintf(f, "{\"ph\":\"X\",\"pid\":%d,\"tid\":%d,\"ts\":", pid, tid);
+      us(f, s->ts);
+      fputs(",\"dur\":", f);
+      us(f, s->te - s->ts);
+    }
+    fprintf(f, ",\"cat\":\"%s\",\"name\":", cats[s->cat]);
+    jstr(f, s->name ? S(s->name) : s->label);
+    fputc('}', f);
+  }
+  /* track names, one per lane used */
+  for (size_t i = 0; !rc && i < tracks.n; i++)
+    for (size_t l = 0; l < tracks.v[i].lane_end.n || l == 0; l++) {
+      char lnm[128];
+      if (l == 0)
+        snprintf(lnm, sizeof lnm, "%s", tracks.v[i].name);
+      else
+        snprintf(lnm, sizeof lnm, "%s #%zu", tracks.v[i].name, l + 1);
+      int tid = (int)i * 256 + (int)(l < 255 ? l : 255) + 1;
+      sep(e);
+      fprintf(f, "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,\"tid\":%d,\"args\":{\"name\":", pid, tid);
+      jstr(f, lnm);
+      fputs("}}", f);
+      sep(e);
+      fprintf(f, "{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":%d,\"tid\":%d,\"args\":{\"sort_index\":%d}}",
+              pid, tid, tid);
+      if (l >= 254)
+        break;
+    }
+
+  /* memory counters */
+  MT__IVEC(delta) dl = { 0 };
+  char catname[MAXCAT][48];
+  int ncat = 0;
+  mt__imap live = { 0 };   /* addr ^ device -> size (mem) */
+  mt__imap rlive = { 0 };  /* heap << 48 ^ addr -> cat << 56 | size */
+  if (!rc && sqlite3_prepare_v2(db, "SELECT ts, op, device, addr, size FROM mem_events WHERE result = 0 "
+                                    "AND op IN (1, 2, 5, 6) ORDER BY ts, rowid", -1, &st, NULL) == SQLITE_OK) {
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      int op = sqlite3_column_int(st, 1), dev = sqlite3_column_int(st, 2);
+      uint64_t addr = (uint64_t)sqlite3_column_int64(st, 3), size = (uint64_t)sqlite3_column_int64(st, 4), v;
+      uint64_t key = addr ^ ((uint64_t)(dev & 0xff) << 56) ^ (op >= 5 ? 1ull << 55 : 0);
+      delta d = { .ts = sqlite3_column_int64(st, 0) + base, .device = dev, .cat = -1 };
+      if (op == 1 || op == 5) {
+        mt__imap_put(&live, key, size);
+        d.bytes = (int64_t)size;
+      } else if (mt__imap_get(&live, key, &v)) {
+        mt__imap_del(&live, key);
+        d.bytes = -(int64_t)v;
+      } else {
+        continue;
+      }
+      if (dev >= 0 && dev < MAXDEV && MT__IPUSH(dl, d)) {
+        rc = MT_ENOMEM;
+        break;
+      }
+    }
+    sqlite3_finalize(st);
+  }
+  if (!rc && sqlite3_prepare_v2(db, "SELECT r.ts, r.op, COALESCE(h.device, 0), r.heap, r.addr, r.size, "
+                                    "COALESCE(s.value, '') FROM region_events r LEFT JOIN heaps h ON h.id = r.heap "
+                                    "LEFT JOIN strings s ON s.id = r.label_id ORDER BY r.ts, r.rowid", -1, &st,
+                                    NULL) == SQLITE_OK) {
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      int op = sqlite3_column_int(st, 1), dev = sqlite3_column_int(st, 2);
+      uint64_t key = ((uint64_t)sqlite3_column_int64(st, 3) << 48) ^ (uint64_t)sqlite3_column_int64(st, 4), v;
+      uint64_t size = (uint64_t)sqlite3_column_int64(st, 5) & ((1ull << 56) - 1);
+      delta d = { .ts = sqlite3_column_int64(st, 0) + base, .device = dev };
+      if (op == 1) {
+        const char *lab = (const char *)sqlite3_column_text(st, 6);
+        char pre[48] = "unlabeled";
+        const char *sl_ = lab ? strchr(lab, '/') : NULL;
+        if (sl_ && sl_ > lab && (size_t)(sl_ - lab) < sizeof pre) {
+          memcpy(pre, lab, (size_t)(sl_ - lab));
+          pre[sl_ - lab] = 0;
+        }
+        int c = 0;
+        while (c < ncat && strcmp(catname[c], pre) != 0)
+          c++;
+        if (c == ncat) {
+          if (ncat < MAXCAT) {
+            snprintf(catname[ncat], sizeof catname[ncat], "%s", pre);
+            ncat++;
+          } else {
+            c = MAXCAT - 1;
+          }
+        }
+        d.cat = c;
+        d.bytes = (int64_t)size;
+        mt__imap_put(&rlive, key, ((uint64_t)c << 56) | size);
+      } else if (op == 2 && mt__imap_get(&rlive, key, &v)) {
+        mt__imap_del(&rlive, key);
+        d.cat = (int)(v >> 56);
+        d.bytes = -(int64_t)(v & ((1ull << 56) - 1));
+      } else {
+        continue;
+      }
+      if (dev >= 0 && dev < MAXDEV && MT__IPUSH(dl, d)) {
+        rc = MT_ENOMEM;
+        break;
+      }
+    }
+    sqlite3_finalize(st);
+  }
+  mt__imap_free(&live);
+  mt__imap_free(&rlive);
+  qsort(dl.v, dl.n, sizeof *dl.v, cmp_delta);   /* both inputs sorted: merge order is stable enough */
+  int64_t (*bycat)[MAXCAT] = calloc(MAXDEV, sizeof *bycat);
+  int64_t reserved[MAXDEV] = { 0 }, alloc[MAXDEV] = { 0 };
+  int have_regions[MAXDEV] = { 0 };
+  if (!bycat)
+    rc = MT_ENOMEM;
+  for (size_t i = 0; !rc && i < dl.n;) {
+    int64_t ts = dl.v[i].ts;
+    uint64_t touched = 0;
+    for (; i < dl.n && dl.v[i].ts == ts; i++) {
+      delta *d = &dl.v[i];
+      if (d->cat < 0) {
+        reserved[d->device] += d->bytes;
+      } else {
+        alloc[d->device] += d->bytes;
+        bycat[d->device][d->cat] += d->bytes;
+        have_regions[d->device] = 1;
+      }
+      touched |= 1ull << (d->device & 63);
+    }
+    for (int dev = 0; dev < MAXDEV; dev++) {
+      if (!(touched & (1ull << dev)))
+        continue;
+      sep(e);
+      fprintf(f, "{\"ph\":\"C\",\"pid\":%d,\"name\":\"memory cuda:%d\",\"ts\":", pid, dev);
+      us(f, ts);
+      fprintf(f, ",\"args\":{\"reserved\":%lld", (long long)reserved[dev]);
+      if (have_regions[dev])
+        fprintf(f, ",\"allocated\":%lld", (long long)alloc[dev]);
+      fputs("}}", f);
+      if (have_regions[dev]) {
+        sep(e);
+        fprintf(f, "{\"ph\":\"C\",\"pid\":%d,\"name\":\"allocated by category cuda:%d\",\"ts\":", pid, dev);
+        us(f, ts);
+        fputs(",\"args\":{", f);
+        for (int c = 0; c < ncat; c++) {
+          if (c)
+            fputc(',', f);
+          jstr(f, catname[c]);
+          fprintf(f, ":%lld", (long long)bycat[dev][c]);
+        }
+        fputs("}}", f);
+      }
+    }
+  }
+  free(bycat);
+  free(dl.v);
+  for (size_t i = 0; i < tracks.n; i++)
+    free(tracks.v[i].lane_end.v);
+  free(tracks.v);
+  free(sl.v);
+  for (size_t i = 0; i < strs.n; i++)
+    free(strs.v[i]);
+  free(strs.v);
+  if (rc)
+    mt_error_set(e->err, rc, "%s: out of memory", e->out);
+  return rc;
+#undef S
+}
+
 int mt_export_perfetto(const char *const *traces, int ntraces, const char *out, mt_error *err)
 {
-  mt_error_set(err, MT_EINVAL, "%s: not implemented yet", out);
-  return MT_EINVAL;
+  mt_trace **ts = calloc((size_t)ntraces, sizeof *ts);
+  int rc = MT_OK;
+  int64_t t0 = INT64_MAX;
+  if (!ts)
+    return MT_ENOMEM;
+  for (int i = 0; i < ntraces && !rc; i++) {
+    rc = mt_trace_open(traces[i], MT_OPEN_READ, &ts[i], err);
+    if (!rc) {
+      mt_process_info pi;
+      mt_trace_process(ts[i], &pi);
+      if (pi.start_ns < t0)
+        t0 = pi.start_ns;
+    }
+  }
+  ex e = { .first = 1, .out = out, .err = err };
+  if (!rc && !(e.f = fopen(out, "w"))) {
+    mt_error_set(err, MT_EIO, "%s: cannot create", out);
+    rc = MT_EIO;
+  }
+  if (!rc) {
+    fputs("{\"displayTimeUnit\":\"ns\",\"otherData\":{\"producer\":\"memtrace export\"},\"traceEvents\":[", e.f);
+    for (int i = 0; i < ntraces && !rc; i++)
+      rc = export_one(&e, ts[i], i, t0);
+    fputs("\n]}\n", e.f);
+    if (fflush(e.f) != 0 || ferror(e.f)) {
+      mt_error_set(err, MT_EIO, "%s: write failed", out);
+      rc = MT_EIO;
+    }
+    fclose(e.f);
+  }
+  for (int i = 0; i < ntraces; i++)
+    if (ts[i])
+      mt_trace_close(ts[i]);
+  free(ts);
+  return rc;
 }
