@@ -1746,6 +1746,32 @@ out:
   return rc;
 }
 
+static int64_t meta_int(sqlite3 *db, const char *key, int64_t dflt)
+{
+  sqlite3_stmt *q;
+  int64_t v = dflt;
+  if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &q, NULL) != SQLITE_OK)
+    return dflt;
+  sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+  if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
+    v = sqlite3_column_int64(q, 0);
+  sqlite3_finalize(q);
+  return v;
+}
+
+void mt__effective_rank(mt_trace *t, const mt_process_info *p, int *rank, int *world)
+{
+  *rank = p->rank;
+  *world = p->world_size;
+  /* no rank in the environment (a launcher that forks without RANK): the
+     collector's guess from the largest NCCL communicator, as memtrace info */
+  int64_t nw = meta_int(mt_trace_db(t), "world_size.nccl", -1);
+  if (nw > 0 && p->world_size <= 1 && p->rank == 0) {
+    *rank = (int)meta_int(mt_trace_db(t), "rank.nccl", 0);
+    *world = (int)nw;
+  }
+}
+
 static int load_process(st *s)
 {
   mt_rank *r = s->r;
@@ -1756,9 +1782,8 @@ static int load_process(st *s)
   (void)e;
   snprintf(r->run_id, sizeof r->run_id, "%s", p.run_id);
   snprintf(r->host, sizeof r->host, "%s", p.host);
-  r->rank = p.rank;
+  mt__effective_rank(s->t, &p, &r->rank, &r->world_size);
   r->local_rank = p.local_rank;
-  r->world_size = p.world_size;
   r->pid = p.pid;
   r->start_ns = p.start_ns;
   r->end_ns = p.end_ns;

@@ -59,6 +59,10 @@ typedef struct mt__range_class {
 } mt__range_class;
 void mt__classify_range(const char *name, mt__range_class *out);
 
+/* The process's rank and world size: the process row's, or when the
+ * environment had none, the collector's guess from NCCL (meta rank.nccl). */
+void mt__effective_rank(mt_trace *t, const mt_process_info *p, int *rank, int *world);
+
 /* Name heuristic: a category for a label or symbol, or -1. */
 int mt__category_from_text(const char *text);
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "analyzer/lib/analysis.h"
+#include "analyzer/lib/internal.h"
 
 static int cmp_names(const void *a, const void *b)
 {
@@ -106,7 +106,10 @@ int mt_analysis_run(const char *path, const mt_analysis_opts *opts, mt_analysis 
       goto out;
     if (opts && opts->rank >= 0) {
       mt_process_info p;
-      if (mt_trace_process(t, &p) == MT_OK && p.rank != opts->rank) {
+      int rank = -1, world;
+      if (mt_trace_process(t, &p) == MT_OK)
+        mt__effective_rank(t, &p, &rank, &world);
+      if (rank != opts->rank) {
         mt_trace_close(t);
         continue;
       }
