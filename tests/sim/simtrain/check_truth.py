@@ -232,6 +232,26 @@ def merged(d, *parts):
             fail("rank %d differs between %s and the merged file" % (i, p))
 
 
+def evo(d):
+    """Evoformer: saved bytes per block = the closed form of README.md
+    (Evoformer), from the modelled ops; c = 32 channels per head / OPM
+    hidden, 8 MSA heads, 4 pair heads (the model's documented constants).
+    Checkpointed blocks keep only their two inputs."""
+    c = d["config"]
+    s, r, m, z = c["msa_seqs"], c["residues"], c["c_m"], c["c_z"]
+    ab = 2 if c["dtype"] == "bf16" else 4
+    C, HM, HZ = 32, 8, 4
+    full = ab * (7 * s * r * m + 10 * s * r * HM * C + HM * s * r * (r + s) + 2 * s * r * C
+                 + r * r * C * C + 15 * r * r * z + 8 * HZ * C * r * r + 2 * HZ * r ** 3)
+    inputs = ab * (s * r * m + r * r * z)
+    spec = c["checkpoint"]
+    for k, got in enumerate(d["ranks"][0]["layer_saved_activation_bytes"]):
+        ck = spec == "all" or (spec.startswith("every:") and k % int(spec[6:]) == 0)
+        want = inputs if ck else full
+        if got != want:
+            fail("block %d: saved %d, closed form %d" % (k, got, want))
+
+
 def main():
     what, f = sys.argv[1], sys.argv[2]
     d = load(f)

@@ -30,7 +30,7 @@ static uint64_t block_params(const struct st_opts *o)
 	return 2 * (4 * m * EVO_HEADS_M * c + EVO_HEADS_M * z) /* row (+pair bias) and column attention */
 	       + 8 * m * m                                       /* MSA transition 4x */
 	       + 2 * m * c + c * c * z                           /* outer product mean */
-	       + 2 * (4 * z * c + c * z + 2 * z * c)             /* triangle multiplications */
+	       + 2 * (4 * z * z + z * z + 2 * z * z)             /* triangle multiplications (hidden c_z) */
 	       + 2 * (4 * z * EVO_HEADS_Z * c + EVO_HEADS_Z * z) /* triangle attentions */
 	       + 8 * z * z + 8 * (m + z);                        /* pair transition, LayerNorms */
 }
@@ -83,10 +83,10 @@ static int block_ops(const struct st_opts *o, struct evo_op *op)
 	OP("msa_transition.hidden", 4 * s * R * m, K_transition_kernel);
 	OP("outer_product_mean.ab", 2 * s * R * c, EVO_GEMM);
 	OP("outer_product_mean.outer", R * R * c * c, K_outer_product_mean_kernel);
-	OP("tri_mul_out.ab", 4 * R * R * c, K_sigmoid_gate_kernel);
-	OP("tri_mul_out.prod", R * R * c, K_triangle_multiply_kernel);
-	OP("tri_mul_in.ab", 4 * R * R * c, K_sigmoid_gate_kernel);
-	OP("tri_mul_in.prod", R * R * c, K_triangle_multiply_kernel);
+	OP("tri_mul_out.ab", 4 * R * R * z, K_sigmoid_gate_kernel);
+	OP("tri_mul_out.prod", R * R * z, K_triangle_multiply_kernel);
+	OP("tri_mul_in.ab", 4 * R * R * z, K_sigmoid_gate_kernel);
+	OP("tri_mul_in.prod", R * R * z, K_triangle_multiply_kernel);
 	OP("tri_attn_start.qkvg", 4 * R * R * hz * c, EVO_GEMM);
 	OP("tri_attn_start.softmax", hz * R * R * R, K_softmax_fwd_kernel);
 	OP("tri_attn_end.qkvg", 4 * R * R * hz * c, EVO_GEMM);

@@ -14,7 +14,7 @@ static const char *usage_text =
 	"  --micro-batches N  --attention naive|flash  --pp N  --pp-schedule gpipe|1f1b\n"
 	"  --train-layers K  --arch gpt|evoformer  --msa-seqs N --residues N --c-m N --c-z N\n"
 	"  --truth FILE  --truth-tensors all|none  --seed N  --annotate identity|all|none\n"
-	"  --preset small|large\n";
+	"  --preset small|large|af2\n";
 
 enum {
 	O_LAYERS = 256, O_HIDDEN, O_HEADS, O_SEQ, O_BATCH, O_VOCAB, O_STEPS, O_DTYPE,
@@ -91,6 +91,16 @@ static void defaults(struct st_opts *o)
 	o->pp = 1; o->arch = ST_ARCH_GPT; o->msa_seqs = 32; o->residues = 64; o->c_m = 64;
 	o->c_z = 32; o->truth_tensors = 1; o->seed = 1; o->annotate = ST_ANN_IDENTITY;
 	snprintf(o->ckpt_spec, sizeof o->ckpt_spec, "none");
+}
+
+/* AlphaFold2's Evoformer stack: 48 blocks, c_m 256, c_z 128 (~81M
+ * parameters here); a small crop (32 sequences x 64 residues) so that it runs
+ * in seconds. */
+static void preset_af2(struct st_opts *o)
+{
+	o->arch = ST_ARCH_EVOFORMER;
+	o->layers = 48; o->c_m = 256; o->c_z = 128; o->msa_seqs = 32; o->residues = 64;
+	o->batch = 1; o->steps = 2;
 }
 
 /* Large preset: millions of events per rank for benchmarks (README). */
@@ -179,6 +189,7 @@ int st_opts_parse(struct st_opts *o, int argc, char **argv)
 			break;
 		case O_PRESET:
 			if (!strcmp(v, "large")) preset_large(o);
+			else if (!strcmp(v, "af2")) preset_af2(o);
 			else if (strcmp(v, "small")) r = -1;
 			break;
 		case O_HELP:
@@ -222,6 +233,10 @@ int st_opts_parse(struct st_opts *o, int argc, char **argv)
 	}
 	if (o->pp > 1 && (o->arch != ST_ARCH_GPT || o->train_layers)) {
 		fprintf(stderr, "simtrain: --pp > 1 needs --arch gpt and no --train-layers\n");
+		return -1;
+	}
+	if (o->arch == ST_ARCH_EVOFORMER && o->sp > 1) {
+		fprintf(stderr, "simtrain: --arch evoformer has no --sp (README.md: Evoformer)\n");
 		return -1;
 	}
 	if (o->train_layers && o->zero > 1) {

@@ -26,7 +26,7 @@ run() { # file, args...
 	timeout 120 "$S" --truth "$T/$f.json" "$@" >"$T/$f.out" 2>&1
 }
 
-echo "1..30"
+echo "1..33"
 # Psi = 7,419,392 with defaults: every unit divisible by 4.
 check "single rank bf16 runs" run base
 check "truth consistency (categories at peak, replay of tensors, events)" python3 "$CK" consistency "$T/base.json"
@@ -57,6 +57,13 @@ for dt in bf16 fp32; do
 	check "$dt: events = the simulated driver's log (launches incl. cuBLAS's, allocs, frees); workspace made by cuBLAS" sh -c \
 		"MT_SIM_LOG='$T/drv-$dt.log' timeout 120 '$S' --dtype $dt --steps 2 --truth '$T/drv-$dt.json' >/dev/null 2>&1 && python3 '$CK' driverlog '$T/drv-$dt.json' '$T/drv-$dt.log' $dt"
 done
+# Evoformer: saved activations per block = the README's closed form
+check "evoformer: saved bytes per block = closed form" sh -c \
+	"timeout 120 '$S' --arch evoformer --truth '$T/evo.json' >/dev/null 2>&1 && python3 '$CK' evo '$T/evo.json' && python3 '$CK' consistency '$T/evo.json'"
+check "evoformer fp32, checkpoint every:2, 96 residues: closed form (inputs only when checkpointed)" sh -c \
+	"timeout 120 '$S' --arch evoformer --dtype fp32 --residues 96 --msa-seqs 16 --checkpoint every:2 --truth '$T/evo2.json' >/dev/null 2>&1 && python3 '$CK' evo '$T/evo2.json'"
+check "preset af2 (48 blocks, c_m 256, c_z 128, ~81M parameters): closed form, consistent" sh -c \
+	"timeout 120 '$S' --preset af2 --truth '$T/af2.json' >/dev/null 2>&1 && python3 '$CK' evo '$T/af2.json' && python3 '$CK' consistency '$T/af2.json'"
 # pipeline parallelism: peak saved activations per stage = closed forms (check_truth.py pp)
 for sch in gpipe 1f1b; do
 	check "pp 2 $sch, 4 micro-batches: stage activations = layers x sbh(34+5as/h) x in flight" sh -c \
