@@ -365,8 +365,13 @@ static int write_trace(kctx *k, const char *out, const char *run_id, mt_import_r
     }
     if (!heap_of[d]) {
       heap_of[d] = d + 1;
+      /* The pool's range is the synthetic segment range (from 2^62), so
+       * analyzers see the reserved bytes as covered by this heap and count
+       * allocated bytes from its regions (whose real addresses lie outside:
+       * Kineto does not say which segment holds a block). */
       mt_heap_info h = { .id = d + 1, .name_id = mt_trace_intern(t, "torch-caching-allocator"),
-                         .usage = MT_HEAP_FRAMEWORK_POOL, .device = d, .created = 0, .destroyed = -1 };
+                         .usage = MT_HEAP_FRAMEWORK_POOL, .device = d, .addr = 1ull << 62,
+                         .size = (1ull << 62) - 1, .created = 0, .destroyed = -1 };
       mt_trace_put_heap(t, &h);
     }
     if (v->bytes > 0) {
