@@ -1,0 +1,1154 @@
+#include "config.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pango/pangocairo.h>
+#include "gui/chart.h"
+#include "gui/palette.h"
+#include "gui/units.h"
+
+#define MARGIN_L 118.0
+#define MARGIN_R 14.0
+#define LANE_H 17.0
+#define FONT "Sans 9"
+#define FONT_BOLD "Sans Bold 10"
+#define MIN_SPAN_NS 100
+
+const int mt_chart_stack_order[MT_CAT_COUNT] = {
+  MT_CAT_PARAMETER, MT_CAT_OPTIMIZER_STATE, MT_CAT_GRADIENT, MT_CAT_INPUT, MT_CAT_COMMUNICATION,
+  MT_CAT_WORKSPACE, MT_CAT_OTHER, MT_CAT_TEMPORARY, MT_CAT_ACTIVATION, MT_CAT_CACHE_FREE,
+};
+
+const mt_rank *mt_chart_rank(const MtChartData *d)
+{
+  if (!d->analysis || d->rank >= d->analysis->nranks)
+    return NULL;
+  return &d->analysis->ranks[d->rank];
+}
+
+static const mt_rank *compare_rank(const MtChartData *d)
+{
+  const mt_rank *r = mt_chart_rank(d);
+  if (!d->compare || !d->compare->nranks || !r)
+    return NULL;
+  for (size_t i = 0; i < d->compare->nranks; i++)
+    if (d->compare->ranks[i].rank == r->rank)
+      return &d->compare->ranks[i];
+  return &d->compare->ranks[0];
+}
+
+/* ---- view ------------------------------------------------------------- */
+
+void mt_view_full_range(const MtChartData *d, int64_t *t0, int64_t *t1)
+{
+  const mt_rank *r = mt_chart_rank(d);
+  int64_t a = r ? r->first_ts : 0, b = r ? r->last_ts : 1;
+  if (r && r->timeline.n) {
+    int64_t te = r->timeline.t0 + (int64_t)(r->timeline.n - 1) * r->timeline.dt;
+    if (r->timeline.t0 < a)
+      a = r->timeline.t0;
+    if (te > b)
+      b = te;
+  }
+  const mt_rank *c = compare_rank(d);
+  if (c) {
+    if (c->first_ts < a)
+      a = c->first_ts;
+    if (c->last_ts > b)
+      b = c->last_ts;
+  }
+  if (d->lanes) {
+    if (d->lanes->t_first < a)
+      a = d->lanes->t_first;
+    if (d->lanes->t_last > b)
+      b = d->lanes->t_last;
+  }
+  if (b <= a)
+    b = a + 1000;
+  *t0 = a;
+  *t1 = b;
+}
+
+void mt_view_init(MtView *v, const MtChartData *d)
+{
+  memset(v, 0, sizeof *v);
+  mt_view_full_range(d, &v->t0, &v->t1);
+  v->cursor = v->sel0 = v->sel1 = v->hl0 = v->hl1 = MT_NONE;
+  v->hover_x = v->hover_y = -1;
+}
+
+void mt_view_set_range(MtView *v, const MtChartData *d, int64_t t0, int64_t t1)
+{
+  int64_t a, b;
+  mt_view_full_range(d, &a, &b);
+  int64_t full = b - a, slack = full / 20;
+  if (t1 - t0 < MIN_SPAN_NS) {
+    int64_t c = t0 / 2 + t1 / 2;
+    t0 = c - MIN_SPAN_NS / 2;
+    t1 = t0 + MIN_SPAN_NS;
+  }
+  if (t1 - t0 > full + 2 * slack) {
+    t0 = a - slack;
+    t1 = b + slack;
+  }
+  if (t0 < a - slack) {
+    t1 += a - slack - t0;
+    t0 = a - slack;
+  }
+  if (t1 > b + slack) {
+    t0 -= t1 - (b + slack);
+    t1 = b + slack;
+  }
+  v->t0 = t0;
+  v->t1 = t1;
+}
+
+void mt_view_zoom(MtView *v, const MtChartData *d, double factor, int64_t anchor)
+{
+  if (factor <= 0)
+    return;
+  double a = (double)(anchor - v->t0), b = (double)(v->t1 - anchor);
+  mt_view_set_range(v, d, anchor - (int64_t)(a / factor), anchor + (int64_t)(b / factor));
+}
+
+void mt_view_pan(MtView *v, const MtChartData *d, int64_t dt)
+{
+  mt_view_set_range(v, d, v->t0 + dt, v->t1 + dt);
+}
+
+void mt_view_go_to_peak(MtView *v, const MtChartData *d)
+{
+  const mt_rank *r = mt_chart_rank(d);
+  if (!r)
+    return;
+  int64_t a, b;
+  mt_view_full_range(d, &a, &b);
+  int64_t w = (b - a) / 20;
+  if (w < MIN_SPAN_NS)
+    w = MIN_SPAN_NS;
+  mt_view_set_range(v, d, r->peak_allocated_ts - w / 2, r->peak_allocated_ts + w / 2);
+  v->cursor = r->peak_allocated_ts;
+}
+
+/* ---- geometry --------------------------------------------------------- */
+
+double mt_chart_x(const MtView *v, const MtLayout *l, int64_t t)
+{
+  return l->plot.x + (double)(t - v->t0) * l->plot.w / (double)(v->t1 - v->t0);
+}
+
+int64_t mt_chart_t(const MtView *v, const MtLayout *l, double x)
+{
+  return v->t0 + (int64_t)llround((x - l->plot.x) * (double)(v->t1 - v->t0) / l->plot.w);
+}
+
+double mt_chart_y(const MtLayout *l, double bytes)
+{
+  return l->plot.y + l->plot.h - bytes / l->ymax * l->plot.h;
+}
+
+static double nice_bytes(double max)
+{
+  /* the top of the axis: 1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8 x 2^(10k) */
+  static const double m[] = { 1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10 };
+  double unit = 1;
+  while (max / unit >= 1024)
+    unit *= 1024;
+  double x = max / unit;
+  double p = 1;
+  while (x > 10 * p)
+    p *= 10;
+  for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+    if (m[i] * p >= x)
+      return m[i] * p * unit;
+  return 10 * p * unit;
+}
+
+void mt_chart_layout(const MtChartData *d, const MtView *v, int width, int height, MtLayout *l)
+{
+  memset(l, 0, sizeof *l);
+  l->width = width;
+  l->height = height;
+  l->font_px = 12;   /* 9 pt at pango-cairo's 96 dpi */
+  double y = 4;
+  double th = v->title ? 22 : 0;
+  l->title = (MtRect){ 8, y, width - 16, th };
+  y += th;
+  l->legend = (MtRect){ MARGIN_L, y, width - MARGIN_L - MARGIN_R, 20 };
+  y += 20;
+  l->marks = (MtRect){ MARGIN_L, y, width - MARGIN_L - MARGIN_R, 16 };
+  y += 16;
+  double ruler_h = 20;
+  double avail = height - y - ruler_h - 6;
+  size_t want = d->lanes ? d->lanes->nlanes : (d->lanes_loading ? 1 : 0);
+  double lanes_h = want * LANE_H;
+  if (v->mode == MT_MODE_RANKS)
+    lanes_h = 0;
+  if (lanes_h > avail * 0.45)
+    lanes_h = floor(avail * 0.45 / LANE_H) * LANE_H;
+  double plot_h = avail - lanes_h;
+  if (plot_h < 40)
+    plot_h = 40;
+  l->plot = (MtRect){ MARGIN_L, y, width - MARGIN_L - MARGIN_R, plot_h };
+  y += plot_h;
+  l->ruler = (MtRect){ MARGIN_L, y, width - MARGIN_L - MARGIN_R, ruler_h };
+  y += ruler_h;
+  l->lanes = (MtRect){ MARGIN_L, y, width - MARGIN_L - MARGIN_R, lanes_h };
+  l->lane_h = LANE_H;
+  l->nlanes = (size_t)(lanes_h / LANE_H);
+  if (d->lanes && l->nlanes > d->lanes->nlanes)
+    l->nlanes = d->lanes->nlanes;
+
+  double ymax = 1;
+  const mt_rank *r = mt_chart_rank(d);
+  if (v->mode == MT_MODE_RANKS && d->analysis) {
+    for (size_t i = 0; i < d->analysis->nranks; i++) {
+      const mt_rank *ri = &d->analysis->ranks[i];
+      ymax = fmax(ymax, fmax((double)ri->peak_reserved, (double)ri->peak_allocated));
+    }
+  } else if (r) {
+    ymax = fmax((double)r->peak_reserved, (double)r->peak_allocated);
+    for (size_t i = 0; i < r->timeline.n; i++)
+      ymax = fmax(ymax, (double)r->timeline.reserved_max[i]);
+  }
+  const mt_rank *c = compare_rank(d);
+  if (c && v->mode == MT_MODE_TIMELINE)
+    ymax = fmax(ymax, (double)c->peak_allocated);
+  if (d->budget)
+    ymax = fmax(ymax, (double)d->budget);
+  l->ymax = nice_bytes(ymax * 1.05);
+}
+
+/* ---- text --------------------------------------------------------------- */
+
+typedef struct Painter {
+  cairo_t *cr;
+  PangoLayout *layout;
+  PangoFontDescription *font, *bold;
+  MtTheme th;
+} Painter;
+
+static void set_rgb(cairo_t *cr, MtRgb c, double a)
+{
+  cairo_set_source_rgba(cr, c.r, c.g, c.b, a);
+}
+
+/* Draws text with its top-left at (x, y) (align 0), centred (0.5) or right
+ * aligned (1) on x, clipped to max_w when > 0.  Returns the width. */
+static double text(Painter *p, const char *s, double x, double y, double align, double max_w, int bold)
+{
+  pango_layout_set_font_description(p->layout, bold ? p->bold : p->font);
+  pango_layout_set_text(p->layout, s, -1);
+  pango_layout_set_width(p->layout, max_w > 0 ? (int)(max_w * PANGO_SCALE) : -1);
+  pango_layout_set_ellipsize(p->layout, max_w > 0 ? PANGO_ELLIPSIZE_END : PANGO_ELLIPSIZE_NONE);
+  int w, h;
+  pango_layout_get_pixel_size(p->layout, &w, &h);
+  cairo_move_to(p->cr, x - align * w, y);
+  pango_cairo_show_layout(p->cr, p->layout);
+  return w;
+}
+
+static double text_width(Painter *p, const char *s)
+{
+  pango_layout_set_font_description(p->layout, p->font);
+  pango_layout_set_width(p->layout, -1);
+  pango_layout_set_text(p->layout, s, -1);
+  int w, h;
+  pango_layout_get_pixel_size(p->layout, &w, &h);
+  return w;
+}
+
+/* ---- cells: what each drawn column of the curve shows ----------------- */
+
+typedef struct Cell {
+  double xa, xb;
+  size_t i;          /* sample drawn */
+  uint64_t env;      /* max allocated inside the cell */
+  uint64_t resv;     /* max reserved inside the cell */
+} Cell;
+
+static Cell *cells_buf;
+static size_t cells_cap;
+
+static int64_t sample_t(const mt_timeline *tl, size_t i)
+{
+  return tl->t0 + (int64_t)i * tl->dt;
+}
+
+/* Fills cells for the visible range; returns their number. */
+static size_t make_cells(const mt_rank *r, const MtView *v, const MtLayout *l, int64_t t_end)
+{
+  const mt_timeline *tl = &r->timeline;
+  if (!tl->n || tl->dt <= 0)
+    return 0;
+  /* the state after the last sample holds until the end of the run */
+  double px_per_sample = (double)tl->dt * l->plot.w / (double)(v->t1 - v->t0);
+  int64_t ia = (v->t0 - tl->t0) / tl->dt - 1, ib = (v->t1 - tl->t0) / tl->dt + 1;
+  if (ia < 0)
+    ia = 0;
+  if (ib > (int64_t)tl->n - 1)
+    ib = (int64_t)tl->n - 1;
+  if (ib < ia)
+    return 0;
+  size_t need = px_per_sample >= 1 ? (size_t)(ib - ia + 1) : (size_t)l->plot.w + 2;
+  if (need > cells_cap) {
+    cells_cap = need * 2;
+    cells_buf = realloc(cells_buf, cells_cap * sizeof *cells_buf);
+  }
+  size_t n = 0;
+  double xl = l->plot.x, xr = l->plot.x + l->plot.w;
+  if (px_per_sample >= 1) {
+    for (int64_t i = ia; i <= ib; i++) {
+      Cell *c = &cells_buf[n];
+      c->xa = mt_chart_x(v, l, sample_t(tl, (size_t)i));
+      c->xb = i + 1 < (int64_t)tl->n ? mt_chart_x(v, l, sample_t(tl, (size_t)i + 1)) : mt_chart_x(v, l, t_end);
+      if (c->xb <= xl || c->xa >= xr)
+        continue;
+      c->xa = fmax(c->xa, xl);
+      c->xb = fmin(c->xb, xr);
+      c->i = (size_t)i;
+      c->env = i + 1 < (int64_t)tl->n ? tl->allocated_max[i + 1] : tl->allocated[i];
+      c->resv = i + 1 < (int64_t)tl->n ? tl->reserved_max[i + 1] : tl->reserved[i];
+      if (c->env < tl->allocated[i])
+        c->env = tl->allocated[i];
+      if (c->resv < tl->reserved[i])
+        c->resv = tl->reserved[i];
+      n++;
+    }
+    return n;
+  }
+  /* several samples per pixel column: keep the one with most allocated */
+  int cols = (int)ceil(l->plot.w);
+  double ns_per_px = (double)(v->t1 - v->t0) / l->plot.w;
+  int64_t last_t = t_end > sample_t(tl, tl->n - 1) ? t_end : sample_t(tl, tl->n - 1);
+  for (int x = 0; x < cols; x++) {
+    int64_t ta = v->t0 + (int64_t)(x * ns_per_px), tb = v->t0 + (int64_t)((x + 1) * ns_per_px);
+    if (tb <= tl->t0 || ta > last_t)
+      continue;
+    int64_t ja = (ta - tl->t0 + tl->dt - 1) / tl->dt, jb = (tb - tl->t0 - 1) / tl->dt;
+    if (ja < 0)
+      ja = 0;
+    if (jb > (int64_t)tl->n - 1)
+      jb = (int64_t)tl->n - 1;
+    if (jb < ja)
+      jb = ja = (ta - tl->t0) / tl->dt;
+    if (ja > (int64_t)tl->n - 1)
+      ja = jb = (int64_t)tl->n - 1;
+    Cell *c = &cells_buf[n++];
+    c->xa = l->plot.x + x;
+    c->xb = fmin(c->xa + 1, xr);
+    c->i = (size_t)ja;
+    c->env = 0;
+    c->resv = 0;
+    for (int64_t j = ja; j <= jb; j++) {
+      if (tl->allocated[j] > tl->allocated[c->i])
+        c->i = (size_t)j;
+      if (tl->allocated_max[j] > c->env)
+        c->env = tl->allocated_max[j];
+      if (tl->allocated[j] > c->env)
+        c->env = tl->allocated[j];
+      if (tl->reserved_max[j] > c->resv)
+        c->resv = tl->reserved_max[j];
+      if (tl->reserved[j] > c->resv)
+        c->resv = tl->reserved[j];
+    }
+  }
+  return n;
+}
+
+/* The sample drawn at pixel x (same choice as the drawing), or -1. */
+static int64_t sample_at_x(const MtChartData *d, const mt_rank *r, const MtView *v, const MtLayout *l, double x)
+{
+  int64_t a, b;
+  mt_view_full_range(d, &a, &b);
+  size_t n = make_cells(r, v, l, b);
+  for (size_t k = 0; k < n; k++)
+    if (x >= cells_buf[k].xa && x < cells_buf[k].xb + (cells_buf[k].xb - cells_buf[k].xa < 1 ? 1 : 0))
+      return (int64_t)cells_buf[k].i;
+  return -1;
+}
+
+/* ---- layers --------------------------------------------------------------- */
+
+static void draw_grid_and_axis(Painter *p, const MtView *v, const MtLayout *l)
+{
+  cairo_t *cr = p->cr;
+  /* bytes axis: about five lines */
+  double step = l->ymax / 4;
+  char buf[64];
+  cairo_set_line_width(cr, 1);
+  for (int k = 0; k <= 4; k++) {
+    double y = floor(mt_chart_y(l, k * step)) + 0.5;
+    set_rgb(cr, p->th.grid, 1);
+    cairo_move_to(cr, l->plot.x, y);
+    cairo_line_to(cr, l->plot.x + l->plot.w, y);
+    cairo_stroke(cr);
+    set_rgb(cr, p->th.axis_text, 1);
+    text(p, mt_size_str((uint64_t)(k * step), buf, sizeof buf), l->plot.x - 6, y - 8, 1, 0, 0);
+  }
+  /* time ruler */
+  double span = (double)(v->t1 - v->t0);
+  double target = span / fmax(1, l->plot.w / 110);
+  double mag = pow(10, floor(log10(target)));
+  double tick = mag;
+  if (tick < target)
+    tick = 2 * mag;
+  if (tick < target)
+    tick = 5 * mag;
+  if (tick < target)
+    tick = 10 * mag;
+  int64_t it = (int64_t)tick;
+  if (it < 1)
+    it = 1;
+  int64_t first = (v->t0 / it) * it;
+  if (first < v->t0)
+    first += it;
+  for (int64_t t = first; t <= v->t1; t += it) {
+    double x = floor(mt_chart_x(v, l, t)) + 0.5;
+    set_rgb(cr, p->th.grid, 1);
+    cairo_move_to(cr, x, l->plot.y);
+    cairo_line_to(cr, x, l->ruler.y + 4);
+    cairo_stroke(cr);
+    set_rgb(cr, p->th.axis_text, 1);
+    text(p, mt_time_str(t, it * 10, buf, sizeof buf), x, l->ruler.y + 3, 0.5, 0, 0);
+  }
+}
+
+static void draw_stack(Painter *p, const MtChartData *d, const MtView *v, const MtLayout *l, size_t n)
+{
+  const mt_rank *r = mt_chart_rank(d);
+  const mt_timeline *tl = &r->timeline;
+  cairo_t *cr = p->cr;
+  static double *base;
+  static size_t base_cap;
+  if (n > base_cap) {
+    base_cap = n * 2;
+    base = realloc(base, base_cap * sizeof *base);
+  }
+  for (size_t k = 0; k < n; k++)
+    base[k] = 0;
+  cairo_set_antialias(cr, CAIRO_ANTIALIAS_NONE);
+  for (int s = 0; s < MT_CAT_COUNT; s++) {
+    int cat = mt_chart_stack_order[s];
+    if (v->hidden & (1u << cat) || !tl->by_category[cat])
+      continue;
+    const uint64_t *vals = tl->by_category[cat];
+    int any = 0;
+    for (size_t k = 0; k < n && !any; k++)
+      any = vals[cells_buf[k].i] > 0;
+    if (!any)
+      continue;
+    cairo_new_path(cr);
+    for (size_t k = 0; k < n; k++) {
+      double top = base[k] + (double)vals[cells_buf[k].i];
+      double y = mt_chart_y(l, top);
+      if (k == 0)
+        cairo_move_to(cr, cells_buf[k].xa, y);
+      else
+        cairo_line_to(cr, cells_buf[k].xa, y);
+      cairo_line_to(cr, cells_buf[k].xb, y);
+    }
+    for (size_t k = n; k-- > 0;) {
+      double y = mt_chart_y(l, base[k]);
+      cairo_line_to(cr, cells_buf[k].xb, y);
+      cairo_line_to(cr, cells_buf[k].xa, y);
+      base[k] += (double)vals[cells_buf[k].i];
+    }
+    cairo_close_path(cr);
+    set_rgb(cr, mt_palette_category(cat), 1);
+    cairo_fill(cr);
+  }
+  cairo_set_antialias(cr, CAIRO_ANTIALIAS_DEFAULT);
+
+  /* allocated between samples: outline the max where it rises above */
+  if (!(v->hidden & ~(1u << MT_CAT_CACHE_FREE))) {
+    cairo_set_line_width(cr, 1);
+    set_rgb(cr, p->th.fg, 0.55);
+    int open = 0;
+    for (size_t k = 0; k < n; k++) {
+      double ytop = mt_chart_y(l, (double)tl->allocated[cells_buf[k].i]);
+      double yenv = mt_chart_y(l, (double)cells_buf[k].env);
+      if (ytop - yenv >= 1) {
+        if (!open)
+          cairo_move_to(cr, cells_buf[k].xa, yenv);
+        cairo_line_to(cr, cells_buf[k].xa, yenv);
+        cairo_line_to(cr, cells_buf[k].xb, yenv);
+        open = 1;
+      } else if (open) {
+        cairo_stroke(cr);
+        open = 0;
+      }
+    }
+    if (open)
+      cairo_stroke(cr);
+  }
+
+  /* reserved: a line */
+  cairo_set_line_width(cr, 1.5);
+  set_rgb(cr, p->th.reserved, 1);
+  for (size_t k = 0; k < n; k++) {
+    double y = mt_chart_y(l, (double)cells_buf[k].resv);
+    if (k == 0)
+      cairo_move_to(cr, cells_buf[k].xa, y);
+    else
+      cairo_line_to(cr, cells_buf[k].xa, y);
+    cairo_line_to(cr, cells_buf[k].xb, y);
+  }
+  cairo_stroke(cr);
+}
+
+static void draw_compare(Painter *p, const MtChartData *d, const MtView *v, const MtLayout *l)
+{
+  const mt_rank *c = compare_rank(d);
+  if (!c || !c->timeline.n)
+    return;
+  const mt_timeline *tl = &c->timeline;
+  cairo_t *cr = p->cr;
+  double dash[] = { 6, 3 };
+  cairo_set_dash(cr, dash, 2, 0);
+  cairo_set_line_width(cr, 2);
+  set_rgb(cr, p->th.overlay, 1);
+  int cols = (int)l->plot.w;
+  int started = 0;
+  for (int x = 0; x <= cols; x++) {
+    int64_t t = mt_chart_t(v, l, l->plot.x + x);
+    int64_t i = (t - tl->t0) / tl->dt;
+    if (t < tl->t0 || i >= (int64_t)tl->n)
+      continue;
+    double y = mt_chart_y(l, (double)tl->allocated[i]);
+    if (!started)
+      cairo_move_to(cr, l->plot.x + x, y);
+    else
+      cairo_line_to(cr, l->plot.x + x, y);
+    started = 1;
+  }
+  cairo_stroke(cr);
+  cairo_set_dash(cr, NULL, 0, 0);
+}
+
+static void draw_budget(Painter *p, const MtChartData *d, const MtLayout *l)
+{
+  if (!d->budget)
+    return;
+  cairo_t *cr = p->cr;
+  double y = floor(mt_chart_y(l, (double)d->budget)) + 0.5;
+  double dash[] = { 8, 4 };
+  cairo_set_dash(cr, dash, 2, 0);
+  cairo_set_line_width(cr, 1.5);
+  set_rgb(cr, p->th.budget, 1);
+  cairo_move_to(cr, l->plot.x, y);
+  cairo_line_to(cr, l->plot.x + l->plot.w, y);
+  cairo_stroke(cr);
+  cairo_set_dash(cr, NULL, 0, 0);
+  char buf[64], sz[32];
+  g_snprintf(buf, sizeof buf, "budget %s", mt_size_str(d->budget, sz, sizeof sz));
+  text(p, buf, l->plot.x + l->plot.w - 4, y - 16, 1, 0, 0);
+}
+
+static void triangle(cairo_t *cr, double x, double ytop, double h)
+{
+  cairo_move_to(cr, x - h * 0.6, ytop);
+  cairo_line_to(cr, x + h * 0.6, ytop);
+  cairo_line_to(cr, x, ytop + h);
+  cairo_close_path(cr);
+}
+
+static void draw_marks(Painter *p, const MtChartData *d, const MtView *v, const MtLayout *l)
+{
+  const mt_rank *r = mt_chart_rank(d);
+  cairo_t *cr = p->cr;
+  char buf[96], sz[32];
+  cairo_save(cr);
+  cairo_rectangle(cr, l->plot.x - 60, l->marks.y, l->plot.w + 60 + MARGIN_R, l->marks.h + l->plot.h);
+  cairo_clip(cr);
+  /* OOMs: red crosses */
+  for (size_t i = 0; i < r->nooms; i++) {
+    double x = mt_chart_x(v, l, r->ooms[i].ts);
+    if (x < l->plot.x || x > l->plot.x + l->plot.w)
+      continue;
+    set_rgb(cr, p->th.budget, 1);
+    cairo_set_line_width(cr, 2);
+    cairo_move_to(cr, x - 5, l->marks.y + 2);
+    cairo_line_to(cr, x + 5, l->marks.y + 12);
+    cairo_move_to(cr, x + 5, l->marks.y + 2);
+    cairo_line_to(cr, x - 5, l->marks.y + 12);
+    cairo_stroke(cr);
+  }
+  /* reserved peak: hollow triangle, when elsewhere */
+  if (r->peak_reserved_ts != r->peak_allocated_ts) {
+    double x = mt_chart_x(v, l, r->peak_reserved_ts);
+    if (x >= l->plot.x && x <= l->plot.x + l->plot.w) {
+      triangle(cr, x, l->marks.y + 3, 10);
+      set_rgb(cr, p->th.reserved, 1);
+      cairo_set_line_width(cr, 1);
+      cairo_stroke(cr);
+    }
+  }
+  double x = mt_chart_x(v, l, r->peak_allocated_ts);
+  if (x >= l->plot.x - 0.5 && x <= l->plot.x + l->plot.w + 0.5) {
+    cairo_set_antialias(cr, CAIRO_ANTIALIAS_NONE);
+    double xc = floor(x) + 0.5;
+    triangle(cr, xc, l->marks.y + 2, 12);
+    set_rgb(cr, p->th.peak, 1);
+    cairo_fill(cr);
+    double dash[] = { 3, 3 };
+    cairo_set_dash(cr, dash, 2, 0);
+    cairo_set_line_width(cr, 1);
+    cairo_move_to(cr, xc, l->plot.y);
+    cairo_line_to(cr, xc, l->plot.y + l->plot.h);
+    cairo_stroke(cr);
+    cairo_set_dash(cr, NULL, 0, 0);
+    cairo_set_antialias(cr, CAIRO_ANTIALIAS_DEFAULT);
+    g_snprintf(buf, sizeof buf, "peak %s", mt_size_str(r->peak_allocated, sz, sizeof sz));
+    double w = text_width(p, buf);
+    int right = x + 10 + w < l->plot.x + l->plot.w;
+    set_rgb(cr, p->th.fg, 1);
+    text(p, buf, right ? x + 10 : x - 10, l->marks.y, right ? 0 : 1, 0, 0);
+  }
+  cairo_restore(cr);
+}
+
+static MtRgb range_colour(const char *name, int dark)
+{
+  unsigned hex = 0xD0D0D0;
+  if (name) {
+    if (strstr(name, "forward") || strstr(name, "fwd"))
+      hex = 0x9ECAE1;
+    else if (strstr(name, "backward") || strstr(name, "bwd"))
+      hex = 0xFDBF6F;
+    else if (strstr(name, "optim"))
+      hex = 0xB2DF8A;
+    else if (strstr(name, "recompute"))
+      hex = 0xCAB2D6;
+  }
+  MtRgb c = { ((hex >> 16) & 0xff) / 255.0, ((hex >> 8) & 0xff) / 255.0, (hex & 0xff) / 255.0 };
+  if (dark) {
+    c.r *= 0.6;
+    c.g *= 0.6;
+    c.b *= 0.6;
+  }
+  return c;
+}
+
+static MtRgb lane_colour(const MtLane *lane, int dark)
+{
+  if (lane->type == MT_LANE_NCCL)
+    return mt_palette_category(MT_CAT_COMMUNICATION);
+  MtRgb k = dark ? (MtRgb){ 0.62, 0.62, 0.65 } : (MtRgb){ 0.37, 0.36, 0.40 };
+  return k;
+}
+
+static void draw_lanes(Painter *p, const MtChartData *d, const MtView *v, const MtLayout *l)
+{
+  cairo_t *cr = p->cr;
+  if (!d->lanes) {
+    if (d->lanes_loading && l->lanes.h > 0) {
+      set_rgb(cr, p->th.axis_text, 1);
+      text(p, "loading kernels, NCCL calls and ranges\xe2\x80\xa6", l->lanes.x + 4, l->lanes.y + 2, 0, 0, 0);
+    }
+    return;
+  }
+  double ns_per_px = (double)(v->t1 - v->t0) / l->plot.w;
+  double xl = l->plot.x, xr = l->plot.x + l->plot.w;
+  for (size_t li = 0; li < l->nlanes; li++) {
+    const MtLane *lane = &d->lanes->lanes[li];
+    double y = l->lanes.y + li * l->lane_h, h = l->lane_h - 2;
+    set_rgb(cr, p->th.lane_bg, 1);
+    cairo_rectangle(cr, xl, y, l->plot.w, h);
+    cairo_fill(cr);
+    set_rgb(cr, p->th.axis_text, 1);
+    text(p, lane->label, 6, y + 0.5, 0, MARGIN_L - 12, 0);
+    if (!lane->n)
+      continue;
+    size_t i0 = mt_lane_first_from(lane, v->t0), i1 = mt_lane_end_after(lane, v->t1);
+    MtRgb col = lane_colour(lane, p->th.bg.r < 0.5);
+    if (i1 > i0 && i1 - i0 <= (size_t)(2 * l->plot.w)) {
+      /* few enough: every span, runs closer than a pixel merged */
+      double run_a = -1, run_b = -1;
+      for (size_t i = i0; i < i1; i++) {
+        const MtSpan *s = &lane->spans[i];
+        if (s->t1 < v->t0)
+          continue;
+        double xa = fmax(mt_chart_x(v, l, s->t0), xl), xb = fmin(mt_chart_x(v, l, s->t1), xr);
+        if (xb - xa < 1)
+          xb = xa + 1;
+        if (lane->type == MT_LANE_RANGE) {
+          const char *name = mt_lanes_span_name(d->lanes, lane, s);
+          set_rgb(cr, range_colour(name, p->th.bg.r < 0.5), 1);
+          cairo_rectangle(cr, xa, y, xb - xa, h);
+          cairo_fill(cr);
+          set_rgb(cr, p->th.bg, 0.9);
+          cairo_rectangle(cr, xb - 0.5, y, 0.5, h);
+          cairo_fill(cr);
+          if (xb - xa > 30) {
+            cairo_save(cr);
+            cairo_rectangle(cr, xa, y, xb - xa, h);
+            cairo_clip(cr);
+            cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+            text(p, name, xa + 3, y + 0.5, 0, xb - xa - 6, 0);
+            cairo_restore(cr);
+          }
+          continue;
+        }
+        if (run_b >= 0 && xa <= run_b + 0.5) {
+          run_b = fmax(run_b, xb);
+          continue;
+        }
+        if (run_b >= 0) {
+          set_rgb(cr, col, 1);
+          cairo_rectangle(cr, run_a, y + 1, run_b - run_a, h - 2);
+          cairo_fill(cr);
+        }
+        run_a = xa;
+        run_b = xb;
+        if (xb - xa > 40) {
+          set_rgb(cr, col, 1);
+          cairo_rectangle(cr, xa, y + 1, xb - xa, h - 2);
+          cairo_fill(cr);
+          cairo_save(cr);
+          cairo_rectangle(cr, xa, y, xb - xa, h);
+          cairo_clip(cr);
+          cairo_set_source_rgb(cr, 1, 1, 1);
+          text(p, mt_lanes_span_name(d->lanes, lane, s), xa + 3, y + 0.5, 0, xb - xa - 6, 0);
+          cairo_restore(cr);
+          run_a = run_b = -1;
+        }
+      }
+      if (run_b >= 0) {
+        set_rgb(cr, col, 1);
+        cairo_rectangle(cr, run_a, y + 1, run_b - run_a, h - 2);
+        cairo_fill(cr);
+      }
+      continue;
+    }
+    if (i1 <= i0)
+      continue;
+    /* many: busy fraction per pixel column from the summaries */
+    int cols = (int)ceil(l->plot.w);
+    int run_q = 0;
+    double run_x = 0;
+    for (int x = 0; x <= cols; x++) {
+      int q = 0;
+      if (x < cols) {
+        int64_t ta = v->t0 + (int64_t)(x * ns_per_px), tb = v->t0 + (int64_t)((x + 1) * ns_per_px);
+        double busy = mt_lane_busy(d->lanes, lane, ta, tb, (int64_t)ns_per_px);
+        double frac = busy / fmax(1, (double)(tb - ta));
+        q = busy > 0 ? 1 + (int)(fmin(frac, 1) * 7) : 0;
+      }
+      if (q != run_q || x == cols) {
+        if (run_q) {
+          if (lane->type == MT_LANE_RANGE)
+            set_rgb(cr, range_colour(NULL, p->th.bg.r < 0.5), 0.3 + 0.1 * run_q);
+          else
+            set_rgb(cr, col, 0.3 + 0.1 * run_q);
+          cairo_rectangle(cr, xl + run_x, y + 1, x - run_x, h - 2);
+          cairo_fill(cr);
+        }
+        run_q = q;
+        run_x = x;
+      }
+    }
+  }
+  if (d->lanes->nlanes > l->nlanes) {
+    char buf[64];
+    g_snprintf(buf, sizeof buf, "+%zu lanes", d->lanes->nlanes - l->nlanes);
+    set_rgb(cr, p->th.axis_text, 1);
+    text(p, buf, 6, l->lanes.y + l->lanes.h - 2, 0, 0, 0);
+  }
+}
+
+static void draw_legend(Painter *p, const MtChartData *d, const MtView *v, MtLayout *l)
+{
+  const mt_rank *r = mt_chart_rank(d);
+  cairo_t *cr = p->cr;
+  double x = l->legend.x, y = l->legend.y + 3;
+  for (int s = 0; s < MT_CAT_COUNT; s++) {
+    int cat = mt_chart_stack_order[s];
+    int hidden = (v->hidden >> cat) & 1;
+    if (r && !r->peak.by_category[cat] && !hidden) {
+      /* nothing of it at the peak: still listed if anywhere on the curve */
+      int any = 0;
+      for (size_t i = 0; r->timeline.by_category[cat] && i < r->timeline.n && !any; i++)
+        any = r->timeline.by_category[cat][i] > 0;
+      if (!any) {
+        l->legend_item[cat] = (MtRect){ 0, 0, 0, 0 };
+        continue;
+      }
+    }
+    const char *name = mt_category_name(cat);
+    double w = 16 + text_width(p, name) + 14;
+    if (x + w > l->legend.x + l->legend.w)
+      break;
+    l->legend_item[cat] = (MtRect){ x, l->legend.y, w, l->legend.h };
+    MtRgb c = mt_palette_category(cat);
+    cairo_rectangle(cr, x + 0.5, y + 1.5, 11, 11);
+    if (hidden) {
+      set_rgb(cr, c, 1);
+      cairo_set_line_width(cr, 1);
+      cairo_stroke(cr);
+    } else {
+      set_rgb(cr, c, 1);
+      cairo_fill(cr);
+    }
+    set_rgb(cr, p->th.fg, hidden ? 0.45 : 1);
+    text(p, name, x + 16, y - 1, 0, 0, 0);
+    x += w;
+  }
+  /* furniture */
+  const char *extra[3] = { "reserved", d->budget ? "budget" : NULL, d->compare ? "compare" : NULL };
+  for (int k = 0; k < 3; k++) {
+    if (!extra[k])
+      continue;
+    double w = 22 + text_width(p, extra[k]) + 14;
+    if (x + w > l->legend.x + l->legend.w)
+      break;
+    MtRgb c = k == 0 ? p->th.reserved : k == 1 ? p->th.budget : p->th.overlay;
+    set_rgb(cr, c, 1);
+    cairo_set_line_width(cr, 2);
+    if (k)
+      cairo_set_dash(cr, (double[]){ 4, 2 }, 2, 0);
+    cairo_move_to(cr, x, y + 7);
+    cairo_line_to(cr, x + 16, y + 7);
+    cairo_stroke(cr);
+    cairo_set_dash(cr, NULL, 0, 0);
+    set_rgb(cr, p->th.fg, 1);
+    text(p, extra[k], x + 20, y - 1, 0, 0, 0);
+    x += w;
+  }
+}
+
+static void draw_title(Painter *p, const MtChartData *d, const MtLayout *l)
+{
+  const mt_rank *r = mt_chart_rank(d);
+  char buf[512], a[32], b[32], t[32];
+  g_snprintf(buf, sizeof buf, "rank %d \xc2\xb7 peak allocated %s at %s%s%s \xc2\xb7 peak reserved %s%s%s", r->rank,
+             mt_size_str(r->peak_allocated, a, sizeof a),
+             mt_time_str(r->peak_allocated_ts, r->last_ts - r->first_ts, t, sizeof t),
+             r->peak.phase ? " in " : "", r->peak.phase ? r->peak.phase : "",
+             mt_size_str(r->peak_reserved, b, sizeof b), r->dropped ? " \xc2\xb7 events were dropped" : "",
+             r->incomplete ? " \xc2\xb7 incomplete trace" : "");
+  set_rgb(p->cr, p->th.fg, 1);
+  text(p, buf, l->title.x, l->title.y + 2, 0, l->title.w, 1);
+}
+
+static void draw_selection(Painter *p, const MtView *v, const MtLayout *l)
+{
+  cairo_t *cr = p->cr;
+  double top = l->plot.y, bottom = l->lanes.y + l->lanes.h;
+  cairo_save(cr);
+  cairo_rectangle(cr, l->plot.x, l->marks.y, l->plot.w, bottom - l->marks.y);
+  cairo_clip(cr);
+  if (v->hl0 != MT_NONE) {
+    double xa = mt_chart_x(v, l, v->hl0), xb = mt_chart_x(v, l, v->hl1 == MT_NONE ? v->t1 : v->hl1);
+    set_rgb(cr, p->th.selection, 0.10);
+    cairo_rectangle(cr, xa, top, fmax(xb - xa, 1), l->plot.h);
+    cairo_fill(cr);
+    set_rgb(cr, p->th.selection, 0.9);
+    cairo_rectangle(cr, xa, l->marks.y + l->marks.h - 4, fmax(xb - xa, 2), 4);
+    cairo_fill(cr);
+  }
+  if (v->sel0 != MT_NONE && v->sel1 != MT_NONE) {
+    double xa = mt_chart_x(v, l, v->sel0), xb = mt_chart_x(v, l, v->sel1);
+    set_rgb(cr, p->th.selection, 0.18);
+    cairo_rectangle(cr, xa, top, xb - xa, bottom - top);
+    cairo_fill(cr);
+  }
+  if (v->cursor != MT_NONE) {
+    double x = floor(mt_chart_x(v, l, v->cursor)) + 0.5;
+    set_rgb(cr, p->th.selection, 1);
+    cairo_set_line_width(cr, 1);
+    cairo_move_to(cr, x, top);
+    cairo_line_to(cr, x, bottom);
+    cairo_stroke(cr);
+  }
+  cairo_restore(cr);
+  if (v->hover_x >= l->plot.x && v->hover_x <= l->plot.x + l->plot.w && v->hover_y >= top && v->hover_y <= bottom) {
+    set_rgb(cr, p->th.fg, 0.35);
+    cairo_set_line_width(cr, 1);
+    cairo_move_to(cr, floor(v->hover_x) + 0.5, top);
+    cairo_line_to(cr, floor(v->hover_x) + 0.5, bottom);
+    cairo_stroke(cr);
+  }
+}
+
+static void draw_ranks(Painter *p, const MtChartData *d, const MtView *v, const MtLayout *l)
+{
+  const mt_analysis *a = d->analysis;
+  cairo_t *cr = p->cr;
+  size_t n = a->nranks;
+  double slot = l->plot.w / (double)(n ? n : 1);
+  double bw = fmin(slot * 0.6, 120);
+  char buf[64], sz[32];
+  for (size_t i = 0; i < n; i++) {
+    const mt_rank *r = &a->ranks[i];
+    double xc = l->plot.x + slot * (i + 0.5), x = xc - bw / 2;
+    double base = 0;
+    cairo_set_antialias(cr, CAIRO_ANTIALIAS_NONE);
+    for (int s = 0; s < MT_CAT_COUNT; s++) {
+      int cat = mt_chart_stack_order[s];
+      if (v->hidden & (1u << cat))
+        continue;
+      double val = (double)r->peak.by_category[cat];
+      if (val <= 0)
+        continue;
+      double y0 = mt_chart_y(l, base), y1 = mt_chart_y(l, base + val);
+      set_rgb(cr, mt_palette_category(cat), 1);
+      cairo_rectangle(cr, x, y1, bw, y0 - y1);
+      cairo_fill(cr);
+      base += val;
+    }
+    cairo_set_antialias(cr, CAIRO_ANTIALIAS_DEFAULT);
+    double yr = floor(mt_chart_y(l, (double)r->peak_reserved)) + 0.5;
+    set_rgb(cr, p->th.reserved, 1);
+    cairo_set_line_width(cr, 2);
+    cairo_move_to(cr, x - 6, yr);
+    cairo_line_to(cr, x + bw + 6, yr);
+    cairo_stroke(cr);
+    if (i == a->job_peak_index) {
+      triangle(cr, xc, l->marks.y + 2, 12);
+      set_rgb(cr, p->th.peak, 1);
+      cairo_fill(cr);
+    }
+    set_rgb(cr, p->th.fg, 1);
+    g_snprintf(buf, sizeof buf, "rank %d", r->rank);
+    text(p, buf, xc, l->ruler.y + 2, 0.5, slot - 4, 1);
+    text(p, mt_size_str(r->peak_allocated, sz, sizeof sz), xc, mt_chart_y(l, base) - 16, 0.5, 0, 0);
+  }
+  draw_budget(p, d, l);
+}
+
+void mt_chart_draw(cairo_t *cr, const MtChartData *d, const MtView *v, int width, int height, MtLayout *out)
+{
+  MtLayout lay;
+  MtLayout *l = out ? out : &lay;
+  mt_chart_layout(d, v, width, height, l);
+  Painter p = { .cr = cr };
+  mt_theme_get(v->dark, &p.th);
+  set_rgb(cr, p.th.bg, 1);
+  cairo_paint(cr);
+  p.layout = pango_cairo_create_layout(cr);
+  p.font = pango_font_description_from_string(FONT);
+  p.bold = pango_font_description_from_string(FONT_BOLD);
+  const mt_rank *r = mt_chart_rank(d);
+  if (!r) {
+    set_rgb(cr, p.th.fg, 1);
+    text(&p, d->analysis ? "no ranks in this trace" : "analysing\xe2\x80\xa6", width / 2.0, height / 2.0, 0.5, 0, 1);
+  } else {
+    if (v->title)
+      draw_title(&p, d, l);
+    draw_legend(&p, d, v, l);
+    if (v->mode == MT_MODE_RANKS) {
+      draw_grid_and_axis(&p, v, l);
+      /* the time grid means nothing here: cover it */
+      set_rgb(cr, p.th.bg, 1);
+      cairo_rectangle(cr, l->ruler.x - 40, l->ruler.y, l->ruler.w + 80, l->ruler.h);
+      cairo_fill(cr);
+      draw_ranks(&p, d, v, l);
+    } else {
+      draw_grid_and_axis(&p, v, l);
+      cairo_save(cr);
+      cairo_rectangle(cr, l->plot.x, l->plot.y - 1, l->plot.w, l->plot.h + 1);
+      cairo_clip(cr);
+      int64_t fa, fb;
+      mt_view_full_range(d, &fa, &fb);
+      size_t n = make_cells(r, v, l, fb);
+      draw_stack(&p, d, v, l, n);
+      draw_compare(&p, d, v, l);
+      draw_budget(&p, d, l);
+      cairo_restore(cr);
+      draw_marks(&p, d, v, l);
+      draw_lanes(&p, d, v, l);
+      draw_selection(&p, v, l);
+    }
+  }
+  pango_font_description_free(p.font);
+  pango_font_description_free(p.bold);
+  g_object_unref(p.layout);
+}
+
+cairo_surface_t *mt_chart_render(const MtChartData *d, const MtView *v, int width, int height, MtLayout *l)
+{
+  cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, width, height);
+  cairo_t *cr = cairo_create(s);
+  mt_chart_draw(cr, d, v, width, height, l);
+  cairo_destroy(cr);
+  cairo_surface_flush(s);
+  return s;
+}
+
+/* ---- hit testing and descriptions -------------------------------------- */
+
+static int in(const MtRect *r, double x, double y)
+{
+  return x >= r->x && x < r->x + r->w && y >= r->y && y < r->y + r->h;
+}
+
+void mt_chart_hit(const MtChartData *d, const MtView *v, const MtLayout *l, double x, double y, MtHit *hit)
+{
+  memset(hit, 0, sizeof *hit);
+  hit->category = -1;
+  const mt_rank *r = mt_chart_rank(d);
+  if (!r)
+    return;
+  for (int c = 0; c < MT_CAT_COUNT; c++)
+    if (l->legend_item[c].w > 0 && in(&l->legend_item[c], x, y)) {
+      hit->kind = MT_HIT_LEGEND;
+      hit->category = c;
+      return;
+    }
+  if (v->mode != MT_MODE_TIMELINE)
+    return;
+  hit->t = mt_chart_t(v, l, x);
+  if (in(&l->plot, x, y)) {
+    int64_t i = sample_at_x(d, r, v, l, x);
+    if (i < 0)
+      return;
+    hit->sample = (size_t)i;
+    double bytes = (l->plot.y + l->plot.h - y) / l->plot.h * l->ymax, base = 0;
+    for (int s = 0; s < MT_CAT_COUNT; s++) {
+      int cat = mt_chart_stack_order[s];
+      if (v->hidden & (1u << cat) || !r->timeline.by_category[cat])
+        continue;
+      base += (double)r->timeline.by_category[cat][i];
+      if (bytes < base) {
+        hit->kind = MT_HIT_CATEGORY;
+        hit->category = cat;
+        return;
+      }
+    }
+    hit->kind = MT_HIT_ABOVE;
+    return;
+  }
+  if (in(&l->ruler, x, y) || in(&l->marks, x, y)) {
+    hit->kind = MT_HIT_RULER;
+    return;
+  }
+  if (in(&l->lanes, x, y) && d->lanes) {
+    size_t li = (size_t)((y - l->lanes.y) / l->lane_h);
+    if (li >= l->nlanes)
+      return;
+    hit->kind = MT_HIT_LANES;
+    hit->lane = &d->lanes->lanes[li];
+    int64_t slop = (int64_t)(3 * (double)(v->t1 - v->t0) / l->plot.w);
+    hit->span = mt_lane_span_at(hit->lane, hit->t, slop);
+    if (hit->span)
+      hit->kind = MT_HIT_SPAN;
+  }
+}
+
+char *mt_chart_describe(const MtChartData *d, const MtView *v, const MtHit *hit)
+{
+  const mt_rank *r = mt_chart_rank(d);
+  char a[32], b[32], c[32], t[48], ph[256];
+  int64_t scale = v->t1 - v->t0;
+  switch (hit->kind) {
+  case MT_HIT_CATEGORY:
+  case MT_HIT_ABOVE: {
+    const mt_timeline *tl = &r->timeline;
+    size_t i = hit->sample;
+    GString *s = g_string_new(NULL);
+    int64_t ts = tl->t0 + (int64_t)i * tl->dt;
+    if (hit->kind == MT_HIT_CATEGORY)
+      g_string_append_printf(s, "%s: %s\n", mt_category_name(hit->category),
+                             mt_size_str(tl->by_category[hit->category][i], a, sizeof a));
+    g_string_append_printf(s, "at %s: allocated %s, reserved %s\n", mt_time_str(ts, scale, t, sizeof t),
+                           mt_size_str(tl->allocated[i], b, sizeof b), mt_size_str(tl->reserved[i], c, sizeof c));
+    mt_lanes_phase_at(d->lanes, ts, ph, sizeof ph);
+    if (ph[0])
+      g_string_append_printf(s, "phase: %s\n", ph);
+    if (hit->kind == MT_HIT_CATEGORY && hit->category != MT_CAT_CACHE_FREE) {
+      /* how the analysis decided this category at the peak */
+      uint64_t by_rule[MT_RULE_COUNT] = { 0 };
+      for (size_t k = 0; k < r->peak.nobjects; k++)
+        if (r->peak.objects[k].category == hit->category && r->peak.objects[k].rule >= 0 &&
+            r->peak.objects[k].rule < MT_RULE_COUNT)
+          by_rule[r->peak.objects[k].rule] += r->peak.objects[k].size;
+      int first = 1;
+      for (int k = 0; k < MT_RULE_COUNT; k++)
+        if (by_rule[k]) {
+          g_string_append_printf(s, "%s%s %s", first ? "at the peak, decided by: " : ", ", mt_rule_name(k),
+                                  mt_size_str(by_rule[k], a, sizeof a));
+          first = 0;
+        }
+      if (!first)
+        g_string_append_c(s, '\n');
+    }
+    g_string_append(s, "click: what is live here");
+    return g_string_free(s, FALSE);
+  }
+  case MT_HIT_SPAN: {
+    const MtSpan *sp = hit->span;
+    return g_strdup_printf("%s\n%s \xc2\xb7 %s .. %s (%s)", mt_lanes_span_name(d->lanes, hit->lane, sp),
+                           hit->lane->label, mt_time_str(sp->t0, scale, a, sizeof a),
+                           mt_time_str(sp->t1, scale, b, sizeof b), mt_dur_str(sp->t1 - sp->t0, c, sizeof c));
+  }
+  case MT_HIT_LEGEND:
+    return g_strdup_printf("%s: %s at the peak\nclick to %s", mt_category_name(hit->category),
+                           mt_size_str(r->peak.by_category[hit->category], a, sizeof a),
+                           (v->hidden >> hit->category) & 1 ? "show" : "hide");
+  case MT_HIT_RULER:
+  case MT_HIT_LANES:
+    return g_strdup(mt_time_str(hit->t, scale, t, sizeof t));
+  default:
+    return NULL;
+  }
+}
+
+char *mt_chart_range_stats(const MtChartData *d, int64_t t0, int64_t t1)
+{
+  const mt_rank *r = mt_chart_rank(d);
+  if (!r || t1 <= t0)
+    return g_strdup("");
+  const mt_timeline *tl = &r->timeline;
+  GString *s = g_string_new(NULL);
+  char a[32], b[32], c[32], x[32];
+  g_string_append_printf(s, "Range %s .. %s (%s)\n", mt_time_str(t0, t1 - t0, a, sizeof a),
+                         mt_time_str(t1, t1 - t0, b, sizeof b), mt_dur_str(t1 - t0, c, sizeof c));
+  if (tl->n && tl->dt > 0) {
+    int64_t ia = (t0 - tl->t0) / tl->dt, ib = (t1 - tl->t0) / tl->dt;
+    if (ia < 0) ia = 0;
+    if (ib > (int64_t)tl->n - 1) ib = (int64_t)tl->n - 1;
+    if (ia <= ib) {
+      uint64_t amin = UINT64_MAX, amax = 0, rmax = 0;
+      for (int64_t i = ia; i <= ib; i++) {
+        if (tl->allocated[i] < amin) amin = tl->allocated[i];
+        uint64_t m = i > ia ? tl->allocated_max[i] : tl->allocated[i];
+        if (m > amax) amax = m;
+        if (m < tl->allocated[i]) amax = amax > tl->allocated[i] ? amax : tl->allocated[i];
+        uint64_t rm = i > ia ? tl->reserved_max[i] : tl->reserved[i];
+        if (rm > rmax) rmax = rm;
+      }
+      g_string_append_printf(s, "allocated: min %s, max %s; reserved max %s\n", mt_size_str(amin, a, sizeof a),
+                             mt_size_str(amax, b, sizeof b), mt_size_str(rmax, c, sizeof c));
+      if (r->peak_allocated_ts >= t0 && r->peak_allocated_ts <= t1)
+        g_string_append(s, "contains the allocated peak\n");
+      g_string_append(s, "by category, start -> end:\n");
+      for (int k = 0; k < MT_CAT_COUNT; k++) {
+        int cat = mt_chart_stack_order[k];
+        if (!tl->by_category[cat])
+          continue;
+        uint64_t va = tl->by_category[cat][ia], vb = tl->by_category[cat][ib];
+        if (!va && !vb)
+          continue;
+        g_string_append_printf(s, "  %-16s %10s -> %-10s (%s%s)\n", mt_category_name(cat),
+                               mt_size_str(va, a, sizeof a), mt_size_str(vb, b, sizeof b), vb >= va ? "+" : "-",
+                               mt_size_str(vb >= va ? vb - va : va - vb, x, sizeof x));
+      }
+    }
+  }
+  if (d->lanes) {
+    g_string_append(s, "busy:\n");
+    for (size_t i = 0; i < d->lanes->nlanes; i++) {
+      const MtLane *lane = &d->lanes->lanes[i];
+      size_t n = 0;
+      size_t i0 = mt_lane_first_from(lane, t0), i1 = mt_lane_end_after(lane, t1);
+      for (size_t k = i0; k < i1; k++)
+        if (lane->spans[k].t1 >= t0)
+          n++;
+      double busy = mt_lane_busy(d->lanes, lane, t0, t1, 1);
+      g_string_append_printf(s, "  %-22s %6zu spans, %5.1f%% busy\n", lane->label, n,
+                             100.0 * busy / (double)(t1 - t0));
+    }
+  }
+  return g_string_free(s, FALSE);
+}

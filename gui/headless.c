@@ -1,0 +1,172 @@
+#include "config.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "gui/headless.h"
+#include "gui/units.h"
+
+size_t mt_options_rank_index(const MtViewOptions *opts, const mt_analysis *a)
+{
+  if (opts->rank >= 0)
+    for (size_t i = 0; i < a->nranks; i++)
+      if (a->ranks[i].rank == opts->rank)
+        return i;
+  return a->job_peak_index < a->nranks ? a->job_peak_index : 0;
+}
+
+int mt_layout_write(const char *path, const MtLayout *l, const MtView *v, const MtChartData *d,
+                    double ox, double oy)
+{
+  FILE *f = fopen(path, "w");
+  if (!f)
+    return -1;
+  const mt_rank *r = mt_chart_rank(d);
+  fprintf(f, "width=%d\nheight=%d\n", l->width, l->height);
+  fprintf(f, "plot_x=%.2f\nplot_y=%.2f\nplot_w=%.2f\nplot_h=%.2f\n", l->plot.x + ox, l->plot.y + oy, l->plot.w,
+          l->plot.h);
+  fprintf(f, "marks_y=%.2f\nmarks_h=%.2f\n", l->marks.y + oy, l->marks.h);
+  fprintf(f, "legend_y=%.2f\nlegend_h=%.2f\n", l->legend.y + oy, l->legend.h);
+  fprintf(f, "title_x=%.2f\ntitle_y=%.2f\ntitle_h=%.2f\n", l->title.x + ox, l->title.y + oy, l->title.h);
+  fprintf(f, "lanes_y=%.2f\nlane_h=%.2f\nnlanes=%zu\n", l->lanes.y + oy, l->lane_h, l->nlanes);
+  fprintf(f, "ymax=%.0f\nfont_px=%.1f\n", l->ymax, l->font_px);
+  fprintf(f, "t0=%lld\nt1=%lld\n", (long long)v->t0, (long long)v->t1);
+  fprintf(f, "cursor=%lld\n", (long long)(v->cursor == MT_NONE ? -1 : v->cursor));
+  if (r)
+    fprintf(f, "peak_ts=%lld\npeak_allocated=%llu\n", (long long)r->peak_allocated_ts,
+            (unsigned long long)r->peak_allocated);
+  return fclose(f) ? -1 : 0;
+}
+
+static MtSession *load(const MtViewOptions *opts, MtChartData *d, MtView *v)
+{
+  MtSession *s = mt_session_new(opts->path);
+  if (opts->samples)
+    mt_session_set_samples(s, opts->samples);
+  if (opts->compare)
+    mt_session_set_compare_path(s, opts->compare);
+  GError *e = NULL;
+  if (!mt_session_load_sync(s, &e)) {
+    fprintf(stderr, "memtrace-view: %s\n", e->message);
+    g_error_free(e);
+    g_object_unref(s);
+    return NULL;
+  }
+  const mt_analysis *a = mt_session_get_analysis(s);
+  d->analysis = a;
+  d->rank = mt_options_rank_index(opts, a);
+  d->lanes = mt_session_get_lanes(s, d->rank);
+  d->compare = mt_session_get_compare(s);
+  d->budget = opts->budget;
+  mt_view_init(v, d);
+  v->dark = opts->dark;
+  v->title = 1;
+  v->hidden = opts->hidden;
+  v->mode = opts->all_ranks ? MT_MODE_RANKS : MT_MODE_TIMELINE;
+  if (opts->r1 > opts->r0) {
+    v->t0 = opts->r0;
+    v->t1 = opts->r1;
+  } else if (opts->zoom_peak)
+    mt_view_go_to_peak(v, d);
+  if (opts->select != MT_NONE)
+    v->cursor = opts->select;
+  return s;
+}
+
+int mt_headless_screenshot(const MtViewOptions *opts)
+{
+  MtChartData d = { 0 };
+  MtView v;
+  MtSession *s = load(opts, &d, &v);
+  if (!s)
+    return 1;
+  MtLayout l;
+  cairo_surface_t *surf = mt_chart_render(&d, &v, opts->width, opts->height, &l);
+  int rc = 0;
+  if (cairo_surface_write_to_png(surf, opts->screenshot) != CAIRO_STATUS_SUCCESS) {
+    fprintf(stderr, "memtrace-view: cannot write %s\n", opts->screenshot);
+    rc = 1;
+  }
+  if (opts->layout && mt_layout_write(opts->layout, &l, &v, &d, 0, 0)) {
+    fprintf(stderr, "memtrace-view: cannot write %s\n", opts->layout);
+    rc = 1;
+  }
+  cairo_surface_destroy(surf);
+  g_object_unref(s);
+  return rc;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void report(const char *what, double *ms, size_t n)
+{
+  if (!n)
+    return;
+  qsort(ms, n, sizeof *ms, cmp_double);
+#define PCT(p) ms[(size_t)fmin((double)(n - 1), floor((p) / 100.0 * (double)n))]
+  printf("%-10s frames %4zu  p50 %7.2f ms  p90 %7.2f ms  p99 %7.2f ms  max %7.2f ms\n", what, n, PCT(50), PCT(90),
+         PCT(99), ms[n - 1]);
+#undef PCT
+}
+
+static double frame(cairo_t *cr, const MtChartData *d, const MtView *v, int w, int h)
+{
+  gint64 t0 = g_get_monotonic_time();
+  mt_chart_draw(cr, d, v, w, h, NULL);
+  cairo_surface_flush(cairo_get_target(cr));
+  return (g_get_monotonic_time() - t0) / 1000.0;
+}
+
+int mt_headless_bench(const MtViewOptions *opts)
+{
+  gint64 start = g_get_monotonic_time();
+  MtChartData d = { 0 };
+  MtView v;
+  MtSession *s = load(opts, &d, &v);
+  if (!s)
+    return 1;
+  int w = opts->width, h = opts->height;
+  cairo_surface_t *surf = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, w, h);
+  cairo_t *cr = cairo_create(surf);
+  double first = frame(cr, &d, &v, w, h);
+  const mt_rank *r = mt_chart_rank(&d);
+  printf("trace: %s\n", opts->path);
+  printf("events: %llu mem, %llu region, %llu kernels, %llu nccl, %llu ranges; %llu lane spans\n",
+         (unsigned long long)r->n_mem_events, (unsigned long long)r->n_region_events,
+         (unsigned long long)r->n_kernels, (unsigned long long)r->n_nccl, (unsigned long long)r->n_ranges,
+         (unsigned long long)(d.lanes ? d.lanes->nspans : 0));
+  printf("analysis %.3f s, lanes %.3f s, first frame %.2f ms; open to first full frame %.3f s\n",
+         mt_session_get_analysis_seconds(s), mt_session_get_lanes_seconds(s), first,
+         (g_get_monotonic_time() - start) / 1e6);
+  printf("open to first memory frame (analysis + frame, lanes still loading in the window): %.3f s\n",
+         mt_session_get_analysis_seconds(s) + first / 1000.0);
+
+  enum { N = 120 };
+  double zin[N], pan[N], zout[N], all[3 * N];
+  size_t na = 0;
+  int64_t anchor = r->peak_allocated_ts;
+  for (int i = 0; i < N; i++) {
+    mt_view_zoom(&v, &d, 1.12, anchor);
+    all[na++] = zin[i] = frame(cr, &d, &v, w, h);
+  }
+  for (int i = 0; i < N; i++) {
+    mt_view_pan(&v, &d, (i < N / 2 ? 1 : -1) * (v.t1 - v.t0) / 25);
+    all[na++] = pan[i] = frame(cr, &d, &v, w, h);
+  }
+  for (int i = 0; i < N; i++) {
+    mt_view_zoom(&v, &d, 1 / 1.12, anchor);
+    all[na++] = zout[i] = frame(cr, &d, &v, w, h);
+  }
+  printf("frame size %dx%d, cairo image surface (the window draws with the same code)\n", w, h);
+  report("zoom in", zin, N);
+  report("pan", pan, N);
+  report("zoom out", zout, N);
+  report("all", all, na);
+  cairo_destroy(cr);
+  cairo_surface_destroy(surf);
+  g_object_unref(s);
+  return 0;
+}

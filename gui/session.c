@@ -1,0 +1,323 @@
+#include "config.h"
+#include "gui/session.h"
+
+struct _MtSession {
+  GObject parent_instance;
+  char *path, *compare_path;
+  size_t samples;
+  uint64_t budget;
+  mt_analysis *analysis, *compare;
+  MtLanes **lanes;       /* one per rank */
+  size_t nlanes;
+  gboolean lanes_loaded;
+  double analysis_s, lanes_s;
+};
+
+G_DEFINE_FINAL_TYPE(MtSession, mt_session, G_TYPE_OBJECT)
+
+enum { PROP_0, PROP_ANALYSIS, PROP_BUDGET, N_PROPS };
+static GParamSpec *props[N_PROPS];
+enum { SIG_LANES_READY, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+static void mt_session_finalize(GObject *obj)
+{
+  MtSession *self = MT_SESSION(obj);
+  for (size_t i = 0; i < self->nlanes; i++)
+    mt_lanes_free(self->lanes[i]);
+  g_free(self->lanes);
+  if (self->analysis)
+    mt_analysis_free(self->analysis);
+  if (self->compare)
+    mt_analysis_free(self->compare);
+  g_free(self->path);
+  g_free(self->compare_path);
+  G_OBJECT_CLASS(mt_session_parent_class)->finalize(obj);
+}
+
+static void mt_session_get_property(GObject *obj, guint id, GValue *value, GParamSpec *pspec)
+{
+  MtSession *self = MT_SESSION(obj);
+  switch (id) {
+  case PROP_ANALYSIS:
+    g_value_set_pointer(value, self->analysis);
+    break;
+  case PROP_BUDGET:
+    g_value_set_uint64(value, self->budget);
+    break;
+  default:
+    G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
+  }
+}
+
+static void mt_session_set_property(GObject *obj, guint id, const GValue *value, GParamSpec *pspec)
+{
+  MtSession *self = MT_SESSION(obj);
+  switch (id) {
+  case PROP_BUDGET:
+    mt_session_set_budget(self, g_value_get_uint64(value));
+    break;
+  default:
+    G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
+  }
+}
+
+static void mt_session_class_init(MtSessionClass *klass)
+{
+  GObjectClass *oc = G_OBJECT_CLASS(klass);
+  oc->finalize = mt_session_finalize;
+  oc->get_property = mt_session_get_property;
+  oc->set_property = mt_session_set_property;
+  props[PROP_ANALYSIS] = g_param_spec_pointer("analysis", NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  props[PROP_BUDGET] = g_param_spec_uint64("budget", NULL, NULL, 0, G_MAXUINT64, 0,
+                                           G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties(oc, N_PROPS, props);
+  signals[SIG_LANES_READY] = g_signal_new("lanes-ready", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                                          NULL, NULL, G_TYPE_NONE, 0);
+}
+
+static void mt_session_init(MtSession *self)
+{
+  self->samples = 8192;
+}
+
+MtSession *mt_session_new(const char *path)
+{
+  MtSession *self = g_object_new(MT_TYPE_SESSION, NULL);
+  self->path = g_strdup(path);
+  return self;
+}
+
+const char *mt_session_get_path(MtSession *self)
+{
+  return self->path;
+}
+
+void mt_session_set_samples(MtSession *self, size_t samples)
+{
+  self->samples = samples;
+}
+
+void mt_session_set_budget(MtSession *self, uint64_t bytes)
+{
+  if (self->budget == bytes)
+    return;
+  self->budget = bytes;
+  g_object_notify_by_pspec(G_OBJECT(self), props[PROP_BUDGET]);
+}
+
+uint64_t mt_session_get_budget(MtSession *self)
+{
+  return self->budget;
+}
+
+void mt_session_set_compare_path(MtSession *self, const char *path)
+{
+  g_free(self->compare_path);
+  self->compare_path = g_strdup(path);
+}
+
+const mt_analysis *mt_session_get_analysis(MtSession *self)
+{
+  return self->analysis;
+}
+
+const mt_analysis *mt_session_get_compare(MtSession *self)
+{
+  return self->compare;
+}
+
+const MtLanes *mt_session_get_lanes(MtSession *self, size_t rank)
+{
+  return self->lanes_loaded && rank < self->nlanes ? self->lanes[rank] : NULL;
+}
+
+gboolean mt_session_lanes_loaded(MtSession *self)
+{
+  return self->lanes_loaded;
+}
+
+double mt_session_get_analysis_seconds(MtSession *self)
+{
+  return self->analysis_s;
+}
+
+double mt_session_get_lanes_seconds(MtSession *self)
+{
+  return self->lanes_s;
+}
+
+/* ---- work done in threads: no GObject state is touched here ---------- */
+
+typedef struct AnalysisJob {
+  char *path, *compare_path;
+  size_t samples;
+  mt_analysis *analysis, *compare;
+  double seconds;
+} AnalysisJob;
+
+static void analysis_job_free(AnalysisJob *j)
+{
+  if (j->analysis)
+    mt_analysis_free(j->analysis);
+  if (j->compare)
+    mt_analysis_free(j->compare);
+  g_free(j->path);
+  g_free(j->compare_path);
+  g_free(j);
+}
+
+static gboolean run_analysis(AnalysisJob *j, GError **error)
+{
+  gint64 t0 = g_get_monotonic_time();
+  mt_analysis_opts opts = { .rank = -1, .timeline_samples = j->samples, .max_objects = 10000 };
+  mt_error err = { 0 };
+  if (mt_analysis_run(j->path, &opts, &j->analysis, &err) != MT_OK) {
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s", err.msg[0] ? err.msg : "analysis failed");
+    return FALSE;
+  }
+  if (j->compare_path && mt_analysis_run(j->compare_path, &opts, &j->compare, &err) != MT_OK) {
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s", err.msg[0] ? err.msg : "analysis failed");
+    return FALSE;
+  }
+  j->seconds = (g_get_monotonic_time() - t0) / 1e6;
+  return TRUE;
+}
+
+typedef struct LanesJob {
+  char **paths;
+  size_t n;
+  MtLanes **lanes;
+  double seconds;
+} LanesJob;
+
+static void lanes_job_free(LanesJob *j)
+{
+  if (j->lanes)
+    for (size_t i = 0; i < j->n; i++)
+      mt_lanes_free(j->lanes[i]);
+  g_free(j->lanes);
+  g_strfreev(j->paths);
+  g_free(j);
+}
+
+static void run_lanes(LanesJob *j)
+{
+  gint64 t0 = g_get_monotonic_time();
+  j->lanes = g_new0(MtLanes *, j->n ? j->n : 1);
+  for (size_t i = 0; i < j->n; i++) {
+    GError *e = NULL;
+    j->lanes[i] = mt_lanes_load(j->paths[i], &e);
+    if (!j->lanes[i]) {
+      g_warning("lanes of %s: %s", j->paths[i], e->message);
+      g_error_free(e);
+    }
+  }
+  j->seconds = (g_get_monotonic_time() - t0) / 1e6;
+}
+
+static LanesJob *lanes_job_new(MtSession *self)
+{
+  LanesJob *j = g_new0(LanesJob, 1);
+  j->n = self->analysis->nranks;
+  j->paths = g_new0(char *, j->n + 1);
+  for (size_t i = 0; i < j->n; i++)
+    j->paths[i] = g_strdup(self->analysis->ranks[i].path);
+  return j;
+}
+
+static void adopt_lanes(MtSession *self, LanesJob *j)
+{
+  self->lanes = j->lanes;
+  self->nlanes = j->n;
+  j->lanes = NULL;
+  self->lanes_s = j->seconds;
+  self->lanes_loaded = TRUE;
+}
+
+static void adopt_analysis(MtSession *self, AnalysisJob *j)
+{
+  self->analysis = j->analysis;
+  self->compare = j->compare;
+  j->analysis = j->compare = NULL;
+  self->analysis_s = j->seconds;
+}
+
+gboolean mt_session_load_sync(MtSession *self, GError **error)
+{
+  g_return_val_if_fail(!self->analysis, FALSE);
+  AnalysisJob *j = g_new0(AnalysisJob, 1);
+  j->path = g_strdup(self->path);
+  j->compare_path = g_strdup(self->compare_path);
+  j->samples = self->samples;
+  gboolean ok = run_analysis(j, error);
+  if (ok)
+    adopt_analysis(self, j);
+  analysis_job_free(j);
+  if (!ok)
+    return FALSE;
+  LanesJob *lj = lanes_job_new(self);
+  run_lanes(lj);
+  adopt_lanes(self, lj);
+  lanes_job_free(lj);
+  return TRUE;
+}
+
+static void lanes_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  (void)source;
+  (void)cancellable;
+  run_lanes(data);
+  g_task_return_boolean(task, TRUE);
+}
+
+static void lanes_done(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  (void)user_data;
+  MtSession *self = MT_SESSION(source);
+  LanesJob *j = g_task_get_task_data(G_TASK(res));
+  if (g_task_propagate_boolean(G_TASK(res), NULL)) {
+    adopt_lanes(self, j);
+    g_signal_emit(self, signals[SIG_LANES_READY], 0);
+  }
+}
+
+static void analysis_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  (void)source;
+  (void)cancellable;
+  GError *error = NULL;
+  if (run_analysis(data, &error))
+    g_task_return_boolean(task, TRUE);
+  else
+    g_task_return_error(task, error);
+}
+
+void mt_session_load_async(MtSession *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+                           gpointer user_data)
+{
+  AnalysisJob *j = g_new0(AnalysisJob, 1);
+  j->path = g_strdup(self->path);
+  j->compare_path = g_strdup(self->compare_path);
+  j->samples = self->samples;
+  GTask *task = g_task_new(self, cancellable, callback, user_data);
+  g_task_set_source_tag(task, mt_session_load_async);
+  g_task_set_task_data(task, j, (GDestroyNotify)analysis_job_free);
+  g_task_run_in_thread(task, analysis_thread);
+  g_object_unref(task);
+}
+
+gboolean mt_session_load_finish(MtSession *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail(g_task_is_valid(result, self), FALSE);
+  if (!g_task_propagate_boolean(G_TASK(result), error))
+    return FALSE;
+  adopt_analysis(self, g_task_get_task_data(G_TASK(result)));
+  g_object_notify_by_pspec(G_OBJECT(self), props[PROP_ANALYSIS]);
+  /* second stage: the lanes */
+  GTask *task = g_task_new(self, g_task_get_cancellable(G_TASK(result)), lanes_done, NULL);
+  g_task_set_task_data(task, lanes_job_new(self), (GDestroyNotify)lanes_job_free);
+  g_task_run_in_thread(task, lanes_thread);
+  g_object_unref(task);
+  return TRUE;
+}

@@ -1,0 +1,54 @@
+/* MtSession: the document.  One object per opened trace or run directory:
+ * it owns the analysis (libmemtrace-analysis), the presentation lanes of
+ * each rank, an optional second run to compare with, and the settings
+ * every view shares (budget).  Views hold a reference and listen to its
+ * signals; they never load anything themselves.
+ *
+ * Loading happens off the main loop in GTasks: first the analysis (the
+ * memory curve can be drawn as soon as it is there: "notify::analysis"),
+ * then the lanes of every rank ("lanes-ready").  The headless paths
+ * (--screenshot, --bench) use mt_session_load_sync. */
+#ifndef MT_GUI_SESSION_H
+#define MT_GUI_SESSION_H
+
+#include <gio/gio.h>
+#include "analyzer/lib/analysis.h"
+#include "gui/lanes.h"
+
+G_BEGIN_DECLS
+
+#define MT_TYPE_SESSION (mt_session_get_type())
+G_DECLARE_FINAL_TYPE(MtSession, mt_session, MT, SESSION, GObject)
+
+MtSession *mt_session_new(const char *path);
+const char *mt_session_get_path(MtSession *self);
+
+/* Samples asked of the analysis per rank timeline (default 8192). */
+void mt_session_set_samples(MtSession *self, size_t samples);
+void mt_session_set_budget(MtSession *self, uint64_t bytes);
+uint64_t mt_session_get_budget(MtSession *self);
+/* A second trace/run drawn over this one on the same time axis. */
+void mt_session_set_compare_path(MtSession *self, const char *path);
+
+/* Loads the analysis, then the lanes, in worker threads; `callback` runs
+ * when the analysis is ready (lanes follow with "lanes-ready"). */
+void mt_session_load_async(MtSession *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+                           gpointer user_data);
+gboolean mt_session_load_finish(MtSession *self, GAsyncResult *result, GError **error);
+/* Everything, in the calling thread. */
+gboolean mt_session_load_sync(MtSession *self, GError **error);
+
+/* NULL until loaded.  Owned by the session, read-only. */
+const mt_analysis *mt_session_get_analysis(MtSession *self);
+const mt_analysis *mt_session_get_compare(MtSession *self);
+/* Lanes of rank index i, or NULL while they load (or failed). */
+const MtLanes *mt_session_get_lanes(MtSession *self, size_t rank);
+gboolean mt_session_lanes_loaded(MtSession *self);
+
+/* Seconds spent in mt_analysis_run and in loading lanes. */
+double mt_session_get_analysis_seconds(MtSession *self);
+double mt_session_get_lanes_seconds(MtSession *self);
+
+G_END_DECLS
+
+#endif

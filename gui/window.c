@@ -1,0 +1,989 @@
+#include "config.h"
+#include <stdio.h>
+#include <string.h>
+#include "schemas/trace.h"
+#include "gui/window.h"
+#include "gui/chart-widget.h"
+#include "gui/liveset.h"
+#include "gui/palette.h"
+#include "gui/units.h"
+
+/* ---- a row of the live table --------------------------------------------- */
+
+#define MT_TYPE_LIVE_ROW (mt_live_row_get_type())
+G_DECLARE_FINAL_TYPE(MtLiveRow, mt_live_row, MT, LIVE_ROW, GObject)
+struct _MtLiveRow {
+  GObject parent_instance;
+  const MtLiveObject *o;   /* owned by the window's current live set */
+};
+G_DEFINE_FINAL_TYPE(MtLiveRow, mt_live_row, G_TYPE_OBJECT)
+static void mt_live_row_class_init(MtLiveRowClass *k) { (void)k; }
+static void mt_live_row_init(MtLiveRow *r) { (void)r; }
+
+static MtLiveRow *live_row_new(const MtLiveObject *o)
+{
+  MtLiveRow *r = g_object_new(MT_TYPE_LIVE_ROW, NULL);
+  r->o = o;
+  return r;
+}
+
+/* ---- the window -------------------------------------------------------------- */
+
+struct _MtWindow {
+  GtkApplicationWindow parent_instance;
+  MtSession *session;
+  MtViewOptions opts;
+  GtkWidget *chart, *title, *subtitle, *rank_drop, *status, *details, *table, *ranks_toggle, *stack;
+  GtkWidget *spinner;
+  GListStore *rows;
+  MtLiveSet *live;
+  GCancellable *cancel;
+  guint64 live_generation;
+  char **script;
+  int script_pos;
+  gboolean lanes_ready;
+};
+
+G_DEFINE_FINAL_TYPE(MtWindow, mt_window, GTK_TYPE_APPLICATION_WINDOW)
+
+static MtChartWidget *chart_of(MtWindow *self)
+{
+  return MT_CHART_WIDGET(self->chart);
+}
+
+static void set_details(MtWindow *self, const char *text)
+{
+  gtk_text_buffer_set_text(gtk_text_view_get_buffer(GTK_TEXT_VIEW(self->details)), text ? text : "", -1);
+}
+
+static void update_status(MtWindow *self)
+{
+  const mt_analysis *a = mt_session_get_analysis(self->session);
+  char buf[512];
+  if (!a) {
+    g_snprintf(buf, sizeof buf, "Analysing %s\xe2\x80\xa6", mt_session_get_path(self->session));
+  } else {
+    MtChartData *d = mt_chart_widget_get_data(chart_of(self));
+    const mt_rank *r = mt_chart_rank(d);
+    char pk[32], rs[32];
+    g_snprintf(buf, sizeof buf, "%s%s \xc2\xb7 peak allocated %s, reserved %s \xc2\xb7 analysis %.2f s%s%s \xc2\xb7 frame %.1f ms%s",
+               r && r->incomplete ? "incomplete trace \xc2\xb7 " : "",
+               r && r->dropped ? "events dropped" : "nothing dropped",
+               r ? mt_size_str(r->peak_allocated, pk, sizeof pk) : "-",
+               r ? mt_size_str(r->peak_reserved, rs, sizeof rs) : "-", mt_session_get_analysis_seconds(self->session),
+               self->lanes_ready ? ", lanes " : ", loading lanes\xe2\x80\xa6", "",
+               mt_chart_widget_last_frame_ms(chart_of(self)), "");
+    if (self->lanes_ready) {
+      char tmp[64];
+      g_snprintf(tmp, sizeof tmp, "%.2f s", mt_session_get_lanes_seconds(self->session));
+      char *p = strstr(buf, ", lanes ");
+      if (p) {
+        char rest[512];
+        g_strlcpy(rest, p + 8, sizeof rest);
+        g_snprintf(p, sizeof buf - (size_t)(p - buf), ", lanes %s%s", tmp, rest);
+      }
+    }
+  }
+  gtk_label_set_text(GTK_LABEL(self->status), buf);
+}
+
+static void show_rank(MtWindow *self, size_t index)
+{
+  MtChartData *d = mt_chart_widget_get_data(chart_of(self));
+  d->rank = index;
+  d->lanes = mt_session_get_lanes(self->session, index);
+  d->lanes_loading = !self->lanes_ready;
+  MtView *v = mt_chart_widget_get_view(chart_of(self));
+  unsigned hidden = v->hidden;
+  int dark = v->dark, mode = v->mode;
+  mt_view_init(v, d);
+  v->hidden = hidden;
+  v->dark = dark;
+  v->mode = mode;
+  const mt_rank *r = mt_chart_rank(d);
+  if (r) {
+    char sub[256], pk[32];
+    g_snprintf(sub, sizeof sub, "rank %d of %zu \xc2\xb7 peak %s", r->rank, d->analysis->nranks,
+               mt_size_str(r->peak_allocated, pk, sizeof pk));
+    gtk_label_set_text(GTK_LABEL(self->subtitle), sub);
+    char desc[256];
+    g_snprintf(desc, sizeof desc, "Memory timeline of rank %d; peak allocated %s", r->rank, pk);
+    gtk_accessible_update_property(GTK_ACCESSIBLE(self->chart), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, desc, -1);
+  }
+  mt_chart_widget_changed(chart_of(self));
+  update_status(self);
+}
+
+/* ---- the live table ----------------------------------------------------- */
+
+static void live_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+  MtWindow *self = MT_WINDOW(data);
+  GError *e = NULL;
+  MtLiveSet *set = g_task_propagate_pointer(G_TASK(res), &e);
+  guint64 gen = GPOINTER_TO_SIZE(g_task_get_task_data(G_TASK(res)));
+  if (!set) {
+    if (!g_error_matches(e, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      set_details(self, e->message);
+    g_error_free(e);
+    g_object_unref(self);
+    return;
+  }
+  if (gen != self->live_generation) {
+    mt_liveset_free(set);
+    g_object_unref(self);
+    return;
+  }
+  g_list_store_remove_all(self->rows);
+  mt_liveset_free(self->live);
+  self->live = set;
+  GPtrArray *items = g_ptr_array_new_with_free_func(g_object_unref);
+  for (size_t i = 0; i < set->n; i++)
+    g_ptr_array_add(items, live_row_new(&set->objects[i]));
+  g_list_store_splice(self->rows, 0, 0, items->pdata, items->len);
+  g_ptr_array_unref(items);
+  char tot[32], t[48];
+  MtView *v = mt_chart_widget_get_view(chart_of(self));
+  char *msg = g_strdup_printf("%zu objects live at %s, %s%s", set->n,
+                              mt_time_str(set->ts, v->t1 - v->t0, t, sizeof t),
+                              mt_size_str(set->total, tot, sizeof tot),
+                              set->from_analysis ? " (the analysis's peak snapshot)" :
+                                                   " (categories shown for objects also live at the peak)");
+  gtk_accessible_update_property(GTK_ACCESSIBLE(self->table), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, msg, -1);
+  set_details(self, msg);
+  g_free(msg);
+  g_object_unref(self);
+}
+
+typedef struct LiveJob {
+  const mt_rank *rank;
+  int64_t ts;
+} LiveJob;
+
+static void live_thread(GTask *task, gpointer src, gpointer data, GCancellable *c)
+{
+  LiveJob *j = g_object_get_data(G_OBJECT(task), "job");
+  GError *e = NULL;
+  MtLiveSet *s = mt_liveset_at(j->rank, j->ts, &e);
+  if (s)
+    g_task_return_pointer(task, s, (GDestroyNotify)mt_liveset_free);
+  else
+    g_task_return_error(task, e);
+}
+
+static void select_time(MtWindow *self, int64_t ts)
+{
+  MtChartData *d = mt_chart_widget_get_data(chart_of(self));
+  const mt_rank *r = mt_chart_rank(d);
+  if (!r)
+    return;
+  MtView *v = mt_chart_widget_get_view(chart_of(self));
+  v->cursor = ts;
+  v->hl0 = v->hl1 = MT_NONE;
+  mt_chart_widget_changed(chart_of(self));
+  self->live_generation++;
+  LiveJob *j = g_new(LiveJob, 1);
+  j->rank = r;
+  j->ts = ts;
+  GTask *task = g_task_new(NULL, self->cancel, live_done, g_object_ref(self));
+  g_task_set_task_data(task, GSIZE_TO_POINTER(self->live_generation), NULL);
+  g_object_set_data_full(G_OBJECT(task), "job", j, g_free);
+  g_task_run_in_thread(task, live_thread);
+  g_object_unref(task);
+  char t[48];
+  char *msg = g_strdup_printf("Finding what is live at %s\xe2\x80\xa6", mt_time_str(ts, v->t1 - v->t0, t, sizeof t));
+  set_details(self, msg);
+  g_free(msg);
+}
+
+static char *object_text(MtWindow *self, const MtLiveObject *o)
+{
+  MtChartData *d = mt_chart_widget_get_data(chart_of(self));
+  const mt_rank *r = mt_chart_rank(d);
+  GString *s = g_string_new(NULL);
+  char sz[32], a[48], b[48];
+  g_string_append_printf(s, "%s  %s at 0x%llx%s\n", mt_size_str(o->size, sz, sizeof sz),
+                         o->is_tensor ? "tensor block" : "device allocation", (unsigned long long)o->addr,
+                         o->label ? "" : "");
+  if (o->label)
+    g_string_append_printf(s, "label: %s\n", o->label);
+  if (o->category >= 0)
+    g_string_append_printf(s, "category: %s\nrule: %s (%s)\n", mt_category_name(o->category), mt_rule_name(o->rule),
+                           mt_rule_text(o->rule));
+  else
+    g_string_append(s, "category: not computed here (the analysis categorises what is live at the peak)\n");
+  g_string_append_printf(s, "lifetime: %s .. %s", mt_time_str(o->alloc_ts, r->last_ts - r->first_ts, a, sizeof a),
+                         o->free_ts < 0 ? "end" : mt_time_str(o->free_ts, r->last_ts - r->first_ts, b, sizeof b));
+  if (o->free_ts >= 0)
+    g_string_append_printf(s, " (%s)", mt_dur_str(o->free_ts - o->alloc_ts, a, sizeof a));
+  g_string_append_c(s, '\n');
+  char ph[256];
+  if (o->phase) {
+    g_string_append_printf(s, "phase at allocation: %s", o->phase);
+    if (o->step >= 0)
+      g_string_append_printf(s, " (step %d)", o->step);
+    g_string_append_c(s, '\n');
+  } else if (d->lanes && mt_lanes_phase_at(d->lanes, o->alloc_ts, ph, sizeof ph)[0])
+    g_string_append_printf(s, "phase at allocation: %s\n", ph);
+  if (o->layer >= 0)
+    g_string_append_printf(s, "layer: %d\n", o->layer);
+  if (o->stack) {
+    mt_trace *t = NULL;
+    mt_error err = { 0 };
+    if (mt_trace_open(r->path, MT_OPEN_READ, &t, &err) == MT_OK) {
+      char *stk = mt_stack_text(mt_trace_db(t), o->stack, 24);
+      g_string_append_printf(s, "allocated from:\n%s", stk);
+      g_free(stk);
+      mt_trace_close(t);
+    }
+  } else if (o->where)
+    g_string_append_printf(s, "allocated in %s\n", o->where);
+  return g_string_free(s, FALSE);
+}
+
+static void on_row_selected(GtkSingleSelection *sel, GParamSpec *p, MtWindow *self)
+{
+  MtLiveRow *row = gtk_single_selection_get_selected_item(sel);
+  if (!row)
+    return;
+  MtView *v = mt_chart_widget_get_view(chart_of(self));
+  v->hl0 = row->o->alloc_ts;
+  v->hl1 = row->o->free_ts < 0 ? MT_NONE : row->o->free_ts;
+  mt_chart_widget_changed(chart_of(self));
+  char *s = object_text(self, row->o);
+  set_details(self, s);
+  g_free(s);
+}
+
+static void cell_setup(GtkSignalListItemFactory *f, GtkListItem *item, gpointer data)
+{
+  GtkWidget *l = gtk_label_new(NULL);
+  gtk_label_set_xalign(GTK_LABEL(l), GPOINTER_TO_INT(data) == 0 ? 1.0f : 0.0f);
+  gtk_label_set_ellipsize(GTK_LABEL(l), PANGO_ELLIPSIZE_END);
+  gtk_list_item_set_child(item, l);
+}
+
+static void cell_bind(GtkSignalListItemFactory *f, GtkListItem *item, gpointer data)
+{
+  MtLiveRow *row = gtk_list_item_get_item(item);
+  const MtLiveObject *o = row->o;
+  char buf[128];
+  const char *s = buf;
+  switch (GPOINTER_TO_INT(data)) {
+  case 0:
+    mt_size_str(o->size, buf, sizeof buf);
+    break;
+  case 1:
+    s = o->category >= 0 ? mt_category_name(o->category) : "\xe2\x80\x94";
+    break;
+  case 2:
+    s = o->rule >= 0 ? mt_rule_name(o->rule) : "\xe2\x80\x94";
+    break;
+  case 3:
+    s = o->label ? o->label : o->where ? o->where : (o->is_tensor ? "(tensor)" : "(device allocation)");
+    break;
+  case 4:
+    mt_time_str(o->alloc_ts, 100000000, buf, sizeof buf);
+    break;
+  case 5:
+    if (o->free_ts < 0)
+      s = "end";
+    else
+      mt_time_str(o->free_ts, 100000000, buf, sizeof buf);
+    break;
+  default:
+    s = o->phase ? o->phase : "";
+  }
+  gtk_label_set_text(GTK_LABEL(gtk_list_item_get_child(item)), s);
+}
+
+static int cmp_i64(int64_t a, int64_t b)
+{
+  return a < b ? -1 : a > b;
+}
+
+static int row_cmp(gconstpointer a, gconstpointer b, gpointer data)
+{
+  const MtLiveObject *x = ((const MtLiveRow *)a)->o, *y = ((const MtLiveRow *)b)->o;
+  switch (GPOINTER_TO_INT(data)) {
+  case 0:
+    return x->size < y->size ? -1 : x->size > y->size;
+  case 1:
+    return x->category - y->category;
+  case 2:
+    return x->rule - y->rule;
+  case 3:
+    return g_strcmp0(x->label ? x->label : x->where, y->label ? y->label : y->where);
+  case 4:
+    return cmp_i64(x->alloc_ts, y->alloc_ts);
+  case 5:
+    return cmp_i64(x->free_ts < 0 ? INT64_MAX : x->free_ts, y->free_ts < 0 ? INT64_MAX : y->free_ts);
+  default:
+    return g_strcmp0(x->phase, y->phase);
+  }
+}
+
+static GtkWidget *build_table(MtWindow *self)
+{
+  static const char *titles[] = { "Size", "Category", "Rule", "Label / where", "Allocated", "Freed", "Phase" };
+  self->rows = g_list_store_new(MT_TYPE_LIVE_ROW);
+  GtkWidget *cv = gtk_column_view_new(NULL);
+  GtkSorter *sorter = gtk_column_view_get_sorter(GTK_COLUMN_VIEW(cv));
+  GtkSortListModel *sorted = gtk_sort_list_model_new(G_LIST_MODEL(g_object_ref(self->rows)), g_object_ref(sorter));
+  GtkSingleSelection *sel = gtk_single_selection_new(G_LIST_MODEL(sorted));
+  gtk_single_selection_set_autoselect(sel, FALSE);
+  gtk_single_selection_set_can_unselect(sel, TRUE);
+  g_signal_connect(sel, "notify::selected", G_CALLBACK(on_row_selected), self);
+  gtk_column_view_set_model(GTK_COLUMN_VIEW(cv), GTK_SELECTION_MODEL(sel));
+  for (int i = 0; i < 7; i++) {
+    GtkListItemFactory *f = gtk_signal_list_item_factory_new();
+    g_signal_connect(f, "setup", G_CALLBACK(cell_setup), GINT_TO_POINTER(i));
+    g_signal_connect(f, "bind", G_CALLBACK(cell_bind), GINT_TO_POINTER(i));
+    GtkColumnViewColumn *col = gtk_column_view_column_new(titles[i], f);
+    GtkSorter *cs = GTK_SORTER(gtk_custom_sorter_new(row_cmp, GINT_TO_POINTER(i), NULL));
+    gtk_column_view_column_set_sorter(col, cs);
+    g_object_unref(cs);
+    gtk_column_view_column_set_resizable(col, TRUE);
+    if (i == 3)
+      gtk_column_view_column_set_expand(col, TRUE);
+    gtk_column_view_append_column(GTK_COLUMN_VIEW(cv), col);
+    if (i == 0)
+      gtk_column_view_sort_by_column(GTK_COLUMN_VIEW(cv), col, GTK_SORT_DESCENDING);
+    g_object_unref(col);
+  }
+  gtk_accessible_update_property(GTK_ACCESSIBLE(cv), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                 "Allocations live at the selected time", -1);
+  self->table = cv;
+  GtkWidget *sw = gtk_scrolled_window_new();
+  gtk_scrolled_window_set_child(GTK_SCROLLED_WINDOW(sw), cv);
+  gtk_widget_set_size_request(sw, 420, 140);
+  return sw;
+}
+
+/* ---- chart signals ------------------------------------------------------------ */
+
+static void on_time_selected(MtChartWidget *c, gint64 ts, MtWindow *self)
+{
+  select_time(self, ts);
+}
+
+static void on_range_selected(MtChartWidget *c, gint64 a, gint64 b, MtWindow *self)
+{
+  char *s = mt_chart_range_stats(mt_chart_widget_get_data(c), a, b);
+  set_details(self, s);
+  g_free(s);
+}
+
+static void on_span_selected(MtChartWidget *c, gpointer lane, gpointer span, MtWindow *self)
+{
+  MtChartData *d = mt_chart_widget_get_data(c);
+  char *s = mt_lanes_describe(d->lanes, lane, span);
+  set_details(self, s);
+  g_free(s);
+}
+
+static void on_view_changed(MtChartWidget *c, MtWindow *self)
+{
+  update_status(self);
+}
+
+/* ---- actions ------------------------------------------------------------------ */
+
+static void zoom_by(MtWindow *self, double f)
+{
+  MtChartData *d = mt_chart_widget_get_data(chart_of(self));
+  MtView *v = mt_chart_widget_get_view(chart_of(self));
+  int64_t anchor = v->cursor != MT_NONE && v->cursor >= v->t0 && v->cursor <= v->t1 ? v->cursor : v->t0 / 2 + v->t1 / 2;
+  mt_view_zoom(v, d, f, anchor);
+  mt_chart_widget_changed(chart_of(self));
+}
+
+static void act_zoom_in(GSimpleAction *a, GVariant *p, gpointer w) { zoom_by(w, 1.5); }
+static void act_zoom_out(GSimpleAction *a, GVariant *p, gpointer w) { zoom_by(w, 1 / 1.5); }
+
+static void pan_by(MtWindow *self, double frac)
+{
+  MtView *v = mt_chart_widget_get_view(chart_of(self));
+  mt_view_pan(v, mt_chart_widget_get_data(chart_of(self)), (int64_t)(frac * (double)(v->t1 - v->t0)));
+  mt_chart_widget_changed(chart_of(self));
+}
+
+static void act_pan_left(GSimpleAction *a, GVariant *p, gpointer w) { pan_by(w, -0.1); }
+static void act_pan_right(GSimpleAction *a, GVariant *p, gpointer w) { pan_by(w, 0.1); }
+
+static void act_zoom_all(GSimpleAction *a, GVariant *p, gpointer w)
+{
+  MtWindow *self = w;
+  MtChartData *d = mt_chart_widget_get_data(chart_of(self));
+  MtView *v = mt_chart_widget_get_view(chart_of(self));
+  mt_view_full_range(d, &v->t0, &v->t1);
+  mt_chart_widget_changed(chart_of(self));
+}
+
+static void act_go_to_peak(GSimpleAction *a, GVariant *p, gpointer w)
+{
+  MtWindow *self = w;
+  MtChartData *d = mt_chart_widget_get_data(chart_of(self));
+  const mt_rank *r = mt_chart_rank(d);
+  if (!r)
+    return;
+  mt_view_go_to_peak(mt_chart_widget_get_view(chart_of(self)), d);
+  mt_chart_widget_changed(chart_of(self));
+  select_time(self, r->peak_allocated_ts);
+}
+
+static void act_clear(GSimpleAction *a, GVariant *p, gpointer w)
+{
+  MtWindow *self = w;
+  MtView *v = mt_chart_widget_get_view(chart_of(self));
+  v->cursor = v->sel0 = v->sel1 = v->hl0 = v->hl1 = MT_NONE;
+  mt_chart_widget_changed(chart_of(self));
+}
+
+static void act_select_time(GSimpleAction *a, GVariant *p, gpointer w)
+{
+  int64_t ts;
+  if (mt_parse_time(g_variant_get_string(p, NULL), &ts) == 0)
+    select_time(w, ts);
+}
+
+static void act_select_range(GSimpleAction *a, GVariant *p, gpointer w)
+{
+  MtWindow *self = w;
+  const char *s = g_variant_get_string(p, NULL);
+  const char *colon = strchr(s, ':');
+  int64_t t0, t1;
+  char *first = colon ? g_strndup(s, (gsize)(colon - s)) : NULL;
+  if (first && !mt_parse_time(first, &t0) && !mt_parse_time(colon + 1, &t1) && t1 > t0) {
+    MtView *v = mt_chart_widget_get_view(chart_of(self));
+    v->sel0 = t0;
+    v->sel1 = t1;
+    mt_chart_widget_changed(chart_of(self));
+    on_range_selected(chart_of(self), t0, t1, self);
+  }
+  g_free(first);
+}
+
+static void act_range(GSimpleAction *a, GVariant *p, gpointer w)
+{
+  MtWindow *self = w;
+  const char *s = g_variant_get_string(p, NULL);
+  const char *colon = strchr(s, ':');
+  int64_t t0, t1;
+  char *first = colon ? g_strndup(s, (gsize)(colon - s)) : NULL;
+  if (first && !mt_parse_time(first, &t0) && !mt_parse_time(colon + 1, &t1) && t1 > t0) {
+    MtView *v = mt_chart_widget_get_view(chart_of(self));
+    v->t0 = t0;
+    v->t1 = t1;
+    mt_chart_widget_changed(chart_of(self));
+  }
+  g_free(first);
+}
+
+static void act_select_row(GSimpleAction *a, GVariant *p, gpointer w)
+{
+  MtWindow *self = w;
+  GtkSelectionModel *m = gtk_column_view_get_model(GTK_COLUMN_VIEW(self->table));
+  gtk_single_selection_set_selected(GTK_SINGLE_SELECTION(m), (guint)g_variant_get_int32(p));
+}
+
+static void act_ranks(GSimpleAction *a, GVariant *p, gpointer w)
+{
+  MtWindow *self = w;
+  GVariant *st = g_action_get_state(G_ACTION(a));
+  gboolean on = !g_variant_get_boolean(st);
+  g_variant_unref(st);
+  g_simple_action_set_state(a, g_variant_new_boolean(on));
+  mt_chart_widget_get_view(chart_of(self))->mode = on ? MT_MODE_RANKS : MT_MODE_TIMELINE;
+  mt_chart_widget_changed(chart_of(self));
+}
+
+static void act_category(GSimpleAction *a, GVariant *p, gpointer w)
+{
+  MtWindow *self = w;
+  int cat = mt_category_from_name(g_action_get_name(G_ACTION(a)) + 4);   /* "cat-..." */
+  if (cat < 0)
+    return;
+  GVariant *st = g_action_get_state(G_ACTION(a));
+  gboolean shown = !g_variant_get_boolean(st);
+  g_variant_unref(st);
+  g_simple_action_set_state(a, g_variant_new_boolean(shown));
+  MtView *v = mt_chart_widget_get_view(chart_of(self));
+  if (shown)
+    v->hidden &= ~(1u << cat);
+  else
+    v->hidden |= 1u << cat;
+  mt_chart_widget_changed(chart_of(self));
+}
+
+static void act_screenshot(GSimpleAction *a, GVariant *p, gpointer w)
+{
+  GError *e = NULL;
+  if (!mt_window_save_png(w, g_variant_get_string(p, NULL), &e)) {
+    g_printerr("memtrace-view: %s\n", e->message);
+    g_error_free(e);
+  }
+}
+
+static void act_layout(GSimpleAction *a, GVariant *p, gpointer w)
+{
+  MtWindow *self = w;
+  graphene_point_t pt;
+  if (!gtk_widget_compute_point(self->chart, GTK_WIDGET(self), &GRAPHENE_POINT_INIT(0, 0), &pt))
+    pt.x = pt.y = 0;
+  if (mt_layout_write(g_variant_get_string(p, NULL), mt_chart_widget_get_layout(chart_of(self)),
+                      mt_chart_widget_get_view(chart_of(self)), mt_chart_widget_get_data(chart_of(self)), pt.x,
+                      pt.y))
+    g_printerr("memtrace-view: cannot write %s\n", g_variant_get_string(p, NULL));
+}
+
+static void open_response(GtkNativeDialog *dlg, int response, gpointer data)
+{
+  MtWindow *self = data;
+  if (response == GTK_RESPONSE_ACCEPT) {
+    GFile *f = gtk_file_chooser_get_file(GTK_FILE_CHOOSER(dlg));
+    char *path = g_file_get_path(f);
+    MtViewOptions o = self->opts;
+    o.path = path;
+    o.script = NULL;
+    gtk_window_present(GTK_WINDOW(mt_window_new(gtk_window_get_application(GTK_WINDOW(self)), &o)));
+    g_free(path);
+    g_object_unref(f);
+  }
+  g_object_unref(dlg);
+}
+
+static void act_open(GSimpleAction *a, GVariant *p, gpointer w)
+{
+  GtkFileChooserNative *dlg = gtk_file_chooser_native_new("Open a trace or run directory", GTK_WINDOW(w),
+                                                          GTK_FILE_CHOOSER_ACTION_OPEN, "_Open", "_Cancel");
+  GtkFileFilter *f = gtk_file_filter_new();
+  gtk_file_filter_set_name(f, "memtrace traces");
+  gtk_file_filter_add_pattern(f, "*.mtrace");
+  gtk_file_filter_add_pattern(f, "*.db");
+  gtk_file_chooser_add_filter(GTK_FILE_CHOOSER(dlg), f);
+  g_object_unref(f);
+  g_signal_connect(dlg, "response", G_CALLBACK(open_response), w);
+  gtk_native_dialog_show(GTK_NATIVE_DIALOG(dlg));
+}
+
+static void act_set_dark(GSimpleAction *a, GVariant *p, gpointer w)
+{
+  mt_chart_widget_get_view(chart_of(w))->dark = g_variant_get_boolean(p);
+  mt_chart_widget_changed(chart_of(w));
+}
+
+static void act_quit(GSimpleAction *a, GVariant *p, gpointer w)
+{
+  gtk_window_destroy(GTK_WINDOW(w));
+}
+
+static const GActionEntry win_actions[] = {
+  { "zoom-in", act_zoom_in, NULL, NULL, NULL, { 0 } },
+  { "zoom-out", act_zoom_out, NULL, NULL, NULL, { 0 } },
+  { "pan-left", act_pan_left, NULL, NULL, NULL, { 0 } },
+  { "pan-right", act_pan_right, NULL, NULL, NULL, { 0 } },
+  { "zoom-all", act_zoom_all, NULL, NULL, NULL, { 0 } },
+  { "go-to-peak", act_go_to_peak, NULL, NULL, NULL, { 0 } },
+  { "clear-selection", act_clear, NULL, NULL, NULL, { 0 } },
+  { "select-time", act_select_time, "s", NULL, NULL, { 0 } },
+  { "select-range", act_select_range, "s", NULL, NULL, { 0 } },
+  { "range", act_range, "s", NULL, NULL, { 0 } },
+  { "select-row", act_select_row, "i", NULL, NULL, { 0 } },
+  { "all-ranks", act_ranks, NULL, "false", NULL, { 0 } },
+  { "screenshot", act_screenshot, "s", NULL, NULL, { 0 } },
+  { "layout", act_layout, "s", NULL, NULL, { 0 } },
+  { "open", act_open, NULL, NULL, NULL, { 0 } },
+  { "close", act_quit, NULL, NULL, NULL, { 0 } },
+  { "set-dark", act_set_dark, "b", NULL, NULL, { 0 } },
+};
+
+/* ---- the --script test hook ----------------------------------------------- */
+
+static gboolean script_step(gpointer data);
+
+static void script_next(MtWindow *self, guint delay_ms)
+{
+  g_timeout_add(delay_ms, script_step, g_object_ref(self));
+}
+
+static gboolean script_step(gpointer data)
+{
+  MtWindow *self = data;
+  if (!self->script || !self->script[self->script_pos]) {
+    g_object_unref(self);
+    return G_SOURCE_REMOVE;
+  }
+  char *cmd = g_strstrip(g_strdup(self->script[self->script_pos++]));
+  char *arg = strchr(cmd, ' ');
+  if (arg)
+    *arg++ = 0;
+  guint delay = 150;
+  if (!*cmd)
+    ;
+  else if (!strcmp(cmd, "wait"))
+    delay = arg ? (guint)atoi(arg) : 500;
+  else if (!strcmp(cmd, "quit")) {
+    GApplication *app = G_APPLICATION(gtk_window_get_application(GTK_WINDOW(self)));
+    g_free(cmd);
+    g_application_quit(app);
+    g_object_unref(self);
+    return G_SOURCE_REMOVE;
+  } else if (!strcmp(cmd, "dark"))
+    g_action_group_activate_action(G_ACTION_GROUP(gtk_window_get_application(GTK_WINDOW(self))), "dark", NULL);
+  else if (!strcmp(cmd, "select-peak")) {
+    const mt_rank *r = mt_chart_rank(mt_chart_widget_get_data(chart_of(self)));
+    if (r)
+      select_time(self, r->peak_allocated_ts);
+  } else if (!strcmp(cmd, "hide")) {
+    char *name = g_strdup_printf("cat-%s", arg ? arg : "");
+    g_action_group_activate_action(G_ACTION_GROUP(self), name, NULL);
+    g_free(name);
+  } else {
+    const GVariantType *t = NULL;
+    gboolean enabled;
+    if (!g_action_group_query_action(G_ACTION_GROUP(self), cmd, &enabled, &t, NULL, NULL, NULL))
+      g_printerr("memtrace-view: --script: unknown command '%s'\n", cmd);
+    else if (t && g_variant_type_equal(t, G_VARIANT_TYPE_INT32))
+      g_action_group_activate_action(G_ACTION_GROUP(self), cmd, g_variant_new_int32(arg ? atoi(arg) : 0));
+    else if (t)
+      g_action_group_activate_action(G_ACTION_GROUP(self), cmd, g_variant_new_string(arg ? arg : ""));
+    else
+      g_action_group_activate_action(G_ACTION_GROUP(self), cmd, NULL);
+  }
+  g_free(cmd);
+  script_next(self, delay);
+  g_object_unref(self);
+  return G_SOURCE_REMOVE;
+}
+
+/* ---- loading ------------------------------------------------------------------ */
+
+static void on_lanes_ready(MtSession *s, MtWindow *self)
+{
+  self->lanes_ready = TRUE;
+  MtChartData *d = mt_chart_widget_get_data(chart_of(self));
+  d->lanes = mt_session_get_lanes(s, d->rank);
+  d->lanes_loading = FALSE;
+  /* the lanes may extend the run: keep the view, only widen a full view */
+  mt_chart_widget_changed(chart_of(self));
+  update_status(self);
+  if (self->script)
+    script_next(self, 300);
+}
+
+static void on_loaded(GObject *src, GAsyncResult *res, gpointer data)
+{
+  MtWindow *self = data;
+  GError *e = NULL;
+  gtk_spinner_stop(GTK_SPINNER(self->spinner));
+  gtk_widget_set_visible(self->spinner, FALSE);
+  if (!mt_session_load_finish(MT_SESSION(src), res, &e)) {
+    gtk_label_set_text(GTK_LABEL(self->status), e->message);
+    set_details(self, e->message);
+    g_printerr("memtrace-view: %s\n", e->message);
+    g_error_free(e);
+    if (self->script) {
+      g_application_quit(G_APPLICATION(gtk_window_get_application(GTK_WINDOW(self))));
+    }
+    g_object_unref(self);
+    return;
+  }
+  const mt_analysis *a = mt_session_get_analysis(self->session);
+  MtChartData *d = mt_chart_widget_get_data(chart_of(self));
+  d->analysis = a;
+  d->compare = mt_session_get_compare(self->session);
+  d->budget = self->opts.budget;
+  GtkStringList *names = gtk_string_list_new(NULL);
+  for (size_t i = 0; i < a->nranks; i++) {
+    char buf[128], pk[32];
+    g_snprintf(buf, sizeof buf, "rank %d \xc2\xb7 %s%s", a->ranks[i].rank,
+               mt_size_str(a->ranks[i].peak_allocated, pk, sizeof pk), i == a->job_peak_index ? " (job peak)" : "");
+    gtk_string_list_append(names, buf);
+  }
+  size_t idx = mt_options_rank_index(&self->opts, a);
+  gtk_drop_down_set_model(GTK_DROP_DOWN(self->rank_drop), G_LIST_MODEL(names));
+  g_object_unref(names);
+  gtk_drop_down_set_selected(GTK_DROP_DOWN(self->rank_drop), (guint)idx);
+  gtk_widget_set_sensitive(self->rank_drop, a->nranks > 1);
+  show_rank(self, idx);
+  MtView *v = mt_chart_widget_get_view(chart_of(self));
+  if (self->opts.r1 > self->opts.r0) {
+    v->t0 = self->opts.r0;
+    v->t1 = self->opts.r1;
+  }
+  if (self->opts.all_ranks)
+    g_action_group_activate_action(G_ACTION_GROUP(self), "all-ranks", NULL);
+  mt_chart_widget_changed(chart_of(self));
+  if (self->opts.zoom_peak)
+    g_action_group_activate_action(G_ACTION_GROUP(self), "go-to-peak", NULL);
+  if (self->opts.select != MT_NONE)
+    select_time(self, self->opts.select);
+  g_object_unref(self);
+}
+
+static void on_rank_changed(GtkDropDown *dd, GParamSpec *p, MtWindow *self)
+{
+  const mt_analysis *a = mt_session_get_analysis(self->session);
+  guint i = gtk_drop_down_get_selected(dd);
+  if (!a || i >= a->nranks || i == mt_chart_widget_get_data(chart_of(self))->rank)
+    return;
+  show_rank(self, i);
+  g_list_store_remove_all(self->rows);
+}
+
+static gboolean on_drop(GtkDropTarget *t, const GValue *value, double x, double y, gpointer data)
+{
+  MtWindow *self = data;
+  if (!G_VALUE_HOLDS(value, G_TYPE_FILE))
+    return FALSE;
+  char *path = g_file_get_path(g_value_get_object(value));
+  if (!path)
+    return FALSE;
+  MtViewOptions o = self->opts;
+  o.path = path;
+  o.script = NULL;
+  gtk_window_present(GTK_WINDOW(mt_window_new(gtk_window_get_application(GTK_WINDOW(self)), &o)));
+  g_free(path);
+  return TRUE;
+}
+
+/* ---- construction ------------------------------------------------------------ */
+
+static void mt_window_dispose(GObject *obj)
+{
+  MtWindow *self = MT_WINDOW(obj);
+  if (self->cancel)
+    g_cancellable_cancel(self->cancel);
+  g_clear_object(&self->cancel);
+  if (self->rows)
+    g_list_store_remove_all(self->rows);
+  g_clear_object(&self->rows);
+  mt_liveset_free(self->live);
+  self->live = NULL;
+  if (self->session)
+    g_signal_handlers_disconnect_by_data(self->session, self);
+  g_clear_object(&self->session);
+  G_OBJECT_CLASS(mt_window_parent_class)->dispose(obj);
+}
+
+static void mt_window_finalize(GObject *obj)
+{
+  MtWindow *self = MT_WINDOW(obj);
+  g_strfreev(self->script);
+  g_free(self->opts.path);
+  g_free(self->opts.compare);
+  G_OBJECT_CLASS(mt_window_parent_class)->finalize(obj);
+}
+
+static void mt_window_class_init(MtWindowClass *klass)
+{
+  G_OBJECT_CLASS(klass)->dispose = mt_window_dispose;
+  G_OBJECT_CLASS(klass)->finalize = mt_window_finalize;
+}
+
+static void mt_window_init(MtWindow *self)
+{
+  self->cancel = g_cancellable_new();
+}
+
+static GMenuModel *primary_menu(void)
+{
+  GMenu *m = g_menu_new();
+  GMenu *s1 = g_menu_new();
+  g_menu_append(s1, "_Open\xe2\x80\xa6", "win.open");
+  g_menu_append(s1, "Show _whole run", "win.zoom-all");
+  g_menu_append(s1, "All ranks' _peaks", "win.all-ranks");
+  g_menu_append_section(m, NULL, G_MENU_MODEL(s1));
+  GMenu *cats = g_menu_new();
+  for (int c = 0; c < MT_CAT_COUNT; c++) {
+    char action[64];
+    g_snprintf(action, sizeof action, "win.cat-%s", mt_category_name(c));
+    g_menu_append(cats, mt_category_name(c), action);
+  }
+  g_menu_append_submenu(m, "_Categories", G_MENU_MODEL(cats));
+  GMenu *s2 = g_menu_new();
+  g_menu_append(s2, "_Dark style", "app.dark");
+  g_menu_append(s2, "_Keyboard Shortcuts", "win.show-help-overlay");
+  g_menu_append(s2, "_About memtrace viewer", "app.about");
+  g_menu_append_section(m, NULL, G_MENU_MODEL(s2));
+  g_object_unref(s1);
+  g_object_unref(s2);
+  g_object_unref(cats);
+  return G_MENU_MODEL(m);
+}
+
+static GtkWidget *icon_button(const char *icon, const char *action, const char *tip)
+{
+  GtkWidget *b = gtk_button_new_from_icon_name(icon);
+  gtk_actionable_set_action_name(GTK_ACTIONABLE(b), action);
+  gtk_widget_set_tooltip_text(b, tip);
+  gtk_accessible_update_property(GTK_ACCESSIBLE(b), GTK_ACCESSIBLE_PROPERTY_LABEL, tip, -1);
+  return b;
+}
+
+MtWindow *mt_window_new(GtkApplication *app, const MtViewOptions *opts)
+{
+  MtWindow *self = g_object_new(MT_TYPE_WINDOW, "application", app, NULL);
+  self->opts = *opts;
+  self->opts.path = g_strdup(opts->path);
+  self->opts.compare = g_strdup(opts->compare);
+  self->opts.screenshot = self->opts.layout = NULL;
+  if (opts->script && *opts->script)
+    self->script = g_strsplit(opts->script, ";", -1);
+  self->opts.script = NULL;
+  gtk_window_set_default_size(GTK_WINDOW(self), opts->width > 0 ? opts->width : 1280,
+                              opts->height > 0 ? opts->height : 860);
+  char *base = g_path_get_basename(opts->path);
+  gtk_window_set_title(GTK_WINDOW(self), base);
+
+  g_action_map_add_action_entries(G_ACTION_MAP(self), win_actions, G_N_ELEMENTS(win_actions), self);
+  for (int c = 0; c < MT_CAT_COUNT; c++) {
+    char name[64];
+    g_snprintf(name, sizeof name, "cat-%s", mt_category_name(c));
+    gboolean shown = !((opts->hidden >> c) & 1);
+    GSimpleAction *a = g_simple_action_new_stateful(name, NULL, g_variant_new_boolean(shown));
+    g_signal_connect(a, "activate", G_CALLBACK(act_category), self);
+    g_action_map_add_action(G_ACTION_MAP(self), G_ACTION(a));
+    g_object_unref(a);
+  }
+
+  /* header bar */
+  GtkWidget *hb = gtk_header_bar_new();
+  GtkWidget *tbox = gtk_box_new(GTK_ORIENTATION_VERTICAL, 0);
+  gtk_widget_set_valign(tbox, GTK_ALIGN_CENTER);
+  self->title = gtk_label_new(base);
+  gtk_widget_add_css_class(self->title, "title");
+  gtk_label_set_ellipsize(GTK_LABEL(self->title), PANGO_ELLIPSIZE_MIDDLE);
+  self->subtitle = gtk_label_new("analysing\xe2\x80\xa6");
+  gtk_widget_add_css_class(self->subtitle, "subtitle");
+  gtk_box_append(GTK_BOX(tbox), self->title);
+  gtk_box_append(GTK_BOX(tbox), self->subtitle);
+  gtk_header_bar_set_title_widget(GTK_HEADER_BAR(hb), tbox);
+  g_free(base);
+
+  gtk_header_bar_pack_start(GTK_HEADER_BAR(hb), icon_button("document-open-symbolic", "win.open", "Open a trace or run"));
+  self->rank_drop = gtk_drop_down_new(NULL, NULL);
+  gtk_widget_set_tooltip_text(self->rank_drop, "Rank shown");
+  gtk_accessible_update_property(GTK_ACCESSIBLE(self->rank_drop), GTK_ACCESSIBLE_PROPERTY_LABEL, "Rank shown", -1);
+  g_signal_connect(self->rank_drop, "notify::selected", G_CALLBACK(on_rank_changed), self);
+  gtk_header_bar_pack_start(GTK_HEADER_BAR(hb), self->rank_drop);
+  GtkWidget *peak = gtk_button_new_with_mnemonic("Go to _Peak");
+  gtk_actionable_set_action_name(GTK_ACTIONABLE(peak), "win.go-to-peak");
+  gtk_widget_set_tooltip_text(peak, "Zoom to the allocated peak and list what is live there (Ctrl+P)");
+  gtk_header_bar_pack_start(GTK_HEADER_BAR(hb), peak);
+
+  GtkWidget *menu = gtk_menu_button_new();
+  gtk_menu_button_set_icon_name(GTK_MENU_BUTTON(menu), "open-menu-symbolic");
+  gtk_menu_button_set_primary(GTK_MENU_BUTTON(menu), TRUE);
+  GMenuModel *mm = primary_menu();
+  gtk_menu_button_set_menu_model(GTK_MENU_BUTTON(menu), mm);
+  g_object_unref(mm);
+  gtk_widget_set_tooltip_text(menu, "Main menu");
+  gtk_accessible_update_property(GTK_ACCESSIBLE(menu), GTK_ACCESSIBLE_PROPERTY_LABEL, "Main menu", -1);
+  gtk_header_bar_pack_end(GTK_HEADER_BAR(hb), menu);
+  GtkWidget *ranks = gtk_toggle_button_new_with_label("All Ranks");
+  gtk_actionable_set_action_name(GTK_ACTIONABLE(ranks), "win.all-ranks");
+  gtk_widget_set_tooltip_text(ranks, "Every rank's peak side by side (Ctrl+R)");
+  gtk_header_bar_pack_end(GTK_HEADER_BAR(hb), ranks);
+  gtk_header_bar_pack_end(GTK_HEADER_BAR(hb), icon_button("zoom-in-symbolic", "win.zoom-in", "Zoom in"));
+  gtk_header_bar_pack_end(GTK_HEADER_BAR(hb), icon_button("zoom-fit-best-symbolic", "win.zoom-all", "Show the whole run"));
+  gtk_header_bar_pack_end(GTK_HEADER_BAR(hb), icon_button("zoom-out-symbolic", "win.zoom-out", "Zoom out"));
+  self->spinner = gtk_spinner_new();
+  gtk_spinner_start(GTK_SPINNER(self->spinner));
+  gtk_header_bar_pack_end(GTK_HEADER_BAR(hb), self->spinner);
+  gtk_window_set_titlebar(GTK_WINDOW(self), hb);
+
+  /* body */
+  self->chart = mt_chart_widget_new();
+  MtView *v = mt_chart_widget_get_view(chart_of(self));
+  v->hidden = opts->hidden;
+  v->dark = opts->dark;
+  mt_chart_widget_get_data(chart_of(self))->lanes_loading = TRUE;
+  g_signal_connect(self->chart, "time-selected", G_CALLBACK(on_time_selected), self);
+  g_signal_connect(self->chart, "range-selected", G_CALLBACK(on_range_selected), self);
+  g_signal_connect(self->chart, "span-selected", G_CALLBACK(on_span_selected), self);
+  g_signal_connect(self->chart, "view-changed", G_CALLBACK(on_view_changed), self);
+
+  self->details = gtk_text_view_new();
+  gtk_text_view_set_editable(GTK_TEXT_VIEW(self->details), FALSE);
+  gtk_text_view_set_monospace(GTK_TEXT_VIEW(self->details), TRUE);
+  gtk_text_view_set_wrap_mode(GTK_TEXT_VIEW(self->details), GTK_WRAP_WORD_CHAR);
+  gtk_widget_add_css_class(self->details, "mt-details");
+  gtk_accessible_update_property(GTK_ACCESSIBLE(self->details), GTK_ACCESSIBLE_PROPERTY_LABEL, "Details", -1);
+  GtkWidget *dsw = gtk_scrolled_window_new();
+  gtk_scrolled_window_set_child(GTK_SCROLLED_WINDOW(dsw), self->details);
+  gtk_widget_set_size_request(dsw, 320, 140);
+  set_details(self, "Click the timeline to list what is live at that time; Shift+drag to select a range; "
+                    "click a kernel, NCCL call or range for its details.");
+
+  GtkWidget *bottom = gtk_paned_new(GTK_ORIENTATION_HORIZONTAL);
+  gtk_paned_set_start_child(GTK_PANED(bottom), build_table(self));
+  gtk_paned_set_end_child(GTK_PANED(bottom), dsw);
+  gtk_paned_set_resize_start_child(GTK_PANED(bottom), TRUE);
+  gtk_paned_set_position(GTK_PANED(bottom), 760);
+
+  GtkWidget *vp = gtk_paned_new(GTK_ORIENTATION_VERTICAL);
+  gtk_paned_set_start_child(GTK_PANED(vp), self->chart);
+  gtk_paned_set_end_child(GTK_PANED(vp), bottom);
+  gtk_paned_set_resize_end_child(GTK_PANED(vp), FALSE);
+  gtk_paned_set_shrink_end_child(GTK_PANED(vp), FALSE);
+  gtk_widget_set_vexpand(vp, TRUE);
+
+  self->status = gtk_label_new(NULL);
+  gtk_label_set_xalign(GTK_LABEL(self->status), 0);
+  gtk_label_set_ellipsize(GTK_LABEL(self->status), PANGO_ELLIPSIZE_END);
+  gtk_widget_add_css_class(self->status, "mt-status");
+  gtk_widget_add_css_class(self->status, "dim-label");
+
+  GtkWidget *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 0);
+  gtk_box_append(GTK_BOX(box), vp);
+  gtk_box_append(GTK_BOX(box), self->status);
+  gtk_window_set_child(GTK_WINDOW(self), box);
+
+  GtkDropTarget *drop = gtk_drop_target_new(G_TYPE_FILE, GDK_ACTION_COPY);
+  g_signal_connect(drop, "drop", G_CALLBACK(on_drop), self);
+  gtk_widget_add_controller(GTK_WIDGET(self), GTK_EVENT_CONTROLLER(drop));
+
+  /* the document */
+  self->session = mt_session_new(opts->path);
+  if (opts->samples)
+    mt_session_set_samples(self->session, opts->samples);
+  if (opts->compare)
+    mt_session_set_compare_path(self->session, opts->compare);
+  mt_session_set_budget(self->session, opts->budget);
+  g_signal_connect(self->session, "lanes-ready", G_CALLBACK(on_lanes_ready), self);
+  update_status(self);
+  mt_session_load_async(self->session, self->cancel, on_loaded, g_object_ref(self));
+
+  GFile *f = g_file_new_for_path(opts->path);
+  char *uri = g_file_get_uri(f);
+  gtk_recent_manager_add_item(gtk_recent_manager_get_default(), uri);
+  g_free(uri);
+  g_object_unref(f);
+  gtk_widget_grab_focus(self->chart);
+  return self;
+}
+
+gboolean mt_window_save_png(MtWindow *self, const char *path, GError **error)
+{
+  GtkWidget *w = GTK_WIDGET(self);
+  int width = gtk_widget_get_width(w), height = gtk_widget_get_height(w);
+  GdkPaintable *paintable = gtk_widget_paintable_new(w);
+  GtkSnapshot *snap = gtk_snapshot_new();
+  gdk_paintable_snapshot(paintable, snap, width, height);
+  GskRenderNode *node = gtk_snapshot_free_to_node(snap);
+  g_object_unref(paintable);
+  if (!node) {
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "nothing drawn yet");
+    return FALSE;
+  }
+  GskRenderer *renderer = gtk_native_get_renderer(GTK_NATIVE(self));
+  GdkTexture *tex = gsk_renderer_render_texture(renderer, node, &GRAPHENE_RECT_INIT(0, 0, width, height));
+  gsk_render_node_unref(node);
+  gboolean ok = gdk_texture_save_to_png(tex, path);
+  g_object_unref(tex);
+  if (!ok)
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot write %s", path);
+  return ok;
+}
