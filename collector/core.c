@@ -58,7 +58,7 @@ static void read_config(void)
   mt__cfg.stacks = !(s && strcmp(s, "none") == 0);
   s = getenv("MEMTRACE_CUPTI");
   mt__cfg.cupti = !(s && (strcmp(s, "0") == 0 || strcmp(s, "disabled") == 0));
-  mt__cfg.buffer_bytes = parse_size(getenv("MEMTRACE_BUFFER_SIZE"), (size_t)4 << 20);
+  mt__cfg.buffer_bytes = parse_size(getenv("MEMTRACE_BUFFER_SIZE"), (size_t)32 << 20);
   if (mt__cfg.buffer_bytes < 64 * 64)
     mt__cfg.buffer_bytes = 64 * 64;
   s = getenv("MEMTRACE_MAX_FRAMES");
