@@ -53,7 +53,11 @@ enum {
   MT_R_REGION,       /* op region op; p0 heap p1 addr p2 size p3 domain */
   MT_R_OOM_INFO,     /* follows an MT_R_MEM with OOM: p0 free p1 total */
   MT_R_THREAD_NAME,  /* text follows */
+  MT_R_FW,           /* framework channel (hooks_framework.c), op MT_FW_*: MEM kind mem op, api,
+                        result mem kind, p0 addr p1 size p2 stream (written unless the hooks saw it);
+                        OOM p0 requested p1 free p2 total, text detail; META text key=value */
 };
+enum { MT_FW_MEM = 1, MT_FW_OOM = 2, MT_FW_META = 3 };
 
 /* One fixed-size record: 64 bytes, one cache line.  Extra slots (nx of
  * them) follow for stack PCs (8 per slot) or inline text. */

@@ -163,6 +163,8 @@ static struct {
   map_t region_heap;   /* region addr -> heaps.id */
   map_t comms;         /* comm handle -> index into commv + 1 */
   map_t startend;      /* range id -> index into sev + 1 */
+  map_t fwlive;        /* device memory the framework channel wrote (MT_R_FW MEM) */
+  int64_t fw_ooms;
   mt_heap_info *heapv;
   size_t nheap, capheap;
   mt_comm_info *commv;
@@ -561,6 +563,11 @@ static void consume(mt_tbuf *b, uint64_t pos, const mt_rec *r)
     if (r->op == MT_MEM_ALLOC || r->op == MT_MEM_CREATE) {
       if (r->result == 0 && r->p[0])
         map_put(&D.live, r->p[0], r->op, r->p[1] ? r->p[1] : 1);
+    } else if (r->op == MT_MEM_MAP || r->op == MT_MEM_UNMAP) {   /* for MT_R_FW MEM */
+      if (r->op == MT_MEM_MAP && r->result == 0)
+        map_put(&D.live, r->p[0], MT_MEM_MAP, 1);
+      else
+        map_del(&D.live, r->p[0], MT_MEM_MAP);
     } else if (r->op == MT_MEM_FREE || r->op == MT_MEM_RELEASE) {
       uint64_t sz = map_del(&D.live, r->p[0], r->op == MT_MEM_FREE ? MT_MEM_ALLOC : MT_MEM_CREATE);
       if (!e.size && sz)
@@ -786,6 +793,54 @@ static void consume(mt_tbuf *b, uint64_t pos, const mt_rec *r)
     }
     break;
   }
+  case MT_R_FW:
+    /* The framework channel (hooks_framework.c). */
+    if (r->op == MT_FW_MEM) {
+      /* The allocator's own report of a device allocation: the hooks
+       * normally recorded the call already (their record is consumed
+       * first: it was committed before the framework polled). */
+      int op = r->kind, starts = op == MT_MEM_ALLOC || op == MT_MEM_MAP;
+      if (starts ? map_get(&D.live, r->p[0], op) != 0 : !map_del(&D.fwlive, r->p[0], 0)) {
+        D.events--;
+        break;
+      }
+      if (starts)
+        map_put(&D.fwlive, r->p[0], 0, r->p[1] ? r->p[1] : 1);
+      mt_mem_event e;
+      memset(&e, 0, sizeof e);
+      e.ts = ts;
+      e.op = op;
+      e.api = r->api;
+      e.kind = r->result;
+      e.device = r->device;
+      e.addr = r->p[0];
+      e.size = r->p[1];
+      e.thread = b->id;
+      e.context = MT_CTX_FRAMEWORK;
+      e.stream = stream_id(r->p[2], r->device, ts);
+      mt_trace_put_mem(D.t, &e);
+    } else if (r->op == MT_FW_OOM) {
+      mt_oom_event o = { ts, r->device, r->api, MT_OOM_ALLOCATOR, r->p[0], (int64_t)r->p[1], (int64_t)r->p[2],
+                         b->id, 0 };
+      mt_trace_put_oom(D.t, &o);
+      if (r->ntext) {
+        char key[48];
+        text_of(b, pos, r, text);
+        snprintf(key, sizeof key, "torch.oom.%lld", (long long)D.fw_ooms++);
+        mt_trace_put_meta(D.t, key, text);
+      }
+    } else if (r->op == MT_FW_META && r->ntext) {
+      D.events--;
+      text_of(b, pos, r, text);
+      char *eq = strchr(text, '=');
+      if (eq) {
+        *eq = 0;
+        mt_trace_put_meta(D.t, text, eq + 1);
+      }
+    } else {
+      D.events--;
+    }
+    break;
   case MT_R_THREAD_NAME:
     D.events--;
     if (r->ntext) {
