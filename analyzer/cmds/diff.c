@@ -9,6 +9,7 @@
 #include <string.h>
 #include "analyzer/cmds/cmds.h"
 #include "analyzer/lib/analysis.h"
+#include <sqlite3.h>
 
 /* A JSON report: read it when the file is one, else analyse the path. */
 static json_object *load_side(const char *path, int *rc)
@@ -169,6 +170,7 @@ static int run(int argc, char **argv)
     { NULL, 0, NULL, 0 },
   };
   int c, top = 10;
+  sqlite3_config(SQLITE_CONFIG_MULTITHREAD);   /* as report.c */
   opterr = 0;
   optind = 1;
   while ((c = getopt_long(argc, argv, "+t:h", opts, NULL)) != -1) {

@@ -1144,6 +1144,7 @@ static int walk(st *s)
 {
   sqlite3_stmt *cur[NCUR] = { 0 };
   int live[NCUR] = { 0 };
+  int64_t head[NCUR];   /* ts of each cursor's current row */
   int rc = MT_OK;
   int want[NCUR] = { 1, 1, 1, s->pass == 2, s->pass == 2 };
   for (int i = 0; i < NCUR; i++) {
@@ -1154,8 +1155,10 @@ static int walk(st *s)
       goto out;
     }
     int st_ = sqlite3_step(cur[i]);
-    if (st_ == SQLITE_ROW)
+    if (st_ == SQLITE_ROW) {
       live[i] = 1;
+      head[i] = I64(cur[i], 0);
+    }
     else if (st_ != SQLITE_DONE) {
       rc = fail(s, MT_ECORRUPT, "damaged trace");
       goto out;
@@ -1167,8 +1170,8 @@ static int walk(st *s)
     int best = -1;
     int64_t bts = INT64_MAX;
     for (int i = 0; i < NCUR; i++)
-      if (live[i] && I64(cur[i], 0) < bts) {
-        bts = I64(cur[i], 0);
+      if (live[i] && head[i] < bts) {
+        bts = head[i];
         best = i;
       }
     /* heap destructions: after the events of their instant */
@@ -1239,7 +1242,9 @@ static int walk(st *s)
     if (rc != MT_OK)
       goto out;
     int st_ = sqlite3_step(q);
-    if (st_ == SQLITE_DONE)
+    if (st_ == SQLITE_ROW)
+      head[best] = I64(q, 0);
+    else if (st_ == SQLITE_DONE)
       live[best] = 0;
     else if (st_ != SQLITE_ROW) {
       rc = fail(s, MT_ECORRUPT, "damaged trace");
