@@ -188,3 +188,13 @@ done:
   free(c.ev.v);
   return rc;
 }
+
+int mt__fuzz_memtl_buf(const unsigned char *buf, size_t len, mt_error *err)
+{
+  tctx c = { .path = "fuzz", .err = err };
+  int rc = mt__js_stream_buf(buf, len, "fuzz", "", cb, &c, err);
+  if (!rc)
+    qsort(c.ev.v, c.ev.n, sizeof *c.ev.v, cmp);
+  free(c.ev.v);
+  return rc;
+}

@@ -331,6 +331,27 @@ int mt__import_snapshot(const char *in, const char *out, const char *run_id, mt_
     rc = bad(&c, "'segments' or 'device_traces' is not a list");
     goto done;
   }
+  for (size_t i = 0; segments && i < segments->n; i++) {
+    const mt_pv *s = segments->items[i], *bl = mt_pv_get(s, "blocks");
+    if (!s || s->type != MT_PV_DICT || !mt_pv_get(s, "address") || !mt_pv_get(s, "total_size") ||
+        (bl && !is_list(bl))) {
+      rc = bad(&c, "a segment is not a dict with address, total_size and a list of blocks");
+      goto done;
+    }
+    for (size_t b = 0; bl && b < bl->n; b++)
+      if (!bl->items[b] || bl->items[b]->type != MT_PV_DICT) {
+        rc = bad(&c, "a block is not a dict");
+        goto done;
+      }
+  }
+  for (size_t d = 0; traces && d < traces->n; d++) {
+    const mt_pv *tr = traces->items[d];
+    for (size_t i = 0; is_list(tr) && i < tr->n; i++)
+      if (!tr->items[i] || tr->items[i]->type != MT_PV_DICT) {
+        rc = bad(&c, "a trace entry is not a dict");
+        goto done;
+      }
+  }
 
   /* Time origin: the earliest trace entry. */
   int64_t t0 = INT64_MAX, tmax = 0;

@@ -104,5 +104,6 @@ int mt__import_nsys(const char *in, const char *out, const char *run_id,
 
 /* Fuzz entry points: parse only, no output. */
 int mt__fuzz_kineto_buf(const unsigned char *buf, size_t len, mt_error *err);
+int mt__fuzz_memtl_buf(const unsigned char *buf, size_t len, mt_error *err);
 
 #endif

@@ -8,7 +8,9 @@ analyzer_interop_libmemtrace_interop_la_SOURCES = \
 	analyzer/interop/import_snapshot.c analyzer/interop/import_kineto.c \
 	analyzer/interop/import_memtl.c analyzer/interop/import_nsys.c \
 	analyzer/interop/export_perfetto.c analyzer/interop/export_snapshot.c
+
 analyzer_interop_libmemtrace_interop_la_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(JSONC_CFLAGS) $(ZLIB_CFLAGS)
 
 memtrace_SOURCES += analyzer/cmds/import.c analyzer/cmds/export.c
 memtrace_LDADD += analyzer/interop/libmemtrace-interop.la $(JSONC_LIBS) $(ZLIB_LIBS)
+include fuzz/local.mk

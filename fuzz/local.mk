@@ -1,0 +1,49 @@
+# Fuzz harnesses for the importers (libFuzzer, clang).  `make fuzz` builds
+# them with ASan+UBSan and runs each for $(FUZZ_SECONDS) seconds over a copy
+# of the checked-in seed corpus (fuzz/corpus/NAME); never part of `make
+# check`.  CI replays the checked-in corpus through the same harnesses built
+# without libFuzzer (tests/interop/test_fuzz_corpus.sh).
+FUZZ_CC = clang
+FUZZ_SECONDS = 600
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_TARGETS = pickle kineto memtl nsys
+FUZZ_INTEROP = $(addprefix $(top_srcdir)/analyzer/interop/, \
+	util.c pickle.c jstream.c import.c import_snapshot.c import_kineto.c import_memtl.c import_nsys.c)
+
+fuzz/fuzz-%: $(top_srcdir)/fuzz/fuzz_%.c $(FUZZ_INTEROP) schemas/libmemtrace-trace.la
+	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) -I$(top_srcdir) -I$(top_builddir) $(CUDA_CPPFLAGS) \
+	  $(SQLITE_CFLAGS) $(JSONC_CFLAGS) $(ZLIB_CFLAGS) -o $@ $< $(FUZZ_INTEROP) \
+	  schemas/.libs/libmemtrace-trace.a $(JSONC_LIBS) $(ZLIB_LIBS) $(SQLITE_LIBS) -lm
+
+fuzz: $(addprefix fuzz/fuzz-,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/work/$$t; cp $(top_srcdir)/fuzz/corpus/$$t/* fuzz/work/$$t/ 2>/dev/null; \
+	  echo "fuzz $$t: $(FUZZ_SECONDS) s"; \
+	  ./fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+	    -artifact_prefix=fuzz/work/$$t- fuzz/work/$$t || exit 1; \
+	  echo "fuzz $$t: corpus $$(ls fuzz/work/$$t | wc -l) files"; \
+	done
+.PHONY: fuzz
+CLEANFILES += $(addprefix fuzz/fuzz-,$(FUZZ_TARGETS))
+EXTRA_DIST += fuzz/fuzz_pickle.c fuzz/fuzz_kineto.c fuzz/fuzz_memtl.c fuzz/fuzz_nsys.c fuzz/replay.c fuzz/corpus
+
+# Corpus replay in CI: the harnesses linked with a plain main().
+if ENABLE_TESTS
+check_PROGRAMS += fuzz/replay-pickle fuzz/replay-kineto fuzz/replay-memtl fuzz/replay-nsys
+fuzz_replay_pickle_SOURCES = fuzz/replay.c fuzz/fuzz_pickle.c
+fuzz_replay_kineto_SOURCES = fuzz/replay.c fuzz/fuzz_kineto.c
+fuzz_replay_memtl_SOURCES = fuzz/replay.c fuzz/fuzz_memtl.c
+fuzz_replay_nsys_SOURCES = fuzz/replay.c fuzz/fuzz_nsys.c
+FUZZ_REPLAY_LDADD = analyzer/interop/libmemtrace-interop.la schemas/libmemtrace-trace.la \
+	$(JSONC_LIBS) $(ZLIB_LIBS) $(SQLITE_LIBS)
+fuzz_replay_pickle_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
+fuzz_replay_kineto_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
+fuzz_replay_memtl_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
+fuzz_replay_nsys_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
+fuzz_replay_pickle_LDADD = $(FUZZ_REPLAY_LDADD)
+fuzz_replay_kineto_LDADD = $(FUZZ_REPLAY_LDADD)
+fuzz_replay_memtl_LDADD = $(FUZZ_REPLAY_LDADD)
+fuzz_replay_nsys_LDADD = $(FUZZ_REPLAY_LDADD)
+TESTS += tests/interop/test_fuzz_corpus.sh
+endif
+EXTRA_DIST += tests/interop/test_fuzz_corpus.sh
