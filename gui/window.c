@@ -531,9 +531,17 @@ static void act_layout(GSimpleAction *a, GVariant *p, gpointer w)
   graphene_point_t pt;
   if (!gtk_widget_compute_point(self->chart, GTK_WIDGET(self), &GRAPHENE_POINT_INIT(0, 0), &pt))
     pt.x = pt.y = 0;
+  double sx = 0, sy = 0;
+  gtk_native_get_surface_transform(GTK_NATIVE(self), &sx, &sy);
+  graphene_rect_t cb;
+  if (g_getenv("MT_VIEW_DEBUG") && gtk_widget_compute_bounds(self->chart, GTK_WIDGET(self), &cb))
+    g_printerr("chart bounds %.1f,%.1f %.1fx%.1f\n", cb.origin.x, cb.origin.y, cb.size.width, cb.size.height);
+  if (g_getenv("MT_VIEW_DEBUG"))
+    g_printerr("chart at %.1f,%.1f in the window; surface transform %.1f,%.1f; window %dx%d\n", pt.x, pt.y, sx, sy,
+               gtk_widget_get_width(GTK_WIDGET(self)), gtk_widget_get_height(GTK_WIDGET(self)));
   if (mt_layout_write(g_variant_get_string(p, NULL), mt_chart_widget_get_layout(chart_of(self)),
-                      mt_chart_widget_get_view(chart_of(self)), mt_chart_widget_get_data(chart_of(self)), pt.x,
-                      pt.y))
+                      mt_chart_widget_get_view(chart_of(self)), mt_chart_widget_get_data(chart_of(self)), pt.x + sx,
+                      pt.y + sy))
     g_printerr("memtrace-view: cannot write %s\n", g_variant_get_string(p, NULL));
 }
 
@@ -968,8 +976,15 @@ MtWindow *mt_window_new(GtkApplication *app, const MtViewOptions *opts)
 gboolean mt_window_save_png(MtWindow *self, const char *path, GError **error)
 {
   GtkWidget *w = GTK_WIDGET(self);
-  int width = gtk_widget_get_width(w), height = gtk_widget_get_height(w);
   GdkPaintable *paintable = gtk_widget_paintable_new(w);
+  /* at its intrinsic size, which includes the client-side decorations
+   * around the window's allocation (gtk_native_get_surface_transform), so
+   * nothing is scaled */
+  int width = gdk_paintable_get_intrinsic_width(paintable), height = gdk_paintable_get_intrinsic_height(paintable);
+  if (width <= 0 || height <= 0) {
+    width = gtk_widget_get_width(w);
+    height = gtk_widget_get_height(w);
+  }
   GtkSnapshot *snap = gtk_snapshot_new();
   gdk_paintable_snapshot(paintable, snap, width, height);
   GskRenderNode *node = gtk_snapshot_free_to_node(snap);
@@ -977,6 +992,11 @@ gboolean mt_window_save_png(MtWindow *self, const char *path, GError **error)
   if (!node) {
     g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "nothing drawn yet");
     return FALSE;
+  }
+  if (g_getenv("MT_VIEW_DEBUG")) {
+    graphene_rect_t b;
+    gsk_render_node_get_bounds(node, &b);
+    g_printerr("screenshot node bounds %.1f,%.1f %.1fx%.1f\n", b.origin.x, b.origin.y, b.size.width, b.size.height);
   }
   GskRenderer *renderer = gtk_native_get_renderer(GTK_NATIVE(self));
   GdkTexture *tex = gsk_renderer_render_texture(renderer, node, &GRAPHENE_RECT_INIT(0, 0, width, height));

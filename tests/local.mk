@@ -11,3 +11,4 @@ include tests/replay/local.mk
 include analyzer/interop/local.mk
 include tests/interop/local.mk
 include tests/analyzer/local.mk
+include tests/gui/local.mk

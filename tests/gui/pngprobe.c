@@ -89,7 +89,7 @@ int main(int argc, char **argv)
       }
     }
     printf("%d %d %d\n", rows, top, bottom);
-  } else if (!strcmp(cmd, "count") && argc == 10) {
+  } else if (!strcmp(cmd, "count") && argc == 9) {
     int x0 = atoi(argv[3]), y0 = atoi(argv[4]), x1 = atoi(argv[5]), y1 = atoi(argv[6]), tol = atoi(argv[8]);
     unsigned c = (unsigned)strtoul(argv[7], NULL, 16);
     long n = 0;
