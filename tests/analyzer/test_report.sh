@@ -108,6 +108,31 @@ if [ $rc -eq 0 ] || { [ $rc -eq 2 ] && [ "$(wc -l <"$W/err")" -eq 1 ]; }; then o
 expect_fail 2 "missing file" "cannot open" "$MT" report "$W/none.mtrace"
 expect_fail 2 "no argument" "no trace or run directory" "$MT" report
 
+# a real SIGKILL: simtrain killed under memtrace record leaves FILE + FILE-wal
+ST="$B/tests/sim/simtrain/simtrain"
+if [ -x "$ST" ] && "$MT" record --help >/dev/null 2>&1; then
+  LD_LIBRARY_PATH="$B/tests/sim/cuda/.libs:$B/tests/sim/nccl/.libs:$B/tests/sim/cublas/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+    "$MT" record -o "$W/killed" -- "$ST" --layers 8 --steps 100000 >"$W/killed.log" 2>&1 &
+  rp=$!
+  child=""
+  for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+    sleep 0.2
+    child=$(pgrep -P "$rp" | head -1)
+    [ -n "$child" ] && ls "$W/killed"/*.mtrace >/dev/null 2>&1 && break
+  done
+  sleep 0.5
+  [ -n "$child" ] && kill -9 "$child"
+  wait "$rp"
+  "$MT" report -f json "$W/killed" >"$W/killed.json" 2>"$W/err"; rc=$?
+  check "SIGKILLed run: report exits 0" test "$rc" -eq 0
+  check "SIGKILLed run: marked incomplete, with a peak" python3 -c "
+import json; r=json.load(open('$W/killed.json')); k=r['ranks'][0]
+assert r['incomplete'] and k['incomplete'] and k['end_ns'] is None and k['peak']['allocated_bytes'] > 0, k['peak']"
+else
+  ok "SIGKILLed run # SKIP needs memtrace record and simtrain"
+  ok "SIGKILLed run: incomplete # SKIP needs memtrace record and simtrain"
+fi
+
 # diff
 "$MT" diff "$W/basic.mtrace" "$W/run/rank1.2.mtrace" >"$W/diff.txt" 2>"$W/err"; rc=$?
 if [ $rc -eq 0 ]; then ok "diff exits 0"; else not_ok "diff exits 0 (got $rc)"; sed 's/^/#   /' "$W/err"; fi
