@@ -56,7 +56,7 @@ done
 echo "(added/ev: ns added per intercepted call against bare; a malloc+free pair is 2 events)"
 echo
 echo "2. Sustained capture: 2,000,000 cudaLaunchKernel as fast as the thread can, --stacks=none"
-for buf in 4MiB 512MiB; do
+for buf in 4MiB 32MiB 512MiB; do
   rm -rf "$T/run"
   s=$(date +%s%N)
   MEMTRACE_BUFFER_SIZE=$buf with nostack "$CALLS" flood 2000000 >"$T/flood" 2>/dev/null
@@ -74,11 +74,11 @@ for buf in 4MiB 512MiB; do
 done
 echo
 if [ -x "$SIMTRAIN" ]; then
-  echo "3. simtrain end to end (--steps 10, wall ms, median of $ROUNDS)"
+  echo "3. simtrain end to end (--steps 300 --layers 8, wall ms, median of $ROUNDS; includes creating and finalizing the trace)"
   for r in $(seq "$ROUNDS"); do
     for cfg in bare nop nostack native; do
       s=$(date +%s%N)
-      with $cfg "$SIMTRAIN" --steps 10 --truth-tensors none >/dev/null 2>&1
+      with $cfg "$SIMTRAIN" --steps 300 --layers 8 --truth-tensors none >/dev/null 2>&1
       e=$(date +%s%N)
       echo $(((e - s) / 1000)) >>"$T/s.$cfg"
     done
@@ -89,7 +89,7 @@ if [ -x "$SIMTRAIN" ]; then
     awk -v c=$cfg -v v=$v -v b=$sb 'BEGIN { printf "  %-9s %8.1f ms  %5.2fx\n", c, v/1000, v/b }'
   done
   rm -rf "$T/run"
-  with native "$SIMTRAIN" --steps 10 --truth-tensors none >/dev/null 2>&1
+  with native "$SIMTRAIN" --steps 300 --layers 8 --truth-tensors none >/dev/null 2>&1
   f=$(ls "$T"/run/*.mtrace | head -1)
-  echo "  ($(sqlite3 "$f" "SELECT (SELECT count(*) FROM mem_events)+(SELECT count(*) FROM kernels)+(SELECT count(*) FROM ranges)+(SELECT count(*) FROM region_events)+(SELECT count(*) FROM memcpys)") events per run)"
+  echo "  ($(sqlite3 "$f" "SELECT (SELECT count(*) FROM mem_events)+(SELECT count(*) FROM kernels)+(SELECT count(*) FROM ranges)+(SELECT count(*) FROM region_events)+(SELECT count(*) FROM memcpys)") events per run, $(sqlite3 "$f" "SELECT coalesce(sum(count),0) FROM drops") dropped with native stacks)"
 fi
