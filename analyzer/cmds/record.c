@@ -41,13 +41,16 @@ static const char usage_text[] =
   "      --stacks=MODE    native (default): native call stacks at allocations and\n"
   "                       launches; none: no stacks (lowest overhead)\n"
   "      --no-cupti       do not use CUPTI even when a GPU is present\n"
-  "      --buffer-size SIZE  per-thread event buffer (default 32MiB; 64 B per event,\n"
-  "                       +64 B per 8 stack frames);\n"
+  "      --python-stacks  PyTorch: record Python stacks of allocator events (costly)\n"
+  "      --no-python      do not load the PyTorch integration (PYTHONPATH untouched)\n"
+  "      --buffer-size SIZE  per-thread event buffer (default 4MiB; 64 B per event);\n"
   "                       when full, events are dropped and counted, never waited for\n"
   "  -q, --quiet          no summary lines\n"
   "  -h, --help           this text\n"
   "\n"
-  "Environment: MEMTRACE_COLLECTOR=PATH overrides the collector library.\n"
+  "Environment: MEMTRACE_COLLECTOR=PATH overrides the collector library;\n"
+  "MEMTRACE_PYTHON_DIR=PATH the PyTorch bootstrap (a sitecustomize put first on\n"
+  "PYTHONPATH; see docs/PYTORCH.md).\n"
   "Then: 'memtrace info DIR' for counts, 'memtrace report DIR' for the peak.\n";
 
 static pid_t child;
@@ -94,6 +97,35 @@ static int find_collector(char *out, size_t n)
   return exists(out) ? 0 : -1;
 }
 
+/* The PyTorch bootstrap directory (sitecustomize.py + memtrace/):
+ * $MEMTRACE_PYTHON_DIR, else python/ next to the collector (installed:
+ * $(pkglibdir)/python), else ../python (build tree: collector/.libs/). */
+static int find_python_dir(const char *so, char *out, size_t n)
+{
+  const char *e = getenv("MEMTRACE_PYTHON_DIR");
+  if (e && *e) {
+    snprintf(out, n, "%s", e);
+    return 0;
+  }
+  char d[PATH_MAX];
+  snprintf(d, sizeof d, "%s", so);
+  char *slash = strrchr(d, '/');
+  if (!slash)
+    return -1;
+  *slash = 0;
+  static const char *const rel[] = { "python", "../python" };
+  for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+    char cand[PATH_MAX * 2 + 32];
+    snprintf(cand, sizeof cand, "%s/%s/sitecustomize.py", d, rel[i]);
+    if (exists(cand)) {
+      snprintf(cand, sizeof cand, "%s/%s", d, rel[i]);
+      if (realpath(cand, out))
+        return 0;
+    }
+  }
+  return -1;
+}
+
 static int dir_has_traces(const char *dir)
 {
   char **paths = NULL;
@@ -112,13 +144,15 @@ static int run(int argc, char **argv)
     { "output", required_argument, NULL, 'o' },
     { "stacks", required_argument, NULL, 's' },
     { "no-cupti", no_argument, NULL, 'C' },
+    { "python-stacks", no_argument, NULL, 'P' },
+    { "no-python", no_argument, NULL, 'N' },
     { "buffer-size", required_argument, NULL, 'b' },
     { "quiet", no_argument, NULL, 'q' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
   const char *out = NULL, *stacks = "native", *bufsize = NULL;
-  int cupti = 1, quiet = 0, c;
+  int cupti = 1, quiet = 0, c, pystacks = 0, python = 1;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "+o:qh", opts, NULL)) != -1) {
@@ -130,6 +164,8 @@ static int run(int argc, char **argv)
       stacks = optarg;
       break;
     case 'C': cupti = 0; break;
+    case 'P': pystacks = 1; break;
+    case 'N': python = 0; break;
     case 'b': {
       uint64_t v;
       if (mt_parse_size(optarg, &v) != 0 || v < 4096 || v > ((uint64_t)1 << 34))
@@ -200,6 +236,22 @@ static int run(int argc, char **argv)
   setenv("MEMTRACE_RUN_ID", run_id, 1);
   setenv("MEMTRACE_STACKS", stacks, 1);
   setenv("MEMTRACE_CUPTI", cupti ? "1" : "0", 1);
+  /* PyTorch integration: the bootstrap first on PYTHONPATH. */
+  char pydir[PATH_MAX];
+  if (python && find_python_dir(so, pydir, sizeof pydir) == 0) {
+    const char *pp = getenv("PYTHONPATH");
+    size_t n = strlen(pydir) + (pp ? strlen(pp) : 0) + 2;
+    char *v = malloc(n);
+    if (!v)
+      return MT_EXIT_FAIL;
+    if (pp && *pp)
+      snprintf(v, n, "%s:%s", pydir, pp);
+    else
+      snprintf(v, n, "%s", pydir);
+    setenv("PYTHONPATH", v, 1);
+    free(v);
+  }
+  setenv("MEMTRACE_PYTHON_STACKS", pystacks ? "1" : "0", 1);
   if (bufsize)
     setenv("MEMTRACE_BUFFER_SIZE", bufsize, 1);
   else

@@ -1,0 +1,252 @@
+"""The caching allocator's event stream into the trace.
+
+torch exposes its allocator trace to Python only as a ring that
+torch.cuda.memory._snapshot() returns whole (attachAllocatorTraceTracker is
+C++ only).  So: _record_memory_history(max_entries=N) keeps a bounded ring;
+Stream.poll() takes a snapshot, finds the entries it has not seen (Tail:
+the last entries it saw, matched in the new ring), and Channel.feed() hands
+them to the collector's framework channel (memtrace_fw_trace_entry), whose
+C side maps them onto heaps and region events with the same mapping as the
+snapshot importer (collector/torch_actions.h).
+
+Identity (parameter / gradient / optimizer state) is attached to the
+register row of the block: Channel.annotate() records "this address holds
+<category>/<name> at time T"; the next feed() labels the alloc entry that
+made that block, or, when the block was reported in an earlier poll,
+asks the collector to relabel it (memtrace_fw_relabel).
+
+Nothing here imports torch: tests feed synthetic entries."""
+import threading
+import time
+
+from memtrace import _native
+
+REAL_US = 10 ** 15   # time_us above this is CLOCK_REALTIME (epoch) µs
+
+
+def entry_time(e):
+    """(ns, clock) of a trace entry for memtrace_fw_*."""
+    t = e.get("time_us")
+    if not isinstance(t, int) or t <= 0:
+        return 0, _native.NOW
+    return t * 1000, (_native.REAL if t > REAL_US else _native.MONO)
+
+
+def _key(e):
+    return (e.get("action"), e.get("addr"), e.get("size"), e.get("stream"), e.get("time_us"))
+
+
+class Tail(object):
+    """Finds the entries of a ring not seen before.  Keeps the last K entries
+    seen; in a new ring, what follows their last occurrence is new.  When
+    they are not found, the ring wrapped past them: everything is new and
+    `lost` says entries were missed."""
+    K = 4
+
+    def __init__(self):
+        self.last = []
+        self.lost = 0
+
+    def new_entries(self, ring):
+        n = len(ring)
+        if not self.last:
+            start = 0
+        else:
+            k = len(self.last)
+            start = None
+            for j in range(n - k, -1, -1):
+                if _key(ring[j + k - 1]) == self.last[-1] and \
+                        [_key(x) for x in ring[j:j + k]] == self.last:
+                    start = j + k
+                    break
+            if start is None:
+                self.lost += 1
+                start = 0
+        if n:
+            self.last = [_key(x) for x in ring[max(0, n - self.K):n]]
+        return ring[start:]
+
+
+class Channel(object):
+    """Allocator entries -> the collector.  `sink` is memtrace._native (or a
+    stand-in with the same functions, for tests)."""
+
+    def __init__(self, sink=_native):
+        self.sink = sink
+        self.live = {}          # (device, addr) -> [size, alloc time_us, labelled, label]
+        self.ident = {}         # (device, addr) -> (label, time_us)
+        self.by_cat = {}        # label category -> live bytes (OOM forensics)
+        self.entries = 0
+        self.relabels = 0
+
+    # -- identity -------------------------------------------------------
+    def annotate(self, device, addr, label, time_us=None):
+        if time_us is None:
+            time_us = time.time_ns() // 1000
+        self.ident[(device, addr)] = (label, time_us)
+
+    def _cat_add(self, label, size):
+        if label:
+            c = label.split("/", 1)[0]
+            self.by_cat[c] = self.by_cat.get(c, 0) + size
+
+    # -- entries ----------------------------------------------------------
+    def feed(self, device, entries):
+        # Which alloc does each pending identity belong to?  The last alloc
+        # of its address at or before the annotation, not freed before it.
+        chosen = {}
+        if self.ident:
+            last = {}
+            for i, e in enumerate(entries):
+                k = (device, e.get("addr"))
+                if k not in self.ident:
+                    continue
+                t_ann = self.ident[k][1]
+                te = e.get("time_us") or 0
+                if te > t_ann:
+                    continue
+                a = e.get("action")
+                if a == "alloc":
+                    last[k] = i
+                elif a == "free_completed" and k in last:
+                    del last[k]
+            for k, i in last.items():
+                chosen[i] = self.ident.pop(k)[0]
+        sink = self.sink
+        for i, e in enumerate(entries):
+            a = e.get("action")
+            addr = e.get("addr") or 0
+            size = e.get("size") or 0
+            ts, clock = entry_time(e)
+            label = chosen.get(i)
+            if a == "alloc":
+                if label is None:
+                    um = e.get("user_metadata")
+                    label = um if isinstance(um, str) and um else None
+                old = self.live.get((device, addr))
+                if old:
+                    self._cat_add(old[3], -old[0])
+                self.live[(device, addr)] = [size, e.get("time_us") or 0, label is not None, label]
+                self._cat_add(label, size)
+            elif a == "free_completed":
+                old = self.live.pop((device, addr), None)
+                if old:
+                    self._cat_add(old[3], -old[0])
+            elif a == "oom":
+                continue        # the OOM observer reports it, with more facts
+            sink.trace_entry(device, a, addr, size, e.get("stream") or 0, ts, clock, label)
+            self.entries += 1
+        # Identities of blocks reported in earlier polls.
+        for k, (label, t_ann) in list(self.ident.items()):
+            if k[0] != device:
+                continue
+            b = self.live.get(k)
+            if b and not b[2] and b[1] <= t_ann:
+                if sink.relabel(device, k[1], label, t_ann * 1000, _native.REAL) == 0:
+                    self.relabels += 1
+                b[2] = True
+                b[3] = label
+                self._cat_add(label, b[0])
+            del self.ident[k]
+
+    def seed(self, segments):
+        """State already there when recording started (a late start):
+        segments and their active blocks, reported at once."""
+        now = time.time_ns() // 1000
+        for s in segments:
+            d = s.get("device", 0)
+            seg_act = "segment_map" if s.get("is_expandable") else "segment_alloc"
+            ents = [{"action": seg_act, "addr": s["address"], "size": s["total_size"],
+                     "stream": s.get("stream", 0), "time_us": now}]
+            for b in s.get("blocks", []):
+                if b.get("state", "").startswith("active"):
+                    ents.append({"action": "alloc", "addr": b["address"], "size": b["size"],
+                                 "stream": s.get("stream", 0), "time_us": now})
+            self.feed(d, ents)
+
+
+def pool_name(seg):
+    """Heap name of a segment from the allocator's own view."""
+    pool = seg.get("segment_pool_id")
+    if isinstance(pool, (tuple, list)) and any(pool):
+        return "private-pool(%s)" % ",".join(str(x) for x in pool)
+    if seg.get("is_expandable"):
+        return "expandable"
+    return seg.get("segment_type") or "large"
+
+
+class Stream(object):
+    """The live allocator stream of one process (needs torch with CUDA)."""
+
+    def __init__(self, torch, max_entries=100000, python_stacks=False, interval=0.5):
+        self.torch = torch
+        self.max_entries = max_entries
+        self.python_stacks = python_stacks
+        self.interval = interval
+        self.channel = Channel()
+        self.tails = {}
+        self.named = set()
+        self.lock = threading.Lock()
+        self.last_poll = 0.0
+        self.polls = 0
+        self.poll_s = 0.0
+        self.started = False
+        self._stop = threading.Event()
+
+    def start(self):
+        mem = self.torch.cuda.memory
+        ctx = "all" if self.python_stacks else None
+        try:   # torch >= 2.1
+            mem._record_memory_history(enabled="all", context=ctx, stacks="python",
+                                       max_entries=self.max_entries)
+        except TypeError:   # torch 1.13 / 2.0
+            mem._record_memory_history(True, record_context=self.python_stacks,
+                                       trace_alloc_max_entries=self.max_entries,
+                                       trace_alloc_record_context=self.python_stacks)
+        self.started = True
+        try:   # anything allocated before (late start)
+            snap = mem._snapshot()
+            self.channel.seed(snap.get("segments", []) if isinstance(snap, dict) else [])
+            for d, ring in enumerate(snap.get("device_traces", []) if isinstance(snap, dict) else []):
+                self.tails.setdefault(d, Tail()).new_entries(ring)
+        except Exception:
+            pass
+        t = threading.Thread(target=self._run, name="memtrace-torch-alloc", daemon=True)
+        t.start()
+
+    def _run(self):
+        while not self._stop.wait(self.interval):
+            if time.monotonic() - self.last_poll >= self.interval:
+                self.poll()
+
+    def poll(self, min_gap=0.0):
+        if not self.started or time.monotonic() - self.last_poll < min_gap:
+            return False
+        if not self.lock.acquire(False):
+            return False
+        try:
+            t0 = time.monotonic()
+            snap = self.torch.cuda.memory._snapshot()
+            traces = snap.get("device_traces", []) if isinstance(snap, dict) else []
+            for d, ring in enumerate(traces):
+                self.channel.feed(d, self.tails.setdefault(d, Tail()).new_entries(ring))
+            for s in snap.get("segments", []) if isinstance(snap, dict) else []:
+                k = (s.get("device", 0), s.get("address"))
+                name = pool_name(s)
+                if (k, name) not in self.named:
+                    if self.channel.sink.segment_name(k[0], k[1], name) == 0:
+                        self.named.add((k, name))
+            self.polls += 1
+            self.last_poll = time.monotonic()
+            self.poll_s += self.last_poll - t0
+            return True
+        finally:
+            self.lock.release()
+
+    def stop(self):
+        self._stop.set()
+        self.poll()
+        lost = sum(t.lost for t in self.tails.values())
+        _native.meta("torch.alloc_stream", "polls=%d poll_s=%.3f entries=%d relabels=%d ring_overruns=%d max_entries=%d"
+                     % (self.polls, self.poll_s, self.channel.entries, self.channel.relabels, lost,
+                        self.max_entries))

@@ -1,0 +1,105 @@
+"""ctypes binding of the collector's framework channel (memtrace_fw_* in
+collector/hooks_framework.c).  The collector is preloaded, so its symbols
+are in the process's global namespace.  PyDLL: calls keep the GIL (they
+are short and never block), so Python callers are serialised for free."""
+import ctypes
+
+_C = None
+ok = False
+
+
+def load():
+    global _C, ok
+    if _C is not None:
+        return ok
+    try:
+        lib = ctypes.PyDLL(None)
+        lib.memtrace_fw_version.restype = ctypes.c_int
+        if lib.memtrace_fw_version() < 1:
+            raise OSError("old collector")
+    except (OSError, AttributeError):
+        _C = False
+        ok = False
+        return False
+    u64, i64, i, s = ctypes.c_uint64, ctypes.c_int64, ctypes.c_int, ctypes.c_char_p
+    sig = {
+        "memtrace_fw_init": (i, [s, s]),
+        "memtrace_fw_range_start": (u64, [s, i64, i]),
+        "memtrace_fw_range_end": (None, [u64, i64, i]),
+        "memtrace_fw_mark": (None, [s]),
+        "memtrace_fw_trace_entry": (i, [i, s, u64, u64, u64, i64, i, s]),
+        "memtrace_fw_segment_name": (i, [i, u64, s]),
+        "memtrace_fw_relabel": (i, [i, u64, s, i64, i]),
+        "memtrace_fw_oom": (None, [i, u64, i64, i64, s, i64, i]),
+        "memtrace_fw_meta": (None, [s, s]),
+        "memtrace_fw_busy_drops": (u64, []),
+        "memtrace_fw_flush": (i, [i]),
+    }
+    for name, (res, args) in sig.items():
+        f = getattr(lib, name)
+        f.restype = res
+        f.argtypes = args
+    _C = lib
+    ok = True
+    return True
+
+
+def _b(x):
+    if x is None:
+        return None
+    return x.encode("utf-8", "replace") if isinstance(x, str) else x
+
+
+# clocks of memtrace_fw_*: 0 now, 1 CLOCK_MONOTONIC ns, 2 CLOCK_REALTIME ns
+NOW, MONO, REAL = 0, 1, 2
+
+
+def init(framework, version):
+    return _C.memtrace_fw_init(_b(framework), _b(version)) if ok else 0
+
+
+def range_start(name, ts=0, clock=NOW):
+    return _C.memtrace_fw_range_start(_b(name), ts, clock) if ok else 0
+
+
+def range_end(rid, ts=0, clock=NOW):
+    if ok:
+        _C.memtrace_fw_range_end(rid, ts, clock)
+
+
+def mark(name):
+    if ok:
+        _C.memtrace_fw_mark(_b(name))
+
+
+def trace_entry(device, action, addr, size, stream, ts, clock, label=None):
+    if not ok:
+        return 0
+    return _C.memtrace_fw_trace_entry(device, _b(action), addr & 0xFFFFFFFFFFFFFFFF, size, stream & 0xFFFFFFFFFFFFFFFF,
+                                      ts, clock, _b(label))
+
+
+def segment_name(device, addr, name):
+    return _C.memtrace_fw_segment_name(device, addr, _b(name)) if ok else 1
+
+
+def relabel(device, addr, label, ts=0, clock=NOW):
+    return _C.memtrace_fw_relabel(device, addr, _b(label), ts, clock) if ok else 1
+
+
+def oom(device, requested, free, total, detail, ts=0, clock=NOW):
+    if ok:
+        _C.memtrace_fw_oom(device, requested, free, total, _b(detail[:255]), ts, clock)
+
+
+def meta(key, value):
+    if ok:
+        _C.memtrace_fw_meta(_b(key), _b(str(value)[:250]))
+
+
+def busy_drops():
+    return _C.memtrace_fw_busy_drops() if ok else 0
+
+
+def flush(timeout_ms=2000):
+    return _C.memtrace_fw_flush(timeout_ms) if ok else -1
