@@ -368,6 +368,56 @@ static int64_t sample_at_x(const MtChartData *d, const mt_rank *r, const MtView 
   return -1;
 }
 
+/* Rectangles of one colour, filled with one cairo_fill: per-rectangle
+ * fills cost more than the pixels when thousands of spans are visible. */
+typedef struct Batch {
+  double *r;
+  size_t n, cap;
+} Batch;
+
+static void batch_add(Batch *b, double x, double y, double w, double h)
+{
+  if (b->n + 4 > b->cap) {
+    b->cap = b->cap ? 2 * b->cap : 1024;
+    b->r = realloc(b->r, b->cap * sizeof *b->r);
+  }
+  b->r[b->n++] = x;
+  b->r[b->n++] = y;
+  b->r[b->n++] = w;
+  b->r[b->n++] = h;
+}
+
+static void batch_fill(cairo_t *cr, Batch *b, MtRgb c, double alpha)
+{
+  if (!b->n)
+    return;
+  cairo_new_path(cr);
+  for (size_t i = 0; i < b->n; i += 4)
+    cairo_rectangle(cr, b->r[i], b->r[i + 1], b->r[i + 2], b->r[i + 3]);
+  set_rgb(cr, c, alpha);
+  cairo_fill(cr);
+  b->n = 0;
+}
+
+/* A step line through cell values as boxes (horizontal runs joined by
+ * vertical ones): far cheaper for cairo than stroking a long polyline. */
+static void step_boxes(Batch *b, const MtLayout *l, size_t n, const uint64_t *vals, double width)
+{
+  double prev = -1;
+  for (size_t k = 0; k < n; k++) {
+    double y = floor(mt_chart_y(l, (double)vals[k]) + 0.5);
+    double xa = floor(cells_buf[k].xa + 0.5), xb = floor(cells_buf[k].xb + 0.5);
+    if (xb <= xa)
+      xb = xa + 1;
+    if (prev >= 0 && prev != y) {
+      double y0 = fmin(prev, y), y1 = fmax(prev, y);
+      batch_add(b, xa, y0, width, y1 - y0 + width);
+    }
+    batch_add(b, xa, y - width / 2, xb - xa, width);
+    prev = y;
+  }
+}
+
 /* ---- layers --------------------------------------------------------------- */
 
 static void draw_grid_and_axis(Painter *p, const MtView *v, const MtLayout *l)
@@ -438,63 +488,62 @@ static void draw_stack(Painter *p, const MtChartData *d, const MtView *v, const 
       any = vals[cells_buf[k].i] > 0;
     if (!any)
       continue;
+    /* pixel-aligned boxes, equal neighbours merged: cairo fills boxes
+     * without tessellating, which keeps a frame in a few milliseconds */
     cairo_new_path(cr);
+    double rx0 = 0, rx1 = -1, ry0 = 0, ry1 = 0;
     for (size_t k = 0; k < n; k++) {
-      double top = base[k] + (double)vals[cells_buf[k].i];
-      double y = mt_chart_y(l, top);
-      if (k == 0)
-        cairo_move_to(cr, cells_buf[k].xa, y);
-      else
-        cairo_line_to(cr, cells_buf[k].xa, y);
-      cairo_line_to(cr, cells_buf[k].xb, y);
-    }
-    for (size_t k = n; k-- > 0;) {
-      double y = mt_chart_y(l, base[k]);
-      cairo_line_to(cr, cells_buf[k].xb, y);
-      cairo_line_to(cr, cells_buf[k].xa, y);
+      double yb = floor(mt_chart_y(l, base[k]) + 0.5);
       base[k] += (double)vals[cells_buf[k].i];
+      double yt = floor(mt_chart_y(l, base[k]) + 0.5);
+      double xa = floor(cells_buf[k].xa + 0.5), xb = floor(cells_buf[k].xb + 0.5);
+      if (xb <= xa)
+        xb = xa + 1;
+      if (rx1 >= xa && ry0 == yt && ry1 == yb) {
+        if (xb > rx1)
+          rx1 = xb;
+        continue;
+      }
+      if (rx1 > rx0 && ry1 > ry0)
+        cairo_rectangle(cr, rx0, ry0, rx1 - rx0, ry1 - ry0);
+      rx0 = xa;
+      rx1 = xb;
+      ry0 = yt;
+      ry1 = yb;
     }
-    cairo_close_path(cr);
+    if (rx1 > rx0 && ry1 > ry0)
+      cairo_rectangle(cr, rx0, ry0, rx1 - rx0, ry1 - ry0);
     set_rgb(cr, mt_palette_category(cat), 1);
     cairo_fill(cr);
   }
   cairo_set_antialias(cr, CAIRO_ANTIALIAS_DEFAULT);
 
-  /* allocated between samples: outline the max where it rises above */
+  /* allocated between samples: outline the max where it rises above the
+   * drawn sample by a pixel or more */
+  static Batch lines;
+  static uint64_t *vals;
+  static size_t vals_cap;
+  if (n > vals_cap) {
+    vals_cap = n * 2;
+    vals = realloc(vals, vals_cap * sizeof *vals);
+  }
+  cairo_set_antialias(cr, CAIRO_ANTIALIAS_NONE);
   if (!(v->hidden & ~(1u << MT_CAT_CACHE_FREE))) {
-    cairo_set_line_width(cr, 1);
-    set_rgb(cr, p->th.fg, 0.55);
-    int open = 0;
     for (size_t k = 0; k < n; k++) {
       double ytop = mt_chart_y(l, (double)tl->allocated[cells_buf[k].i]);
       double yenv = mt_chart_y(l, (double)cells_buf[k].env);
-      if (ytop - yenv >= 1) {
-        if (!open)
-          cairo_move_to(cr, cells_buf[k].xa, yenv);
-        cairo_line_to(cr, cells_buf[k].xa, yenv);
-        cairo_line_to(cr, cells_buf[k].xb, yenv);
-        open = 1;
-      } else if (open) {
-        cairo_stroke(cr);
-        open = 0;
-      }
+      if (ytop - yenv >= 1)
+        batch_add(&lines, floor(cells_buf[k].xa + 0.5), floor(yenv + 0.5),
+                  fmax(1, floor(cells_buf[k].xb + 0.5) - floor(cells_buf[k].xa + 0.5)), 1);
     }
-    if (open)
-      cairo_stroke(cr);
+    batch_fill(cr, &lines, p->th.fg, 0.55);
   }
-
   /* reserved: a line */
-  cairo_set_line_width(cr, 1.5);
-  set_rgb(cr, p->th.reserved, 1);
-  for (size_t k = 0; k < n; k++) {
-    double y = mt_chart_y(l, (double)cells_buf[k].resv);
-    if (k == 0)
-      cairo_move_to(cr, cells_buf[k].xa, y);
-    else
-      cairo_line_to(cr, cells_buf[k].xa, y);
-    cairo_line_to(cr, cells_buf[k].xb, y);
-  }
-  cairo_stroke(cr);
+  for (size_t k = 0; k < n; k++)
+    vals[k] = cells_buf[k].resv;
+  step_boxes(&lines, l, n, vals, 2);
+  batch_fill(cr, &lines, p->th.reserved, 1);
+  cairo_set_antialias(cr, CAIRO_ANTIALIAS_DEFAULT);
 }
 
 static void draw_compare(Painter *p, const MtChartData *d, const MtView *v, const MtLayout *l)
@@ -608,25 +657,30 @@ static void draw_marks(Painter *p, const MtChartData *d, const MtView *v, const 
   cairo_restore(cr);
 }
 
-static MtRgb range_colour(const char *name, int dark)
+/* Phase colours of range spans, by what their name says. */
+enum { RC_OTHER, RC_FWD, RC_BWD, RC_OPT, RC_REC, RC_N };
+static const unsigned range_hex[RC_N] = { 0xD0D0D0, 0x9ECAE1, 0xFDBF6F, 0xB2DF8A, 0xCAB2D6 };
+
+static int range_class(const char *name)
 {
-  unsigned hex = 0xD0D0D0;
-  if (name) {
-    if (strstr(name, "forward") || strstr(name, "fwd"))
-      hex = 0x9ECAE1;
-    else if (strstr(name, "backward") || strstr(name, "bwd"))
-      hex = 0xFDBF6F;
-    else if (strstr(name, "optim"))
-      hex = 0xB2DF8A;
-    else if (strstr(name, "recompute"))
-      hex = 0xCAB2D6;
-  }
-  MtRgb c = { ((hex >> 16) & 0xff) / 255.0, ((hex >> 8) & 0xff) / 255.0, (hex & 0xff) / 255.0 };
-  if (dark) {
-    c.r *= 0.6;
-    c.g *= 0.6;
-    c.b *= 0.6;
-  }
+  if (!name)
+    return RC_OTHER;
+  if (strstr(name, "forward") || strstr(name, "fwd"))
+    return RC_FWD;
+  if (strstr(name, "backward") || strstr(name, "bwd"))
+    return RC_BWD;
+  if (strstr(name, "optim"))
+    return RC_OPT;
+  if (strstr(name, "recompute"))
+    return RC_REC;
+  return RC_OTHER;
+}
+
+static MtRgb range_colour(int rc, int dark)
+{
+  unsigned hex = range_hex[rc];
+  double f = dark ? 0.6 : 1.0;
+  MtRgb c = { f * ((hex >> 16) & 0xff) / 255.0, f * ((hex >> 8) & 0xff) / 255.0, f * (hex & 0xff) / 255.0 };
   return c;
 }
 
@@ -638,6 +692,12 @@ static MtRgb lane_colour(const MtLane *lane, int dark)
   return k;
 }
 
+typedef struct Label {
+  double x, y, w;
+  const char *text;
+  int dark_text;
+} Label;
+
 static void draw_lanes(Painter *p, const MtChartData *d, const MtView *v, const MtLayout *l)
 {
   cairo_t *cr = p->cr;
@@ -648,82 +708,70 @@ static void draw_lanes(Painter *p, const MtChartData *d, const MtView *v, const 
     }
     return;
   }
+  static Batch bg, spans, levels[8], ranges[RC_N], seps;
+  static Label *labels;
+  static size_t nlabels, labels_cap;
+  int dark = p->th.bg.r < 0.5;
   double ns_per_px = (double)(v->t1 - v->t0) / l->plot.w;
   double xl = l->plot.x, xr = l->plot.x + l->plot.w;
+  nlabels = 0;
+  for (size_t li = 0; li < l->nlanes; li++)
+    batch_add(&bg, xl, l->lanes.y + li * l->lane_h, l->plot.w, l->lane_h - 2);
+  cairo_set_antialias(cr, CAIRO_ANTIALIAS_NONE);
+  batch_fill(cr, &bg, p->th.lane_bg, 1);
   for (size_t li = 0; li < l->nlanes; li++) {
     const MtLane *lane = &d->lanes->lanes[li];
     double y = l->lanes.y + li * l->lane_h, h = l->lane_h - 2;
-    set_rgb(cr, p->th.lane_bg, 1);
-    cairo_rectangle(cr, xl, y, l->plot.w, h);
-    cairo_fill(cr);
-    set_rgb(cr, p->th.axis_text, 1);
-    text(p, lane->label, 6, y + 0.5, 0, MARGIN_L - 12, 0);
+    if (nlabels + 1 > labels_cap) {
+      labels_cap = labels_cap ? 2 * labels_cap : 256;
+      labels = realloc(labels, labels_cap * sizeof *labels);
+    }
+    labels[nlabels++] = (Label){ 6, y + 0.5, MARGIN_L - 12, lane->label, -1 };
     if (!lane->n)
       continue;
     size_t i0 = mt_lane_first_from(lane, v->t0), i1 = mt_lane_end_after(lane, v->t1);
-    MtRgb col = lane_colour(lane, p->th.bg.r < 0.5);
-    if (i1 > i0 && i1 - i0 <= (size_t)(2 * l->plot.w)) {
-      /* few enough: every span, runs closer than a pixel merged */
-      double run_a = -1, run_b = -1;
-      for (size_t i = i0; i < i1; i++) {
-        const MtSpan *s = &lane->spans[i];
-        if (s->t1 < v->t0)
-          continue;
-        double xa = fmax(mt_chart_x(v, l, s->t0), xl), xb = fmin(mt_chart_x(v, l, s->t1), xr);
-        if (xb - xa < 1)
-          xb = xa + 1;
-        if (lane->type == MT_LANE_RANGE) {
-          const char *name = mt_lanes_span_name(d->lanes, lane, s);
-          set_rgb(cr, range_colour(name, p->th.bg.r < 0.5), 1);
-          cairo_rectangle(cr, xa, y, xb - xa, h);
-          cairo_fill(cr);
-          set_rgb(cr, p->th.bg, 0.9);
-          cairo_rectangle(cr, xb - 0.5, y, 0.5, h);
-          cairo_fill(cr);
-          if (xb - xa > 30) {
-            cairo_save(cr);
-            cairo_rectangle(cr, xa, y, xb - xa, h);
-            cairo_clip(cr);
-            cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-            text(p, name, xa + 3, y + 0.5, 0, xb - xa - 6, 0);
-            cairo_restore(cr);
-          }
-          continue;
-        }
-        if (run_b >= 0 && xa <= run_b + 0.5) {
-          run_b = fmax(run_b, xb);
-          continue;
-        }
-        if (run_b >= 0) {
-          set_rgb(cr, col, 1);
-          cairo_rectangle(cr, run_a, y + 1, run_b - run_a, h - 2);
-          cairo_fill(cr);
-        }
-        run_a = xa;
-        run_b = xb;
-        if (xb - xa > 40) {
-          set_rgb(cr, col, 1);
-          cairo_rectangle(cr, xa, y + 1, xb - xa, h - 2);
-          cairo_fill(cr);
-          cairo_save(cr);
-          cairo_rectangle(cr, xa, y, xb - xa, h);
-          cairo_clip(cr);
-          cairo_set_source_rgb(cr, 1, 1, 1);
-          text(p, mt_lanes_span_name(d->lanes, lane, s), xa + 3, y + 0.5, 0, xb - xa - 6, 0);
-          cairo_restore(cr);
-          run_a = run_b = -1;
-        }
-      }
-      if (run_b >= 0) {
-        set_rgb(cr, col, 1);
-        cairo_rectangle(cr, run_a, y + 1, run_b - run_a, h - 2);
-        cairo_fill(cr);
-      }
-      continue;
-    }
     if (i1 <= i0)
       continue;
-    /* many: busy fraction per pixel column from the summaries */
+    MtRgb col = lane_colour(lane, dark);
+    if (i1 - i0 <= (size_t)(2 * l->plot.w)) {
+      /* few enough: every span; runs closer than a pixel merged */
+      double run_a = -1, run_b = -1;
+      for (size_t i = i0; i < i1; i++) {
+        const MtSpan *sp = &lane->spans[i];
+        if (sp->t1 < v->t0)
+          continue;
+        double xa = floor(fmax(mt_chart_x(v, l, sp->t0), xl)), xb = floor(fmin(mt_chart_x(v, l, sp->t1), xr));
+        if (xb - xa < 1)
+          xb = xa + 1;
+        const char *name = NULL;
+        if (lane->type == MT_LANE_RANGE || xb - xa > 40)
+          name = mt_lanes_span_name(d->lanes, lane, sp);
+        if (lane->type == MT_LANE_RANGE) {
+          batch_add(&ranges[range_class(name)], xa, y, xb - xa, h);
+          if (xb - xa >= 3)
+            batch_add(&seps, xb - 1, y, 1, h);
+          if (xb - xa > 30 && nlabels < labels_cap)
+            labels[nlabels++] = (Label){ xa + 3, y + 0.5, xb - xa - 6, name, 1 };
+          continue;
+        }
+        if (run_b >= 0 && xa <= run_b) {
+          run_b = fmax(run_b, xb);
+        } else {
+          if (run_b >= 0)
+            batch_add(&spans, run_a, y + 1, run_b - run_a, h - 2);
+          run_a = xa;
+          run_b = xb;
+        }
+        if (name && nlabels < labels_cap)
+          labels[nlabels++] = (Label){ xa + 3, y + 0.5, xb - xa - 6, name, 0 };
+      }
+      if (run_b >= 0)
+        batch_add(&spans, run_a, y + 1, run_b - run_a, h - 2);
+      batch_fill(cr, &spans, col, 1);
+      continue;
+    }
+    /* many: busy fraction per pixel column from the summaries, in eight
+     * shades */
     int cols = (int)ceil(l->plot.w);
     int run_q = 0;
     double run_x = 0;
@@ -733,21 +781,32 @@ static void draw_lanes(Painter *p, const MtChartData *d, const MtView *v, const 
         int64_t ta = v->t0 + (int64_t)(x * ns_per_px), tb = v->t0 + (int64_t)((x + 1) * ns_per_px);
         double busy = mt_lane_busy(d->lanes, lane, ta, tb, (int64_t)ns_per_px);
         double frac = busy / fmax(1, (double)(tb - ta));
-        q = busy > 0 ? 1 + (int)(fmin(frac, 1) * 7) : 0;
+        q = busy > 0 ? 1 + (int)(fmin(frac, 1) * 6.999) : 0;
       }
       if (q != run_q || x == cols) {
-        if (run_q) {
-          if (lane->type == MT_LANE_RANGE)
-            set_rgb(cr, range_colour(NULL, p->th.bg.r < 0.5), 0.3 + 0.1 * run_q);
-          else
-            set_rgb(cr, col, 0.3 + 0.1 * run_q);
-          cairo_rectangle(cr, xl + run_x, y + 1, x - run_x, h - 2);
-          cairo_fill(cr);
-        }
+        if (run_q)
+          batch_add(&levels[run_q], xl + run_x, y + 1, x - run_x, h - 2);
         run_q = q;
         run_x = x;
       }
     }
+    MtRgb c = lane->type == MT_LANE_RANGE ? range_colour(RC_OTHER, dark) : col;
+    for (int q = 1; q < 8; q++)
+      batch_fill(cr, &levels[q], c, 0.3 + 0.1 * q);
+  }
+  for (int k = 0; k < RC_N; k++)
+    batch_fill(cr, &ranges[k], range_colour(k, dark), 1);
+  batch_fill(cr, &seps, p->th.bg, 0.9);
+  cairo_set_antialias(cr, CAIRO_ANTIALIAS_DEFAULT);
+  for (size_t i = 0; i < nlabels; i++) {
+    const Label *lb = &labels[i];
+    if (lb->dark_text < 0)
+      set_rgb(cr, p->th.axis_text, 1);
+    else if (lb->dark_text)
+      cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+    else
+      cairo_set_source_rgb(cr, 1, 1, 1);
+    text(p, lb->text, lb->x, lb->y, 0, lb->w, 0);
   }
   if (d->lanes->nlanes > l->nlanes) {
     char buf[64];
