@@ -119,8 +119,10 @@ static int capture(js *s)
       if ((rc = put(s, getc_(s))))
         return rc;
     }
+    if (s->vn == 0)   /* nothing before a delimiter (and no buffer yet) */
+      return err_at(s, MT_ECORRUPT, "expected a value");
     s->val[s->vn] = 0;
-    return s->vn ? MT_OK : err_at(s, MT_ECORRUPT, "expected a value");
+    return MT_OK;
   }
   for (;;) {
     c = getc_(s);
