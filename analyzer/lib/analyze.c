@@ -2104,6 +2104,9 @@ int mt_analyze_trace(mt_trace *t, const mt_analysis_opts *opts_in, mt_rank *r, m
   rc = overlap(s);
 out:
   st_free(s);
+  /* the trace may be closed after this: no statement may outlive it */
+  sqlite3_finalize(strs->lookup);
+  strs->lookup = NULL;
   return rc;
 }
 
