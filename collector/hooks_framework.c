@@ -94,7 +94,7 @@ static int emit(int type, int op, int kind, int api, int device, int result, int
 
 typedef struct seg {
   uint64_t addr, size, handle;
-  int device;
+  int device, expandable;
 } seg;
 
 typedef struct blk {
@@ -240,6 +240,7 @@ static seg *seg_insert(int device, uint64_t a, uint64_t size)
   s->addr = a;
   s->size = size;
   s->device = device;
+  s->expandable = 0;
   s->handle = HEAP_TAG | ++F.next_heap;
   return s;
 }
@@ -274,17 +275,24 @@ static void segment(mt_torch_action a, int device, uint64_t addr, uint64_t size,
   if (!mt_torch_segment_mem(a, &op, &api, &kind))
     return;
   if (mt_torch_segment_starts(a)) {
-    seg *s = seg_exact(device, addr);
+    seg *s = seg_exact(device, addr), *p;
     if (s && a == MT_TA_SEGMENT_MAP) {
       /* growing an expandable segment already known */
       if (size > s->size) {
         s->size = size;
         heap_record(1, s, ts, MT_TORCH_HEAP_PREFIX "expandable");
       }
+    } else if (!s && a == MT_TA_SEGMENT_MAP && addr && (p = seg_covering(device, addr - 1)) != NULL &&
+               p->expandable && p->addr + p->size == addr) {
+      /* the next pages of an expandable segment: one heap, grown */
+      p->size += size;
+      heap_record(1, p, ts, MT_TORCH_HEAP_PREFIX "expandable");
     } else {
       if (s)   /* a new segment at a live one's address: its free was lost */
         seg_remove(s);
       s = seg_insert(device, addr, size);
+      if (s)
+        s->expandable = a == MT_TA_SEGMENT_MAP;
       if (s)
         heap_record(1, s, ts, a == MT_TA_SEGMENT_MAP ? MT_TORCH_HEAP_PREFIX "expandable"
                               : size <= (2u << 20) ? MT_TORCH_HEAP_PREFIX "small"

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "analyzer/interop/interop_internal.h"
+#include "collector/torch_actions.h"   /* the mapping, shared with the live PyTorch channel */
 
 #define LABEL_PRE "import/allocated before recording began"
 #define LABEL_UNSEEN "import/live at dump, allocation not recorded"
@@ -461,9 +462,11 @@ int mt__import_snapshot(const char *in, const char *out, const char *run_id, mt_
       int64_t stack = stack_id(&c, mt_pv_get(e, "frames"));
       if (ts + c.t0 > tmax)
         tmax = ts + c.t0;
-      if (strcmp(a, "alloc") == 0 || strcmp(a, "free_completed") == 0) {
+      mt_torch_action ta = mt_torch_action_parse(a);
+      int op, api, kind;
+      if (mt_torch_region_op(ta)) {
         seginst *s = seg_at(&c, (int)d, addr, ts);
-        mt_region_event r = { .ts = ts, .op = a[0] == 'a' ? MT_REGION_REGISTER : MT_REGION_UNREGISTER,
+        mt_region_event r = { .ts = ts, .op = mt_torch_region_op(ta),
                               .heap = s ? s->id : unknown_heap, .addr = addr, .size = size, .stream = stream,
                               .stack = stack };
         uint64_t fixed;
@@ -473,25 +476,17 @@ int mt__import_snapshot(const char *in, const char *out, const char *run_id, mt_
         if (a[0] == 'a' && *um)
           r.label_id = mt_trace_intern(t, um);
         rc = mt_trace_put_region(t, &r);
-      } else if (strncmp(a, "segment_", 8) == 0) {
-        const char *k = a + 8;
-        int op = strcmp(k, "alloc") == 0 ? MT_MEM_ALLOC : strcmp(k, "free") == 0 ? MT_MEM_FREE
-               : strcmp(k, "map") == 0 ? MT_MEM_MAP : strcmp(k, "unmap") == 0 ? MT_MEM_UNMAP : 0;
-        if (!op)
-          continue;
-        mt_mem_event m = { .ts = ts, .op = op,
-                           .api = op == MT_MEM_ALLOC ? MT_API_cudaMalloc : op == MT_MEM_FREE ? MT_API_cudaFree
-                                : op == MT_MEM_MAP ? MT_API_cuMemMap : MT_API_cuMemUnmap,
-                           .kind = op <= MT_MEM_FREE ? MT_MEM_KIND_DEVICE : MT_MEM_KIND_VMM, .device = (int)d,
+      } else if (mt_torch_segment_mem(ta, &op, &api, &kind)) {
+        mt_mem_event m = { .ts = ts, .op = op, .api = api, .kind = kind, .device = (int)d,
                            .stream = stream, .addr = addr, .size = size, .stack = stack,
                            .context = MT_CTX_FRAMEWORK };
         rc = mt_trace_put_mem(t, &m);
-      } else if (strcmp(a, "oom") == 0) {
+      } else if (ta == MT_TA_OOM) {
         mt_oom_event o = { .ts = ts, .device = (int)d, .api = MT_API_torch, .source = MT_OOM_ALLOCATOR,
                            .requested = size, .free_bytes = mt_pv_int(mt_pv_get(e, "device_free"), -1),
                            .total_bytes = -1, .stack = stack };
         rc = mt_trace_put_oom(t, &o);
-      } else if (strcmp(a, "snapshot") == 0) {
+      } else if (ta == MT_TA_SNAPSHOT) {
         mt_range_event r = { .ts = ts, .te = ts, .kind = MT_RANGE_MARK,
                              .name_id = mt_trace_intern(t, "torch.memory snapshot") };
         rc = mt_trace_put_range(t, &r);

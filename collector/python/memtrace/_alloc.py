@@ -149,10 +149,11 @@ class Channel(object):
                 self._cat_add(label, b[0])
             del self.ident[k]
 
-    def seed(self, segments):
+    def seed(self, segments, time_us=None):
         """State already there when recording started (a late start):
-        segments and their active blocks, reported at once."""
-        now = time.time_ns() // 1000
+        segments and their active blocks, reported at once (at time_us,
+        default now)."""
+        now = time.time_ns() // 1000 if time_us is None else time_us
         for s in segments:
             d = s.get("device", 0)
             seg_act = "segment_map" if s.get("is_expandable") else "segment_alloc"
