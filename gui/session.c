@@ -11,6 +11,8 @@ struct _MtSession {
   size_t nlanes;
   gboolean lanes_loaded;
   double analysis_s, lanes_s;
+  struct LanesJob *pending_lanes;   /* lanes loaded before the analysis */
+  GObject *pending_task;             /* owns pending_lanes */
 };
 
 G_DEFINE_FINAL_TYPE(MtSession, mt_session, G_TYPE_OBJECT)
@@ -23,6 +25,7 @@ static guint signals[N_SIGNALS];
 static void mt_session_finalize(GObject *obj)
 {
   MtSession *self = MT_SESSION(obj);
+  g_clear_object(&self->pending_task);
   for (size_t i = 0; i < self->nlanes; i++)
     mt_lanes_free(self->lanes[i]);
   g_free(self->lanes);
@@ -184,12 +187,13 @@ static gboolean run_analysis(AnalysisJob *j, GError **error)
   return TRUE;
 }
 
-typedef struct LanesJob {
+struct LanesJob {
   char **paths;
   size_t n;
   MtLanes **lanes;
   double seconds;
-} LanesJob;
+};
+typedef struct LanesJob LanesJob;
 
 static void lanes_job_free(LanesJob *j)
 {
@@ -216,21 +220,53 @@ static void run_lanes(LanesJob *j)
   j->seconds = (g_get_monotonic_time() - t0) / 1e6;
 }
 
-static LanesJob *lanes_job_new(MtSession *self)
+/* The traces of a path as the analysis defines them: the file itself, or
+ * every *.mtrace in a run directory.  Listed here so that the lanes load
+ * beside the analysis instead of after it. */
+static LanesJob *lanes_job_new(const char *path)
 {
   LanesJob *j = g_new0(LanesJob, 1);
-  j->n = self->analysis->nranks;
-  j->paths = g_new0(char *, j->n + 1);
-  for (size_t i = 0; i < j->n; i++)
-    j->paths[i] = g_strdup(self->analysis->ranks[i].path);
+  GPtrArray *paths = g_ptr_array_new();
+  if (g_file_test(path, G_FILE_TEST_IS_DIR)) {
+    GDir *dir = g_dir_open(path, 0, NULL);
+    const char *name;
+    while (dir && (name = g_dir_read_name(dir)))
+      if (g_str_has_suffix(name, ".mtrace"))
+        g_ptr_array_add(paths, g_build_filename(path, name, NULL));
+    if (dir)
+      g_dir_close(dir);
+  } else
+    g_ptr_array_add(paths, g_strdup(path));
+  j->n = paths->len;
+  g_ptr_array_add(paths, NULL);
+  j->paths = (char **)g_ptr_array_free(paths, FALSE);
   return j;
 }
 
+static gboolean same_file(const char *a, const char *b)
+{
+  if (!g_strcmp0(a, b))
+    return TRUE;
+  GFile *fa = g_file_new_for_path(a), *fb = g_file_new_for_path(b);
+  gboolean eq = g_file_equal(fa, fb);
+  g_object_unref(fa);
+  g_object_unref(fb);
+  return eq;
+}
+
+/* Gives each rank of the analysis the lanes of its trace. */
 static void adopt_lanes(MtSession *self, LanesJob *j)
 {
-  self->lanes = j->lanes;
-  self->nlanes = j->n;
-  j->lanes = NULL;
+  const mt_analysis *a = self->analysis;
+  self->nlanes = a->nranks;
+  self->lanes = g_new0(MtLanes *, a->nranks ? a->nranks : 1);
+  for (size_t r = 0; r < a->nranks; r++)
+    for (size_t i = 0; i < j->n; i++)
+      if (j->lanes[i] && same_file(a->ranks[r].path, j->paths[i])) {
+        self->lanes[r] = j->lanes[i];
+        j->lanes[i] = NULL;
+        break;
+      }
   self->lanes_s = j->seconds;
   self->lanes_loaded = TRUE;
 }
@@ -243,9 +279,17 @@ static void adopt_analysis(MtSession *self, AnalysisJob *j)
   self->analysis_s = j->seconds;
 }
 
+static gpointer lanes_gthread(gpointer data)
+{
+  run_lanes(data);
+  return NULL;
+}
+
 gboolean mt_session_load_sync(MtSession *self, GError **error)
 {
   g_return_val_if_fail(!self->analysis, FALSE);
+  LanesJob *lj = lanes_job_new(self->path);
+  GThread *th = g_thread_new("mt-lanes", lanes_gthread, lj);
   AnalysisJob *j = g_new0(AnalysisJob, 1);
   j->path = g_strdup(self->path);
   j->compare_path = g_strdup(self->compare_path);
@@ -254,13 +298,11 @@ gboolean mt_session_load_sync(MtSession *self, GError **error)
   if (ok)
     adopt_analysis(self, j);
   analysis_job_free(j);
-  if (!ok)
-    return FALSE;
-  LanesJob *lj = lanes_job_new(self);
-  run_lanes(lj);
-  adopt_lanes(self, lj);
+  g_thread_join(th);
+  if (ok)
+    adopt_lanes(self, lj);
   lanes_job_free(lj);
-  return TRUE;
+  return ok;
 }
 
 static void lanes_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
@@ -276,7 +318,14 @@ static void lanes_done(GObject *source, GAsyncResult *res, gpointer user_data)
   (void)user_data;
   MtSession *self = MT_SESSION(source);
   LanesJob *j = g_task_get_task_data(G_TASK(res));
-  if (g_task_propagate_boolean(G_TASK(res), NULL)) {
+  if (!g_task_propagate_boolean(G_TASK(res), NULL))
+    return;
+  /* keep the job (held by its task) until the analysis is there to match
+   * ranks with traces */
+  if (!self->analysis) {
+    self->pending_lanes = j;
+    self->pending_task = g_object_ref(G_OBJECT(res));
+  } else {
     adopt_lanes(self, j);
     g_signal_emit(self, signals[SIG_LANES_READY], 0);
   }
@@ -305,6 +354,11 @@ void mt_session_load_async(MtSession *self, GCancellable *cancellable, GAsyncRea
   g_task_set_task_data(task, j, (GDestroyNotify)analysis_job_free);
   g_task_run_in_thread(task, analysis_thread);
   g_object_unref(task);
+  /* the lanes load at the same time, in their own worker */
+  GTask *lt = g_task_new(self, cancellable, lanes_done, NULL);
+  g_task_set_task_data(lt, lanes_job_new(self->path), (GDestroyNotify)lanes_job_free);
+  g_task_run_in_thread(lt, lanes_thread);
+  g_object_unref(lt);
 }
 
 gboolean mt_session_load_finish(MtSession *self, GAsyncResult *result, GError **error)
@@ -314,10 +368,11 @@ gboolean mt_session_load_finish(MtSession *self, GAsyncResult *result, GError **
     return FALSE;
   adopt_analysis(self, g_task_get_task_data(G_TASK(result)));
   g_object_notify_by_pspec(G_OBJECT(self), props[PROP_ANALYSIS]);
-  /* second stage: the lanes */
-  GTask *task = g_task_new(self, g_task_get_cancellable(G_TASK(result)), lanes_done, NULL);
-  g_task_set_task_data(task, lanes_job_new(self), (GDestroyNotify)lanes_job_free);
-  g_task_run_in_thread(task, lanes_thread);
-  g_object_unref(task);
+  if (self->pending_lanes) {
+    adopt_lanes(self, self->pending_lanes);
+    self->pending_lanes = NULL;
+    g_clear_object(&self->pending_task);
+    g_signal_emit(self, signals[SIG_LANES_READY], 0);
+  }
   return TRUE;
 }
