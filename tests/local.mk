@@ -12,3 +12,4 @@ include analyzer/interop/local.mk
 include tests/interop/local.mk
 include tests/analyzer/local.mk
 include tests/gui/local.mk
+include tests/python/local.mk

@@ -28,8 +28,9 @@ def _memtrace_chain():
         spec = None
     if spec is None or spec.loader is None:
         return
-    import importlib.util
-    mod = importlib.util.module_from_spec(spec)
+    # (importlib.util would pull in contextlib & co.: ~3 ms per interpreter)
+    mod = type(sys)(spec.name)
+    mod.__spec__, mod.__loader__, mod.__file__ = spec, spec.loader, spec.origin
     try:
         spec.loader.exec_module(mod)
     except Exception as e:  # the chained one failing must not stop the program

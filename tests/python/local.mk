@@ -1,0 +1,10 @@
+# PyTorch integration: the bootstrap's install rules, and its tests
+# (tests/python/: real torch on CPU when importable, synthetic and
+# cs336-snapshot feeds of the framework channel).
+include collector/python/local.mk
+if ENABLE_TESTS
+TESTS += tests/python/test_bootstrap.sh tests/python/test_channel.sh
+endif
+EXTRA_DIST += tests/python/common.sh tests/python/test_bootstrap.sh tests/python/test_channel.sh \
+	tests/python/train_small.py tests/python/check_ranges.py tests/python/feed_synthetic.py \
+	tests/python/feed_snapshot.py

@@ -1,0 +1,65 @@
+#!/bin/sh
+# The PyTorch bootstrap (collector/python/) under memtrace record: costs
+# nothing without torch, chains an existing sitecustomize, and with a real
+# (CPU) torch puts module/step/optimizer phases into the trace.
+. "${MT_SRCDIR:-.}/tests/python/common.sh"
+BOOT=$SRC/collector/python
+export MEMTRACE_PYTHON_DIR=$BOOT
+
+# 1. no torch: nothing imported, no trace
+"$MT" record -q -o "$TMP/plain" -- "$PLAIN" -c '
+import sys
+print("torch" in sys.modules, "memtrace" in sys.modules, sys.modules["sitecustomize"].__file__)' > "$TMP/out" 2>"$TMP/err"
+read -r t m f < "$TMP/out"
+[ "$t" = False ] && [ "$m" = False ] && ok "without torch: neither torch nor memtrace imported" || not_ok "without torch: $(cat "$TMP/out" "$TMP/err")"
+case $f in "$BOOT"/sitecustomize.py) ok "the bootstrap is the sitecustomize Python loaded";; *) not_ok "sitecustomize is $f";; esac
+[ -z "$(ls "$TMP/plain" 2>/dev/null)" ] && ok "a process without torch or CUDA leaves no trace" || not_ok "trace files: $(ls "$TMP/plain")"
+
+# 2. chaining: an existing sitecustomize still runs
+mkdir -p "$TMP/site"
+printf 'import os\nopen(os.environ["MARK"], "w").write("chained")\n' > "$TMP/site/sitecustomize.py"
+MARK=$TMP/mark PYTHONPATH=$TMP/site "$MT" record -q -o "$TMP/chain" -- "$PLAIN" -c 'import sys; assert sys.path' 2>"$TMP/err"
+[ "$(cat "$TMP/mark" 2>/dev/null)" = chained ] && ok "the user's sitecustomize (PYTHONPATH) is chained" || not_ok "not chained: $(cat "$TMP/err")"
+MARK=$TMP/mark2 PYTHONPATH=$TMP/site "$MT" record -q --no-python -o "$TMP/nopy" -- "$PLAIN" -c 'import sys; print(sys.modules["sitecustomize"].__file__)' > "$TMP/out"
+case $(cat "$TMP/out") in "$TMP/site/sitecustomize.py") ok "--no-python leaves PYTHONPATH alone";; *) not_ok "--no-python: $(cat "$TMP/out")";; esac
+
+# 3. cost of the bootstrap for `python -c pass` (measured, not asserted)
+cost=$("$PLAIN" - "$PLAIN" "$BOOT" <<'PY'
+import os, subprocess, sys, time
+py, boot = sys.argv[1], sys.argv[2]
+def run(env, n=15):
+    ts = []
+    for _ in range(n):
+        t = time.perf_counter(); subprocess.run([py, "-c", "pass"], env=env, check=True); ts.append(time.perf_counter() - t)
+    return sorted(ts)[n // 2] * 1000
+base = dict(os.environ); base.pop("PYTHONPATH", None)
+boot_env = dict(base, PYTHONPATH=boot)
+run(base, 3)
+a, b = run(base), run(boot_env)
+print("python -c pass: median %.1f ms plain, %.1f ms with the bootstrap (%+.1f ms)" % (a, b, b - a))
+PY
+)
+ok "$cost"
+diag "$cost (no threshold: timing on a shared 2-core machine)"
+
+# 4. a real torch on CPU
+if [ -z "$PY" ]; then
+  ok "# SKIP torch not importable (python3-torch)"
+  done_testing; exit
+fi
+if "$MT" record -q -o "$TMP/train" -- "$PY" "$SRC/tests/python/train_small.py" "$TMP/exp.json" 3 2>"$TMP/err"; then
+  ok "CPU training under the bootstrap ($("$PY" -c 'import torch; print("torch", torch.__version__)'))"
+else
+  not_ok "training failed: $(tail -n 5 "$TMP/err")"
+fi
+grep -q "memtrace:" "$TMP/err" && not_ok "bootstrap warnings: $(grep memtrace: "$TMP/err")" || ok "no bootstrap warnings"
+tap_py "$PY" "$SRC/tests/python/check_ranges.py" "$TMP"/train/*.mtrace "$TMP/exp.json"
+q() { sqlite3 "$TMP"/train/*.mtrace "$1" 2>/dev/null || "$PY" -c 'import sqlite3,sys; print("\n".join("|".join(map(str,r)) for r in sqlite3.connect(sys.argv[1]).execute(sys.argv[2])))' "$TMP"/train/*.mtrace "$1"; }
+[ "$(q "SELECT value FROM meta WHERE key='torch.version'")" = "$("$PY" -c 'import torch; print(torch.__version__)')" ] \
+  && ok "torch version in meta" || not_ok "torch version in meta"
+if "$MT" dump "$TMP"/train/*.mtrace > "$TMP/dump" 2>&1 && grep -q "model.blocks.2.mlp.0.forward" "$TMP/dump"; then
+  ok "memtrace dump shows the module ranges"
+else
+  not_ok "memtrace dump: $(head -n 3 "$TMP/dump")"
+fi
+done_testing
