@@ -307,12 +307,13 @@ static size_t make_cells(const mt_rank *r, const MtView *v, const MtLayout *l, i
       c->xa = fmax(c->xa, xl);
       c->xb = fmin(c->xb, xr);
       c->i = (size_t)i;
-      c->env = i + 1 < (int64_t)tl->n ? tl->allocated_max[i + 1] : tl->allocated[i];
-      c->resv = i + 1 < (int64_t)tl->n ? tl->reserved_max[i + 1] : tl->reserved[i];
-      if (c->env < tl->allocated[i])
-        c->env = tl->allocated[i];
-      if (c->resv < tl->reserved[i])
-        c->resv = tl->reserved[i];
+      /* allocated_max[i+1] is the max over (t_i, t_i+1]: it says something
+       * the samples do not only when it exceeds both ends */
+      c->env = tl->allocated[i];
+      if (i + 1 < (int64_t)tl->n && tl->allocated_max[i + 1] > tl->allocated[i] &&
+          tl->allocated_max[i + 1] > tl->allocated[i + 1])
+        c->env = tl->allocated_max[i + 1];
+      c->resv = tl->reserved[i];
       n++;
     }
     return n;
@@ -648,6 +649,11 @@ static void draw_marks(Painter *p, const MtChartData *d, const MtView *v, const 
     cairo_stroke(cr);
     cairo_set_dash(cr, NULL, 0, 0);
     cairo_set_antialias(cr, CAIRO_ANTIALIAS_DEFAULT);
+    /* the peak's value, which may fall between two samples of the curve */
+    double yp = mt_chart_y(l, (double)r->peak_allocated);
+    cairo_arc(cr, xc, yp, 3.5, 0, 2 * G_PI);
+    set_rgb(cr, p->th.peak, 1);
+    cairo_fill(cr);
     g_snprintf(buf, sizeof buf, "peak %s", mt_size_str(r->peak_allocated, sz, sizeof sz));
     double w = text_width(p, buf);
     int right = x + 10 + w < l->plot.x + l->plot.w;

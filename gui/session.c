@@ -81,7 +81,7 @@ static void mt_session_class_init(MtSessionClass *klass)
 
 static void mt_session_init(MtSession *self)
 {
-  self->samples = 8192;
+  self->samples = 32768;
 }
 
 MtSession *mt_session_new(const char *path)

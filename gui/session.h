@@ -23,7 +23,7 @@ G_DECLARE_FINAL_TYPE(MtSession, mt_session, MT, SESSION, GObject)
 MtSession *mt_session_new(const char *path);
 const char *mt_session_get_path(MtSession *self);
 
-/* Samples asked of the analysis per rank timeline (default 8192). */
+/* Samples asked of the analysis per rank timeline (default 32768). */
 void mt_session_set_samples(MtSession *self, size_t samples);
 void mt_session_set_budget(MtSession *self, uint64_t bytes);
 uint64_t mt_session_get_budget(MtSession *self);
