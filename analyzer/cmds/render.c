@@ -490,7 +490,11 @@ static void section_job(out *o, const mt_analysis *a)
   for (size_t i = 0; i < a->nranks; i++)
     if (a->ranks[i].incomplete)
       para(o, "INCOMPLETE: rank %d (%s): %s.", a->ranks[i].rank, a->ranks[i].path, a->ranks[i].incomplete_reason);
-  para(o, "Dropped events: %llu.", (unsigned long long)a->dropped);
+  if (a->dropped)
+    para(o, "Dropped events: %llu. WARNING: the collector lost events (see each rank): peaks, "
+            "categories and phases below can be wrong where they fell.", (unsigned long long)a->dropped);
+  else
+    para(o, "Dropped events: 0.");
   if (a->nranks > 1) {
     para(o, "Job peak: %s allocated on rank %d; imbalance %.2fx (max / mean of the ranks' peaks).",
          mt_size_str(pk->peak_allocated, b1, sizeof b1), pk->rank, a->imbalance);
