@@ -338,6 +338,63 @@ static void test_run_dir(void **state)
   (void)sub;
 }
 
+
+static void kern(mt_trace *t, int64_t ts, int64_t dur, const char *name, int64_t gs, int64_t ge)
+{
+  mt_kernel_event k = { .ts = ts, .dur = dur, .api = MT_API_cudaLaunchKernel, .name_id = mt_trace_intern(t, name),
+                        .thread = 1, .gpu_start = gs, .gpu_end = ge };
+  assert_int_equal(mt_trace_put_kernel(t, &k), MT_OK);
+}
+
+/* Kernels and NCCL with GPU times:
+ *   layer.0.forward [100,200): gemm_a at 110 (call 5 ns), GPU [120,170]
+ *   layer.0.backward [200,300): gemm_b at 210 (call 7), GPU [220,260];
+ *     allreduce at 230 (call 20, 4000 B), GPU [240,300], and its kernel
+ *     ncclKernel_AllReduce at 231 (call 1), GPU [240,300]
+ * compute (non-nccl kernels) = [120,170] + [220,260] = 90 ns; communication
+ * = 60 ns; overlap = [240,260] = 20 ns.  Layer 0: forward 1 kernel, 5 ns
+ * call, 50 ns GPU; backward 2 kernels, 8 ns call, 100 ns GPU. */
+static void test_kernels_nccl(void **state)
+{
+  (void)state;
+  char path[512];
+  mt_trace *t = create("kern.mtrace", 0, 0, path, sizeof path);
+  range(t, 100, 200, "layer.0.forward", 0);
+  range(t, 200, 300, "layer.0.backward", 0);
+  kern(t, 110, 5, "gemm_a", 120, 170);
+  kern(t, 210, 7, "gemm_b", 220, 260);
+  mt_nccl_event n = { .ts = 230, .dur = 20, .op = MT_NCCL_ALLREDUCE, .comm = 1, .count = 1000, .dtype = 7,
+                      .bytes = 4000, .peer = -1, .thread = 1, .gpu_start = 240, .gpu_end = 300 };
+  assert_int_equal(mt_trace_put_nccl(t, &n), MT_OK);
+  kern(t, 231, 1, "ncclKernel_AllReduce", 240, 300);
+  mem(t, 10, MT_MEM_ALLOC, MT_MEM_KIND_DEVICE, 0x1000000, MiB, 0, 0);
+  assert_int_equal(mt_trace_finalize(t, 400), MT_OK);
+  mt_trace_close(t);
+  mt_analysis *a = analyse(path);
+  mt_rank *r = &a->ranks[0];
+  assert_int_equal(r->n_kernels, 3);
+  assert_int_equal(r->compute_gpu_ns, 90);
+  assert_int_equal(r->comm_gpu_ns, 60);
+  assert_int_equal(r->overlap_gpu_ns, 20);
+  assert_int_equal(r->nnccl, 1);
+  assert_int_equal(r->nccl[0].op, MT_NCCL_ALLREDUCE);
+  assert_int_equal(r->nccl[0].bytes, 4000);
+  assert_int_equal(r->nccl[0].gpu_ns, 60);
+  assert_true(r->nlayers >= 1);
+  assert_int_equal(r->layers[0].fwd_kernels, 1);
+  assert_int_equal(r->layers[0].fwd_api_ns, 5);
+  assert_int_equal(r->layers[0].fwd_gpu_ns, 50);
+  assert_int_equal(r->layers[0].bwd_kernels, 2);
+  assert_int_equal(r->layers[0].bwd_api_ns, 8);
+  assert_int_equal(r->layers[0].bwd_gpu_ns, 100);
+  /* kernel summary, by time: the nccl kernel (60) first, then gemm_a (50) */
+  assert_int_equal(r->nkernels, 3);
+  assert_string_equal(r->kernels[0].name, "ncclKernel_AllReduce");
+  assert_string_equal(r->kernels[1].name, "gemm_a");
+  assert_int_equal(r->kernels[1].gpu_ns, 50);
+  mt_analysis_free(a);
+}
+
 static void test_bad_input(void **state)
 {
   (void)state;
@@ -408,6 +465,7 @@ int main(void)
     cmocka_unit_test(test_vmm),
     cmocka_unit_test(test_odd_regions),
     cmocka_unit_test(test_run_dir),
+    cmocka_unit_test(test_kernels_nccl),
     cmocka_unit_test(test_bad_input),
     cmocka_unit_test(test_range_names),
     cmocka_unit_test(test_sizes),
