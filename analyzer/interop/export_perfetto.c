@@ -211,7 +211,7 @@ static int export_one(ex *e, mt_trace *t, int pid, int64_t t0)
     }
     sqlite3_finalize(st);
   }
-  qsort(sl.v, sl.n, sizeof *sl.v, cmp_slice);
+  MT__ISORT(sl, cmp_slice);
   static const char *const cats[] = { "kernel", "memcpy", "nccl", "nvtx", "cuda_api", "mark" };
   int max_lanes = 0;
   for (size_t i = 0; !rc && i < sl.n; i++) {
@@ -340,7 +340,7 @@ static int export_one(ex *e, mt_trace *t, int pid, int64_t t0)
   }
   mt__imap_free(&live);
   mt__imap_free(&rlive);
-  qsort(dl.v, dl.n, sizeof *dl.v, cmp_delta);   /* both inputs sorted: merge order is stable enough */
+  MT__ISORT(dl, cmp_delta);
   int64_t (*bycat)[MAXCAT] = calloc(MAXDEV, sizeof *bycat);
   int64_t reserved[MAXDEV] = { 0 }, alloc[MAXDEV] = { 0 };
   int have_regions[MAXDEV] = { 0 };

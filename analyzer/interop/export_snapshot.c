@@ -238,10 +238,13 @@ static int write_segments(sctx *c)
   int nseg = 0;
   op(&c->w, ']');
   op(&c->w, '(');
-  /* framework heaps with a known range are the allocator's segments */
+  /* heaps alive at the end whose range is one device allocation of the
+   * same address and size are the allocator's segments (a pool spanning
+   * many allocations, or synthetic ones, is not one segment) */
   if (sqlite3_prepare_v2(c->db, "SELECT h.id, h.device, h.addr, h.size, COALESCE(s.value, '') FROM heaps h "
                                 "LEFT JOIN strings s ON s.id = h.name_id WHERE h.destroyed IS NULL AND h.size > 0 "
-                                "ORDER BY h.addr", -1, &hs, NULL) != SQLITE_OK)
+                                "AND EXISTS (SELECT 1 FROM mem_events m WHERE m.addr = h.addr AND m.size = h.size "
+                                "AND m.op IN (1, 7) AND m.result = 0) ORDER BY h.addr", -1, &hs, NULL) != SQLITE_OK)
     return -1;
   if (sqlite3_prepare_v2(c->db, "WITH e AS (SELECT addr, size, op, stack, ROW_NUMBER() OVER (PARTITION BY addr "
                                 "ORDER BY ts DESC, rowid DESC) rn FROM region_events WHERE heap = ?) "
@@ -264,7 +267,7 @@ static int write_segments(sctx *c)
       if (MT__IPUSH(bl, b))
         break;
     }
-    qsort(bl.v, bl.n, sizeof *bl.v, cmp_blk);
+    MT__ISORT(bl, cmp_blk);
     /* drop overlaps (inconsistent input) so the blocks tile the segment */
     size_t k = 0;
     for (size_t i = 0; i < bl.n; i++)

@@ -303,7 +303,7 @@ static int cmp_ev(const void *a, const void *b)
 static int write_trace(kctx *k, const char *out, const char *run_id, mt_import_result *res)
 {
   mt_error *err = k->err;
-  qsort(k->ev.v, k->ev.n, sizeof *k->ev.v, cmp_ev);
+  MT__ISORT(k->ev, cmp_ev);
   int64_t t0 = k->ev.n ? k->ev.v[0].ts : 0, tend = t0;
   for (size_t i = 0; i < k->ev.n; i++)
     if (k->ev.v[i].ts + k->ev.v[i].dur > tend)
@@ -626,7 +626,7 @@ int mt__fuzz_kineto_buf(const unsigned char *buf, size_t len, mt_error *err)
   k->rank = -1;
   int rc = mt__js_stream_buf(buf, len, "fuzz", "traceEvents", cb, k, err);
   if (!rc)
-    qsort(k->ev.v, k->ev.n, sizeof *k->ev.v, cmp_ev);
+    MT__ISORT(k->ev, cmp_ev);
   free(k->ev.v);
   mt__sp_free(&k->sp);
   free(k);

@@ -90,7 +90,7 @@ int mt__import_memtl(const char *in, const char *out, const char *run_id, mt_imp
     mt_error_set(err, rc, "%s: empty memory timeline", in);
     goto done;
   }
-  qsort(c.ev.v, c.ev.n, sizeof *c.ev.v, cmp);
+  MT__ISORT(c.ev, cmp);
   int64_t tmin = -1, tmax = 0;
   for (size_t i = 0; i < c.ev.n; i++)
     if (c.ev.v[i].t >= 0) {
@@ -194,7 +194,7 @@ int mt__fuzz_memtl_buf(const unsigned char *buf, size_t len, mt_error *err)
   tctx c = { .path = "fuzz", .err = err };
   int rc = mt__js_stream_buf(buf, len, "fuzz", "", cb, &c, err);
   if (!rc)
-    qsort(c.ev.v, c.ev.n, sizeof *c.ev.v, cmp);
+    MT__ISORT(c.ev, cmp);
   free(c.ev.v);
   return rc;
 }

@@ -386,7 +386,7 @@ int mt__import_snapshot(const char *in, const char *out, const char *run_id, mt_
   c.t0 = t0;
   if ((rc = simulate(&c, segments, traces)))
     goto done;
-  qsort(c.segs.v, c.segs.n, sizeof *c.segs.v, cmp_seg);
+  MT__ISORT(c.segs, cmp_seg);
 
   mt_process_info pi;
   mt__import_process(&pi, in, "import:torch-snapshot", run_id, -1, 0, t0, 0);

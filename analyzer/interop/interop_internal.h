@@ -14,6 +14,10 @@ int mt__igrow(void **v, size_t *cap, size_t need, size_t elem);
   (((vec).n < (vec).cap || mt__igrow((void **)&(vec).v, &(vec).cap, (vec).n + 1, sizeof *(vec).v) == 0) \
    ? ((vec).v[(vec).n++] = (item), 0) : -1)
 
+/* qsort of a vector, skipped when there is nothing to order (qsort's
+ * pointer must not be NULL, even for 0 elements) */
+#define MT__ISORT(vec, cmp) do { if ((vec).n > 1) qsort((vec).v, (vec).n, sizeof *(vec).v, cmp); } while (0)
+
 /* ---- u64 -> u64 hash map (open addressing; key 0 allowed) ---- */
 typedef struct mt__imap {
   uint64_t *keys, *vals;
