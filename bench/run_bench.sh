@@ -65,7 +65,7 @@ for buf in 4MiB 32MiB 512MiB; do
   n=$(sqlite3 "$f" "SELECT count(*) FROM kernels")
   d=$(sqlite3 "$f" "SELECT coalesce(sum(count),0) FROM drops")
   sz=$(stat -c %s "$f")
-  sqlite3 "$f" "DROP INDEX IF EXISTS kernels_by_ts; DROP INDEX IF EXISTS mem_events_by_ts; VACUUM" 2>/dev/null
+  sqlite3 "$f" "DROP INDEX IF EXISTS kernel_launches_by_ts; DROP INDEX IF EXISTS mem_events_by_ts; VACUUM" 2>/dev/null
   szn=$(stat -c %s "$f")
   c=$(awk '/flood_calls_ns/{print $2}' "$T/flood")
   awk -v b=$buf -v n=$n -v d=$d -v w=$((e - s)) -v c=$c -v sz=$sz -v szn=$szn 'BEGIN {

@@ -130,10 +130,13 @@ CREATE TABLE region_events (
   label_id INTEGER                    -- strings.id: a name or category annotation, if any
 );
 
--- Kernel launches (API side, plus GPU times from CUPTI when active).
-CREATE TABLE kernels (
-  ts        INTEGER NOT NULL,         -- ns, launch call entry
-  dur       INTEGER NOT NULL,         -- ns in the launch call
+-- Kernel launches (API side, plus GPU times from CUPTI when active).  A
+-- training loop launches the same few hundred configurations millions of
+-- times, so what repeats (name, grid, block, stream, thread, call site) is
+-- interned in kernel_configs and a launch row holds only times and an id:
+-- about half the bytes per launch.  The view `kernels` joins them back.
+CREATE TABLE kernel_configs (
+  id        INTEGER PRIMARY KEY,      -- >= 1
   api       INTEGER NOT NULL,         -- enum api
   name_id   INTEGER NOT NULL,         -- strings.id (mangled name or host stub symbol)
   device    INTEGER NOT NULL,
@@ -142,11 +145,27 @@ CREATE TABLE kernels (
   block_x   INTEGER NOT NULL, block_y INTEGER NOT NULL, block_z INTEGER NOT NULL,
   smem      INTEGER NOT NULL,         -- dynamic shared memory bytes
   thread    INTEGER NOT NULL,
-  stack     INTEGER NOT NULL,
+  stack     INTEGER NOT NULL
+);
+
+CREATE TABLE kernel_launches (
+  ts        INTEGER NOT NULL,         -- ns, launch call entry
+  dur       INTEGER NOT NULL,         -- ns in the launch call
+  config    INTEGER NOT NULL,         -- kernel_configs.id
   correlation INTEGER NOT NULL,       -- CUPTI correlation id, 0 without CUPTI
   gpu_start INTEGER,                  -- ns, NULL when unknown
   gpu_end   INTEGER
 );
+
+-- One row per launch with every field; `rowid` is the launch's rowid
+-- (insert order), last so that SELECT * keeps the documented columns first.
+CREATE VIEW kernels AS
+  SELECT l.ts AS ts, l.dur AS dur, c.api AS api, c.name_id AS name_id, c.device AS device,
+         c.stream AS stream, c.grid_x AS grid_x, c.grid_y AS grid_y, c.grid_z AS grid_z,
+         c.block_x AS block_x, c.block_y AS block_y, c.block_z AS block_z, c.smem AS smem,
+         c.thread AS thread, c.stack AS stack, l.correlation AS correlation,
+         l.gpu_start AS gpu_start, l.gpu_end AS gpu_end, l.rowid AS rowid
+  FROM kernel_launches l JOIN kernel_configs c ON c.id = l.config;
 
 -- Copies and sets.
 CREATE TABLE memcpys (

@@ -29,17 +29,8 @@ static int sql_fail(mt_trace *t, mt_error *err, const char *what)
 }
 
 static const char *const stmt_sql[MT__S_COUNT] = {
-  [MT__S_MEM] = "INSERT INTO mem_events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-  [MT__S_REGION] = "INSERT INTO region_events VALUES (?,?,?,?,?,?,?,?,?)",
   [MT__S_HEAP] = "INSERT OR REPLACE INTO heaps VALUES (?,?,?,?,?,?,?,?,?,?)",
-  [MT__S_KERNEL] = "INSERT INTO kernels VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-  [MT__S_MEMCPY] = "INSERT INTO memcpys VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
   [MT__S_COMM] = "INSERT OR REPLACE INTO communicators VALUES (?,?,?,?,?,?,?,?)",
-  [MT__S_NCCL] = "INSERT INTO nccl_calls VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-  [MT__S_RANGE] = "INSERT INTO ranges VALUES (?,?,?,?,?,?,?,?)",
-  [MT__S_API] = "INSERT INTO api_calls VALUES (?,?,?,?,?,?)",
-  [MT__S_OOM] = "INSERT INTO ooms VALUES (?,?,?,?,?,?,?,?,?)",
-  [MT__S_GPUMEM] = "INSERT INTO gpu_memory VALUES (?,?,?,?,?,?,?,?,?)",
   [MT__S_DEVICE] = "INSERT OR REPLACE INTO devices VALUES (?,?,?,?,?,?)",
   [MT__S_THREAD] = "INSERT OR REPLACE INTO threads VALUES (?,?,?)",
   [MT__S_STREAM] = "INSERT OR REPLACE INTO streams VALUES (?,?,?,?,?,?)",
@@ -49,6 +40,7 @@ static const char *const stmt_sql[MT__S_COUNT] = {
   [MT__S_DROPS] = "INSERT INTO drops VALUES (?1,?2,?3) ON CONFLICT(kind) DO UPDATE "
                   "SET count = count + ?2, reason = coalesce(?3, reason)",
   [MT__S_STRING] = "INSERT INTO strings VALUES (?,?)",
+  [MT__S_KCONF] = "INSERT INTO kernel_configs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 };
 
 static sqlite3_stmt *stmt(mt_trace *t, enum mt__stmt s)
@@ -88,25 +80,119 @@ static int run(mt_trace *t, sqlite3_stmt *st)
 
 #define I64(st, i, v) sqlite3_bind_int64((st), (i), (sqlite3_int64)(v))
 
+/* ---- batched event rows ------------------------------------------------ */
+
+static const struct { const char *table; int ncols; } batch_tables[MT__T_COUNT] = {
+  [MT__T_MEM] = { "mem_events", 13 },
+  [MT__T_REGION] = { "region_events", 9 },
+  [MT__T_LAUNCH] = { "kernel_launches", 6 },
+  [MT__T_MEMCPY] = { "memcpys", 14 },
+  [MT__T_NCCL] = { "nccl_calls", 14 },
+  [MT__T_RANGE] = { "ranges", 8 },
+  [MT__T_API] = { "api_calls", 6 },
+  [MT__T_OOM] = { "ooms", 9 },
+  [MT__T_GPUMEM] = { "gpu_memory", 9 },
+};
+
+static sqlite3_stmt *batch_stmt(mt_trace *t, int tbl, int rows)
+{
+  struct mt__batch *b = &t->batch[tbl];
+  sqlite3_stmt **slot = rows == 1 ? &b->one : &b->many;
+  if (*slot)
+    return *slot;
+  int nc = batch_tables[tbl].ncols;
+  char sql[MT__BATCH * (MT__MAXCOLS * 2 + 4) + 64];
+  size_t off = (size_t)snprintf(sql, sizeof sql, "INSERT INTO %s VALUES ", batch_tables[tbl].table);
+  for (int r = 0; r < rows; r++) {
+    sql[off++] = r ? ',' : ' ';
+    sql[off++] = '(';
+    for (int c = 0; c < nc; c++) {
+      if (c)
+        sql[off++] = ',';
+      sql[off++] = '?';
+    }
+    sql[off++] = ')';
+  }
+  sql[off] = 0;
+  if (sqlite3_prepare_v3(t->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK)
+    return NULL;
+  return *slot;
+}
+
+static int batch_exec(mt_trace *t, int tbl, int first, int rows)
+{
+  struct mt__batch *b = &t->batch[tbl];
+  int nc = batch_tables[tbl].ncols;
+  sqlite3_stmt *st = batch_stmt(t, tbl, rows);
+  if (!st)
+    return MT_ESQL;
+  for (int i = 0; i < rows * nc; i++) {
+    int k = first * nc + i;
+    if (b->null[k])
+      sqlite3_bind_null(st, i + 1);
+    else
+      sqlite3_bind_int64(st, i + 1, b->v[k]);
+  }
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? MT_OK : MT_ESQL;
+}
+
+/* Writes every pending row.  Returns MT_OK or the first failure since the
+ * last successful flush (a failed row is lost; the error is not). */
+static int batch_flush_all(mt_trace *t)
+{
+  for (int tbl = 0; tbl < MT__T_COUNT; tbl++) {
+    struct mt__batch *b = &t->batch[tbl];
+    for (int r = 0; r < b->n; r++)
+      if (batch_exec(t, tbl, r, 1) != MT_OK && !t->batch_error)
+        t->batch_error = MT_ESQL;
+    b->n = 0;
+  }
+  int rc = t->batch_error;
+  t->batch_error = MT_OK;
+  return rc;
+}
+
+/* Returns the value slots of a new row of `tbl` (all non-NULL), flushing a
+ * full batch first. */
+static int64_t *batch_row(mt_trace *t, int tbl, unsigned char **nulls)
+{
+  struct mt__batch *b = &t->batch[tbl];
+  int nc = batch_tables[tbl].ncols;
+  if (b->n == MT__BATCH) {
+    if (batch_exec(t, tbl, 0, MT__BATCH) != MT_OK && !t->batch_error)
+      t->batch_error = MT_ESQL;
+    b->n = 0;
+  }
+  int64_t *v = &b->v[b->n * nc];
+  *nulls = &b->null[b->n * nc];
+  memset(*nulls, 0, (size_t)nc);
+  b->n++;
+  return v;
+}
+
+/* Stores v, or NULL when v < 0 ("unknown"). */
+#define OPT(i, x) do { if ((x) < 0) nl[i] = 1; else v[i] = (x); } while (0)
+
 int mt_trace_put_mem(mt_trace *t, const mt_mem_event *e)
 {
-  sqlite3_stmt *st = stmt(t, MT__S_MEM);
-  if (!st) return MT_ESQL;
-  I64(st, 1, e->ts); I64(st, 2, e->dur); I64(st, 3, e->op); I64(st, 4, e->api);
-  I64(st, 5, e->kind); I64(st, 6, e->device); I64(st, 7, e->stream); I64(st, 8, e->addr);
-  I64(st, 9, e->size); I64(st, 10, e->thread); I64(st, 11, e->stack); I64(st, 12, e->result);
-  I64(st, 13, e->context);
-  return run(t, st);
+  unsigned char *nl;
+  int64_t *v = batch_row(t, MT__T_MEM, &nl);
+  v[0] = e->ts; v[1] = e->dur; v[2] = e->op; v[3] = e->api; v[4] = e->kind; v[5] = e->device;
+  v[6] = e->stream; v[7] = (int64_t)e->addr; v[8] = (int64_t)e->size; v[9] = e->thread;
+  v[10] = e->stack; v[11] = e->result; v[12] = e->context;
+  return t->batch_error;
 }
 
 int mt_trace_put_region(mt_trace *t, const mt_region_event *e)
 {
-  sqlite3_stmt *st = stmt(t, MT__S_REGION);
-  if (!st) return MT_ESQL;
-  I64(st, 1, e->ts); I64(st, 2, e->op); I64(st, 3, e->heap); I64(st, 4, e->addr);
-  I64(st, 5, e->size); I64(st, 6, e->stream); I64(st, 7, e->thread); I64(st, 8, e->stack);
-  if (e->label_id > 0) I64(st, 9, e->label_id); else sqlite3_bind_null(st, 9);
-  return run(t, st);
+  unsigned char *nl;
+  int64_t *v = batch_row(t, MT__T_REGION, &nl);
+  v[0] = e->ts; v[1] = e->op; v[2] = e->heap; v[3] = (int64_t)e->addr; v[4] = (int64_t)e->size;
+  v[5] = e->stream; v[6] = e->thread; v[7] = e->stack;
+  if (e->label_id > 0) v[8] = e->label_id; else nl[8] = 1;
+  return t->batch_error;
 }
 
 int mt_trace_put_heap(mt_trace *t, const mt_heap_info *h)
@@ -121,28 +207,87 @@ int mt_trace_put_heap(mt_trace *t, const mt_heap_info *h)
   return run(t, st);
 }
 
+static uint64_t hash_words(const int64_t *w, int n)
+{
+  uint64_t h = 1469598103934665603ull;
+  for (int i = 0; i < n; i++)
+    h = (h ^ (uint64_t)w[i]) * 1099511628211ull, h ^= h >> 29;
+  return h;
+}
+
+static int kconf_grow(mt_trace *t)
+{
+  size_t n = t->nkconfs ? t->nkconfs * 2 : 256;
+  struct mt__kconf *k = calloc(n, sizeof *k);
+  if (!k)
+    return MT_ENOMEM;
+  for (size_t i = 0; i < t->nkconfs; i++) {
+    if (!t->kconfs[i].id)
+      continue;
+    size_t j = t->kconfs[i].hash & (n - 1);
+    while (k[j].id)
+      j = (j + 1) & (n - 1);
+    k[j] = t->kconfs[i];
+  }
+  free(t->kconfs);
+  t->kconfs = k;
+  t->nkconfs = n;
+  return MT_OK;
+}
+
+/* The kernel_configs id of a launch's repeating fields, inserted on first sight. */
+static int64_t kconf_id(mt_trace *t, const mt_kernel_event *e)
+{
+  int64_t key[14] = { e->api, e->name_id, e->device, e->stream, e->grid[0], e->grid[1], e->grid[2],
+                      e->block[0], e->block[1], e->block[2], e->smem, e->thread, e->stack, 0 };
+  if ((t->kconfs_used + 1) * 2 > t->nkconfs && kconf_grow(t) != MT_OK)
+    return 0;
+  uint64_t h = hash_words(key, 13);
+  size_t j = h & (t->nkconfs - 1);
+  while (t->kconfs[j].id) {
+    if (t->kconfs[j].hash == h && memcmp(t->kconfs[j].key, key, sizeof key) == 0)
+      return t->kconfs[j].id;
+    j = (j + 1) & (t->nkconfs - 1);
+  }
+  sqlite3_stmt *st = stmt(t, MT__S_KCONF);
+  if (!st)
+    return 0;
+  if (!t->next_kconf_id)
+    t->next_kconf_id = 1;
+  int64_t id = t->next_kconf_id;
+  I64(st, 1, id);
+  for (int i = 0; i < 13; i++)
+    I64(st, i + 2, key[i]);
+  if (run(t, st) != MT_OK)
+    return 0;
+  memcpy(t->kconfs[j].key, key, sizeof key);
+  t->kconfs[j].hash = h;
+  t->kconfs[j].id = id;
+  t->kconfs_used++;
+  t->next_kconf_id++;
+  return id;
+}
+
 int mt_trace_put_kernel(mt_trace *t, const mt_kernel_event *e)
 {
-  sqlite3_stmt *st = stmt(t, MT__S_KERNEL);
-  if (!st) return MT_ESQL;
-  I64(st, 1, e->ts); I64(st, 2, e->dur); I64(st, 3, e->api); I64(st, 4, e->name_id);
-  I64(st, 5, e->device); I64(st, 6, e->stream);
-  I64(st, 7, e->grid[0]); I64(st, 8, e->grid[1]); I64(st, 9, e->grid[2]);
-  I64(st, 10, e->block[0]); I64(st, 11, e->block[1]); I64(st, 12, e->block[2]);
-  I64(st, 13, e->smem); I64(st, 14, e->thread); I64(st, 15, e->stack); I64(st, 16, e->correlation);
-  bind_opt(st, 17, e->gpu_start); bind_opt(st, 18, e->gpu_end);
-  return run(t, st);
+  int64_t conf = kconf_id(t, e);
+  if (!conf)
+    return MT_ESQL;
+  unsigned char *nl;
+  int64_t *v = batch_row(t, MT__T_LAUNCH, &nl);
+  v[0] = e->ts; v[1] = e->dur; v[2] = conf; v[3] = e->correlation;
+  OPT(4, e->gpu_start); OPT(5, e->gpu_end);
+  return t->batch_error;
 }
 
 int mt_trace_put_memcpy(mt_trace *t, const mt_memcpy_event *e)
 {
-  sqlite3_stmt *st = stmt(t, MT__S_MEMCPY);
-  if (!st) return MT_ESQL;
-  I64(st, 1, e->ts); I64(st, 2, e->dur); I64(st, 3, e->api); I64(st, 4, e->kind);
-  I64(st, 5, e->bytes); I64(st, 6, e->dst); I64(st, 7, e->src); I64(st, 8, e->device);
-  I64(st, 9, e->stream); I64(st, 10, e->thread); I64(st, 11, e->stack); I64(st, 12, e->correlation);
-  bind_opt(st, 13, e->gpu_start); bind_opt(st, 14, e->gpu_end);
-  return run(t, st);
+  unsigned char *nl;
+  int64_t *v = batch_row(t, MT__T_MEMCPY, &nl);
+  v[0] = e->ts; v[1] = e->dur; v[2] = e->api; v[3] = e->kind; v[4] = (int64_t)e->bytes;
+  v[5] = (int64_t)e->dst; v[6] = (int64_t)e->src; v[7] = e->device; v[8] = e->stream; v[9] = e->thread;
+  v[10] = e->stack; v[11] = e->correlation; OPT(12, e->gpu_start); OPT(13, e->gpu_end);
+  return t->batch_error;
 }
 
 int mt_trace_put_comm(mt_trace *t, const mt_comm_info *c)
@@ -157,51 +302,47 @@ int mt_trace_put_comm(mt_trace *t, const mt_comm_info *c)
 
 int mt_trace_put_nccl(mt_trace *t, const mt_nccl_event *e)
 {
-  sqlite3_stmt *st = stmt(t, MT__S_NCCL);
-  if (!st) return MT_ESQL;
-  I64(st, 1, e->ts); I64(st, 2, e->dur); I64(st, 3, e->op); I64(st, 4, e->comm);
-  I64(st, 5, e->count); I64(st, 6, e->dtype); I64(st, 7, e->bytes); I64(st, 8, e->peer);
-  I64(st, 9, e->stream); I64(st, 10, e->thread); I64(st, 11, e->stack); I64(st, 12, e->correlation);
-  bind_opt(st, 13, e->gpu_start); bind_opt(st, 14, e->gpu_end);
-  return run(t, st);
+  unsigned char *nl;
+  int64_t *v = batch_row(t, MT__T_NCCL, &nl);
+  v[0] = e->ts; v[1] = e->dur; v[2] = e->op; v[3] = e->comm; v[4] = (int64_t)e->count; v[5] = e->dtype;
+  v[6] = (int64_t)e->bytes; v[7] = e->peer; v[8] = e->stream; v[9] = e->thread; v[10] = e->stack;
+  v[11] = e->correlation; OPT(12, e->gpu_start); OPT(13, e->gpu_end);
+  return t->batch_error;
 }
 
 int mt_trace_put_range(mt_trace *t, const mt_range_event *e)
 {
-  sqlite3_stmt *st = stmt(t, MT__S_RANGE);
-  if (!st) return MT_ESQL;
-  I64(st, 1, e->ts); bind_opt(st, 2, e->te); I64(st, 3, e->kind); I64(st, 4, e->domain_id);
-  I64(st, 5, e->name_id); I64(st, 6, e->depth); I64(st, 7, e->thread); I64(st, 8, e->category);
-  return run(t, st);
+  unsigned char *nl;
+  int64_t *v = batch_row(t, MT__T_RANGE, &nl);
+  v[0] = e->ts; OPT(1, e->te); v[2] = e->kind; v[3] = e->domain_id; v[4] = e->name_id; v[5] = e->depth;
+  v[6] = e->thread; v[7] = e->category;
+  return t->batch_error;
 }
 
 int mt_trace_put_api(mt_trace *t, const mt_api_event *e)
 {
-  sqlite3_stmt *st = stmt(t, MT__S_API);
-  if (!st) return MT_ESQL;
-  I64(st, 1, e->ts); I64(st, 2, e->dur); I64(st, 3, e->api); I64(st, 4, e->stream);
-  I64(st, 5, e->thread); I64(st, 6, e->result);
-  return run(t, st);
+  unsigned char *nl;
+  int64_t *v = batch_row(t, MT__T_API, &nl);
+  v[0] = e->ts; v[1] = e->dur; v[2] = e->api; v[3] = e->stream; v[4] = e->thread; v[5] = e->result;
+  return t->batch_error;
 }
 
 int mt_trace_put_oom(mt_trace *t, const mt_oom_event *e)
 {
-  sqlite3_stmt *st = stmt(t, MT__S_OOM);
-  if (!st) return MT_ESQL;
-  I64(st, 1, e->ts); I64(st, 2, e->device); I64(st, 3, e->api); I64(st, 4, e->source);
-  I64(st, 5, e->requested); bind_opt(st, 6, e->free_bytes); bind_opt(st, 7, e->total_bytes);
-  I64(st, 8, e->thread); I64(st, 9, e->stack);
-  return run(t, st);
+  unsigned char *nl;
+  int64_t *v = batch_row(t, MT__T_OOM, &nl);
+  v[0] = e->ts; v[1] = e->device; v[2] = e->api; v[3] = e->source; v[4] = (int64_t)e->requested;
+  OPT(5, e->free_bytes); OPT(6, e->total_bytes); v[7] = e->thread; v[8] = e->stack;
+  return t->batch_error;
 }
 
 int mt_trace_put_gpu_memory(mt_trace *t, const mt_gpu_memory_event *e)
 {
-  sqlite3_stmt *st = stmt(t, MT__S_GPUMEM);
-  if (!st) return MT_ESQL;
-  I64(st, 1, e->ts); I64(st, 2, e->op); I64(st, 3, e->kind); I64(st, 4, e->device);
-  I64(st, 5, e->stream); I64(st, 6, e->addr); I64(st, 7, e->size); bind_opt(st, 8, e->pool_addr);
-  I64(st, 9, e->correlation);
-  return run(t, st);
+  unsigned char *nl;
+  int64_t *v = batch_row(t, MT__T_GPUMEM, &nl);
+  v[0] = e->ts; v[1] = e->op; v[2] = e->kind; v[3] = e->device; v[4] = e->stream; v[5] = (int64_t)e->addr;
+  v[6] = (int64_t)e->size; OPT(7, e->pool_addr); v[8] = e->correlation;
+  return t->batch_error;
 }
 
 int mt_trace_put_device(mt_trace *t, int id, const char *name, uint64_t total_bytes,
@@ -360,6 +501,13 @@ static int intern_load(mt_trace *t)
       t->next_string_id = id + 1;
   }
   sqlite3_finalize(st);
+  /* kernel configurations are not re-interned after a reopen: new ones
+     continue after the highest id (duplicates of old ones are harmless) */
+  if (sqlite3_prepare_v2(t->db, "SELECT coalesce(max(id), 0) + 1 FROM kernel_configs", -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_step(st) == SQLITE_ROW)
+      t->next_kconf_id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+  }
   return MT_OK;
 }
 
@@ -377,10 +525,13 @@ int mt_trace_begin(mt_trace *t)
 
 int mt_trace_commit(mt_trace *t)
 {
+  int rc = batch_flush_all(t);
   if (!t->in_txn)
-    return MT_OK;
+    return rc;
   t->in_txn = 0;
-  return sqlite3_exec(t->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? MT_OK : MT_ESQL;
+  if (sqlite3_exec(t->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    return MT_ESQL;
+  return rc;
 }
 
 static int label_row(void *ctx, const char *e, int v, const char *l)
@@ -548,7 +699,7 @@ fail_after_rename:
 static const char *const index_sql =
   "CREATE INDEX IF NOT EXISTS mem_events_by_ts ON mem_events(ts);"
   "CREATE INDEX IF NOT EXISTS region_events_by_ts ON region_events(ts);"
-  "CREATE INDEX IF NOT EXISTS kernels_by_ts ON kernels(ts);"
+  "CREATE INDEX IF NOT EXISTS kernel_launches_by_ts ON kernel_launches(ts);"
   "CREATE INDEX IF NOT EXISTS ranges_by_ts ON ranges(ts);"
   "CREATE INDEX IF NOT EXISTS nccl_calls_by_ts ON nccl_calls(ts);";
 
@@ -580,10 +731,15 @@ void mt_trace_close(mt_trace *t)
 {
   if (!t)
     return;
-  if (t->db && t->in_txn)
+  if (t->db)
     mt_trace_commit(t);
   for (int i = 0; i < MT__S_COUNT; i++)
     sqlite3_finalize(t->stmt[i]);
+  for (int i = 0; i < MT__T_COUNT; i++) {
+    sqlite3_finalize(t->batch[i].one);
+    sqlite3_finalize(t->batch[i].many);
+  }
+  free(t->kconfs);
   if (t->db)
     sqlite3_close(t->db);
   for (size_t i = 0; i < t->nslots; i++)
@@ -595,7 +751,13 @@ void mt_trace_close(mt_trace *t)
   free(t);
 }
 
-sqlite3 *mt_trace_db(mt_trace *t) { return t->db; }
+/* Direct SQL sees every row put so far: pending batches are written first. */
+sqlite3 *mt_trace_db(mt_trace *t)
+{
+  if (t->writable)
+    batch_flush_all(t);
+  return t->db;
+}
 const char *mt_trace_path(mt_trace *t) { return t->path; }
 
 /* used by trace_check.c */
