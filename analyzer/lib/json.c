@@ -223,6 +223,29 @@ static json_object *rank_json(const mt_rank *r)
   }
   ADD(o, "allocations", a);
 
+  /* the sampled timeline: sample i is the state at t0_ns + i * dt_ns */
+  const mt_timeline *tl = &r->timeline;
+  json_object *tj = json_object_new_object();
+  ADD(tj, "t0_ns", I(r->start_ns + tl->t0));
+  ADD(tj, "dt_ns", I(tl->dt));
+  static const char *const series[4] = { "allocated", "reserved", "allocated_max", "reserved_max" };
+  const uint64_t *sv[4] = { tl->allocated, tl->reserved, tl->allocated_max, tl->reserved_max };
+  for (int k = 0; k < 4; k++) {
+    json_object *arr = json_object_new_array_ext((int)tl->n);
+    for (size_t i = 0; i < tl->n; i++)
+      json_object_array_add(arr, I(sv[k][i]));
+    ADD(tj, series[k], arr);
+  }
+  json_object *bc = json_object_new_object();
+  for (int cat = 0; cat < MT_CAT_COUNT; cat++) {
+    json_object *arr = json_object_new_array_ext((int)tl->n);
+    for (size_t i = 0; i < tl->n; i++)
+      json_object_array_add(arr, I(tl->by_category[cat][i]));
+    ADD(bc, mt_category_name(cat), arr);
+  }
+  ADD(tj, "by_category", bc);
+  ADD(o, "timeline", tj);
+
   a = json_object_new_array();
   for (size_t i = 0; i < r->nooms; i++) {
     const mt_oom *m = &r->ooms[i];
