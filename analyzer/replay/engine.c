@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 
 struct ev {
   int64_t t;
@@ -53,6 +54,7 @@ int mt_rp_simulate(const mt_rp_tensor *t, size_t n, enum mt_rp_allocator kind, u
   int64_t peak_ts = 0;
   uint64_t peak_cat[MT_RP_NCAT] = { 0 }, peak_cache = 0;
   const mt_rp_alloc_stats *st = mt_rp_alloc_stats_of(a);
+  const int dump = getenv("MT_RP_DUMP") != NULL; /* debugging: the event stream on stderr */
   for (size_t k = 0; k < ne; k++) {
     size_t i = e[k].i >> 1;
     const mt_rp_tensor *x = &t[i];
@@ -78,6 +80,9 @@ int mt_rp_simulate(const mt_rp_tensor *t, size_t n, enum mt_rp_allocator kind, u
         }
       }
       live_cat[cat] += blk[i];
+      if (dump)
+        fprintf(stderr, "A %s %llu %llu %llu\n", x->name ? x->name : "?", (unsigned long long)x->bytes,
+                (unsigned long long)blk[i], (unsigned long long)(st->allocated + outside + (x->outside ? x->bytes : 0)));
       uint64_t alloc = st->allocated + outside, res = st->reserved + outside;
       if (alloc > peak_a) {
         peak_a = alloc;
@@ -91,6 +96,8 @@ int mt_rp_simulate(const mt_rp_tensor *t, size_t n, enum mt_rp_allocator kind, u
       if (h[i] == -1)
         continue;
       live_cat[cat] -= blk[i];
+      if (dump)
+        fprintf(stderr, "F %s %llu\n", x->name ? x->name : "?", (unsigned long long)blk[i]);
       if (h[i] == -2)
         outside -= blk[i];
       else

@@ -50,6 +50,112 @@ static int classify(const char *name, int *kind, char *unit, size_t len, int *st
   return 0;
 }
 
+static int64_t meta_int(sqlite3 *db, const char *key, int64_t dflt)
+{
+  sqlite3_stmt *q;
+  int64_t v = dflt;
+  if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &q, NULL) != SQLITE_OK)
+    return dflt;
+  sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+  if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
+    v = sqlite3_column_int64(q, 0);
+  sqlite3_finalize(q);
+  return v;
+}
+
+/* NCCL's buffers per communicator: channels * (nranks - 1) peer buffers of
+ * one size and one smaller (work FIFO), learnt from the recorded ones. */
+static void nccl_model(mt_rp_input *in)
+{
+  uint64_t big = 0, small = 0;
+  size_t nbig = 0, nsmall = 0;
+  int peers = 0;
+  in->nccl_channels = 2;
+  in->nccl_peer_bytes = 4ull << 20;
+  in->nccl_fixed_bytes = 1ull << 20;
+  for (int c = 0; c < in->ncomms; c++)
+    peers += in->comm_nranks[c] > 1 ? in->comm_nranks[c] - 1 : 0;
+  for (size_t i = 0; i < in->nt; i++)
+    if (in->t[i].outside && in->t[i].cat == MT_RP_COMMUNICATION && in->t[i].bytes > big)
+      big = in->t[i].bytes;
+  for (size_t i = 0; i < in->nt; i++) {
+    const mt_rp_tensor *x = &in->t[i];
+    if (!x->outside || x->cat != MT_RP_COMMUNICATION)
+      continue;
+    if (x->bytes == big)
+      nbig++;
+    else {
+      nsmall++;
+      small = x->bytes;
+    }
+  }
+  if (peers > 0 && nbig > 0 && nbig % (size_t)peers == 0) {
+    in->nccl_channels = (int)(nbig / (size_t)peers);
+    in->nccl_peer_bytes = big;
+    in->nccl_fixed_bytes = nsmall == (size_t)in->ncomms ? small : 0;
+  }
+}
+
+/* A region's size is the caching allocator's block, which includes an
+ * unsplit remainder (a large-pool block is handed out whole when what is
+ * left is <= 1 MiB; ORACLES section 5).  The request is recovered from the
+ * same tensor elsewhere: blocks of one role ("layer.#.fc1.out", the layer
+ * number dropped) that exceed the smallest block of that role by at most
+ * 1 MiB, and are large-pool blocks, were that smallest request. */
+struct role { char key[96]; uint64_t min; };
+
+static void role_key(const char *name, char *key, size_t len)
+{
+  size_t o = 0;
+  for (const char *c = name; *c && o + 2 < len; c++) {
+    if (*c >= '0' && *c <= '9' && c > name && c[-1] == '.') {
+      while (c[1] >= '0' && c[1] <= '9')
+        c++;
+      key[o++] = '#';
+      continue;
+    }
+    key[o++] = *c;
+  }
+  key[o] = 0;
+}
+
+static void requested_sizes(mt_rp_input *in)
+{
+  struct role *r = NULL;
+  size_t nr = 0, cr = 0;
+  char key[96];
+  for (int pass = 0; pass < 2; pass++)
+    for (size_t i = 0; i < in->nt; i++) {
+      mt_rp_tensor *x = &in->t[i];
+      if (x->outside || !x->name)
+        continue;
+      role_key(x->name, key, sizeof key);
+      size_t j;
+      for (j = 0; j < nr; j++)
+        if (strcmp(r[j].key, key) == 0)
+          break;
+      if (pass == 0) {
+        if (j == nr) {
+          if (nr == cr) {
+            cr = cr ? 2 * cr : 256;
+            struct role *v = realloc(r, cr * sizeof *v);
+            if (!v) {
+              free(r);
+              return;
+            }
+            r = v;
+          }
+          snprintf(r[nr].key, sizeof r[nr].key, "%s", key);
+          r[nr++].min = x->bytes;
+        } else if (x->bytes < r[j].min)
+          r[j].min = x->bytes;
+      } else if (j < nr && x->bytes > r[j].min && x->bytes > (1u << 20) && x->bytes - r[j].min <= (1u << 20)) {
+        x->bytes = r[j].min;
+      }
+    }
+  free(r);
+}
+
 static int sql_fail(mt_trace *t, char *err, size_t errlen)
 {
   snprintf(err, errlen, "%s: damaged trace: %s", mt_trace_path(t), sqlite3_errmsg(mt_trace_db(t)));
@@ -86,12 +192,28 @@ int mt_rp_input_from_trace(const char *path, mt_rp_input *in, char *err, size_t 
     return -1;
   }
   mt_process_info pi;
+  sqlite3 *db = mt_trace_db(t);
+  sqlite3_stmt *st;
   if (mt_trace_process(t, &pi) == MT_OK) {
     in->rank = pi.rank;
     in->world = pi.world_size > 0 ? pi.world_size : 1;
+    /* no rank in the environment (a launcher that forks without RANK): the
+     * collector's guess from the largest NCCL communicator, the rule of the
+     * analysis library (analyze.c, mt__effective_rank; not exported yet) */
+    int64_t nw = meta_int(db, "world_size.nccl", -1);
+    if (nw > 0 && pi.world_size <= 1 && pi.rank == 0) {
+      in->rank = (int)meta_int(db, "rank.nccl", 0);
+      in->world = (int)nw;
+    }
   }
-  sqlite3 *db = mt_trace_db(t);
-  sqlite3_stmt *st;
+  /* communicators: their sizes (the recording's data-parallel degree is the
+   * largest one for a run without SP/PP) */
+  if (sqlite3_prepare_v2(db, "SELECT nranks FROM communicators ORDER BY created, id", -1, &st, NULL) != SQLITE_OK)
+    goto sqlerr;
+  while (sqlite3_step(st) == SQLITE_ROW)
+    if (in->ncomms < (int)(sizeof in->comm_nranks / sizeof in->comm_nranks[0]))
+      in->comm_nranks[in->ncomms++] = (int)COL(0);
+  sqlite3_finalize(st);
   /* windows */
   if (sqlite3_prepare_v2(db, "SELECT r.ts, coalesce(r.te, r.ts), s.value FROM ranges r JOIN strings s ON "
                              "s.id = r.name_id WHERE r.kind != 3 ORDER BY r.ts", -1, &st, NULL) != SQLITE_OK)
@@ -264,6 +386,12 @@ int mt_rp_input_from_trace(const char *path, mt_rp_input *in, char *err, size_t 
     } else
       x->cat = MT_RP_OTHER;
   }
+  requested_sizes(in);
+  in->t_first = in->nt ? in->t[0].t_alloc : 0;
+  for (size_t i = 0; i < in->nt; i++)
+    if (in->t[i].t_alloc < in->t_first)
+      in->t_first = in->t[i].t_alloc;
+  nccl_model(in);
   mt_rp_input_finish(in);
   mt_trace_close(t);
   return 0;

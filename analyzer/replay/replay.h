@@ -83,6 +83,15 @@ typedef struct mt_rp_input {
   int64_t comm_ns_per_step;
   double link_bytes_per_ns; /* assumed bandwidth for communication time; 0 = 25 GB/s */
   uint64_t recorded_peak_allocated, recorded_peak_reserved; /* from the trace, 0 = unknown */
+  /* NCCL communicators of the recording (sizes) and the buffer model learnt
+   * from their device buffers: per communicator of n ranks, channels*(n-1)
+   * peer buffers of nccl_peer_bytes and one of nccl_fixed_bytes (NCCL's
+   * defaults, 2 x 4 MiB and 1 MiB, when the recording has none). */
+  int ncomms;
+  int comm_nranks[16];
+  int nccl_channels;
+  uint64_t nccl_peer_bytes, nccl_fixed_bytes;
+  int64_t t_first;          /* first recorded event (ns) */
   char **strs;              /* owned copies of names */
   size_t nstrs, capstrs;
 } mt_rp_input;

@@ -503,11 +503,55 @@ static int micro_batches(struct work *k, const mt_rp_plan *p)
 
 /* ---- model states: ZeRO stage and degree, optimizer, offload, LISA ---- */
 
+/* Geometry of the plan: simtrain's --world is dp x sp x pp; the ZeRO /
+ * gradient group is dp (Megatron) or dp x sp (Ulysses, sp 1). */
+static void plan_geom(const mt_rp_input *in, const mt_rp_plan *p, int *world, int *dp, int *nd)
+{
+  int sp = p->sp > 1 ? p->sp : 1, pp = p->pp > 1 ? p->pp : 1;
+  *world = p->world > 0 ? p->world : in->world * (in->recorded_sp > 1 ? in->recorded_sp : 1);
+  *dp = *world / (sp * pp);
+  if (*dp < 1)
+    *dp = 1;
+  *nd = (p->sp_ulysses || sp == 1) ? *dp * sp : *dp;
+}
+
+/* Megatron tensor parallelism of degree t over a GPT's flat units: the
+ * layer's 12h^2 + 13h parameters are 12h^2 + 7h column/row-parallel weights
+ * and biases (sharded) and 6h LayerNorm and row-parallel biases (replicated);
+ * embedding and head are vocabulary-parallel (V h / t), the position
+ * embedding (s h) and the final LayerNorm (2 h) replicated.  h comes from the
+ * recorded layer size, V from the head, s from the embedding.  Returns the
+ * elements per rank, or n when the unit does not have that structure. */
+struct gpt_dims { uint64_t h, V, S; int ok; };
+
+static uint64_t isqrt(uint64_t x)
+{
+  uint64_t r = (uint64_t)sqrt((double)x);
+  while (r * r > x)
+    r--;
+  while ((r + 1) * (r + 1) <= x)
+    r++;
+  return r;
+}
+
+static uint64_t tp_numel(const struct gpt_dims *g, const char *unit, int layer, uint64_t n, uint64_t t)
+{
+  if (!g->ok || t <= 1)
+    return n;
+  if (layer >= 0)
+    return 12 * g->h * g->h / t + 7 * g->h / t + 6 * g->h;
+  if (strcmp(unit, "embed") == 0)
+    return g->V * g->h / t + g->S * g->h;
+  if (strcmp(unit, "head") == 0)
+    return 2 * g->h + g->V * g->h / t;
+  return n;
+}
+
 struct ustate {
-  int64_t t_params, t_master, t_state, t_bucket;
-  int32_t s_params;
-  uint64_t n, pb;         /* elements, bytes per parameter element */
-  int has_master, present, layer, active;
+  uint64_t n, nn, pb;     /* recorded elements, elements per rank after TP, bytes per element */
+  uint64_t pad, shard;
+  int present, has_master, layer, active, nstates_rec;
+  int64_t t_params;
   int32_t gathered;       /* index into k->t of the live gather, -1 */
   int refs, prefetched, has_win;
 };
@@ -517,7 +561,7 @@ static uint64_t opt_state_bytes(enum mt_rp_optim o, int i, uint64_t n, int *nsta
   double r = sqrt((double)n);
   switch (o) {
   case MT_RP_OPT_SGD: case MT_RP_OPT_LION: *nstates = 1; return 4 * n;
-  case MT_RP_OPT_ADAFACTOR: *nstates = 2; return 4 * (uint64_t)(i ? r : r);
+  case MT_RP_OPT_ADAFACTOR: *nstates = 2; return 4 * (uint64_t)r;
   case MT_RP_OPT_ADAM_MINI: *nstates = 2; return i ? 4 * (uint64_t)r : 4 * n;
   case MT_RP_OPT_ADAM8BIT: *nstates = 2; return n + div_up(n, 2048) * 4;
   default: *nstates = 2; return 4 * n;
@@ -532,14 +576,38 @@ static int by_params_time(const void *a, const void *b)
   return x->t_params < y->t_params ? -1 : x->t_params > y->t_params;
 }
 
+static int is_bucket(const mt_rp_tensor *x)
+{
+  return x->cat == MT_RP_GRADIENT && has(x->name, "grad.bucket");
+}
+
+/* The first event of a backward window after its recompute (where a
+ * framework's gradient hooks start). */
+static int64_t bwd_start(const struct work *k, const mt_rp_window *B)
+{
+  int64_t ts = B->ts;
+  for (size_t i = 0; i < k->nw; i++) {
+    const mt_rp_window *R = &k->w[i];
+    if (R->kind == MT_RP_W_RECOMPUTE && R->unit == B->unit && R->ts >= B->ts && R->te <= B->te && R->te > ts)
+      ts = R->te;
+  }
+  return first_after(k, ts, B->te);
+}
+
+/* Model states rewritten where the recording made them (same order and
+ * times, new sizes), plus what the plan adds: ZeRO-2/3 gradient shards next
+ * to each unit's master, transient reduce buckets, ZeRO-3 gathers. */
 static int model_states(struct work *k, const mt_rp_plan *p)
 {
   const mt_rp_input *in = k->in;
   int zero = p->zero < 0 ? in->recorded_zero : p->zero;
-  int nd = p->world > 0 ? p->world : in->world;
+  int world, dp, nd;
+  plan_geom(in, p, &world, &dp, &nd);
+  int rec_nd = in->world;
+  int tp = p->sp > 1 && !p->sp_ulysses ? p->sp : 1;
   int opt_change = p->optimizer != MT_RP_OPT_KEEP;
-  if (zero == in->recorded_zero && nd == in->world && !opt_change && p->offload == MT_RP_OFF_NONE &&
-      p->train_layers <= 0)
+  if (zero == in->recorded_zero && (zero == 0 || nd == rec_nd) && !opt_change && p->offload == MT_RP_OFF_NONE &&
+      p->train_layers <= 0 && tp <= 1)
     return 0;
   if (in->recorded_zero != 0)
     return 0; /* re-sharding a sharded recording is not modelled (docs/REPLAY.md) */
@@ -550,7 +618,7 @@ static int model_states(struct work *k, const mt_rp_plan *p)
   if (!us)
     return -1;
   enum mt_rp_optim rec_opt = MT_RP_OPT_ADAMW;
-  /* what the recording holds per unit */
+  int saw_sq = 0, saw_avg = 0;
   for (size_t i = 0; i < k->n; i++) {
     const mt_rp_tensor *x = &k->t[i];
     if (!model_state(x->cat) || x->unit < 0)
@@ -559,23 +627,27 @@ static int model_states(struct work *k, const mt_rp_plan *p)
     if (x->cat == MT_RP_PARAMETER && ends_with(x->name, ".params")) {
       u->present = 1;
       u->t_params = x->t_alloc;
-      u->s_params = x->s_alloc;
       u->n = x->bytes; /* bytes for now */
       u->layer = x->layer;
     } else if (ends_with(x->name, ".master")) {
       u->has_master = 1;
-      u->t_master = x->t_alloc;
       u->pb = x->bytes; /* 4n, for now */
-    } else if (x->cat == MT_RP_OPTIMIZER_STATE && !u->t_state) {
-      u->t_state = x->t_alloc;
+    } else if (x->cat == MT_RP_OPTIMIZER_STATE) {
       if (ends_with(x->name, "momentum_buffer"))
         rec_opt = MT_RP_OPT_SGD;
+      else if (has(x->name, "exp_avg_sq_"))
+        rec_opt = MT_RP_OPT_ADAFACTOR;
+      else if (ends_with(x->name, "exp_avg_sq"))
+        saw_sq = 1;
+      else if (ends_with(x->name, "exp_avg"))
+        saw_avg = 1;
     }
   }
-  int64_t t_bucket = MT_RP_NEVER;
-  for (size_t i = 0; i < k->n; i++)
-    if (k->t[i].cat == MT_RP_GRADIENT && has(k->t[i].name, "grad.bucket") && k->t[i].t_alloc < t_bucket)
-      t_bucket = k->t[i].t_alloc;
+  if (saw_avg && !saw_sq && rec_opt == MT_RP_OPT_ADAMW)
+    rec_opt = MT_RP_OPT_LION;
+  /* GPT structure for tensor parallelism */
+  struct gpt_dims g = { 0 };
+  uint64_t n_layer = 0, n_head = 0, n_embed = 0;
   int order[MT_RP_MAX_LAYERS + 8], no = 0;
   for (size_t u = 0; u < nu && no < MT_RP_MAX_LAYERS; u++) {
     struct ustate *s = &us[u];
@@ -589,86 +661,148 @@ static int model_states(struct work *k, const mt_rp_plan *p)
       s->pb = 4;
       s->n = pbytes / 4;
     }
+    if (s->layer >= 0 && !n_layer)
+      n_layer = s->n;
+    else if (strcmp(in->units[u].name, "head") == 0)
+      n_head = s->n;
+    else if (strcmp(in->units[u].name, "embed") == 0)
+      n_embed = s->n;
     s->active = p->train_layers <= 0 || s->layer < 0 || s->layer < p->train_layers;
     s->gathered = -1;
     order[no++] = (int)u;
   }
+  if (tp > 1 && n_layer && n_head && n_embed) {
+    uint64_t h = (isqrt(169 + 48 * n_layer) - 13) / 24;
+    if (h && 12 * h * h + 13 * h == n_layer && n_head > 2 * h && (n_head - 2 * h) % h == 0) {
+      g.h = h;
+      g.V = (n_head - 2 * h) / h;
+      if (n_embed > g.V * h && (n_embed - g.V * h) % h == 0) {
+        g.S = (n_embed - g.V * h) / h;
+        g.ok = 1;
+      }
+    }
+  }
+  for (int oi = 0; oi < no; oi++) {
+    struct ustate *s = &us[order[oi]];
+    s->nn = tp_numel(&g, in->units[order[oi]].name, s->layer, s->n, (uint64_t)tp);
+    s->pad = zero >= 1 ? div_up(s->nn, (uint64_t)nd) * (uint64_t)nd : s->nn;
+    s->shard = s->pad / (uint64_t)nd;
+  }
   g_us = us;
   qsort(order, (size_t)no, sizeof *order, by_params_time);
-  if (t_bucket == MT_RP_NEVER && no)
-    t_bucket = us[order[no - 1]].t_params;
   enum mt_rp_optim opt = opt_change ? p->optimizer : rec_opt;
   int gathers = zero == 3 || p->offload == MT_RP_OFF_PARAMS;
   int host_opt = p->offload != MT_RP_OFF_NONE;
 
-  /* drop the recorded model states (the workspace, NCCL, activations stay) */
-  size_t w = 0;
-  for (size_t i = 0; i < k->n; i++) {
-    const mt_rp_tensor *x = &k->t[i];
-    int known = x->unit >= 0 && us[x->unit].present;
-    int drop = (x->cat == MT_RP_OPTIMIZER_STATE && known) || (x->cat == MT_RP_GRADIENT && has(x->name, "grad.bucket")) ||
-               (x->cat == MT_RP_GRADIENT && known && has(x->name, ".grad")) || (x->cat == MT_RP_PARAMETER && known);
-    if (!drop)
-      k->t[w++] = k->t[i];
+  /* first recorded bucket: where DDP's buckets (and ZeRO's gradient shards) go */
+  int64_t t_bucket = MT_RP_NEVER;
+  int32_t s_bucket = 0;
+  for (size_t i = 0; i < k->n; i++)
+    if (is_bucket(&k->t[i]) && k->t[i].t_alloc < t_bucket) {
+      t_bucket = k->t[i].t_alloc;
+      s_bucket = k->t[i].s_alloc;
+    }
+  if (t_bucket == MT_RP_NEVER && no)
+    t_bucket = us[order[no - 1]].t_params + 1;
+
+  /* rewrite in place; w compacts away what the plan drops */
+  size_t n0 = k->n, w = 0;
+  int state_i[MT_RP_MAX_LAYERS + 8];
+  memset(state_i, 0, sizeof state_i);
+  mt_rp_tensor *extra = NULL;
+  size_t nextra = 0;
+  for (size_t i = 0; i < n0; i++) {
+    mt_rp_tensor x = k->t[i];
+    struct ustate *s = x.unit >= 0 && x.unit < (int)nu && us[x.unit].present ? &us[x.unit] : NULL;
+    int keep = 1;
+    if (is_bucket(&x)) {
+      keep = 0; /* rebuilt below */
+    } else if (s && x.cat == MT_RP_PARAMETER && ends_with(x.name, ".params")) {
+      if (p->offload == MT_RP_OFF_PARAMS)
+        keep = 0;
+      else
+        x.bytes = (zero == 3 ? s->shard : s->pad) * s->pb;
+    } else if (s && x.cat == MT_RP_OPTIMIZER_STATE) {
+      uint64_t optn = zero >= 1 ? s->shard : s->nn;
+      if (host_opt || !s->active) {
+        keep = 0;
+      } else if (ends_with(x.name, ".master")) {
+        x.bytes = 4 * optn;
+        if (zero >= 2 && !gathers) {
+          /* the gradient shard is made just before the master (model init) */
+          mt_rp_tensor gs = x;
+          gs.cat = MT_RP_GRADIENT;
+          gs.bytes = s->shard * s->pb;
+          gs.s_alloc = x.s_alloc - 1;
+          gs.flags |= MT_RP_F_INSERTED;
+          mt_rp_tensor *v = realloc(extra, (nextra + 1) * sizeof *v);
+          if (!v)
+            goto fail;
+          extra = v;
+          extra[nextra++] = gs;
+        }
+      } else {
+        int si = state_i[x.unit < MT_RP_MAX_LAYERS ? x.unit : 0]++, ns = 2;
+        uint64_t b = opt_state_bytes(opt, si, optn, &ns);
+        if (si >= ns) {
+          keep = 0;
+        } else {
+          x.bytes = opt_change || zero >= 1 || tp > 1 ? b : x.bytes;
+          /* a recorded optimizer with fewer states than the new one */
+          int last_rec = si + 1 >= (rec_opt == MT_RP_OPT_SGD || rec_opt == MT_RP_OPT_LION ? 1 : 2);
+          for (int j = si + 1; last_rec && j < ns; j++) {
+            mt_rp_tensor e = x;
+            e.bytes = opt_state_bytes(opt, j, optn, &ns);
+            e.s_alloc = x.s_alloc + j;
+            e.flags |= MT_RP_F_INSERTED;
+            mt_rp_tensor *v = realloc(extra, (nextra + 1) * sizeof *v);
+            if (!v)
+              goto fail;
+            extra = v;
+            extra[nextra++] = e;
+          }
+        }
+      }
+    } else if (s && x.cat == MT_RP_GRADIENT) {
+      keep = 0; /* recorded unit gradients (re-made below as the plan needs) */
+    }
+    if (keep)
+      k->t[w++] = x;
   }
   k->n = w;
+  for (size_t i = 0; i < nextra; i++)
+    if (push(k, &extra[i]) != 0)
+      goto fail;
+  free(extra);
+  extra = NULL;
 
-  uint64_t psi_bytes = 0;
   mt_rp_tensor base = { 0 };
   base.t_free = MT_RP_NEVER;
   base.step = -1;
   base.layer = -1;
   base.flags = MT_RP_F_INSERTED;
+  uint64_t psi_bytes = 0;
+  for (int oi = 0; oi < no; oi++)
+    psi_bytes += us[order[oi]].nn * us[order[oi]].pb;
+  /* ZeRO-2/3 without master weights (fp32) or with offload: gradient shards
+   * after the parameters */
   for (int oi = 0; oi < no; oi++) {
     struct ustate *s = &us[order[oi]];
-    uint64_t pad = zero >= 1 ? div_up(s->n, (uint64_t)nd) * (uint64_t)nd : s->n;
-    uint64_t shard = pad / (uint64_t)nd;
-    uint64_t optn = zero >= 1 ? shard : s->n;
-    mt_rp_tensor x = base;
-    x.unit = order[oi];
-    x.layer = s->layer;
-    psi_bytes += s->n * s->pb;
-    if (p->offload != MT_RP_OFF_PARAMS) {
-      x.cat = MT_RP_PARAMETER;
-      x.bytes = (zero == 3 ? shard : pad) * s->pb;
-      x.t_alloc = s->t_params;
-      x.s_alloc = s->s_params;
-      if (push(k, &x) != 0)
-        goto fail;
-    }
-    if (!s->active)
-      continue;
-    if (zero >= 2 && p->offload != MT_RP_OFF_PARAMS) {
+    if (zero >= 2 && s->active && p->offload != MT_RP_OFF_PARAMS && (gathers || !s->has_master || host_opt)) {
+      mt_rp_tensor x = base;
+      x.unit = order[oi];
+      x.layer = s->layer;
       x.cat = MT_RP_GRADIENT;
-      x.bytes = shard * s->pb;
+      x.bytes = s->shard * s->pb;
       x.t_alloc = t_bucket;
-      x.s_alloc = 10 + 3 * oi;
-      if (push(k, &x) != 0)
-        goto fail;
-    }
-    if (host_opt)
-      continue;
-    x.cat = MT_RP_OPTIMIZER_STATE;
-    if (s->has_master) {
-      x.bytes = 4 * optn;
-      x.t_alloc = t_bucket;
-      x.s_alloc = 11 + 3 * oi;
-      if (push(k, &x) != 0)
-        goto fail;
-    }
-    int ns = 2;
-    for (int i = 0; i < ns; i++) {
-      x.bytes = opt_state_bytes(opt, i, optn, &ns);
-      if (i >= ns)
-        break;
-      x.t_alloc = s->t_state ? s->t_state : t_bucket;
-      x.s_alloc = s->t_state ? 2 * oi + i : 12 + 3 * oi;
+      x.s_alloc = s_bucket + 1 + oi;
       if (push(k, &x) != 0)
         goto fail;
     }
   }
-  /* DDP / ZeRO-1 buckets (25 MiB, backward order), ZeRO-2 transient ones */
   if (!gathers) {
+    /* DDP / ZeRO-1 buckets (25 MiB, backward order; one per unit with
+     * layer-wise training), ZeRO-2 transient reduce buckets */
     uint64_t cur = 0;
     int first = -1, last = -1, nb = 0;
     for (int oi = no - 1; oi >= -1; oi--) {
@@ -681,11 +815,11 @@ static int model_states(struct work *k, const mt_rp_plan *p)
           x.cat = MT_RP_GRADIENT;
           x.bytes = cur;
           x.t_alloc = t_bucket;
-          x.s_alloc = -1000 + nb;
+          x.s_alloc = s_bucket - 1000 + nb;
           if (push(k, &x) != 0)
             goto fail;
         } else if (act) {
-          /* ZeRO-2: a bucket lives from its first unit's backward to its last's end */
+          /* ZeRO-2: from its first unit's backward to the end of its last's */
           for (size_t wi = 0; wi < k->nw; wi++) {
             const mt_rp_window *b0 = &k->w[wi];
             if (b0->kind != MT_RP_W_BACKWARD || b0->unit != order[last])
@@ -696,8 +830,8 @@ static int model_states(struct work *k, const mt_rp_plan *p)
             mt_rp_tensor x = base;
             x.cat = MT_RP_GRADIENT;
             x.bytes = cur;
-            x.t_alloc = b0->ts;
-            x.s_alloc = 5;
+            x.t_alloc = bwd_start(k, b0);
+            x.s_alloc = -2;
             x.t_free = b1->te;
             x.s_free = -2;
             x.step = b0->step;
@@ -714,7 +848,7 @@ static int model_states(struct work *k, const mt_rp_plan *p)
       if (last < 0)
         last = oi;
       first = oi;
-      cur += (zero >= 1 ? div_up(s->n, (uint64_t)nd) * (uint64_t)nd : s->n) * s->pb;
+      cur += s->pad * s->pb;
     }
   } else {
     /* ZeRO-3 / parameter offload: full parameters gathered per use, the next
@@ -722,11 +856,8 @@ static int model_states(struct work *k, const mt_rp_plan *p)
     int pos[MT_RP_MAX_LAYERS + 8];
     for (size_t u = 0; u < nu && u < MT_RP_MAX_LAYERS; u++)
       pos[u] = -1;
-    for (int oi = 0; oi < no; oi++)
-      pos[order[oi]] = oi;
-    /* only units that have windows are gathered (and prefetched) */
     for (size_t wi = 0; wi < k->nw; wi++)
-      if (k->w[wi].unit >= 0 && k->w[wi].unit < (int)nu && pos[k->w[wi].unit] >= 0 &&
+      if (k->w[wi].unit >= 0 && k->w[wi].unit < (int)nu && us[k->w[wi].unit].present &&
           (k->w[wi].kind == MT_RP_W_FORWARD || k->w[wi].kind == MT_RP_W_BACKWARD))
         us[k->w[wi].unit].has_win = 1;
     int ord2[MT_RP_MAX_LAYERS + 8], no2 = 0;
@@ -735,9 +866,6 @@ static int model_states(struct work *k, const mt_rp_plan *p)
         ord2[no2++] = order[oi];
     for (int oi = 0; oi < no2; oi++)
       pos[ord2[oi]] = oi;
-    for (int oi = 0; oi < no; oi++)
-      if (!us[order[oi]].has_win)
-        pos[order[oi]] = -1;
     for (size_t wi = 0; wi < k->nw; wi++) {
       mt_rp_window W = k->w[wi];
       if ((W.kind != MT_RP_W_FORWARD && W.kind != MT_RP_W_BACKWARD) || W.unit < 0 || W.unit >= (int)nu ||
@@ -746,14 +874,13 @@ static int model_states(struct work *k, const mt_rp_plan *p)
       int oi = pos[W.unit];
       struct ustate *s = &us[W.unit];
       int32_t sub = 1;
-      uint64_t pad = zero >= 1 ? div_up(s->n, (uint64_t)nd) * (uint64_t)nd : s->n;
       if (s->prefetched)
         s->prefetched = 0;
       else if (s->refs++ == 0) {
         mt_rp_tensor x = base;
         x.cat = MT_RP_PARAMETER;
         x.unit = W.unit;
-        x.bytes = pad * s->pb;
+        x.bytes = s->pad * s->pb;
         x.t_alloc = W.ts;
         x.s_alloc = sub++;
         x.step = W.step;
@@ -770,7 +897,7 @@ static int model_states(struct work *k, const mt_rp_plan *p)
           mt_rp_tensor x = base;
           x.cat = MT_RP_PARAMETER;
           x.unit = ord2[nx];
-          x.bytes = (zero >= 1 ? div_up(t->n, (uint64_t)nd) * (uint64_t)nd : t->n) * t->pb;
+          x.bytes = t->pad * t->pb;
           x.t_alloc = W.ts;
           x.s_alloc = sub++;
           x.step = W.step;
@@ -783,8 +910,8 @@ static int model_states(struct work *k, const mt_rp_plan *p)
         mt_rp_tensor x = base;
         x.cat = MT_RP_GRADIENT;
         x.unit = W.unit;
-        x.bytes = pad * s->pb;
-        x.t_alloc = first_after(k, W.ts, W.te);
+        x.bytes = s->pad * s->pb;
+        x.t_alloc = bwd_start(k, &W);
         x.s_alloc = -1;
         x.t_free = W.te;
         x.s_free = -3;
@@ -809,8 +936,64 @@ static int model_states(struct work *k, const mt_rp_plan *p)
   free(us);
   return 0;
 fail:
+  free(extra);
   free(us);
   return -1;
+}
+
+/* NCCL's own buffers for the plan's communicators (gradient group, SP
+ * group, PP group), made where the recording made its first ones. */
+static int nccl_buffers(struct work *k, const mt_rp_plan *p)
+{
+  const mt_rp_input *in = k->in;
+  int world, dp, nd;
+  plan_geom(in, p, &world, &dp, &nd);
+  int sizes[3] = { world > 1 ? nd : 1, p->sp > 1 ? p->sp : 1, p->pp > 1 ? p->pp : 1 };
+  int64_t t0 = MT_RP_NEVER;
+  int32_t s0 = 0;
+  size_t w = 0;
+  int same = in->ncomms > 0 || world <= 1;
+  for (int c = 0, j = 0; c < 3; c++)
+    if (sizes[c] > 1)
+      same = same && j < in->ncomms && in->comm_nranks[j++] == sizes[c];
+  if (same && in->ncomms == (sizes[0] > 1) + (sizes[1] > 1) + (sizes[2] > 1))
+    return 0;
+  for (size_t i = 0; i < k->n; i++) {
+    const mt_rp_tensor *x = &k->t[i];
+    if (x->outside && x->cat == MT_RP_COMMUNICATION) {
+      if (x->t_alloc < t0) {
+        t0 = x->t_alloc;
+        s0 = x->s_alloc;
+      }
+      continue;
+    }
+    k->t[w++] = *x;
+  }
+  k->n = w;
+  if (t0 == MT_RP_NEVER) {
+    t0 = in->t_first;
+    s0 = -100000;
+  }
+  mt_rp_tensor b = { 0 };
+  b.t_alloc = t0;
+  b.t_free = MT_RP_NEVER;
+  b.outside = 1;
+  b.cat = MT_RP_COMMUNICATION;
+  b.layer = b.unit = b.step = -1;
+  b.flags = MT_RP_F_INSERTED;
+  int32_t s = s0;
+  for (int c = 0; c < 3; c++) {
+    if (sizes[c] <= 1)
+      continue;
+    int nb = in->nccl_channels * (sizes[c] - 1);
+    for (int i = 0; i <= nb; i++) {
+      b.bytes = i < nb ? in->nccl_peer_bytes : in->nccl_fixed_bytes;
+      b.s_alloc = s++;
+      if (b.bytes && push(k, &b) != 0)
+        return -1;
+    }
+  }
+  return 0;
 }
 
 int mt_rp_transform(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_tensor **out, size_t *nout,
@@ -831,7 +1014,7 @@ int mt_rp_transform(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_tensor **o
     flash(&k);
   if (checkpointing(&k, p) != 0 || seq_parallel(&k, p) != 0 || micro_batches(&k, p) != 0)
     goto fail;
-  if (index_times(&k) != 0 || model_states(&k, p) != 0)
+  if (index_times(&k) != 0 || model_states(&k, p) != 0 || nccl_buffers(&k, p) != 0)
     goto fail;
   double bw = in->link_bytes_per_ns > 0 ? in->link_bytes_per_ns : 25.0;
   cost->extra_comm_ns = (int64_t)((double)cost->extra_comm_bytes / bw);
