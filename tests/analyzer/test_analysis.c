@@ -235,6 +235,17 @@ static void test_first_instant(void **state)
   /* no ranges, no labels: other, by the "unknown" rule */
   assert_int_equal(r->peak.by_category[MT_CAT_OTHER], 2 * MiB);
   assert_int_equal(r->peak.by_rule[MT_RULE_UNKNOWN], 2 * MiB);
+  /* timeline: t0 = 10, dt = ceil(40 / 399) = 1: sample i is t = 10 + i */
+  const mt_timeline *tl = &r->timeline;
+  assert_int_equal(tl->t0, 10);
+  assert_int_equal(tl->dt, 1);
+  assert_int_equal(tl->allocated[0], MiB);       /* t=10 */
+  assert_int_equal(tl->allocated[10], MiB);      /* t=20: Y in, X out */
+  assert_int_equal(tl->allocated_max[10], MiB);  /* never 2 MiB at t=20 */
+  assert_int_equal(tl->allocated[20], 2 * MiB);  /* t=30 */
+  assert_int_equal(tl->allocated[35], MiB);      /* t=45 */
+  assert_int_equal(tl->by_category[MT_CAT_OTHER][20], 2 * MiB);
+  assert_int_equal(tl->by_category[MT_CAT_OTHER][45], 2 * MiB);   /* t=55: Y and W live at the end */
   mt_analysis_free(a);
 }
 
