@@ -2,7 +2,13 @@
 _tap_n=0
 _tap_failed=0
 ok() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $*"; }
-not_ok() { _tap_n=$((_tap_n + 1)); _tap_failed=$((_tap_failed + 1)); echo "not ok $_tap_n - $*"; }
+# A "# TODO reason" in the description marks a known, documented gap: TAP
+# counts it as an expected failure, and so does the exit status here.
+not_ok() {
+  _tap_n=$((_tap_n + 1))
+  case "$*" in *"# TODO"*) ;; *) _tap_failed=$((_tap_failed + 1)) ;; esac
+  echo "not ok $_tap_n - $*"
+}
 # check "description" command...: passes when the command succeeds
 check() { _d=$1; shift; if "$@" >/dev/null 2>&1; then ok "$_d"; else not_ok "$_d"; fi; }
 diag() { printf '# %s\n' "$@"; }
