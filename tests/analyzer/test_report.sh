@@ -105,6 +105,19 @@ cp "$W/basic.mtrace" "$W/corrupt.mtrace"
 dd if=/dev/urandom of="$W/corrupt.mtrace" bs=1024 seek=8 count=8 conv=notrunc 2>/dev/null
 "$MT" report "$W/corrupt.mtrace" >"$W/out" 2>"$W/err"; rc=$?
 if [ $rc -eq 0 ] || { [ $rc -eq 2 ] && [ "$(wc -l <"$W/err")" -eq 1 ]; }; then ok "corrupt pages: a report or one line, exit 0/2 (got $rc)"; else not_ok "corrupt pages: exit $rc"; sed 's/^/#   /' "$W/err"; fi
+# 40 damaged copies (64 random bytes at spread offsets past the header):
+# each gives a report (exit 0) or one line (exit 2), never a crash
+sz=$(wc -c <"$W/basic.mtrace")
+bad=0
+for i in $(seq 1 40); do
+  cp "$W/basic.mtrace" "$W/fz.mtrace"
+  dd if=/dev/urandom of="$W/fz.mtrace" bs=1 seek=$(( (i * 2731 + 100) % sz )) count=64 conv=notrunc 2>/dev/null
+  "$MT" report -f json "$W/fz.mtrace" >/dev/null 2>"$W/fz.err"; rc=$?
+  if { [ $rc -ne 0 ] && [ $rc -ne 2 ]; } || [ "$(wc -l <"$W/fz.err")" -gt 1 ]; then
+    bad=$((bad + 1)); diag "offset $(( (i * 2731 + 100) % sz )): exit $rc"; sed 's/^/#   /' "$W/fz.err"
+  fi
+done
+check "40 randomly damaged traces: a report or one line each, no crash" test $bad -eq 0
 expect_fail 2 "missing file" "cannot open" "$MT" report "$W/none.mtrace"
 expect_fail 2 "no argument" "no trace or run directory" "$MT" report
 
