@@ -9,11 +9,14 @@ if [ ! -f "$log" ]; then
   echo "no $log: the test suite did not run" >&2
   exit 1
 fi
+# Expected failures (cases marked "# TODO": known, documented gaps) are not
+# counted as passed: they are reported with the skipped ones, and named.
 awk '
-  /^# PASS:/ { p += $3 }  /^# XFAIL:/ { p += $3 }
+  /^# PASS:/ { p += $3 }  /^# XFAIL:/ { s += $3; x += $3 }
   /^# FAIL:/ { f += $3 }  /^# XPASS:/ { f += $3 }  /^# ERROR:/ { f += $3 }
   /^# SKIP:/ { s += $3 }
   END {
+    if (x) printf "(%d of the skipped are known gaps marked TODO: grep XFAIL check.out)\n", x
     line = sprintf("%d passed, %d failed", p, f)
     if (s) line = line sprintf(", %d skipped", s)
     print line
