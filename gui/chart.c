@@ -216,6 +216,8 @@ void mt_chart_layout(const MtChartData *d, const MtView *v, int width, int heigh
     ymax = fmax(ymax, (double)c->peak_allocated);
   if (d->budget)
     ymax = fmax(ymax, (double)d->budget);
+  if (d->what_if_peak && v->mode == MT_MODE_TIMELINE)
+    ymax = fmax(ymax, (double)d->what_if_peak);
   l->ymax = nice_bytes(ymax * 1.05);
 }
 
@@ -421,7 +423,7 @@ static void step_boxes(Batch *b, const MtLayout *l, size_t n, const uint64_t *va
 
 /* ---- layers --------------------------------------------------------------- */
 
-static void draw_grid_and_axis(Painter *p, const MtView *v, const MtLayout *l)
+static void draw_grid_and_axis(Painter *p, const MtView *v, const MtLayout *l, int with_time)
 {
   cairo_t *cr = p->cr;
   /* bytes axis: about five lines */
@@ -437,6 +439,8 @@ static void draw_grid_and_axis(Painter *p, const MtView *v, const MtLayout *l)
     set_rgb(cr, p->th.axis_text, 1);
     text(p, mt_size_str((uint64_t)(k * step), buf, sizeof buf), l->plot.x - 6, y - 8, 1, 0, 0);
   }
+  if (!with_time)
+    return;
   /* time ruler */
   double span = (double)(v->t1 - v->t0);
   double target = span / fmax(1, l->plot.w / 110);
@@ -574,6 +578,26 @@ static void draw_compare(Painter *p, const MtChartData *d, const MtView *v, cons
   }
   cairo_stroke(cr);
   cairo_set_dash(cr, NULL, 0, 0);
+}
+
+static void draw_what_if(Painter *p, const MtChartData *d, const MtLayout *l)
+{
+  if (!d->what_if_peak)
+    return;
+  cairo_t *cr = p->cr;
+  double y = floor(mt_chart_y(l, (double)d->what_if_peak)) + 0.5;
+  double dash[] = { 2, 3 };
+  cairo_set_dash(cr, dash, 2, 0);
+  cairo_set_line_width(cr, 2);
+  set_rgb(cr, p->th.overlay, 1);
+  cairo_move_to(cr, l->plot.x, y);
+  cairo_line_to(cr, l->plot.x + l->plot.w, y);
+  cairo_stroke(cr);
+  cairo_set_dash(cr, NULL, 0, 0);
+  char buf[320], sz[32];
+  g_snprintf(buf, sizeof buf, "what-if %s: predicted peak %s", d->what_if_label ? d->what_if_label : "",
+             mt_size_str(d->what_if_peak, sz, sizeof sz));
+  text(p, buf, l->plot.x + 6, y - 16, 0, l->plot.w - 12, 0);
 }
 
 static void draw_budget(Painter *p, const MtChartData *d, const MtLayout *l)
@@ -860,14 +884,17 @@ static void draw_legend(Painter *p, const MtChartData *d, const MtView *v, MtLay
     x += w;
   }
   /* furniture */
-  const char *extra[3] = { "reserved", d->budget ? "budget" : NULL, d->compare ? "compare" : NULL };
-  for (int k = 0; k < 3; k++) {
+  const char *extra[4] = { "reserved", d->budget ? "budget" : NULL, d->compare ? "compare" : NULL,
+                           d->what_if_peak ? "what-if" : NULL };
+  for (int k = 0; k < 4; k++) {
     if (!extra[k])
       continue;
     double w = 22 + text_width(p, extra[k]) + 14;
     if (x + w > l->legend.x + l->legend.w)
       break;
     MtRgb c = k == 0 ? p->th.reserved : k == 1 ? p->th.budget : p->th.overlay;
+    if (k == 3)
+      cairo_set_line_width(cr, 2);
     set_rgb(cr, c, 1);
     cairo_set_line_width(cr, 2);
     if (k)
@@ -1003,14 +1030,10 @@ void mt_chart_draw(cairo_t *cr, const MtChartData *d, const MtView *v, int width
       draw_title(&p, d, l);
     draw_legend(&p, d, v, l);
     if (v->mode == MT_MODE_RANKS) {
-      draw_grid_and_axis(&p, v, l);
-      /* the time grid means nothing here: cover it */
-      set_rgb(cr, p.th.bg, 1);
-      cairo_rectangle(cr, l->ruler.x - 40, l->ruler.y, l->ruler.w + 80, l->ruler.h);
-      cairo_fill(cr);
+      draw_grid_and_axis(&p, v, l, 0);
       draw_ranks(&p, d, v, l);
     } else {
-      draw_grid_and_axis(&p, v, l);
+      draw_grid_and_axis(&p, v, l, 1);
       cairo_save(cr);
       cairo_rectangle(cr, l->plot.x, l->plot.y - 1, l->plot.w, l->plot.h + 1);
       cairo_clip(cr);
@@ -1019,6 +1042,7 @@ void mt_chart_draw(cairo_t *cr, const MtChartData *d, const MtView *v, int width
       size_t n = make_cells(r, v, l, fb);
       draw_stack(&p, d, v, l, n);
       draw_compare(&p, d, v, l);
+      draw_what_if(&p, d, l);
       draw_budget(&p, d, l);
       cairo_restore(cr);
       draw_marks(&p, d, v, l);

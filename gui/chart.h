@@ -29,6 +29,8 @@ typedef struct MtChartData {
   int lanes_loading;
   const mt_analysis *compare;  /* a second run on the same axis, or NULL */
   uint64_t budget;             /* 0: none */
+  uint64_t what_if_peak;       /* predicted peak allocated under a replay plan; 0: none */
+  const char *what_if_label;   /* the plan, "--checkpoint all" */
 } MtChartData;
 
 enum { MT_MODE_TIMELINE = 0, MT_MODE_RANKS = 1 };

@@ -45,6 +45,8 @@ static MtSession *load(const MtViewOptions *opts, MtChartData *d, MtView *v)
     mt_session_set_samples(s, opts->samples);
   if (opts->compare)
     mt_session_set_compare_path(s, opts->compare);
+  if (opts->what_if)
+    mt_session_set_what_if(s, opts->what_if);
   GError *e = NULL;
   if (!mt_session_load_sync(s, &e)) {
     fprintf(stderr, "memtrace-view: %s\n", e->message);
@@ -58,6 +60,8 @@ static MtSession *load(const MtViewOptions *opts, MtChartData *d, MtView *v)
   d->lanes = mt_session_get_lanes(s, d->rank);
   d->compare = mt_session_get_compare(s);
   d->budget = opts->budget;
+  int64_t wts;
+  mt_session_get_what_if(s, d->rank, &d->what_if_peak, &wts, &d->what_if_label);
   mt_view_init(v, d);
   v->dark = opts->dark;
   v->title = 1;

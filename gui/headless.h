@@ -10,7 +10,7 @@
 #include "gui/chart.h"
 
 typedef struct MtViewOptions {
-  char *path, *compare;
+  char *path, *compare, *what_if;
   uint64_t budget;
   int rank;                 /* rank number; -1: the rank with the job's peak */
   int width, height;

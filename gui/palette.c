@@ -46,7 +46,7 @@ void mt_theme_get(int dark, MtTheme *t)
     t->peak = rgb(0xffffff);
     t->selection = rgb(0x3584e4);
     t->lane_bg = rgb(0x2a2a2a);
-    t->overlay = rgb(0x00ffcc);
+    t->overlay = rgb(0xc77dff);
   } else {
     t->bg = rgb(0xffffff);
     t->fg = rgb(0x1a1a1a);
@@ -57,6 +57,6 @@ void mt_theme_get(int dark, MtTheme *t)
     t->peak = rgb(0x000000);
     t->selection = rgb(0x3584e4);
     t->lane_bg = rgb(0xf4f4f4);
-    t->overlay = rgb(0x008f7a);
+    t->overlay = rgb(0x5a189a);
   }
 }

@@ -1,5 +1,8 @@
 #include "config.h"
+#include <string.h>
 #include "gui/session.h"
+#include "analyzer/replay/replay.h"
+#include "analyzer/replay/input_trace.h"
 
 struct _MtSession {
   GObject parent_instance;
@@ -13,6 +16,9 @@ struct _MtSession {
   double analysis_s, lanes_s;
   struct LanesJob *pending_lanes;   /* lanes loaded before the analysis */
   GObject *pending_task;             /* owns pending_lanes */
+  char *what_if, *what_if_label;
+  mt_rp_result *predicted;           /* per rank; NULL without a plan */
+  gboolean *predicted_ok;
 };
 
 G_DEFINE_FINAL_TYPE(MtSession, mt_session, G_TYPE_OBJECT)
@@ -35,6 +41,10 @@ static void mt_session_finalize(GObject *obj)
     mt_analysis_free(self->compare);
   g_free(self->path);
   g_free(self->compare_path);
+  g_free(self->what_if);
+  g_free(self->what_if_label);
+  g_free(self->predicted);
+  g_free(self->predicted_ok);
   G_OBJECT_CLASS(mt_session_parent_class)->finalize(obj);
 }
 
@@ -153,10 +163,13 @@ double mt_session_get_lanes_seconds(MtSession *self)
 /* ---- work done in threads: no GObject state is touched here ---------- */
 
 typedef struct AnalysisJob {
-  char *path, *compare_path;
+  char *path, *compare_path, *what_if;
   size_t samples;
   mt_analysis *analysis, *compare;
   double seconds;
+  char *what_if_label;
+  mt_rp_result *predicted;
+  gboolean *predicted_ok;
 } AnalysisJob;
 
 static void analysis_job_free(AnalysisJob *j)
@@ -167,7 +180,54 @@ static void analysis_job_free(AnalysisJob *j)
     mt_analysis_free(j->compare);
   g_free(j->path);
   g_free(j->compare_path);
+  g_free(j->what_if);
+  g_free(j->what_if_label);
+  g_free(j->predicted);
+  g_free(j->predicted_ok);
   g_free(j);
+}
+
+/* The replay library's prediction of each rank's peak under the plan
+ * (analyzer/replay: memtrace replay's engine, not a second model). */
+static gboolean run_what_if(AnalysisJob *j, GError **error)
+{
+  mt_rp_plan plan;
+  mt_rp_plan_init(&plan);
+  char err[512] = "";
+  char **pairs = g_strsplit_set(j->what_if, ", ", -1);
+  for (char **p = pairs; *p; p++) {
+    if (!**p)
+      continue;
+    char *eq = strchr(*p, '=');
+    const char *name = *p, *value = eq ? eq + 1 : "";
+    if (eq)
+      *eq = 0;
+    while (*name == '-')
+      name++;
+    if (mt_rp_plan_option(&plan, name, value, err, sizeof err) != 1) {
+      g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "--what-if: %s",
+                  err[0] ? err : "not a replay option");
+      g_strfreev(pairs);
+      return FALSE;
+    }
+  }
+  g_strfreev(pairs);
+  char desc[256];
+  mt_rp_plan_describe(&plan, desc, sizeof desc);
+  j->what_if_label = g_strdup(desc);
+  size_t n = j->analysis->nranks;
+  j->predicted = g_new0(mt_rp_result, n ? n : 1);
+  j->predicted_ok = g_new0(gboolean, n ? n : 1);
+  for (size_t i = 0; i < n; i++) {
+    mt_rp_input in;
+    if (mt_rp_input_from_trace(j->analysis->ranks[i].path, &in, err, sizeof err) != 0) {
+      g_warning("what-if: %s", err);
+      continue;
+    }
+    j->predicted_ok[i] = mt_rp_replay(&in, &plan, &j->predicted[i]) == 0;
+    mt_rp_input_free(&in);
+  }
+  return TRUE;
 }
 
 static gboolean run_analysis(AnalysisJob *j, GError **error)
@@ -184,6 +244,8 @@ static gboolean run_analysis(AnalysisJob *j, GError **error)
     return FALSE;
   }
   j->seconds = (g_get_monotonic_time() - t0) / 1e6;
+  if (j->what_if)
+    return run_what_if(j, error);
   return TRUE;
 }
 
@@ -273,6 +335,12 @@ static void adopt_lanes(MtSession *self, LanesJob *j)
 
 static void adopt_analysis(MtSession *self, AnalysisJob *j)
 {
+  self->predicted = j->predicted;
+  self->predicted_ok = j->predicted_ok;
+  self->what_if_label = j->what_if_label;
+  j->predicted = NULL;
+  j->predicted_ok = NULL;
+  j->what_if_label = NULL;
   self->analysis = j->analysis;
   self->compare = j->compare;
   j->analysis = j->compare = NULL;
@@ -293,6 +361,7 @@ gboolean mt_session_load_sync(MtSession *self, GError **error)
   AnalysisJob *j = g_new0(AnalysisJob, 1);
   j->path = g_strdup(self->path);
   j->compare_path = g_strdup(self->compare_path);
+  j->what_if = g_strdup(self->what_if);
   j->samples = self->samples;
   gboolean ok = run_analysis(j, error);
   if (ok)
@@ -348,6 +417,7 @@ void mt_session_load_async(MtSession *self, GCancellable *cancellable, GAsyncRea
   AnalysisJob *j = g_new0(AnalysisJob, 1);
   j->path = g_strdup(self->path);
   j->compare_path = g_strdup(self->compare_path);
+  j->what_if = g_strdup(self->what_if);
   j->samples = self->samples;
   GTask *task = g_task_new(self, cancellable, callback, user_data);
   g_task_set_source_tag(task, mt_session_load_async);
@@ -374,5 +444,21 @@ gboolean mt_session_load_finish(MtSession *self, GAsyncResult *result, GError **
     g_clear_object(&self->pending_task);
     g_signal_emit(self, signals[SIG_LANES_READY], 0);
   }
+  return TRUE;
+}
+
+void mt_session_set_what_if(MtSession *self, const char *spec)
+{
+  g_free(self->what_if);
+  self->what_if = g_strdup(spec);
+}
+
+gboolean mt_session_get_what_if(MtSession *self, size_t rank, uint64_t *peak, int64_t *ts, const char **label)
+{
+  if (!self->predicted || !self->analysis || rank >= self->analysis->nranks || !self->predicted_ok[rank])
+    return FALSE;
+  *peak = self->predicted[rank].peak_allocated;
+  *ts = self->predicted[rank].peak_ts;
+  *label = self->what_if_label;
   return TRUE;
 }

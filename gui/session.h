@@ -30,6 +30,14 @@ uint64_t mt_session_get_budget(MtSession *self);
 /* A second trace/run drawn over this one on the same time axis. */
 void mt_session_set_compare_path(MtSession *self, const char *path);
 
+/* A replay plan ("checkpoint=all,zero=3": memtrace replay's options as
+ * name=value pairs) whose predicted peak is drawn over each rank. */
+void mt_session_set_what_if(MtSession *self, const char *spec);
+/* Predicted peak of rank index i under the plan (from analyzer/replay), or
+ * FALSE when there is none.  *label describes the plan (owned by the
+ * session). */
+gboolean mt_session_get_what_if(MtSession *self, size_t rank, uint64_t *peak, int64_t *ts, const char **label);
+
 /* Loads the analysis, then the lanes, in worker threads; `callback` runs
  * when the analysis is ready (lanes follow with "lanes-ready"). */
 void mt_session_load_async(MtSession *self, GCancellable *cancellable, GAsyncReadyCallback callback,

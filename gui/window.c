@@ -92,6 +92,9 @@ static void show_rank(MtWindow *self, size_t index)
   MtChartData *d = mt_chart_widget_get_data(chart_of(self));
   d->rank = index;
   d->lanes = mt_session_get_lanes(self->session, index);
+  int64_t wts;
+  d->what_if_peak = 0;
+  mt_session_get_what_if(self->session, index, &d->what_if_peak, &wts, &d->what_if_label);
   d->lanes_loading = !self->lanes_ready;
   MtView *v = mt_chart_widget_get_view(chart_of(self));
   unsigned hidden = v->hidden;
@@ -533,12 +536,6 @@ static void act_layout(GSimpleAction *a, GVariant *p, gpointer w)
     pt.x = pt.y = 0;
   double sx = 0, sy = 0;
   gtk_native_get_surface_transform(GTK_NATIVE(self), &sx, &sy);
-  graphene_rect_t cb;
-  if (g_getenv("MT_VIEW_DEBUG") && gtk_widget_compute_bounds(self->chart, GTK_WIDGET(self), &cb))
-    g_printerr("chart bounds %.1f,%.1f %.1fx%.1f\n", cb.origin.x, cb.origin.y, cb.size.width, cb.size.height);
-  if (g_getenv("MT_VIEW_DEBUG"))
-    g_printerr("chart at %.1f,%.1f in the window; surface transform %.1f,%.1f; window %dx%d\n", pt.x, pt.y, sx, sy,
-               gtk_widget_get_width(GTK_WIDGET(self)), gtk_widget_get_height(GTK_WIDGET(self)));
   if (mt_layout_write(g_variant_get_string(p, NULL), mt_chart_widget_get_layout(chart_of(self)),
                       mt_chart_widget_get_view(chart_of(self)), mt_chart_widget_get_data(chart_of(self)), pt.x + sx,
                       pt.y + sy))
@@ -781,6 +778,7 @@ static void mt_window_finalize(GObject *obj)
   g_strfreev(self->script);
   g_free(self->opts.path);
   g_free(self->opts.compare);
+  g_free(self->opts.what_if);
   G_OBJECT_CLASS(mt_window_parent_class)->finalize(obj);
 }
 
@@ -836,6 +834,7 @@ MtWindow *mt_window_new(GtkApplication *app, const MtViewOptions *opts)
   self->opts = *opts;
   self->opts.path = g_strdup(opts->path);
   self->opts.compare = g_strdup(opts->compare);
+  self->opts.what_if = g_strdup(opts->what_if);
   self->opts.screenshot = self->opts.layout = NULL;
   if (opts->script && *opts->script)
     self->script = g_strsplit(opts->script, ";", -1);
@@ -959,6 +958,8 @@ MtWindow *mt_window_new(GtkApplication *app, const MtViewOptions *opts)
     mt_session_set_samples(self->session, opts->samples);
   if (opts->compare)
     mt_session_set_compare_path(self->session, opts->compare);
+  if (opts->what_if)
+    mt_session_set_what_if(self->session, opts->what_if);
   mt_session_set_budget(self->session, opts->budget);
   g_signal_connect(self->session, "lanes-ready", G_CALLBACK(on_lanes_ready), self);
   update_status(self);
@@ -992,11 +993,6 @@ gboolean mt_window_save_png(MtWindow *self, const char *path, GError **error)
   if (!node) {
     g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "nothing drawn yet");
     return FALSE;
-  }
-  if (g_getenv("MT_VIEW_DEBUG")) {
-    graphene_rect_t b;
-    gsk_render_node_get_bounds(node, &b);
-    g_printerr("screenshot node bounds %.1f,%.1f %.1fx%.1f\n", b.origin.x, b.origin.y, b.size.width, b.size.height);
   }
   GskRenderer *renderer = gtk_native_get_renderer(GTK_NATIVE(self));
   GdkTexture *tex = gsk_renderer_render_texture(renderer, node, &GRAPHENE_RECT_INIT(0, 0, width, height));

@@ -131,11 +131,24 @@ if [ -x "$SIM" ] && [ -x "$B/memtrace" ] && [ -f "$COLL" ] && command -v sqlite3
     x=$(xat "$tms"); y=$(awk -v g="$tbytes" -v y="$plot_y" -v h="$plot_h" -v m="$ymax" 'BEGIN { printf "%d", y + h - g / m * h }')
     n=$("$PROBE" "$T/s.png" count $((x - 2)) $((y - 2)) $((x + 2)) $((y + 2)) 000000 60)
     check "simulated run: the peak dot sits at simtrain's peak bytes ($n dark px)" test "$n" -ge 6
+    "$VIEW" "$T/sim" --rank 0 --screenshot "$T/w.png" --layout "$T/w.layout" --size 1200x700 --what-if checkpoint=all 2>"$T/err"
+    . "$T/w.layout"
+    n=$("$PROBE" "$T/w.png" count "$(printf %.0f "$plot_x")" "$(printf %.0f "$plot_y")" 1180 \
+        "$(awk -v y="$plot_y" -v h="$plot_h" 'BEGIN { printf "%d", y + h }')" 5A189A 12)
+    check "--what-if checkpoint=all draws the replay's predicted peak ($n px)" test "$n" -ge 300
+    mib=$("$B/memtrace" replay "$T/sim" --checkpoint all 2>/dev/null | awk '/predicted +allocated/ { print $3; exit }')
+    if [ -n "$mib" ]; then
+      y=$(awk -v g="$mib" -v y="$plot_y" -v h="$plot_h" -v m="$ymax" 'BEGIN { printf "%d", y + h - g * 1048576 / m * h }')
+      n=$("$PROBE" "$T/w.png" count "$(printf %.0f "$plot_x")" $((y - 1)) 1180 $((y + 1)) 5A189A 12)
+      check "the what-if line sits at memtrace replay's predicted peak ($mib MiB, $n px)" test "$n" -ge 300
+    else
+      not_ok "memtrace replay printed no predicted peak"
+    fi
   else
-    for d in bytes marker dot; do not_ok "simulated run did not record ($d)"; done
+    for d in bytes marker dot what-if what-if-value; do not_ok "simulated run did not record ($d)"; done
   fi
 else
-  for d in "peak bytes" "peak marker" "peak dot"; do
+  for d in "peak bytes" "peak marker" "peak dot" "what-if" "what-if value"; do
     _tap_n=$((_tap_n + 1)); echo "ok $_tap_n # SKIP simulated run $d: simtrain or the collector not built"
   done
 fi
