@@ -24,6 +24,13 @@ static void json_result(FILE *f, const mt_rp_result *r, int cats)
     for (int c = 0; c < MT_RP_NCAT; c++)
       fprintf(f, "\"%s\": %" PRIu64 ", ", mt_rp_cat_name(c), r->by_cat[c]);
     fprintf(f, "\"cache_free\": %" PRIu64 "}", r->cache_free);
+    if (r->nstages > 0) {
+      fprintf(f, ", \"stage\": %d, \"stages\": [", r->stage);
+      for (int s = 0; s < r->nstages; s++)
+        fprintf(f, "%s{\"stage\": %d, \"peak_allocated_bytes\": %" PRIu64 ", \"peak_reserved_bytes\": %" PRIu64 "}",
+                s ? ", " : "", s, r->stage_peak_allocated[s], r->stage_peak_reserved[s]);
+      fputc(']', f);
+    }
   }
   fputc('}', f);
 }
@@ -129,6 +136,10 @@ static int run(int argc, char **argv)
              mt_fmt_bytes(w->base.peak_reserved, b, sizeof b));
       printf("  %-10s allocated %12s  reserved %12s\n", "predicted", mt_fmt_bytes(w->pred.peak_allocated, c, sizeof c),
              mt_fmt_bytes(w->pred.peak_reserved, d, sizeof d));
+      for (int s = 0; s < w->pred.nstages; s++)
+        printf("  pipeline stage %d: allocated %12s  reserved %12s%s\n", s,
+               mt_fmt_bytes(w->pred.stage_peak_allocated[s], a, sizeof a),
+               mt_fmt_bytes(w->pred.stage_peak_reserved[s], b, sizeof b), s == w->pred.stage ? "  (highest)" : "");
       printf("  at the predicted peak:\n");
       for (int k = 0; k < MT_RP_NCAT; k++)
         if (w->pred.by_cat[k])
@@ -162,6 +173,7 @@ const mt_cmd mt_cmd_replay = {
   "  --offload optimizer|params          --micro-batches N\n"
   "  --optimizer adamw|sgd|lion|adafactor|adam-mini|adam8bit\n"
   "  --attention naive|flash             --train-layers K\n"
+  "  --pp N --pp-schedule gpipe|1f1b     pipeline (every stage replayed; the highest is reported)\n"
   "Model and output:\n"
   "  --allocator caching|expandable|async|raw   (default caching)\n"
   "  --format text|json\n",

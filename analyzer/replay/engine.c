@@ -123,7 +123,41 @@ int mt_rp_baseline(const mt_rp_input *in, enum mt_rp_allocator a, mt_rp_result *
   return mt_rp_simulate(in->t, in->nt, a, 0, out);
 }
 
+static int replay_one(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_result *out);
+
+/* With a pipeline every stage is replayed (each rank holds one); the
+ * result is the stage with the highest allocated peak, with every stage's
+ * peaks listed. */
 int mt_rp_replay(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_result *out)
+{
+  if (p->pp <= 1 || p->pp_stage >= 0) {
+    int rc = replay_one(in, p, out);
+    out->stage = p->pp > 1 ? p->pp_stage : -1;
+    return rc;
+  }
+  mt_rp_plan q = *p;
+  mt_rp_result r;
+  int n = p->pp < 64 ? p->pp : 64;
+  uint64_t pa[64], pr[64];
+  memset(out, 0, sizeof *out);
+  for (int s = 0; s < n; s++) {
+    q.pp_stage = s;
+    if (replay_one(in, &q, &r) != 0)
+      return -1;
+    pa[s] = r.peak_allocated;
+    pr[s] = r.peak_reserved;
+    if (s == 0 || r.peak_allocated > out->peak_allocated) {
+      *out = r;
+      out->stage = s;
+    }
+  }
+  out->nstages = n;
+  memcpy(out->stage_peak_allocated, pa, (size_t)n * sizeof *pa);
+  memcpy(out->stage_peak_reserved, pr, (size_t)n * sizeof *pr);
+  return 0;
+}
+
+static int replay_one(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_result *out)
 {
   mt_rp_tensor *t = NULL;
   size_t n = 0;

@@ -10,6 +10,7 @@ void mt_rp_plan_init(mt_rp_plan *p)
 {
   memset(p, 0, sizeof *p);
   p->zero = -1;
+  p->pp_stage = -1;
   p->allocator = MT_RP_ALLOC_CACHING;
 }
 

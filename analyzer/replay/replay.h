@@ -130,6 +130,7 @@ typedef struct mt_rp_plan {
   enum mt_rp_optim optimizer;
   int flash;
   int pp, pp_1f1b;
+  int pp_stage;             /* the stage to replay; -1 = every stage (the result is the highest) */
   int train_layers;         /* 0 = all */
   int precision_bytes;      /* 0 = as recorded; 2 or 4: activations/params re-sized */
   enum mt_rp_allocator allocator;
@@ -155,6 +156,9 @@ typedef struct mt_rp_result {
   int64_t offload_bytes;          /* host<->device traffic per step added */
   uint64_t ooms;                  /* with a capacity: requests the model refused */
   size_t nevents;                 /* events replayed */
+  int stage;                      /* pipeline: the stage of the highest peak (-1 without one) */
+  int nstages;
+  uint64_t stage_peak_allocated[64], stage_peak_reserved[64];
 } mt_rp_result;
 
 /* Replays in under plan p.  Returns 0, or -1 when out of memory. */

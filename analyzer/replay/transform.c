@@ -14,6 +14,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 
 struct work {
   mt_rp_tensor *t;
@@ -24,6 +25,8 @@ struct work {
   mt_rp_result *cost;
   int64_t *times;  /* sorted event times of t (rebuilt by index_times) */
   size_t ntimes;
+  const int *ustage; /* pipeline: stage of each unit (NULL without one) */
+  int stage;         /* the stage replayed */
 };
 
 static int push(struct work *k, const mt_rp_tensor *x)
@@ -501,6 +504,309 @@ static int micro_batches(struct work *k, const mt_rp_plan *p)
   return 0;
 }
 
+/* ---- pipeline parallelism: one stage's stream under GPipe / 1F1B ---- */
+
+/* Stage of each unit: layers [p L / N, (p + 1) L / N) on stage p; the other
+ * units (embedding, head, ...) on the first stage when their forward runs
+ * before the first layer's, else on the last. */
+static void unit_stages(const mt_rp_input *in, int N, int *ustage)
+{
+  int L = in->nlayers > 0 ? in->nlayers : 1;
+  int64_t first_layer = MT_RP_NEVER;
+  for (size_t i = 0; i < in->nw; i++)
+    if (in->w[i].kind == MT_RP_W_FORWARD && in->w[i].layer >= 0 && in->w[i].ts < first_layer)
+      first_layer = in->w[i].ts;
+  for (size_t u = 0; u < in->nunits && u < MT_RP_MAX_LAYERS; u++) {
+    int l = in->units[u].layer;
+    if (l >= 0) {
+      int st = 0;
+      while (st + 1 < N && (int64_t)(st + 1) * L / N <= l)
+        st++;
+      ustage[u] = st;
+      continue;
+    }
+    int64_t t = MT_RP_NEVER;
+    for (size_t i = 0; i < in->nw; i++)
+      if (in->w[i].kind == MT_RP_W_FORWARD && in->w[i].unit == (int)u && in->w[i].ts < t)
+        t = in->w[i].ts;
+    ustage[u] = t < first_layer ? 0 : N - 1;
+  }
+}
+
+struct pphase {            /* one phase (forward or backward) of one recorded step */
+  int64_t ts, te;
+  size_t w0, nw;           /* its unit windows: indices into a sorted array */
+  int64_t lo[64], hi[64];  /* span owned by each stage */
+};
+
+struct pstep {
+  int step;
+  struct pphase ph[2];     /* 0 forward, 1 backward */
+  int nslot;
+  int slot_pass[512], slot_m[512];
+  int64_t slot_start[512], slot_dur[512];
+  int64_t delta;           /* new length - recorded length */
+};
+
+static int cmp_win_ts(const void *a, const void *b)
+{
+  const mt_rp_window *x = a, *y = b;
+  return x->ts < y->ts ? -1 : x->ts > y->ts;
+}
+
+/* Which stage a time inside a phase belongs to: the unit of the last unit
+ * window that started at or before it (the first one before any). */
+static int owner_stage(const mt_rp_window *uw, const struct pphase *ph, int64_t t, const int *ustage)
+{
+  if (!ph->nw)
+    return 0;
+  size_t lo = 0, hi = ph->nw;
+  while (lo < hi) {
+    size_t m = (lo + hi) / 2;
+    if (uw[ph->w0 + m].ts <= t)
+      lo = m + 1;
+    else
+      hi = m;
+  }
+  size_t i = lo ? lo - 1 : 0;
+  return ustage[uw[ph->w0 + i].unit];
+}
+
+/* Where t lies: step index (into ps), pass, stage; -1 when outside every
+ * step's forward/backward. */
+static int locate(const struct pstep *ps, int nps, const mt_rp_window *uw, const int *ustage, int64_t t, int *pass,
+                  int *stage)
+{
+  if (t == MT_RP_NEVER)
+    return -1;
+  for (int s = 0; s < nps; s++)
+    for (int x = 0; x < 2; x++)
+      if (t >= ps[s].ph[x].ts && t <= ps[s].ph[x].te) {
+        *pass = x;
+        *stage = owner_stage(uw, &ps[s].ph[x], t, ustage);
+        return s;
+      }
+  return -1;
+}
+
+static int64_t shift_outside(const struct pstep *ps, int nps, int64_t t)
+{
+  int64_t d = 0;
+  if (t == MT_RP_NEVER)
+    return t;
+  for (int s = 0; s < nps; s++)
+    if (ps[s].ph[1].te < t)
+      d += ps[s].delta;
+  return t + d;
+}
+
+static int slot_of(const struct pstep *s, int pass, int m)
+{
+  for (int j = 0; j < s->nslot; j++)
+    if (s->slot_pass[j] == pass && s->slot_m[j] == m)
+      return j;
+  return -1;
+}
+
+static int pipeline(struct work *k, const mt_rp_plan *p, int stage, const int *ustage)
+{
+  int N = p->pp, M = p->micro_batches > 1 ? p->micro_batches : 1;
+  if (N <= 1)
+    return 0;
+  if (N > 64 || M > 128)
+    return -1;
+  /* unit windows sorted by start; steps with their two phases */
+  mt_rp_window *uw = malloc((k->nw + 1) * sizeof *uw);
+  struct pstep *ps = calloc(256, sizeof *ps);
+  if (!uw || !ps) {
+    free(uw);
+    free(ps);
+    return -1;
+  }
+  size_t nuw = 0;
+  for (size_t i = 0; i < k->nw; i++)
+    if ((k->w[i].kind == MT_RP_W_FORWARD || k->w[i].kind == MT_RP_W_BACKWARD) && k->w[i].unit >= 0)
+      uw[nuw++] = k->w[i];
+  qsort(uw, nuw, sizeof *uw, cmp_win_ts);
+  int nps = 0;
+  for (size_t i = 0; i < k->nw && nps < 256; i++) {
+    const mt_rp_window *F = &k->w[i];
+    if (F->kind != MT_RP_W_PHASE_FWD)
+      continue;
+    const mt_rp_window *B = NULL;
+    for (size_t j = 0; j < k->nw; j++)
+      if (k->w[j].kind == MT_RP_W_PHASE_BWD && k->w[j].step == F->step && k->w[j].ts >= F->te) {
+        B = &k->w[j];
+        break;
+      }
+    if (!B)
+      continue;
+    struct pstep *s = &ps[nps++];
+    s->step = F->step;
+    const mt_rp_window *ph[2] = { F, B };
+    for (int x = 0; x < 2; x++) {
+      struct pphase *q = &s->ph[x];
+      q->ts = ph[x]->ts;
+      q->te = ph[x]->te;
+      q->w0 = nuw;
+      for (size_t j = 0; j < nuw; j++)
+        if (uw[j].ts >= q->ts && uw[j].te <= q->te && uw[j].kind == (x ? MT_RP_W_BACKWARD : MT_RP_W_FORWARD)) {
+          if (q->w0 == nuw)
+            q->w0 = j;
+          q->nw = j - q->w0 + 1;
+        }
+      for (int st = 0; st < N; st++) {
+        q->lo[st] = MT_RP_NEVER;
+        q->hi[st] = -1;
+      }
+      for (size_t j = 0; j < q->nw; j++) {
+        const mt_rp_window *w = &uw[q->w0 + j];
+        int st = ustage[w->unit];
+        int64_t lo = j == 0 ? q->ts : w->ts;
+        int64_t hi = j + 1 == q->nw ? q->te : uw[q->w0 + j + 1].ts - 1;
+        /* windows of other kinds inside the phase (nested) are skipped above */
+        if (lo < q->lo[st])
+          q->lo[st] = lo;
+        if (hi > q->hi[st])
+          q->hi[st] = hi;
+      }
+    }
+    /* the stage's schedule */
+    int warm = p->pp_1f1b ? N - stage - 1 : M;
+    if (warm > M)
+      warm = M;
+    int fm = 0, bm = 0;
+    for (int i2 = 0; i2 < warm; i2++) {
+      s->slot_pass[s->nslot] = 0;
+      s->slot_m[s->nslot++] = fm++;
+    }
+    for (int i2 = 0; i2 < M - warm; i2++) {
+      s->slot_pass[s->nslot] = 0;
+      s->slot_m[s->nslot++] = fm++;
+      s->slot_pass[s->nslot] = 1;
+      s->slot_m[s->nslot++] = bm++;
+    }
+    while (bm < M) {
+      s->slot_pass[s->nslot] = 1;
+      s->slot_m[s->nslot++] = bm++;
+    }
+    int64_t base = F->ts;
+    for (int j = 0; j + 1 < nps; j++)
+      if (ps[j].ph[1].te < F->ts)
+        base += ps[j].delta; /* earlier steps grew (or shrank) */
+    for (int j = 0; j < s->nslot; j++) {
+      const struct pphase *q = &s->ph[s->slot_pass[j]];
+      s->slot_start[j] = base;
+      s->slot_dur[j] = q->hi[stage] >= q->lo[stage] ? q->hi[stage] - q->lo[stage] : 0;
+      base += s->slot_dur[j] + 1;
+    }
+    s->delta = (base - 1) - B->te;
+    if (getenv("MT_RP_DUMP"))
+      for (int j = 0; j < s->nslot; j++)
+        fprintf(stderr, "slot step %d stage %d: %s m%d start %lld dur %lld (lo %lld hi %lld)\n", s->step, stage,
+                s->slot_pass[j] ? "B" : "F", s->slot_m[j], (long long)s->slot_start[j], (long long)s->slot_dur[j],
+                (long long)s->ph[s->slot_pass[j]].lo[stage], (long long)s->ph[s->slot_pass[j]].hi[stage]);
+  }
+  /* the stage's tensors */
+  size_t n0 = k->n;
+  mt_rp_tensor *out = malloc((n0 * (size_t)M + 1) * sizeof *out);
+  if (!out) {
+    free(uw);
+    free(ps);
+    return -1;
+  }
+  size_t no = 0;
+  int saw_ws = 0;
+  for (size_t i = 0; i < n0; i++) {
+    const mt_rp_tensor *x = &k->t[i];
+    int pa = 0, sa = 0, pf = 0, sf = 0;
+    int ia = locate(ps, nps, uw, ustage, x->t_alloc, &pa, &sa);
+    int iff = locate(ps, nps, uw, ustage, x->t_free, &pf, &sf);
+    if (ia < 0) {
+      /* made outside the passes (init, optimizer): kept; model states of
+       * other stages' units go in model_states */
+      mt_rp_tensor c = *x;
+      c.t_alloc = shift_outside(ps, nps, x->t_alloc);
+      if (iff >= 0) {
+        const struct pstep *s = &ps[iff];
+        int j = slot_of(s, pf, M - 1);
+        c.t_free = sf == stage && j >= 0 ? s->slot_start[j] + (x->t_free - s->ph[pf].lo[stage]) : s->slot_start[0];
+      } else
+        c.t_free = shift_outside(ps, nps, x->t_free);
+      out[no++] = c;
+      continue;
+    }
+    const struct pstep *s = &ps[ia];
+    int same = iff == ia;
+    int mine_a = sa == stage, mine_f = same && sf == stage;
+    if (!mine_a && !mine_f) {
+      if (x->outside && !saw_ws) {
+        /* a device allocation of the library (cuBLAS workspace) the stage
+         * makes at its own first pass */
+        mt_rp_tensor c = *x;
+        c.t_alloc = s->slot_start[0];
+        c.s_alloc = -20;
+        c.t_free = shift_outside(ps, nps, x->t_free);
+        out[no++] = c;
+        saw_ws = x->t_free == MT_RP_NEVER;
+      }
+      continue;
+    }
+    int copies = batch_cat(x->cat) ? M : 1;
+    for (int m = 0; m < copies; m++) {
+      mt_rp_tensor c = *x;
+      if (batch_cat(x->cat))
+        c.bytes = div_up(x->bytes, (uint64_t)M);
+      int ja = slot_of(s, pa, m);
+      if (ja < 0)
+        continue;
+      if (mine_a) {
+        c.t_alloc = s->slot_start[ja] + (x->t_alloc - s->ph[pa].lo[stage]);
+      } else {
+        /* received from the neighbouring stage at the start of the pass;
+         * 1F1B's steady state batches the receive with the previous send */
+        int grouped = p->pp_1f1b && ja > 0 && s->slot_pass[ja - 1] != pa;
+        c.t_alloc = grouped ? s->slot_start[ja] - 1 : s->slot_start[ja];
+        c.s_alloc = grouped ? 5 : -10;
+      }
+      if (mine_f) {
+        int jf = slot_of(s, pf, m);
+        c.t_free = jf >= 0 ? s->slot_start[jf] + (x->t_free - s->ph[pf].lo[stage]) : c.t_alloc;
+      } else if (same) {
+        /* sent on to the neighbouring stage, which keeps it: freed here */
+        c.t_free = s->slot_start[ja] + s->slot_dur[ja];
+        c.s_free = 10;
+      } else if (iff >= 0) {
+        c.t_free = shift_outside(ps, nps, ps[iff].ph[0].ts);
+      } else {
+        c.t_free = shift_outside(ps, nps, x->t_free);
+      }
+      if (c.t_free != MT_RP_NEVER && (c.t_free < c.t_alloc || (c.t_free == c.t_alloc && c.s_free < c.s_alloc))) {
+        c.t_free = c.t_alloc;
+        c.s_free = c.s_alloc + 1;
+      }
+      out[no++] = c;
+    }
+  }
+  free(k->t);
+  k->t = out;
+  k->n = no;
+  k->cap = n0 * (size_t)M + 1;
+  /* windows: shifted outside the passes; the per-unit ones of this stage are
+   * not rebuilt (ZeRO-2/3 with a pipeline is not modelled) */
+  for (size_t i = 0; i < k->nw; i++) {
+    int pa, sa;
+    if (locate(ps, nps, uw, ustage, k->w[i].ts, &pa, &sa) < 0) {
+      int64_t len = k->w[i].te - k->w[i].ts;
+      k->w[i].ts = shift_outside(ps, nps, k->w[i].ts);
+      k->w[i].te = k->w[i].ts + len;
+    }
+  }
+  free(uw);
+  free(ps);
+  return 0;
+}
+
 /* ---- model states: ZeRO stage and degree, optimizer, offload, LISA ---- */
 
 /* Geometry of the plan: simtrain's --world is dp x sp x pp; the ZeRO /
@@ -552,6 +858,11 @@ struct ustate {
   uint64_t pad, shard;
   int present, has_master, layer, active, nstates_rec;
   int64_t t_params;
+  /* layer-wise training: where the recording made master and states */
+  int64_t t_master, t_st[2];
+  int32_t s_master, s_st[2];
+  uint64_t b_st[2];
+  int nst, lisa, bucket_nb;
   int32_t gathered;       /* index into k->t of the live gather, -1 */
   int refs, prefetched, has_win;
 };
@@ -594,6 +905,109 @@ static int64_t bwd_start(const struct work *k, const mt_rp_window *B)
   return first_after(k, ts, B->te);
 }
 
+/* Layer-wise training (LISA): every step K of the L layers are sampled; a
+ * layer that becomes active gets its gradient bucket and master weights at
+ * the start of the step and its optimizer states lazily at that step's
+ * optimizer (as torch.optim does); a layer that leaves loses all of them at
+ * the start of the step.  Which layers the sampler picks cannot be known
+ * from the recording, but the bytes do not depend on which: what matters is
+ * how many of a step's layers were already active the step before, and for
+ * uniform sampling of K out of L that is K^2/L on average.  The replay takes
+ * that overlap, a window of K layers moving by K - round(K^2/L) per step. */
+static int lisa_states(struct work *k, const mt_rp_plan *p, struct ustate *us, const int *order, int no,
+                       int64_t t_bucket, int32_t s_bucket, int zero)
+{
+  const mt_rp_input *in = k->in;
+  int L = in->nlayers, K = p->train_layers;
+  if (L <= 0 || p->offload != MT_RP_OFF_NONE)
+    return 0;
+  if (K > L)
+    K = L;
+  int ov = (K * K + L / 2) / L, shift = K - ov;
+  /* steps and their optimizer windows, by step number */
+  int nsteps = 0;
+  for (size_t i = 0; i < k->nw; i++)
+    if (k->w[i].kind == MT_RP_W_STEP && k->w[i].step + 1 > nsteps)
+      nsteps = k->w[i].step + 1;
+  if (nsteps <= 0)
+    return 0;
+  mt_rp_window *stw = calloc((size_t)nsteps, sizeof *stw), *opw = calloc((size_t)nsteps, sizeof *opw);
+  if (!stw || !opw) {
+    free(stw);
+    free(opw);
+    return -1;
+  }
+  for (size_t i = 0; i < k->nw; i++) {
+    const mt_rp_window *w = &k->w[i];
+    if (w->step < 0 || w->step >= nsteps)
+      continue;
+    if (w->kind == MT_RP_W_STEP)
+      stw[w->step] = *w;
+    else if (w->kind == MT_RP_W_OPTIMIZER && !opw[w->step].te)
+      opw[w->step] = *w;
+  }
+  mt_rp_tensor base = { 0 };
+  base.flags = MT_RP_F_INSERTED;
+  base.step = -1;
+  int rc = 0;
+  for (int oi = 0; oi < no && rc == 0; oi++) {
+    struct ustate *s = &us[order[oi]];
+    if (!s->lisa)
+      continue;
+    int l = s->layer;
+    for (int s0 = 0; s0 < nsteps && rc == 0;) {
+      int a0 = shift <= 0 || ((l - (s0 * shift) % L) % L + L) % L < K;
+      if (!a0) {
+        s0++;
+        continue;
+      }
+      int s1 = s0 + 1;
+      while (s1 < nsteps && (shift <= 0 || ((l - (s1 * shift) % L) % L + L) % L < K))
+        s1++;
+      int64_t t_on = s0 == 0 ? 0 : first_after(k, stw[s0].ts, stw[s0].te);
+      int64_t t_off = s1 < nsteps ? first_after(k, stw[s1].ts, stw[s1].te) : MT_RP_NEVER;
+      int32_t so = -800 + 8 * oi;
+      mt_rp_tensor x = base;
+      x.unit = order[oi];
+      x.layer = l;
+      x.t_free = t_off;
+      x.s_free = so;
+      /* gradient bucket (DDP/ZeRO-1), then the master */
+      if (zero <= 1) {
+        x.cat = MT_RP_GRADIENT;
+        x.bytes = s->pad * s->pb;
+        x.t_alloc = s0 == 0 ? t_bucket : t_on;
+        x.s_alloc = s0 == 0 ? s_bucket - 1000 + s->bucket_nb : so + 1;
+        rc |= push(k, &x);
+      }
+      uint64_t optn = zero >= 1 ? s->shard : s->nn;
+      if (s->has_master) {
+        x.cat = MT_RP_OPTIMIZER_STATE;
+        x.bytes = 4 * optn;
+        x.t_alloc = s0 == 0 ? s->t_master : t_on;
+        x.s_alloc = s0 == 0 ? s->s_master : so + 2;
+        x.s_free = so + 1;
+        rc |= push(k, &x);
+      }
+      for (int i = 0; i < s->nst && i < 2; i++) {
+        if (!s->b_st[i] || (s0 > 0 && !opw[s0].te))
+          continue;
+        x.cat = MT_RP_OPTIMIZER_STATE;
+        x.bytes = s->b_st[i];
+        x.t_alloc = s0 == 0 ? s->t_st[i] : first_after(k, opw[s0].ts, opw[s0].te);
+        x.s_alloc = s0 == 0 ? s->s_st[i] : -500 + 4 * oi + i;
+        x.s_free = so + 2 + i;
+        if (x.t_free == MT_RP_NEVER || x.t_alloc < x.t_free)
+          rc |= push(k, &x);
+      }
+      s0 = s1;
+    }
+  }
+  free(stw);
+  free(opw);
+  return rc ? -1 : 0;
+}
+
 /* Model states rewritten where the recording made them (same order and
  * times, new sizes), plus what the plan adds: ZeRO-2/3 gradient shards next
  * to each unit's master, transient reduce buckets, ZeRO-3 gathers. */
@@ -607,7 +1021,7 @@ static int model_states(struct work *k, const mt_rp_plan *p)
   int tp = p->sp > 1 && !p->sp_ulysses ? p->sp : 1;
   int opt_change = p->optimizer != MT_RP_OPT_KEEP;
   if (zero == in->recorded_zero && (zero == 0 || nd == rec_nd) && !opt_change && p->offload == MT_RP_OFF_NONE &&
-      p->train_layers <= 0 && tp <= 1)
+      p->train_layers <= 0 && tp <= 1 && !k->ustage)
     return 0;
   if (in->recorded_zero != 0)
     return 0; /* re-sharding a sharded recording is not modelled (docs/REPLAY.md) */
@@ -623,6 +1037,8 @@ static int model_states(struct work *k, const mt_rp_plan *p)
     const mt_rp_tensor *x = &k->t[i];
     if (!model_state(x->cat) || x->unit < 0)
       continue;
+    if (k->ustage && x->unit < MT_RP_MAX_LAYERS && k->ustage[x->unit] != k->stage)
+      continue; /* another pipeline stage's unit */
     struct ustate *u = &us[x->unit];
     if (x->cat == MT_RP_PARAMETER && ends_with(x->name, ".params")) {
       u->present = 1;
@@ -668,6 +1084,7 @@ static int model_states(struct work *k, const mt_rp_plan *p)
     else if (strcmp(in->units[u].name, "embed") == 0)
       n_embed = s->n;
     s->active = p->train_layers <= 0 || s->layer < 0 || s->layer < p->train_layers;
+    s->lisa = p->train_layers > 0 && s->layer >= 0;
     s->gathered = -1;
     order[no++] = (int)u;
   }
@@ -715,7 +1132,10 @@ static int model_states(struct work *k, const mt_rp_plan *p)
     mt_rp_tensor x = k->t[i];
     struct ustate *s = x.unit >= 0 && x.unit < (int)nu && us[x.unit].present ? &us[x.unit] : NULL;
     int keep = 1;
-    if (is_bucket(&x)) {
+    if (k->ustage && x.unit >= 0 && x.unit < MT_RP_MAX_LAYERS && k->ustage[x.unit] != k->stage &&
+        model_state(x.cat)) {
+      keep = 0; /* another pipeline stage's unit */
+    } else if (is_bucket(&x)) {
       keep = 0; /* rebuilt below */
     } else if (s && x.cat == MT_RP_PARAMETER && ends_with(x.name, ".params")) {
       if (p->offload == MT_RP_OFF_PARAMS)
@@ -724,7 +1144,21 @@ static int model_states(struct work *k, const mt_rp_plan *p)
         x.bytes = (zero == 3 ? s->shard : s->pad) * s->pb;
     } else if (s && x.cat == MT_RP_OPTIMIZER_STATE) {
       uint64_t optn = zero >= 1 ? s->shard : s->nn;
-      if (host_opt || !s->active) {
+      if (s->lisa && !host_opt) {
+        keep = 0;
+        if (ends_with(x.name, ".master")) {
+          s->t_master = x.t_alloc;
+          s->s_master = x.s_alloc;
+        } else if (s->nst < 2) {
+          int ns = 2;
+          s->t_st[s->nst] = x.t_alloc;
+          s->s_st[s->nst] = x.s_alloc;
+          s->b_st[s->nst] = opt_state_bytes(opt, s->nst, zero >= 1 ? s->shard : s->nn, &ns);
+          if (s->nst >= ns)
+            s->b_st[s->nst] = 0;
+          s->nst++;
+        }
+      } else if (host_opt || !s->active) {
         keep = 0;
       } else if (ends_with(x.name, ".master")) {
         x.bytes = 4 * optn;
@@ -810,7 +1244,9 @@ static int model_states(struct work *k, const mt_rp_plan *p)
       int close = oi < 0 || (last >= 0 && (p->train_layers > 0 || cur >= 25ull << 20));
       if (close && last >= 0) {
         int act = us[order[first]].active;
-        if (act && zero <= 1) {
+        if (us[order[first]].lisa) {
+          us[order[first]].bucket_nb = nb; /* made per sampled run (lisa_states) */
+        } else if (act && zero <= 1) {
           mt_rp_tensor x = base;
           x.cat = MT_RP_GRADIENT;
           x.bytes = cur;
@@ -926,6 +1362,8 @@ static int model_states(struct work *k, const mt_rp_plan *p)
       }
     }
   }
+  if (p->train_layers > 0 && lisa_states(k, p, us, order, no, t_bucket, s_bucket, zero) != 0)
+    goto fail;
   /* communication per step (ORACLES section 1): 2 Psi for DDP/ZeRO-1/2, 3 Psi for ZeRO-3 */
   if (zero == 3 && in->recorded_zero != 3)
     k->cost->extra_comm_bytes += psi_bytes;
@@ -1012,7 +1450,15 @@ int mt_rp_transform(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_tensor **o
   k.nw = k.capw = in->nw;
   if (p->flash)
     flash(&k);
-  if (checkpointing(&k, p) != 0 || seq_parallel(&k, p) != 0 || micro_batches(&k, p) != 0)
+  int ustage[MT_RP_MAX_LAYERS + 8];
+  if (p->pp > 1) {
+    unit_stages(in, p->pp, ustage);
+    k.ustage = ustage;
+    k.stage = p->pp_stage >= 0 && p->pp_stage < p->pp ? p->pp_stage : 0;
+  }
+  if (checkpointing(&k, p) != 0 || seq_parallel(&k, p) != 0)
+    goto fail;
+  if (p->pp > 1 ? pipeline(&k, p, k.stage, ustage) != 0 : micro_batches(&k, p) != 0)
     goto fail;
   if (index_times(&k) != 0 || model_states(&k, p) != 0 || nccl_buffers(&k, p) != 0)
     goto fail;
