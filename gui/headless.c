@@ -4,6 +4,7 @@
 #include <time.h>
 #include <stdlib.h>
 #include "gui/headless.h"
+#include "gui/liveset.h"
 #include "gui/units.h"
 
 size_t mt_options_rank_index(const MtViewOptions *opts, const mt_analysis *a)
@@ -192,6 +193,38 @@ int mt_headless_bench(const MtViewOptions *opts)
   report("all", all_c, na);
   cairo_destroy(cr);
   cairo_surface_destroy(surf);
+  g_object_unref(s);
+  return 0;
+}
+
+int mt_headless_list_live(const MtViewOptions *opts)
+{
+  MtChartData d = { 0 };
+  MtView v;
+  MtSession *s = load(opts, &d, &v);
+  if (!s)
+    return 1;
+  GError *e = NULL;
+  MtLiveSet *set = mt_liveset_at(mt_chart_rank(&d), opts->list_live, &e);
+  if (!set) {
+    fprintf(stderr, "memtrace-view: %s\n", e->message);
+    g_error_free(e);
+    g_object_unref(s);
+    return 1;
+  }
+  char sz[32], a[48], b[48];
+  printf("# live at %lld ns: %zu objects, %llu bytes%s\n", (long long)set->ts, set->n,
+         (unsigned long long)set->total, set->from_analysis ? " (the analysis's peak snapshot)" : "");
+  printf("# bytes\tsize\tcategory\trule\tallocated\tfreed\tlabel\n");
+  for (size_t i = 0; i < set->n; i++) {
+    const MtLiveObject *o = &set->objects[i];
+    printf("%llu\t%s\t%s\t%s\t%s\t%s\t%s\n", (unsigned long long)o->size, mt_size_str(o->size, sz, sizeof sz),
+           o->category >= 0 ? mt_category_name(o->category) : "-", o->rule >= 0 ? mt_rule_name(o->rule) : "-",
+           mt_time_str(o->alloc_ts, 100000000, a, sizeof a),
+           o->free_ts < 0 ? "end" : mt_time_str(o->free_ts, 100000000, b, sizeof b),
+           o->label ? o->label : o->where ? o->where : "-");
+  }
+  mt_liveset_free(set);
   g_object_unref(s);
   return 0;
 }

@@ -21,6 +21,7 @@ typedef struct MtViewOptions {
   char *screenshot, *layout, *script;
   int bench;
   size_t samples;
+  int64_t list_live;        /* --list-live T, or MT_NONE */
 } MtViewOptions;
 
 /* Picks the rank index for opts->rank in a loaded analysis. */
@@ -33,5 +34,7 @@ int mt_layout_write(const char *path, const MtLayout *l, const MtView *v, const 
 /* Exit status 0 on success, 1 on failure (message on stderr). */
 int mt_headless_screenshot(const MtViewOptions *opts);
 int mt_headless_bench(const MtViewOptions *opts);
+/* Prints the live table at opts->list_live (what the window lists there). */
+int mt_headless_list_live(const MtViewOptions *opts);
 
 #endif

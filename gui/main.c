@@ -17,8 +17,8 @@
 
 GResource *mt_view_get_resource(void);
 
-static MtViewOptions opts = { .rank = -1, .width = 0, .height = 0, .select = MT_NONE };
-static char *opt_budget, *opt_size, *opt_range, *opt_select, *opt_hide;
+static MtViewOptions opts = { .rank = -1, .width = 0, .height = 0, .select = MT_NONE, .list_live = MT_NONE };
+static char *opt_budget, *opt_size, *opt_range, *opt_select, *opt_hide, *opt_list_live;
 static gboolean opt_bench, opt_version;
 static char **remaining;
 
@@ -39,6 +39,7 @@ static const GOptionEntry entries[] = {
   { "layout", 0, 0, G_OPTION_ARG_FILENAME, &opts.layout, "With --screenshot: write the chart geometry (tests)", "FILE" },
   { "script", 0, 0, G_OPTION_ARG_STRING, &opts.script, "Test hook: ';'-separated window actions run after loading "
     "(go-to-peak, zoom-in, select-time 45ms, select-row 0, screenshot F, layout F, quit, ...)", "CMDS" },
+  { "list-live", 0, 0, G_OPTION_ARG_STRING, &opt_list_live, "Print what is live at TIME (the window's table) and exit", "TIME" },
   { "bench", 0, 0, G_OPTION_ARG_NONE, &opt_bench, "Scripted zoom/pan frames without a display; print percentiles", NULL },
   { "version", 0, 0, G_OPTION_ARG_NONE, &opt_version, "Print the version", NULL },
   { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &remaining, NULL, "[TRACE|RUNDIR]" },
@@ -75,6 +76,10 @@ static int finish_options(void)
     g_printerr("memtrace-view: --select: not a time: %s\n", opt_select);
     return 2;
   }
+  if (opt_list_live && mt_parse_time(opt_list_live, &opts.list_live)) {
+    g_printerr("memtrace-view: --list-live: not a time: %s\n", opt_list_live);
+    return 2;
+  }
   if (opt_hide) {
     char **names = g_strsplit(opt_hide, ",", -1);
     for (char **n = names; *n; n++) {
@@ -107,11 +112,14 @@ static int handle_local(GApplication *app, GVariantDict *dict, gpointer data)
     }
     opts.path = g_strdup(remaining[0]);
   }
-  if (opts.screenshot || opt_bench) {
+  if (opts.screenshot || opt_bench || opt_list_live) {
     if (!opts.path) {
-      g_printerr("memtrace-view: %s needs a TRACE or RUNDIR\n", opt_bench ? "--bench" : "--screenshot");
+      g_printerr("memtrace-view: %s needs a TRACE or RUNDIR\n",
+                 opt_bench ? "--bench" : opt_list_live ? "--list-live" : "--screenshot");
       return 2;
     }
+    if (opt_list_live)
+      return mt_headless_list_live(&opts);
     if (!opts.width) {
       opts.width = opt_bench ? 1600 : 1400;
       opts.height = opt_bench ? 900 : 800;

@@ -88,6 +88,17 @@ colour_at "--peak: activation at 44 ms" "$T/p.png" 44 4.75 $ACT
 colour_at "--peak: gradient at 46 ms" "$T/p.png" 46 3.5 $GRAD
 peak_marker "--peak: marker at 45 ms when zoomed" "$T/p.png" 000000 45
 
+# 2b. what is live at an instant (the window's table, printed)
+"$VIEW" "$T/basic.mtrace" --list-live 35ms >"$T/l35" 2>&1
+check "live at 35 ms: 4 objects, 6.25 GiB" grep -q "^# live at 35000000 ns: 4 objects, 6710886400 bytes" "$T/l35"
+check "live at 35 ms: largest first, activation 3 GiB freed at 60 ms" \
+  sh -c "sed -n 3p '$T/l35' | grep -q '^3221225472.*activation.*annotation.*60.0 ms.*activation/layers.0.out'"
+check "live at 35 ms: the cuBLAS workspace (device allocation) is listed" grep -q "^268435456.*workspace.*call_site" "$T/l35"
+"$VIEW" "$T/basic.mtrace" --list-live 45ms >"$T/l45" 2>&1
+check "live at the peak: the analysis's snapshot, 7.25 GiB" grep -q "^# live at 45000000 ns: 5 objects, 7784628224 bytes (the analysis" "$T/l45"
+"$VIEW" "$T/basic.mtrace" --list-live 99ms >"$T/l99" 2>&1
+check "live at 99 ms: parameters and optimizer state only" grep -q "^# live at 99000000 ns: 2 objects, 3221225472 bytes" "$T/l99"
+
 # 3. a run directory: every rank's peak side by side
 if "$VIEW" "$T/run" --screenshot "$T/r.png" --layout "$T/r.layout" --size 1200x700 --all-ranks 2>"$T/err"; then
   ok "run directory, --all-ranks"
