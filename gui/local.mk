@@ -30,5 +30,5 @@ desktopdir = $(datadir)/applications
 dist_desktop_DATA = gui/org.memtrace.View.desktop
 iconsdir = $(datadir)/icons/hicolor/scalable/apps
 dist_icons_DATA = gui/org.memtrace.View.svg
-EXTRA_DIST += $(MT_GUI_RESOURCES) docs/VIEWER.md
+EXTRA_DIST += $(MT_GUI_RESOURCES)
 endif

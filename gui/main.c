@@ -167,13 +167,7 @@ static void startup(GApplication *app, gpointer data)
     const char *action;
     const char *accels[4];
   } accels[] = {
-    { "win.zoom-in", { "plus", "equal", "KP_Add", NULL } },
-    { "win.zoom-out", { "minus", "KP_Subtract", NULL } },
-    { "win.pan-left", { "Left", NULL } },
-    { "win.pan-right", { "Right", NULL } },
-    { "win.zoom-all", { "Home", NULL } },
     { "win.go-to-peak", { "<Control>p", NULL } },
-    { "win.clear-selection", { "Escape", NULL } },
     { "win.all-ranks", { "<Control>r", NULL } },
     { "win.open", { "<Control>o", NULL } },
     { "win.close", { "<Control>w", NULL } },

@@ -907,6 +907,20 @@ MtWindow *mt_window_new(GtkApplication *app, const MtViewOptions *opts)
   v->hidden = opts->hidden;
   v->dark = opts->dark;
   mt_chart_widget_get_data(chart_of(self))->lanes_loading = TRUE;
+  /* plain keys act on the chart only (the table keeps its arrows) */
+  static const struct {
+    const char *keys, *action;
+  } keys[] = {
+    { "plus|equal|KP_Add", "win.zoom-in" }, { "minus|KP_Subtract", "win.zoom-out" },
+    { "Left", "win.pan-left" }, { "Right", "win.pan-right" }, { "Home", "win.zoom-all" },
+    { "Escape", "win.clear-selection" },
+  };
+  GtkEventController *sc = gtk_shortcut_controller_new();
+  for (size_t i = 0; i < G_N_ELEMENTS(keys); i++)
+    gtk_shortcut_controller_add_shortcut(GTK_SHORTCUT_CONTROLLER(sc),
+                                         gtk_shortcut_new(gtk_shortcut_trigger_parse_string(keys[i].keys),
+                                                          gtk_named_action_new(keys[i].action)));
+  gtk_widget_add_controller(self->chart, sc);
   g_signal_connect(self->chart, "time-selected", G_CALLBACK(on_time_selected), self);
   g_signal_connect(self->chart, "range-selected", G_CALLBACK(on_range_selected), self);
   g_signal_connect(self->chart, "span-selected", G_CALLBACK(on_span_selected), self);
