@@ -145,7 +145,8 @@ static void diff_rank(json_object *ra, json_object *rb, int64_t rank, int top)
     }
     ch[j].b = geti(g, "peak_bytes");
   }
-  qsort(ch, n, sizeof *ch, cmp_change);
+  if (n > 1)
+    qsort(ch, n, sizeof *ch, cmp_change);
   int shown = 0;
   for (size_t i = 0; i < n && shown < top; i++) {
     if (ch[i].a == ch[i].b)

@@ -1509,7 +1509,7 @@ static int finish_snapshot(st *s, target *tg)
   sn->by_category[MT_CAT_CACHE_FREE] = sn->reserved > sn->allocated ? sn->reserved - sn->allocated : 0;
   sn->by_rule[MT_RULE_CACHE] = sn->by_category[MT_CAT_CACHE_FREE];
   /* fragmentation: the free gaps of each heap alive at ts */
-  qsort(v, n, sizeof *v, cmp_obj_heap_addr);
+  mt__sort(v, n, sizeof *v, cmp_obj_heap_addr);
   mt__vec segs = { .elem = sizeof(mt_segment_frag) };
   size_t j = 0;
   for (size_t hi = 0; hi < s->naddr; hi++) {
@@ -1565,11 +1565,11 @@ static int finish_snapshot(st *s, target *tg)
       sn->largest_free_block = sv[i].largest_free;
   }
   mt__map_free(&seg_of);
-  qsort(sv, segs.n, sizeof *sv, cmp_seg);
+  mt__sort(sv, segs.n, sizeof *sv, cmp_seg);
   sn->segments = sv;
   sn->nsegments = segs.n;
   /* the largest objects, copied out */
-  qsort(v, n, sizeof *v, cmp_obj_size);
+  mt__sort(v, n, sizeof *v, cmp_obj_size);
   size_t keep = n < s->opts->max_objects ? n : s->opts->max_objects;
   sn->objects = calloc(keep + 1, sizeof *sn->objects);
   if (!sn->objects)
@@ -1661,7 +1661,7 @@ static int build_groups(st *s, target *peak)
       ng->max_size = g[i].max_size;
   }
   mt__map_free(&byname);
-  qsort(out.p, out.n, sizeof(mt_alloc_group), cmp_group);
+  mt__sort(out.p, out.n, sizeof(mt_alloc_group), cmp_group);
   size_t keep = out.n < s->opts->max_groups ? out.n : s->opts->max_groups;
   r->groups = out.p;
   r->ngroups = keep;
@@ -2056,7 +2056,7 @@ int mt_analyze_trace(mt_trace *t, const mt_analysis_opts *opts_in, mt_rank *r, m
   if ((rc = build_groups(s, &s->targets[0])) != MT_OK)
     goto out;
   /* steps */
-  qsort(s->steps.p, s->steps.n, sizeof(mt_step_peak), cmp_step);
+  mt__sort(s->steps.p, s->steps.n, sizeof(mt_step_peak), cmp_step);
   r->steps = s->steps.p;
   r->nsteps = s->steps.n;
   s->steps.p = NULL;
@@ -2092,7 +2092,7 @@ int mt_analyze_trace(mt_trace *t, const mt_analysis_opts *opts_in, mt_rank *r, m
     r->kernels[i].gpu_ns = ka[i].has_gpu ? ka[i].gpu_ns : -1;
   }
   r->nkernels = s->kernv.n;
-  qsort(r->kernels, r->nkernels, sizeof *r->kernels, cmp_kern);
+  mt__sort(r->kernels, r->nkernels, sizeof *r->kernels, cmp_kern);
   r->nccl = calloc(16, sizeof *r->nccl);
   if (!r->nccl) {
     rc = nomem(s);

@@ -63,6 +63,14 @@ void mt__classify_range(const char *name, mt__range_class *out);
  * environment had none, the collector's guess from NCCL (meta rank.nccl). */
 void mt__effective_rank(mt_trace *t, const mt_process_info *p, int *rank, int *world);
 
+/* qsort that accepts an empty (possibly NULL) array. */
+#include <stdlib.h>
+static inline void mt__sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+  if (n > 1)
+    qsort(base, n, size, cmp);
+}
+
 /* Name heuristic: a category for a label or symbol, or -1. */
 int mt__category_from_text(const char *text);
 

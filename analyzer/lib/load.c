@@ -55,7 +55,7 @@ static char **list_traces(const char *dir, size_t *n, mt_error *err)
     mt_error_set(err, MT_EINVAL, "%s: no traces (*.mtrace) in this directory", dir);
     return NULL;
   }
-  qsort(v, cnt, sizeof *v, cmp_names);
+  mt__sort(v, cnt, sizeof *v, cmp_names);
   v[cnt] = NULL;
   *n = cnt;
   return v;
@@ -125,7 +125,7 @@ int mt_analysis_run(const char *path, const mt_analysis_opts *opts, mt_analysis 
     rc = MT_EINVAL;
     goto out;
   }
-  qsort(a->ranks, a->nranks, sizeof *a->ranks, cmp_rank);
+  mt__sort(a->ranks, a->nranks, sizeof *a->ranks, cmp_rank);
   double sum = 0;
   for (size_t i = 0; i < a->nranks; i++) {
     mt_rank *r = &a->ranks[i];
