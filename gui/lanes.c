@@ -159,7 +159,7 @@ MtLanes *mt_lanes_load(const char *path, GError **error)
   gint64 start = g_get_monotonic_time();
   mt_trace *t = NULL;
   mt_error err = { 0 };
-  if (mt_trace_open(path, MT_OPEN_READ, &t, &err) != MT_OK) {
+  if (mt_view_trace_open(path, &t, &err) != MT_OK) {
     g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s", err.msg);
     return NULL;
   }
@@ -415,7 +415,7 @@ char *mt_lanes_describe(const MtLanes *L, const MtLane *lane, const MtSpan *s)
                          mt_time_str(s->t1, s->t1 - s->t0, b, sizeof b), mt_dur_str(s->t1 - s->t0, d, sizeof d));
   mt_trace *t = NULL;
   mt_error err = { 0 };
-  if (mt_trace_open(L->path, MT_OPEN_READ, &t, &err) != MT_OK)
+  if (mt_view_trace_open(L->path, &t, &err) != MT_OK)
     return g_string_free(out, FALSE);
   sqlite3 *db = mt_trace_db(t);
   sqlite3_stmt *st = NULL;

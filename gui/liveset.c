@@ -52,6 +52,22 @@ char *mt_stack_text(sqlite3 *db, int64_t stack, int max_frames)
   return g_string_free(out, FALSE);
 }
 
+int mt_view_trace_open(const char *path, mt_trace **out, mt_error *err)
+{
+  int rc = MT_EIO;
+  for (int i = 0; i < 100; i++) {
+    rc = mt_trace_open(path, MT_OPEN_READ, out, err);
+    if (rc == MT_OK) {
+      sqlite3_busy_timeout(mt_trace_db(*out), 10000);
+      return rc;
+    }
+    if (!strstr(err->msg, "locked") && !strstr(err->msg, "busy"))
+      return rc;
+    g_usleep(100000);
+  }
+  return rc;
+}
+
 static const char *intern(MtLiveSet *s, const char *str)
 {
   return str ? g_string_chunk_insert_const(s->strings, str) : NULL;
@@ -100,7 +116,7 @@ MtLiveSet *mt_liveset_at(const mt_rank *r, int64_t ts, GError **error)
 
   mt_trace *t = NULL;
   mt_error err = { 0 };
-  if (mt_trace_open(r->path, MT_OPEN_READ, &t, &err) != MT_OK) {
+  if (mt_view_trace_open(r->path, &t, &err) != MT_OK) {
     g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s", err.msg);
     return NULL;
   }

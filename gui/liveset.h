@@ -20,6 +20,7 @@
 #include <gio/gio.h>
 #include <sqlite3.h>
 #include "analyzer/lib/analysis.h"
+#include "schemas/trace.h"
 
 typedef struct MtLiveObject {
   int is_tensor, device;
@@ -46,6 +47,11 @@ typedef struct MtLiveSet {
  * (free with mt_liveset_free) or NULL with *error set. */
 MtLiveSet *mt_liveset_at(const mt_rank *rank, int64_t ts, GError **error);
 void mt_liveset_free(MtLiveSet *s);
+
+/* Opens a trace read-only for presentation queries, waiting (up to 10 s)
+ * while another connection holds a lock (the analysis may be building the
+ * trace's indexes beside us).  As mt_trace_open otherwise. */
+int mt_view_trace_open(const char *path, mt_trace **out, mt_error *err);
 
 /* The call stack `stack` (frames.id), innermost first, one frame a line,
  * at most max_frames.  Newly allocated; "" when unknown. */

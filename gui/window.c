@@ -233,7 +233,7 @@ static char *object_text(MtWindow *self, const MtLiveObject *o)
   if (o->stack) {
     mt_trace *t = NULL;
     mt_error err = { 0 };
-    if (mt_trace_open(r->path, MT_OPEN_READ, &t, &err) == MT_OK) {
+    if (mt_view_trace_open(r->path, &t, &err) == MT_OK) {
       char *stk = mt_stack_text(mt_trace_db(t), o->stack, 24);
       g_string_append_printf(s, "allocated from:\n%s", stk);
       g_free(stk);

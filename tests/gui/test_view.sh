@@ -48,6 +48,7 @@ peak_marker() { # desc png expected_ms: the widest dark run in the marker strip
 if "$VIEW" "$T/basic.mtrace" --screenshot "$T/a.png" --layout "$T/a.layout" --size 1200x700 \
      --range 0ms:100ms --budget 7.5GiB 2>"$T/err"; then ok "--screenshot writes a PNG without a display"
 else not_ok "--screenshot failed: $(cat "$T/err")"; fi
+check "--screenshot prints no warnings" test ! -s "$T/err"
 . "$T/a.layout"
 check "screenshot has the requested size" test "$("$PROBE" "$T/a.png" size)" = "1200 700"
 check "the viewer reports the recorded peak (45 ms, 7.25 GiB)" test "$peak_ts" = 45000000 -a "$peak_allocated" = 7784628224
