@@ -452,7 +452,7 @@ static void section_rank(out *o, const mt_analysis *a, const mt_rank *r)
   }
   if (r->nooms) {
     heading(o, 3, "Out-of-memory failures (%zu)", r->nooms);
-    tbl_init(&t, "rrrrrr", "at", "requested", "allocated", "reserved", "cache free", "largest free");
+    tbl_init(&t, "rrrrrrl", "at", "requested", "allocated", "reserved", "cache free", "largest free", "step/phase");
     for (size_t i = 0; i < r->nooms; i++) {
       const mt_oom *m = &r->ooms[i];
       char c1[64] = "-", c2[64] = "-", c3[64] = "-", c4[64] = "-";
@@ -462,7 +462,12 @@ static void section_rank(out *o, const mt_analysis *a, const mt_rank *r)
         mt_size_str(m->at.by_category[MT_CAT_CACHE_FREE], c3, sizeof c3);
         mt_size_str(m->at.largest_free_block, c4, sizeof c4);
       }
-      tbl_row(&t, mt_fmt_secs(m->ts, b1, sizeof b1), mt_size_str(m->requested, b2, sizeof b2), c1, c2, c3, c4);
+      char sp[160];
+      if (m->step >= 0 || m->phase)
+        snprintf(sp, sizeof sp, "%s/%s", inum(m->step, b3, sizeof b3), m->phase ? m->phase : "-");
+      else
+        snprintf(sp, sizeof sp, "-");
+      tbl_row(&t, mt_fmt_secs(m->ts, b1, sizeof b1), mt_size_str(m->requested, b2, sizeof b2), c1, c2, c3, c4, sp);
     }
     tbl_print(o->f, &t, o->fmt, 4);
     gap(o);

@@ -109,8 +109,11 @@ typedef struct mt_oom {
   int device, api, source;   /* source: enum mt_oom_source; 0 = failed mem_event */
   uint64_t requested;
   int64_t free_bytes, total_bytes;  /* < 0: unknown */
+  int step;                  /* context of the failing call (-1 / NULL unknown) */
+  const char *phase, *range;
   mt_snapshot at;            /* state at the failure (if among the first MT_MAX_OOMS) */
   int has_snapshot;
+  int matched;               /* internal: an ooms row joined with its failed call */
 } mt_oom;
 #define MT_MAX_OOMS 4
 

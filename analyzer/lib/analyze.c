@@ -654,25 +654,52 @@ static void note_event_ctx(st *s, int64_t thread)
   context_of(s, thread, &s->ev);
 }
 
+/* An OOM: a row of the ooms table (source > 0), or a failed allocation call
+ * (source 0).  A failed call and the ooms row the collector wrote for it
+ * (same device and size, at or after the call, within a second, not yet
+ * matched) are one failure: the row is kept, with the call's context. */
 static void add_oom(st *s, int64_t ts, int device, int api, int source, uint64_t requested, int64_t fb, int64_t tb)
 {
   mt_rank *r = s->r;
-  for (size_t i = 0; i < r->nooms; i++)
-    if (r->ooms[i].ts == ts && r->ooms[i].requested == requested && r->ooms[i].device == device)
-      return;   /* the failed call and its ooms row are one failure */
-  mt_oom *n = realloc(r->ooms, (r->nooms + 1) * sizeof *n);
-  if (!n)
-    return;
-  r->ooms = n;
-  mt_oom *o = &r->ooms[r->nooms++];
-  memset(o, 0, sizeof *o);
-  o->ts = ts;
-  o->device = device;
-  o->api = api;
-  o->source = source;
-  o->requested = requested;
-  o->free_bytes = fb;
-  o->total_bytes = tb;
+  mt_oom *o = NULL;
+  for (size_t i = 0; i < r->nooms; i++) {
+    mt_oom *x = &r->ooms[i];
+    if (x->device != device || x->requested != requested)
+      continue;
+    if (x->ts == ts && x->source == source)
+      return;
+    if (source == 0 && x->source > 0 && !x->matched && x->ts >= ts && x->ts - ts < 1000000000LL &&
+        (!o || x->ts < o->ts))
+      o = x;
+  }
+  if (!o) {
+    mt_oom *n = realloc(r->ooms, (r->nooms + 1) * sizeof *n);
+    if (!n)
+      return;
+    r->ooms = n;
+    o = &r->ooms[r->nooms++];
+    memset(o, 0, sizeof *o);
+    o->ts = ts;
+    o->device = device;
+    o->api = api;
+    o->source = source;
+    o->requested = requested;
+    o->free_bytes = fb;
+    o->total_bytes = tb;
+    o->step = -1;
+  }
+  if (source == 0) {
+    o->matched = 1;
+    o->step = s->ev.step;
+    o->phase = s->ev.phase;
+    o->range = s->ev.range;
+  }
+}
+
+static int cmp_oom(const void *a, const void *b)
+{
+  const mt_oom *x = a, *y = b;
+  return x->ts < y->ts ? -1 : x->ts > y->ts;
 }
 
 static int on_mem(st *s, const memrow *m)
@@ -684,7 +711,10 @@ static int on_mem(st *s, const memrow *m)
     if (m->result != 0 || m->addr == 0) {
       if (s->pass == 1 && m->op == MT_MEM_ALLOC) {
         r->failed_allocs++;
+        ctx keep = s->ev;   /* the peak's context is that of memory changes */
+        note_event_ctx(s, m->thread);
         add_oom(s, m->ts, m->device, m->api, 0, m->size, -1, -1);
+        s->ev = keep;
       }
       return MT_OK;
     }
@@ -2003,6 +2033,7 @@ int mt_analyze_trace(mt_trace *t, const mt_analysis_opts *opts_in, mt_rank *r, m
   reset_state(s);
   if ((rc = walk(s)) != MT_OK)
     goto out;
+  mt__sort(r->ooms, r->nooms, sizeof *r->ooms, cmp_oom);
   r->live_end_allocated = s->alloc_total;
   r->live_end_reserved = s->res_total;
   r->host_pinned_end = s->pinned;

@@ -257,6 +257,9 @@ static json_object *rank_json(const mt_rank *r)
     ADD(d, "source", json_object_new_string(src ? src : "unknown"));
     ADD(d, "api", json_object_new_string(api ? api : "unknown"));
     ADD(d, "requested_bytes", I(m->requested));
+    ADD(d, "step", opt_i(m->step));
+    ADD(d, "phase", S(m->phase));
+    ADD(d, "range", S(m->range));
     ADD(d, "device_free_bytes", opt_i(m->free_bytes));
     ADD(d, "device_total_bytes", opt_i(m->total_bytes));
     if (m->has_snapshot) {

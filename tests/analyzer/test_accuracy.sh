@@ -90,6 +90,28 @@ for t in tr:
             name, t["rank"], t["peak_allocated_bytes"], t["peak_reserved_bytes"], step, p["phase"], diff, dt))
 PY
 done >"$W/out"
+
+# An OOM (a 256 MiB simulated device): the last failure's requested,
+# allocated and reserved bytes, step, phase and range equal the truth's.
+if [ $have_record = 1 ] && [ $have_sim = 1 ]; then
+  # shellcheck disable=SC2086
+  MT_SIM_DEVICE_MEMORY=256MiB "$MT" record -o "$W/run.oom" -- "$ST" $SMALL --truth "$W/truth.oom.json" \
+    >"$W/rec.oom.log" 2>&1
+  "$MT" report --format json "$W/run.oom" >"$W/rep.oom.json" 2>/dev/null
+  python3 - "$W/rep.oom.json" "$W/truth.oom.json" <<'PY' >>"$W/out"
+import json, sys
+try:
+    rep = json.load(open(sys.argv[1])); t = json.load(open(sys.argv[2]))["oom"]
+    o = rep["ranks"][0]["ooms"][-1]
+    got = (o["requested_bytes"], o["allocated_bytes"], o["reserved_bytes"], o["step"], o["phase"], o["range"])
+    want = (t["requested_bytes"], t["allocated_bytes"], t["reserved_bytes"], t["step"], t["phase"], t["range"])
+    print(("ok - oom: %s" if got == want else "not ok - oom: ours %s, truth %s") % ((got,) if got == want else (got, want)))
+except Exception as e:
+    print("not ok - oom: %r" % (e,))
+PY
+else
+  echo "ok - oom # SKIP needs memtrace record and simtrain" >>"$W/out"
+fi
 n=0
 while read -r line; do
   n=$((n + 1))
