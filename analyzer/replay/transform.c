@@ -362,9 +362,32 @@ static int seq_parallel(struct work *k, const mt_rp_plan *p)
       int gather = ends_with(x->name, "ln1.out") || ends_with(x->name, "ln2.out") ||
                    ends_with(x->name, "final_ln.out") || ends_with(x->name, "grad.fc2.out") ||
                    ends_with(x->name, "grad.proj.out");
-      int rowpar = ends_with(x->name, "proj.out") || ends_with(x->name, "fc2.out") ||
+      int rowpar = ((ends_with(x->name, "proj.out") || ends_with(x->name, "fc2.out")) && !has(x->name, "grad.")) ||
                    ends_with(x->name, "grad.ln2.out") || ends_with(x->name, "grad.ln1.out") ||
                    ends_with(x->name, "grad.final_ln.out");
+      const char *un = x->unit >= 0 ? k->in->units[x->unit].name : NULL;
+      size_t ul = un ? strlen(un) : 0;
+      int first_in = x->layer == 0 && un && strncmp(x->name, un, ul) == 0 && strcmp(x->name + ul, ".input") == 0;
+      int first_gin = x->layer == 0 && un && strncmp(x->name, un, ul) == 0 && strcmp(x->name + ul, ".grad.input") == 0;
+      if (first_in && x->phase == MT_RP_PH_FORWARD) {
+        /* vocabulary-parallel embedding: full partial sums, reduce-scattered
+         * into the first layer's input */
+        g.t_alloc = g.t_free = x->t_alloc;
+        g.s_alloc = x->s_alloc - 1;
+        g.s_free = x->s_alloc + 1;
+        if (push(k, &g) != 0)
+          return -1;
+        continue;
+      }
+      if (first_gin && x->t_free != MT_RP_NEVER) {
+        /* the embedding's backward all-gathers the first layer's input gradient */
+        g.t_alloc = g.t_free = x->t_free;
+        g.s_alloc = x->s_free - 2;
+        g.s_free = x->s_free - 1;
+        if (push(k, &g) != 0)
+          return -1;
+        continue;
+      }
       if (gather && !rowpar) {
         /* gathered after it is made, freed once its consumers are allocated */
         const char *until = ends_with(x->name, "ln1.out") ? ".v"
@@ -373,14 +396,19 @@ static int seq_parallel(struct work *k, const mt_rp_plan *p)
                             : ends_with(x->name, "grad.fc2.out") ? "grad.gelu.out" : "grad.attn.out";
         if (x->phase == MT_RP_PH_BACKWARD && (ends_with(x->name, "ln1.out") || ends_with(x->name, "ln2.out")))
           continue;
-        g.t_alloc = x->t_alloc;
-        g.s_alloc = x->s_alloc + 1;
-        int64_t best = MT_RP_NEVER;
-        for (size_t j = 0; j < n0; j++)
+        /* gathered just before the GEMM that reads it makes its output
+         * (the next allocation) */
+        int64_t best = MT_RP_NEVER, next = MT_RP_NEVER;
+        for (size_t j = 0; j < n0; j++) {
           if (k->t[j].t_alloc > x->t_alloc && k->t[j].t_alloc < best && ends_with(k->t[j].name, until))
             best = k->t[j].t_alloc;
+          if (k->t[j].t_alloc > x->t_alloc && k->t[j].t_alloc < next)
+            next = k->t[j].t_alloc;
+        }
         if (best == MT_RP_NEVER)
           continue;
+        g.t_alloc = next;
+        g.s_alloc = -1;
         g.t_free = best;
         g.s_free = 1;
         if (push(k, &g) != 0)
@@ -392,7 +420,8 @@ static int seq_parallel(struct work *k, const mt_rp_plan *p)
         g.s_free = x->s_alloc + 1;
         if (push(k, &g) != 0)
           return -1;
-        if (ends_with(x->name, "grad.ln2.out") || ends_with(x->name, "grad.ln1.out")) {
+        if (ends_with(x->name, "grad.ln2.out") || ends_with(x->name, "grad.ln1.out") ||
+            ends_with(x->name, "grad.final_ln.out")) {
           g.s_alloc = x->s_alloc - 2; /* the re-gathered LN output */
           g.s_free = x->s_alloc + 2;
           if (push(k, &g) != 0)
@@ -1122,6 +1151,7 @@ static int model_states(struct work *k, const mt_rp_plan *p)
   if (t_bucket == MT_RP_NEVER && no)
     t_bucket = us[order[no - 1]].t_params + 1;
 
+  struct tcat { int64_t t; int cat; } *ac = NULL;
   /* rewrite in place; w compacts away what the plan drops */
   size_t n0 = k->n, w = 0;
   int state_i[MT_RP_MAX_LAYERS + 8];
@@ -1162,13 +1192,14 @@ static int model_states(struct work *k, const mt_rp_plan *p)
         keep = 0;
       } else if (ends_with(x.name, ".master")) {
         x.bytes = 4 * optn;
-        if (zero >= 2 && !gathers) {
+        if (zero >= 2 && p->offload != MT_RP_OFF_PARAMS) {
           /* the gradient shard is made just before the master (model init) */
           mt_rp_tensor gs = x;
           gs.cat = MT_RP_GRADIENT;
           gs.bytes = s->shard * s->pb;
           gs.s_alloc = x.s_alloc - 1;
           gs.flags |= MT_RP_F_INSERTED;
+          gs.name = NULL;
           mt_rp_tensor *v = realloc(extra, (nextra + 1) * sizeof *v);
           if (!v)
             goto fail;
@@ -1222,7 +1253,7 @@ static int model_states(struct work *k, const mt_rp_plan *p)
    * after the parameters */
   for (int oi = 0; oi < no; oi++) {
     struct ustate *s = &us[order[oi]];
-    if (zero >= 2 && s->active && p->offload != MT_RP_OFF_PARAMS && (gathers || !s->has_master || host_opt)) {
+    if (zero >= 2 && s->active && p->offload != MT_RP_OFF_PARAMS && (!s->has_master || host_opt)) {
       mt_rp_tensor x = base;
       x.unit = order[oi];
       x.layer = s->layer;
@@ -1296,6 +1327,15 @@ static int model_states(struct work *k, const mt_rp_plan *p)
       if (k->w[wi].unit >= 0 && k->w[wi].unit < (int)nu && us[k->w[wi].unit].present &&
           (k->w[wi].kind == MT_RP_W_FORWARD || k->w[wi].kind == MT_RP_W_BACKWARD))
         us[k->w[wi].unit].has_win = 1;
+    /* allocations by time with their category: a module's parameters are
+     * gathered when its computation starts, after the data it is given */
+    ac = malloc((k->n + 1) * sizeof *ac);
+    if (!ac)
+      goto fail;
+    size_t nac = 0;
+    for (size_t i = 0; i < k->n; i++)
+      ac[nac++] = (struct tcat){ k->t[i].t_alloc, k->t[i].cat };
+    qsort(ac, nac, sizeof *ac, i64_cmp); /* t is the first member */
     int ord2[MT_RP_MAX_LAYERS + 8], no2 = 0;
     for (int oi = 0; oi < no; oi++)
       if (us[order[oi]].has_win)
@@ -1309,7 +1349,24 @@ static int model_states(struct work *k, const mt_rp_plan *p)
         continue;
       int oi = pos[W.unit];
       struct ustate *s = &us[W.unit];
-      int32_t sub = 1;
+      int32_t sub = -100;
+      int64_t tg = W.ts;
+      {
+        size_t lo = 0, hi = nac;
+        while (lo < hi) {
+          size_t m = (lo + hi) / 2;
+          if (ac[m].t <= W.ts)
+            lo = m + 1;
+          else
+            hi = m;
+        }
+        while (lo < nac && ac[lo].t <= W.te && ac[lo].cat == MT_RP_INPUT)
+          lo++;
+        if (lo > 0 && lo < nac && ac[lo].t <= W.te && ac[lo - 1].t > W.ts)
+          tg = ac[lo].t; /* after the inputs the module was given */
+        else
+          sub = 1;
+      }
       if (s->prefetched)
         s->prefetched = 0;
       else if (s->refs++ == 0) {
@@ -1317,7 +1374,7 @@ static int model_states(struct work *k, const mt_rp_plan *p)
         x.cat = MT_RP_PARAMETER;
         x.unit = W.unit;
         x.bytes = s->pad * s->pb;
-        x.t_alloc = W.ts;
+        x.t_alloc = tg;
         x.s_alloc = sub++;
         x.step = W.step;
         s->gathered = (int32_t)k->n;
@@ -1334,7 +1391,7 @@ static int model_states(struct work *k, const mt_rp_plan *p)
           x.cat = MT_RP_PARAMETER;
           x.unit = ord2[nx];
           x.bytes = t->pad * t->pb;
-          x.t_alloc = W.ts;
+          x.t_alloc = tg;
           x.s_alloc = sub++;
           x.step = W.step;
           t->gathered = (int32_t)k->n;
@@ -1364,6 +1421,8 @@ static int model_states(struct work *k, const mt_rp_plan *p)
   }
   if (p->train_layers > 0 && lisa_states(k, p, us, order, no, t_bucket, s_bucket, zero) != 0)
     goto fail;
+  free(ac);
+  ac = NULL;
   /* communication per step (ORACLES section 1): 2 Psi for DDP/ZeRO-1/2, 3 Psi for ZeRO-3 */
   if (zero == 3 && in->recorded_zero != 3)
     k->cost->extra_comm_bytes += psi_bytes;
@@ -1374,6 +1433,7 @@ static int model_states(struct work *k, const mt_rp_plan *p)
   free(us);
   return 0;
 fail:
+  free(ac);
   free(extra);
   free(us);
   return -1;
