@@ -3,7 +3,8 @@
 # against our output): for world sizes 1-4 across techniques, per rank,
 #   peak allocated and peak reserved bytes equal the truth exactly;
 #   sum over categories |ours - truth| <= 1% of the peak;
-#   the peak's step and phase match.
+#   the peak's step and phase match; so do the per-step peaks and the bytes
+#   live at the end.
 # Skipped (TAP SKIP) only while `memtrace record` or simtrain is absent.
 # (Not here: data x sequence parallel in one forked world -- the collector's
 # rank guess from the largest communicator gives two processes one rank.)
@@ -82,6 +83,13 @@ for t in tr:
         errs.append("step %d != %d" % (step, t["peak_step"]))
     if (p["phase"] or "") != t["peak_phase"]:
         errs.append("phase %r != %r" % (p["phase"], t["peak_phase"]))
+    ours_steps = {x["step"]: (x["allocated_bytes"], x["reserved_bytes"]) for x in r["steps"]}
+    for sp in t.get("step_peaks", []):
+        if ours_steps.get(sp["step"]) != (sp["allocated"], sp["reserved"]):
+            errs.append("step %d peaks %s != %s" % (sp["step"], ours_steps.get(sp["step"]), (sp["allocated"], sp["reserved"])))
+    end = (r["live_at_end"]["allocated_bytes"], r["live_at_end"]["reserved_bytes"])
+    if "final_allocated_bytes" in t and end != (t["final_allocated_bytes"], t["final_reserved_bytes"]):
+        errs.append("at the end %s != %s" % (end, (t["final_allocated_bytes"], t["final_reserved_bytes"])))
     dt = p["time_ns"] - t["peak_time_ns"]
     if errs:
         print("not ok - %s rank %d: %s" % (name, t["rank"], "; ".join(errs)))
