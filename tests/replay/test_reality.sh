@@ -2,7 +2,8 @@
 # Predictions checked against reality: record simtrain with no technique,
 # predict each technique with `memtrace replay`, run simtrain with the
 # technique applied and compare with its truth file.  Prints each error;
-# fails above 3% (goal 1%).  Skipped (TAP SKIP) only while `memtrace record`
+# fails above 3% (goal 1%).  Then plans recommended for budgets below the
+# recorded peak are applied in simtrain and must fit.  Skipped (TAP SKIP) only while `memtrace record`
 # or simtrain is absent from the build.
 . "${MT_SRCDIR:-.}/tests/unit/tap.sh"
 B=${MT_BUILDDIR:-.}
@@ -73,6 +74,51 @@ print("%s - %s: allocated %+.2f%% (pred %d, truth %d), reserved %+.2f%% (pred %d
       ("ok" if ok else "not ok", sys.argv[3], ea, p["peak_allocated_bytes"], ta, er, p["peak_reserved_bytes"], tr))
 PY
 done > "$TMP/out"
+
+# A plan `memtrace recommend --budget B` ranks first (and its DP checkpoint
+# placement, when it offers one), applied in simtrain on a device of B bytes,
+# really fits: no OOM and a measured peak reserved <= B.  B below the
+# recorded peak (85%, 65%, 50% of it).
+for pct in 85 65 50; do
+  if [ $have_record = 0 ] || [ $have_sim = 0 ]; then
+    echo "ok - recommend-$pct: # SKIP needs memtrace record and simtrain"
+    continue
+  fi
+  run="$TMP/run.ckpt-all"  # the technique-free world-1 recording made above
+  if [ ! -d "$run" ]; then echo "not ok - recommend-$pct: no recording"; continue; fi
+  base=$("$MT" replay "$run" --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["baseline"]["peak_reserved_bytes"])')
+  B=$((base * pct / 100))
+  "$MT" recommend "$run" --budget "$B" --format json >"$TMP/rec.$pct.json" 2>"$TMP/rec.$pct.err" ||
+    { echo "not ok - recommend-$pct: recommend failed: $(head -1 "$TMP/rec.$pct.err")"; continue; }
+  python3 - "$TMP/rec.$pct.json" >"$TMP/plans.$pct" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+fit = [p for p in d["plans"] if p["fits"] and p.get("verified_by_replay")]
+out = fit[:1] + [p for p in fit if "layers:" in p["options"]][:1]
+out = [p for i, p in enumerate(out) if p["options"] not in [q["options"] for q in out[:i]]]
+for p in out:
+    print("%s|%d" % (p["options"], p["peak_reserved_bytes"]))
+PY
+  if [ ! -s "$TMP/plans.$pct" ]; then echo "not ok - recommend-$pct: no fitting plan for $B bytes"; continue; fi
+  while IFS='|' read -r plan predr; do
+    t="$TMP/truth.rec.$pct.json"
+    rm -f "$t"
+    MT_SIM_DEVICE_MEMORY=$B "$ST" $SMALL --world 1 $plan --truth "$t" >/dev/null 2>&1
+    rc=$?
+    python3 - "$t" "$B" "$pct" "$plan" "$rc" "$predr" <<'PY'
+import json, sys
+t, B, pct, plan, rc, predr = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
+try:
+    d = json.load(open(t)); r = d.get("ranks", [d])
+    res = max(x["peak_reserved_bytes"] for x in r); oom = "oom" in d
+except Exception as e:
+    res, oom = -1, True
+ok = rc == 0 and not oom and 0 <= res <= B
+print("%s - recommend-%s%%: '%s' in simtrain on a %d-byte device: exit %d, peak reserved %d (predicted %d)%s" %
+      ("ok" if ok else "not ok", pct, plan, B, rc, res, predr, "" if ok else ", over the budget or OOM"))
+PY
+  done < "$TMP/plans.$pct"
+done >> "$TMP/out"
 n=0; fail=0
 while read -r line; do
   n=$((n + 1))
