@@ -344,6 +344,92 @@ static void sim_log(const char *fmt, ...)
 	}
 }
 
+/* ------------------------------------------------------- activity sink */
+
+/* The sink (simcuda.h): correlation ids are assigned to the outermost
+ * instrumented driver call of a thread, only while a sink is set. */
+static mt_sim_activity_fn act_fn;
+static void *act_user;
+static uint32_t act_corr;
+static __thread uint32_t tls_corr;
+static __thread int tls_api_depth;
+static __thread const char *tls_api;
+
+mt_sim_activity_fn mt_sim_set_activity_sink(mt_sim_activity_fn fn, void *user)
+{
+	mt_sim_activity_fn old = __atomic_load_n(&act_fn, __ATOMIC_ACQUIRE);
+	__atomic_store_n(&act_user, user, __ATOMIC_RELEASE);
+	__atomic_store_n(&act_fn, fn, __ATOMIC_RELEASE);
+	return old;
+}
+
+static int act_on(void)
+{
+	return __atomic_load_n(&act_fn, __ATOMIC_RELAXED) != NULL;
+}
+
+static void act_emit(mt_sim_activity *a)
+{
+	struct timespec ts;
+	mt_sim_activity_fn fn = __atomic_load_n(&act_fn, __ATOMIC_ACQUIRE);
+	if (!fn)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	a->correlation = tls_corr;
+	a->api = tls_api;
+	a->host_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	fn(a, __atomic_load_n(&act_user, __ATOMIC_ACQUIRE));
+}
+
+struct api_scope {
+	int on;
+};
+
+static struct api_scope api_enter(const char *name)
+{
+	struct api_scope sc = { 0 };
+	if (!act_on())
+		return sc;
+	sc.on = 1;
+	if (tls_api_depth++ == 0) {
+		mt_sim_activity a = { .kind = MT_SIM_ACT_API_ENTER, .device = -1 };
+		tls_corr = __atomic_add_fetch(&act_corr, 1, __ATOMIC_RELAXED);
+		tls_api = name;
+		act_emit(&a);
+	}
+	return sc;
+}
+
+static void api_exit(struct api_scope *sc)
+{
+	if (!sc->on)
+		return;
+	if (--tls_api_depth == 0) {
+		mt_sim_activity a = { .kind = MT_SIM_ACT_API_EXIT, .device = -1 };
+		act_emit(&a);
+		tls_corr = 0;
+		tls_api = NULL;
+	}
+}
+
+/* First statement of an instrumented entry point. */
+#define SIM_API(name) __attribute__((cleanup(api_exit))) struct api_scope api_scope_ = api_enter(name)
+
+static void act_mem(int kind, int dev, int mem, uint64_t addr, uint64_t bytes, uint64_t pool)
+{
+	mt_sim_activity a;
+	if (!act_on())
+		return;
+	memset(&a, 0, sizeof a);
+	a.kind = kind;
+	a.device = dev;
+	a.dst_mem = mem;
+	a.dst = addr;
+	a.bytes = bytes;
+	a.pool = pool;
+	act_emit(&a);
+}
+
 /* ------------------------------------------------------------- helpers */
 
 static uint64_t round_up(uint64_t x, uint64_t a)
@@ -427,7 +513,7 @@ static uint64_t stream_ready(int dev, uint64_t *busy, struct CUstream_st *sp)
 }
 
 /* Enqueues an operation of dur_ns on h; returns its start time. */
-static CUresult stream_enqueue(CUstream h, uint64_t dur_ns, uint64_t *start, uint64_t *end)
+static CUresult stream_enqueue_dev(CUstream h, uint64_t dur_ns, uint64_t *start, uint64_t *end, int *devp)
 {
 	int dev;
 	uint64_t *busy, t;
@@ -441,7 +527,14 @@ static CUresult stream_enqueue(CUstream h, uint64_t dur_ns, uint64_t *start, uin
 		*start = t;
 	if (end)
 		*end = t + dur_ns;
+	if (devp)
+		*devp = dev;
 	return CUDA_SUCCESS;
+}
+
+static CUresult stream_enqueue(CUstream h, uint64_t dur_ns, uint64_t *start, uint64_t *end)
+{
+	return stream_enqueue_dev(h, dur_ns, start, end, NULL);
 }
 
 /* Releases the host pages lying wholly inside the free gap [lo, hi). */
@@ -486,6 +579,8 @@ static CUresult dev_alloc_locked(int dev, size_t bytes, int kind, CUdeviceptr *o
 	*out = (CUdeviceptr)d->arena.v[i].start;
 	sim_log("alloc kind=%s dev=%d ptr=%#llx size=%zu taken=%llu", kind == K_ASYNC ? "async" : "sync",
 		dev, (unsigned long long)*out, bytes, (unsigned long long)sz);
+	act_mem(MT_SIM_ACT_ALLOC, dev, kind == K_ASYNC ? MT_SIM_MEM_ASYNC : MT_SIM_MEM_DEVICE, *out, bytes,
+		kind == K_ASYNC ? d->arena.base : 0);
 	return CUDA_SUCCESS;
 }
 
@@ -527,6 +622,8 @@ static CUresult dev_free_locked(uint64_t p, int want_kind)
 		d->pool_used -= sz;
 	sim_log("free kind=%s dev=%d ptr=%#llx taken=%llu", kind == K_ASYNC ? "async" : "sync", dev,
 		(unsigned long long)p, (unsigned long long)sz);
+	act_mem(MT_SIM_ACT_FREE, dev, kind == K_ASYNC ? MT_SIM_MEM_ASYNC : MT_SIM_MEM_DEVICE, p, sz,
+		kind == K_ASYNC ? d->arena.base : 0);
 	return CUDA_SUCCESS;
 }
 
@@ -742,9 +839,12 @@ static void dev_reset_locked(int dev)
 {
 	struct sim_dev *d = &S.dev[dev];
 	size_t i;
-	for (i = 0; i < d->arena.n; i++)
+	for (i = 0; i < d->arena.n; i++) {
 		sim_log("free kind=reset dev=%d ptr=%#llx taken=%llu", dev,
 			(unsigned long long)d->arena.v[i].start, (unsigned long long)d->arena.v[i].size);
+		act_mem(MT_SIM_ACT_FREE, dev, d->arena.v[i].kind == K_ASYNC ? MT_SIM_MEM_ASYNC : MT_SIM_MEM_DEVICE,
+			d->arena.v[i].start, d->arena.v[i].size, d->arena.v[i].kind == K_ASYNC ? d->arena.base : 0);
+	}
 	if (d->arena.n)
 		decommit(d->arena.base, d->arena.base + d->arena.size);
 	mt__arena_clear(&d->arena);
@@ -901,6 +1001,7 @@ CUresult cuMemGetInfo_v2(size_t *free_b, size_t *total)
 
 CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
 {
+	SIM_API("cuMemAlloc_v2");
 	int dev;
 	CUresult rc = check_init();
 	if (rc != CUDA_SUCCESS)
@@ -917,6 +1018,7 @@ CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
 CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, size_t WidthInBytes, size_t Height,
 			    unsigned int ElementSizeBytes)
 {
+	SIM_API("cuMemAllocPitch_v2");
 	size_t pitch;
 	CUresult rc = check_init();
 	if (rc != CUDA_SUCCESS)
@@ -935,6 +1037,7 @@ CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, size_t WidthInByt
 
 CUresult cuMemFree_v2(CUdeviceptr dptr)
 {
+	SIM_API("cuMemFree_v2");
 	CUresult rc = check_init();
 	if (rc != CUDA_SUCCESS)
 		return rc;
@@ -948,6 +1051,7 @@ CUresult cuMemFree_v2(CUdeviceptr dptr)
 			rc = CUDA_ERROR_INVALID_VALUE;
 		} else {
 			S.managed_bytes -= S.managed.v[i].size;
+			act_mem(MT_SIM_ACT_FREE, -1, MT_SIM_MEM_MANAGED, dptr, S.managed.v[i].req, 0);
 			mt__arena_remove(&S.managed, (size_t)i, &lo, &hi);
 			decommit(lo, hi);
 			sim_log("free kind=managed ptr=%#llx", (unsigned long long)dptr);
@@ -991,6 +1095,7 @@ CUresult cuMemGetAddressRange_v2(CUdeviceptr *pbase, size_t *psize, CUdeviceptr 
  * memory back to the device at once (release threshold 0, no caching). */
 CUresult cuMemAllocAsync(CUdeviceptr *dptr, size_t bytesize, CUstream hStream)
 {
+	SIM_API("cuMemAllocAsync");
 	int dev;
 	uint64_t *busy;
 	struct CUstream_st *sp;
@@ -1009,6 +1114,7 @@ CUresult cuMemAllocAsync(CUdeviceptr *dptr, size_t bytesize, CUstream hStream)
 
 CUresult cuMemFreeAsync(CUdeviceptr dptr, CUstream hStream)
 {
+	SIM_API("cuMemFreeAsync");
 	int dev;
 	uint64_t *busy;
 	struct CUstream_st *sp;
@@ -1027,6 +1133,7 @@ CUresult cuMemFreeAsync(CUdeviceptr dptr, CUstream hStream)
 
 CUresult cuMemHostAlloc(void **pp, size_t bytesize, unsigned int Flags)
 {
+	SIM_API("cuMemHostAlloc");
 	void *p;
 	long i;
 	uint64_t sz;
@@ -1057,6 +1164,7 @@ CUresult cuMemHostAlloc(void **pp, size_t bytesize, unsigned int Flags)
 	S.pinned.v[i].req = bytesize;
 	S.pinned_bytes += bytesize;
 	sim_log("alloc kind=pinned ptr=%p size=%zu", p, bytesize);
+	act_mem(MT_SIM_ACT_ALLOC, -1, MT_SIM_MEM_PINNED, (uint64_t)(uintptr_t)p, bytesize, 0);
 	UNLOCK();
 	*pp = p;
 	return CUDA_SUCCESS;
@@ -1064,11 +1172,13 @@ CUresult cuMemHostAlloc(void **pp, size_t bytesize, unsigned int Flags)
 
 CUresult cuMemAllocHost_v2(void **pp, size_t bytesize)
 {
+	SIM_API("cuMemAllocHost_v2");
 	return cuMemHostAlloc(pp, bytesize, 0);
 }
 
 CUresult cuMemFreeHost(void *p)
 {
+	SIM_API("cuMemFreeHost");
 	long i;
 	CUresult rc = check_init();
 	if (rc != CUDA_SUCCESS)
@@ -1080,6 +1190,7 @@ CUresult cuMemFreeHost(void *p)
 		return CUDA_ERROR_INVALID_VALUE;
 	}
 	S.pinned_bytes -= S.pinned.v[i].req;
+	act_mem(MT_SIM_ACT_FREE, -1, MT_SIM_MEM_PINNED, (uint64_t)(uintptr_t)p, S.pinned.v[i].req, 0);
 	munmap(p, S.pinned.v[i].size);
 	mt__arena_remove(&S.pinned, (size_t)i, NULL, NULL);
 	sim_log("free kind=pinned ptr=%p", p);
@@ -1106,6 +1217,7 @@ CUresult cuMemHostGetDevicePointer_v2(CUdeviceptr *pdptr, void *p, unsigned int 
 
 CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize, unsigned int flags)
 {
+	SIM_API("cuMemAllocManaged");
 	long i;
 	uint64_t sz;
 	CUresult rc = check_init();
@@ -1131,6 +1243,7 @@ CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize, unsigned int flag
 	S.managed_bytes += sz;
 	*dptr = S.managed.v[i].start;
 	sim_log("alloc kind=managed ptr=%#llx size=%zu", (unsigned long long)*dptr, bytesize);
+	act_mem(MT_SIM_ACT_ALLOC, -1, MT_SIM_MEM_MANAGED, *dptr, bytesize, 0);
 	UNLOCK();
 	return CUDA_SUCCESS;
 }
@@ -1139,9 +1252,27 @@ CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize, unsigned int flag
 
 enum { CP_ANY, CP_HTOD, CP_DTOH, CP_DTOD };
 
+/* MT_SIM_MEM_* of an address, for the activity sink (lock held). */
+static int mem_kind_locked(uint64_t p)
+{
+	long i;
+	if (dev_of_addr(p) >= 0 || (p >= S.maps.base && p < S.maps.base + S.maps.size))
+		return MT_SIM_MEM_DEVICE;
+	if (p >= S.managed.base && p < S.managed.base + S.managed.size)
+		return MT_SIM_MEM_MANAGED;
+	i = mt__arena_find(&S.pinned, p);
+	if (i >= 0 && p < S.pinned.v[i].start + S.pinned.v[i].size)
+		return MT_SIM_MEM_PINNED;
+	return MT_SIM_MEM_PAGEABLE;
+}
+
+static const char *const mem_kind_name[] = { "?", "pageable", "pinned", "device", "async", "managed" };
+
 static CUresult do_copy(uint64_t dst, uint64_t src, size_t n, int dir, CUstream s, int async)
 {
-	int ddev, sdev;
+	int ddev, sdev, dev = -1, have_a = 0;
+	uint64_t start = 0, end = 0;
+	mt_sim_activity a;
 	double bw;
 	CUresult rc = check_init();
 	if (rc != CUDA_SUCCESS)
@@ -1164,9 +1295,28 @@ static CUresult do_copy(uint64_t dst, uint64_t src, size_t n, int dir, CUstream 
 			bw = SIM_COPY_PCIE_BYTES_PER_NS;
 		else
 			bw = SIM_COPY_HOST_BYTES_PER_NS;
-		rc = stream_enqueue(async ? s : NULL, scaled(SIM_COPY_BASE_NS + (double)n / bw), NULL, NULL);
+		rc = stream_enqueue_dev(async ? s : NULL, scaled(SIM_COPY_BASE_NS + (double)n / bw), &start, &end, &dev);
+	}
+	if (rc == CUDA_SUCCESS && (S.log_fd >= 0 || act_on())) {
+		memset(&a, 0, sizeof a);
+		have_a = 1;
+		a.kind = MT_SIM_ACT_MEMCPY;
+		a.device = dev;
+		a.stream = async ? s : NULL;
+		a.start_ns = start;
+		a.end_ns = end;
+		a.bytes = n;
+		a.dst = dst;
+		a.src = src;
+		a.dst_mem = mem_kind_locked(dst);
+		a.src_mem = mem_kind_locked(src);
+		sim_log("copy dev=%d stream=%p bytes=%zu dst=%s src=%s start_ns=%llu end_ns=%llu", dev, a.stream, n,
+			mem_kind_name[a.dst_mem], mem_kind_name[a.src_mem], (unsigned long long)start,
+			(unsigned long long)end);
 	}
 	UNLOCK();
+	if (rc == CUDA_SUCCESS && have_a)
+		act_emit(&a);
 	if (rc == CUDA_SUCCESS)
 		memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, n);
 	return rc;
@@ -1174,47 +1324,57 @@ static CUresult do_copy(uint64_t dst, uint64_t src, size_t n, int dir, CUstream 
 
 CUresult cuMemcpy(CUdeviceptr dst, CUdeviceptr src, size_t ByteCount)
 {
+	SIM_API("cuMemcpy");
 	return do_copy(dst, src, ByteCount, CP_ANY, NULL, 0);
 }
 
 CUresult cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t ByteCount, CUstream hStream)
 {
+	SIM_API("cuMemcpyAsync");
 	return do_copy(dst, src, ByteCount, CP_ANY, hStream, 1);
 }
 
 CUresult cuMemcpyHtoD_v2(CUdeviceptr dstDevice, const void *srcHost, size_t ByteCount)
 {
+	SIM_API("cuMemcpyHtoD_v2");
 	return do_copy(dstDevice, (uint64_t)(uintptr_t)srcHost, ByteCount, CP_HTOD, NULL, 0);
 }
 
 CUresult cuMemcpyDtoH_v2(void *dstHost, CUdeviceptr srcDevice, size_t ByteCount)
 {
+	SIM_API("cuMemcpyDtoH_v2");
 	return do_copy((uint64_t)(uintptr_t)dstHost, srcDevice, ByteCount, CP_DTOH, NULL, 0);
 }
 
 CUresult cuMemcpyDtoD_v2(CUdeviceptr dstDevice, CUdeviceptr srcDevice, size_t ByteCount)
 {
+	SIM_API("cuMemcpyDtoD_v2");
 	return do_copy(dstDevice, srcDevice, ByteCount, CP_DTOD, NULL, 0);
 }
 
 CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dstDevice, const void *srcHost, size_t ByteCount, CUstream hStream)
 {
+	SIM_API("cuMemcpyHtoDAsync_v2");
 	return do_copy(dstDevice, (uint64_t)(uintptr_t)srcHost, ByteCount, CP_HTOD, hStream, 1);
 }
 
 CUresult cuMemcpyDtoHAsync_v2(void *dstHost, CUdeviceptr srcDevice, size_t ByteCount, CUstream hStream)
 {
+	SIM_API("cuMemcpyDtoHAsync_v2");
 	return do_copy((uint64_t)(uintptr_t)dstHost, srcDevice, ByteCount, CP_DTOH, hStream, 1);
 }
 
 CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dstDevice, CUdeviceptr srcDevice, size_t ByteCount, CUstream hStream)
 {
+	SIM_API("cuMemcpyDtoDAsync_v2");
 	return do_copy(dstDevice, srcDevice, ByteCount, CP_DTOD, hStream, 1);
 }
 
 static CUresult do_set(uint64_t dst, uint32_t v, size_t n, size_t elem, CUstream s, int async)
 {
-	int isdev;
+	int isdev, dev = -1, have_a = 0;
+	uint64_t start = 0, end = 0;
+	mt_sim_activity a;
 	size_t i, bytes = n * elem;
 	CUresult rc = check_init();
 	if (rc != CUDA_SUCCESS)
@@ -1228,11 +1388,29 @@ static CUresult do_set(uint64_t dst, uint32_t v, size_t n, size_t elem, CUstream
 	if (rc == CUDA_SUCCESS && !isdev)
 		rc = CUDA_ERROR_INVALID_VALUE;
 	if (rc == CUDA_SUCCESS)
-		rc = stream_enqueue(async ? s : NULL,
-				    scaled(SIM_MEMSET_BASE_NS + (double)bytes / SIM_COPY_DEVICE_BYTES_PER_NS), NULL, NULL);
+		rc = stream_enqueue_dev(async ? s : NULL,
+					scaled(SIM_MEMSET_BASE_NS + (double)bytes / SIM_COPY_DEVICE_BYTES_PER_NS), &start, &end,
+					&dev);
+	if (rc == CUDA_SUCCESS && (S.log_fd >= 0 || act_on())) {
+		memset(&a, 0, sizeof a);
+		have_a = 1;
+		a.kind = MT_SIM_ACT_MEMSET;
+		a.device = dev;
+		a.stream = async ? s : NULL;
+		a.start_ns = start;
+		a.end_ns = end;
+		a.bytes = bytes;
+		a.dst = dst;
+		a.src = v;
+		a.dst_mem = mem_kind_locked(dst);
+		sim_log("memset dev=%d stream=%p bytes=%zu start_ns=%llu end_ns=%llu", dev, a.stream, bytes,
+			(unsigned long long)start, (unsigned long long)end);
+	}
 	UNLOCK();
 	if (rc != CUDA_SUCCESS)
 		return rc;
+	if (have_a)
+		act_emit(&a);
 	if (elem == 1) {
 		memset((void *)(uintptr_t)dst, (int)(v & 0xff), n);
 	} else {
@@ -1245,21 +1423,25 @@ static CUresult do_set(uint64_t dst, uint32_t v, size_t n, size_t elem, CUstream
 
 CUresult cuMemsetD8_v2(CUdeviceptr dstDevice, unsigned char uc, size_t N)
 {
+	SIM_API("cuMemsetD8_v2");
 	return do_set(dstDevice, uc, N, 1, NULL, 0);
 }
 
 CUresult cuMemsetD32_v2(CUdeviceptr dstDevice, unsigned int ui, size_t N)
 {
+	SIM_API("cuMemsetD32_v2");
 	return do_set(dstDevice, ui, N, 4, NULL, 0);
 }
 
 CUresult cuMemsetD8Async(CUdeviceptr dstDevice, unsigned char uc, size_t N, CUstream hStream)
 {
+	SIM_API("cuMemsetD8Async");
 	return do_set(dstDevice, uc, N, 1, hStream, 1);
 }
 
 CUresult cuMemsetD32Async(CUdeviceptr dstDevice, unsigned int ui, size_t N, CUstream hStream)
 {
+	SIM_API("cuMemsetD32Async");
 	return do_set(dstDevice, ui, N, 4, hStream, 1);
 }
 
@@ -1724,7 +1906,9 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDi
 			unsigned int blockDimX, unsigned int blockDimY, unsigned int blockDimZ,
 			unsigned int sharedMemBytes, CUstream hStream, void **kernelParams, void **extra)
 {
+	SIM_API("cuLaunchKernel");
 	uint64_t threads, start, end;
+	int dev = -1;
 	CUresult rc = check_init();
 	if (rc != CUDA_SUCCESS)
 		return rc;
@@ -1737,8 +1921,8 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDi
 		return CUDA_ERROR_INVALID_VALUE;
 	threads = (uint64_t)gridDimX * gridDimY * gridDimZ * blockDimX * blockDimY * blockDimZ;
 	LOCK();
-	rc = stream_enqueue(hStream, scaled(SIM_KERNEL_BASE_NS + (double)threads / SIM_KERNEL_THREADS_PER_NS),
-			    &start, &end);
+	rc = stream_enqueue_dev(hStream, scaled(SIM_KERNEL_BASE_NS + (double)threads / SIM_KERNEL_THREADS_PER_NS),
+				&start, &end, &dev);
 	if (rc == CUDA_SUCCESS) {
 		f->launches++;
 		S.launches++;
@@ -1747,6 +1931,20 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDi
 			sharedMemBytes, (unsigned long long)start, (unsigned long long)end);
 	}
 	UNLOCK();
+	if (rc == CUDA_SUCCESS && act_on()) {
+		mt_sim_activity a;
+		memset(&a, 0, sizeof a);
+		a.kind = MT_SIM_ACT_KERNEL;
+		a.device = dev;
+		a.stream = hStream;
+		a.start_ns = start;
+		a.end_ns = end;
+		a.name = f->name;
+		a.grid[0] = gridDimX, a.grid[1] = gridDimY, a.grid[2] = gridDimZ;
+		a.block[0] = blockDimX, a.block[1] = blockDimY, a.block[2] = blockDimZ;
+		a.shmem = sharedMemBytes;
+		act_emit(&a);
+	}
 	return rc;
 }
 
