@@ -201,6 +201,12 @@ static int on_event(kctx *k, json_object *e)
     v.bytes = jint(args, "Bytes", 0);
     v.total_alloc = jint(args, "Total Allocated", -1);
     v.total_reserved = jint(args, "Total Reserved", -1);
+    const int64_t lim = (int64_t)1 << 56;   /* 64 PiB: beyond it, not a size */
+    if (v.bytes <= -lim || v.bytes >= lim || v.total_alloc < -1 || v.total_alloc >= lim ||
+        v.total_reserved < -1 || v.total_reserved >= lim) {
+      k->skipped++;
+      return MT_OK;
+    }
   } else if (ph[0] == 'X' && cat) {
     int64_t d = 0;
     jtime(e, "dur", &d);
@@ -238,6 +244,8 @@ static int on_event(kctx *k, json_object *e)
         v.count = jint(args, "In msg nelems", 0);
         int sz;
         v.dtype = dtype_of(jstr(args, "dtype"), &sz);
+        if (v.count < 0 || v.count > ((int64_t)1 << 50))
+          v.count = 0;   /* not an element count */
         v.bytes = v.count * sz;
         v.group_size = (int32_t)jint(args, "Group size", 0);
         v.pg = sp(k, jstr(args, "Process Group Name"));
@@ -572,6 +580,7 @@ static int write_trace(kctx *k, const char *out, const char *run_id, mt_import_r
     META_I("import.pre_recording_frees", pre_frees);
     META_I("import.cpu_memory_events_skipped", k->cpu_mem_events);
     META_I("import.memory_events_without_addr", k->mem_without_addr);
+    META_I("import.memory_events_out_of_range", k->skipped);
     mt_trace_put_meta(t, "import.synthesized_label",
                       "import/allocated before recording began; device allocations follow 'Total Reserved' "
                       "at synthetic addresses from 2^62 (api 'import')");

@@ -214,7 +214,7 @@ static int do_runtime(nctx *c)
     int64_t ts = I(st, cs, 0), te = I(st, ce, ts), th = thread_of(c, I(st, ct, 0));
     int64_t nid = I(st, cn, 0);
     int api = mt__api_from_name(str_text(c, nid, nm, sizeof nm));
-    mt_api_event a = { .ts = ts, .dur = te - ts, .api = api, .thread = th, .result = (int)I(st, cr, 0) };
+    mt_api_event a = { .ts = ts, .dur = (int64_t)((uint64_t)te - (uint64_t)ts), .api = api, .thread = th, .result = (int)I(st, cr, 0) };
     mt_range_event r = { .ts = ts, .te = te, .kind = MT_RANGE_PUSH_POP, .domain_id = c->dom_api,
                          .name_id = str_of(c, nid), .thread = th };
     if ((rc = mt_trace_put_api(c->t, &a)) || (rc = mt_trace_put_range(c->t, &r)))
@@ -222,7 +222,7 @@ static int do_runtime(nctx *c)
     int64_t corr = I(st, cc, 0);
     if (corr) {
       mt__imap_put(&c->corr_api, (uint64_t)corr, c->api_ts.n);
-      if (MT__IPUSH(c->api_ts, ts) || MT__IPUSH(c->api_dur, te - ts) || MT__IPUSH(c->api_thread, th) ||
+      if (MT__IPUSH(c->api_ts, ts) || MT__IPUSH(c->api_dur, (int64_t)((uint64_t)te - (uint64_t)ts)) || MT__IPUSH(c->api_thread, th) ||
           MT__IPUSH(c->api_enum, api)) {
         rc = MT_ENOMEM;
         break;
@@ -308,7 +308,7 @@ static int do_kernels(nctx *c)
       break;
     str_text(c, I(st, csn, 0), nm, sizeof nm);
     if (strncmp(nm, "nccl", 4) == 0) {
-      mt_nccl_event n = { .ts = g0, .dur = g1 - g0, .op = nccl_op_from_kernel(nm), .peer = -1, .stream = stream,
+      mt_nccl_event n = { .ts = g0, .dur = (int64_t)((uint64_t)g1 - (uint64_t)g0), .op = nccl_op_from_kernel(nm), .peer = -1, .stream = stream,
                           .thread = th, .correlation = corr, .gpu_start = g0, .gpu_end = g1 };
       if ((rc = mt_trace_put_nccl(c->t, &n)))
         break;
