@@ -102,7 +102,7 @@ static void nccl_model(mt_rp_input *in)
  * same tensor elsewhere: blocks of one role ("layer.#.fc1.out", the layer
  * number dropped) that exceed the smallest block of that role by at most
  * 1 MiB, and are large-pool blocks, were that smallest request. */
-struct role { char key[96]; uint64_t min; };
+struct role { char key[96]; uint64_t min; int used; };
 
 static void role_key(const char *name, char *key, size_t len)
 {
@@ -119,38 +119,62 @@ static void role_key(const char *name, char *key, size_t len)
   key[o] = 0;
 }
 
+static uint64_t str_hash(const char *s)
+{
+  uint64_t h = 1469598103934665603ull;
+  for (; *s; s++)
+    h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return h;
+}
+
+/* Open-addressing table of roles (size a power of two, at most half full). */
+static struct role *role_slot(struct role *r, size_t cap, const char *key)
+{
+  size_t i = (size_t)str_hash(key) & (cap - 1);
+  while (r[i].used && strcmp(r[i].key, key) != 0)
+    i = (i + 1) & (cap - 1);
+  return &r[i];
+}
+
 static void requested_sizes(mt_rp_input *in)
 {
-  struct role *r = NULL;
-  size_t nr = 0, cr = 0;
+  size_t cap = 1024, used = 0;
+  struct role *r = calloc(cap, sizeof *r);
   char key[96];
+  if (!r)
+    return;
   for (int pass = 0; pass < 2; pass++)
     for (size_t i = 0; i < in->nt; i++) {
       mt_rp_tensor *x = &in->t[i];
       if (x->outside || !x->name)
         continue;
       role_key(x->name, key, sizeof key);
-      size_t j;
-      for (j = 0; j < nr; j++)
-        if (strcmp(r[j].key, key) == 0)
-          break;
+      struct role *e = role_slot(r, cap, key);
       if (pass == 0) {
-        if (j == nr) {
-          if (nr == cr) {
-            cr = cr ? 2 * cr : 256;
-            struct role *v = realloc(r, cr * sizeof *v);
-            if (!v) {
+        if (!e->used) {
+          if (2 * (used + 1) > cap) {
+            /* grow and rehash */
+            struct role *n = calloc(2 * cap, sizeof *n);
+            if (!n) {
               free(r);
               return;
             }
-            r = v;
+            for (size_t j = 0; j < cap; j++)
+              if (r[j].used)
+                *role_slot(n, 2 * cap, r[j].key) = r[j];
+            free(r);
+            r = n;
+            cap *= 2;
+            e = role_slot(r, cap, key);
           }
-          snprintf(r[nr].key, sizeof r[nr].key, "%s", key);
-          r[nr++].min = x->bytes;
-        } else if (x->bytes < r[j].min)
-          r[j].min = x->bytes;
-      } else if (j < nr && x->bytes > r[j].min && x->bytes > (1u << 20) && x->bytes - r[j].min <= (1u << 20)) {
-        x->bytes = r[j].min;
+          e->used = 1;
+          snprintf(e->key, sizeof e->key, "%s", key);
+          e->min = x->bytes;
+          used++;
+        } else if (x->bytes < e->min)
+          e->min = x->bytes;
+      } else if (e->used && x->bytes > e->min && x->bytes > (1u << 20) && x->bytes - e->min <= (1u << 20)) {
+        x->bytes = e->min;
       }
     }
   free(r);
