@@ -26,6 +26,12 @@ check "--version names the version" sh -c "'$MT' --version | grep -q '^memtrace 
 check "help dump shows its usage" sh -c "'$MT' help dump | grep -q '^Usage: memtrace dump'"
 check "dump --help shows its usage" sh -c "'$MT' dump --help | grep -q '^Usage: memtrace dump'"
 check "help upgrade shows its usage" sh -c "'$MT' help upgrade | grep -q '^Usage: memtrace upgrade'"
+# the man page documents every command (scripts/gen-man.sh; `make man`)
+missing=""
+for c in $("$MT" --help | sed -n '/^Commands:/,/^$/p' | sed -n 's/^  \([a-z][a-z]*\) .*/\1/p'); do
+  grep -q "^\.SS $c\$" "$S/docs/man/memtrace.1" || missing="$missing $c"
+done
+if [ -z "$missing" ]; then ok "the man page has a section for every command"; else not_ok "man page lacks:$missing (run make man)"; fi
 expect_fail 2 "no arguments is a usage error" "" sh -c "'$MT' 2>&1 >/dev/null | head -1 >&2; exit 2"
 expect_fail 2 "unknown command" "unknown command 'frobnicate'" "$MT" frobnicate
 expect_fail 2 "unknown global option" "unknown option '--frobnicate'" "$MT" --frobnicate
