@@ -65,7 +65,10 @@ typedef struct mt_rec {
   uint8_t type, op, kind, nx;
   int16_t api;
   int16_t device;
-  int32_t result;
+  union {
+    int32_t result;
+    uint32_t corr;     /* MT_R_KERNEL, MT_R_MEMCPY, MT_R_NCCL: CUPTI correlation id (0 none) */
+  };
   uint16_t nframes;    /* PCs in the extra slots (then text, if any) */
   uint16_t ntext;      /* bytes of inline text after the PCs */
   int64_t ts, dur;     /* absolute CLOCK_MONOTONIC ns; drain rebases */
@@ -113,6 +116,7 @@ MT_HIDDEN extern mt_config mt__cfg;
 MT_HIDDEN extern MT_TLS unsigned mt__t_in;      /* families this thread is inside */
 MT_HIDDEN extern MT_TLS mt_tbuf *mt__t_buf;
 MT_HIDDEN extern MT_TLS int mt__t_device;       /* last cudaSetDevice */
+MT_HIDDEN extern MT_TLS uint32_t mt__t_corr;    /* CUPTI correlation id of the call being timed (cupti.c) */
 MT_HIDDEN extern _Atomic int mt__state;          /* see MT_S_* */
 enum { MT_S_IDLE = 0, MT_S_ACTIVE = 1, MT_S_DONE = 2 };
 
@@ -250,9 +254,31 @@ MT_HIDDEN void mt__drain_fork_child(void);
 MT_HIDDEN extern int64_t mt__start_ns;
 
 /* ---- cupti.c -------------------------------------------------------------- */
-/* "active", "unavailable" or "disabled"; called by the drain once. */
+/* Decides and starts CUPTI once per process, at activation, on the thread
+ * of the first CUDA call (so that its work is already seen). */
+MT_HIDDEN void mt__cupti_init(void);
+/* "active", "unavailable" or "disabled" (the drain, at trace creation). */
 MT_HIDDEN const char *mt__cupti_start(void);
-MT_HIDDEN void mt__cupti_flush(void);
 MT_HIDDEN const char *mt__cupti_reason(void);
+MT_HIDDEN int mt__cupti_active(void);
+MT_HIDDEN unsigned mt__cupti_version(void);
+MT_HIDDEN void mt__cupti_fork_child(void);
+/* Forced flush: CUPTI hands over every buffer (drain thread, at finish). */
+MT_HIDDEN void mt__cupti_flush(void);
+/* Records CUPTI dropped so far (cumulative). */
+MT_HIDDEN uint64_t mt__cupti_dropped(void);
+/* One GPU activity record, times on CLOCK_MONOTONIC (absolute ns, -1 unknown). */
+enum { MT_GPU_KERNEL = 1, MT_GPU_COPY = 2, MT_GPU_MEMORY = 3 };
+typedef struct mt_gpu_act {
+  int type;
+  uint32_t correlation;
+  int64_t start, end;
+  int device;
+  uint64_t bytes, addr, pool;
+  int op, mem;          /* MT_GPU_MEMORY: enum mem_op, enum mem_kind */
+  uint32_t stream;      /* CUPTI stream id */
+} mt_gpu_act;
+/* Drain thread: every record of the completed buffers, oldest first. */
+MT_HIDDEN size_t mt__cupti_poll(void (*fn)(const mt_gpu_act *, void *), void *arg);
 
 #endif

@@ -354,6 +354,7 @@ void mt__activate_slow(void)
     return;
   unsigned saved = mt__t_in;
   mt__t_in = MT_F_SELF;
+  mt__cupti_init();   /* before any of this process's GPU work is issued */
   if (mt__drain_start() != 0) {
     atomic_store(&mt__state, MT_S_DONE);
   } else {
@@ -403,6 +404,7 @@ static void fork_parent(void)
 static void fork_child(void)
 {
   mt__drain_fork_child();
+  mt__cupti_fork_child();
   atomic_store(&mt__threads, NULL);
   mt__t_buf = NULL;
   if (tbuf_key_ok)

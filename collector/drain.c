@@ -147,6 +147,31 @@ typedef struct module {
   int64_t id;
 } module;
 
+/* CUPTI: a kernel / memcpy / NCCL row waiting for its GPU times (matched
+ * by correlation id).  Rows leave each queue in the order they entered, so
+ * every table keeps its insert order. */
+enum { PQ_KERNEL, PQ_MEMCPY, PQ_NCCL, PQ__N };
+typedef struct parked {
+  int done;
+  uint32_t corr;
+  int64_t since;      /* drain clock when parked */
+  union {
+    mt_kernel_event k;
+    mt_memcpy_event m;
+    mt_nccl_event n;
+  } e;
+} parked;
+typedef struct pqueue {
+  parked *v;
+  uint64_t cap, head, tail;   /* sequence numbers; slot = seq & (cap - 1) */
+} pqueue;
+/* GPU times that came before their row. */
+typedef struct early_act {
+  uint32_t corr;
+  int64_t start, end, since;
+} early_act;
+#define PARK_NS (2000 * 1000000LL)
+
 static struct {
   mt_trace *t;
   pthread_t thread;
@@ -176,6 +201,12 @@ static struct {
   int64_t mods_refreshed;
   uint64_t self_lo, self_hi;
   uint64_t drops_written[MT_D__N];
+  pqueue pq[PQ__N];
+  map_t parked_by_corr;         /* corr -> (queue << 56 | seq) + 1 */
+  map_t early_by_corr;          /* corr -> index into earlyv + 1 */
+  early_act *earlyv;
+  size_t nearly, capearly;
+  uint64_t cupti_drops_written, cupti_records, cupti_unmatched, cupti_matched;
   int rank_from_env;            /* else inferred from the largest NCCL communicator */
   int nccl_rank, nccl_world;
   char path[4200];
@@ -367,6 +398,11 @@ static int create_trace(void)
       D.self_hi = D.mods[i].base + D.mods[i].size;
   if (*mt__cupti_reason())
     mt_trace_put_meta(D.t, "cupti.reason", mt__cupti_reason());
+  if (mt__cupti_active()) {
+    char cv[32];
+    snprintf(cv, sizeof cv, "%u", mt__cupti_version());
+    mt_trace_put_meta(D.t, "cupti.version", cv);
+  }
   char v[64];
   snprintf(v, sizeof v, "%zu", mt__cfg.buffer_bytes);
   mt_trace_put_meta(D.t, "collector.buffer_bytes", v);
@@ -526,6 +562,149 @@ static mt_heap_info *heap_of(uint64_t handle, int64_t ts)
   return h;
 }
 
+/* ---- CUPTI: rows waiting for GPU times ------------------------------------ */
+
+static void put_parked(int q, parked *p)
+{
+  if (q == PQ_KERNEL)
+    mt_trace_put_kernel(D.t, &p->e.k);
+  else if (q == PQ_MEMCPY)
+    mt_trace_put_memcpy(D.t, &p->e.m);
+  else
+    mt_trace_put_nccl(D.t, &p->e.n);
+}
+
+static void set_gpu_times(int q, parked *p, int64_t gs, int64_t ge)
+{
+  int64_t *s = q == PQ_KERNEL ? &p->e.k.gpu_start : q == PQ_MEMCPY ? &p->e.m.gpu_start : &p->e.n.gpu_start;
+  int64_t *e = q == PQ_KERNEL ? &p->e.k.gpu_end : q == PQ_MEMCPY ? &p->e.m.gpu_end : &p->e.n.gpu_end;
+  *s = gs;
+  *e = ge;
+}
+
+static int64_t gpu_rel(int64_t mono)
+{
+  return mono < 0 ? -1 : mono - mt__start_ns;
+}
+
+static void early_remove(size_t i)
+{
+  map_del(&D.early_by_corr, D.earlyv[i].corr, 0);
+  if (i != D.nearly - 1) {
+    D.earlyv[i] = D.earlyv[D.nearly - 1];
+    map_put(&D.early_by_corr, D.earlyv[i].corr, 0, i + 1);
+  }
+  D.nearly--;
+}
+
+/* A row with a correlation id while CUPTI is active: written now when its
+ * GPU times came first and nothing waits before it, else queued. */
+static void park(int q, parked *p)
+{
+  uint64_t ei = map_get(&D.early_by_corr, p->corr, 0);
+  if (ei) {
+    early_act *a = &D.earlyv[ei - 1];
+    set_gpu_times(q, p, gpu_rel(a->start), gpu_rel(a->end));
+    early_remove(ei - 1);
+    p->done = 1;
+    D.cupti_matched++;
+  }
+  pqueue *Q = &D.pq[q];
+  if (p->done && Q->head == Q->tail) {
+    put_parked(q, p);
+    return;
+  }
+  if (Q->tail - Q->head == Q->cap) {
+    uint64_t nc = Q->cap ? Q->cap * 2 : 1024;
+    parked *nv = malloc(nc * sizeof *nv);
+    if (!nv) {
+      put_parked(q, p);   /* no memory: without GPU times, in order */
+      return;
+    }
+    for (uint64_t x = Q->head; x < Q->tail; x++)
+      nv[x & (nc - 1)] = Q->v[x & (Q->cap - 1)];
+    free(Q->v);
+    Q->v = nv;
+    Q->cap = nc;
+  }
+  p->since = mt__now();
+  Q->v[Q->tail & (Q->cap - 1)] = *p;
+  if (!p->done)
+    map_put(&D.parked_by_corr, p->corr, 0, ((uint64_t)q << 56 | Q->tail) + 1);
+  Q->tail++;
+}
+
+/* Writes the rows at the head of each queue that have their times, or
+ * waited PARK_NS (all of them when `all`); forgets GPU times that found no
+ * row within PARK_NS. */
+static void release_parked(int all)
+{
+  int64_t now = mt__now();
+  for (int q = 0; q < PQ__N; q++) {
+    pqueue *Q = &D.pq[q];
+    while (Q->head < Q->tail) {
+      parked *p = &Q->v[Q->head & (Q->cap - 1)];
+      if (!p->done && !all && now - p->since < PARK_NS)
+        break;
+      if (!p->done)
+        map_del(&D.parked_by_corr, p->corr, 0);
+      put_parked(q, p);
+      Q->head++;
+    }
+  }
+  for (size_t i = D.nearly; i-- > 0;)
+    if (all || now - D.earlyv[i].since >= PARK_NS) {
+      early_remove(i);
+      D.cupti_unmatched++;
+    }
+}
+
+static void on_gpu_act(const mt_gpu_act *a, void *arg)
+{
+  (void)arg;
+  D.cupti_records++;
+  if (a->type == MT_GPU_MEMORY) {
+    mt_gpu_memory_event g = { gpu_rel(a->start), a->op, a->mem, a->device, 0, a->addr, a->bytes,
+                              a->pool ? (int64_t)a->pool : -1, a->correlation };
+    mt_trace_put_gpu_memory(D.t, &g);
+    return;
+  }
+  if (!a->correlation)
+    return;
+  uint64_t v = map_get(&D.parked_by_corr, a->correlation, 0);
+  if (v) {
+    int q = (int)((v - 1) >> 56);
+    uint64_t seq = (v - 1) & ((1ull << 56) - 1);
+    pqueue *Q = &D.pq[q];
+    parked *p = &Q->v[seq & (Q->cap - 1)];
+    set_gpu_times(q, p, gpu_rel(a->start), gpu_rel(a->end));
+    p->done = 1;
+    map_del(&D.parked_by_corr, a->correlation, 0);
+    D.cupti_matched++;
+    return;
+  }
+  if (map_get(&D.early_by_corr, a->correlation, 0))
+    return;   /* a second record of one call (e.g. a graph): the first counts */
+  if (D.nearly == D.capearly) {
+    size_t nc = D.capearly ? D.capearly * 2 : 256;
+    early_act *nv = realloc(D.earlyv, nc * sizeof *nv);
+    if (!nv)
+      return;
+    D.earlyv = nv;
+    D.capearly = nc;
+  }
+  D.earlyv[D.nearly] = (early_act){ a->correlation, a->start, a->end, mt__now() };
+  map_put(&D.early_by_corr, a->correlation, 0, ++D.nearly);
+}
+
+static void cupti_pass(int all)
+{
+  if (!mt__cupti_active())
+    return;
+  mt__cupti_poll(on_gpu_act, NULL);
+  release_parked(all);
+}
+
 /* ---- records -> rows --------------------------------------------------- */
 
 static void flush_pending(tstate *s)
@@ -602,14 +781,27 @@ static void consume(mt_tbuf *b, uint64_t pos, const mt_rec *r)
     e.smem = (uint32_t)(r->p[3] >> 32);
     e.thread = b->id;
     e.stack = stack_id(b, pos, r);
+    e.correlation = r->corr;
     e.gpu_start = e.gpu_end = -1;
-    mt_trace_put_kernel(D.t, &e);
+    if (r->corr && mt__cupti_active()) {
+      parked p = { .corr = r->corr };
+      p.e.k = e;
+      park(PQ_KERNEL, &p);
+    } else {
+      mt_trace_put_kernel(D.t, &e);
+    }
     break;
   }
   case MT_R_MEMCPY: {
     mt_memcpy_event e = { ts, r->dur, r->api, r->kind, r->p[0], r->p[1], r->p[2], r->device,
-                          stream_id(r->p[3], r->device, ts), b->id, stack_id(b, pos, r), 0, -1, -1 };
-    mt_trace_put_memcpy(D.t, &e);
+                          stream_id(r->p[3], r->device, ts), b->id, stack_id(b, pos, r), r->corr, -1, -1 };
+    if (r->corr && mt__cupti_active()) {
+      parked p = { .corr = r->corr };
+      p.e.m = e;
+      park(PQ_MEMCPY, &p);
+    } else {
+      mt_trace_put_memcpy(D.t, &e);
+    }
     break;
   }
   case MT_R_API: {
@@ -636,10 +828,16 @@ static void consume(mt_tbuf *b, uint64_t pos, const mt_rec *r)
     uint64_t ci = map_get(&D.comms, r->p[0], 0);
     mt_nccl_event e = { ts, r->dur, r->op, ci ? D.commv[ci - 1].id : 0, r->p[1], dt,
                         r->p[1] * dtype_size(dt), peer, stream_id(r->p[3], r->device, ts), b->id,
-                        stack_id(b, pos, r), 0, -1, -1 };
+                        stack_id(b, pos, r), r->corr, -1, -1 };
     if (r->op == MT_NCCL_GROUP_START || r->op == MT_NCCL_GROUP_END)
       e.dtype = -1, e.bytes = 0, e.count = 0;
-    mt_trace_put_nccl(D.t, &e);
+    if (r->corr && mt__cupti_active()) {
+      parked p = { .corr = r->corr };
+      p.e.n = e;
+      park(PQ_NCCL, &p);
+    } else {
+      mt_trace_put_nccl(D.t, &e);
+    }
     break;
   }
   case MT_R_COMM: {
@@ -912,9 +1110,21 @@ static void write_drops(void)
   }
 }
 
+static void write_cupti_drops(void)
+{
+  uint64_t d = mt__cupti_dropped();
+  if (d > D.cupti_drops_written) {
+    mt_trace_add_drops(D.t, "cupti", (int64_t)(d - D.cupti_drops_written),
+                       "CUPTI activity records dropped (no buffer)");
+    D.cupti_drops_written = d;
+  }
+}
+
 static void commit(void)
 {
   write_drops();
+  if (mt__cupti_active())
+    write_cupti_drops();
   mt_trace_commit(D.t);
   mt_trace_begin(D.t);
   D.last_commit = mt__now();
@@ -935,8 +1145,21 @@ static void finish(int finalize)
   for (size_t i = 0; i < D.startend.cap; i++)
     if (D.startend.e[i].v)
       put_range(&D.sev[D.startend.e[i].v - 1], -1, 0, 0);
-  mt__cupti_flush();
   char v[64];
+  if (mt__cupti_active()) {
+    /* every buffer CUPTI holds, then every row that waits: with its GPU
+     * times or without (a crash does not wait for CUPTI) */
+    if (finalize)
+      mt__cupti_flush();
+    cupti_pass(1);
+    write_cupti_drops();
+    snprintf(v, sizeof v, "%llu", (unsigned long long)D.cupti_records);
+    mt_trace_put_meta(D.t, "cupti.records", v);
+    snprintf(v, sizeof v, "%llu", (unsigned long long)D.cupti_matched);
+    mt_trace_put_meta(D.t, "cupti.matched", v);
+    snprintf(v, sizeof v, "%llu", (unsigned long long)D.cupti_unmatched);
+    mt_trace_put_meta(D.t, "cupti.unmatched", v);
+  }
   snprintf(v, sizeof v, "%llu", (unsigned long long)D.events);
   mt_trace_put_meta(D.t, "collector.events", v);
   if (stop_why[0])
@@ -1000,6 +1223,7 @@ static void *drain_main(void *arg)
     }
     uint64_t fr = atomic_load(&flush_req);
     uint64_t n = drain_pass();
+    cupti_pass(0);
     int64_t now = mt__now();
     if (fr != atomic_load(&flush_ack)) {
       drain_pass();

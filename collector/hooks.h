@@ -66,6 +66,8 @@ static inline void mt__emit_kernel(int api, int keykind, uint64_t key, int64_t t
 #ifndef MT_NOP
   uint64_t pos;
   unsigned n;
+  uint32_t corr = mt__t_corr;
+  mt__t_corr = 0;
   mt_rec *r = mt__rec_start(MT_R_KERNEL, MT_D_KERNEL, 1, &pos, &n);
   if (!r)
     return;
@@ -73,7 +75,8 @@ static inline void mt__emit_kernel(int api, int keykind, uint64_t key, int64_t t
   r->kind = (uint8_t)keykind;
   r->ts = t0;
   r->dur = t1 - t0;
-  r->result = result;
+  r->corr = corr;   /* the launch's result is not stored; the slot carries the correlation id */
+  (void)result;
   r->p[0] = key;
   r->p[1] = stream;
   r->p[2] = (uint64_t)gx | (uint64_t)(gy & 0xffff) << 32 | (uint64_t)(gz & 0xffff) << 48;
@@ -92,6 +95,8 @@ static inline void mt__emit_copy(int api, int kind, int64_t t0, int64_t t1, uint
 #ifndef MT_NOP
   uint64_t pos;
   unsigned n;
+  uint32_t corr = mt__t_corr;
+  mt__t_corr = 0;
   mt_rec *r = mt__rec_start(MT_R_MEMCPY, MT_D_MEMCPY, 0, &pos, &n);
   if (!r)
     return;
@@ -99,7 +104,8 @@ static inline void mt__emit_copy(int api, int kind, int64_t t0, int64_t t1, uint
   r->kind = (uint8_t)kind;
   r->ts = t0;
   r->dur = t1 - t0;
-  r->result = result;
+  r->corr = corr;
+  (void)result;
   r->p[0] = bytes;
   r->p[1] = dst;
   r->p[2] = src;

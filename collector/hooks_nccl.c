@@ -48,6 +48,8 @@ static void emit_call(int op, int64_t t0, int64_t t1, ncclComm_t comm, size_t co
 #ifndef MT_NOP
   uint64_t pos;
   unsigned n;
+  uint32_t corr = mt__t_corr;   /* first kernel/copy the call launched */
+  mt__t_corr = 0;
   mt_rec *r = mt__rec_start(MT_R_NCCL, MT_D_NCCL, 1, &pos, &n);
   if (!r)
     return;
@@ -55,7 +57,8 @@ static void emit_call(int op, int64_t t0, int64_t t1, ncclComm_t comm, size_t co
   r->api = MT_API_nccl;
   r->ts = t0;
   r->dur = t1 - t0;
-  r->result = result;
+  r->corr = corr;
+  (void)result;
   r->p[0] = PTR(comm);
   r->p[1] = count;
   r->p[2] = (uint64_t)(dt & 0xff) | (uint64_t)(uint32_t)peer << 8;
@@ -99,7 +102,7 @@ static void emit_comm(int op, int64_t t, ncclComm_t comm, const uint64_t dg[2], 
 #endif
 }
 
-#define ENTER() MT_TOUCH(); MT_ENTER(NCCL_FAM); int64_t t0 = MT_NOW()
+#define ENTER() MT_TOUCH(); MT_ENTER(NCCL_FAM); mt__t_corr = 0; int64_t t0 = MT_NOW()
 #define LEAVE() int64_t t1 = MT_NOW(); int e = errno; MT_LEAVE(NCCL_FAM); (void)t1
 
 BODY(ncclCommInitRank, (ncclComm_t *comm, int nranks, ncclUniqueId id, int rank))
