@@ -140,14 +140,81 @@ static int in_win(int64_t t, const mt_rp_window *w)
   return t > w->ts && t <= w->te;
 }
 
+/* A GPT's dimensions from its recorded units: a layer's flat parameter is
+ * 12h^2 + 13h, the head's 2h + Vh (final LayerNorm + untied LM head), the
+ * embedding's Vh + sh (token + position).  ok = 0 when the units do not have
+ * that structure.  pb: bytes per parameter element (params / master * 4). */
+struct gpt_dims { uint64_t h, V, S, pb; int ok; };
+
+static uint64_t isqrt(uint64_t x)
+{
+  uint64_t r = (uint64_t)sqrt((double)x);
+  while (r * r > x)
+    r--;
+  while ((r + 1) * (r + 1) <= x)
+    r++;
+  return r;
+}
+
+static void gpt_solve(struct gpt_dims *g, uint64_t n_layer, uint64_t n_head, uint64_t n_embed)
+{
+  g->ok = 0;
+  if (!n_layer || !n_head || !n_embed)
+    return;
+  uint64_t h = (isqrt(169 + 48 * n_layer) - 13) / 24;
+  if (!h || 12 * h * h + 13 * h != n_layer || n_head <= 2 * h || (n_head - 2 * h) % h)
+    return;
+  g->h = h;
+  g->V = (n_head - 2 * h) / h;
+  if (n_embed <= g->V * h || (n_embed - g->V * h) % h)
+    return;
+  g->S = (n_embed - g->V * h) / h;
+  g->ok = 1;
+}
+
+static void gpt_dims_of(const mt_rp_input *in, const mt_rp_tensor *t, size_t n, struct gpt_dims *g)
+{
+  uint64_t P[3] = { 0 }, Mb[3] = { 0 }; /* layer, head, embed */
+  memset(g, 0, sizeof *g);
+  for (size_t i = 0; i < n; i++) {
+    const mt_rp_tensor *x = &t[i];
+    if (x->unit < 0 || (size_t)x->unit >= in->nunits)
+      continue;
+    const char *u = in->units[x->unit].name;
+    int w = in->units[x->unit].layer >= 0 ? 0 : strcmp(u, "head") == 0 ? 1 : strcmp(u, "embed") == 0 ? 2 : -1;
+    if (w < 0)
+      continue;
+    if (x->cat == MT_RP_PARAMETER && ends_with(x->name, ".params") && !P[w])
+      P[w] = x->bytes;
+    else if (ends_with(x->name, ".master") && !Mb[w])
+      Mb[w] = x->bytes;
+  }
+  uint64_t nn[3];
+  for (int w = 0; w < 3; w++)
+    nn[w] = Mb[w] ? Mb[w] / 4 : P[w] / 4;
+  g->pb = Mb[0] && nn[0] ? P[0] / nn[0] : 4;
+  gpt_solve(g, nn[0], nn[1], nn[2]);
+}
+
 /* ---- flash attention ---- */
 
+/* The attention maps are not made; the fp32 logsumexp (4 a s b bytes per
+ * layer, a s^2 b = elements of the first saved map) is kept in the first
+ * map's place when s is known from a GPT's units. */
 static void flash(struct work *k)
 {
+  struct gpt_dims g;
+  gpt_dims_of(k->in, k->t, k->n, &g);
   size_t w = 0;
-  for (size_t i = 0; i < k->n; i++)
-    if (!(batch_cat(k->t[i].cat) && attn_map(k->t[i].name)))
-      k->t[w++] = k->t[i];
+  for (size_t i = 0; i < k->n; i++) {
+    mt_rp_tensor x = k->t[i];
+    if (batch_cat(x.cat) && attn_map(x.name)) {
+      if (!(g.ok && g.S && x.cat == MT_RP_ACTIVATION && ends_with(x.name, "softmax.out") && x.phase == MT_RP_PH_FORWARD))
+        continue;
+      x.bytes = 4 * (x.bytes / g.pb) / g.S;
+    }
+    k->t[w++] = x;
+  }
   k->n = w;
 }
 
@@ -857,17 +924,6 @@ static void plan_geom(const mt_rp_input *in, const mt_rp_plan *p, int *world, in
  * embedding (s h) and the final LayerNorm (2 h) replicated.  h comes from the
  * recorded layer size, V from the head, s from the embedding.  Returns the
  * elements per rank, or n when the unit does not have that structure. */
-struct gpt_dims { uint64_t h, V, S; int ok; };
-
-static uint64_t isqrt(uint64_t x)
-{
-  uint64_t r = (uint64_t)sqrt((double)x);
-  while (r * r > x)
-    r--;
-  while ((r + 1) * (r + 1) <= x)
-    r++;
-  return r;
-}
 
 static uint64_t tp_numel(const struct gpt_dims *g, const char *unit, int layer, uint64_t n, uint64_t t)
 {
@@ -1117,17 +1173,8 @@ static int model_states(struct work *k, const mt_rp_plan *p)
     s->gathered = -1;
     order[no++] = (int)u;
   }
-  if (tp > 1 && n_layer && n_head && n_embed) {
-    uint64_t h = (isqrt(169 + 48 * n_layer) - 13) / 24;
-    if (h && 12 * h * h + 13 * h == n_layer && n_head > 2 * h && (n_head - 2 * h) % h == 0) {
-      g.h = h;
-      g.V = (n_head - 2 * h) / h;
-      if (n_embed > g.V * h && (n_embed - g.V * h) % h == 0) {
-        g.S = (n_embed - g.V * h) / h;
-        g.ok = 1;
-      }
-    }
-  }
+  if (tp > 1)
+    gpt_solve(&g, n_layer, n_head, n_embed);
   for (int oi = 0; oi < no; oi++) {
     struct ustate *s = &us[order[oi]];
     s->nn = tp_numel(&g, in->units[order[oi]].name, s->layer, s->n, (uint64_t)tp);
