@@ -121,7 +121,7 @@ typedef struct mt_rp_plan {
   int ckpt_every;
   unsigned char ckpt_layer[MT_RP_MAX_LAYERS];
   int zero;                 /* -1 = as recorded */
-  int world;                /* data-parallel degree; 0 = as recorded */
+  int world;                /* ranks in all (simtrain's --world: dp x sp x pp); 0 = as recorded */
   int sp;                   /* 0/1 = none */
   int sp_ulysses;
   int tp;                   /* tensor parallel degree, 0/1 = none */
