@@ -3,7 +3,7 @@
 # nothing without torch, chains an existing sitecustomize, and with a real
 # (CPU) torch puts module/step/optimizer phases into the trace.
 . "${MT_SRCDIR:-.}/tests/python/common.sh"
-BOOT=$SRC/collector/python
+BOOT=$(cd "$SRC/collector/python" && pwd -P)   # normalised: VPATH builds give a/b/../..
 export MEMTRACE_PYTHON_DIR=$BOOT
 
 # 1. no torch: nothing imported, no trace
@@ -12,6 +12,7 @@ import sys
 print("torch" in sys.modules, "memtrace" in sys.modules, sys.modules["sitecustomize"].__file__)' > "$TMP/out" 2>"$TMP/err"
 read -r t m f < "$TMP/out"
 [ "$t" = False ] && [ "$m" = False ] && ok "without torch: neither torch nor memtrace imported" || not_ok "without torch: $(cat "$TMP/out" "$TMP/err")"
+f=$(realpath "$f" 2>/dev/null || echo "$f")
 case $f in "$BOOT"/sitecustomize.py) ok "the bootstrap is the sitecustomize Python loaded";; *) not_ok "sitecustomize is $f";; esac
 [ -z "$(ls "$TMP/plain" 2>/dev/null)" ] && ok "a process without torch or CUDA leaves no trace" || not_ok "trace files: $(ls "$TMP/plain")"
 
