@@ -218,14 +218,16 @@ static void start_cupti(void)
 
   CUptiResult r;
   uint32_t ver = 0;
-#define MT_TRY(call) \
-  if ((r = (call)) != CUPTI_SUCCESS) { \
-    snprintf(reason, sizeof reason, "%.60s: %s", #call, res_str(r)); \
+  Dl_info di;
+  const char *lib = dladdr((void *)p_cuptiGetVersion, &di) && di.dli_fname ? di.dli_fname : "libcupti";
+#define MT_TRY(fn, args) \
+  if ((r = p_##fn args) != CUPTI_SUCCESS) { \
+    snprintf(reason, sizeof reason, "%s: %s (%.150s)", #fn, res_str(r), lib); \
     return; \
   }
-  MT_TRY(p_cuptiGetVersion(&ver));
-  MT_TRY(p_cuptiActivityRegisterCallbacks(buffer_requested, buffer_completed));
-  MT_TRY(p_cuptiSubscribe(&subscriber, api_callback, NULL));
+  MT_TRY(cuptiGetVersion, (&ver));
+  MT_TRY(cuptiActivityRegisterCallbacks, (buffer_requested, buffer_completed));
+  MT_TRY(cuptiSubscribe, (&subscriber, api_callback, NULL));
   /* callbacks only on the entry points that make GPU work */
   int ncb = 0;
   for (CUpti_CallbackId id = 1; id < CUPTI_DRIVER_TRACE_CBID_SIZE; id++) {
@@ -245,10 +247,10 @@ static void start_cupti(void)
     return;
   }
   if (p_cuptiActivityEnable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL) != CUPTI_SUCCESS)
-    MT_TRY(p_cuptiActivityEnable(CUPTI_ACTIVITY_KIND_KERNEL));
-  MT_TRY(p_cuptiActivityEnable(CUPTI_ACTIVITY_KIND_MEMCPY));
-  MT_TRY(p_cuptiActivityEnable(CUPTI_ACTIVITY_KIND_MEMSET));
-  MT_TRY(p_cuptiActivityEnable(CUPTI_ACTIVITY_KIND_MEMORY2));
+    MT_TRY(cuptiActivityEnable, (CUPTI_ACTIVITY_KIND_KERNEL));
+  MT_TRY(cuptiActivityEnable, (CUPTI_ACTIVITY_KIND_MEMCPY));
+  MT_TRY(cuptiActivityEnable, (CUPTI_ACTIVITY_KIND_MEMSET));
+  MT_TRY(cuptiActivityEnable, (CUPTI_ACTIVITY_KIND_MEMORY2));
 #undef MT_TRY
   if (p_cuptiActivityFlushPeriod)
     p_cuptiActivityFlushPeriod(100);   /* buffers reach the drain within ~100 ms */

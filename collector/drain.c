@@ -1115,7 +1115,7 @@ static void write_cupti_drops(void)
   uint64_t d = mt__cupti_dropped();
   if (d > D.cupti_drops_written) {
     mt_trace_add_drops(D.t, "cupti", (int64_t)(d - D.cupti_drops_written),
-                       "CUPTI activity records dropped (no buffer)");
+                       "activity records CUPTI dropped (cuptiActivityGetNumDroppedRecords)");
     D.cupti_drops_written = d;
   }
 }

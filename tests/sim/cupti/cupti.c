@@ -68,6 +68,7 @@ static struct {
   fullbuf *full, **full_tail;
   int delivering;
   size_t dropped;
+  uint64_t nrecords, drop_every;     /* MT_SIM_CUPTI_DROP_EVERY: fault injection */
   uint32_t flush_period_ms;
   int worker;
   pthread_t worker_thread;
@@ -210,6 +211,10 @@ static void retire_current(void)
  * The client's bufferRequested runs here, under this library's lock. */
 static void *reserve(size_t n)
 {
+  if (C.drop_every && ++C.nrecords % C.drop_every == 0) {
+    C.dropped++;
+    return NULL;
+  }
   if (C.cur && C.cur_used + n > C.cur_size)
     retire_current();
   if (!C.cur) {
@@ -464,6 +469,9 @@ static CUptiResult init(void)
   }
   C.inited = 1;
   C.full_tail = &C.full;
+  const char *de = getenv("MT_SIM_CUPTI_DROP_EVERY");
+  if (de && *de)
+    C.drop_every = strtoull(de, NULL, 10);
   struct timespec rt;
   clock_gettime(CLOCK_REALTIME, &rt);
   uint64_t m = mono_ns();

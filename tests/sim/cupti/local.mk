@@ -15,3 +15,11 @@ TESTS += tests/sim/cupti/test_cupti.sh
 tests/sim/cupti/test_cupti.log: memtrace$(EXEEXT) collector/libmemtrace-collector.la \
 	tests/sim/cupti/libcupti.la tests/sim/cuda/libcuda.la tests/sim/cuda/libcudart.la
 endif
+
+if ENABLE_TESTS
+check_PROGRAMS += tests/sim/cupti/cupti_prog
+tests_sim_cupti_cupti_prog_SOURCES = tests/sim/cupti/cupti_prog.c
+tests_sim_cupti_cupti_prog_CFLAGS = $(AM_CFLAGS) $(AX_PTHREAD_LIBS)
+tests_sim_cupti_cupti_prog_LDADD = tests/sim/cuda/libcuda.la $(AX_PTHREAD_LIBS)
+tests/sim/cupti/test_cupti.log: tests/sim/cupti/cupti_prog$(EXEEXT)
+endif
