@@ -212,6 +212,13 @@ typedef struct mt_rank {
   mt_oom *ooms;
   mt_timeline timeline;
 
+  /* 1: a memory-only result (mt_analysis_opts.memory_only): the timeline's
+   * allocated/reserved samples and maxima, the peaks' values and times,
+   * per-device peaks, counts of memory events and the OOMs are final; no
+   * categories (timeline.by_category holds cache_free only), no snapshot
+   * objects, steps, phases, layers, kernels or NCCL calls. */
+  int memory_only;
+
   void *priv;                            /* string storage */
 } mt_rank;
 
@@ -232,6 +239,13 @@ typedef struct mt_analysis_opts {
   size_t timeline_samples;    /* 0 = default (400) */
   size_t max_objects;         /* objects kept per snapshot; 0 = default (200) */
   size_t max_groups;          /* 0 = default (100) */
+  /* 1: only the first pass over the memory tables (mem_events,
+   * region_events, heaps): no ranges, kernels or NCCL calls are read and
+   * nothing is categorised.  Its timeline's allocated, reserved,
+   * allocated_max and reserved_max equal the full analysis's sample for
+   * sample (same t0, dt, n), as do the peaks' values and times; meant to
+   * be drawn while the full analysis runs (progressive loading). */
+  int memory_only;
 } mt_analysis_opts;
 
 /* Analyses a trace file or a run directory (every *.mtrace in it is one

@@ -63,7 +63,21 @@ typedef struct obj {
   int refs;              /* snapshots holding it */
   int live;
   int decided;
+  uint64_t size0;        /* size when allocated (o.size: the latest) */
+  struct resize *resizes;   /* size changes (region resize), in time order */
+  size_t nresizes;
 } obj;
+
+typedef struct resize {
+  int64_t ts;
+  int64_t delta;
+} resize;
+
+static void obj_free(obj *o)
+{
+  free(o->resizes);
+  free(o);
+}
 
 typedef struct heapinfo {
   int64_t id;
@@ -542,8 +556,17 @@ static void settle(st *s, obj *o)
     int64_t a = sample_index_ceil(tl, o->o.alloc_ts);
     int64_t b = o->o.free_ts < 0 ? (int64_t)tl->n : sample_index_ceil(tl, o->o.free_ts);
     if (b > a) {
-      s->tl_diff[o->o.category][a] += (int64_t)o->o.size;
-      s->tl_diff[o->o.category][b] -= (int64_t)o->o.size;
+      /* the size it had at each sample: resizes move it in between */
+      int64_t *d = s->tl_diff[o->o.category], added = (int64_t)o->size0;
+      d[a] += added;
+      for (size_t k = 0; k < o->nresizes; k++) {
+        int64_t i = sample_index_ceil(tl, o->resizes[k].ts);
+        if (i >= b)
+          break;
+        d[i > a ? i : a] += o->resizes[k].delta;
+        added += o->resizes[k].delta;
+      }
+      d[b] -= added;
     }
   }
   /* group */
@@ -583,7 +606,7 @@ static void release_obj(st *s, obj *o)
   (void)s;
   o->live = 0;
   if (o->refs == 0)
-    free(o);
+    obj_free(o);
 }
 
 /* ---- memory events ----------------------------------------------------- */
@@ -615,6 +638,7 @@ static obj *new_obj(st *s, int is_tensor, int device, int64_t heap, uint64_t add
   o->o.heap = heap;
   o->o.addr = addr;
   o->o.size = size;
+  o->size0 = size;
   o->o.alloc_ts = ts;
   o->o.free_ts = -1;
   o->o.stream = stream;
@@ -906,8 +930,15 @@ static int on_region(st *s, const regrow *e)
     if (e->op == MT_REGION_RESIZE) {
       s->cur_alloc[slot] += e->size;
       s->alloc_total += e->size;
-      if (o)
+      if (o) {
+        resize *n = realloc(o->resizes, (o->nresizes + 1) * sizeof *n);
+        if (!n)
+          return nomem(s);
+        o->resizes = n;
+        n[o->nresizes].ts = e->ts;
+        n[o->nresizes++].delta = (int64_t)e->size - (int64_t)o->o.size;
         o->o.size = e->size;
+      }
       else
         *v = e->size & SIZE_MASK;
     } else {
@@ -1176,7 +1207,7 @@ static int walk(st *s)
   int live[NCUR] = { 0 };
   int64_t head[NCUR];   /* ts of each cursor's current row */
   int rc = MT_OK;
-  int want[NCUR] = { 1, 1, 1, s->pass == 2, s->pass == 2 };
+  int want[NCUR] = { !s->opts->memory_only, 1, 1, s->pass == 2, s->pass == 2 };
   for (int i = 0; i < NCUR; i++) {
     if (!want[i])
       continue;
@@ -1942,7 +1973,7 @@ static void st_free(st *s)
     obj **v = s->targets[i].objs.p;
     for (size_t j = 0; j < s->targets[i].objs.n; j++)
       if (--v[j]->refs == 0 && !v[j]->live)
-        free(v[j]);
+        obj_free(v[j]);
     mt__vec_free(&s->targets[i].objs);
   }
   free(s->targets);
@@ -2037,6 +2068,17 @@ int mt_analyze_trace(mt_trace *t, const mt_analysis_opts *opts_in, mt_rank *r, m
   r->live_end_allocated = s->alloc_total;
   r->live_end_reserved = s->res_total;
   r->host_pinned_end = s->pinned;
+  if (opts.memory_only) {
+    /* memory only: the pass-1 results; cache_free is reserved - allocated,
+       the rest needs pass 2 */
+    mt_timeline *tl = &r->timeline;
+    for (size_t i = 0; i < tl->n; i++)
+      tl->by_category[MT_CAT_CACHE_FREE][i] =
+          tl->reserved[i] > tl->allocated[i] ? tl->reserved[i] - tl->allocated[i] : 0;
+    r->memory_only = 1;
+    r->peak.ts = r->peak_allocated_ts;   /* no ranges read: step -1, no phase */
+    goto out;
+  }
   /* pass 2: the live set at the peak and at the first OOMs */
   s->pass = 2;
   reset_state(s);

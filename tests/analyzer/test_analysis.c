@@ -467,6 +467,186 @@ static void test_sizes(void **state)
   assert_string_equal(mt_size_str(1000000000ull, b, sizeof b), "954 MiB");
 }
 
+static mt_analysis *analyse_opts(const char *path, const mt_analysis_opts *o)
+{
+  mt_analysis *a = NULL;
+  mt_error err = { 0 };
+  int rc = mt_analysis_run(path, o, &a, &err);
+  if (rc != MT_OK)
+    fprintf(stderr, "# %s\n", err.msg);
+  assert_int_equal(rc, MT_OK);
+  return a;
+}
+
+/* The memory-only first pass equals the full analysis on every value it
+ * claims: timeline samples and maxima (sample for sample), peaks and their
+ * times, per-device peaks, end state.  a is memory-only, b full. */
+static void assert_memory_only_matches(const mt_rank *q, const mt_rank *f)
+{
+  assert_true(q->memory_only);
+  assert_false(f->memory_only);
+  assert_int_equal(q->peak_allocated, f->peak_allocated);
+  assert_int_equal(q->peak_allocated_ts, f->peak_allocated_ts);
+  assert_int_equal(q->peak_reserved, f->peak_reserved);
+  assert_int_equal(q->peak_reserved_ts, f->peak_reserved_ts);
+  assert_int_equal(q->max_fragmentation, f->max_fragmentation);
+  assert_int_equal(q->live_end_allocated, f->live_end_allocated);
+  assert_int_equal(q->live_end_reserved, f->live_end_reserved);
+  assert_int_equal(q->first_ts, f->first_ts);
+  assert_int_equal(q->last_ts, f->last_ts);
+  assert_int_equal(q->n_mem_events, f->n_mem_events);
+  assert_int_equal(q->n_region_events, f->n_region_events);
+  assert_int_equal(q->ndevices, f->ndevices);
+  for (size_t i = 0; i < q->ndevices; i++) {
+    assert_int_equal(q->devices[i].peak_allocated, f->devices[i].peak_allocated);
+    assert_int_equal(q->devices[i].peak_reserved, f->devices[i].peak_reserved);
+  }
+  const mt_timeline *a = &q->timeline, *b = &f->timeline;
+  assert_int_equal(a->n, b->n);
+  assert_int_equal(a->t0, b->t0);
+  assert_int_equal(a->dt, b->dt);
+  for (size_t i = 0; i < a->n; i++) {
+    assert_int_equal(a->allocated[i], b->allocated[i]);
+    assert_int_equal(a->reserved[i], b->reserved[i]);
+    assert_int_equal(a->allocated_max[i], b->allocated_max[i]);
+    assert_int_equal(a->reserved_max[i], b->reserved_max[i]);
+    assert_int_equal(a->by_category[MT_CAT_CACHE_FREE][i], b->by_category[MT_CAT_CACHE_FREE][i]);
+    /* the full analysis's categories add up to the allocated bytes */
+    uint64_t sum = 0;
+    for (int c = 0; c < MT_CAT_CACHE_FREE; c++) {
+      assert_int_equal(a->by_category[c][i], 0);
+      sum += b->by_category[c][i];
+    }
+    assert_int_equal(sum, b->allocated[i]);
+  }
+}
+
+/* Memory only on the step trace: the curve in write_step_trace's comment,
+ * one sample per ns (first event 100, last 950: n = 851 gives dt = 1). */
+static void test_memory_only_known(void **state)
+{
+  (void)state;
+  char path[512];
+  write_step_trace("step-quick.mtrace", 1, path, sizeof path);
+  mt_analysis_opts o = { .rank = -1, .timeline_samples = 851, .memory_only = 1 };
+  mt_analysis *q = analyse_opts(path, &o);
+  o.memory_only = 0;
+  mt_analysis *f = analyse_opts(path, &o);
+  const mt_rank *r = &q->ranks[0];
+  assert_int_equal(r->timeline.t0, 100);
+  assert_int_equal(r->timeline.dt, 1);
+  static const struct { int64_t t; uint64_t alloc, res; } known[] = {
+    { 100, 0, 20 }, { 109, 0, 20 }, { 110, 4, 20 }, { 229, 4, 20 }, { 230, 6, 20 }, { 240, 7, 20 },
+    { 250, 6, 20 }, { 300, 9, 23 }, { 310, 10, 24 }, { 519, 10, 24 }, { 520, 14, 24 }, { 599, 14, 24 },
+    { 600, 12, 24 }, { 949, 12, 24 }, { 950, 11, 23 },
+  };
+  for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) {
+    size_t i = (size_t)(known[k].t - 100);
+    assert_int_equal(r->timeline.allocated[i], known[k].alloc * MiB);
+    assert_int_equal(r->timeline.reserved[i], known[k].res * MiB);
+  }
+  assert_int_equal(r->peak_allocated, 14 * MiB);
+  assert_int_equal(r->peak_allocated_ts, 520);
+  assert_int_equal(r->peak_reserved, 24 * MiB);
+  assert_int_equal(r->peak_reserved_ts, 310);
+  assert_int_equal(r->failed_allocs, 1);
+  assert_int_equal(r->nsteps, 0);
+  assert_int_equal(r->peak.nobjects, 0);
+  assert_int_equal(r->n_ranges, 0);
+  assert_memory_only_matches(r, &f->ranks[0]);
+  mt_analysis_free(q);
+  mt_analysis_free(f);
+}
+
+static uint64_t lcg(uint64_t *seed)
+{
+  *seed = *seed * 6364136223846793005ull + 1442695040888963407ull;
+  return *seed >> 33;
+}
+
+/* Memory only against the full analysis on a pseudo-random trace: heaps
+ * created and destroyed with regions in them, resizes, lost frees and
+ * unregisters, device allocations inside and outside heaps, ranges and
+ * kernels between them, several events per timestamp; at several sample
+ * counts (coarser and finer than the events). */
+static void test_memory_only_random(void **state)
+{
+  (void)state;
+  char path[512];
+  mt_trace *t = create("random-quick.mtrace", 0, 1000000000LL, path, sizeof path);
+  uint64_t seed = 12345;
+#define RND() lcg(&seed)
+  int64_t ts = 1000;
+  const int NH = 6;
+  int64_t live_regions[NH][32];
+  memset(live_regions, 0, sizeof live_regions);
+  uint64_t dev_live[16] = { 0 };
+  for (int h = 0; h < NH; h++) {
+    uint64_t base = A0 + (uint64_t)h * (64 * MiB);
+    mem(t, ts, MT_MEM_ALLOC, MT_MEM_KIND_DEVICE, base, 64 * MiB, MT_CTX_APP, 0);
+    int64_t destroyed = h % 3 == 2 ? 400000 + h * 1000 : -1;
+    heap(t, h + 1, base, 64 * MiB, ts + 1, destroyed);
+    if (destroyed > 0)
+      mem(t, destroyed, MT_MEM_FREE, MT_MEM_KIND_DEVICE, base, 0, MT_CTX_APP, 0);
+    ts += 10;
+  }
+  mt_kernel_event k = { .api = MT_API_cudaLaunchKernel, .name_id = mt_trace_intern(t, "gemm"), .stream = 7,
+                        .thread = 1, .gpu_start = -1, .gpu_end = -1 };
+  for (int i = 0; i < 4000; i++) {
+    ts += (int64_t)(RND() % 3) * 50;   /* often several events at one instant */
+    int what = (int)(RND() % 10);
+    int h = (int)(RND() % NH), slot = (int)(RND() % 32);
+    if (h % 3 == 2 && ts >= 400000 + h * 1000)
+      h = 0;   /* that heap is gone */
+    uint64_t addr = A0 + (uint64_t)h * (64 * MiB) + (uint64_t)slot * (2 * MiB);
+    if (what < 4) {
+      if (!live_regions[h][slot] || what == 0) {   /* what == 0 on a live one: a lost unregister */
+        reg(t, ts, MT_REGION_REGISTER, h + 1, addr, (1 + RND() % 2048) * 1024, NULL);
+        live_regions[h][slot] = 1;
+      } else {
+        reg(t, ts, MT_REGION_UNREGISTER, h + 1, addr, 0, NULL);
+        live_regions[h][slot] = 0;
+      }
+    } else if (what == 4) {
+      reg(t, ts, MT_REGION_RESIZE, h + 1, addr, (1 + RND() % 2048) * 1024, NULL);
+    } else if (what == 5 || what == 6) {
+      int d = (int)(RND() % 16);
+      uint64_t da = 0x7e0000000000ull + (uint64_t)d * (16 * MiB);
+      if (!dev_live[d]) {
+        dev_live[d] = 1 + RND() % 8;
+        mem(t, ts, MT_MEM_ALLOC, MT_MEM_KIND_DEVICE, da, dev_live[d] * MiB, MT_CTX_APP, 0);
+      } else {
+        mem(t, ts, MT_MEM_FREE, MT_MEM_KIND_DEVICE, da, 0, MT_CTX_APP, 0);
+        dev_live[d] = 0;
+      }
+    } else if (what == 7) {
+      range(t, ts, ts + (int64_t)(RND() % 5000), (RND() & 1) ? "forward" : "step 3", 0);
+    } else if (what == 8) {
+      k.ts = ts;
+      k.dur = 20;
+      assert_int_equal(mt_trace_put_kernel(t, &k), MT_OK);
+    } else {
+      mem(t, ts, MT_MEM_FREE, MT_MEM_KIND_DEVICE, 0xdead0000ull + (uint64_t)i, 0, MT_CTX_APP, 0);
+    }
+  }
+#undef RND
+  assert_int_equal(mt_trace_commit(t), MT_OK);
+  assert_int_equal(mt_trace_finalize(t, ts + 10), MT_OK);
+  mt_trace_close(t);
+  static const size_t samples[] = { 0, 7, 400, 5000, 100000 };
+  for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
+    mt_analysis_opts o = { .rank = -1, .timeline_samples = samples[i], .memory_only = 1 };
+    mt_analysis *q = analyse_opts(path, &o);
+    o.memory_only = 0;
+    mt_analysis *f = analyse_opts(path, &o);
+    assert_true(f->ranks[0].peak_allocated > 0);
+    assert_true(f->ranks[0].unknown_unregisters > 0);
+    assert_memory_only_matches(&q->ranks[0], &f->ranks[0]);
+    mt_analysis_free(q);
+    mt_analysis_free(f);
+  }
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -480,6 +660,8 @@ int main(void)
     cmocka_unit_test(test_bad_input),
     cmocka_unit_test(test_range_names),
     cmocka_unit_test(test_sizes),
+    cmocka_unit_test(test_memory_only_known),
+    cmocka_unit_test(test_memory_only_random),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
