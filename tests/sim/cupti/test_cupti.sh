@@ -52,7 +52,18 @@ if [ $have_simtrain = 1 ]; then
   "$M" report "$T/st" >"$T/st.rep" 2>&1
   check "memtrace report: kernel table shows GPU times" sh -c "
     awk '/^  Kernels \\(/{k=1; next} k && /GPU time/{h=1; next} k && h && NF>=4 {print; exit}' '$T/st.rep' | grep -Eq '^ +[0-9]+ +[0-9.]+ (ms|us|ns|s) '"
-  check "memtrace report: per-layer fwd/bwd GPU time" grep -Eq 'Times: GPU time when known' "$T/st.rep"
+  # JSON: per-kernel GPU time adds up to the trace's kernel GPU durations,
+  # compute time of the overlap summary = their union (one stream: the sum),
+  # every layer has forward and backward GPU time
+  "$M" report --format json "$T/st" >"$T/st.json.rep" 2>>"$T/st.out"
+  v=$(python3 -c "
+import json, sqlite3, sys
+r = json.load(open(sys.argv[1]))['ranks'][0]
+tot = sqlite3.connect(sys.argv[2]).execute('SELECT sum(gpu_end - gpu_start) FROM kernels').fetchone()[0]
+lay = all((l.get('fwd_gpu_ns') or 0) > 0 and (l.get('bwd_gpu_ns') or 0) > 0 for l in r['layers'])
+print(tot == sum(k['gpu_ns'] for k in r['kernels']) == r['overlap']['compute_gpu_ns'] and len(r['layers']) > 0 and lay)
+" "$T/st.json.rep" "$(one "$T/st")" 2>&1)
+  check "memtrace report --format json: kernel GPU time, overlap compute time and per-layer fwd/bwd GPU time from the GPU times" test "$v" = True
   # no CUPTI: disabled, and no GPU times
   LD_LIBRARY_PATH=$WITH timeout 120 "$M" record -q --no-cupti -o "$T/nc" -- \
     "$SIMTRAIN" --steps 1 --truth-tensors none --truth "$T/nc.json" >"$T/nc.out" 2>&1
