@@ -50,6 +50,10 @@ void mt_view_full_range(const MtChartData *d, int64_t *t0, int64_t *t1)
     if (te > b)
       b = te;
   }
+  /* the state after the last event lasts until the process closed its
+     trace (known before the lanes are, so the preview has the same end) */
+  if (r && r->end_ns > b)
+    b = r->end_ns;
   const mt_rank *c = compare_rank(d);
   if (c) {
     if (c->first_ts < a)
@@ -483,11 +487,27 @@ static void draw_stack(Painter *p, const MtChartData *d, const MtView *v, const 
   for (size_t k = 0; k < n; k++)
     base[k] = 0;
   cairo_set_antialias(cr, CAIRO_ANTIALIAS_NONE);
+  /* the layers, bottom to top: the categories; in a memory-only preview
+     (categories still being decided) all allocated bytes in one colour */
+  const uint64_t *layer_vals[MT_CAT_COUNT];
+  MtRgb layer_rgb[MT_CAT_COUNT];
+  int nlayers = 0;
   for (int s = 0; s < MT_CAT_COUNT; s++) {
     int cat = mt_chart_stack_order[s];
+    if (r->memory_only && cat != MT_CAT_CACHE_FREE) {
+      if (s == 0) {
+        layer_vals[nlayers] = tl->allocated;
+        layer_rgb[nlayers++] = mt_palette_pending();
+      }
+      continue;
+    }
     if (v->hidden & (1u << cat) || !tl->by_category[cat])
       continue;
-    const uint64_t *vals = tl->by_category[cat];
+    layer_vals[nlayers] = tl->by_category[cat];
+    layer_rgb[nlayers++] = mt_palette_category(cat);
+  }
+  for (int s = 0; s < nlayers; s++) {
+    const uint64_t *vals = layer_vals[s];
     int any = 0;
     for (size_t k = 0; k < n && !any; k++)
       any = vals[cells_buf[k].i] > 0;
@@ -518,7 +538,7 @@ static void draw_stack(Painter *p, const MtChartData *d, const MtView *v, const 
     }
     if (rx1 > rx0 && ry1 > ry0)
       cairo_rectangle(cr, rx0, ry0, rx1 - rx0, ry1 - ry0);
-    set_rgb(cr, mt_palette_category(cat), 1);
+    set_rgb(cr, layer_rgb[s], 1);
     cairo_fill(cr);
   }
   cairo_set_antialias(cr, CAIRO_ANTIALIAS_DEFAULT);
@@ -851,9 +871,23 @@ static void draw_legend(Painter *p, const MtChartData *d, const MtView *v, MtLay
   const mt_rank *r = mt_chart_rank(d);
   cairo_t *cr = p->cr;
   double x = l->legend.x, y = l->legend.y + 3;
+  for (int c = 0; c < MT_CAT_COUNT; c++)
+    l->legend_item[c] = (MtRect){ 0, 0, 0, 0 };
+  if (r && r->memory_only) {
+    /* no categories yet: one entry for the allocated bytes */
+    const char *name = "allocated (categorising\xe2\x80\xa6)";
+    cairo_rectangle(cr, x + 0.5, y + 1.5, 11, 11);
+    set_rgb(cr, mt_palette_pending(), 1);
+    cairo_fill(cr);
+    set_rgb(cr, p->th.fg, 1);
+    text(p, name, x + 16, y - 1, 0, 0, 0);
+    x += 16 + text_width(p, name) + 14;
+  }
   for (int s = 0; s < MT_CAT_COUNT; s++) {
     int cat = mt_chart_stack_order[s];
     int hidden = (v->hidden >> cat) & 1;
+    if (r && r->memory_only && cat != MT_CAT_CACHE_FREE)
+      continue;
     if (r && !r->peak.by_category[cat] && !hidden) {
       /* nothing of it at the peak: still listed if anywhere on the curve */
       int any = 0;
@@ -913,7 +947,8 @@ static void draw_title(Painter *p, const MtChartData *d, const MtLayout *l)
 {
   const mt_rank *r = mt_chart_rank(d);
   char buf[512], a[32], b[32], t[32];
-  g_snprintf(buf, sizeof buf, "rank %d \xc2\xb7 peak allocated %s at %s%s%s \xc2\xb7 peak reserved %s%s%s", r->rank,
+  g_snprintf(buf, sizeof buf, "%srank %d \xc2\xb7 peak allocated %s at %s%s%s \xc2\xb7 peak reserved %s%s%s",
+             r->memory_only ? "analysing\xe2\x80\xa6 \xc2\xb7 " : "", r->rank,
              mt_size_str(r->peak_allocated, a, sizeof a),
              mt_time_str(r->peak_allocated_ts, r->last_ts - r->first_ts, t, sizeof t),
              r->peak.phase ? " in " : "", r->peak.phase ? r->peak.phase : "",
@@ -1094,9 +1129,17 @@ void mt_chart_hit(const MtChartData *d, const MtView *v, const MtLayout *l, doub
       return;
     hit->sample = (size_t)i;
     double bytes = (l->plot.y + l->plot.h - y) / l->plot.h * l->ymax, base = 0;
+    if (r->memory_only) {   /* allocated, not categorised yet: no band */
+      base = (double)r->timeline.allocated[i];
+      if (bytes < base) {
+        hit->kind = MT_HIT_ABOVE;
+        return;
+      }
+    }
     for (int s = 0; s < MT_CAT_COUNT; s++) {
       int cat = mt_chart_stack_order[s];
-      if (v->hidden & (1u << cat) || !r->timeline.by_category[cat])
+      if (v->hidden & (1u << cat) || !r->timeline.by_category[cat] ||
+          (r->memory_only && cat != MT_CAT_CACHE_FREE))
         continue;
       base += (double)r->timeline.by_category[cat][i];
       if (bytes < base) {
@@ -1211,8 +1254,11 @@ char *mt_chart_range_stats(const MtChartData *d, int64_t t0, int64_t t1)
                              mt_size_str(amax, b, sizeof b), mt_size_str(rmax, c, sizeof c));
       if (r->peak_allocated_ts >= t0 && r->peak_allocated_ts <= t1)
         g_string_append(s, "contains the allocated peak\n");
-      g_string_append(s, "by category, start -> end:\n");
-      for (int k = 0; k < MT_CAT_COUNT; k++) {
+      if (r->memory_only)
+        g_string_append(s, "by category: still being analysed\n");
+      else
+        g_string_append(s, "by category, start -> end:\n");
+      for (int k = 0; k < MT_CAT_COUNT && !r->memory_only; k++) {
         int cat = mt_chart_stack_order[k];
         if (!tl->by_category[cat])
           continue;

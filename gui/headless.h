@@ -20,6 +20,7 @@ typedef struct MtViewOptions {
   unsigned hidden;          /* --hide categories */
   char *screenshot, *layout, *script;
   int bench;
+  int preview;              /* --preview: the memory-only first pass only */
   size_t samples;
   int64_t list_live;        /* --list-live T, or MT_NONE */
 } MtViewOptions;

@@ -36,6 +36,8 @@ static const GOptionEntry entries[] = {
   { "hide", 0, 0, G_OPTION_ARG_STRING, &opt_hide, "Hide categories (comma-separated)", "CATS" },
   { "all-ranks", 0, 0, G_OPTION_ARG_NONE, &opts.all_ranks, "Show every rank's peak side by side", NULL },
   { "dark", 0, 0, G_OPTION_ARG_NONE, &opts.dark, "Dark style", NULL },
+  { "preview", 0, 0, G_OPTION_ARG_NONE, &opts.preview, "With --screenshot: draw only the memory-only first pass "
+    "(what the window shows while the analysis runs)", NULL },
   { "layout", 0, 0, G_OPTION_ARG_FILENAME, &opts.layout, "With --screenshot: write the chart geometry (tests)", "FILE" },
   { "script", 0, 0, G_OPTION_ARG_STRING, &opts.script, "Test hook: ';'-separated window actions run after loading "
     "(go-to-peak, zoom-in, select-time 45ms, select-row 0, screenshot F, layout F, quit, ...)", "CMDS" },
@@ -112,6 +114,7 @@ static int handle_local(GApplication *app, GVariantDict *dict, gpointer data)
     }
     opts.path = g_strdup(remaining[0]);
   }
+  opts.bench = opt_bench;
   if (opts.screenshot || opt_bench || opt_list_live) {
     if (!opts.path) {
       g_printerr("memtrace-view: %s needs a TRACE or RUNDIR\n",

@@ -34,6 +34,11 @@ MtRgb mt_palette_category(int cat)
   return rgb(mt_palette_category_hex(cat));
 }
 
+MtRgb mt_palette_pending(void)
+{
+  return rgb(MT_PALETTE_PENDING_HEX);
+}
+
 void mt_theme_get(int dark, MtTheme *t)
 {
   if (dark) {

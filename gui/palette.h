@@ -14,6 +14,11 @@ MtRgb mt_palette_category(int cat);
 /* 0xRRGGBB of the same colour (for tests and documentation). */
 unsigned mt_palette_category_hex(int cat);
 
+/* Allocated bytes not yet categorised (the memory-only preview drawn while
+ * the full analysis runs): light slate, unlike every category colour. */
+#define MT_PALETTE_PENDING_HEX 0xA4A9C2u
+MtRgb mt_palette_pending(void);
+
 /* Colours of the chart furniture, for a light or dark background. */
 typedef struct MtTheme {
   MtRgb bg, fg, grid, axis_text, reserved, budget, peak, selection, lane_bg, overlay;

@@ -9,7 +9,8 @@ struct _MtSession {
   char *path, *compare_path;
   size_t samples;
   uint64_t budget;
-  mt_analysis *analysis, *compare;
+  mt_analysis *analysis, *compare, *preview;
+  double preview_s;
   MtLanes **lanes;       /* one per rank */
   size_t nlanes;
   gboolean lanes_loaded;
@@ -23,7 +24,7 @@ struct _MtSession {
 
 G_DEFINE_FINAL_TYPE(MtSession, mt_session, G_TYPE_OBJECT)
 
-enum { PROP_0, PROP_ANALYSIS, PROP_BUDGET, N_PROPS };
+enum { PROP_0, PROP_ANALYSIS, PROP_PREVIEW, PROP_BUDGET, N_PROPS };
 static GParamSpec *props[N_PROPS];
 enum { SIG_LANES_READY, N_SIGNALS };
 static guint signals[N_SIGNALS];
@@ -39,6 +40,8 @@ static void mt_session_finalize(GObject *obj)
     mt_analysis_free(self->analysis);
   if (self->compare)
     mt_analysis_free(self->compare);
+  if (self->preview)
+    mt_analysis_free(self->preview);
   g_free(self->path);
   g_free(self->compare_path);
   g_free(self->what_if);
@@ -54,6 +57,9 @@ static void mt_session_get_property(GObject *obj, guint id, GValue *value, GPara
   switch (id) {
   case PROP_ANALYSIS:
     g_value_set_pointer(value, self->analysis);
+    break;
+  case PROP_PREVIEW:
+    g_value_set_pointer(value, self->preview);
     break;
   case PROP_BUDGET:
     g_value_set_uint64(value, self->budget);
@@ -82,6 +88,7 @@ static void mt_session_class_init(MtSessionClass *klass)
   oc->get_property = mt_session_get_property;
   oc->set_property = mt_session_set_property;
   props[PROP_ANALYSIS] = g_param_spec_pointer("analysis", NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  props[PROP_PREVIEW] = g_param_spec_pointer("preview", NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   props[PROP_BUDGET] = g_param_spec_uint64("budget", NULL, NULL, 0, G_MAXUINT64, 0,
                                            G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties(oc, N_PROPS, props);
@@ -135,6 +142,16 @@ const mt_analysis *mt_session_get_analysis(MtSession *self)
   return self->analysis;
 }
 
+const mt_analysis *mt_session_get_preview(MtSession *self)
+{
+  return self->preview;
+}
+
+double mt_session_get_preview_seconds(MtSession *self)
+{
+  return self->preview_s;
+}
+
 const mt_analysis *mt_session_get_compare(MtSession *self)
 {
   return self->compare;
@@ -165,6 +182,13 @@ double mt_session_get_lanes_seconds(MtSession *self)
 typedef struct AnalysisJob {
   char *path, *compare_path, *what_if;
   size_t samples;
+  gint64 started;                 /* monotonic us: when loading began */
+  /* delivers the preview: called in the worker thread, owns it after */
+  void (*deliver)(struct AnalysisJob *j, mt_analysis *preview, double seconds);
+  MtSession *session;             /* for deliver (a reference) */
+  GMainContext *context;          /* where deliver posts to */
+  MtSessionPreviewFunc on_preview; /* sync loading */
+  gpointer on_preview_data;
   mt_analysis *analysis, *compare;
   double seconds;
   char *what_if_label;
@@ -184,6 +208,10 @@ static void analysis_job_free(AnalysisJob *j)
   g_free(j->what_if_label);
   g_free(j->predicted);
   g_free(j->predicted_ok);
+  if (j->session)
+    g_object_unref(j->session);
+  if (j->context)
+    g_main_context_unref(j->context);
   g_free(j);
 }
 
@@ -232,9 +260,18 @@ static gboolean run_what_if(AnalysisJob *j, GError **error)
 
 static gboolean run_analysis(AnalysisJob *j, GError **error)
 {
+  mt_error err = { 0 };
+  if (j->deliver) {
+    /* the memory-only first pass: a curve to draw while the rest runs */
+    mt_analysis_opts q = { .rank = -1, .timeline_samples = j->samples, .memory_only = 1 };
+    mt_analysis *preview = NULL;
+    if (mt_analysis_run(j->path, &q, &preview, &err) == MT_OK)
+      j->deliver(j, preview, (g_get_monotonic_time() - j->started) / 1e6);
+    /* on failure the full analysis below says why */
+    memset(&err, 0, sizeof err);
+  }
   gint64 t0 = g_get_monotonic_time();
   mt_analysis_opts opts = { .rank = -1, .timeline_samples = j->samples, .max_objects = 10000 };
-  mt_error err = { 0 };
   if (mt_analysis_run(j->path, &opts, &j->analysis, &err) != MT_OK) {
     g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s", err.msg[0] ? err.msg : "analysis failed");
     return FALSE;
@@ -347,18 +384,90 @@ static void adopt_analysis(MtSession *self, AnalysisJob *j)
   self->analysis_s = j->seconds;
 }
 
+static void adopt_preview(MtSession *self, mt_analysis *preview, double seconds)
+{
+  if (self->analysis || self->preview) {   /* late: the full one is there */
+    mt_analysis_free(preview);
+    return;
+  }
+  self->preview = preview;
+  self->preview_s = seconds;
+  g_object_notify_by_pspec(G_OBJECT(self), props[PROP_PREVIEW]);
+}
+
+/* sync: in the calling thread */
+static void deliver_here(AnalysisJob *j, mt_analysis *preview, double seconds)
+{
+  adopt_preview(j->session, preview, seconds);
+  if (j->on_preview)
+    j->on_preview(j->session, j->on_preview_data);
+}
+
+typedef struct PreviewMsg {
+  MtSession *session;
+  mt_analysis *preview;
+  double seconds;
+} PreviewMsg;
+
+static gboolean preview_idle(gpointer data)
+{
+  PreviewMsg *m = data;
+  adopt_preview(m->session, m->preview, m->seconds);
+  g_object_unref(m->session);
+  g_free(m);
+  return G_SOURCE_REMOVE;
+}
+
+/* async: from the worker to the session's main context */
+static void deliver_posted(AnalysisJob *j, mt_analysis *preview, double seconds)
+{
+  PreviewMsg *m = g_new0(PreviewMsg, 1);
+  m->session = g_object_ref(j->session);
+  m->preview = preview;
+  m->seconds = seconds;
+  g_main_context_invoke_full(j->context, G_PRIORITY_DEFAULT, preview_idle, m, NULL);
+}
+
 static gpointer lanes_gthread(gpointer data)
 {
   run_lanes(data);
   return NULL;
 }
 
+gboolean mt_session_load_preview_sync(MtSession *self, GError **error)
+{
+  g_return_val_if_fail(!self->preview, FALSE);
+  gint64 t0 = g_get_monotonic_time();
+  mt_analysis_opts q = { .rank = -1, .timeline_samples = self->samples, .memory_only = 1 };
+  mt_error err = { 0 };
+  mt_analysis *a = NULL;
+  if (mt_analysis_run(self->path, &q, &a, &err) != MT_OK) {
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s", err.msg[0] ? err.msg : "analysis failed");
+    return FALSE;
+  }
+  adopt_preview(self, a, (g_get_monotonic_time() - t0) / 1e6);
+  return TRUE;
+}
+
 gboolean mt_session_load_sync(MtSession *self, GError **error)
 {
+  return mt_session_load_sync_progressive(self, NULL, NULL, error);
+}
+
+gboolean mt_session_load_sync_progressive(MtSession *self, MtSessionPreviewFunc on_preview, gpointer user_data,
+                                          GError **error)
+{
   g_return_val_if_fail(!self->analysis, FALSE);
+  AnalysisJob *j = g_new0(AnalysisJob, 1);
+  j->started = g_get_monotonic_time();
   LanesJob *lj = lanes_job_new(self->path);
   GThread *th = g_thread_new("mt-lanes", lanes_gthread, lj);
-  AnalysisJob *j = g_new0(AnalysisJob, 1);
+  if (on_preview) {
+    j->deliver = deliver_here;
+    j->session = g_object_ref(self);
+    j->on_preview = on_preview;
+    j->on_preview_data = user_data;
+  }
   j->path = g_strdup(self->path);
   j->compare_path = g_strdup(self->compare_path);
   j->what_if = g_strdup(self->what_if);
@@ -415,6 +524,10 @@ void mt_session_load_async(MtSession *self, GCancellable *cancellable, GAsyncRea
                            gpointer user_data)
 {
   AnalysisJob *j = g_new0(AnalysisJob, 1);
+  j->started = g_get_monotonic_time();
+  j->deliver = deliver_posted;
+  j->session = g_object_ref(self);
+  j->context = g_main_context_ref_thread_default();
   j->path = g_strdup(self->path);
   j->compare_path = g_strdup(self->compare_path);
   j->what_if = g_strdup(self->what_if);

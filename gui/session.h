@@ -4,9 +4,16 @@
  * every view shares (budget).  Views hold a reference and listen to its
  * signals; they never load anything themselves.
  *
- * Loading happens off the main loop in GTasks: first the analysis (the
- * memory curve can be drawn as soon as it is there: "notify::analysis"),
- * then the lanes of every rank ("lanes-ready").  The headless paths
+ * Loading happens off the main loop in GTasks, progressively:
+ *   1. the preview: the analysis's memory-only first pass (mem_events and
+ *      region_events only; allocated and reserved over time, the peaks,
+ *      no categories): "notify::preview", typically a small fraction of
+ *      the full analysis's time on a large trace;
+ *   2. the full analysis (categories, snapshots): "notify::analysis";
+ *   3. the lanes of every rank, read beside 1 and 2 ("lanes-ready").
+ * The preview's allocated/reserved curve is the full analysis's, sample for
+ * sample (tests/analyzer/test_analysis.c), so the chart only gains the
+ * categories when the full analysis replaces it.  The headless paths
  * (--screenshot, --bench) use mt_session_load_sync. */
 #ifndef MT_GUI_SESSION_H
 #define MT_GUI_SESSION_H
@@ -43,8 +50,21 @@ gboolean mt_session_get_what_if(MtSession *self, size_t rank, uint64_t *peak, in
 void mt_session_load_async(MtSession *self, GCancellable *cancellable, GAsyncReadyCallback callback,
                            gpointer user_data);
 gboolean mt_session_load_finish(MtSession *self, GAsyncResult *result, GError **error);
-/* Everything, in the calling thread. */
+/* Everything, in the calling thread (the lanes in a second thread).  When
+ * on_preview is given it is called, in the calling thread, as soon as the
+ * preview is there and before the full analysis starts. */
+typedef void (*MtSessionPreviewFunc)(MtSession *self, gpointer user_data);
 gboolean mt_session_load_sync(MtSession *self, GError **error);
+gboolean mt_session_load_sync_progressive(MtSession *self, MtSessionPreviewFunc on_preview, gpointer user_data,
+                                          GError **error);
+
+/* Only the preview, in the calling thread (no lanes, no full analysis). */
+gboolean mt_session_load_preview_sync(MtSession *self, GError **error);
+
+/* The memory-only preview (ranks with memory_only set), or NULL before it
+ * is there (or when it failed: the full analysis reports the error).
+ * Owned by the session; stays valid until the session is finalized. */
+const mt_analysis *mt_session_get_preview(MtSession *self);
 
 /* NULL until loaded.  Owned by the session, read-only. */
 const mt_analysis *mt_session_get_analysis(MtSession *self);
@@ -55,6 +75,8 @@ gboolean mt_session_lanes_loaded(MtSession *self);
 
 /* Seconds spent in mt_analysis_run and in loading lanes. */
 double mt_session_get_analysis_seconds(MtSession *self);
+/* Seconds from the start of loading to the preview. */
+double mt_session_get_preview_seconds(MtSession *self);
 double mt_session_get_lanes_seconds(MtSession *self);
 
 G_END_DECLS

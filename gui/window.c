@@ -42,6 +42,7 @@ struct _MtWindow {
   char **script;
   int script_pos;
   gboolean lanes_ready;
+  gboolean showing_preview;   /* the chart draws the memory-only preview */
 };
 
 G_DEFINE_FINAL_TYPE(MtWindow, mt_window, GTK_TYPE_APPLICATION_WINDOW)
@@ -60,7 +61,12 @@ static void update_status(MtWindow *self)
 {
   const mt_analysis *a = mt_session_get_analysis(self->session);
   char buf[512];
-  if (!a) {
+  const mt_analysis *pv = mt_session_get_preview(self->session);
+  if (!a && pv) {
+    g_snprintf(buf, sizeof buf, "Analysing %s\xe2\x80\xa6 \xc2\xb7 memory curve after %.2f s; categories, the "
+               "live table and lanes follow", mt_session_get_path(self->session),
+               mt_session_get_preview_seconds(self->session));
+  } else if (!a) {
     g_snprintf(buf, sizeof buf, "Analysing %s\xe2\x80\xa6", mt_session_get_path(self->session));
   } else {
     MtChartData *d = mt_chart_widget_get_data(chart_of(self));
@@ -677,6 +683,29 @@ static void on_lanes_ready(MtSession *s, MtWindow *self)
     script_next(self, 300);
 }
 
+/* The memory-only preview: allocated and reserved over time and the peaks,
+ * drawn until the full analysis replaces it (on_loaded). */
+static void on_preview(MtSession *s, GParamSpec *pspec, MtWindow *self)
+{
+  (void)pspec;
+  const mt_analysis *a = mt_session_get_preview(s);
+  if (!a || mt_session_get_analysis(s) || !a->nranks)
+    return;
+  MtChartData *d = mt_chart_widget_get_data(chart_of(self));
+  d->analysis = a;
+  d->budget = self->opts.budget;
+  self->showing_preview = TRUE;
+  show_rank(self, mt_options_rank_index(&self->opts, a));
+  MtView *v = mt_chart_widget_get_view(chart_of(self));
+  if (self->opts.r1 > self->opts.r0) {
+    v->t0 = self->opts.r0;
+    v->t1 = self->opts.r1;
+  }
+  mt_chart_widget_changed(chart_of(self));
+  if (g_getenv("MT_VIEW_PREVIEW_TIME"))   /* tests and measurements */
+    g_print("preview drawn after %.3f s\n", mt_session_get_preview_seconds(s));
+}
+
 static void on_loaded(GObject *src, GAsyncResult *res, gpointer data)
 {
   MtWindow *self = data;
@@ -696,6 +725,14 @@ static void on_loaded(GObject *src, GAsyncResult *res, gpointer data)
   }
   const mt_analysis *a = mt_session_get_analysis(self->session);
   MtChartData *d = mt_chart_widget_get_data(chart_of(self));
+  /* replacing the preview: keep where the user has zoomed to */
+  MtView *pv = mt_chart_widget_get_view(chart_of(self));
+  int64_t pf0, pf1;
+  mt_view_full_range(d, &pf0, &pf1);
+  gboolean keep_view = self->showing_preview && d->rank == mt_options_rank_index(&self->opts, a) &&
+                       (pv->t0 != pf0 || pv->t1 != pf1 || pv->cursor != MT_NONE);
+  int64_t keep_t0 = pv->t0, keep_t1 = pv->t1, keep_cursor = pv->cursor;
+  self->showing_preview = FALSE;
   d->analysis = a;
   d->compare = mt_session_get_compare(self->session);
   d->budget = self->opts.budget;
@@ -713,7 +750,11 @@ static void on_loaded(GObject *src, GAsyncResult *res, gpointer data)
   gtk_widget_set_sensitive(self->rank_drop, a->nranks > 1);
   show_rank(self, idx);
   MtView *v = mt_chart_widget_get_view(chart_of(self));
-  if (self->opts.r1 > self->opts.r0) {
+  if (keep_view) {
+    v->t0 = keep_t0;
+    v->t1 = keep_t1;
+    v->cursor = keep_cursor;
+  } else if (self->opts.r1 > self->opts.r0) {
     v->t0 = self->opts.r0;
     v->t1 = self->opts.r1;
   }
@@ -724,6 +765,8 @@ static void on_loaded(GObject *src, GAsyncResult *res, gpointer data)
     g_action_group_activate_action(G_ACTION_GROUP(self), "go-to-peak", NULL);
   if (self->opts.select != MT_NONE)
     select_time(self, self->opts.select);
+  else if (keep_view && keep_cursor != MT_NONE)
+    select_time(self, keep_cursor);   /* now with the analysis's categories */
   g_object_unref(self);
 }
 
@@ -976,6 +1019,7 @@ MtWindow *mt_window_new(GtkApplication *app, const MtViewOptions *opts)
     mt_session_set_what_if(self->session, opts->what_if);
   mt_session_set_budget(self->session, opts->budget);
   g_signal_connect(self->session, "lanes-ready", G_CALLBACK(on_lanes_ready), self);
+  g_signal_connect(self->session, "notify::preview", G_CALLBACK(on_preview), self);
   update_status(self);
   mt_session_load_async(self->session, self->cancel, on_loaded, g_object_ref(self));
 

@@ -13,7 +13,7 @@ trap 'rm -rf "$T"' EXIT
 
 # Palette (docs/VIEWER.md) and furniture colours.
 PARAM=0072B2 OPT=009E73 GRAD=E69F00 ACT=CC79A7 WS=56B4E9 CACHE=CFCFCF BG=FFFFFF DARKBG=1E1E1E
-RESERVED=303030 BUDGET=C01C28 SEL=3584E4
+RESERVED=303030 BUDGET=C01C28 SEL=3584E4 PENDING=A4A9C2
 
 "$MK" basic "$T/basic.mtrace" || { echo "Bail out! mkviewtrace failed"; exit 1; }
 mkdir "$T/run" && "$MK" run "$T/run"
@@ -88,6 +88,55 @@ check "--peak centres the view on the peak" awk -v a="$t0" -v b="$t1" 'BEGIN { c
 colour_at "--peak: activation at 44 ms" "$T/p.png" 44 4.75 $ACT
 colour_at "--peak: gradient at 46 ms" "$T/p.png" 46 3.5 $GRAD
 peak_marker "--peak: marker at 45 ms when zoomed" "$T/p.png" 000000 45
+
+# 2a. the preview: the memory-only first pass the window draws while the
+# full analysis runs.  Same allocated/reserved curve, one colour for the
+# allocated bytes, the same peak.
+"$VIEW" "$T/basic.mtrace" --screenshot "$T/q.png" --layout "$T/q.layout" --size 1200x700 --range 0ms:100ms \
+  --preview 2>"$T/err"
+check "--preview prints no warnings" test ! -s "$T/err"
+. "$T/q.layout"
+check "preview: the recorded peak (45 ms, 7.25 GiB)" test "$peak_ts" = 45000000 -a "$peak_allocated" = 7784628224
+# allocated (GiB) in the basic trace: 35 ms 6.25, 55 ms 7.0, 65 ms 4.0, 85 ms 3.0; reserved 8 (8.25 at 30..50)
+for tg in "35 6.25" "55 7.0" "65 4.0" "85 3.0"; do
+  set -- $tg
+  lo=$(awk -v g="$2" 'BEGIN { print g - 0.12 }'); hi=$(awk -v g="$2" 'BEGIN { print g + 0.12 }')
+  colour_at "preview: allocated up to $2 GiB at $1 ms" "$T/q.png" "$1" "$lo" $PENDING
+  colour_at "preview: cache_free just above $2 GiB at $1 ms" "$T/q.png" "$1" "$hi" $CACHE
+  colour_at "preview: nothing above reserved at $1 ms" "$T/q.png" "$1" 8.6 $BG
+done
+peak_marker "preview: peak marker at 45 ms" "$T/q.png" 000000 45
+n=0; for c in $PARAM $OPT $GRAD $ACT $WS; do
+  n=$((n + $("$PROBE" "$T/q.png" count "$(printf %.0f "$plot_x")" "$(printf %.0f "$plot_y")" 1180 690 $c 6)))
+done
+check "preview: no category colour is drawn before the categories are known ($n px)" test "$n" -eq 0
+# the full analysis's stack ends where the preview's allocated area ends:
+# per column, the first pixel below the cache_free band, in both pictures
+top_of_stack() { # png x y_from: first y at or below y_from that is neither cache_free nor background
+  y=$3
+  while [ "$y" -lt $(($3 + 40)) ]; do
+    c=$(pixel "$1" "$2" "$y")
+    if ! near "$c" $CACHE 6 && ! near "$c" $BG 6 && ! near "$c" $RESERVED 60; then echo "$y"; return; fi
+    y=$((y + 1))
+  done
+  echo none
+}
+gib_at() { awk -v py="$1" -v y="$plot_y" -v h="$plot_h" -v m="$ymax" 'BEGIN { printf "%.3f", (y + h - py) / h * m / 1073741824 }'; }
+for tg in "35 6.25" "55 7.0" "65 4.0" "85 3.0"; do
+  set -- $tg
+  . "$T/q.layout"
+  x=$(xat "$1"); tq=$(top_of_stack "$T/q.png" "$x" "$(yat "$(awk -v g="$2" 'BEGIN { print g + 0.3 }')")")
+  gq=$(gib_at "$tq"); pq=$(awk -v m="$ymax" -v h="$plot_h" 'BEGIN { print m / h / 1073741824 }')
+  . "$T/a.layout"
+  x=$(xat "$1"); tf=$(top_of_stack "$T/a.png" "$x" "$(yat "$(awk -v g="$2" 'BEGIN { print g + 0.3 }')")")
+  gf=$(gib_at "$tf"); pf=$(awk -v m="$ymax" -v h="$plot_h" 'BEGIN { print m / h / 1073741824 }')
+  check "preview and full analysis: the stack's top at $1 ms is $2 GiB in both ($gq, $gf)" \
+    awk -v q="$gq" -v f="$gf" -v g="$2" -v e="$pq" -v e2="$pf" \
+      'BEGIN { t = 2 * (e > e2 ? e : e2); d1 = q - g; d2 = f - g; exit !(d1 <= t && -d1 <= t && d2 <= t && -d2 <= t) }'
+done
+"$VIEW" "$T/basic.mtrace" --bench --size 400x300 >"$T/bench" 2>&1; rc=$?
+check "--bench runs (rc $rc) and reports the time to the preview frame" \
+  sh -c "test $rc -eq 0 && grep -q '^open to first frame (memory-only preview' '$T/bench' && grep -q '^all  *frames  360' '$T/bench'"
 
 # 2b. what is live at an instant (the window's table, printed)
 "$VIEW" "$T/basic.mtrace" --list-live 35ms >"$T/l35" 2>&1
@@ -168,9 +217,10 @@ fi
 # 5. the real application under Xvfb, driven through its actions
 if command -v xvfb-run >/dev/null 2>&1; then
   script="go-to-peak;wait 600;screenshot $T/w1.png;layout $T/w1.layout;select-row 0;wait 600;screenshot $T/w2.png;layout $T/w2.layout;select-range 50ms:70ms;wait 200;quit"
-  GSK_RENDERER=cairo timeout 120 xvfb-run -a -s "-screen 0 1400x1000x24" \
+  MT_VIEW_PREVIEW_TIME=1 GSK_RENDERER=cairo timeout 120 xvfb-run -a -s "-screen 0 1400x1000x24" \
     "$VIEW" "$T/basic.mtrace" --size 1300x900 --script "$script" >"$T/xout" 2>&1; rc=$?
   check "the window opens, runs the script and quits (rc $rc)" test $rc -eq 0 -a -s "$T/w1.png"
+  check "window: the memory-only preview was drawn before the full analysis" grep -q "^preview drawn after" "$T/xout"
   if [ -s "$T/w1.layout" ]; then
     . "$T/w1.layout"
     peak_marker "window: peak marker at 45 ms after go-to-peak" "$T/w1.png" 000000 45
@@ -194,7 +244,7 @@ if command -v xvfb-run >/dev/null 2>&1; then
     not_ok "no GTK warnings: $(grep -v 'session bus' "$T/xout" | grep -m3 'CRITICAL\|WARNING')"
   else ok "no GTK warnings or criticals"; fi
 else
-  for d in "window opens" "window peak marker" "window activation" "window gradient" "window parameter" \
+  for d in "window opens" "window preview" "window peak marker" "window activation" "window gradient" "window parameter" \
            "window lifetime bar" "no GTK warnings"; do
     _tap_n=$((_tap_n + 1)); echo "ok $_tap_n # SKIP $d: xvfb-run not installed"
   done
