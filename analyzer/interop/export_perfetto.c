@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "analyzer/interop/interop_internal.h"
+#include "analyzer/lib/analysis.h"
 
 typedef struct slice {
   int64_t ts, te;          /* ns, common clock */
@@ -372,7 +373,7 @@ static int export_one(ex *e, mt_trace *t, int pid, int64_t t0)
       fputs("}}", f);
       if (have_regions[dev]) {
         sep(e);
-        fprintf(f, "{\"ph\":\"C\",\"pid\":%d,\"name\":\"allocated by category cuda:%d\",\"ts\":", pid, dev);
+        fprintf(f, "{\"ph\":\"C\",\"pid\":%d,\"name\":\"allocated by label prefix cuda:%d\",\"ts\":", pid, dev);
         us(f, ts);
         fputs(",\"args\":{", f);
         for (int c = 0; c < ncat; c++) {
@@ -387,6 +388,29 @@ static int export_one(ex *e, mt_trace *t, int pid, int64_t t0)
   }
   free(bycat);
   free(dl.v);
+
+  /* categories as the analysis library decides them, on its sampled
+   * timeline (all devices of the rank together) */
+  if (!rc) {
+    mt_analysis_opts ao = { .rank = -1, .timeline_samples = 2000 };
+    mt_rank rk;
+    mt_error aerr;
+    memset(&rk, 0, sizeof rk);
+    if (mt_analyze_trace(t, &ao, &rk, &aerr) == MT_OK) {
+      const mt_timeline *tl = &rk.timeline;
+      for (size_t i = 0; i < tl->n; i++) {
+        sep(e);
+        fprintf(f, "{\"ph\":\"C\",\"pid\":%d,\"name\":\"allocated by category\",\"ts\":", pid);
+        us(f, base + tl->t0 + (int64_t)i * tl->dt);
+        fputs(",\"args\":{", f);
+        for (int c = 0; c < MT_CAT_COUNT; c++)
+          fprintf(f, "%s\"%s\":%llu", c ? "," : "", mt_category_name(c),
+                  (unsigned long long)(tl->by_category[c] ? tl->by_category[c][i] : 0));
+        fputs("}}", f);
+      }
+      mt_rank_free(&rk);
+    }
+  }
   for (size_t i = 0; i < tracks.n; i++)
     free(tracks.v[i].lane_end.v);
   free(tracks.v);

@@ -12,5 +12,7 @@ analyzer_interop_libmemtrace_interop_la_SOURCES = \
 analyzer_interop_libmemtrace_interop_la_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(JSONC_CFLAGS) $(ZLIB_CFLAGS)
 
 memtrace_SOURCES += analyzer/cmds/import.c analyzer/cmds/export.c
-memtrace_LDADD += analyzer/interop/libmemtrace-interop.la $(JSONC_LIBS) $(ZLIB_LIBS)
+# the analysis library again after ours: export_perfetto uses it (static link order)
+memtrace_LDADD += analyzer/interop/libmemtrace-interop.la analyzer/lib/libmemtrace-analysis.la \
+	schemas/libmemtrace-trace.la $(JSONC_LIBS) $(ZLIB_LIBS) $(SQLITE_LIBS)
 include fuzz/local.mk

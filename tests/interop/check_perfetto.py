@@ -57,7 +57,14 @@ if want_counters:
     if os.environ.get("WANT_CATEGORIES"):
         cats = set()
         for e in cnt:
-            if e["name"].startswith("allocated by category"):
+            if e["name"] == "allocated by category":
                 cats |= set(e["args"])
         tap(set(os.environ["WANT_CATEGORIES"].split(",")) <= cats, "category counters: %s" % ",".join(sorted(cats)))
+        nz = set()
+        for e in cnt:
+            if e["name"] == "allocated by category":
+                nz |= {k for k, v in e["args"].items() if v > 0}
+        want_nz = os.environ.get("WANT_NONZERO")
+        if want_nz:
+            tap(set(want_nz.split(",")) <= nz, "categories with bytes: %s" % ",".join(sorted(nz)))
 print("#count %d %d" % (n, failed))

@@ -35,12 +35,13 @@ run_py "$C/check_snapshot.py" "$TMP/df.pickle"
 
 # Perfetto
 check "export perfetto (snapshot import)" "$MT" export "$TMP/b.mtrace" --format perfetto -o "$TMP/b.json"
-WANT_CATEGORIES=import,unlabeled run_py "$C/check_perfetto.py" "$TMP/b.json" 1
+ALL=parameter,gradient,optimizer_state,activation,temporary,workspace,communication,input,other,cache_free
+WANT_CATEGORIES=$ALL WANT_NONZERO=other,cache_free run_py "$C/check_perfetto.py" "$TMP/b.json" 1
 check "export perfetto (Kineto import)" "$MT" export "$TMP/df.mtrace" --format perfetto -o "$TMP/df.json"
-run_py "$C/check_perfetto.py" "$TMP/df.json" 1
+WANT_CATEGORIES=$ALL run_py "$C/check_perfetto.py" "$TMP/df.json" 1
 "$MT" import "$DATA/hta/facebookresearch__memory_analysis_memory_timeline.raw.gz" -o "$TMP/tl.mtrace" >/dev/null
 check "export perfetto (memory timeline import)" "$MT" export "$TMP/tl.mtrace" --format perfetto -o "$TMP/tl.json"
-WANT_CATEGORIES=parameter,optimizer_state,input,temporary,activation,gradient,other \
+WANT_CATEGORIES=$ALL WANT_NONZERO=parameter,optimizer_state,input,activation,gradient,other \
   run_py "$C/check_perfetto.py" "$TMP/tl.json" 1
 "$MT" import "$DATA"/hta/facebookresearch__trace_filter_sampled_rank-*.json.gz -o "$TMP/run" >/dev/null
 check "export perfetto (run directory, 2 ranks)" "$MT" export "$TMP/run" --format perfetto -o "$TMP/run.json"
