@@ -675,6 +675,8 @@ static void free_obj(st *s, obj *o, int64_t ts, int64_t thread)
 
 static void note_event_ctx(st *s, int64_t thread)
 {
+  if (s->opts->memory_only)   /* no ranges read: no context */
+    return;
   context_of(s, thread, &s->ev);
 }
 
@@ -1199,6 +1201,12 @@ static const char *const cursor_sql[NCUR] = {
   "SELECT ts, dur, op, bytes, gpu_start, gpu_end FROM nccl_calls ORDER BY ts, rowid",
 };
 
+/* memory only: the region columns pass 1 uses without ranges (ts, op, heap,
+   addr, size); the others read as 0.  Fewer columns: less SQLite work per
+   row on region-heavy traces. */
+static const char *const region_sql_memory_only =
+  "SELECT ts, op, heap, addr, size FROM region_events ORDER BY ts, rowid";
+
 #define I64(st_, i) sqlite3_column_int64((st_), (i))
 
 static int walk(st *s)
@@ -1211,7 +1219,8 @@ static int walk(st *s)
   for (int i = 0; i < NCUR; i++) {
     if (!want[i])
       continue;
-    if (sqlite3_prepare_v2(s->db, cursor_sql[i], -1, &cur[i], NULL) != SQLITE_OK) {
+    const char *sql = i == C_REGION && s->opts->memory_only ? region_sql_memory_only : cursor_sql[i];
+    if (sqlite3_prepare_v2(s->db, sql, -1, &cur[i], NULL) != SQLITE_OK) {
       rc = fail(s, MT_ECORRUPT, "damaged trace");
       goto out;
     }
@@ -1283,8 +1292,13 @@ static int walk(st *s)
     }
     case C_REGION: {
       regrow e = { .ts = I64(q, 0), .op = (int)I64(q, 1), .heap = I64(q, 2), .addr = (uint64_t)I64(q, 3),
-                   .size = (uint64_t)I64(q, 4), .stream = I64(q, 5), .thread = I64(q, 6), .stack = I64(q, 7),
-                   .label_id = I64(q, 8) };
+                   .size = (uint64_t)I64(q, 4) };
+      if (!s->opts->memory_only) {
+        e.stream = I64(q, 5);
+        e.thread = I64(q, 6);
+        e.stack = I64(q, 7);
+        e.label_id = I64(q, 8);
+      }
       rc = on_region(s, &e);
       break;
     }
