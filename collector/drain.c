@@ -207,6 +207,7 @@ static struct {
   early_act *earlyv;
   size_t nearly, capearly;
   uint64_t cupti_drops_written, cupti_records, cupti_unmatched, cupti_matched;
+  int64_t early_swept;
   int rank_from_env;            /* else inferred from the largest NCCL communicator */
   int nccl_rank, nccl_world;
   char path[4200];
@@ -652,6 +653,10 @@ static void release_parked(int all)
       Q->head++;
     }
   }
+  /* the sweep is O(waiting records): every 100 ms, not every pass */
+  if (!all && now - D.early_swept < COMMIT_NS)
+    return;
+  D.early_swept = now;
   for (size_t i = D.nearly; i-- > 0;)
     if (all || now - D.earlyv[i].since >= PARK_NS) {
       early_remove(i);
