@@ -439,14 +439,18 @@ static int64_t intern_ptr(uint64_t ptr)
   return (int64_t)id;
 }
 
+/* kind: 1 host stub, 2 CUfunction; bit 7 set when the launch failed (then
+ * the key is never passed to the driver: it may not be a function at all). */
 static int64_t kernel_name(uint64_t key, int kind)
 {
+  int failed = kind & 0x80;
+  kind &= 0x7f;
   uint64_t id = map_get(&D.knames, key, (uint64_t)kind);
   if (id)
     return (int64_t)id;
   char *name = mt__names_get(key);
   char buf[512];
-  if (!name && kind == 2) {
+  if (!name && kind == 2 && !failed) {
     typedef int (*fgn)(const char **, void *);
     fgn f = (fgn)mt__driver_real("cuFuncGetName");
     const char *s = NULL;
@@ -455,7 +459,7 @@ static int64_t kernel_name(uint64_t key, int kind)
   }
   if (!name) {
     Dl_info di;
-    if (kind == 1 && dladdr((void *)(uintptr_t)key, &di) && di.dli_sname)
+    if (kind == 1 && !failed && dladdr((void *)(uintptr_t)key, &di) && di.dli_sname)
       snprintf(buf, sizeof buf, "%s", di.dli_sname);
     else
       snprintf(buf, sizeof buf, "%s@0x%llx", kind == 1 ? "stub" : "function", (unsigned long long)key);
@@ -463,7 +467,7 @@ static int64_t kernel_name(uint64_t key, int kind)
   }
   id = (uint64_t)mt_trace_intern(D.t, name ? name : "?");
   free(name);
-  if (id)
+  if (id && !failed)
     map_put(&D.knames, key, (uint64_t)kind, id);
   return (int64_t)id;
 }

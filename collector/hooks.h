@@ -72,11 +72,12 @@ static inline void mt__emit_kernel(int api, int keykind, uint64_t key, int64_t t
   if (!r)
     return;
   r->api = (int16_t)api;
-  r->kind = (uint8_t)keykind;
+  /* bit 7: the launch failed, so the drain must not hand the key (perhaps
+     garbage) to the driver to name it */
+  r->kind = (uint8_t)(keykind | (result ? 0x80 : 0));
   r->ts = t0;
   r->dur = t1 - t0;
   r->corr = corr;   /* the launch's result is not stored; the slot carries the correlation id */
-  (void)result;
   r->p[0] = key;
   r->p[1] = stream;
   r->p[2] = (uint64_t)gx | (uint64_t)(gy & 0xffff) << 32 | (uint64_t)(gz & 0xffff) << 48;
