@@ -305,8 +305,8 @@ int mt__dec_milli(const char *s, int64_t *out)
     return -1;
   int64_t ip = 0;
   for (; *s >= '0' && *s <= '9'; s++) {
-    if (ip > (INT64_MAX / 10000))
-      return -1;
+    if (ip > (INT64_MAX / 1000 - 1 - (*s - '0')) / 10)
+      return -1;   /* ip * 1000 + 999 + 1 must fit */
     ip = ip * 10 + (*s - '0');
   }
   int64_t frac = 0;

@@ -80,6 +80,20 @@ for f in "$H"/*.json.gz; do
   case $b in *df_index*|*nccl_parser*|*trace_filter*) continue ;; esac
   imp "$b.mtrace" "$f"
 done
+# Every Kineto file: what Python's json counts, the trace holds.
+if command -v python3 >/dev/null 2>&1; then
+  for f in "$H"/*.json.gz "$DATA"/kineto-tb/*.json.gz; do
+    b=$(basename "$f" .json.gz)
+    t=$TMP/count.mtrace
+    rm -f "$t"
+    "$MT" import "$f" -o "$t" >/dev/null 2>&1
+    eq "$b: kernels copies runtime NCCL [memory] as python counts them" \
+       "$(q "$t" "SELECT (SELECT COUNT(*) FROM kernels) || ' ' || (SELECT COUNT(*) FROM memcpys) || ' ' ||
+          (SELECT COUNT(*) FROM api_calls) || ' ' || (SELECT COUNT(*) FROM nccl_calls) || ' ' ||
+          (SELECT COUNT(*) FROM region_events WHERE label_id IS NULL)")" \
+       "$(python3 "${MT_SRCDIR:-.}/tests/interop/count_kineto.py" "$f")"
+  done
+fi
 eq "ns_resolution: ns timestamps kept" \
    "$(q "$TMP/facebookresearch__ns_resolution_trace_rank-0.Apr_03_18_51_38.1102.pt.trace.mtrace" \
        "SELECT COUNT(*) > 0 FROM kernels WHERE gpu_start % 1000 != 0")" 1
