@@ -331,6 +331,9 @@ static void section_rank(out *o, const mt_analysis *a, const mt_rank *r)
   para(o, "trace %s", r->path);
   if (r->incomplete)
     para(o, "INCOMPLETE: %s.", r->incomplete_reason);
+  if (r->import_lacks)
+    para(o, "Imported (%s): the source format does not provide %s; what depends on it is missing "
+         "from this report.", r->producer ? r->producer : "import", r->import_lacks);
   para(o, "Dropped events: %llu%s%s%s", (unsigned long long)r->dropped, r->drops_detail ? " (" : "",
        r->drops_detail ? r->drops_detail : "", r->drops_detail ? ")" : "");
   if (!r->n_mem_events && !r->n_region_events) {

@@ -177,6 +177,7 @@ typedef struct mt_rank {
   char *incomplete_reason;                /* what is missing, one line */
   uint64_t dropped;                       /* sum of the drops table */
   char *drops_detail;                     /* "kernel 3 (buffer full), ..." or NULL */
+  char *import_lacks;                     /* what an importer could not provide (meta import.lacks), or NULL */
   int64_t first_ts, last_ts;
 
   /* the peaks */

@@ -1894,6 +1894,12 @@ static int load_process(st *s)
       len = sizeof buf - 1;
     r->drops_detail = strdup(buf);
   }
+  /* an importer says what the source format could not give */
+  if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'import.lacks'", -1, &q, NULL) == SQLITE_OK) {
+    if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
+      r->import_lacks = strdup((const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+  }
   if (r->end_ns < 0) {
     r->incomplete = 1;
     r->incomplete_reason = strdup(
@@ -2207,6 +2213,7 @@ void mt_rank_free(mt_rank *r)
   free(r->cupti);
   free(r->incomplete_reason);
   free(r->drops_detail);
+  free(r->import_lacks);
   free(r->peak.objects);
   free(r->peak.segments);
   for (size_t i = 0; i < r->nooms; i++) {

@@ -88,6 +88,7 @@ static json_object *rank_json(const mt_rank *r)
   ADD(o, "incomplete_reason", S(r->incomplete_reason));
   ADD(o, "dropped_events", I(r->dropped));
   ADD(o, "drops", S(r->drops_detail));
+  ADD(o, "import_lacks", S(r->import_lacks));
 
   json_object *p = json_object_new_object();
   ADD(p, "allocated_bytes", I(r->peak_allocated));

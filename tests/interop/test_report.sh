@@ -28,7 +28,7 @@ while read -r name file alloc reserved; do
   if grep -qi "import" "$TMP/r.txt" && grep -qi "lack\|not provide\|no stacks\|cannot" "$TMP/r.txt"; then
     ok "$name: the report says what the import could not provide"
   else
-    not_ok "$name: the report says what the import could not provide (meta import.lacks) # TODO report.c"
+    not_ok "$name: the report says what the import could not provide (meta import.lacks)"
   fi
   if [ $have_replay = 1 ]; then
     if "$MT" replay "$t" > "$TMP/p.txt" 2>"$TMP/err"; then ok "$name: replay runs"
