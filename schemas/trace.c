@@ -629,7 +629,7 @@ int mt_trace_create(const char *path, const mt_process_info *info, mt_trace **ou
   }
   t->writable = 1;
   int rc = MT_ESQL;
-  if (sqlite3_open_v2(tmp, &t->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+  if (sqlite3_open_v2(tmp, &t->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
     mt_error_set(err, MT_EIO, "%s: cannot create: %s", path, t->db ? sqlite3_errmsg(t->db) : "out of memory");
     rc = MT_EIO;
     goto fail;
@@ -669,7 +669,7 @@ int mt_trace_create(const char *path, const mt_process_info *info, mt_trace **ou
     rc = MT_EIO;
     goto fail;
   }
-  if (sqlite3_open_v2(path, &t->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+  if (sqlite3_open_v2(path, &t->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
       writer_pragmas(t->db) != SQLITE_OK) {
     rc = sql_fail(t, err, "cannot configure");
     sqlite3_close(t->db);

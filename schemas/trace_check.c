@@ -119,7 +119,8 @@ static int open_checked(const char *path, int flags, sqlite3 **out, int *version
     return rc;
   sqlite3 *db = NULL;
   int oflags = flags == MT_OPEN_WRITE ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
-  if (sqlite3_open_v2(path, &db, oflags, NULL) != SQLITE_OK) {
+  /* one thread uses a connection at a time (trace.h): no per-call locking */
+  if (sqlite3_open_v2(path, &db, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
     mt_error_set(err, MT_EIO, "%s: cannot open: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
     sqlite3_close(db);
     return MT_EIO;
