@@ -5,6 +5,9 @@
 //                                       and per cudaLaunchKernel, one line each
 //   bench_calls flood N              -> N cudaLaunchKernel + N pairs as fast as
 //                                       possible (sustained capture)
+//   bench_calls rate R SECONDS       -> cudaLaunchKernel at R per second for
+//                                       SECONDS (paced in 1 ms slices): does
+//                                       the collector keep up with R, drop-free?
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -66,6 +69,24 @@ int main(int argc, char **argv)
       cudaLaunchKernel((const void *)mt_bench_kernel, dim3(1), dim3(32), args, 0, 0);
     long long t1 = now_ns();
     printf("flood_calls_ns %lld\n", t1 - t0);
+  } else if (!strcmp(mode, "rate")) {
+    double rate = argc > 2 ? atof(argv[2]) : 1e6;
+    double secs = argc > 3 ? atof(argv[3]) : 5;
+    void *args[1];
+    int *nullp = nullptr;
+    args[0] = &nullp;
+    long long t0 = now_ns(), end = t0 + (long long)(secs * 1e9);
+    long done = 0;
+    // each 1 ms slice launches what the rate owes so far, then waits for the next slice
+    for (long long slice = t0; slice < end; slice += 1000000) {
+      long owed = (long)((double)(slice + 1000000 - t0) * rate / 1e9);
+      for (; done < owed; done++)
+        cudaLaunchKernel((const void *)mt_bench_kernel, dim3(1), dim3(32), args, 0, 0);
+      while (now_ns() < slice + 1000000)
+        ;
+    }
+    long long t1 = now_ns();
+    printf("rate_launched %ld\nrate_achieved_per_s %.0f\n", done, done / ((t1 - t0) / 1e9));
   }
   return 0;
 }

@@ -73,6 +73,20 @@ for buf in 4MiB 32MiB 512MiB; do
       b, n, d, c/1e6, w/1e6, n/(w/1e9)/1000, sz/(n+d>0?n:1), szn/(n>0?n:1) }'
 done
 echo
+echo "2b. Paced capture: cudaLaunchKernel at a fixed rate for 5 s, default buffer, --stacks=none"
+for rate in 250000 500000 1000000; do
+  rm -rf "$T/run"
+  with nostack "$CALLS" rate $rate 5 >"$T/rate" 2>/dev/null
+  f=$(ls "$T"/run/*.mtrace | head -1)
+  n=$(sqlite3 "$f" "SELECT count(*) FROM kernels")
+  d=$(sqlite3 "$f" "SELECT coalesce(sum(count),0) FROM drops")
+  sz=$(stat -c %s "$f")
+  ach=$(awk '/rate_achieved_per_s/{print $2}' "$T/rate")
+  awk -v r=$rate -v a=$ach -v n=$n -v d=$d -v sz=$sz 'BEGIN {
+    printf "  asked %7d/s achieved %7.0f/s: captured %8d dropped %6d (%s); %.1f B/event on disk\n",
+      r, a, n, d, d == 0 ? "kept up" : "DROPS", sz / (n > 0 ? n : 1) }'
+done
+echo
 if [ -x "$SIMTRAIN" ]; then
   echo "3. simtrain end to end (--steps 300 --layers 8, wall ms, median of $ROUNDS; includes creating and finalizing the trace)"
   for r in $(seq "$ROUNDS"); do
