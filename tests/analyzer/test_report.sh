@@ -9,17 +9,6 @@ MT=$B/memtrace
 W=$(mktemp -d /tmp/mt-report-XXXXXX)
 trap 'rm -rf "$W"' EXIT
 
-# expect_fail CODE NAME PATTERN CMD...: exit CODE, one stderr line matching PATTERN, nothing on stdout
-expect_fail() {
-  code=$1 name=$2 pat=$3; shift 3
-  "$@" >"$W/out" 2>"$W/err"; rc=$?
-  lines=$(wc -l <"$W/err")
-  if [ "$rc" -eq "$code" ] && [ "$lines" -eq 1 ] && grep -q -- "$pat" "$W/err" && [ ! -s "$W/out" ]; then
-    ok "$name"
-  else
-    not_ok "$name"; diag "exit $rc, $lines stderr lines:"; sed 's/^/#   /' "$W/err"
-  fi
-}
 
 "$B/tests/unit/mktrace" basic "$W/basic.mtrace"
 check "help report shows its usage" sh -c "'$MT' help report | grep -q '^Usage: memtrace report'"

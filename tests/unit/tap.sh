@@ -13,3 +13,17 @@ not_ok() {
 check() { _d=$1; shift; if "$@" >/dev/null 2>&1; then ok "$_d"; else not_ok "$_d"; fi; }
 diag() { printf '# %s\n' "$@"; }
 done_testing() { echo "1..$_tap_n"; [ "$_tap_failed" -eq 0 ]; }
+
+# expect_fail CODE NAME PATTERN CMD...: passes when CMD exits CODE with exactly
+# one line on stderr matching PATTERN and nothing on stdout (the contract of
+# every memtrace command for bad input).  Needs $W, a scratch directory.
+expect_fail() {
+  code=$1 name=$2 pat=$3; shift 3
+  "$@" >"$W/out" 2>"$W/err"; rc=$?
+  lines=$(wc -l <"$W/err")
+  if [ "$rc" -eq "$code" ] && [ "$lines" -eq 1 ] && grep -q -- "$pat" "$W/err" && [ ! -s "$W/out" ]; then
+    ok "$name"
+  else
+    not_ok "$name"; diag "exit $rc, $lines stderr lines:"; sed 's/^/#   /' "$W/err"
+  fi
+}

@@ -9,17 +9,6 @@ MT=$B/memtrace
 W=$(mktemp -d /tmp/mt-cli-XXXXXX)
 trap 'rm -rf "$W"' EXIT
 
-# expect_fail CODE NAME PATTERN CMD...: exit CODE, one line on stderr matching PATTERN, nothing on stdout
-expect_fail() {
-  code=$1 name=$2 pat=$3; shift 3
-  "$@" >"$W/out" 2>"$W/err"; rc=$?
-  lines=$(wc -l <"$W/err")
-  if [ "$rc" -eq "$code" ] && [ "$lines" -eq 1 ] && grep -q -- "$pat" "$W/err" && [ ! -s "$W/out" ]; then
-    ok "$name"
-  else
-    not_ok "$name"; diag "exit $rc, $lines stderr lines:"; sed 's/^/#   /' "$W/err"
-  fi
-}
 
 check "--help exits 0 and lists dump" sh -c "'$MT' --help | grep -q '^  dump '"
 check "--version names the version" sh -c "'$MT' --version | grep -q '^memtrace [0-9]'"
