@@ -38,10 +38,26 @@ typedef struct kev {
   uint32_t pg, pg_desc, pg_ranks;
 } kev;
 
+typedef struct krun {
+  long off;                   /* byte offset in the spill file */
+  size_t n;                   /* events */
+} krun;
+
+/* A CUDA runtime call, kept for the kernels and copies it launched. */
+typedef struct klaunch {
+  int64_t ts, dur;
+  uint32_t thread, name;
+} klaunch;
+
 typedef struct kctx {
   const char *path;
   mt_error *err;
-  MT__IVEC(kev) ev;
+  MT__IVEC(kev) ev;           /* the current run (all events when nothing spilled) */
+  FILE *spill;                /* sorted runs, when the events outgrow spill_at */
+  MT__IVEC(krun) runs;
+  size_t spill_at;
+  int64_t nev, tmin, tmax;
+  int devseen[16];
   mt__strpool sp;
   int rank, world;
   int64_t base_ns;
@@ -172,6 +188,136 @@ static uint32_t sp(kctx *k, const char *s)
   return s ? mt__sp_intern(&k->sp, s, strlen(s)) : 0;
 }
 
+static int cmp_ev(const void *a, const void *b);
+
+/* External merge sort: a full buffer is sorted and appended to a temporary
+ * file as one run; the writer merges the runs.  Memory stays at one buffer
+ * (spill_at events) plus a small read buffer per run. */
+static int spill_run(kctx *k)
+{
+  if (k->ev.n == 0)
+    return MT_OK;
+  MT__ISORT(k->ev, cmp_ev);
+  if (!k->spill && !(k->spill = tmpfile())) {
+    mt_error_set(k->err, MT_EIO, "%s: cannot create a temporary file to sort events", k->path);
+    return MT_EIO;
+  }
+  krun r = { ftell(k->spill), k->ev.n };
+  if (r.off < 0 || fwrite(k->ev.v, sizeof *k->ev.v, k->ev.n, k->spill) != k->ev.n || MT__IPUSH(k->runs, r)) {
+    mt_error_set(k->err, MT_EIO, "%s: cannot write sorted events to a temporary file", k->path);
+    return MT_EIO;
+  }
+  k->ev.n = 0;
+  return MT_OK;
+}
+
+#define KCUR_BUF 256
+typedef struct kcur {
+  long off;
+  size_t left, bi, bn;
+  kev buf[KCUR_BUF];
+} kcur;
+
+/* Events in time order: the in-memory buffer, or a merge of the runs. */
+typedef struct kit {
+  kctx *k;
+  size_t i;                   /* in-memory position */
+  kcur *c;
+  size_t nc, *heap, hn;
+} kit;
+
+static int cur_fill(kit *it, kcur *c)
+{
+  size_t n = c->left < KCUR_BUF ? c->left : KCUR_BUF;
+  if (fseek(it->k->spill, c->off, SEEK_SET) != 0 || fread(c->buf, sizeof *c->buf, n, it->k->spill) != n)
+    return -1;
+  c->off += (long)(n * sizeof *c->buf);
+  c->left -= n;
+  c->bi = 0;
+  c->bn = n;
+  return 0;
+}
+
+static int cur_less(kit *it, size_t a, size_t b)
+{
+  return cmp_ev(&it->c[a].buf[it->c[a].bi], &it->c[b].buf[it->c[b].bi]) < 0;
+}
+
+static void heap_down(kit *it, size_t i)
+{
+  for (;;) {
+    size_t l = 2 * i + 1, m = i;
+    if (l < it->hn && cur_less(it, it->heap[l], it->heap[m]))
+      m = l;
+    if (l + 1 < it->hn && cur_less(it, it->heap[l + 1], it->heap[m]))
+      m = l + 1;
+    if (m == i)
+      return;
+    size_t t = it->heap[i];
+    it->heap[i] = it->heap[m];
+    it->heap[m] = t;
+    i = m;
+  }
+}
+
+static int kit_open(kit *it, kctx *k)
+{
+  memset(it, 0, sizeof *it);
+  it->k = k;
+  if (!k->runs.n)
+    return MT_OK;
+  it->nc = k->runs.n;
+  it->c = calloc(it->nc, sizeof *it->c);
+  it->heap = calloc(it->nc, sizeof *it->heap);
+  if (!it->c || !it->heap)
+    return MT_ENOMEM;
+  for (size_t r = 0; r < it->nc; r++) {
+    it->c[r].off = k->runs.v[r].off;
+    it->c[r].left = k->runs.v[r].n;
+    if (cur_fill(it, &it->c[r]) != 0)
+      return MT_EIO;
+    if (it->c[r].bn)
+      it->heap[it->hn++] = r;
+  }
+  for (size_t i = it->hn; i > 0; i--)
+    heap_down(it, i - 1);
+  return MT_OK;
+}
+
+/* 1 and *out set, 0 at the end, -1 on a read error. */
+static int kit_next(kit *it, kev *out)
+{
+  if (!it->nc) {
+    if (it->i >= it->k->ev.n)
+      return 0;
+    *out = it->k->ev.v[it->i++];
+    return 1;
+  }
+  if (!it->hn)
+    return 0;
+  kcur *c = &it->c[it->heap[0]];
+  *out = c->buf[c->bi++];
+  if (c->bi == c->bn) {
+    if (c->left && cur_fill(it, c) != 0)
+      return -1;
+    if (c->bi == c->bn) {   /* run exhausted */
+      it->heap[0] = it->heap[--it->hn];
+    }
+  }
+  if (it->hn)
+    heap_down(it, 0);
+  return 1;
+}
+
+static void kit_close(kit *it)
+{
+  free(it->c);
+  free(it->heap);
+  it->c = NULL;
+  it->heap = NULL;
+  it->nc = it->hn = 0;
+}
+
 static int on_event(kctx *k, json_object *e)
 {
   if (!json_object_is_type(e, json_type_object))
@@ -261,11 +407,19 @@ static int on_event(kctx *k, json_object *e)
   v.name = sp(k, name);
   const char *tid = jstr(e, "tid");
   v.thread = sp(k, tid ? tid : "0");
-  v.seq = (int64_t)k->ev.n;
+  v.seq = k->nev++;
+  if (k->nev == 1 || v.ts < k->tmin)
+    k->tmin = v.ts;
+  if (k->nev == 1 || v.ts + v.dur > k->tmax)
+    k->tmax = v.ts + v.dur;
+  if (v.type != K_RUNTIME && v.type != K_RANGE_CPU && v.device >= 0 && v.device < 16)
+    k->devseen[v.device] = 1;
   if (MT__IPUSH(k->ev, v)) {
     mt_error_set(k->err, MT_ENOMEM, "%s: out of memory", k->path);
     return MT_ENOMEM;
   }
+  if (k->ev.n >= k->spill_at)
+    return spill_run(k);
   return MT_OK;
 }
 
@@ -311,17 +465,26 @@ static int cmp_ev(const void *a, const void *b)
 static int write_trace(kctx *k, const char *out, const char *run_id, mt_import_result *res)
 {
   mt_error *err = k->err;
-  MT__ISORT(k->ev, cmp_ev);
-  int64_t t0 = k->ev.n ? k->ev.v[0].ts : 0, tend = t0;
-  for (size_t i = 0; i < k->ev.n; i++)
-    if (k->ev.v[i].ts + k->ev.v[i].dur > tend)
-      tend = k->ev.v[i].ts + k->ev.v[i].dur;
+  int rc;
+  if (k->runs.n) {   /* the last run joins the others in the file */
+    if ((rc = spill_run(k)))
+      return rc;
+  } else {
+    MT__ISORT(k->ev, cmp_ev);
+  }
+  int64_t t0 = k->nev ? k->tmin : 0, tend = k->nev ? k->tmax : 0;
+  MT__IVEC(klaunch) launches = { 0 };
+  kit it = { 0 };
+  kev ev;
+  int more = 0;
+  MT__IVEC(uint64_t) segstack[16];
+  memset(segstack, 0, sizeof segstack);
   mt_process_info pi;
   mt__import_process(&pi, k->path, "import:kineto", run_id, k->rank, k->world, t0,
                      k->have_base ? k->base_ns : 0);
   pi.cupti = "active";
   mt_trace *t = NULL;
-  int rc = mt_trace_create(out, &pi, &t, err);
+  rc = mt_trace_create(out, &pi, &t, err);
   if (rc)
     return rc;
   mt__imap thread_ids = { 0 }, streams = { 0 }, comms = { 0 }, corr = { 0 }, live = { 0 };
@@ -335,21 +498,12 @@ static int write_trace(kctx *k, const char *out, const char *run_id, mt_import_r
       mt__imap_put(&strid, _p, _v); } (int64_t)_v; })
 
   /* devices */
-  int devseen[16] = { 0 };
-  for (size_t i = 0; i < k->ev.n; i++)
-    if (k->ev.v[i].type != K_RUNTIME && k->ev.v[i].type != K_RANGE_CPU && k->ev.v[i].device >= 0 &&
-        k->ev.v[i].device < 16)
-      devseen[k->ev.v[i].device] = 1;
   for (int d = 0; d < 16; d++)
-    if (devseen[d] || k->devname[d][0]) {
+    if (k->devseen[d] || k->devname[d][0]) {
       char nm[160];
       snprintf(nm, sizeof nm, "%s", k->devname[d][0] ? k->devname[d] : "cuda");
       mt_trace_put_device(t, d, nm, k->devmem[d], k->devcc[d][0], k->devcc[d][1], NULL);
     }
-  /* correlation -> runtime call, for launch times of kernels and copies */
-  for (size_t i = 0; i < k->ev.n; i++)
-    if (k->ev.v[i].type == K_RUNTIME && k->ev.v[i].corr)
-      mt__imap_put(&corr, (uint64_t)k->ev.v[i].corr, i);
 
   int64_t dom_api = mt_trace_intern(t, "cuda_api"), dom_gpu = mt_trace_intern(t, "gpu_user_annotation");
   int64_t heap_of[16] = { 0 };
@@ -361,8 +515,19 @@ static int write_trace(kctx *k, const char *out, const char *run_id, mt_import_r
     first_alloc_before[d] = first_reserved[d] = -1;
   int64_t pre_frees = 0;
   uint64_t pre_bytes[16] = { 0 };
-  for (size_t i = 0; i < k->ev.n; i++) {
-    kev *v = &k->ev.v[i];
+  /* pass 1: correlation -> runtime call (launch times of kernels and
+   * copies), and the memory events' view of the time before recording */
+  if ((rc = kit_open(&it, k)))
+    goto io_fail;
+  while ((more = kit_next(&it, &ev)) == 1) {
+    kev *v = &ev;
+    if (v->type == K_RUNTIME && v->corr) {
+      klaunch l = { v->ts, v->dur, v->thread, v->name };
+      if (MT__IPUSH(launches, l) || mt__imap_put(&corr, (uint64_t)v->corr, launches.n - 1)) {
+        rc = MT_ENOMEM;
+        break;
+      }
+    }
     if (v->type != K_MEM || v->device < 0 || v->device >= 16)
       continue;
     int d = v->device;
@@ -395,11 +560,14 @@ static int write_trace(kctx *k, const char *out, const char *run_id, mt_import_r
       }
     }
   }
+  kit_close(&it);
+  if (more < 0)
+    rc = MT_EIO;
   mt__imap_free(&live);
+  if (rc)
+    goto io_fail;
   /* the rest of what was allocated before the first event, one block */
   uint64_t seg_base = 1ull << 62;
-  MT__IVEC(uint64_t) segstack[16];
-  memset(segstack, 0, sizeof segstack);
   int64_t reserved[16] = { 0 };
   for (int d = 0; d < 16; d++) {
     if (first_alloc_before[d] > (int64_t)pre_bytes[d]) {
@@ -421,8 +589,11 @@ static int write_trace(kctx *k, const char *out, const char *run_id, mt_import_r
     }
   }
 
-  for (size_t i = 0; i < k->ev.n; i++) {
-    kev *v = &k->ev.v[i];
+  /* pass 2: the events, in time order */
+  if ((rc = kit_open(&it, k)))
+    goto io_fail;
+  while ((more = kit_next(&it, &ev)) == 1) {
+    kev *v = &ev;
     int64_t ts = v->ts - t0;
     uint64_t tid;
     if (v->type == K_RANGE_GPU) {
@@ -447,7 +618,7 @@ static int write_trace(kctx *k, const char *out, const char *run_id, mt_import_r
     int lapi = MT_API_UNKNOWN;
     uint64_t ri;
     if (v->corr && v->type != K_RUNTIME && mt__imap_get(&corr, (uint64_t)v->corr, &ri)) {
-      kev *r = &k->ev.v[ri];
+      klaunch *r = &launches.v[ri];
       lts = r->ts - t0;
       ldur = r->dur;
       uint64_t rt;
@@ -574,6 +745,9 @@ static int write_trace(kctx *k, const char *out, const char *run_id, mt_import_r
       break;
     events++;
   }
+  kit_close(&it);
+  if (!rc && more < 0)
+    goto io_fail;
   if (!rc) {
     char nb[32];
 #define META_I(key, val) (snprintf(nb, sizeof nb, "%lld", (long long)(val)), mt_trace_put_meta(t, key, nb))
@@ -592,7 +766,15 @@ static int write_trace(kctx *k, const char *out, const char *run_id, mt_import_r
     rc = mt_trace_finalize(t, tend - t0);
   if (rc)
     mt_error_set(err, rc, "%s: cannot write the imported trace %s", k->path, out);
+  goto cleanup;
+io_fail:
+  kit_close(&it);
+  if (!rc)
+    rc = MT_EIO;
+  mt_error_set(err, rc, rc == MT_ENOMEM ? "%s: out of memory" : "%s: cannot read back the sorted events", k->path);
+cleanup:
   mt_trace_close(t);
+  free(launches.v);
   for (int d = 0; d < 16; d++)
     free(segstack[d].v);
   mt__imap_free(&thread_ids);
@@ -616,9 +798,18 @@ int mt__import_kineto(const char *in, const char *out, const char *run_id, mt_im
   k->path = in;
   k->err = err;
   k->rank = -1;
+  /* events held before a sorted run goes to a temporary file (about 160
+   * bytes each); MT_INTEROP_SORT_EVENTS lowers it for tests */
+  k->spill_at = 1u << 20;
+  const char *se = getenv("MT_INTEROP_SORT_EVENTS");
+  if (se && atol(se) > 0)
+    k->spill_at = (size_t)atol(se);
   int rc = mt__js_stream(in, "traceEvents", cb, k, err);
   if (!rc)
     rc = write_trace(k, out, run_id, res);
+  if (k->spill)
+    fclose(k->spill);
+  free(k->runs.v);
   free(k->ev.v);
   mt__sp_free(&k->sp);
   free(k);
@@ -633,9 +824,27 @@ int mt__fuzz_kineto_buf(const unsigned char *buf, size_t len, mt_error *err)
   k->path = "fuzz";
   k->err = err;
   k->rank = -1;
+  k->spill_at = 16;   /* small runs, so the merge is exercised too */
   int rc = mt__js_stream_buf(buf, len, "fuzz", "traceEvents", cb, k, err);
-  if (!rc)
+  if (!rc && k->runs.n)
+    rc = spill_run(k);
+  else if (!rc)
     MT__ISORT(k->ev, cmp_ev);
+  if (!rc) {
+    kit it;
+    kev ev, prev;
+    int more, n = 0;
+    if (kit_open(&it, k) == MT_OK)
+      while ((more = kit_next(&it, &ev)) == 1) {
+        if (n++ && cmp_ev(&prev, &ev) > 0)
+          abort();   /* the merge must come out sorted */
+        prev = ev;
+      }
+    kit_close(&it);
+  }
+  if (k->spill)
+    fclose(k->spill);
+  free(k->runs.v);
   free(k->ev.v);
   mt__sp_free(&k->sp);
   free(k);

@@ -29,6 +29,17 @@ rpeak="SELECT MAX(s) FROM (SELECT SUM(CASE op WHEN 1 THEN size ELSE -size END) O
 eq "df_index_resolver: peak reserved on cuda:1" "$(q "$TMP/df.mtrace" "$rpeak")" 12782141440
 eq "df_index_resolver: rank from distributedInfo" "$(q "$TMP/df.mtrace" "SELECT rank || '/' || world_size FROM process")" 1/2
 
+# Bounded memory: sorting through temporary runs of 5,000 events gives the
+# same trace, row for row, as sorting in memory.
+MT_INTEROP_SORT_EVENTS=5000 "$MT" import "$H/facebookresearch__df_index_resolver_df_index_resolver.json.gz" \
+  -o "$TMP/df-runs.mtrace" >/dev/null 2>&1
+same=yes
+for tb in kernels memcpys nccl_calls region_events mem_events ranges api_calls threads streams heaps; do
+  [ "$(q "$TMP/df.mtrace" "SELECT * FROM $tb" | cksum)" = "$(q "$TMP/df-runs.mtrace" "SELECT * FROM $tb" | cksum)" ] ||
+    same="no ($tb differs)"
+done
+eq "df_index_resolver: external merge sort gives the same trace" "$same" yes
+
 # HTA nccl_parser_config: 21 NCCL kernels, the longest an allreduce of
 # 2,049,000 elements on process group "0" with ranks [0, 1].
 imp nccl.mtrace "$H/facebookresearch__nccl_parser_config_nccl_data.json.gz"
