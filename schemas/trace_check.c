@@ -179,6 +179,33 @@ int mt_trace_upgrade(const char *path, int *from_version, mt_error *err)
   return rc;
 }
 
+/* The first analysis of a finished trace builds the index the writer left
+ * out (trace.c: mt__analysis_index_sql), through a short-lived writable
+ * connection.  A trace still being written (no end time), or one we may not
+ * write, is left alone and read without it. */
+static void build_analysis_index(const char *path, sqlite3 *ro)
+{
+  sqlite3_stmt *st;
+  int finished = 0, indexed = 1;
+  if (sqlite3_prepare_v2(ro, "SELECT (SELECT end_ns IS NOT NULL FROM process), "
+                             "EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'kernel_launches_by_ts')",
+                         -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      finished = sqlite3_column_int(st, 0);
+      indexed = sqlite3_column_int(st, 1);
+    }
+    sqlite3_finalize(st);
+  }
+  if (!finished || indexed || access(path, W_OK) != 0)
+    return;
+  sqlite3 *rw = NULL;
+  if (sqlite3_open_v2(path, &rw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK) {
+    sqlite3_busy_timeout(rw, 2000);
+    sqlite3_exec(rw, mt__analysis_index_sql, NULL, NULL, NULL);
+  }
+  sqlite3_close(rw);
+}
+
 int mt_trace_open(const char *path, int flags, mt_trace **out, mt_error *err)
 {
   *out = NULL;
@@ -200,6 +227,8 @@ int mt_trace_open(const char *path, int flags, mt_trace **out, mt_error *err)
     if ((rc = open_checked(path, flags, &db, &version, err)) != MT_OK)
       return rc;
   }
+  if (flags == MT_OPEN_READ)
+    build_analysis_index(path, db);
   mt_trace *t = mt__trace_new(path);
   if (!t) {
     sqlite3_close(db);

@@ -57,4 +57,5 @@ struct mt_trace {
  * shorter than the header says.  MT_OK, MT_ENOTTRACE or MT_ECORRUPT. */
 int mt__check_file(const char *path, mt_error *err);
 int mt__apply_migrations(sqlite3 *db, int from, const char *path, mt_error *err);
+extern const char *const mt__analysis_index_sql;
 #endif

@@ -81,6 +81,7 @@ static void test_round_trip(void **state)
   assert_int_equal(mt_trace_add_drops(t, "kernel", 7, NULL), MT_OK);
   assert_int_equal(mt_trace_commit(t), MT_OK);
   assert_int_equal(mt_trace_finalize(t, 99999), MT_OK);
+  assert_int_equal(q1(t, "SELECT count(*) FROM sqlite_master WHERE name = 'kernel_launches_by_ts'"), 0);
   mt_trace_close(t);
 
   assert_int_equal(mt_trace_open(path, MT_OPEN_READ, &t, &err), MT_OK);
@@ -105,6 +106,9 @@ static void test_round_trip(void **state)
   assert_int_equal(q1(t, "SELECT count(*) FROM enum_labels WHERE enum = 'api' AND value = 1 "
                          "AND label = 'cudaMalloc'"), 1);
   assert_int_equal(q1(t, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'mem_events_by_ts'"), 1);
+  /* the kernel time index is left to the first analysis (this open) */
+  assert_int_equal(q1(t, "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+                         "AND name = 'kernel_launches_by_ts'"), 1);
   mt_trace_close(t);
   /* a finished trace is one file: no WAL left beside it */
   char wal[600];
