@@ -262,6 +262,128 @@ int mt_analyze_trace(mt_trace *t, const mt_analysis_opts *opts, mt_rank *out, mt
 void mt_rank_free(mt_rank *r);
 void mt_analysis_free(mt_analysis *a);
 
+/* ---- Lifetimes: the analysis's own walk, for other consumers ----------
+ *
+ * The replay (analyzer/replay) and anything else that needs every
+ * allocation, not only the state at the peak, reads it here: the same
+ * event merge, heap coverage, range context (phase, step, layer) and
+ * category rules as mt_analyze_trace, so a lifetime's category is the one
+ * the report gives that allocation (analyzer/README.md, "Lifetimes"). */
+
+/* What the innermost classified range says an event is part of (recompute
+ * wins over the phase around it). */
+enum mt_phase_kind {
+  MT_PHASE_NONE = 0,   /* no range, or no range with a phase word */
+  MT_PHASE_FORWARD,
+  MT_PHASE_BACKWARD,
+  MT_PHASE_RECOMPUTE,
+  MT_PHASE_OPTIMIZER,
+  MT_PHASE_OTHER       /* init, zero_grad, data, eval, validation */
+};
+
+/* How a lifetime ended. */
+enum mt_lifetime_end {
+  MT_END_FREED = 0,        /* cudaFree / unregister / unmap */
+  MT_END_HEAP_DESTROYED,   /* its heap went away with it still registered */
+  MT_END_REREGISTERED,     /* its address was registered again in its heap: the unregister was lost */
+  MT_END_ALIVE             /* alive at the end of the trace (or its free was lost) */
+};
+
+typedef struct mt_resize {
+  int64_t ts;              /* relative ns */
+  uint64_t size;           /* size from ts on */
+} mt_resize;
+
+/* One allocation from its allocation to its end: a tensor block (a region
+ * in a heap) or a device allocation (or VMM mapping) that no heap covers --
+ * exactly the allocations whose bytes make up allocated(t). */
+typedef struct mt_lifetime {
+  mt_object obj;           /* as a snapshot shows it: alloc_ts, free_ts (< 0: never freed), size (its
+                              last), step/layer/phase/range at allocation, label, category, rule */
+  uint64_t seq;            /* allocation order in the merged walk: 0, 1, ... without gaps */
+  uint64_t size0;          /* size when allocated */
+  size_t nresizes;         /* region resizes, in time order (size0 -> resizes[0].size -> ...) */
+  const mt_resize *resizes;
+  int phase_kind;          /* enum mt_phase_kind at allocation */
+  int free_step;           /* step at the free; -1 unknown or never freed */
+  int free_phase_kind;     /* enum mt_phase_kind at the free; MT_PHASE_NONE when never freed */
+  int end;                 /* enum mt_lifetime_end */
+} mt_lifetime;
+
+/* A classified NVTX range name (analyzer/README.md, "Phases"). */
+typedef struct mt_range_class {
+  int step;                /* "step N", "iteration N", ...: N; else -1 */
+  int layer;               /* last purely numeric dot-separated component; else -1 */
+  int kind;                /* enum mt_phase_kind of the name's last word (or whole name) */
+  int exact_phase;         /* the whole name is a phase word ("forward", "init") */
+} mt_range_class;
+
+/* Classifies a range name.  Pure, thread-safe; name may be NULL. */
+void mt_range_classify(const char *name, mt_range_class *out);
+
+/* One NVTX push/pop or start/end range (marks excluded). */
+typedef struct mt_range_span {
+  uint64_t seq;            /* start order (ts, rowid): 0, 1, ... without gaps */
+  int64_t ts, te;          /* relative ns; te < 0: never closed */
+  const char *name;        /* NULL when unnamed */
+  int64_t thread;
+  int depth;               /* ranges open around it on its thread (0: outermost) */
+  mt_range_class cls;      /* its own name's class */
+  int step, layer;         /* context inside it (own or inherited; step falls back to the open step
+                              range of the process), -1 unknown */
+  int phase_kind;          /* enum mt_phase_kind inside it */
+  const char *phase;       /* phase name inside it (as mt_object.phase) */
+  uint64_t kernels;        /* kernel launches attributed to it: launched while it was open, on the
+                              thread whose context is its stack (the per-layer rule of the report) */
+  int64_t kernel_ns;       /* their time: GPU time when recorded, else launch-call time */
+} mt_range_span;
+
+/* What to call during mt_lifetimes_walk.  Either callback may be NULL (the
+ * tables only it needs are then not read).  A callback returns 0 to go on,
+ * anything else to stop the walk. */
+typedef struct mt_lifetime_visitor {
+  /* Once per lifetime, when it ends: at its free (frees in time order), then
+   * those alive at the end of the trace in allocation order (seq).  With
+   * seq the caller can restore allocation order in O(n). */
+  int (*lifetime)(const mt_lifetime *l, void *arg);
+  /* Once per range, when it ends (ends in time order), then the ranges
+   * never closed, in start order. */
+  int (*range)(const mt_range_span *r, void *arg);
+  void *arg;
+} mt_lifetime_visitor;
+
+/* Walks one open trace in time order and reports its lifetimes and ranges.
+ * Pointers inside what the callbacks receive are valid only during the call.
+ * Memory: the live set and the open ranges, never the event stream.
+ * Returns MT_OK (also when a callback stopped the walk) or an MT_E* code
+ * with err set.  The trace stays the caller's; one walk per trace at a
+ * time (it uses the trace's connection); distinct traces may be walked
+ * from several threads. */
+int mt_lifetimes_walk(mt_trace *t, const mt_lifetime_visitor *v, mt_error *err);
+
+/* Conveniences over mt_lifetimes_walk with one callback. */
+int mt_lifetimes_foreach(mt_trace *t, int (*cb)(const mt_lifetime *, void *), void *arg, mt_error *err);
+int mt_ranges_foreach(mt_trace *t, int (*cb)(const mt_range_span *, void *), void *arg, mt_error *err);
+
+/* The process's effective rank and world size: the process row's, or when
+ * the environment had none (world <= 1 and rank 0), the collector's guess
+ * from its largest NCCL communicator (meta rank.nccl, world_size.nccl) --
+ * the rule mt_rank.rank/world_size follow.  *world may be 0 (unknown).
+ * Returns MT_OK or an MT_E* code with err set. */
+int mt_trace_rank(mt_trace *t, int *rank, int *world, mt_error *err);
+
+/* A NCCL communicator of the process (communicators table). */
+typedef struct mt_communicator {
+  int64_t id;
+  int nranks, rank, device;
+  int64_t created, destroyed;   /* relative ns; destroyed < 0: never */
+} mt_communicator;
+
+/* The communicators in creation order (created, id): the first max into
+ * out (out may be NULL when max is 0), their total count into *n.
+ * Returns MT_OK or an MT_E* code with err set. */
+int mt_trace_communicators(mt_trace *t, mt_communicator *out, size_t max, size_t *n, mt_error *err);
+
 /* The analysis as a JSON document following schemas/report.schema.json.
  * Returns a new json-c object (caller puts it), or NULL when out of memory.
  * Times are absolute CLOCK_MONOTONIC ns (process.start_ns + relative ts). */

@@ -29,10 +29,16 @@
 /* ---- per-thread NVTX range stacks ------------------------------------- */
 
 typedef struct frame {
-  uint64_t seq;           /* unique per range instance */
+  uint64_t seq;           /* unique per range instance: 1, 2, ... in start order */
   int step, layer, kind, rec;
   uint64_t phase_seq;     /* seq of the frame that gives the phase */
   const char *phase, *range;
+  /* for mt_lifetimes_walk's range callback */
+  int64_t ts, te, thread;
+  int ctx_step;           /* step inside it, with the process's open step as fallback */
+  mt__range_class cls;
+  uint64_t kernels;
+  int64_t kernel_ns;
 } frame;
 
 typedef struct tstack {
@@ -64,14 +70,11 @@ typedef struct obj {
   int live;
   int decided;
   uint64_t size0;        /* size when allocated (o.size: the latest) */
-  struct resize *resizes;   /* size changes (region resize), in time order */
+  mt_resize *resizes;    /* size changes (region resize), in time order */
   size_t nresizes;
+  uint64_t seq;          /* allocation order (mt_lifetime.seq) */
+  int end;               /* enum mt_lifetime_end */
 } obj;
-
-typedef struct resize {
-  int64_t ts;
-  int64_t delta;
-} resize;
 
 static void obj_free(obj *o)
 {
@@ -165,6 +168,12 @@ typedef struct st {
   mt__map stackinfo;    /* stack id -> packed where / guess / call site */
   mt__map modkind;      /* modules.id -> module_kind() */
   sqlite3_stmt *frame_stmt;
+  mt__vec orphans;      /* obj*: device allocations whose free was lost (allocated again) */
+  uint64_t nobjs;       /* objects made so far (the next one's seq) */
+
+  /* mt_lifetimes_walk: the consumer's callbacks (NULL: a report's analysis) */
+  const mt_lifetime_visitor *visit;
+  int stop;             /* a callback asked to stop */
 } st;
 
 static int fail(st *s, int code, const char *what)
@@ -327,10 +336,30 @@ static int range_push(st *s, int64_t ts, int64_t te, int64_t name_id, int64_t th
   if (c.step >= 0)
     s->cur_step = c.step;
   s->last_thread = thread;
+  f->ts = ts;
+  f->te = te;
+  f->thread = thread;
+  f->ctx_step = f->step >= 0 ? f->step : s->cur_step;
+  f->cls = c;
+  f->kernels = 0;
+  f->kernel_ns = 0;
   rend e = { te < 0 ? INT64_MAX : te, thread, f->seq };
-  (void)ts;
   ends_push(s, e);
   return MT_OK;
+}
+
+/* mt_lifetimes_walk: a range as its consumer sees it (depth: its index in
+ * its thread's stack). */
+static void emit_range(st *s, const frame *f, size_t depth)
+{
+  if (!s->visit || !s->visit->range || s->stop)
+    return;
+  mt_range_span r = { .seq = f->seq - 1, .ts = f->ts, .te = f->te, .name = f->range, .thread = f->thread,
+                      .depth = (int)depth, .cls = f->cls, .step = f->ctx_step, .layer = f->layer,
+                      .phase_kind = f->kind, .phase = f->phase, .kernels = f->kernels,
+                      .kernel_ns = f->kernel_ns };
+  if (s->visit->range(&r, s->visit->arg) != 0)
+    s->stop = 1;
 }
 
 static void range_end(st *s, rend e)
@@ -340,6 +369,7 @@ static void range_end(st *s, rend e)
     return;
   for (size_t i = ts->n; i-- > 0;) {
     if (ts->f[i].seq == e.seq) {
+      emit_range(s, &ts->f[i], i);
       mt__range_class c = { .step = -1 };
       if (ts->f[i].step >= 0 && (i == 0 || ts->f[i - 1].step != ts->f[i].step))
         c.step = ts->f[i].step;
@@ -352,11 +382,19 @@ static void range_end(st *s, rend e)
   }
 }
 
-static void context_of(st *s, int64_t thread, ctx *c)
+/* The range stack whose context an event of this thread takes: its own, or
+ * when it has none open, that of the thread that last opened a range. */
+static tstack *context_stack(st *s, int64_t thread)
 {
   tstack *ts = thread_stack(s, thread, 0);
   if ((!ts || !ts->n) && s->last_thread != thread)
     ts = thread_stack(s, s->last_thread, 0);
+  return ts;
+}
+
+static void context_of(st *s, int64_t thread, ctx *c)
+{
+  tstack *ts = context_stack(s, thread);
   if (ts && ts->n) {
     frame *f = &ts->f[ts->n - 1];
     c->step = f->step >= 0 ? f->step : s->cur_step;
@@ -545,12 +583,29 @@ static int64_t sample_index_ceil(const mt_timeline *tl, int64_t ts)
   return i > (int64_t)tl->n ? (int64_t)tl->n : i;
 }
 
+/* mt_lifetimes_walk: the settled object as its consumer sees it. */
+static void emit_lifetime(st *s, const obj *o)
+{
+  int freed = o->o.free_ts >= 0;
+  mt_lifetime l = { .obj = o->o, .seq = o->seq, .size0 = o->size0, .nresizes = o->nresizes,
+                    .resizes = o->resizes, .phase_kind = o->alloc_kind,
+                    .free_step = freed ? o->free_step : -1, .free_phase_kind = freed ? o->free_kind : MT_PK_NONE,
+                    .end = o->end };
+  if (s->visit->lifetime(&l, s->visit->arg) != 0)
+    s->stop = 1;
+}
+
 /* Called once per object when its category can be decided (at its free, or
  * at the end of the trace for what is still live). */
 static void settle(st *s, obj *o)
 {
   decide(s, o);
   o->decided = 1;
+  if (s->visit) {   /* a lifetimes walk: no report aggregates */
+    if (s->visit->lifetime && !s->stop)
+      emit_lifetime(s, o);
+    return;
+  }
   mt_timeline *tl = &s->r->timeline;
   if (tl->n && s->tl_diff[0]) {
     int64_t a = sample_index_ceil(tl, o->o.alloc_ts);
@@ -563,8 +618,9 @@ static void settle(st *s, obj *o)
         int64_t i = sample_index_ceil(tl, o->resizes[k].ts);
         if (i >= b)
           break;
-        d[i > a ? i : a] += o->resizes[k].delta;
-        added += o->resizes[k].delta;
+        int64_t delta = (int64_t)o->resizes[k].size - (int64_t)(k ? o->resizes[k - 1].size : o->size0);
+        d[i > a ? i : a] += delta;
+        added += delta;
       }
       d[b] -= added;
     }
@@ -649,6 +705,7 @@ static obj *new_obj(st *s, int is_tensor, int device, int64_t heap, uint64_t add
   o->o.phase = c.phase;
   o->o.range = c.range;
   o->o.context = context;
+  o->seq = s->nobjs++;
   o->alloc_kind = c.kind;
   o->alloc_phase_seq = c.phase_seq;
   o->label_id = label_id;
@@ -661,10 +718,11 @@ static obj *new_obj(st *s, int is_tensor, int device, int64_t heap, uint64_t add
   return o;
 }
 
-static void free_obj(st *s, obj *o, int64_t ts, int64_t thread)
+static void free_obj(st *s, obj *o, int64_t ts, int64_t thread, int end)
 {
   ctx c;
   context_of(s, thread, &c);
+  o->end = end;
   o->o.free_ts = ts;
   o->free_step = c.step;
   o->free_kind = c.kind;
@@ -764,8 +822,15 @@ static int on_mem(st *s, const memrow *m)
     if (!v)
       return nomem(s);
     if (!fresh) {
-      /* allocated twice without a free in between: a lost free */
+      /* allocated twice without a free in between: a lost free (its bytes
+         stay counted); pass 2 settles the first one at the end, alive */
       r->unknown_frees += s->pass == 1;
+      if (s->pass == 2 && *v && !(*v & (1ull << 47))) {
+        obj **orphan = mt__vec_push(&s->orphans);
+        if (!orphan)
+          return nomem(s);
+        *orphan = (obj *)(uintptr_t)*v;
+      }
     }
     if (host) {
       s->pinned += m->size;
@@ -850,7 +915,7 @@ static int on_mem(st *s, const memrow *m)
     }
     if (o) {
       o->o.rule = 0;
-      free_obj(s, o, m->ts, m->thread);
+      free_obj(s, o, m->ts, m->thread, MT_END_FREED);
     }
     s->pending_ts = m->ts;
     note_event_ctx(s, m->thread);
@@ -897,7 +962,7 @@ static int on_region(st *s, const regrow *e)
       if (s->pass == 1)
         r->unknown_unregisters++;
       else
-        free_obj(s, (obj *)(uintptr_t)old, e->ts, e->thread);
+        free_obj(s, (obj *)(uintptr_t)old, e->ts, e->thread, MT_END_REREGISTERED);
       if (h)
         h->live_regions--;
       v = mt__map_put(&s->regions, (uint64_t)e->heap, e->addr, &fresh);
@@ -933,12 +998,12 @@ static int on_region(st *s, const regrow *e)
       s->cur_alloc[slot] += e->size;
       s->alloc_total += e->size;
       if (o) {
-        resize *n = realloc(o->resizes, (o->nresizes + 1) * sizeof *n);
+        mt_resize *n = realloc(o->resizes, (o->nresizes + 1) * sizeof *n);
         if (!n)
           return nomem(s);
         o->resizes = n;
         n[o->nresizes].ts = e->ts;
-        n[o->nresizes++].delta = (int64_t)e->size - (int64_t)o->o.size;
+        n[o->nresizes++].size = e->size;
         o->o.size = e->size;
       }
       else
@@ -948,7 +1013,7 @@ static int on_region(st *s, const regrow *e)
       if (h)
         h->live_regions--;
       if (o)
-        free_obj(s, o, e->ts, e->thread);
+        free_obj(s, o, e->ts, e->thread, MT_END_FREED);
     }
   } else {
     return MT_OK;
@@ -973,7 +1038,7 @@ static void on_heap_destroyed(st *s, heapinfo *h, int64_t ts)
     s->cur_alloc[slot] -= size;
     s->alloc_total -= size;
     if (o)
-      free_obj(s, o, ts, o->o.thread);
+      free_obj(s, o, ts, o->o.thread, MT_END_HEAP_DESTROYED);
     mt__map_del(&s->regions, en->k1, en->k2, NULL);
     i--;   /* backward shift may have moved an entry into slot i */
     if (--h->live_regions == 0)
@@ -1132,6 +1197,16 @@ static void on_kernel(st *s, int64_t ts, int64_t dur, int64_t name_id, int64_t t
                       int has_gpu)
 {
   (void)ts;
+  if (s->visit) {
+    /* a lifetimes walk: the kernel's time goes to every range of the stack
+       whose context it takes (the per-layer rule below) */
+    tstack *st_ = context_stack(s, thread);
+    for (size_t i = 0; st_ && i < st_->n; i++) {
+      st_->f[i].kernels++;
+      st_->f[i].kernel_ns += has_gpu ? ge - gs : dur;
+    }
+    return;
+  }
   s->r->n_kernels++;
   int fresh;
   uint64_t *v = mt__map_put(&s->kern, (uint64_t)name_id, 0, &fresh);
@@ -1215,7 +1290,9 @@ static int walk(st *s)
   int live[NCUR] = { 0 };
   int64_t head[NCUR];   /* ts of each cursor's current row */
   int rc = MT_OK;
-  int want[NCUR] = { !s->opts->memory_only, 1, 1, s->pass == 2, s->pass == 2 };
+  int mem = !s->visit || s->visit->lifetime;   /* a lifetimes walk reads what its callbacks need */
+  int want[NCUR] = { !s->opts->memory_only, mem, mem, s->pass == 2 && (!s->visit || s->visit->range),
+                     s->pass == 2 && !s->visit };
   for (int i = 0; i < NCUR; i++) {
     if (!want[i])
       continue;
@@ -1237,6 +1314,8 @@ static int walk(st *s)
   s->pending_ts = NO_TS;
   s->destroyed_pos = 0;
   for (;;) {
+    if (s->stop)
+      goto out;
     int best = -1;
     int64_t bts = INT64_MAX;
     for (int i = 0; i < NCUR; i++)
@@ -1977,6 +2056,10 @@ static void st_free(st *s)
 {
   if (s->pass == 2)
     drop_live(s);
+  obj **ov = s->orphans.p;
+  for (size_t i = 0; i < s->orphans.n; i++)
+    release_obj(s, ov[i]);
+  mt__vec_free(&s->orphans);
   reset_state(s);   /* frees range stacks; pass-2 objects are freed by the caller first */
   mt__map_free(&s->threads);
   mt__map_free(&s->allocs);
@@ -2010,11 +2093,45 @@ static void st_free(st *s)
   sqlite3_finalize(s->frame_stmt);
 }
 
+static int cmp_obj_seq(const void *a, const void *b)
+{
+  const obj *x = *(obj *const *)a, *y = *(obj *const *)b;
+  return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
 /* Settles every object still live at the end of the trace and frees those
- * no snapshot holds. */
-static void settle_live(st *s)
+ * no snapshot holds.  A lifetimes walk settles them in allocation order. */
+static int settle_live(st *s)
 {
   mt__map *maps[2] = { &s->regions, &s->allocs };
+  if (s->visit) {
+    for (int m = 0; m < 2; m++)
+      for (size_t i = 0; i < maps[m]->cap; i++) {
+        mt__map_ent *en = &maps[m]->e[i];
+        if (!en->used || (m == 1 && (en->v & (1ull << 47))))
+          continue;
+        obj **slot = mt__vec_push(&s->orphans);
+        if (!slot)
+          return nomem(s);
+        *slot = (obj *)(uintptr_t)en->v;
+        if (m == 1)
+          ((obj *)(uintptr_t)en->v)->o.rule = 0;
+        en->used = 0;
+      }
+    maps[0]->n = maps[1]->n = 0;
+    mt__sort(s->orphans.p, s->orphans.n, sizeof(obj *), cmp_obj_seq);
+  }
+  /* device allocations allocated again without a free (and, for a
+     lifetimes walk, everything live): never freed as far as the trace says */
+  obj **ov = s->orphans.p;
+  for (size_t i = 0; i < s->orphans.n; i++) {
+    ov[i]->o.rule = 0;
+    ov[i]->o.free_ts = -1;
+    ov[i]->end = MT_END_ALIVE;
+    settle(s, ov[i]);
+    release_obj(s, ov[i]);
+  }
+  mt__vec_free(&s->orphans);
   for (int m = 0; m < 2; m++)
     for (size_t i = 0; i < maps[m]->cap; i++) {
       mt__map_ent *en = &maps[m]->e[i];
@@ -2024,17 +2141,50 @@ static void settle_live(st *s)
       if (m == 1)
         o->o.rule = 0;
       o->o.free_ts = -1;
+      o->end = MT_END_ALIVE;
       settle(s, o);
       release_obj(s, o);
       en->used = 0;
     }
   maps[0]->n = maps[1]->n = 0;
+  return MT_OK;
 }
 
 static int cmp_step(const void *a, const void *b)
 {
   const mt_step_peak *x = a, *y = b;
   return x->step - y->step;
+}
+
+/* The walk's state for one trace; r receives the strings (r->priv). */
+static int st_init(st *s, mt_trace *t, const mt_analysis_opts *opts, mt_rank *r, mt_error *err)
+{
+  s->t = t;
+  s->db = mt_trace_db(t);
+  s->r = r;
+  s->err = err;
+  s->opts = opts;
+  s->groupv.elem = sizeof(group_acc);
+  s->kernv.elem = sizeof(kern_acc);
+  s->steps.elem = sizeof(mt_step_peak);
+  s->orphans.elem = sizeof(obj *);
+  r->peak.step = r->peak_reserved_step = -1;
+  mt__map_init(&s->rclass, 64);
+  mt__map_init(&s->covered, 64);
+  mt__map_init(&s->groups, 256);
+  mt__map_init(&s->layer_act, 64);
+  mt__map_init(&s->kern, 256);
+  mt__map_init(&s->stackinfo, 64);
+  mt__map_init(&s->modkind, 16);
+  mt__strs *strs = calloc(1, sizeof *strs);
+  if (!strs)
+    return nomem(s);
+  r->priv = strs;
+  s->strs = strs;
+  mt__map_init(&strs->ids, 256);
+  if (sqlite3_prepare_v2(s->db, "SELECT value FROM strings WHERE id = ?", -1, &strs->lookup, NULL) != SQLITE_OK)
+    return fail(s, MT_ECORRUPT, "damaged trace");
+  return MT_OK;
 }
 
 int mt_analyze_trace(mt_trace *t, const mt_analysis_opts *opts_in, mt_rank *r, mt_error *err)
@@ -2047,33 +2197,10 @@ int mt_analyze_trace(mt_trace *t, const mt_analysis_opts *opts_in, mt_rank *r, m
   if (!opts.max_groups)
     opts.max_groups = 100;
   st s_ = { 0 }, *s = &s_;
-  s->t = t;
-  s->db = mt_trace_db(t);
-  s->r = r;
-  s->err = err;
-  s->opts = &opts;
-  mt__strs *strs = calloc(1, sizeof *strs);
-  if (!strs)
-    return nomem(s);
-  r->priv = strs;
-  s->strs = strs;
-  s->groupv.elem = sizeof(group_acc);
-  s->kernv.elem = sizeof(kern_acc);
-  s->steps.elem = sizeof(mt_step_peak);
-  r->peak.step = r->peak_reserved_step = -1;
-  mt__map_init(&strs->ids, 256);
-  mt__map_init(&s->rclass, 64);
-  mt__map_init(&s->covered, 64);
-  mt__map_init(&s->groups, 256);
-  mt__map_init(&s->layer_act, 64);
-  mt__map_init(&s->kern, 256);
-  mt__map_init(&s->stackinfo, 64);
-  mt__map_init(&s->modkind, 16);
-  int rc = MT_OK;
-  if (sqlite3_prepare_v2(s->db, "SELECT value FROM strings WHERE id = ?", -1, &strs->lookup, NULL) != SQLITE_OK) {
-    rc = fail(s, MT_ECORRUPT, "damaged trace");
+  int rc = st_init(s, t, &opts, r, err);
+  mt__strs *strs = r->priv;
+  if (rc != MT_OK)
     goto out;
-  }
   if ((rc = load_process(s)) != MT_OK || (rc = load_heaps(s)) != MT_OK || (rc = timeline_init(s)) != MT_OK)
     goto out;
   s->pass = 0;
@@ -2118,9 +2245,8 @@ int mt_analyze_trace(mt_trace *t, const mt_analysis_opts *opts_in, mt_rank *r, m
   s->ntargets = 1 + noom;
   for (int i = 0; i < 16; i++)
     s->nccl[i].gpu_ns = -1;
-  if ((rc = walk(s)) != MT_OK)
+  if ((rc = walk(s)) != MT_OK || (rc = settle_live(s)) != MT_OK)
     goto out;
-  settle_live(s);
   for (size_t i = 0; i < s->ntargets; i++) {
     int step = s->targets[i].snap->step;
     const char *ph = s->targets[i].snap->phase, *rg = s->targets[i].snap->range;
@@ -2198,8 +2324,10 @@ int mt_analyze_trace(mt_trace *t, const mt_analysis_opts *opts_in, mt_rank *r, m
 out:
   st_free(s);
   /* the trace may be closed after this: no statement may outlive it */
-  sqlite3_finalize(strs->lookup);
-  strs->lookup = NULL;
+  if (strs) {
+    sqlite3_finalize(strs->lookup);
+    strs->lookup = NULL;
+  }
   return rc;
 }
 
@@ -2238,4 +2366,130 @@ void mt_rank_free(mt_rank *r)
     free(r->priv);
   }
   memset(r, 0, sizeof *r);
+}
+
+/* ---- lifetimes for other consumers (analysis.h) ------------------------ */
+
+typedef struct open_range {
+  frame *f;
+  size_t depth;
+} open_range;
+
+static int cmp_open_range(const void *a, const void *b)
+{
+  const open_range *x = a, *y = b;
+  return x->f->seq < y->f->seq ? -1 : x->f->seq > y->f->seq;
+}
+
+/* The ranges never closed, in start order. */
+static int emit_open_ranges(st *s)
+{
+  if (!s->visit->range || s->stop)
+    return MT_OK;
+  mt__vec open = { .elem = sizeof(open_range) };
+  for (size_t i = 0; i < s->threads.cap; i++) {
+    tstack *ts = s->threads.e[i].used ? (tstack *)(uintptr_t)s->threads.e[i].v : NULL;
+    for (size_t j = 0; ts && j < ts->n; j++) {
+      open_range *o = mt__vec_push(&open);
+      if (!o) {
+        mt__vec_free(&open);
+        return nomem(s);
+      }
+      o->f = &ts->f[j];
+      o->depth = j;
+      ts->f[j].te = -1;
+    }
+  }
+  mt__sort(open.p, open.n, sizeof(open_range), cmp_open_range);
+  open_range *v = open.p;
+  for (size_t i = 0; i < open.n && !s->stop; i++)
+    emit_range(s, v[i].f, v[i].depth);
+  mt__vec_free(&open);
+  return MT_OK;
+}
+
+int mt_lifetimes_walk(mt_trace *t, const mt_lifetime_visitor *v, mt_error *err)
+{
+  if (!t || !v) {
+    mt_error_set(err, MT_EINVAL, "mt_lifetimes_walk: no trace or no visitor");
+    return MT_EINVAL;
+  }
+  mt_analysis_opts opts = { .rank = -1 };
+  mt_rank r = { 0 };
+  st s_ = { 0 }, *s = &s_;
+  s->visit = v;
+  int rc = st_init(s, t, &opts, &r, err);
+  /* the same passes as a report's pass 2, without snapshots, kernels
+     summaries or NCCL calls: heap coverage first, then the merged walk */
+  if (rc == MT_OK && v->lifetime)
+    rc = load_heaps(s);
+  if (rc == MT_OK && v->lifetime)
+    rc = coverage(s);
+  if (rc == MT_OK) {
+    s->pass = 2;
+    reset_state(s);
+    rc = walk(s);
+  }
+  if (rc == MT_OK && !s->stop)
+    rc = settle_live(s);
+  if (rc == MT_OK)
+    rc = emit_open_ranges(s);
+  st_free(s);
+  mt_rank_free(&r);
+  return rc;
+}
+
+int mt_lifetimes_foreach(mt_trace *t, int (*cb)(const mt_lifetime *, void *), void *arg, mt_error *err)
+{
+  mt_lifetime_visitor v = { .lifetime = cb, .arg = arg };
+  return mt_lifetimes_walk(t, &v, err);
+}
+
+int mt_ranges_foreach(mt_trace *t, int (*cb)(const mt_range_span *, void *), void *arg, mt_error *err)
+{
+  mt_lifetime_visitor v = { .range = cb, .arg = arg };
+  return mt_lifetimes_walk(t, &v, err);
+}
+
+int mt_trace_rank(mt_trace *t, int *rank, int *world, mt_error *err)
+{
+  mt_process_info p;
+  int rc = mt_trace_process(t, &p);
+  if (rc != MT_OK) {
+    mt_error_set(err, MT_ECORRUPT, "%s: damaged trace (process record)", mt_trace_path(t));
+    return MT_ECORRUPT;
+  }
+  mt__effective_rank(t, &p, rank, world);
+  return MT_OK;
+}
+
+int mt_trace_communicators(mt_trace *t, mt_communicator *out, size_t max, size_t *n, mt_error *err)
+{
+  sqlite3 *db = mt_trace_db(t);
+  sqlite3_stmt *q;
+  *n = 0;
+  if (sqlite3_prepare_v2(db, "SELECT id, nranks, rank, device, created, coalesce(destroyed, -1) "
+                             "FROM communicators ORDER BY created, id", -1, &q, NULL) != SQLITE_OK) {
+    mt_error_set(err, MT_ECORRUPT, "%s: damaged trace: %s", mt_trace_path(t), sqlite3_errmsg(db));
+    return MT_ECORRUPT;
+  }
+  int rc;
+  while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    if (*n < max) {
+      mt_communicator *c = &out[*n];
+      c->id = I64(q, 0);
+      c->nranks = (int)I64(q, 1);
+      c->rank = (int)I64(q, 2);
+      c->device = (int)I64(q, 3);
+      c->created = I64(q, 4);
+      c->destroyed = I64(q, 5);
+    }
+    (*n)++;
+  }
+  sqlite3_finalize(q);
+  if (rc != SQLITE_DONE) {
+    mt_error_set(err, MT_ECORRUPT, "%s: damaged trace: %s", mt_trace_path(t), sqlite3_errmsg(db));
+    return MT_ECORRUPT;
+  }
+  return MT_OK;
 }

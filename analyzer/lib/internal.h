@@ -50,13 +50,11 @@ const char *mt__strdup(mt__strs *s, const char *str);
 void mt__strs_free(mt__strs *s);
 
 /* Classification of an NVTX range name (analyzer/README.md, "Phases"). */
-enum { MT_PK_NONE = 0, MT_PK_FWD, MT_PK_BWD, MT_PK_REC, MT_PK_OPT, MT_PK_OTHER };
-typedef struct mt__range_class {
-  int step;          /* "step N", "iteration N": N; else -1 */
-  int layer;         /* "<prefix>.<K>.<word>": K; else -1 */
-  int kind;          /* MT_PK_* of the name's last word */
-  int exact_phase;   /* the whole name is a phase word ("forward", "init") */
-} mt__range_class;
+enum {   /* the public enum mt_phase_kind, short names */
+  MT_PK_NONE = MT_PHASE_NONE, MT_PK_FWD = MT_PHASE_FORWARD, MT_PK_BWD = MT_PHASE_BACKWARD,
+  MT_PK_REC = MT_PHASE_RECOMPUTE, MT_PK_OPT = MT_PHASE_OPTIMIZER, MT_PK_OTHER = MT_PHASE_OTHER
+};
+typedef mt_range_class mt__range_class;
 void mt__classify_range(const char *name, mt__range_class *out);
 
 /* The process's rank and world size: the process row's, or when the

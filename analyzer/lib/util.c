@@ -314,6 +314,11 @@ void mt__classify_range(const char *name, mt__range_class *out)
   }
 }
 
+void mt_range_classify(const char *name, mt_range_class *out)
+{
+  mt__classify_range(name, out);
+}
+
 /* ---- name heuristic --------------------------------------------------- */
 
 static int has(const char *hay, const char *needle)
