@@ -1627,18 +1627,27 @@ static int coverage(st *s)
 
 static int cmp_obj_size(const void *a, const void *b)
 {
-  const obj *x = *(obj *const *)a, *y = *(obj *const *)b;
-  if (x->o.size != y->o.size)
-    return x->o.size > y->o.size ? -1 : 1;
-  return x->o.alloc_ts < y->o.alloc_ts ? -1 : x->o.alloc_ts > y->o.alloc_ts;
+  const mt_object *x = a, *y = b;
+  if (x->size != y->size)
+    return x->size > y->size ? -1 : 1;
+  return x->alloc_ts < y->alloc_ts ? -1 : x->alloc_ts > y->alloc_ts;
 }
 
 static int cmp_obj_heap_addr(const void *a, const void *b)
 {
-  const obj *x = *(obj *const *)a, *y = *(obj *const *)b;
-  if (x->o.heap != y->o.heap)
-    return x->o.heap < y->o.heap ? -1 : 1;
-  return x->o.addr < y->o.addr ? -1 : x->o.addr > y->o.addr;
+  const mt_object *x = a, *y = b;
+  if (x->heap != y->heap)
+    return x->heap < y->heap ? -1 : 1;
+  return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* An object's size at ts (o.size is its last): region resizes move it. */
+static uint64_t size_at(const obj *o, int64_t ts)
+{
+  uint64_t size = o->size0;
+  for (size_t k = 0; k < o->nresizes && o->resizes[k].ts <= ts; k++)
+    size = o->resizes[k].size;
+  return size;
 }
 
 static int cmp_seg(const void *a, const void *b)
@@ -1654,11 +1663,17 @@ static int cmp_seg(const void *a, const void *b)
 static int finish_snapshot(st *s, target *tg)
 {
   mt_snapshot *sn = tg->snap;
-  obj **v = tg->objs.p;
   size_t n = tg->objs.n;
+  /* the objects as they were at ts (sizes before later resizes) */
+  mt_object *v = malloc((n + 1) * sizeof *v);
+  if (!v)
+    return nomem(s);
   for (size_t i = 0; i < n; i++) {
-    sn->by_category[v[i]->o.category] += v[i]->o.size;
-    sn->by_rule[v[i]->o.rule] += v[i]->o.size;
+    obj *o = ((obj **)tg->objs.p)[i];
+    v[i] = o->o;
+    v[i].size = size_at(o, sn->ts);
+    sn->by_category[v[i].category] += v[i].size;
+    sn->by_rule[v[i].rule] += v[i].size;
   }
   sn->by_category[MT_CAT_CACHE_FREE] = sn->reserved > sn->allocated ? sn->reserved - sn->allocated : 0;
   sn->by_rule[MT_RULE_CACHE] = sn->by_category[MT_CAT_CACHE_FREE];
@@ -1671,8 +1686,11 @@ static int finish_snapshot(st *s, target *tg)
     if (h->created > sn->ts || (h->destroyed >= 0 && h->destroyed <= sn->ts))
       continue;
     mt_segment_frag *f = mt__vec_push(&segs);
-    if (!f)
+    if (!f) {
+      free(v);
+      mt__vec_free(&segs);
       return nomem(s);
+    }
     f->heap = h->id;
     f->device = h->device;
     f->addr = h->addr;
@@ -1689,17 +1707,17 @@ static int finish_snapshot(st *s, target *tg)
   }
   for (size_t i = 0; i < n; i = j) {
     j = i;
-    while (j < n && v[j]->o.heap == v[i]->o.heap)
+    while (j < n && v[j].heap == v[i].heap)
       j++;
-    if (!v[i]->o.is_tensor)
+    if (!v[i].is_tensor)
       continue;
-    uint64_t *x = mt__map_get(&seg_of, (uint64_t)v[i]->o.heap, 0);
+    uint64_t *x = mt__map_get(&seg_of, (uint64_t)v[i].heap, 0);
     if (!x)
       continue;
     mt_segment_frag *f = &sv[*x - 1];
     uint64_t pos = f->addr, end = f->addr + f->size;
     for (size_t k = i; k < j; k++) {
-      const mt_object *o = &v[k]->o;
+      const mt_object *o = &v[k];
       if (o->addr > pos && o->addr <= end && o->addr - pos > f->largest_free)
         f->largest_free = o->addr - pos;
       if (o->addr + o->size > pos)
@@ -1722,14 +1740,11 @@ static int finish_snapshot(st *s, target *tg)
   mt__sort(sv, segs.n, sizeof *sv, cmp_seg);
   sn->segments = sv;
   sn->nsegments = segs.n;
-  /* the largest objects, copied out */
+  /* the largest objects */
   mt__sort(v, n, sizeof *v, cmp_obj_size);
   size_t keep = n < s->opts->max_objects ? n : s->opts->max_objects;
-  sn->objects = calloc(keep + 1, sizeof *sn->objects);
-  if (!sn->objects)
-    return nomem(s);
-  for (size_t i = 0; i < keep; i++)
-    sn->objects[i] = v[i]->o;
+  mt_object *kept = realloc(v, (keep + 1) * sizeof *v);
+  sn->objects = kept ? kept : v;
   sn->nobjects = keep;
   return MT_OK;
 }
@@ -1763,7 +1778,7 @@ static int build_groups(st *s, target *peak)
     uint64_t k2 = o->label_id > 0 ? 0 : ((uint64_t)o->o.stack << 8) | ((uint64_t)o->o.category << 1) | (uint64_t)o->o.is_tensor;
     uint64_t *gi = mt__map_get(&s->groups, k1, k2);
     if (gi)
-      g[*gi - 1].peak += o->o.size;
+      g[*gi - 1].peak += size_at(o, peak->ts);
   }
   /* name each group; merge the ones whose names coincide */
   mt__vec out = { .elem = sizeof(mt_alloc_group) };

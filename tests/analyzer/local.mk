@@ -2,13 +2,17 @@
 # report/diff command line, the HTML report in headless Chromium, and the
 # accuracy of the report against simtrain's ground truth.
 if ENABLE_TESTS
-check_PROGRAMS += tests/analyzer/test_analysis
-TESTS += tests/analyzer/test_analysis tests/analyzer/test_report.sh \
+check_PROGRAMS += tests/analyzer/test_analysis tests/analyzer/test_lifetimes
+TESTS += tests/analyzer/test_analysis tests/analyzer/test_lifetimes tests/analyzer/test_report.sh \
 	tests/analyzer/test_html.sh tests/analyzer/test_accuracy.sh
 endif
 tests_analyzer_test_analysis_SOURCES = tests/analyzer/test_analysis.c
 tests_analyzer_test_analysis_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(JSONC_CFLAGS) $(CMOCKA_CFLAGS)
 tests_analyzer_test_analysis_LDADD = analyzer/lib/libmemtrace-analysis.la schemas/libmemtrace-trace.la \
+	$(SQLITE_LIBS) $(JSONC_LIBS) $(CMOCKA_LIBS)
+tests_analyzer_test_lifetimes_SOURCES = tests/analyzer/test_lifetimes.c
+tests_analyzer_test_lifetimes_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(JSONC_CFLAGS) $(CMOCKA_CFLAGS)
+tests_analyzer_test_lifetimes_LDADD = analyzer/lib/libmemtrace-analysis.la schemas/libmemtrace-trace.la \
 	$(SQLITE_LIBS) $(JSONC_LIBS) $(CMOCKA_LIBS)
 EXTRA_DIST += tests/analyzer/test_report.sh tests/analyzer/test_html.sh \
 	tests/analyzer/test_accuracy.sh tests/analyzer/check_report.py
