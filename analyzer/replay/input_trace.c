@@ -1,67 +1,17 @@
-/* Replay input from a trace file: tensor blocks (region_events inside
- * heaps), device allocations no heap covers (workspaces, NCCL buffers),
- * NVTX windows and the kernel time inside them.
- *
- * STOPGAP: analyzer/lib (libmemtrace-analysis) does not expose its
- * lifetimes yet (analysis.h keeps only the live set at the peak).  Once it
- * offers an iterator over lifetimes with phase/step/layer/category, this file
- * becomes a thin adapter over it; the rules below mirror analyzer/README.md. */
+/* Replay input from a trace file: a thin adapter over libmemtrace-analysis
+ * (mt_lifetimes_walk), so the replay sees the allocations, their phase,
+ * step and category exactly as `memtrace report` does.  What stays here is
+ * the replay's own view: NVTX windows from the ranges (steps, phases, unit
+ * forward/backward/recompute with their kernel time), the requested sizes
+ * recovered from block sizes, and NCCL's buffer model. */
 #include "config.h"
 #include "analyzer/replay/input_trace.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "analyzer/lib/analysis.h"
 #include "schemas/trace.h"
-
-#define COL(i) sqlite3_column_int64(st, (i))
-#define TXT(i) ((const char *)sqlite3_column_text(st, (i)))
-
-struct open_t {
-  int64_t heap;
-  uint64_t addr;
-  size_t idx;
-};
-
-static int classify(const char *name, int *kind, char *unit, size_t len, int *step)
-{
-  *step = -1;
-  if (strncmp(name, "step ", 5) == 0 || strncmp(name, "iteration ", 10) == 0) {
-    *step = atoi(strchr(name, ' ') + 1);
-    *kind = MT_RP_W_STEP;
-    return 0;
-  }
-  if (strcmp(name, "forward") == 0) { *kind = MT_RP_W_PHASE_FWD; return 0; }
-  if (strcmp(name, "backward") == 0) { *kind = MT_RP_W_PHASE_BWD; return 0; }
-  if (strcmp(name, "optimizer") == 0) { *kind = MT_RP_W_OPTIMIZER; return 0; }
-  const char *dot = strrchr(name, '.');
-  if (!dot || (size_t)(dot - name) + 1 > len)
-    return -1;
-  if (strcmp(dot, ".forward") == 0)
-    *kind = MT_RP_W_FORWARD;
-  else if (strcmp(dot, ".backward") == 0)
-    *kind = MT_RP_W_BACKWARD;
-  else if (strcmp(dot, ".recompute") == 0)
-    *kind = MT_RP_W_RECOMPUTE;
-  else
-    return -1;
-  memcpy(unit, name, (size_t)(dot - name));
-  unit[dot - name] = 0;
-  return 0;
-}
-
-static int64_t meta_int(sqlite3 *db, const char *key, int64_t dflt)
-{
-  sqlite3_stmt *q;
-  int64_t v = dflt;
-  if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &q, NULL) != SQLITE_OK)
-    return dflt;
-  sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
-  if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
-    v = sqlite3_column_int64(q, 0);
-  sqlite3_finalize(q);
-  return v;
-}
 
 /* NCCL's buffers per communicator: channels * (nranks - 1) peer buffers of
  * one size and one smaller (work FIFO), learnt from the recorded ones. */
@@ -180,236 +130,210 @@ static void requested_sizes(mt_rp_input *in)
   free(r);
 }
 
-static int sql_fail(mt_trace *t, char *err, size_t errlen)
+/* A range that is a replay window, kept until the walk ends (ranges are
+ * reported at their end; units are numbered in start order). */
+struct span {
+  uint64_t seq;
+  int8_t kind;
+  int32_t step;
+  int64_t ts, te, kernel_ns;
+  char unit[48];
+};
+
+struct walk {
+  mt_rp_input *in;
+  size_t *index;            /* lifetime seq -> index in in->t */
+  size_t cap;
+  struct span *sp;
+  size_t nsp, capsp;
+  int64_t t_last;           /* last time seen: the end of ranges never closed */
+  int nomem;
+};
+
+/* Which window a range is: a step, a phase (the whole name a phase word),
+ * or a unit's forward/backward/recompute (the unit is the name without its
+ * last word: "layer.3.forward" -> "layer.3").  -1: none. */
+static int window_kind(const mt_range_span *r, char *unit, size_t len)
 {
-  snprintf(err, errlen, "%s: damaged trace: %s", mt_trace_path(t), sqlite3_errmsg(mt_trace_db(t)));
-  return -1;
+  if (r->cls.step >= 0)
+    return MT_RP_W_STEP;
+  if (r->cls.exact_phase)
+    return r->cls.kind == MT_PHASE_FORWARD ? MT_RP_W_PHASE_FWD
+           : r->cls.kind == MT_PHASE_BACKWARD ? MT_RP_W_PHASE_BWD
+           : r->cls.kind == MT_PHASE_OPTIMIZER ? MT_RP_W_OPTIMIZER : -1;
+  int kind = r->cls.kind == MT_PHASE_FORWARD ? MT_RP_W_FORWARD
+             : r->cls.kind == MT_PHASE_BACKWARD ? MT_RP_W_BACKWARD
+             : r->cls.kind == MT_PHASE_RECOMPUTE ? MT_RP_W_RECOMPUTE : -1;
+  if (kind < 0 || !r->name)
+    return -1;
+  size_t n = strlen(r->name);
+  while (n > 0 && !strchr("./: ", r->name[n - 1]))
+    n--;
+  if (n < 2 || n > len)   /* no unit before the separator, or too long */
+    return -1;
+  memcpy(unit, r->name, n - 1);
+  unit[n - 1] = 0;
+  return kind;
 }
 
-/* Phase / step of the innermost phase window containing ts. */
-static void phase_at(const mt_rp_input *in, int64_t ts, int *phase, int *step)
+static int on_range(const mt_range_span *r, void *arg)
 {
-  *phase = MT_RP_PH_OTHER;
-  *step = -1;
-  for (size_t i = 0; i < in->nw; i++) {
-    const mt_rp_window *w = &in->w[i];
-    if (ts < w->ts || ts > w->te)
-      continue;
-    if (w->kind == MT_RP_W_STEP)
-      *step = w->step;
-    else if (w->kind == MT_RP_W_PHASE_FWD)
-      *phase = MT_RP_PH_FORWARD;
-    else if (w->kind == MT_RP_W_PHASE_BWD)
-      *phase = MT_RP_PH_BACKWARD;
-    else if (w->kind == MT_RP_W_OPTIMIZER)
-      *phase = MT_RP_PH_OPTIMIZER;
+  struct walk *w = arg;
+  struct span x = { .seq = r->seq, .step = r->step, .ts = r->ts, .te = r->te, .kernel_ns = r->kernel_ns };
+  int kind = window_kind(r, x.unit, sizeof x.unit);
+  if (r->te > w->t_last)
+    w->t_last = r->te;
+  if (kind < 0)
+    return 0;
+  x.kind = (int8_t)kind;
+  if (kind == MT_RP_W_STEP)
+    x.step = r->cls.step;
+  if (w->nsp == w->capsp) {
+    size_t c = w->capsp ? 2 * w->capsp : 256;
+    struct span *n = realloc(w->sp, c * sizeof *n);
+    if (!n) {
+      w->nomem = 1;
+      return 1;
+    }
+    w->sp = n;
+    w->capsp = c;
   }
+  w->sp[w->nsp++] = x;
+  return 0;
+}
+
+static int8_t rp_phase(int kind)
+{
+  switch (kind) {
+  case MT_PHASE_FORWARD: return MT_RP_PH_FORWARD;
+  case MT_PHASE_BACKWARD: return MT_RP_PH_BACKWARD;
+  case MT_PHASE_RECOMPUTE: return MT_RP_PH_RECOMPUTE;
+  case MT_PHASE_OPTIMIZER: return MT_RP_PH_OPTIMIZER;
+  default: return MT_RP_PH_OTHER;
+  }
+}
+
+/* A lifetime as the replay's tensor: the category the analysis decided (its
+ * order is the replay's), the size when allocated (the replay models no
+ * resize), the label without its "<category>/" annotation. */
+static int on_lifetime(const mt_lifetime *l, void *arg)
+{
+  struct walk *w = arg;
+  const mt_object *o = &l->obj;
+  mt_rp_tensor x = { 0 };
+  x.t_alloc = o->alloc_ts;
+  x.t_free = o->free_ts < 0 ? MT_RP_NEVER : o->free_ts;
+  x.bytes = l->size0;
+  x.stream = (int32_t)o->stream;
+  x.outside = (int8_t)!o->is_tensor;
+  x.cat = (int8_t)(o->category >= 0 && o->category < MT_RP_NCAT ? o->category : MT_RP_OTHER);
+  x.phase = rp_phase(l->phase_kind);
+  x.step = o->step;
+  x.layer = x.unit = -1;   /* from the name, by mt_rp_input_finish */
+  x.name = o->label;
+  if (x.name && o->rule == MT_RULE_ANNOTATION && strchr(x.name, '/'))
+    x.name = strchr(x.name, '/') + 1;
+  int64_t last = o->free_ts > o->alloc_ts ? o->free_ts : o->alloc_ts;
+  if (last > w->t_last)
+    w->t_last = last;
+  if (l->seq >= w->cap) {
+    size_t c = w->cap ? w->cap : 1024;
+    while (c <= l->seq)
+      c *= 2;
+    size_t *n = realloc(w->index, c * sizeof *n);
+    if (!n) {
+      w->nomem = 1;
+      return 1;
+    }
+    w->index = n;
+    w->cap = c;
+  }
+  long idx = mt_rp_input_add(w->in, &x);
+  if (idx < 0) {
+    w->nomem = 1;
+    return 1;
+  }
+  w->index[l->seq] = (size_t)idx;
+  return 0;
+}
+
+static int cmp_span(const void *a, const void *b)
+{
+  const struct span *x = a, *y = b;
+  return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Tensors in allocation order, windows in start order (units numbered as
+ * they first start). */
+static int arrange(struct walk *w)
+{
+  mt_rp_input *in = w->in;
+  if (in->nt) {
+    mt_rp_tensor *t = malloc(in->nt * sizeof *t);
+    if (!t)
+      return -1;
+    for (size_t i = 0; i < in->nt; i++)
+      t[i] = in->t[w->index[i]];
+    free(in->t);
+    in->t = t;
+    in->capt = in->nt;
+  }
+  if (w->nsp > 1)
+    qsort(w->sp, w->nsp, sizeof *w->sp, cmp_span);
+  for (size_t i = 0; i < w->nsp; i++) {
+    const struct span *x = &w->sp[i];
+    mt_rp_window win = { 0 };
+    win.kind = x->kind;
+    win.ts = x->ts;
+    win.te = x->te >= 0 ? x->te : (w->t_last > x->ts ? w->t_last : x->ts);
+    win.step = x->step;
+    win.kernel_ns = x->kernel_ns;
+    win.layer = -1;
+    win.unit = -1;
+    if (x->kind == MT_RP_W_FORWARD || x->kind == MT_RP_W_BACKWARD || x->kind == MT_RP_W_RECOMPUTE)
+      win.unit = mt_rp_input_unit(in, x->unit);
+    if (mt_rp_input_add_window(in, &win) < 0)
+      return -1;
+  }
+  return 0;
 }
 
 int mt_rp_input_from_trace(const char *path, mt_rp_input *in, char *err, size_t errlen)
 {
   mt_trace *t = NULL;
-  mt_error e;
+  mt_error e = { 0 };
   mt_rp_input_init(in);
   if (mt_trace_open(path, 0, &t, &e) != MT_OK) {
     snprintf(err, errlen, "%s", e.msg);
     return -1;
   }
-  mt_process_info pi;
-  sqlite3 *db = mt_trace_db(t);
-  sqlite3_stmt *st;
-  if (mt_trace_process(t, &pi) == MT_OK) {
-    in->rank = pi.rank;
-    in->world = pi.world_size > 0 ? pi.world_size : 1;
-    /* no rank in the environment (a launcher that forks without RANK): the
-     * collector's guess from the largest NCCL communicator, the rule of the
-     * analysis library (analyze.c, mt__effective_rank; not exported yet) */
-    int64_t nw = meta_int(db, "world_size.nccl", -1);
-    if (nw > 0 && pi.world_size <= 1 && pi.rank == 0) {
-      in->rank = (int)meta_int(db, "rank.nccl", 0);
-      in->world = (int)nw;
-    }
+  struct walk w = { .in = in, .t_last = INT64_MIN };
+  mt_lifetime_visitor v = { .lifetime = on_lifetime, .range = on_range, .arg = &w };
+  mt_communicator comms[16];
+  size_t ncomms = 0;
+  int world = 0;
+  int rc = mt_trace_rank(t, &in->rank, &world, &e);
+  if (rc == MT_OK)
+    rc = mt_trace_communicators(t, comms, sizeof comms / sizeof comms[0], &ncomms, &e);
+  if (rc == MT_OK)
+    rc = mt_lifetimes_walk(t, &v, &e);
+  if (rc == MT_OK && (w.nomem || arrange(&w) != 0)) {
+    snprintf(e.msg, sizeof e.msg, "%s: out of memory", path);
+    rc = MT_ENOMEM;
   }
-  /* communicators: their sizes (the recording's data-parallel degree is the
-   * largest one for a run without SP/PP) */
-  if (sqlite3_prepare_v2(db, "SELECT nranks FROM communicators ORDER BY created, id", -1, &st, NULL) != SQLITE_OK)
-    goto sqlerr;
-  while (sqlite3_step(st) == SQLITE_ROW)
-    if (in->ncomms < (int)(sizeof in->comm_nranks / sizeof in->comm_nranks[0]))
-      in->comm_nranks[in->ncomms++] = (int)COL(0);
-  sqlite3_finalize(st);
-  /* windows */
-  if (sqlite3_prepare_v2(db, "SELECT r.ts, coalesce(r.te, r.ts), s.value FROM ranges r JOIN strings s ON "
-                             "s.id = r.name_id WHERE r.kind != 3 ORDER BY r.ts", -1, &st, NULL) != SQLITE_OK)
-    goto sqlerr;
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    const char *name = TXT(2);
-    int kind, step;
-    char unit[48];
-    if (!name || classify(name, &kind, unit, sizeof unit, &step) != 0)
-      continue;
-    mt_rp_window w = { 0 };
-    w.kind = (int8_t)kind;
-    w.ts = COL(0);
-    w.te = COL(1);
-    w.step = step;
-    w.unit = kind == MT_RP_W_FORWARD || kind == MT_RP_W_BACKWARD || kind == MT_RP_W_RECOMPUTE
-             ? mt_rp_input_unit(in, unit) : -1;
-    w.layer = -1;
-    mt_rp_input_add_window(in, &w);
+  free(w.index);
+  free(w.sp);
+  mt_trace_close(t);
+  if (rc != MT_OK) {
+    snprintf(err, errlen, "%s", e.msg);
+    mt_rp_input_free(in);
+    return -1;
   }
-  sqlite3_finalize(st);
-  /* steps of non-step windows */
-  for (size_t i = 0; i < in->nw; i++)
-    if (in->w[i].kind != MT_RP_W_STEP)
-      for (size_t j = 0; j < in->nw; j++)
-        if (in->w[j].kind == MT_RP_W_STEP && in->w[i].ts >= in->w[j].ts && in->w[i].ts <= in->w[j].te)
-          in->w[i].step = in->w[j].step;
-  /* kernel time per window: prefix sums over kernels in time order */
-  {
-    int64_t *kt = NULL, *ks = NULL;
-    size_t nk = 0, ck = 0;
-    if (sqlite3_prepare_v2(db, "SELECT ts, CASE WHEN gpu_end IS NOT NULL THEN gpu_end - gpu_start ELSE dur END "
-                               "FROM kernels ORDER BY ts", -1, &st, NULL) != SQLITE_OK)
-      goto sqlerr;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      if (nk == ck) {
-        ck = ck ? 2 * ck : 4096;
-        kt = realloc(kt, ck * sizeof *kt);
-        ks = realloc(ks, (ck + 1) * sizeof *ks);
-        if (!kt || !ks)
-          abort();
-      }
-      kt[nk] = COL(0);
-      ks[nk + 1] = (nk ? ks[nk] : 0) + COL(1);
-      nk++;
-    }
-    sqlite3_finalize(st);
-    if (ks)
-      ks[0] = 0;
-    for (size_t i = 0; i < in->nw && nk; i++) {
-      size_t lo = 0, hi = nk, a, b;
-      while (lo < hi) { size_t m = (lo + hi) / 2; if (kt[m] < in->w[i].ts) lo = m + 1; else hi = m; }
-      a = lo;
-      lo = a, hi = nk;
-      while (lo < hi) { size_t m = (lo + hi) / 2; if (kt[m] <= in->w[i].te) lo = m + 1; else hi = m; }
-      b = lo;
-      in->w[i].kernel_ns = ks[b] - ks[a];
-    }
-    free(kt);
-    free(ks);
-  }
-  /* tensor blocks */
-  {
-    struct open_t *op = NULL;
-    size_t no = 0, co = 0;
-    if (sqlite3_prepare_v2(db, "SELECT r.ts, r.op, r.heap, r.addr, r.size, r.stream, s.value FROM region_events r "
-                               "LEFT JOIN strings s ON s.id = r.label_id ORDER BY r.ts, r.rowid", -1, &st, NULL) != SQLITE_OK)
-      goto sqlerr;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      int64_t ts = COL(0), heap = COL(2);
-      uint64_t addr = (uint64_t)COL(3);
-      if (COL(1) == 1) {
-        mt_rp_tensor x = { 0 };
-        const char *label = TXT(6);
-        char nm[256];
-        x.t_alloc = ts;
-        x.t_free = MT_RP_NEVER;
-        x.bytes = (uint64_t)COL(4);
-        x.stream = (int32_t)COL(5);
-        x.layer = x.unit = -1;
-        x.cat = -1;
-        if (label) {
-          const char *sl = strchr(label, '/');
-          if (sl) {
-            snprintf(nm, sizeof nm, "%.*s", (int)(sl - label), label);
-            int c = mt_rp_cat_parse(nm);
-            if (c >= 0) {
-              x.cat = (int8_t)c;
-              label = sl + 1;
-            }
-          }
-        }
-        x.name = label;
-        long idx = mt_rp_input_add(in, &x);
-        if (idx < 0)
-          abort();
-        if (no == co) {
-          co = co ? 2 * co : 1024;
-          op = realloc(op, co * sizeof *op);
-          if (!op)
-            abort();
-        }
-        op[no++] = (struct open_t){ heap, addr, (size_t)idx };
-      } else if (COL(1) == 2) {
-        for (size_t i = no; i-- > 0;)
-          if (op[i].addr == addr) {
-            in->t[op[i].idx].t_free = ts;
-            op[i] = op[--no];
-            break;
-          }
-      }
-    }
-    sqlite3_finalize(st);
-    free(op);
-  }
-  /* device allocations no heap covers */
-  if (sqlite3_prepare_v2(db, "SELECT m.ts, m.op, m.addr, m.size, m.context FROM mem_events m WHERE m.kind IN (1, 4) "
-                             "AND m.result = 0 AND m.op IN (1, 2) AND NOT EXISTS (SELECT 1 FROM heaps h WHERE "
-                             "h.addr = m.addr) ORDER BY m.ts, m.rowid", -1, &st, NULL) != SQLITE_OK)
-    goto sqlerr;
-  {
-    struct open_t *op = NULL;
-    size_t no = 0, co = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      uint64_t addr = (uint64_t)COL(2);
-      if (COL(1) == 1) {
-        mt_rp_tensor x = { 0 };
-        x.t_alloc = COL(0);
-        x.t_free = MT_RP_NEVER;
-        x.bytes = (uint64_t)COL(3);
-        x.outside = 1;
-        x.layer = x.unit = -1;
-        x.cat = COL(4) == 1 ? MT_RP_COMMUNICATION : COL(4) == 2 || COL(4) == 3 ? MT_RP_WORKSPACE : MT_RP_OTHER;
-        long idx = mt_rp_input_add(in, &x);
-        if (idx < 0)
-          abort();
-        if (no == co) {
-          co = co ? 2 * co : 64;
-          op = realloc(op, co * sizeof *op);
-          if (!op)
-            abort();
-        }
-        op[no++] = (struct open_t){ 0, addr, (size_t)idx };
-      } else {
-        for (size_t i = no; i-- > 0;)
-          if (op[i].addr == addr) {
-            in->t[op[i].idx].t_free = COL(0);
-            op[i] = op[--no];
-            break;
-          }
-      }
-    }
-    free(op);
-  }
-  sqlite3_finalize(st);
-  /* phases, steps and the categories of unannotated blocks */
-  for (size_t i = 0; i < in->nt; i++) {
-    mt_rp_tensor *x = &in->t[i];
-    int ph, stp, fph, fst;
-    phase_at(in, x->t_alloc, &ph, &stp);
-    x->phase = (int8_t)ph;
-    x->step = stp;
-    if (x->cat >= 0)
-      continue;
-    if (x->name && strstr(x->name, "workspace"))
-      x->cat = MT_RP_WORKSPACE;
-    else if (x->t_free != MT_RP_NEVER) {
-      phase_at(in, x->t_free, &fph, &fst);
-      x->cat = ph == MT_RP_PH_FORWARD && fph == MT_RP_PH_BACKWARD && fst == stp ? MT_RP_ACTIVATION : MT_RP_TEMPORARY;
-    } else
-      x->cat = MT_RP_OTHER;
-  }
+  /* the recorded data-parallel degree is the world (recordings are taken
+     without SP/PP); communicator sizes feed the NCCL buffer model */
+  in->world = world > 0 ? world : 1;
+  for (size_t i = 0; i < ncomms && i < sizeof in->comm_nranks / sizeof in->comm_nranks[0]; i++)
+    in->comm_nranks[in->ncomms++] = comms[i].nranks;
   requested_sizes(in);
   in->t_first = in->nt ? in->t[0].t_alloc : 0;
   for (size_t i = 0; i < in->nt; i++)
@@ -417,13 +341,7 @@ int mt_rp_input_from_trace(const char *path, mt_rp_input *in, char *err, size_t 
       in->t_first = in->t[i].t_alloc;
   nccl_model(in);
   mt_rp_input_finish(in);
-  mt_trace_close(t);
   return 0;
-sqlerr:
-  sql_fail(t, err, errlen);
-  mt_trace_close(t);
-  mt_rp_input_free(in);
-  return -1;
 }
 
 #include <dirent.h>

@@ -14,4 +14,7 @@ analyzer_replay_libmemtrace_replay_la_LIBADD = -lm
 
 # memtrace replay / recommend (analyzer/cmds/), over this library.
 memtrace_SOURCES += analyzer/cmds/replay.c analyzer/cmds/recommend.c
-memtrace_LDADD += analyzer/replay/libmemtrace-replay.la schemas/libmemtrace-trace.la $(SQLITE_LIBS) -lm
+# input_trace.c reads traces through libmemtrace-analysis (mt_lifetimes_walk):
+# whatever links this library with mt_rp_input_from_trace links that one after it.
+memtrace_LDADD += analyzer/replay/libmemtrace-replay.la analyzer/lib/libmemtrace-analysis.la \
+	schemas/libmemtrace-trace.la $(SQLITE_LIBS) $(JSONC_LIBS) -lm
