@@ -2,7 +2,8 @@
  *
  * Input: one rank's tensor-level lifetimes (mt_rp_tensor) and its phase
  * windows (mt_rp_window), as the analysis library rebuilds them from a trace
- * (the adapter is mt_rp_input_from_trace in input.c); tests fill them by hand.
+ * (mt_rp_input_from_trace in input_trace.c, an adapter over
+ * mt_lifetimes_walk); tests fill them by hand.
  * A plan (mt_rp_plan) names techniques; mt_rp_replay transforms the
  * lifetimes as the techniques would, runs the result through an allocator
  * model (alloc.h) and reports the new peaks with their costs.
