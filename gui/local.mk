@@ -13,7 +13,7 @@ nodist_gui_memtrace_view_SOURCES = gui/resources.c
 # headers' expansions only through casts; keep the rest of MT_CFLAGS.
 gui_memtrace_view_CFLAGS = $(AM_CFLAGS) $(GTK_CFLAGS) $(SQLITE_CFLAGS) $(JSONC_CFLAGS) \
 	-Wno-unused-parameter
-gui_memtrace_view_LDADD = analyzer/lib/libmemtrace-analysis.la analyzer/replay/libmemtrace-replay.la \
+gui_memtrace_view_LDADD = analyzer/replay/libmemtrace-replay.la analyzer/lib/libmemtrace-analysis.la \
 	schemas/libmemtrace-trace.la \
 	$(GTK_LIBS) $(SQLITE_LIBS) $(JSONC_LIBS) -lm
 BUILT_SOURCES += gui/resources.c
