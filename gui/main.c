@@ -14,12 +14,13 @@
 #include "gui/headless.h"
 #include "gui/units.h"
 #include "gui/window.h"
+#include "gui/recent.h"
 
 GResource *mt_view_get_resource(void);
 
 static MtViewOptions opts = { .rank = -1, .width = 0, .height = 0, .select = MT_NONE, .list_live = MT_NONE };
 static char *opt_budget, *opt_size, *opt_range, *opt_select, *opt_hide, *opt_list_live;
-static gboolean opt_bench, opt_version;
+static gboolean opt_bench, opt_version, opt_list_recent;
 static char **remaining;
 
 static const GOptionEntry entries[] = {
@@ -43,6 +44,7 @@ static const GOptionEntry entries[] = {
     "(go-to-peak, zoom-in, select-time 45ms, select-row 0, screenshot F, layout F, quit, ...)", "CMDS" },
   { "list-live", 0, 0, G_OPTION_ARG_STRING, &opt_list_live, "Print what is live at TIME (the window's table) and exit", "TIME" },
   { "bench", 0, 0, G_OPTION_ARG_NONE, &opt_bench, "Scripted zoom/pan frames without a display; print percentiles", NULL },
+  { "list-recent", 0, 0, G_OPTION_ARG_NONE, &opt_list_recent, "Print the Recent menu's traces and runs (newest first) and exit", NULL },
   { "version", 0, 0, G_OPTION_ARG_NONE, &opt_version, "Print the version", NULL },
   { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &remaining, NULL, "[TRACE|RUNDIR]" },
   { NULL, 0, 0, 0, NULL, NULL, NULL },
@@ -102,6 +104,13 @@ static int handle_local(GApplication *app, GVariantDict *dict, gpointer data)
 {
   if (opt_version) {
     printf("memtrace-view %s\n", PACKAGE_VERSION);
+    return 0;
+  }
+  if (opt_list_recent) {
+    char **paths = mt_recent_list(gtk_recent_manager_get_default(), MT_RECENT_MAX);
+    for (char **p = paths; *p; p++)
+      printf("%s\n", *p);
+    g_strfreev(paths);
     return 0;
   }
   int rc = finish_options();

@@ -7,6 +7,7 @@
 #include "gui/liveset.h"
 #include "gui/palette.h"
 #include "gui/units.h"
+#include "gui/recent.h"
 
 /* ---- a row of the live table --------------------------------------------- */
 
@@ -35,6 +36,7 @@ struct _MtWindow {
   MtViewOptions opts;
   GtkWidget *chart, *title, *subtitle, *rank_drop, *status, *details, *table, *ranks_toggle, *stack;
   GtkWidget *spinner;
+  GMenu *recent_menu;          /* refilled on the recent manager's "changed" */
   GListStore *rows;
   MtLiveSet *live;
   GCancellable *cancel;
@@ -578,6 +580,46 @@ static void act_open(GSimpleAction *a, GVariant *p, gpointer w)
   gtk_native_dialog_show(GTK_NATIVE_DIALOG(dlg));
 }
 
+static void act_open_recent(GSimpleAction *a, GVariant *p, gpointer w)
+{
+  MtWindow *self = w;
+  const char *path = g_variant_get_string(p, NULL);
+  if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+    set_details(self, "That trace is no longer there.");
+    return;
+  }
+  MtViewOptions o = self->opts;
+  o.path = (char *)path;
+  o.script = NULL;
+  gtk_window_present(GTK_WINDOW(mt_window_new(gtk_window_get_application(GTK_WINDOW(self)), &o)));
+}
+
+/* script hook: the Recent menu as "label<TAB>path" lines */
+static void act_recent_dump(GSimpleAction *a, GVariant *p, gpointer w)
+{
+  MtWindow *self = w;
+  FILE *f = fopen(g_variant_get_string(p, NULL), "w");
+  if (!f) {
+    g_printerr("memtrace-view: cannot write %s\n", g_variant_get_string(p, NULL));
+    return;
+  }
+  GMenuModel *m = G_MENU_MODEL(self->recent_menu);
+  for (int i = 0; i < g_menu_model_get_n_items(m); i++) {
+    char *label = NULL, *target = NULL;
+    g_menu_model_get_item_attribute(m, i, G_MENU_ATTRIBUTE_LABEL, "s", &label);
+    g_menu_model_get_item_attribute(m, i, G_MENU_ATTRIBUTE_TARGET, "s", &target);
+    fprintf(f, "%s\t%s\n", label ? label : "", target ? target : "");
+    g_free(label);
+    g_free(target);
+  }
+  fclose(f);
+}
+
+static void on_recent_changed(GtkRecentManager *rm, MtWindow *self)
+{
+  mt_recent_fill_menu(self->recent_menu, rm, "win.open-recent");
+}
+
 static void act_set_dark(GSimpleAction *a, GVariant *p, gpointer w)
 {
   mt_chart_widget_get_view(chart_of(w))->dark = g_variant_get_boolean(p);
@@ -605,6 +647,8 @@ static const GActionEntry win_actions[] = {
   { "screenshot", act_screenshot, "s", NULL, NULL, { 0 } },
   { "layout", act_layout, "s", NULL, NULL, { 0 } },
   { "open", act_open, NULL, NULL, NULL, { 0 } },
+  { "open-recent", act_open_recent, "s", NULL, NULL, { 0 } },
+  { "recent-menu", act_recent_dump, "s", NULL, NULL, { 0 } },
   { "close", act_quit, NULL, NULL, NULL, { 0 } },
   { "set-dark", act_set_dark, "b", NULL, NULL, { 0 } },
 };
@@ -812,6 +856,9 @@ static void mt_window_dispose(GObject *obj)
   if (self->session)
     g_signal_handlers_disconnect_by_data(self->session, self);
   g_clear_object(&self->session);
+  if (self->recent_menu)
+    g_signal_handlers_disconnect_by_data(gtk_recent_manager_get_default(), self);
+  g_clear_object(&self->recent_menu);
   G_OBJECT_CLASS(mt_window_parent_class)->dispose(obj);
 }
 
@@ -913,6 +960,16 @@ MtWindow *mt_window_new(GtkApplication *app, const MtViewOptions *opts)
   g_free(base);
 
   gtk_header_bar_pack_start(GTK_HEADER_BAR(hb), icon_button("document-open-symbolic", "win.open", "Open a trace or run"));
+  GtkRecentManager *rm = gtk_recent_manager_get_default();
+  self->recent_menu = g_menu_new();
+  mt_recent_fill_menu(self->recent_menu, rm, "win.open-recent");
+  g_signal_connect(rm, "changed", G_CALLBACK(on_recent_changed), self);
+  GtkWidget *recent = gtk_menu_button_new();
+  gtk_menu_button_set_icon_name(GTK_MENU_BUTTON(recent), "document-open-recent-symbolic");
+  gtk_menu_button_set_menu_model(GTK_MENU_BUTTON(recent), G_MENU_MODEL(self->recent_menu));
+  gtk_widget_set_tooltip_text(recent, "Recent traces and runs");
+  gtk_accessible_update_property(GTK_ACCESSIBLE(recent), GTK_ACCESSIBLE_PROPERTY_LABEL, "Recent traces and runs", -1);
+  gtk_header_bar_pack_start(GTK_HEADER_BAR(hb), recent);
   self->rank_drop = gtk_drop_down_new(NULL, NULL);
   gtk_widget_set_tooltip_text(self->rank_drop, "Rank shown");
   gtk_accessible_update_property(GTK_ACCESSIBLE(self->rank_drop), GTK_ACCESSIBLE_PROPERTY_LABEL, "Rank shown", -1);
@@ -1023,11 +1080,7 @@ MtWindow *mt_window_new(GtkApplication *app, const MtViewOptions *opts)
   update_status(self);
   mt_session_load_async(self->session, self->cancel, on_loaded, g_object_ref(self));
 
-  GFile *f = g_file_new_for_path(opts->path);
-  char *uri = g_file_get_uri(f);
-  gtk_recent_manager_add_item(gtk_recent_manager_get_default(), uri);
-  g_free(uri);
-  g_object_unref(f);
+  mt_recent_add(rm, opts->path);
   gtk_widget_grab_focus(self->chart);
   return self;
 }

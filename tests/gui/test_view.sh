@@ -10,6 +10,10 @@ MK="$B/tests/gui/mkviewtrace"
 PROBE="$B/tests/gui/pngprobe"
 T=$(mktemp -d "${TMPDIR:-/tmp}/mtview.XXXXXX")
 trap 'rm -rf "$T"' EXIT
+# the recent-files list and the timeline cache live in the test's own dirs
+XDG_DATA_HOME="$T/data" XDG_CACHE_HOME="$T/cache"
+export XDG_DATA_HOME XDG_CACHE_HOME
+mkdir -p "$XDG_DATA_HOME" "$XDG_CACHE_HOME"
 
 # Palette (docs/VIEWER.md) and furniture colours.
 PARAM=0072B2 OPT=009E73 GRAD=E69F00 ACT=CC79A7 WS=56B4E9 CACHE=CFCFCF BG=FFFFFF DARKBG=1E1E1E
@@ -243,9 +247,42 @@ if command -v xvfb-run >/dev/null 2>&1; then
   if grep -v "session bus" "$T/xout" | grep -q "CRITICAL\|WARNING"; then
     not_ok "no GTK warnings: $(grep -v 'session bus' "$T/xout" | grep -m3 'CRITICAL\|WARNING')"
   else ok "no GTK warnings or criticals"; fi
+
+  # Recent menu: what the viewer opened (newest first), a run directory
+  # another program recorded; not a text file, not a trace that is gone.
+  now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  bm() { # uri mime app
+    echo "<bookmark href=\"$1\" added=\"$now\" modified=\"$now\" visited=\"$now\"><info><metadata owner=\"http://freedesktop.org\"><mime:mime-type type=\"$2\"/><bookmark:applications><bookmark:application name=\"$3\" exec=\"$3\" modified=\"$now\" count=\"1\"/></bookmark:applications></metadata></info></bookmark>"
+  }
+  echo notes >"$T/notes.txt"
+  { echo '<?xml version="1.0" encoding="UTF-8"?>'
+    echo '<xbel version="1.0" xmlns:bookmark="http://www.freedesktop.org/standards/desktop-bookmarks" xmlns:mime="http://www.freedesktop.org/standards/shared-mime-info">'
+    bm "file://$T/run" inode/directory nautilus
+    bm "file://$T/notes.txt" text/plain gedit
+    bm "file://$T/gone.mtrace" application/octet-stream x
+    echo '</xbel>'; } >"$XDG_DATA_HOME/recently-used.xbel"
+  cp "$T/basic.mtrace" "$T/other.mtrace"
+  sleep 1
+  GSK_RENDERER=cairo timeout 60 xvfb-run -a -s "-screen 0 1400x1000x24" "$VIEW" "$T/other.mtrace" --size 900x600 \
+    --script "wait 300;quit" >"$T/rout1" 2>&1
+  sleep 1
+  GSK_RENDERER=cairo timeout 60 xvfb-run -a -s "-screen 0 1400x1000x24" "$VIEW" "$T/basic.mtrace" --size 900x600 \
+    --script "wait 300;recent-menu $T/recent1;open-recent $T/other.mtrace;wait 1500;quit" >"$T/rout2" 2>&1; rc=$?
+  check "recent: the window runs the Recent menu's script and quits (rc $rc)" test $rc -eq 0
+  got=$(cut -f2 "$T/recent1" 2>/dev/null | tr '\n' ' ')
+  check "recent: menu lists basic, other, run (newest first), no text file, no missing trace: $got" \
+    test "$got" = "$T/basic.mtrace $T/other.mtrace $T/run "
+  check "recent: menu labels name the file and its directory" grep -q "^basic.mtrace — " "$T/recent1"
+  got=$("$VIEW" --list-recent | tr '\n' ' ')
+  check "recent: opening from the menu makes it the newest (--list-recent: $got)" \
+    test "$got" = "$T/other.mtrace $T/basic.mtrace $T/run "
+  if grep -v "session bus" "$T/rout1" "$T/rout2" | grep -q "CRITICAL\|WARNING"; then
+    not_ok "recent: no GTK warnings: $(grep -v 'session bus' "$T/rout1" "$T/rout2" | grep -m3 'CRITICAL\|WARNING')"
+  else ok "recent: no GTK warnings or criticals"; fi
 else
   for d in "window opens" "window preview" "window peak marker" "window activation" "window gradient" "window parameter" \
-           "window lifetime bar" "no GTK warnings"; do
+           "window lifetime bar" "no GTK warnings" "recent menu script" "recent menu order" "recent labels" \
+           "recent newest" "recent warnings"; do
     _tap_n=$((_tap_n + 1)); echo "ok $_tap_n # SKIP $d: xvfb-run not installed"
   done
 fi
