@@ -89,13 +89,15 @@ static int read_version(sqlite3 *db, int *version)
   return rc == SQLITE_ROW ? MT_OK : MT_ESQL;
 }
 
+/* 1 if the table exists, 0 if not, -1 if SQLite could not say (busy, I/O). */
 static int has_table(sqlite3 *db, const char *name)
 {
   sqlite3_stmt *st;
-  int found = 0;
+  int found = -1;
   if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", -1, &st, NULL) == SQLITE_OK) {
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    found = sqlite3_step(st) == SQLITE_ROW;
+    int rc = sqlite3_step(st);
+    found = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
     sqlite3_finalize(st);
   }
   return found;
@@ -125,6 +127,9 @@ static int open_checked(const char *path, int flags, sqlite3 **out, int *version
     sqlite3_close(db);
     return MT_EIO;
   }
+  /* another process (or a first analysis building its index) may hold a
+     write lock for a moment: wait for it rather than misreport the file */
+  sqlite3_busy_timeout(db, 10000);
   if (read_version(db, version) != MT_OK) {
     int code = classify_sqlite_error(db, sqlite3_extended_errcode(db));
     mt_error_set(err, code, "%s: %s: %s", path,
@@ -133,7 +138,13 @@ static int open_checked(const char *path, int flags, sqlite3 **out, int *version
     sqlite3_close(db);
     return code;
   }
-  if (*version == 0 || !has_table(db, "process")) {
+  int has_process = *version == 0 ? 0 : has_table(db, "process");
+  if (has_process < 0) {
+    mt_error_set(err, MT_EIO, "%s: cannot read: %s", path, sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return MT_EIO;
+  }
+  if (!has_process) {
     mt_error_set(err, MT_ENOTTRACE, "%s: not a memtrace trace (an SQLite database without memtrace tables)", path);
     sqlite3_close(db);
     return MT_ENOTTRACE;
@@ -198,6 +209,8 @@ static void build_analysis_index(const char *path, sqlite3 *ro)
   }
   if (!finished || indexed || access(path, W_OK) != 0)
     return;
+  /* In WAL mode readers are not blocked while the index is built; without
+     WAL (a finished trace), other readers wait on their busy timeout. */
   sqlite3 *rw = NULL;
   if (sqlite3_open_v2(path, &rw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK) {
     sqlite3_busy_timeout(rw, 2000);
@@ -236,7 +249,7 @@ int mt_trace_open(const char *path, int flags, mt_trace **out, mt_error *err)
   }
   t->db = db;
   t->writable = flags == MT_OPEN_WRITE;
-  sqlite3_busy_timeout(db, 2000);
+  sqlite3_busy_timeout(db, 10000);
   /* A process row must be there: its absence means a create that never finished. */
   sqlite3_stmt *st;
   rc = MT_OK;
