@@ -253,6 +253,18 @@ MT_HIDDEN void mt__drain_fork_parent(void);
 MT_HIDDEN void mt__drain_fork_child(void);
 MT_HIDDEN extern int64_t mt__start_ns;
 
+/* ---- hooks_framework.c ---------------------------------------------------- */
+/* Python frames of the framework channel: an MT_R_REGION or MT_R_FW MEM
+ * record may carry, in its stack slots, keys MT_PYFRAME_TAG | id (innermost
+ * first) instead of PCs; id names a "file:line function" string registered
+ * by memtrace_fw_frame_name and read by the drain with mt__fw_pyframe (NULL
+ * when unknown).  No lock on the read: entries are published once, never
+ * changed until exit. */
+#define MT_PYFRAME_TAG (0xfeull << 56)
+#define MT_PYFRAME_MASK (0xffull << 56)
+#define MT_FW_MAX_PYFRAMES 32
+MT_HIDDEN const char *mt__fw_pyframe(uint64_t id);
+
 /* ---- cupti.c -------------------------------------------------------------- */
 /* Decides and starts CUPTI once per process, at activation, on the thread
  * of the first CUDA call (so that its work is already seen). */

@@ -501,7 +501,12 @@ static int64_t stack_id(mt_tbuf *b, uint64_t pos, const mt_rec *r)
     if (!f) {
       f = (uint64_t)++D.next_frame_id;
       map_put(&D.frames, parent, pcs[i], f);
-      mt_trace_put_frame(D.t, (int64_t)f, (int64_t)parent, pcs[i], module_of(pcs[i], 1), NULL);
+      if ((pcs[i] & MT_PYFRAME_MASK) == MT_PYFRAME_TAG) {   /* a Python frame of the framework channel */
+        const char *sym = mt__fw_pyframe(pcs[i] & ~MT_PYFRAME_MASK);
+        mt_trace_put_frame(D.t, (int64_t)f, (int64_t)parent, 0, 0, sym ? sym : "?");
+      } else {
+        mt_trace_put_frame(D.t, (int64_t)f, (int64_t)parent, pcs[i], module_of(pcs[i], 1), NULL);
+      }
     }
     parent = f;
   }
@@ -1024,6 +1029,7 @@ static void consume(mt_tbuf *b, uint64_t pos, const mt_rec *r)
       e.size = r->p[1];
       e.thread = b->id;
       e.context = MT_CTX_FRAMEWORK;
+      e.stack = stack_id(b, pos, r);   /* the allocator entry's Python frames, if any */
       e.stream = stream_id(r->p[2], r->device, ts);
       mt_trace_put_mem(D.t, &e);
     } else if (r->op == MT_FW_OOM) {

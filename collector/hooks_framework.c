@@ -7,13 +7,18 @@
  *   phases        memtrace_fw_range_start/end (start/end ranges: backward
  *                 hooks run on autograd threads and do not nest with the
  *                 forward ones), memtrace_fw_mark
- *   allocator     memtrace_fw_trace_entry: one caching-allocator trace entry
+ *   allocator     memtrace_fw_trace_entry[_frames]: one caching-allocator trace entry
  *                 (the action strings of torch's TraceEntry), mapped by
  *                 collector/torch_actions.h, the mapping the snapshot
  *                 importer uses: segments -> heaps (framework_pool) and
  *                 device memory events (written only when the driver hooks
  *                 did not see the call), blocks -> region events with an
  *                 optional "<category>/<name>" label
+ *   Python stacks memtrace_fw_frame_name: "file:line function" of a frame id
+ *                 (once per distinct frame); the _frames variants carry an
+ *                 entry's frame ids (innermost first, at most 32) in the
+ *                 records' stack slots, which the drain interns into the
+ *                 frames trie (pc 0, module 0)
  *   identity      memtrace_fw_relabel: a block already reported, now known to
  *                 be a parameter / gradient / optimizer state
  *   OOM           memtrace_fw_oom: requested, device free/total, and a text
@@ -30,7 +35,7 @@
 #include "collector/hooks.h"
 #include "collector/torch_actions.h"
 
-#define MT_FW_API_VERSION 1
+#define MT_FW_API_VERSION 2
 
 /* The domain of framework ranges and heaps (interned by the drain from
  * this pointer). */
@@ -42,6 +47,22 @@ static const char fw_domain[] __attribute__((unused)) = "pytorch";
 #define HEAP_TAG 0x4d54460000000000ull
 
 static _Atomic uint64_t next_range_id = 1ull << 62;   /* apart from NVTX's ids */
+
+/* Python frame names by id (memtrace_fw_frame_name): chunks of 4096
+ * pointers, each published once with a release store, read by the drain
+ * without a lock (mt__fw_pyframe).  Names live until exit. */
+#define PYF_CHUNK 4096u
+#define PYF_NCHUNK 1024u
+static _Atomic(char *) *_Atomic pyf[PYF_NCHUNK];
+static pthread_mutex_t pyf_mu = PTHREAD_MUTEX_INITIALIZER;
+
+const char *mt__fw_pyframe(uint64_t id)
+{
+  if (id == 0 || id >= (uint64_t)PYF_CHUNK * PYF_NCHUNK)
+    return NULL;
+  _Atomic(char *) *c = atomic_load_explicit(&pyf[id / PYF_CHUNK], memory_order_acquire);
+  return c ? atomic_load_explicit(&c[id % PYF_CHUNK], memory_order_acquire) : NULL;
+}
 
 #ifndef MT_NOP
 
@@ -58,12 +79,22 @@ static int64_t to_mono(int64_t ts, int clock)
   return ts;          /* CLOCK_MONOTONIC ns */
 }
 
-/* One record with up to 255 bytes of text; every field given. */
-static int emit(int type, int op, int kind, int api, int device, int result, int dkind, int64_t ts,
-                uint64_t p0, uint64_t p1, uint64_t p2, uint64_t p3, const char *text)
+/* Python frame keys of the entry being written (NULL, 0: none): the block
+ * and segment records of one trace entry carry them. */
+typedef struct pystack {
+  const uint64_t *ids;
+  int n;
+} pystack;
+
+/* One record with Python frames (keys in the stack slots) and up to 255
+ * bytes of text after them; every field given. */
+static int emit_f(int type, int op, int kind, int api, int device, int result, int dkind, int64_t ts,
+                  uint64_t p0, uint64_t p1, uint64_t p2, uint64_t p3, const char *text, const pystack *ps)
 {
   size_t len = text ? strnlen(text, 255) : 0;
-  unsigned extra = (unsigned)((len + 63) / 64);
+  int nf = ps && ps->ids ? ps->n : 0;
+  unsigned fslots = ((unsigned)nf + 7) / 8;
+  unsigned extra = fslots + (unsigned)((len + 63) / 64);
   uint64_t pos;
   mt_rec *r = mt__rec_reserve(extra, dkind, &pos);
   if (!r)
@@ -76,18 +107,30 @@ static int emit(int type, int op, int kind, int api, int device, int result, int
   r->device = (int16_t)device;
   r->result = result;
   r->nx = (uint8_t)extra;
+  r->nframes = (uint16_t)nf;
   r->ntext = (uint16_t)len;
   r->ts = ts;
   r->p[0] = p0;
   r->p[1] = p1;
   r->p[2] = p2;
   r->p[3] = p3;
-  for (unsigned i = 0; i < extra; i++) {
+  for (unsigned i = 0; i < fslots; i++) {
+    uint64_t *slot = (uint64_t *)(void *)mt__rec_slot(pos, 1 + i);
+    for (int j = 0; j < 8 && 8 * (int)i + j < nf; j++)
+      slot[j] = MT_PYFRAME_TAG | ps->ids[8 * i + (unsigned)j];
+  }
+  for (unsigned i = 0; fslots + i < extra; i++) {
     size_t k = len - 64 * i < 64 ? len - 64 * i : 64;
-    memcpy(mt__rec_slot(pos, 1 + i), text + 64 * i, k);
+    memcpy(mt__rec_slot(pos, 1 + fslots + i), text + 64 * i, k);
   }
   mt__rec_commit(pos, 1 + extra);
   return 0;
+}
+
+static int emit(int type, int op, int kind, int api, int device, int result, int dkind, int64_t ts,
+                uint64_t p0, uint64_t p1, uint64_t p2, uint64_t p3, const char *text)
+{
+  return emit_f(type, op, kind, api, device, result, dkind, ts, p0, p1, p2, p3, text, NULL);
 }
 
 /* ---- allocator state: live segments (sorted by address) and blocks ------- */
@@ -269,7 +312,8 @@ static void heap_record(int op, const seg *s, int64_t ts, const char *name)
 
 /* A segment event: heap bookkeeping, then the device memory event, which
  * the drain writes only when the driver/runtime hooks did not record it. */
-static void segment(mt_torch_action a, int device, uint64_t addr, uint64_t size, uint64_t stream, int64_t ts)
+static void segment(mt_torch_action a, int device, uint64_t addr, uint64_t size, uint64_t stream, int64_t ts,
+                    const pystack *ps)
 {
   int op, api, kind;
   if (!mt_torch_segment_mem(a, &op, &api, &kind))
@@ -309,11 +353,11 @@ static void segment(mt_torch_action a, int device, uint64_t addr, uint64_t size,
       heap_record(1, s, ts, MT_TORCH_HEAP_PREFIX "expandable");
     }
   }
-  emit(MT_R_FW, MT_FW_MEM, (int)op, api, device, kind, MT_D_MEM, ts, addr, size, stream, 0, NULL);
+  emit_f(MT_R_FW, MT_FW_MEM, (int)op, api, device, kind, MT_D_MEM, ts, addr, size, stream, 0, NULL, ps);
 }
 
 static void block(mt_torch_action a, int device, uint64_t addr, uint64_t size, uint64_t stream, int64_t ts,
-                  const char *label)
+                  const char *label, const pystack *ps)
 {
   (void)stream;
   uint64_t k = bkey(device, addr);
@@ -323,7 +367,8 @@ static void block(mt_torch_action a, int device, uint64_t addr, uint64_t size, u
     blk *b = blk_find(k);
     if (b)   /* its free was lost: close it first */
       emit(MT_R_REGION, MT_REGION_UNREGISTER, 0, 0, device, 0, MT_D_REGION, ts, 0, addr, 0, DOMAIN, NULL);
-    if (emit(MT_R_REGION, MT_REGION_REGISTER, 0, 0, device, 0, MT_D_REGION, ts, h, addr, size, DOMAIN, NULL) != 0)
+    if (emit_f(MT_R_REGION, MT_REGION_REGISTER, 0, 0, device, 0, MT_D_REGION, ts, h, addr, size, DOMAIN, NULL,
+               ps) != 0)
       return;
     if (label && *label)
       emit(MT_R_REGION, 0, 0, 0, device, 0, MT_D_REGION, ts, 0, addr, 0, DOMAIN, label);
@@ -336,8 +381,8 @@ static void block(mt_torch_action a, int device, uint64_t addr, uint64_t size, u
     }
   } else if (a == MT_TA_FREE_COMPLETED) {
     blk *b = blk_find(k);
-    emit(MT_R_REGION, MT_REGION_UNREGISTER, 0, 0, device, 0, MT_D_REGION, ts, 0, addr, b ? b->size : size,
-         DOMAIN, NULL);
+    emit_f(MT_R_REGION, MT_REGION_UNREGISTER, 0, 0, device, 0, MT_D_REGION, ts, 0, addr, b ? b->size : size,
+           DOMAIN, NULL, ps);
     if (b)
       blk_del(b);
   }
@@ -417,10 +462,25 @@ void memtrace_fw_mark(const char *name)
  * not one of these, -1 when dropped (ring full, channel busy). */
 MT_EXPORT int memtrace_fw_trace_entry(int device, const char *action, uint64_t addr, uint64_t size,
                                       uint64_t stream, int64_t ts_ns, int clock, const char *label);
+MT_EXPORT int memtrace_fw_trace_entry_frames(int device, const char *action, uint64_t addr, uint64_t size,
+                                             uint64_t stream, int64_t ts_ns, int clock, const char *label,
+                                             const uint64_t *frames, int nframes);
 int memtrace_fw_trace_entry(int device, const char *action, uint64_t addr, uint64_t size, uint64_t stream,
                             int64_t ts_ns, int clock, const char *label)
 {
+  return memtrace_fw_trace_entry_frames(device, action, addr, size, stream, ts_ns, clock, label, NULL, 0);
+}
+
+/* The same with the entry's Python frames: `frames` are ids given to
+ * memtrace_fw_frame_name, innermost first; the innermost
+ * MT_FW_MAX_PYFRAMES (32) are kept.  They go on the region row (alloc,
+ * free_completed) or the device memory row (segment events) of the entry. */
+int memtrace_fw_trace_entry_frames(int device, const char *action, uint64_t addr, uint64_t size, uint64_t stream,
+                                   int64_t ts_ns, int clock, const char *label, const uint64_t *frames,
+                                   int nframes)
+{
 #ifndef MT_NOP
+  pystack ps = { frames, nframes < 0 ? 0 : nframes > MT_FW_MAX_PYFRAMES ? MT_FW_MAX_PYFRAMES : nframes };
   mt_torch_action a = mt_torch_action_parse(action);
   if (a == MT_TA_UNKNOWN || a == MT_TA_OOM)
     return 1;
@@ -434,15 +494,47 @@ int memtrace_fw_trace_entry(int device, const char *action, uint64_t addr, uint6
   if (lock() != 0)
     return -1;
   if (mt_torch_region_op(a))
-    block(a, device, addr, size, stream, ts, label);
+    block(a, device, addr, size, stream, ts, label, &ps);
   else
-    segment(a, device, addr, size, stream, ts);
+    segment(a, device, addr, size, stream, ts, &ps);
   pthread_mutex_unlock(&F.mu);
   return 0;
 #else
   (void)device; (void)action; (void)addr; (void)size; (void)stream; (void)ts_ns; (void)clock; (void)label;
+  (void)frames; (void)nframes;
   return 0;
 #endif
+}
+
+/* Names Python frame `id` (1 <= id < 4M, chosen by the caller, dense):
+ * "file:line function", at most 511 bytes kept.  A name is set once (later
+ * calls for the same id change nothing).  Returns 0 when the id is named,
+ * -1 when it cannot be (id out of range, no memory).  The writers' mutex
+ * is never held by the drain, which reads without a lock. */
+MT_EXPORT int memtrace_fw_frame_name(uint64_t id, const char *name);
+int memtrace_fw_frame_name(uint64_t id, const char *name)
+{
+  if (!name || id == 0 || id >= (uint64_t)PYF_CHUNK * PYF_NCHUNK)
+    return -1;
+  int rc = 0;
+  pthread_mutex_lock(&pyf_mu);
+  _Atomic(char *) *c = atomic_load_explicit(&pyf[id / PYF_CHUNK], memory_order_relaxed);
+  if (!c) {
+    c = calloc(PYF_CHUNK, sizeof *c);
+    if (c)
+      atomic_store_explicit(&pyf[id / PYF_CHUNK], c, memory_order_release);
+  }
+  if (!c)
+    rc = -1;
+  else if (!atomic_load_explicit(&c[id % PYF_CHUNK], memory_order_relaxed)) {
+    char *d = strndup(name, 511);
+    if (d)
+      atomic_store_explicit(&c[id % PYF_CHUNK], d, memory_order_release);
+    else
+      rc = -1;
+  }
+  pthread_mutex_unlock(&pyf_mu);
+  return rc;
 }
 
 /* Names a segment's heap from the allocator's own view (segment_type,
@@ -472,18 +564,30 @@ int memtrace_fw_segment_name(int device, uint64_t addr, const char *name)
  * that the analyzer reads the identity from the register row.  Returns 0
  * when relabelled, 1 when no such live unlabelled block is known. */
 MT_EXPORT int memtrace_fw_relabel(int device, uint64_t addr, const char *label, int64_t ts_ns, int clock);
+MT_EXPORT int memtrace_fw_relabel_frames(int device, uint64_t addr, const char *label, int64_t ts_ns, int clock,
+                                         const uint64_t *frames, int nframes);
 int memtrace_fw_relabel(int device, uint64_t addr, const char *label, int64_t ts_ns, int clock)
 {
+  return memtrace_fw_relabel_frames(device, addr, label, ts_ns, clock, NULL, 0);
+}
+
+/* The same, the closing and reopening rows carrying the block's allocation
+ * frames (as given to memtrace_fw_trace_entry_frames for its alloc). */
+int memtrace_fw_relabel_frames(int device, uint64_t addr, const char *label, int64_t ts_ns, int clock,
+                               const uint64_t *frames, int nframes)
+{
 #ifndef MT_NOP
+  pystack ps = { frames, nframes < 0 ? 0 : nframes > MT_FW_MAX_PYFRAMES ? MT_FW_MAX_PYFRAMES : nframes };
   if (!label || !*label || lock() != 0)
     return -1;
   int rc = 1;
   blk *b = blk_find(bkey(device, addr));
   if (b && !b->labelled) {
     int64_t ts = to_mono(ts_ns, clock);
-    emit(MT_R_REGION, MT_REGION_UNREGISTER, 0, 0, device, 0, MT_D_REGION, ts, 0, addr, b->size, DOMAIN, NULL);
-    emit(MT_R_REGION, MT_REGION_REGISTER, 0, 0, device, 0, MT_D_REGION, ts, b->handle, addr, b->size, DOMAIN,
-         NULL);
+    emit_f(MT_R_REGION, MT_REGION_UNREGISTER, 0, 0, device, 0, MT_D_REGION, ts, 0, addr, b->size, DOMAIN, NULL,
+           &ps);
+    emit_f(MT_R_REGION, MT_REGION_REGISTER, 0, 0, device, 0, MT_D_REGION, ts, b->handle, addr, b->size, DOMAIN,
+           NULL, &ps);
     emit(MT_R_REGION, 0, 0, 0, device, 0, MT_D_REGION, ts, 0, addr, 0, DOMAIN, label);
     b->labelled = 1;
     rc = 0;
@@ -491,7 +595,7 @@ int memtrace_fw_relabel(int device, uint64_t addr, const char *label, int64_t ts
   pthread_mutex_unlock(&F.mu);
   return rc;
 #else
-  (void)device; (void)addr; (void)label; (void)ts_ns; (void)clock;
+  (void)device; (void)addr; (void)label; (void)ts_ns; (void)clock; (void)frames; (void)nframes;
   return 1;
 #endif
 }

@@ -15,7 +15,15 @@ register row of the block: Channel.annotate() records "this address holds
 made that block, or, when the block was reported in an earlier poll,
 asks the collector to relabel it (memtrace_fw_relabel).
 
+Python stacks (--python-stacks, MEMTRACE_PYTHON_STACKS=1): each entry's
+"frames" (torch's list of {filename, line, name}, innermost first) become
+ids, each distinct frame named once ("file:line function", as the snapshot
+importer writes it) with memtrace_fw_frame_name; the entry goes through
+memtrace_fw_trace_entry_frames with its innermost 32 ids, and the drain
+interns them into the trace's frames trie.
+
 Nothing here imports torch: tests feed synthetic entries."""
+import os
 import threading
 import time
 
@@ -30,6 +38,58 @@ def entry_time(e):
     if not isinstance(t, int) or t <= 0:
         return 0, _native.NOW
     return t * 1000, (_native.REAL if t > REAL_US else _native.MONO)
+
+
+def frame_symbol(f):
+    """'file:line function' of one of torch's frames (the snapshot
+    importer's form: the name alone when file or line is unknown)."""
+    if not isinstance(f, dict):
+        return str(f)
+    name = f.get("name") or "?"
+    file = f.get("filename") or ""
+    line = f.get("line") or 0
+    if isinstance(line, int) and line > 0 and file and file != "??":
+        return "%s:%d %s" % (file, line, name)
+    return str(name)
+
+
+def python_stacks_wanted():
+    return os.environ.get("MEMTRACE_PYTHON_STACKS", "0") not in ("", "0")
+
+
+class Frames(object):
+    """Frame ids for the collector: one id per distinct frame, named
+    once; one C array per distinct stack (a bounded cache)."""
+    MAX_STACKS = 65536
+
+    def __init__(self, sink):
+        self.sink = sink
+        self.ids = {}          # symbol -> id
+        self.stacks = {}       # tuple of ids -> (C array, n)
+        self.unnamed = 0       # frames the collector could not name (entries sent without a stack)
+
+    def of(self, frames):
+        """(C array, n) for an entry's frames list, or None."""
+        if not frames or not isinstance(frames, (list, tuple)):
+            return None
+        ids = []
+        for f in frames[:self.sink.MAX_FRAMES]:
+            sym = frame_symbol(f)
+            i = self.ids.get(sym)
+            if i is None:
+                i = len(self.ids) + 1
+                if self.sink.frame_name(i, sym) != 0:
+                    self.unnamed += 1
+                    return None
+                self.ids[sym] = i
+            ids.append(i)
+        key = tuple(ids)
+        st = self.stacks.get(key)
+        if st is None:
+            if len(self.stacks) >= self.MAX_STACKS:
+                self.stacks.clear()
+            st = self.stacks[key] = (self.sink.frame_array(key), len(key))
+        return st
 
 
 def _key(e):
@@ -71,9 +131,12 @@ class Channel(object):
     """Allocator entries -> the collector.  `sink` is memtrace._native (or a
     stand-in with the same functions, for tests)."""
 
-    def __init__(self, sink=_native):
+    def __init__(self, sink=_native, python_stacks=None):
         self.sink = sink
-        self.live = {}          # (device, addr) -> [size, alloc time_us, labelled, label]
+        if python_stacks is None:
+            python_stacks = python_stacks_wanted()
+        self.frames = Frames(sink) if python_stacks and getattr(sink, "frames_ok", False) else None
+        self.live = {}          # (device, addr) -> [size, alloc time_us, labelled, label, frames]
         self.ident = {}         # (device, addr) -> (label, time_us)
         self.by_cat = {}        # label category -> live bytes (OOM forensics)
         self.entries = 0
@@ -119,6 +182,7 @@ class Channel(object):
             size = e.get("size") or 0
             ts, clock = entry_time(e)
             label = chosen.get(i)
+            st = self.frames.of(e.get("frames")) if self.frames is not None else None
             if a == "alloc":
                 if label is None:
                     um = e.get("user_metadata")
@@ -126,7 +190,7 @@ class Channel(object):
                 old = self.live.get((device, addr))
                 if old:
                     self._cat_add(old[3], -old[0])
-                self.live[(device, addr)] = [size, e.get("time_us") or 0, label is not None, label]
+                self.live[(device, addr)] = [size, e.get("time_us") or 0, label is not None, label, st]
                 self._cat_add(label, size)
             elif a == "free_completed":
                 old = self.live.pop((device, addr), None)
@@ -134,7 +198,10 @@ class Channel(object):
                     self._cat_add(old[3], -old[0])
             elif a == "oom":
                 continue        # the OOM observer reports it, with more facts
-            sink.trace_entry(device, a, addr, size, e.get("stream") or 0, ts, clock, label)
+            if st is not None:
+                sink.trace_entry_frames(device, a, addr, size, e.get("stream") or 0, ts, clock, label, st)
+            else:
+                sink.trace_entry(device, a, addr, size, e.get("stream") or 0, ts, clock, label)
             self.entries += 1
         # Identities of blocks reported in earlier polls.
         for k, (label, t_ann) in list(self.ident.items()):
@@ -142,7 +209,8 @@ class Channel(object):
                 continue
             b = self.live.get(k)
             if b and not b[2] and b[1] <= t_ann:
-                if sink.relabel(device, k[1], label, t_ann * 1000, _native.REAL) == 0:
+                if (sink.relabel_frames(device, k[1], label, t_ann * 1000, _native.REAL, b[4]) if b[4]
+                        else sink.relabel(device, k[1], label, t_ann * 1000, _native.REAL)) == 0:
                     self.relabels += 1
                 b[2] = True
                 b[3] = label
@@ -162,7 +230,7 @@ class Channel(object):
             for b in s.get("blocks", []):
                 if b.get("state", "").startswith("active"):
                     ents.append({"action": "alloc", "addr": b["address"], "size": b["size"],
-                                 "stream": s.get("stream", 0), "time_us": now})
+                                 "stream": s.get("stream", 0), "time_us": now, "frames": b.get("frames")})
             self.feed(d, ents)
 
 
@@ -184,7 +252,7 @@ class Stream(object):
         self.max_entries = max_entries
         self.python_stacks = python_stacks
         self.interval = interval
-        self.channel = Channel()
+        self.channel = Channel(python_stacks=python_stacks)
         self.tails = {}
         self.named = set()
         self.lock = threading.Lock()
@@ -248,6 +316,8 @@ class Stream(object):
         self._stop.set()
         self.poll()
         lost = sum(t.lost for t in self.tails.values())
+        fr = self.channel.frames
         _native.meta("torch.alloc_stream", "polls=%d poll_s=%.3f entries=%d relabels=%d ring_overruns=%d max_entries=%d"
                      % (self.polls, self.poll_s, self.channel.entries, self.channel.relabels, lost,
-                        self.max_entries))
+                        self.max_entries)
+                     + (" python_frames=%d unnamed_frames=%d" % (len(fr.ids), fr.unnamed) if fr else ""))

@@ -6,16 +6,19 @@ import ctypes
 
 _C = None
 ok = False
+frames_ok = False     # the collector takes Python frames (API version 2)
+MAX_FRAMES = 32       # innermost frames kept per entry (MT_FW_MAX_PYFRAMES)
 
 
 def load():
-    global _C, ok
+    global _C, ok, frames_ok
     if _C is not None:
         return ok
     try:
         lib = ctypes.PyDLL(None)
         lib.memtrace_fw_version.restype = ctypes.c_int
-        if lib.memtrace_fw_version() < 1:
+        version = lib.memtrace_fw_version()
+        if version < 1:
             raise OSError("old collector")
     except (OSError, AttributeError):
         _C = False
@@ -35,6 +38,12 @@ def load():
         "memtrace_fw_busy_drops": (u64, []),
         "memtrace_fw_flush": (i, [i]),
     }
+    pu64 = ctypes.POINTER(u64)
+    if version >= 2:
+        sig["memtrace_fw_trace_entry_frames"] = (i, [i, s, u64, u64, u64, i64, i, s, pu64, i])
+        sig["memtrace_fw_relabel_frames"] = (i, [i, u64, s, i64, i, pu64, i])
+        sig["memtrace_fw_frame_name"] = (i, [u64, s])
+        frames_ok = True
     for name, (res, args) in sig.items():
         f = getattr(lib, name)
         f.restype = res
@@ -77,6 +86,31 @@ def trace_entry(device, action, addr, size, stream, ts, clock, label=None):
         return 0
     return _C.memtrace_fw_trace_entry(device, _b(action), addr & 0xFFFFFFFFFFFFFFFF, size, stream & 0xFFFFFFFFFFFFFFFF,
                                       ts, clock, _b(label))
+
+
+def frame_name(fid, name):
+    """Names Python frame id `fid` ("file:line function"); 0 when done."""
+    return _C.memtrace_fw_frame_name(fid, _b(name)) if frames_ok else -1
+
+
+def frame_array(ids):
+    """A tuple of frame ids (innermost first) as the C API takes them."""
+    return (ctypes.c_uint64 * len(ids))(*ids)
+
+
+def trace_entry_frames(device, action, addr, size, stream, ts, clock, label, frames):
+    """trace_entry with `frames` = (frame_array(ids), len(ids)) or None."""
+    if not frames_ok or not frames:
+        return trace_entry(device, action, addr, size, stream, ts, clock, label)
+    return _C.memtrace_fw_trace_entry_frames(device, _b(action), addr & 0xFFFFFFFFFFFFFFFF, size,
+                                             stream & 0xFFFFFFFFFFFFFFFF, ts, clock, _b(label),
+                                             frames[0], frames[1])
+
+
+def relabel_frames(device, addr, label, ts, clock, frames):
+    if not frames_ok or not frames:
+        return relabel(device, addr, label, ts, clock)
+    return _C.memtrace_fw_relabel_frames(device, addr, _b(label), ts, clock, frames[0], frames[1])
 
 
 def segment_name(device, addr, name):
