@@ -55,7 +55,9 @@ enum {
   MT_R_THREAD_NAME,  /* text follows */
   MT_R_FW,           /* framework channel (hooks_framework.c), op MT_FW_*: MEM kind mem op, api,
                         result mem kind, p0 addr p1 size p2 stream (written unless the hooks saw it);
-                        OOM p0 requested p1 free p2 total, text detail; META text key=value */
+                        OOM p0 requested p1 free p2 total, text detail; META text key=value.
+                        MT_R_REGION and MT_R_FW MEM of this channel may carry Python frame
+                        keys (MT_PYFRAME_TAG) where other records carry PCs */
 };
 enum { MT_FW_MEM = 1, MT_FW_OOM = 2, MT_FW_META = 3 };
 
