@@ -26,7 +26,11 @@ S3 = [fr("/w/optim.py", 5, "zero_grad")] + OUTER                 # free_complete
 S4 = [fr("/w/model.py", 77, "big_buffer")] + OUTER               # the largest allocation, unlabelled
 DEEP = [fr("/w/rec.py", 100 + i, "rec%d" % i) for i in range(40)]   # cut to the innermost 32
 SEG = [fr("/w/alloc.py", 3, "grow")] + OUTER                     # a segment_alloc
-ODD = [fr("??", 0, "torch::autograd::Engine::thread_main"), fr("/w/train.py", 80, "train_step")]
+# a mixed stack (torch's stacks="all"): only its Python frames are kept
+ODD = [fr("??", 0, "torch::unwind::unwind()"), fr("CUDACachingAllocator.cpp", 0, "malloc"),
+       fr("/src/Objects/call.c", 240, "_PyObject_MakeTpCall"), fr("", 0, "at::empty_cuda"),
+       fr("<string>", 1, "<lambda>"), fr("/w/train.py", 80, "train_step")]
+ODD_PY = [fr("<string>", 1, "<lambda>"), fr("/w/train.py", 80, "train_step")]
 MAXF = 32
 
 
@@ -144,12 +148,13 @@ def walk(sid):
 rows = q("SELECT op, addr, stack FROM region_events ORDER BY ts, rowid")
 if len(sys.argv) > 3 and sys.argv[3] == "stacks":
     fed = [(1, A, S1), (1, A + MiB, S1), (1, A + 4 * MiB, S2), (2, A + 4 * MiB, S3), (1, A + 4 * MiB, DEEP),
-           (1, A + 8 * MiB, S4), (2, A + MiB, S1), (1, A + MiB, S1), (1, E, ODD), (2, A, S3),
+           (1, A + 8 * MiB, S4), (2, A + MiB, S1), (1, A + MiB, S1), (1, E, ODD_PY), (2, A, S3),
            (2, A + MiB, None), (2, A + 8 * MiB, S3), (2, A + 4 * MiB, S3)]
     got = sorted((op, addr, walk(st)[0]) for op, addr, st in rows)
     want_rows = sorted((op, addr, want_syms(fr_)) for op, addr, fr_ in fed)
     tap(got == want_rows, "every region row's stack walks (innermost first) to exactly the frames its entry was "
-        "fed with (the relabel rows to the alloc's; DEEP cut to its innermost 32; none: stack 0)", got)
+        "fed with (the relabel rows to the alloc's; DEEP cut to its innermost 32; a mixed stack to its Python "
+        "frames; none: stack 0)", got)
     tap(all(walk(st)[1] for _, _, st in rows), "every frame on those walks is a Python frame: pc 0, module 0")
     ids = {}
     for op, addr, st in rows:

@@ -17,8 +17,8 @@ asks the collector to relabel it (memtrace_fw_relabel).
 
 Python stacks (--python-stacks, MEMTRACE_PYTHON_STACKS=1): each entry's
 "frames" (torch's list of {filename, line, name}, innermost first) become
-ids, each distinct frame named once ("file:line function", as the snapshot
-importer writes it) with memtrace_fw_frame_name; the entry goes through
+ids, each distinct Python frame (C/C++ frames of mixed stacks left out) named
+once ("file:line function", as the snapshot importer writes it) with memtrace_fw_frame_name; the entry goes through
 memtrace_fw_trace_entry_frames with its innermost 32 ids, and the drain
 interns them into the trace's frames trie.
 
@@ -53,6 +53,16 @@ def frame_symbol(f):
     return str(name)
 
 
+def is_python_frame(f):
+    """A Python frame of torch's list: a .py file or a <string>-like one.
+    torch's stacks="all" (and 1.13's mixed stacks) interleave C/C++ frames
+    ("??", .cpp, .c, .h, no file): they are left out."""
+    if not isinstance(f, dict):
+        return False
+    file = f.get("filename") or ""
+    return file.endswith(".py") or (file.startswith("<") and file.endswith(">"))
+
+
 def python_stacks_wanted():
     return os.environ.get("MEMTRACE_PYTHON_STACKS", "0") not in ("", "0")
 
@@ -73,7 +83,11 @@ class Frames(object):
         if not frames or not isinstance(frames, (list, tuple)):
             return None
         ids = []
-        for f in frames[:self.sink.MAX_FRAMES]:
+        for f in frames:
+            if not is_python_frame(f):
+                continue
+            if len(ids) == self.sink.MAX_FRAMES:
+                break
             sym = frame_symbol(f)
             i = self.ids.get(sym)
             if i is None:
@@ -83,6 +97,8 @@ class Frames(object):
                     return None
                 self.ids[sym] = i
             ids.append(i)
+        if not ids:
+            return None
         key = tuple(ids)
         st = self.stacks.get(key)
         if st is None:
