@@ -324,6 +324,17 @@ static void section_peak(out *o, const mt_analysis *a, const mt_rank *r)
   (void)b4;
 }
 
+/* A frame as people scan it in a table: "dir/sub/model.py:77 f" -> "model.py:77 f". */
+static const char *short_where(const char *w)
+{
+  const char *colon = strchr(w, ':');
+  const char *slash = NULL;
+  for (const char *p = w; *p && (!colon || p < colon); p++)
+    if (*p == '/')
+      slash = p;
+  return slash ? slash + 1 : w;
+}
+
 static void section_rank(out *o, const mt_analysis *a, const mt_rank *r)
 {
   char b1[64], b2[64], b3[64], b4[64], b5[64], b6[64];
@@ -383,7 +394,8 @@ static void section_rank(out *o, const mt_analysis *a, const mt_rank *r)
     for (size_t i = 0; i < r->peak.nobjects && i < 10; i++) {
       const mt_object *x = &r->peak.objects[i];
       char nm[256];
-      snprintf(nm, sizeof nm, "%s (%s)", x->label ? x->label : x->where ? x->where : x->is_tensor ? "tensor" : "cudaMalloc",
+      snprintf(nm, sizeof nm, "%s (%s)",
+               x->label ? x->label : x->where ? short_where(x->where) : x->is_tensor ? "tensor" : "cudaMalloc",
                x->phase ? x->phase : "-");
       tbl_row(&t, mt_size_str(x->size, b1, sizeof b1), mt_category_name(x->category), mt_rule_name(x->rule),
               inum(x->step, b2, sizeof b2), inum(x->layer, b3, sizeof b3), nm);

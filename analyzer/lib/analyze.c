@@ -710,7 +710,8 @@ static obj *new_obj(st *s, int is_tensor, int device, int64_t heap, uint64_t add
   o->alloc_phase_seq = c.phase_seq;
   o->label_id = label_id;
   o->o.label = label_id > 0 ? mt__str(s->strs, label_id) : NULL;
-  if (!is_tensor) {
+  /* the allocating frame names what has no label (stacks are cached by id) */
+  if (!is_tensor || (stack > 0 && label_id <= 0)) {
     int g;
     o->o.where = stack_where(s, stack, &g);
   }
