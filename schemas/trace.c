@@ -19,6 +19,10 @@ void mt_error_set(mt_error *err, int code, const char *fmt, ...)
   va_start(ap, fmt);
   vsnprintf(err->msg, sizeof err->msg, fmt, ap);
   va_end(ap);
+  /* one line, always: SQLite's messages can quote a damaged schema's text */
+  for (char *c = err->msg; *c; c++)
+    if ((unsigned char)*c < 0x20 || *c == 0x7f)
+      *c = ' ';
 }
 
 static int sql_fail(mt_trace *t, mt_error *err, const char *what)
