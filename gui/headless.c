@@ -49,18 +49,27 @@ static MtSession *load_progressive(const MtViewOptions *opts, MtChartData *d, Mt
     mt_session_set_compare_path(s, opts->compare);
   if (opts->what_if)
     mt_session_set_what_if(s, opts->what_if);
+  mt_session_set_use_cache(s, !opts->no_cache);
   GError *e = NULL;
-  if (!(opts->preview && !opts->bench ? mt_session_load_preview_sync(s, &e)
-                                       : mt_session_load_sync_progressive(s, on_preview, data, &e))) {
+  if (!(opts->cached && !opts->bench    ? mt_session_load_cached_sync(s, &e)
+        : opts->preview && !opts->bench ? mt_session_load_preview_sync(s, &e)
+                                        : mt_session_load_sync_progressive(s, on_preview, data, &e))) {
     fprintf(stderr, "memtrace-view: %s\n", e->message);
     g_error_free(e);
     g_object_unref(s);
     return NULL;
   }
-  const mt_analysis *a = opts->preview && !opts->bench ? mt_session_get_preview(s) : mt_session_get_analysis(s);
+  const mt_analysis *a = (opts->preview || opts->cached) && !opts->bench ? mt_session_get_preview(s)
+                                                                         : mt_session_get_analysis(s);
   d->analysis = a;
   d->rank = mt_options_rank_index(opts, a);
   d->lanes = mt_session_get_lanes(s, d->rank);
+  if (opts->cached && !opts->bench && d->rank < a->nranks) {
+    /* what the window shows once its lanes are there, before the analysis:
+     * the session owns no lanes without an analysis, so these are ours */
+    d->lanes = mt_lanes_load(a->ranks[d->rank].path, NULL);
+    g_object_set_data_full(G_OBJECT(s), "mt-cached-lanes", (gpointer)d->lanes, (GDestroyNotify)mt_lanes_free);
+  }
   d->compare = mt_session_get_compare(s);
   d->budget = opts->budget;
   int64_t wts;
@@ -201,14 +210,17 @@ int mt_headless_bench(const MtViewOptions *opts)
          (unsigned long long)r->n_kernels, (unsigned long long)r->n_nccl, (unsigned long long)r->n_ranges,
          (unsigned long long)(d.lanes ? d.lanes->nspans : 0));
   if (bp.drawn)
-    printf("open to first frame (memory-only preview %.3f s + frame %.2f ms, cpu %.2f ms): %.3f s "
+    printf("open to first frame (%s %.3f s + frame %.2f ms, cpu %.2f ms): %.3f s "
            "(CPU of the loading thread %.3f s)\n",
+           mt_session_preview_from_cache(s) ? "cached categorised timeline" : "memory-only preview",
            mt_session_get_preview_seconds(s), bp.frame_ms, bp.frame_cpu, bp.open_to_frame_s,
            bp.open_to_frame_cpu_s);
   else
     printf("open to first frame: no preview (it failed)\n");
   printf("full analysis %.3f s (after the preview), lanes %.3f s (beside both)\n",
          mt_session_get_analysis_seconds(s), mt_session_get_lanes_seconds(s));
+  if (mt_session_get_cache_note(s))
+    printf("%s\n", mt_session_get_cache_note(s));
   printf("open to the categorised frame with lanes: %.3f s (frame %.2f ms, cpu %.2f ms)\n",
          full_s + first / 1000.0, first, first_cpu);
 

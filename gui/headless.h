@@ -21,6 +21,8 @@ typedef struct MtViewOptions {
   char *screenshot, *layout, *script;
   int bench;
   int preview;              /* --preview: the memory-only first pass only */
+  int cached;               /* --cached: the timeline cache only (and the lanes) */
+  int no_cache;             /* --no-cache: neither read nor write the timeline cache */
   size_t samples;
   int64_t list_live;        /* --list-live T, or MT_NONE */
 } MtViewOptions;

@@ -7,7 +7,7 @@ gui_memtrace_view_SOURCES = \
 	gui/main.c gui/window.c gui/window.h gui/chart-widget.c gui/chart-widget.h \
 	gui/session.c gui/session.h gui/chart.c gui/chart.h gui/lanes.c gui/lanes.h \
 	gui/liveset.c gui/liveset.h gui/palette.c gui/palette.h gui/units.c gui/units.h \
-	gui/headless.c gui/headless.h gui/recent.c gui/recent.h
+	gui/headless.c gui/headless.h gui/recent.c gui/recent.h gui/tlcache.c gui/tlcache.h
 nodist_gui_memtrace_view_SOURCES = gui/resources.c
 # GLib's G_DEFINE_* macros trip -Wmissing-prototypes/-Wshadow in GTK 4.8
 # headers' expansions only through casts; keep the rest of MT_CFLAGS.

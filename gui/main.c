@@ -39,6 +39,9 @@ static const GOptionEntry entries[] = {
   { "dark", 0, 0, G_OPTION_ARG_NONE, &opts.dark, "Dark style", NULL },
   { "preview", 0, 0, G_OPTION_ARG_NONE, &opts.preview, "With --screenshot: draw only the memory-only first pass "
     "(what the window shows while the analysis runs)", NULL },
+  { "cached", 0, 0, G_OPTION_ARG_NONE, &opts.cached, "With --screenshot: draw only the timeline cache of the last "
+    "analysis (fails without a valid one)", NULL },
+  { "no-cache", 0, 0, G_OPTION_ARG_NONE, &opts.no_cache, "Neither read nor write the timeline cache", NULL },
   { "layout", 0, 0, G_OPTION_ARG_FILENAME, &opts.layout, "With --screenshot: write the chart geometry (tests)", "FILE" },
   { "script", 0, 0, G_OPTION_ARG_STRING, &opts.script, "Test hook: ';'-separated window actions run after loading "
     "(go-to-peak, zoom-in, select-time 45ms, select-row 0, screenshot F, layout F, quit, ...)", "CMDS" },

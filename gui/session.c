@@ -3,6 +3,8 @@
 #include "gui/session.h"
 #include "analyzer/replay/replay.h"
 #include "analyzer/replay/input_trace.h"
+#include "gui/tlcache.h"
+#include "gui/liveset.h"
 
 struct _MtSession {
   GObject parent_instance;
@@ -10,6 +12,9 @@ struct _MtSession {
   size_t samples;
   uint64_t budget;
   mt_analysis *analysis, *compare, *preview;
+  MtTlCache *preview_cache;          /* when the preview came from the cache: owns it */
+  gboolean use_cache;
+  char *cache_note;                  /* what the cache did, one line */
   double preview_s;
   MtLanes **lanes;       /* one per rank */
   size_t nlanes;
@@ -40,8 +45,11 @@ static void mt_session_finalize(GObject *obj)
     mt_analysis_free(self->analysis);
   if (self->compare)
     mt_analysis_free(self->compare);
-  if (self->preview)
+  if (self->preview_cache)
+    mt_tlcache_free(self->preview_cache);
+  else if (self->preview)
     mt_analysis_free(self->preview);
+  g_free(self->cache_note);
   g_free(self->path);
   g_free(self->compare_path);
   g_free(self->what_if);
@@ -99,6 +107,22 @@ static void mt_session_class_init(MtSessionClass *klass)
 static void mt_session_init(MtSession *self)
 {
   self->samples = 32768;
+  self->use_cache = TRUE;
+}
+
+void mt_session_set_use_cache(MtSession *self, gboolean use)
+{
+  self->use_cache = use;
+}
+
+gboolean mt_session_preview_from_cache(MtSession *self)
+{
+  return self->preview_cache != NULL;
+}
+
+const char *mt_session_get_cache_note(MtSession *self)
+{
+  return self->cache_note;
 }
 
 MtSession *mt_session_new(const char *path)
@@ -184,7 +208,10 @@ typedef struct AnalysisJob {
   size_t samples;
   gint64 started;                 /* monotonic us: when loading began */
   /* delivers the preview: called in the worker thread, owns it after */
-  void (*deliver)(struct AnalysisJob *j, mt_analysis *preview, double seconds);
+  void (*deliver)(struct AnalysisJob *j, mt_analysis *preview, MtTlCache *cache, double seconds);
+  gboolean use_cache;
+  GBytes *cached;                 /* the cache delivered as the preview */
+  char *cache_note;
   MtSession *session;             /* for deliver (a reference) */
   GMainContext *context;          /* where deliver posts to */
   MtSessionPreviewFunc on_preview; /* sync loading */
@@ -206,6 +233,9 @@ static void analysis_job_free(AnalysisJob *j)
   g_free(j->compare_path);
   g_free(j->what_if);
   g_free(j->what_if_label);
+  g_free(j->cache_note);
+  if (j->cached)
+    g_bytes_unref(j->cached);
   g_free(j->predicted);
   g_free(j->predicted_ok);
   if (j->session)
@@ -258,15 +288,30 @@ static gboolean run_what_if(AnalysisJob *j, GError **error)
   return TRUE;
 }
 
+static struct LanesJob *lanes_job_new(const char *path);
+static void lanes_job_free(struct LanesJob *j);
+
+/* Opens each trace of the path once (with mt_view_trace_open's retries)
+ * before the analysis does: the first open of a finished trace writes its
+ * analysis index, and the analysis's own open does not wait for the lanes
+ * thread doing that at the same moment. */
+static void settle_traces(const char *path);
+
 static gboolean run_analysis(AnalysisJob *j, GError **error)
 {
+  settle_traces(j->path);
   mt_error err = { 0 };
-  if (j->deliver) {
+  MtTlCache *cache = j->deliver && j->use_cache ? mt_tlcache_load(j->path, j->samples) : NULL;
+  if (cache) {
+    /* the last full analysis's timeline, categorised: drawn at once */
+    j->cached = mt_tlcache_bytes(cache);
+    j->deliver(j, NULL, cache, (g_get_monotonic_time() - j->started) / 1e6);
+  } else if (j->deliver) {
     /* the memory-only first pass: a curve to draw while the rest runs */
     mt_analysis_opts q = { .rank = -1, .timeline_samples = j->samples, .memory_only = 1 };
     mt_analysis *preview = NULL;
     if (mt_analysis_run(j->path, &q, &preview, &err) == MT_OK)
-      j->deliver(j, preview, (g_get_monotonic_time() - j->started) / 1e6);
+      j->deliver(j, preview, NULL, (g_get_monotonic_time() - j->started) / 1e6);
     /* on failure the full analysis below says why */
     memset(&err, 0, sizeof err);
   }
@@ -281,6 +326,19 @@ static gboolean run_analysis(AnalysisJob *j, GError **error)
     return FALSE;
   }
   j->seconds = (g_get_monotonic_time() - t0) / 1e6;
+  if (j->use_cache) {
+    /* validate the cache that was drawn, or write one for the next open */
+    GError *e = NULL;
+    if (j->cached && mt_tlcache_matches(j->cached, j->analysis))
+      j->cache_note = g_strdup("timeline cache: used, and the analysis agreed with it");
+    else if (mt_tlcache_store(j->path, j->samples, j->analysis, &e))
+      j->cache_note = g_strdup(j->cached ? "timeline cache: used, differed from the analysis: rewritten"
+                                         : "timeline cache: none valid: written");
+    else {
+      j->cache_note = g_strdup_printf("timeline cache: not written: %s", e->message);
+      g_error_free(e);
+    }
+  }
   if (j->what_if)
     return run_what_if(j, error);
   return TRUE;
@@ -342,6 +400,18 @@ static LanesJob *lanes_job_new(const char *path)
   return j;
 }
 
+static void settle_traces(const char *path)
+{
+  LanesJob *lj = lanes_job_new(path);
+  for (size_t i = 0; i < lj->n; i++) {
+    mt_trace *t = NULL;
+    mt_error e = { 0 };
+    if (mt_view_trace_open(lj->paths[i], &t, &e) == MT_OK)
+      mt_trace_close(t);
+  }
+  lanes_job_free(lj);
+}
+
 static gboolean same_file(const char *a, const char *b)
 {
   if (!g_strcmp0(a, b))
@@ -382,23 +452,30 @@ static void adopt_analysis(MtSession *self, AnalysisJob *j)
   self->compare = j->compare;
   j->analysis = j->compare = NULL;
   self->analysis_s = j->seconds;
+  g_free(self->cache_note);
+  self->cache_note = j->cache_note;
+  j->cache_note = NULL;
 }
 
-static void adopt_preview(MtSession *self, mt_analysis *preview, double seconds)
+static void adopt_preview(MtSession *self, mt_analysis *preview, MtTlCache *cache, double seconds)
 {
   if (self->analysis || self->preview) {   /* late: the full one is there */
-    mt_analysis_free(preview);
+    if (cache)
+      mt_tlcache_free(cache);
+    else
+      mt_analysis_free(preview);
     return;
   }
-  self->preview = preview;
+  self->preview_cache = cache;
+  self->preview = cache ? (mt_analysis *)mt_tlcache_analysis(cache) : preview;
   self->preview_s = seconds;
   g_object_notify_by_pspec(G_OBJECT(self), props[PROP_PREVIEW]);
 }
 
 /* sync: in the calling thread */
-static void deliver_here(AnalysisJob *j, mt_analysis *preview, double seconds)
+static void deliver_here(AnalysisJob *j, mt_analysis *preview, MtTlCache *cache, double seconds)
 {
-  adopt_preview(j->session, preview, seconds);
+  adopt_preview(j->session, preview, cache, seconds);
   if (j->on_preview)
     j->on_preview(j->session, j->on_preview_data);
 }
@@ -406,24 +483,26 @@ static void deliver_here(AnalysisJob *j, mt_analysis *preview, double seconds)
 typedef struct PreviewMsg {
   MtSession *session;
   mt_analysis *preview;
+  MtTlCache *cache;
   double seconds;
 } PreviewMsg;
 
 static gboolean preview_idle(gpointer data)
 {
   PreviewMsg *m = data;
-  adopt_preview(m->session, m->preview, m->seconds);
+  adopt_preview(m->session, m->preview, m->cache, m->seconds);
   g_object_unref(m->session);
   g_free(m);
   return G_SOURCE_REMOVE;
 }
 
 /* async: from the worker to the session's main context */
-static void deliver_posted(AnalysisJob *j, mt_analysis *preview, double seconds)
+static void deliver_posted(AnalysisJob *j, mt_analysis *preview, MtTlCache *cache, double seconds)
 {
   PreviewMsg *m = g_new0(PreviewMsg, 1);
   m->session = g_object_ref(j->session);
   m->preview = preview;
+  m->cache = cache;
   m->seconds = seconds;
   g_main_context_invoke_full(j->context, G_PRIORITY_DEFAULT, preview_idle, m, NULL);
 }
@@ -445,7 +524,20 @@ gboolean mt_session_load_preview_sync(MtSession *self, GError **error)
     g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s", err.msg[0] ? err.msg : "analysis failed");
     return FALSE;
   }
-  adopt_preview(self, a, (g_get_monotonic_time() - t0) / 1e6);
+  adopt_preview(self, a, NULL, (g_get_monotonic_time() - t0) / 1e6);
+  return TRUE;
+}
+
+gboolean mt_session_load_cached_sync(MtSession *self, GError **error)
+{
+  g_return_val_if_fail(!self->preview, FALSE);
+  gint64 t0 = g_get_monotonic_time();
+  MtTlCache *c = mt_tlcache_load(self->path, self->samples);
+  if (!c) {
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "%s: no valid timeline cache", self->path);
+    return FALSE;
+  }
+  adopt_preview(self, NULL, c, (g_get_monotonic_time() - t0) / 1e6);
   return TRUE;
 }
 
@@ -472,6 +564,7 @@ gboolean mt_session_load_sync_progressive(MtSession *self, MtSessionPreviewFunc 
   j->compare_path = g_strdup(self->compare_path);
   j->what_if = g_strdup(self->what_if);
   j->samples = self->samples;
+  j->use_cache = self->use_cache;
   gboolean ok = run_analysis(j, error);
   if (ok)
     adopt_analysis(self, j);
@@ -532,6 +625,7 @@ void mt_session_load_async(MtSession *self, GCancellable *cancellable, GAsyncRea
   j->compare_path = g_strdup(self->compare_path);
   j->what_if = g_strdup(self->what_if);
   j->samples = self->samples;
+  j->use_cache = self->use_cache;
   GTask *task = g_task_new(self, cancellable, callback, user_data);
   g_task_set_source_tag(task, mt_session_load_async);
   g_task_set_task_data(task, j, (GDestroyNotify)analysis_job_free);

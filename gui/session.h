@@ -60,6 +60,17 @@ gboolean mt_session_load_sync_progressive(MtSession *self, MtSessionPreviewFunc 
 
 /* Only the preview, in the calling thread (no lanes, no full analysis). */
 gboolean mt_session_load_preview_sync(MtSession *self, GError **error);
+/* Only the timeline cache (gui/tlcache.h) as the preview; fails when there
+ * is no valid one. */
+gboolean mt_session_load_cached_sync(MtSession *self, GError **error);
+
+/* Whether loading reads the timeline cache first (then the preview is the
+ * last full analysis's categorised timeline, drawn at once, instead of the
+ * memory-only pass) and writes it after the full analysis.  Default TRUE. */
+void mt_session_set_use_cache(MtSession *self, gboolean use);
+gboolean mt_session_preview_from_cache(MtSession *self);
+/* What the cache did on this load, one line, or NULL. */
+const char *mt_session_get_cache_note(MtSession *self);
 
 /* The memory-only preview (ranks with memory_only set), or NULL before it
  * is there (or when it failed: the full analysis reports the error).

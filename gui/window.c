@@ -747,7 +747,8 @@ static void on_preview(MtSession *s, GParamSpec *pspec, MtWindow *self)
   }
   mt_chart_widget_changed(chart_of(self));
   if (g_getenv("MT_VIEW_PREVIEW_TIME"))   /* tests and measurements */
-    g_print("preview drawn after %.3f s\n", mt_session_get_preview_seconds(s));
+    g_print("preview drawn after %.3f s%s\n", mt_session_get_preview_seconds(s),
+            mt_session_preview_from_cache(s) ? " (the timeline cache, categorised)" : "");
 }
 
 static void on_loaded(GObject *src, GAsyncResult *res, gpointer data)
@@ -1075,6 +1076,7 @@ MtWindow *mt_window_new(GtkApplication *app, const MtViewOptions *opts)
   if (opts->what_if)
     mt_session_set_what_if(self->session, opts->what_if);
   mt_session_set_budget(self->session, opts->budget);
+  mt_session_set_use_cache(self->session, !opts->no_cache);
   g_signal_connect(self->session, "lanes-ready", G_CALLBACK(on_lanes_ready), self);
   g_signal_connect(self->session, "notify::preview", G_CALLBACK(on_preview), self);
   update_status(self);

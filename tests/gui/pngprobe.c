@@ -6,7 +6,9 @@
  *   pngprobe FILE ink X0 Y0 X1 Y1 LUM  -> "rows top bottom": rows holding a
  *                                         pixel darker (or, LUM < 0, lighter
  *                                         than -LUM) than LUM, their extent
- *   pngprobe FILE count X0 Y0 X1 Y1 RRGGBB TOL -> pixels of that colour */
+ *   pngprobe FILE count X0 Y0 X1 Y1 RRGGBB TOL -> pixels of that colour
+ *   pngprobe FILE diff OTHER           -> pixels that differ ("size" when the
+ *                                         sizes differ) */
 #include "config.h"
 #include <stdint.h>
 #include <stdio.h>
@@ -97,6 +99,25 @@ int main(int argc, char **argv)
       for (int x = x0; x <= x1; x++)
         n += near(px(x, y), c, tol);
     printf("%ld\n", n);
+  } else if (!strcmp(cmd, "diff") && argc == 4) {
+    cairo_surface_t *o = cairo_image_surface_create_from_png(argv[3]);
+    if (cairo_surface_status(o) != CAIRO_STATUS_SUCCESS) {
+      fprintf(stderr, "pngprobe: cannot read %s\n", argv[3]);
+      return 1;
+    }
+    cairo_surface_flush(o);
+    if (cairo_image_surface_get_width(o) != w || cairo_image_surface_get_height(o) != h)
+      printf("size\n");
+    else {
+      const unsigned char *od = cairo_image_surface_get_data(o);
+      int ostride = cairo_image_surface_get_stride(o);
+      long n = 0;
+      for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+          n += px(x, y) != (*(const uint32_t *)(od + (size_t)y * ostride + (size_t)x * 4) & 0xffffff);
+      printf("%ld\n", n);
+    }
+    cairo_surface_destroy(o);
   } else {
     fprintf(stderr, "pngprobe: bad command\n");
     return 2;
