@@ -316,22 +316,19 @@ static gboolean run_analysis(AnalysisJob *j, GError **error)
     memset(&err, 0, sizeof err);
   }
   gint64 t0 = g_get_monotonic_time();
+  char *key_before = j->use_cache ? mt_tlcache_key(j->path, j->samples) : NULL;
   mt_analysis_opts opts = { .rank = -1, .timeline_samples = j->samples, .max_objects = 10000 };
   if (mt_analysis_run(j->path, &opts, &j->analysis, &err) != MT_OK) {
     g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s", err.msg[0] ? err.msg : "analysis failed");
+    g_free(key_before);
     return FALSE;
   }
-  if (j->compare_path && mt_analysis_run(j->compare_path, &opts, &j->compare, &err) != MT_OK) {
-    g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s", err.msg[0] ? err.msg : "analysis failed");
-    return FALSE;
-  }
-  j->seconds = (g_get_monotonic_time() - t0) / 1e6;
   if (j->use_cache) {
     /* validate the cache that was drawn, or write one for the next open */
     GError *e = NULL;
     if (j->cached && mt_tlcache_matches(j->cached, j->analysis))
       j->cache_note = g_strdup("timeline cache: used, and the analysis agreed with it");
-    else if (mt_tlcache_store(j->path, j->samples, j->analysis, &e))
+    else if (mt_tlcache_store(j->path, j->samples, key_before, j->analysis, &e))
       j->cache_note = g_strdup(j->cached ? "timeline cache: used, differed from the analysis: rewritten"
                                          : "timeline cache: none valid: written");
     else {
@@ -339,6 +336,12 @@ static gboolean run_analysis(AnalysisJob *j, GError **error)
       g_error_free(e);
     }
   }
+  g_free(key_before);
+  if (j->compare_path && mt_analysis_run(j->compare_path, &opts, &j->compare, &err) != MT_OK) {
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s", err.msg[0] ? err.msg : "analysis failed");
+    return FALSE;
+  }
+  j->seconds = (g_get_monotonic_time() - t0) / 1e6;
   if (j->what_if)
     return run_what_if(j, error);
   return TRUE;

@@ -500,13 +500,24 @@ static void trim(const char *dir, const char *keep)
   g_ptr_array_free(es, TRUE);
 }
 
-gboolean mt_tlcache_store(const char *path, size_t samples, const mt_analysis *a, GError **error)
+char *mt_tlcache_key(const char *path, size_t samples)
+{
+  return cache_key(path, samples);
+}
+
+gboolean mt_tlcache_store(const char *path, size_t samples, const char *key_before, const mt_analysis *a,
+                          GError **error)
 {
   if (!mt_tlcache_enabled())
     return TRUE;
   char *key = cache_key(path, samples);
   if (!key) {
     g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s is gone", path);
+    return FALSE;
+  }
+  if (!key_before || strcmp(key, key_before)) {
+    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_AGAIN, "%s changed during the analysis", path);
+    g_free(key);
     return FALSE;
   }
   GByteArray *b = g_byte_array_new();

@@ -34,9 +34,15 @@ void mt_tlcache_free(MtTlCache *c);
  * exactly those bytes (the cache was right). */
 GBytes *mt_tlcache_bytes(const MtTlCache *c);
 gboolean mt_tlcache_matches(GBytes *bytes, const mt_analysis *a);
-/* Writes the cache for `path` from a full analysis; FALSE (and a reason in
- * *error) when it could not.  Then trims the directory to its bound. */
-gboolean mt_tlcache_store(const char *path, size_t samples, const mt_analysis *a, GError **error);
+/* The key of `path` now (sizes and mtimes of its files), or NULL when it
+ * is not there: take it before the analysis and give it to store. */
+char *mt_tlcache_key(const char *path, size_t samples);
+/* Writes the cache for `path` from a full analysis begun when the key was
+ * `key_before`; FALSE (and a reason in *error) when it could not, or when
+ * the trace changed during the analysis.  Then trims the directory to its
+ * bound. */
+gboolean mt_tlcache_store(const char *path, size_t samples, const char *key_before, const mt_analysis *a,
+                          GError **error);
 /* The cache file's name for `path` (newly allocated), for tests/messages. */
 char *mt_tlcache_file(const char *path, size_t samples);
 gboolean mt_tlcache_enabled(void);

@@ -228,8 +228,7 @@ check "cache: none before the first analysis (--cached fails)" test $? -ne 0 -a 
 check "cache: first open draws the memory-only preview first" grep -q "first frame (memory-only preview" "$T/b1"
 check "cache: first open writes the cache" grep -q "timeline cache: none valid: written" "$T/b1"
 n=$(ls "$XDG_CACHE_HOME"/memtrace/*.tlc 2>/dev/null | wc -l)
-check "cache: it lives in the user's cache dir, not beside the trace ($n files)" \
-  test "$n" -ge 1 -a "$(ls "$T" | grep -c -v -E '\.(mtrace|png|layout)$|^(run|data|cache|b1|err|sim|truth.json|.*out.*)$')" -ge 0
+check "cache: it lives in the user's cache dir ($n files)" test "$n" -ge 1
 check "cache: nothing written beside the trace" test -z "$(ls "$T" | grep -E '^cached\.mtrace.+' | grep -v -- '-wal$\|-shm$')"
 "$VIEW" --bench "$T/cached.mtrace" --size 1200x700 >"$T/b2" 2>&1
 check "cache: second open's first frame comes from the cache" grep -q "first frame (cached categorised timeline" "$T/b2"
