@@ -223,10 +223,13 @@ static void flash(struct work *k)
 struct wev {
   int64_t t;
   int32_t s;
-  size_t i;
   int is_free;
+  size_t i;
+  size_t c; /* candidate slot (checkpoint_window) */
 };
 
+/* (t, s, is_free, i): i last makes the order total, the order the stable
+ * sort of events gathered in index order gave. */
 static int wev_cmp(const void *a, const void *b)
 {
   const struct wev *x = a, *y = b;
@@ -234,7 +237,9 @@ static int wev_cmp(const void *a, const void *b)
     return x->t < y->t ? -1 : 1;
   if (x->s != y->s)
     return x->s < y->s ? -1 : 1;
-  return x->is_free - y->is_free;
+  if (x->is_free != y->is_free)
+    return x->is_free - y->is_free;
+  return x->i < y->i ? -1 : x->i > y->i;
 }
 
 static int layer_checkpointed(const mt_rp_plan *p, int layer)
@@ -251,22 +256,145 @@ static int layer_checkpointed(const mt_rp_plan *p, int layer)
 
 #define SUB_BASE (-1000000)
 
-/* Full recompute of layer window W, restored at the start of B. */
-static int checkpoint_window(struct work *k, const mt_rp_window *W, const mt_rp_window *B)
+/* Tensors by allocation time, for the windows of the checkpointing pass
+ * (windows x tensors scans made --checkpoint all on a 1M-event recording take
+ * 17 s).  The tensors of the pass's start are sorted once by (t_alloc, index)
+ * (their t_alloc never changes during the pass); the copies a window adds
+ * share one allocation time and are kept as groups (t, [lo, hi)) sorted by t.
+ * A query returns the indexes whose allocation time is in (ts, te]. */
+struct tkey { int64_t t; size_t i; };
+struct tgroup { int64_t t; size_t lo, hi; };
+struct tindex {
+  struct tkey *key;
+  size_t nkey;
+  struct tgroup *g;
+  size_t ng, capg;
+  size_t *out;
+  size_t nout, capout;
+};
+
+static int tkey_cmp(const void *a, const void *b)
 {
-  size_t n0 = k->n, nev = 0;
-  struct wev *ev = malloc((2 * n0 + 1) * sizeof *ev);
-  if (!ev)
+  const struct tkey *x = a, *y = b;
+  if (x->t != y->t)
+    return x->t < y->t ? -1 : 1;
+  return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static int tindex_build(struct tindex *ix, const struct work *k)
+{
+  memset(ix, 0, sizeof *ix);
+  ix->key = malloc((k->n + 1) * sizeof *ix->key);
+  if (!ix->key)
     return -1;
-  for (size_t i = 0; i < n0; i++) {
+  for (size_t i = 0; i < k->n; i++)
+    ix->key[i] = (struct tkey){ k->t[i].t_alloc, i };
+  ix->nkey = k->n;
+  qsort(ix->key, ix->nkey, sizeof *ix->key, tkey_cmp);
+  return 0;
+}
+
+static void tindex_free(struct tindex *ix)
+{
+  free(ix->key);
+  free(ix->g);
+  free(ix->out);
+}
+
+/* Tensors [lo, hi) were added, all allocated at t. */
+static int tindex_add(struct tindex *ix, int64_t t, size_t lo, size_t hi)
+{
+  if (lo >= hi)
+    return 0;
+  if (ix->ng == ix->capg) {
+    size_t c = ix->capg ? 2 * ix->capg : 256;
+    struct tgroup *v = realloc(ix->g, c * sizeof *v);
+    if (!v)
+      return -1;
+    ix->g = v;
+    ix->capg = c;
+  }
+  size_t j = ix->ng;
+  while (j > 0 && ix->g[j - 1].t > t)
+    j--;
+  memmove(ix->g + j + 1, ix->g + j, (ix->ng - j) * sizeof *ix->g);
+  ix->g[j] = (struct tgroup){ t, lo, hi };
+  ix->ng++;
+  return 0;
+}
+
+static int tindex_put(struct tindex *ix, size_t i)
+{
+  if (ix->nout == ix->capout) {
+    size_t c = ix->capout ? 2 * ix->capout : 256;
+    size_t *v = realloc(ix->out, c * sizeof *v);
+    if (!v)
+      return -1;
+    ix->out = v;
+    ix->capout = c;
+  }
+  ix->out[ix->nout++] = i;
+  return 0;
+}
+
+/* Indexes allocated in (ts, te] into ix->out (not in index order). */
+static int tindex_query(struct tindex *ix, int64_t ts, int64_t te)
+{
+  ix->nout = 0;
+  size_t lo = 0, hi = ix->nkey;
+  while (lo < hi) {
+    size_t m = lo + (hi - lo) / 2;
+    if (ix->key[m].t <= ts)
+      lo = m + 1;
+    else
+      hi = m;
+  }
+  for (size_t j = lo; j < ix->nkey && ix->key[j].t <= te; j++)
+    if (tindex_put(ix, ix->key[j].i) != 0)
+      return -1;
+  lo = 0;
+  hi = ix->ng;
+  while (lo < hi) {
+    size_t m = lo + (hi - lo) / 2;
+    if (ix->g[m].t <= ts)
+      lo = m + 1;
+    else
+      hi = m;
+  }
+  for (size_t j = lo; j < ix->ng && ix->g[j].t <= te; j++)
+    for (size_t i = ix->g[j].lo; i < ix->g[j].hi; i++)
+      if (tindex_put(ix, i) != 0)
+        return -1;
+  return 0;
+}
+
+/* Full recompute of layer window W, restored at the start of B. */
+static int checkpoint_window(struct work *k, struct tindex *ix, const mt_rp_window *W, const mt_rp_window *B)
+{
+  size_t n0 = k->n, nev = 0, nc = 0;
+  if (tindex_query(ix, W->ts, W->te) != 0)
+    return -1;
+  struct wev *ev = malloc((2 * ix->nout + 1) * sizeof *ev);
+  size_t *freepos = malloc((ix->nout + 1) * sizeof *freepos);
+  if (!ev || !freepos) {
+    free(ev);
+    free(freepos);
+    return -1;
+  }
+  for (size_t q = 0; q < ix->nout; q++) {
+    size_t i = ix->out[q];
     const mt_rp_tensor *x = &k->t[i];
-    if (!batch_cat(x->cat) || !in_win(x->t_alloc, W))
+    if (!batch_cat(x->cat))
       continue;
-    ev[nev++] = (struct wev){ x->t_alloc, x->s_alloc, i, 0 };
+    ev[nev++] = (struct wev){ x->t_alloc, x->s_alloc, 0, i, nc };
     if (x->t_free != MT_RP_NEVER && in_win(x->t_free, W))
-      ev[nev++] = (struct wev){ x->t_free, x->s_free, i, 1 };
+      ev[nev++] = (struct wev){ x->t_free, x->s_free, 1, i, nc };
+    freepos[nc++] = SIZE_MAX;
   }
   qsort(ev, nev, sizeof *ev, wev_cmp);
+  for (size_t e = 0; e < nev; e++)
+    if (ev[e].is_free)
+      freepos[ev[e].c] = e;
   int64_t t0 = first_after(k, B->ts, B->te);
   int32_t order = 1, tail = 0;
   for (size_t e = 0; e < nev; e++) {
@@ -283,11 +411,9 @@ static int checkpoint_window(struct work *k, const mt_rp_window *W, const mt_rp_
       c.cat = MT_RP_TEMPORARY;
       c.t_free = t0;
       c.s_free = SUB_BASE + (int32_t)nev + tail++;
-      for (size_t f = e + 1; f < nev; f++)
-        if (ev[f].is_free && ev[f].i == i) {
-          c.s_free = SUB_BASE + (int32_t)f;
-          break;
-        }
+      size_t f = freepos[ev[e].c];
+      if (f != SIZE_MAX && f > e)
+        c.s_free = SUB_BASE + (int32_t)f;
     }
     if (saved) {
       /* the forward no longer keeps it: freed when the layer's forward ends */
@@ -297,22 +423,100 @@ static int checkpoint_window(struct work *k, const mt_rp_window *W, const mt_rp_
     }
     if (push(k, &c) != 0) {
       free(ev);
+      free(freepos);
       return -1;
     }
   }
   free(ev);
+  free(freepos);
+  if (tindex_add(ix, t0, n0, k->n) != 0)
+    return -1;
   k->cost->recompute_ns += W->kernel_ns;
   return 0;
 }
 
-/* Selective: the attention maps of W are dropped after use and re-made in B. */
-static int selective_window(struct work *k, const mt_rp_window *W, const mt_rp_window *B)
+/* Free times of the tensors that are not attention maps, for selective
+ * checkpointing: those of the pass's start sorted once (a window changes
+ * only the free times of maps), and the times the copies a window adds are
+ * freed at (one per window), kept sorted. */
+struct fset {
+  int64_t *v;
+  size_t nv;
+  int64_t *g;
+  size_t ng, capg;
+};
+
+static int fset_build(struct fset *f, const struct work *k)
+{
+  memset(f, 0, sizeof *f);
+  f->v = malloc((k->n + 1) * sizeof *f->v);
+  if (!f->v)
+    return -1;
+  for (size_t i = 0; i < k->n; i++)
+    if (k->t[i].t_free != MT_RP_NEVER && !attn_map(k->t[i].name))
+      f->v[f->nv++] = k->t[i].t_free;
+  qsort(f->v, f->nv, sizeof *f->v, i64_cmp);
+  return 0;
+}
+
+static void fset_free(struct fset *f)
+{
+  free(f->v);
+  free(f->g);
+}
+
+static int fset_add(struct fset *f, int64_t t)
+{
+  if (f->ng == f->capg) {
+    size_t c = f->capg ? 2 * f->capg : 256;
+    int64_t *v = realloc(f->g, c * sizeof *v);
+    if (!v)
+      return -1;
+    f->g = v;
+    f->capg = c;
+  }
+  size_t j = f->ng;
+  while (j > 0 && f->g[j - 1] > t)
+    j--;
+  memmove(f->g + j + 1, f->g + j, (f->ng - j) * sizeof *f->g);
+  f->g[j] = t;
+  f->ng++;
+  return 0;
+}
+
+/* The largest of v[0..n) below lim, or INT64_MIN. */
+static int64_t last_below(const int64_t *v, size_t n, int64_t lim)
+{
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t m = lo + (hi - lo) / 2;
+    if (v[m] < lim)
+      lo = m + 1;
+    else
+      hi = m;
+  }
+  return lo ? v[lo - 1] : INT64_MIN;
+}
+
+static int size_cmp(const void *a, const void *b)
+{
+  size_t x = *(const size_t *)a, y = *(const size_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Selective: the attention maps of W are dropped after use and re-made in B.
+ * ix: the tensors by allocation time, fs: the free times of the others
+ * (each scan over every tensor is a query on them). */
+static int selective_window(struct work *k, struct tindex *ix, struct fset *fs, const mt_rp_window *W,
+                            const mt_rp_window *B)
 {
   size_t n0 = k->n;
   int64_t first_core = -1, last_core = -1, first_core_free = INT64_MAX;
-  for (size_t i = 0; i < n0; i++) {
-    const mt_rp_tensor *x = &k->t[i];
-    if (!batch_cat(x->cat) || !in_win(x->t_alloc, W) || !attn_map(x->name))
+  if (tindex_query(ix, W->ts, W->te) != 0)
+    return -1;
+  for (size_t q = 0; q < ix->nout; q++) {
+    const mt_rp_tensor *x = &k->t[ix->out[q]];
+    if (!batch_cat(x->cat) || !attn_map(x->name))
       continue;
     if (first_core < 0 || x->t_alloc < first_core)
       first_core = x->t_alloc;
@@ -325,23 +529,25 @@ static int selective_window(struct work *k, const mt_rp_window *W, const mt_rp_w
     return 0;
   /* forward: maps freed right after the next allocation past the last map */
   int64_t drop = W->te;
-  for (size_t i = 0; i < n0; i++) {
-    const mt_rp_tensor *x = &k->t[i];
-    if (x->t_alloc > last_core && x->t_alloc <= W->te && x->t_alloc < drop)
-      drop = x->t_alloc;
-  }
+  if (tindex_query(ix, last_core, W->te) != 0)
+    return -1;
+  for (size_t q = 0; q < ix->nout; q++)
+    if (k->t[ix->out[q]].t_alloc < drop)
+      drop = k->t[ix->out[q]].t_alloc;
   /* backward: re-made just after the last free before the first map is used */
-  int64_t ins = B->ts;
-  for (size_t i = 0; i < n0; i++) {
-    const mt_rp_tensor *x = &k->t[i];
-    if (x->t_free != MT_RP_NEVER && x->t_free > B->ts && x->t_free < first_core_free && x->t_free > ins &&
-        !attn_map(x->name))
-      ins = x->t_free;
-  }
+  int64_t ins = B->ts, v = last_below(fs->v, fs->nv, first_core_free), g = last_below(fs->g, fs->ng, first_core_free);
+  if (v > ins)
+    ins = v;
+  if (g > ins)
+    ins = g;
+  if (tindex_query(ix, first_core - 1, last_core) != 0)
+    return -1;
+  qsort(ix->out, ix->nout, sizeof *ix->out, size_cmp);
   int32_t order = 1;
-  for (size_t i = 0; i < n0; i++) {
-    mt_rp_tensor *x = &k->t[i];
-    if (!batch_cat(x->cat) || x->t_alloc < first_core || x->t_alloc > last_core)
+  int added = 0;
+  for (size_t q = 0; q < ix->nout; q++) {
+    mt_rp_tensor *x = &k->t[ix->out[q]];
+    if (!batch_cat(x->cat))
       continue;
     int core = attn_map(x->name);
     int saved = core && x->t_free != MT_RP_NEVER && in_win(x->t_free, B);
@@ -355,17 +561,55 @@ static int selective_window(struct work *k, const mt_rp_window *W, const mt_rp_w
     if (!saved) {
       c.t_free = ins;
       c.s_free = (int32_t)(1000 + 2 * (x->t_free - first_core > 100000 ? 100000 : x->t_free - first_core)) + 1;
+      added |= !core;
     } else {
       x->t_free = drop;
       x->s_free = order++;
       x->cat = MT_RP_TEMPORARY;
     }
-    if (push(k, &c) != 0)
+    if (push(k, &c) != 0) /* x is stale from here */
       return -1;
   }
+  if (tindex_add(ix, ins, n0, k->n) != 0 || (added && fset_add(fs, ins) != 0))
+    return -1;
   /* recompute time: the share of the layer's forward the maps took (by bytes) */
   k->cost->recompute_ns += W->kernel_ns / 4;
   return 0;
+}
+
+/* Backward windows by (unit, step, occurrence, index): find_win's answer
+ * (the first in window order) by binary search. */
+static const struct work *g_bw; /* for the qsort below (single-threaded use) */
+
+static int bw_cmp3(const mt_rp_window *a, const mt_rp_window *b)
+{
+  if (a->unit != b->unit)
+    return a->unit < b->unit ? -1 : 1;
+  if (a->step != b->step)
+    return a->step < b->step ? -1 : 1;
+  if (a->occurrence != b->occurrence)
+    return a->occurrence < b->occurrence ? -1 : 1;
+  return 0;
+}
+
+static int bw_cmp(const void *a, const void *b)
+{
+  size_t x = *(const size_t *)a, y = *(const size_t *)b;
+  int c = bw_cmp3(&g_bw->w[x], &g_bw->w[y]);
+  return c ? c : x < y ? -1 : x > y;
+}
+
+static const mt_rp_window *find_bwd(const struct work *k, const size_t *bw, size_t nbw, const mt_rp_window *W)
+{
+  size_t lo = 0, hi = nbw;
+  while (lo < hi) {
+    size_t m = lo + (hi - lo) / 2;
+    if (bw_cmp3(&k->w[bw[m]], W) < 0)
+      lo = m + 1;
+    else
+      hi = m;
+  }
+  return lo < nbw && bw_cmp3(&k->w[bw[lo]], W) == 0 ? &k->w[bw[lo]] : NULL;
 }
 
 static int checkpointing(struct work *k, const mt_rp_plan *p)
@@ -374,24 +618,38 @@ static int checkpointing(struct work *k, const mt_rp_plan *p)
     return 0;
   if (index_times(k) != 0)
     return -1;
-  size_t nw = k->nw;
-  for (size_t i = 0; i < nw; i++) {
+  size_t nw = k->nw, nbw = 0;
+  size_t *bw = malloc((nw + 1) * sizeof *bw);
+  if (!bw)
+    return -1;
+  for (size_t i = 0; i < nw; i++)
+    if (k->w[i].kind == MT_RP_W_BACKWARD)
+      bw[nbw++] = i;
+  g_bw = k;
+  qsort(bw, nbw, sizeof *bw, bw_cmp);
+  struct tindex ix;
+  struct fset fs;
+  memset(&fs, 0, sizeof fs);
+  int rc = tindex_build(&ix, k);
+  if (rc == 0 && p->ckpt == MT_RP_CK_SELECTIVE)
+    rc = fset_build(&fs, k);
+  for (size_t i = 0; rc == 0 && i < nw; i++) {
     const mt_rp_window W = k->w[i];
     if (W.kind != MT_RP_W_FORWARD || W.layer < 0)
       continue;
-    const mt_rp_window *B = find_win(k, MT_RP_W_BACKWARD, W.unit, W.step, W.occurrence);
+    const mt_rp_window *B = find_bwd(k, bw, nbw, &W);
     if (!B)
       continue;
     mt_rp_window Bc = *B;
-    int rc = 0;
     if (p->ckpt == MT_RP_CK_SELECTIVE)
-      rc = selective_window(k, &W, &Bc);
+      rc = selective_window(k, &ix, &fs, &W, &Bc);
     else if (layer_checkpointed(p, W.layer))
-      rc = checkpoint_window(k, &W, &Bc);
-    if (rc != 0)
-      return -1;
+      rc = checkpoint_window(k, &ix, &W, &Bc);
   }
-  return 0;
+  tindex_free(&ix);
+  fset_free(&fs);
+  free(bw);
+  return rc != 0 ? -1 : 0;
 }
 
 /* ---- sequence parallelism (Megatron TP+SP, Ulysses) ---- */
