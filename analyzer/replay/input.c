@@ -156,23 +156,56 @@ static int find_unit(const mt_rp_input *in, const char *u)
   return -1;
 }
 
+static const mt_rp_window *g_occ_w; /* for the qsort below (single-threaded use) */
+
+static int occ_cmp(const void *a, const void *b)
+{
+  size_t i = *(const size_t *)a, j = *(const size_t *)b;
+  const mt_rp_window *x = &g_occ_w[i], *y = &g_occ_w[j];
+  if (x->unit != y->unit)
+    return x->unit < y->unit ? -1 : 1;
+  if (x->kind != y->kind)
+    return x->kind < y->kind ? -1 : 1;
+  if (x->step != y->step)
+    return x->step < y->step ? -1 : 1;
+  return i < j ? -1 : i > j;
+}
+
 void mt_rp_input_finish(mt_rp_input *in)
 {
   qsort(in->w, in->nw, sizeof *in->w, win_cmp);
-  /* occurrence: n-th window of (unit, kind) within its step */
+  /* occurrence: n-th window of (unit, kind) within its step, counted in one
+   * sweep over the windows grouped by (unit, kind, step) in window order
+   * (a backward search per window was windows^2 on a long recording) */
+  size_t *ord = malloc((in->nw + 1) * sizeof *ord), no = 0;
   for (size_t i = 0; i < in->nw; i++) {
     mt_rp_window *w = &in->w[i];
     w->occurrence = 0;
     if (w->unit < 0)
       continue;
     w->layer = in->units[w->unit].layer;
-    for (size_t j = i; j-- > 0;) {
+    if (ord) {
+      ord[no++] = i;
+      continue;
+    }
+    for (size_t j = i; j-- > 0;) { /* no memory for the sweep */
       const mt_rp_window *p = &in->w[j];
       if (p->unit == w->unit && p->kind == w->kind && p->step == w->step) {
         w->occurrence = p->occurrence + 1;
         break;
       }
     }
+  }
+  if (ord) {
+    g_occ_w = in->w;
+    qsort(ord, no, sizeof *ord, occ_cmp);
+    for (size_t q = 1; q < no; q++) {
+      const mt_rp_window *p = &in->w[ord[q - 1]];
+      mt_rp_window *w = &in->w[ord[q]];
+      if (p->unit == w->unit && p->kind == w->kind && p->step == w->step)
+        w->occurrence = p->occurrence + 1;
+    }
+    free(ord);
   }
   /* tensors: unit from the name when it names a known unit */
   for (size_t i = 0; i < in->nt; i++) {
