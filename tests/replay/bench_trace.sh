@@ -1,0 +1,38 @@
+#!/bin/sh
+# Benchmark, not a test: `memtrace replay` and `memtrace recommend` on a
+# recorded ~1.2M-event simtrain trace (docs/PERFORMANCE.md, "Replay of a
+# recording").  Run from the build directory:
+#   sh tests/replay/bench_trace.sh [TRACE]    (records one into a temp dir when none)
+# Prints wall seconds per command; RECOMMEND=0 skips recommend (minutes).
+B=${MT_BUILDDIR:-.}
+MT="$B/memtrace"
+export LD_LIBRARY_PATH="$B/tests/sim/cuda/.libs:$B/tests/sim/nccl/.libs:$B/tests/sim/cublas/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+TRACE=$1
+if [ -z "$TRACE" ]; then
+  TMP=$(mktemp -d "${TMPDIR:-/tmp}/mt-bench.XXXXXX")
+  trap 'rm -rf "$TMP"' EXIT
+  TRACE=$TMP/big
+  "$MT" record --buffer-size 1G -o "$TRACE" -- "$B/tests/sim/simtrain/simtrain" --layers 48 --hidden 128 \
+    --heads 4 --seq 128 --batch 2 --steps 210 >/dev/null || exit 1
+fi
+"$MT" info "$TRACE" | grep -E "events|dropped"
+wall() { # label, command...
+  l=$1; shift
+  s=$(date +%s.%N)
+  "$@" >/dev/null 2>&1
+  e=$(date +%s.%N)
+  printf '%-40s %6.2f s\n' "$l" "$(echo "$e - $s" | bc)"
+}
+wall "replay" "$MT" replay "$TRACE"
+wall "replay --checkpoint all" "$MT" replay "$TRACE" --checkpoint all
+wall "replay --checkpoint selective" "$MT" replay "$TRACE" --checkpoint selective
+if [ "${RECOMMEND:-1}" != 0 ]; then
+  # budget: 80% of the recorded peak reserved
+  peak=$("$MT" replay "$TRACE" --format json | grep -o "\"peak_reserved_bytes\": *[0-9]*" | head -1 | grep -o '[0-9]*$')
+  if [ -n "$peak" ]; then
+    s=$(date +%s.%N)
+    line=$("$MT" recommend "$TRACE" --budget $((peak * 8 / 10)) | grep -m1 'plans replayed')
+    e=$(date +%s.%N)
+    printf '%-40s %6.2f s  (%s)\n' "recommend --budget 80%" "$(echo "$e - $s" | bc)" "$line"
+  fi
+fi
