@@ -13,6 +13,7 @@
 #include "analyzer/cmds/render.h"
 #include "analyzer/lib/analysis.h"
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 /* Writes the report to path atomically: a temporary file in the same
  * directory, renamed over path once complete.  Returns 0 or -1 (message
@@ -32,6 +33,10 @@ static int write_atomic(const char *path, const mt_analysis *a, int fmt)
     free(tmp);
     return -1;
   }
+  /* mkstemp makes 0600; a report is an ordinary file: 0666 less the umask */
+  mode_t um = umask(0);
+  umask(um);
+  fchmod(fd, 0666 & ~um);
   FILE *f = fdopen(fd, "w");
   int rc = f ? mt_render(f, a, fmt) : -1;
   int e = errno;
