@@ -2,32 +2,21 @@
  * peaks.  O(n log n) for the sort, then one pass. */
 #include "config.h"
 #include "analyzer/replay/replay.h"
+#include "analyzer/replay/rsort.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
 
-struct ev {
-  int64_t t;
-  int32_t s;
-  uint32_t i;   /* tensor index << 1 | free */
-};
-
-static int ev_cmp(const void *a, const void *b)
-{
-  const struct ev *x = a, *y = b;
-  if (x->t != y->t)
-    return x->t < y->t ? -1 : 1;
-  if (x->s != y->s)
-    return x->s < y->s ? -1 : 1;
-  /* equal keys: input order, an alloc before its own free */
-  return x->i < y->i ? -1 : x->i > y->i;
-}
+/* An event: (time, order among equal times, tensor index << 1 | free).
+ * Sorted by (t, s), ties in array order: the order they are made in, by
+ * tensor index, an alloc before its own free. */
+typedef mt_rp_rev ev_t;
 
 int mt_rp_simulate(const mt_rp_tensor *t, size_t n, enum mt_rp_allocator kind, uint64_t capacity,
                    mt_rp_result *out)
 {
-  struct ev *e = malloc((2 * n + 1) * sizeof *e);
+  ev_t *e = malloc((2 * n + 1) * sizeof *e);
   int64_t *h = malloc((n + 1) * sizeof *h);
   uint64_t *blk = malloc((n + 1) * sizeof *blk);
   mt_rp_alloc_opts o = { .capacity = capacity };
@@ -43,11 +32,17 @@ int mt_rp_simulate(const mt_rp_tensor *t, size_t n, enum mt_rp_allocator kind, u
   for (size_t i = 0; i < n; i++) {
     if (t[i].bytes == 0 && !t[i].outside)
       continue;
-    e[ne++] = (struct ev){ t[i].t_alloc, t[i].s_alloc, (uint32_t)(i << 1) };
+    e[ne++] = (ev_t){ t[i].t_alloc, t[i].s_alloc, (uint32_t)(i << 1) };
     if (t[i].t_free != MT_RP_NEVER)
-      e[ne++] = (struct ev){ t[i].t_free, t[i].s_free, (uint32_t)(i << 1 | 1) };
+      e[ne++] = (ev_t){ t[i].t_free, t[i].s_free, (uint32_t)(i << 1 | 1) };
   }
-  qsort(e, ne, sizeof *e, ev_cmp);
+  if (mt_rp_rsort_ev(e, ne) != 0) {
+    free(e);
+    free(h);
+    free(blk);
+    mt_rp_alloc_destroy(a);
+    return -1;
+  }
 
   uint64_t outside = 0, live_cat[MT_RP_NCAT] = { 0 };
   uint64_t peak_a = 0, peak_r = 0;

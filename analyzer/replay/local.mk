@@ -8,7 +8,8 @@ analyzer_replay_libmemtrace_replay_la_SOURCES = \
 	analyzer/replay/replay.h analyzer/replay/input.c analyzer/replay/engine.c \
 	analyzer/replay/transform.c analyzer/replay/plan.c \
 	analyzer/replay/planner.h analyzer/replay/planner.c \
-	analyzer/replay/input_trace.h analyzer/replay/input_trace.c
+	analyzer/replay/input_trace.h analyzer/replay/input_trace.c \
+	analyzer/replay/rsort.h analyzer/replay/rsort.c
 analyzer_replay_libmemtrace_replay_la_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
 analyzer_replay_libmemtrace_replay_la_LIBADD = -lm
 

@@ -175,12 +175,45 @@ static uint64_t r512(uint64_t x)
   return x < 512 ? 512 : (x + 511) / 512 * 512;
 }
 
+/* Tensors by allocation time (index order for equal times). */
+static const mt_rp_input *g_in; /* for the qsort below (single-threaded use) */
+static int by_alloc(const void *a, const void *b)
+{
+  size_t i = *(const size_t *)a, j = *(const size_t *)b;
+  int64_t x = g_in->t[i].t_alloc, y = g_in->t[j].t_alloc;
+  if (x != y)
+    return x < y ? -1 : 1;
+  return i < j ? -1 : i > j;
+}
+
+/* First position in ix whose tensor is allocated after ts. */
+static size_t alloc_after(const mt_rp_input *in, const size_t *ix, int64_t ts)
+{
+  size_t lo = 0, hi = in->nt;
+  while (lo < hi) {
+    size_t m = lo + (hi - lo) / 2;
+    if (in->t[ix[m]].t_alloc <= ts)
+      lo = m + 1;
+    else
+      hi = m;
+  }
+  return lo;
+}
+
 int mt_rp_layer_costs(const mt_rp_input *in, mt_rp_layer_cost **out, size_t *n)
 {
   size_t L = (size_t)(in->nlayers > 0 ? in->nlayers : 0);
   mt_rp_layer_cost *l = calloc(L + 1, sizeof *l);
-  if (!l)
+  size_t *ix = malloc((in->nt + 1) * sizeof *ix);
+  if (!l || !ix) {
+    free(l);
+    free(ix);
     return -1;
+  }
+  for (size_t i = 0; i < in->nt; i++)
+    ix[i] = i;
+  g_in = in;
+  qsort(ix, in->nt, sizeof *ix, by_alloc);
   int step = -2;
   for (size_t i = 0; i < in->nw; i++)
     if (in->w[i].kind == MT_RP_W_FORWARD && in->w[i].layer >= 0) {
@@ -202,28 +235,28 @@ int mt_rp_layer_costs(const mt_rp_input *in, mt_rp_layer_cost **out, size_t *n)
     mt_rp_layer_cost *c = &l[W->layer];
     c->fwd_ns = W->kernel_ns;
     uint64_t live = 0, peak = 0;
-    for (size_t t = 0; t < in->nt; t++) {
-      const mt_rp_tensor *x = &in->t[t];
-      if (x->t_alloc > W->ts && x->t_alloc <= W->te && x->t_free > B->ts && x->t_free <= B->te &&
+    for (size_t r = alloc_after(in, ix, W->ts); r < in->nt && in->t[ix[r]].t_alloc <= W->te; r++) {
+      const mt_rp_tensor *x = &in->t[ix[r]];
+      if (x->t_free > B->ts && x->t_free <= B->te &&
           (x->cat == MT_RP_ACTIVATION || x->cat == MT_RP_TEMPORARY || x->cat == MT_RP_INPUT))
         c->saved += r512(x->bytes);
     }
     /* transient: the most backward temporaries alive at once (a sweep) */
-    for (size_t t = 0; t < in->nt; t++) {
-      const mt_rp_tensor *x = &in->t[t];
-      if (x->t_alloc > B->ts && x->t_alloc <= B->te) {
-        live = 0;
-        for (size_t u = 0; u < in->nt; u++) {
-          const mt_rp_tensor *y = &in->t[u];
-          if (y->t_alloc > B->ts && y->t_alloc <= x->t_alloc && y->t_free > x->t_alloc)
-            live += r512(y->bytes);
-        }
-        if (live > peak)
-          peak = live;
+    size_t b0 = alloc_after(in, ix, B->ts);
+    for (size_t r = b0; r < in->nt && in->t[ix[r]].t_alloc <= B->te; r++) {
+      const mt_rp_tensor *x = &in->t[ix[r]];
+      live = 0;
+      for (size_t u = b0; u < in->nt && in->t[ix[u]].t_alloc <= x->t_alloc; u++) {
+        const mt_rp_tensor *y = &in->t[ix[u]];
+        if (y->t_free > x->t_alloc)
+          live += r512(y->bytes);
       }
+      if (live > peak)
+        peak = live;
     }
     c->transient = peak;
   }
+  free(ix);
   *out = l;
   *n = L;
   return 0;
@@ -293,6 +326,7 @@ int mt_rp_recommend(const mt_rp_input *in, const mt_rp_recommend_opts *o, mt_rp_
     return -1;
   }
   int64_t step_ns = step_ns_of(in);
+  long none_at = -1; /* the choice of the last no-checkpoint plan (same other options) */
   for (int z = 0; z <= zmax; z++)
     for (int off = 0; off < 3; off++)
       for (int fl = 0; fl < 2; fl++)
@@ -310,6 +344,8 @@ int mt_rp_recommend(const mt_rp_input *in, const mt_rp_recommend_opts *o, mt_rp_
               p.optimizer = opts[oi];
               p.ckpt = cks[ki];
               p.ckpt_every = every[ki];
+              if (ki == 0)
+                none_at = -1;
               if (off && oi)
                 continue; /* the optimizer runs on the host: its states do not matter */
               if (p.ckpt == MT_RP_CK_SELECTIVE && fl)
@@ -320,7 +356,12 @@ int mt_rp_recommend(const mt_rp_input *in, const mt_rp_recommend_opts *o, mt_rp_
                 mt_rp_plan q = p;
                 q.ckpt = MT_RP_CK_NONE;
                 mt_rp_choice base;
-                if (nl == 0 || evaluate(in, o, &q, step_ns, &base) != 0 || base.fits)
+                /* q is the plan of ki = 0 of this same loop: its replay is reused */
+                if (none_at >= 0)
+                  base = c[none_at];
+                else if (nl == 0 || evaluate(in, o, &q, step_ns, &base) != 0)
+                  continue;
+                if (nl == 0 || base.fits)
                   continue;
                 uint64_t need = base.result.peak_reserved - o->budget;
                 unsigned char ck[MT_RP_MAX_LAYERS];
@@ -347,8 +388,11 @@ int mt_rp_recommend(const mt_rp_input *in, const mt_rp_recommend_opts *o, mt_rp_
               }
               if (nc >= cap)
                 continue;
-              if (evaluate(in, o, &p, step_ns, &c[nc]) == 0)
+              if (evaluate(in, o, &p, step_ns, &c[nc]) == 0) {
+                if (ki == 0)
+                  none_at = (long)nc;
                 nc++;
+              }
             }
   free(lc);
   *explored = nc;

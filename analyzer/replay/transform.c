@@ -10,6 +10,7 @@
  * before the event at t) or a positive s (just after it). */
 #include "config.h"
 #include "analyzer/replay/replay.h"
+#include "analyzer/replay/rsort.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -75,8 +76,7 @@ static int index_times(struct work *k)
     if (k->t[i].t_free != MT_RP_NEVER)
       k->times[k->ntimes++] = k->t[i].t_free;
   }
-  qsort(k->times, k->ntimes, sizeof *k->times, i64_cmp);
-  return 0;
+  return mt_rp_rsort_i64(k->times, k->ntimes);
 }
 
 /* First event time > ts (or te when none before te). */

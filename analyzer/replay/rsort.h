@@ -1,0 +1,22 @@
+/* Radix sorts for the replay's hot paths (internal to libmemtrace-replay).
+ *
+ * LSD radix with 16-bit digits; a digit every key shares is skipped, so
+ * times within a few hours of one another take three passes.  Stable. */
+#ifndef MT_REPLAY_RSORT_H
+#define MT_REPLAY_RSORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Sorts v ascending.  Returns 0, or -1 when out of memory (v unchanged). */
+int mt_rp_rsort_i64(int64_t *v, size_t n);
+
+/* An engine event: sorted by (t, s), ties kept in array order. */
+typedef struct mt_rp_rev {
+  int64_t t;
+  int32_t s;
+  uint32_t i;
+} mt_rp_rev;
+int mt_rp_rsort_ev(mt_rp_rev *v, size_t n);
+
+#endif
