@@ -10,12 +10,13 @@ analyzer_replay_libmemtrace_replay_la_SOURCES = \
 	analyzer/replay/planner.h analyzer/replay/planner.c \
 	analyzer/replay/input_trace.h analyzer/replay/input_trace.c \
 	analyzer/replay/rsort.h analyzer/replay/rsort.c
-analyzer_replay_libmemtrace_replay_la_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
-analyzer_replay_libmemtrace_replay_la_LIBADD = -lm
+analyzer_replay_libmemtrace_replay_la_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(AX_PTHREAD_LIBS)
+# recommend replays its plans on several threads
+analyzer_replay_libmemtrace_replay_la_LIBADD = -lm $(AX_PTHREAD_LIBS)
 
 # memtrace replay / recommend (analyzer/cmds/), over this library.
 memtrace_SOURCES += analyzer/cmds/replay.c analyzer/cmds/recommend.c
 # input_trace.c reads traces through libmemtrace-analysis (mt_lifetimes_walk):
 # whatever links this library with mt_rp_input_from_trace links that one after it.
 memtrace_LDADD += analyzer/replay/libmemtrace-replay.la analyzer/lib/libmemtrace-analysis.la \
-	schemas/libmemtrace-trace.la $(SQLITE_LIBS) $(JSONC_LIBS) -lm
+	schemas/libmemtrace-trace.la $(SQLITE_LIBS) $(JSONC_LIBS) -lm $(AX_PTHREAD_LIBS)

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <unistd.h>
 
 uint64_t mt_rp_chain_peak(const mt_rp_layer_cost *l, size_t n, const unsigned char *ck, uint64_t base,
                           uint64_t head)
@@ -307,6 +309,99 @@ static int evaluate(const mt_rp_input *in, const mt_rp_recommend_opts *o, const 
   return 0;
 }
 
+/* One plan of recommend: a plain replay, or (layers) the DP placement
+ * corrected by replay from the no-checkpoint plan at `base`. */
+struct rtask {
+  mt_rp_plan p;
+  int layers;
+  size_t base;
+  int rc;        /* 0: c holds a choice to list */
+  mt_rp_choice c;
+};
+
+struct rpool {
+  const mt_rp_input *in;
+  const mt_rp_recommend_opts *o;
+  const mt_rp_layer_cost *lc;
+  size_t nl;
+  int64_t step_ns;
+  struct rtask *t;
+  size_t nt;
+  int layers;    /* this round runs the layers tasks (they need their base) */
+  size_t next;
+  pthread_mutex_t mu;
+};
+
+static void run_task(struct rpool *P, struct rtask *T)
+{
+  T->rc = -1;
+  if (!T->layers) {
+    T->rc = evaluate(P->in, P->o, &T->p, P->step_ns, &T->c);
+    return;
+  }
+  const mt_rp_choice *base = &P->t[T->base].c;
+  if (P->nl == 0 || P->t[T->base].rc != 0 || base->fits)
+    return;
+  uint64_t need = base->result.peak_reserved - P->o->budget;
+  unsigned char ck[MT_RP_MAX_LAYERS];
+  uint64_t none = mt_rp_chain_peak(P->lc, P->nl, (unsigned char[MT_RP_MAX_LAYERS]){ 0 }, 0, 0);
+  for (int it = 0; it < 4 && need < none; it++) {
+    int64_t rns;
+    if (mt_rp_place_checkpoints(P->lc, P->nl, 0, 0, none - need, 0, ck, &rns) != 0)
+      break;
+    memset(T->p.ckpt_layer, 0, sizeof T->p.ckpt_layer);
+    for (size_t i = 0; i < P->nl; i++)
+      T->p.ckpt_layer[i] = ck[i];
+    if (evaluate(P->in, P->o, &T->p, P->step_ns, &T->c) != 0)
+      break;
+    if (T->c.fits) {
+      T->rc = 0;
+      break;
+    }
+    need += T->c.result.peak_reserved - P->o->budget;
+  }
+}
+
+static void *worker(void *arg)
+{
+  struct rpool *P = arg;
+  for (;;) {
+    pthread_mutex_lock(&P->mu);
+    while (P->next < P->nt && P->t[P->next].layers != P->layers)
+      P->next++;
+    size_t i = P->next < P->nt ? P->next++ : P->nt;
+    pthread_mutex_unlock(&P->mu);
+    if (i >= P->nt)
+      return NULL;
+    run_task(P, &P->t[i]);
+  }
+}
+
+/* Threads for recommend: MEMTRACE_THREADS, else the online CPUs (at most 8;
+ * each replay holds its own copy of the transformed stream). */
+static int n_threads(void)
+{
+  const char *e = getenv("MEMTRACE_THREADS");
+  long n = e && *e ? strtol(e, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+  if (n < 1)
+    n = 1;
+  return n > 8 ? 8 : (int)n;
+}
+
+static void run_round(struct rpool *P, int layers)
+{
+  pthread_t th[8];
+  int nth = n_threads(), started = 0;
+  P->layers = layers;
+  P->next = 0;
+  for (int i = 1; i < nth; i++)
+    if (pthread_create(&th[started], NULL, worker, P) == 0)
+      started++;
+  worker(P);
+  for (int i = 0; i < started; i++)
+    pthread_join(th[i], NULL);
+}
+
 int mt_rp_recommend(const mt_rp_input *in, const mt_rp_recommend_opts *o, mt_rp_choice **out, size_t *n,
                     size_t *explored)
 {
@@ -319,81 +414,57 @@ int mt_rp_recommend(const mt_rp_input *in, const mt_rp_recommend_opts *o, mt_rp_
   static const enum mt_rp_optim opts[] = { MT_RP_OPT_KEEP, MT_RP_OPT_LION, MT_RP_OPT_ADAFACTOR };
   size_t cap = 6 * 4 * 3 * 2 * 3 * 3, nc = 0;
   mt_rp_choice *c = calloc(cap, sizeof *c);
+  struct rtask *tk = calloc(cap, sizeof *tk);
   mt_rp_layer_cost *lc = NULL;
   size_t nl = 0;
-  if (!c || mt_rp_layer_costs(in, &lc, &nl) != 0) {
+  if (!c || !tk || mt_rp_layer_costs(in, &lc, &nl) != 0) {
     free(c);
+    free(tk);
     return -1;
   }
-  int64_t step_ns = step_ns_of(in);
-  long none_at = -1; /* the choice of the last no-checkpoint plan (same other options) */
+  /* The plans, in the order they are listed before ranking. */
+  size_t ntk = 0, none_at = 0;
   for (int z = 0; z <= zmax; z++)
     for (int off = 0; off < 3; off++)
       for (int fl = 0; fl < 2; fl++)
         for (int mi = 0; mi < 3; mi++)
           for (int oi = 0; oi < 3; oi++)
             for (int ki = 0; ki < 6; ki++) {
-              mt_rp_plan p;
-              mt_rp_plan_init(&p);
-              p.allocator = o->allocator;
-              p.zero = world > 1 || z ? z : -1;
-              p.world = world != in->world ? world : 0;
-              p.offload = (enum mt_rp_offload)off;
-              p.flash = fl;
-              p.micro_batches = micros[mi];
-              p.optimizer = opts[oi];
-              p.ckpt = cks[ki];
-              p.ckpt_every = every[ki];
-              if (ki == 0)
-                none_at = -1;
+              mt_rp_plan *p = &tk[ntk].p;
+              mt_rp_plan_init(p);
+              p->allocator = o->allocator;
+              p->zero = world > 1 || z ? z : -1;
+              p->world = world != in->world ? world : 0;
+              p->offload = (enum mt_rp_offload)off;
+              p->flash = fl;
+              p->micro_batches = micros[mi];
+              p->optimizer = opts[oi];
+              p->ckpt = cks[ki];
+              p->ckpt_every = every[ki];
               if (off && oi)
                 continue; /* the optimizer runs on the host: its states do not matter */
-              if (p.ckpt == MT_RP_CK_SELECTIVE && fl)
+              if (p->ckpt == MT_RP_CK_SELECTIVE && fl)
                 continue; /* flash keeps no attention maps to drop */
-              if (p.ckpt == MT_RP_CK_LAYERS) {
+              if (ki == 0)
+                none_at = ntk;
+              if (p->ckpt == MT_RP_CK_LAYERS) {
                 /* the cheapest placement that should fit, by the chain DP,
-                 * then corrected by replay */
-                mt_rp_plan q = p;
-                q.ckpt = MT_RP_CK_NONE;
-                mt_rp_choice base;
-                /* q is the plan of ki = 0 of this same loop: its replay is reused */
-                if (none_at >= 0)
-                  base = c[none_at];
-                else if (nl == 0 || evaluate(in, o, &q, step_ns, &base) != 0)
-                  continue;
-                if (nl == 0 || base.fits)
-                  continue;
-                uint64_t need = base.result.peak_reserved - o->budget;
-                unsigned char ck[MT_RP_MAX_LAYERS];
-                uint64_t none = mt_rp_chain_peak(lc, nl, (unsigned char[MT_RP_MAX_LAYERS]){ 0 }, 0, 0);
-                int ok = 0;
-                for (int it = 0; it < 4 && need < none; it++) {
-                  int64_t rns;
-                  if (mt_rp_place_checkpoints(lc, nl, 0, 0, none - need, 0, ck, &rns) != 0)
-                    break;
-                  memset(p.ckpt_layer, 0, sizeof p.ckpt_layer);
-                  for (size_t i = 0; i < nl; i++)
-                    p.ckpt_layer[i] = ck[i];
-                  if (evaluate(in, o, &p, step_ns, &c[nc]) != 0)
-                    break;
-                  if (c[nc].fits) {
-                    ok = 1;
-                    break;
-                  }
-                  need += c[nc].result.peak_reserved - o->budget;
-                }
-                if (ok)
-                  nc++;
-                continue;
+                 * then corrected by replay; its base is the plan of ki = 0
+                 * (the same plan without checkpointing), replayed once */
+                tk[ntk].layers = 1;
+                tk[ntk].base = none_at;
               }
-              if (nc >= cap)
-                continue;
-              if (evaluate(in, o, &p, step_ns, &c[nc]) == 0) {
-                if (ki == 0)
-                  none_at = (long)nc;
-                nc++;
-              }
+              ntk++;
             }
+  struct rpool P = { .in = in, .o = o, .lc = lc, .nl = nl, .step_ns = step_ns_of(in), .t = tk, .nt = ntk };
+  pthread_mutex_init(&P.mu, NULL);
+  run_round(&P, 0);
+  run_round(&P, 1);
+  pthread_mutex_destroy(&P.mu);
+  for (size_t i = 0; i < ntk; i++)
+    if (tk[i].rc == 0)
+      c[nc++] = tk[i].c;
+  free(tk);
   free(lc);
   *explored = nc;
   size_t w = 0;

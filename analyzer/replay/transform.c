@@ -579,7 +579,7 @@ static int selective_window(struct work *k, struct tindex *ix, struct fset *fs, 
 
 /* Backward windows by (unit, step, occurrence, index): find_win's answer
  * (the first in window order) by binary search. */
-static const struct work *g_bw; /* for the qsort below (single-threaded use) */
+static __thread const struct work *g_bw; /* for the qsort below (per thread) */
 
 static int bw_cmp3(const mt_rp_window *a, const mt_rp_window *b)
 {
@@ -1222,7 +1222,7 @@ static uint64_t opt_state_bytes(enum mt_rp_optim o, int i, uint64_t n, int *nsta
   }
 }
 
-static struct ustate *g_us; /* for the qsort below (single-threaded use) */
+static __thread struct ustate *g_us; /* for the qsort below (per thread) */
 
 static int by_params_time(const void *a, const void *b)
 {
