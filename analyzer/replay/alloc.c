@@ -2,7 +2,9 @@
  *
  * Blocks live in one array and refer to each other by index; free blocks
  * of the caching and expandable models sit in two pools (small, large) kept
- * sorted by (stream, size, address), so best fit is a binary search.
+ * sorted by (stream, size, address), so best fit is a binary search; a pool
+ * entry carries its block's key (a block's key does not change while it is
+ * pooled), so the search touches only the pool.
  * Written from the rules in shared/ORACLES.md section 5 and the behaviour
  * documented for c10/cuda/CUDACachingAllocator.cpp. */
 #include "config.h"
@@ -19,8 +21,14 @@ struct blk {
   uint8_t small, in_use, live;
 };
 
+/* A free block in a pool, with its key inline (the search reads no block). */
+struct pent {
+  uint64_t size, addr;
+  int32_t stream, i;
+};
+
 struct pool {
-  int32_t *v;
+  struct pent *v;
   size_t n, cap;
 };
 
@@ -181,7 +189,7 @@ static int fits(const mt_rp_alloc *a, uint64_t more)
 
 /* ---- pools: sorted by (stream, size, addr) ---- */
 
-static int key_less(const struct blk *x, int32_t stream, uint64_t size, uint64_t addr)
+static int key_less(const struct pent *x, int32_t stream, uint64_t size, uint64_t addr)
 {
   if (x->stream != stream)
     return x->stream < stream;
@@ -193,10 +201,11 @@ static int key_less(const struct blk *x, int32_t stream, uint64_t size, uint64_t
 static size_t lower_bound(const mt_rp_alloc *a, const struct pool *p, int32_t stream, uint64_t size,
                           uint64_t addr)
 {
+  (void)a;
   size_t lo = 0, hi = p->n;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    if (key_less(&a->b[p->v[mid]], stream, size, addr))
+    if (key_less(&p->v[mid], stream, size, addr))
       lo = mid + 1;
     else
       hi = mid;
@@ -215,7 +224,7 @@ static void pool_add(mt_rp_alloc *a, int32_t i)
   p->v = grow(p->v, &p->cap, p->n + 1, sizeof *p->v);
   size_t at = lower_bound(a, p, a->b[i].stream, a->b[i].size, a->b[i].addr);
   memmove(p->v + at + 1, p->v + at, (p->n - at) * sizeof *p->v);
-  p->v[at] = i;
+  p->v[at] = (struct pent){ a->b[i].size, a->b[i].addr, a->b[i].stream, i };
   p->n++;
 }
 
@@ -223,7 +232,7 @@ static void pool_del(mt_rp_alloc *a, int32_t i)
 {
   struct pool *p = pool_for(a, a->b[i].small);
   size_t at = lower_bound(a, p, a->b[i].stream, a->b[i].size, a->b[i].addr);
-  if (at >= p->n || p->v[at] != i)
+  if (at >= p->n || p->v[at].i != i)
     abort(); /* a model that lost track of a block must not go on */
   memmove(p->v + at, p->v + at + 1, (p->n - at - 1) * sizeof *p->v);
   p->n--;
@@ -235,7 +244,7 @@ static int32_t best_fit(mt_rp_alloc *a, struct pool *p, uint64_t size, int32_t s
   size_t at = lower_bound(a, p, stream, size, 0);
   if (at >= p->n)
     return -1;
-  int32_t i = p->v[at];
+  int32_t i = p->v[at].i;
   const struct blk *b = &a->b[i];
   if (b->stream != stream)
     return -1;
@@ -317,13 +326,13 @@ static void release_pool(mt_rp_alloc *a, struct pool *p)
 {
   size_t w = 0;
   for (size_t r = 0; r < p->n; r++) {
-    int32_t i = p->v[r];
+    int32_t i = p->v[r].i;
     if (a->b[i].prev < 0 && a->b[i].next < 0) {
       a->s.reserved -= a->b[i].size;
       a->s.segments_freed++;
       blk_drop(a, i);
     } else {
-      p->v[w++] = i;
+      p->v[w++] = p->v[r];
     }
   }
   p->n = w;

@@ -1,97 +1,147 @@
-/* Radix sorts (rsort.h). */
+/* Radix sorts (rsort.h).
+ *
+ * Keys are made unsigned and relative to the smallest one, so only the bits
+ * that vary are sorted on: LSD passes of 11-bit digits (2048 counters, which
+ * stay in cache while the records are scattered), as many as the key range
+ * needs.  Each pass is stable. */
 #include "config.h"
 #include "analyzer/replay/rsort.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define RADIX 65536u
+#define DBITS 11
+#define RADIX (1u << DBITS)
+#define DMASK (RADIX - 1)
 
-static uint32_t dig_i64(int64_t x, int d)
+static int bits_of(uint64_t x)
 {
-  return (uint32_t)((((uint64_t)x ^ (1ull << 63)) >> (16 * d)) & 0xffffu);
+  int b = 0;
+  while (x) {
+    b++;
+    x >>= 1;
+  }
+  return b;
+}
+
+struct kv {
+  uint64_t k;
+  uint64_t v; /* the record's payload, opaque here */
+};
+
+/* Sorts a by k (stable); tmp has room for n.  Returns the sorted array (a or tmp). */
+static struct kv *kv_sort(struct kv *a, struct kv *tmp, size_t n, int bits)
+{
+  size_t cnt[RADIX];
+  struct kv *src = a, *dst = tmp;
+  for (int sh = 0; sh < bits; sh += DBITS) {
+    memset(cnt, 0, sizeof cnt);
+    for (size_t i = 0; i < n; i++)
+      cnt[(src[i].k >> sh) & DMASK]++;
+    size_t sum = 0;
+    for (size_t b = 0; b < RADIX; b++) {
+      size_t x = cnt[b];
+      cnt[b] = sum;
+      sum += x;
+    }
+    for (size_t i = 0; i < n; i++)
+      dst[cnt[(src[i].k >> sh) & DMASK]++] = src[i];
+    struct kv *s = src;
+    src = dst;
+    dst = s;
+  }
+  return src;
 }
 
 int mt_rp_rsort_i64(int64_t *v, size_t n)
 {
   if (n < 2)
     return 0;
-  size_t *cnt = calloc(4 * (size_t)RADIX, sizeof *cnt);
-  int64_t *tmp = malloc(n * sizeof *tmp);
-  if (!cnt || !tmp) {
-    free(cnt);
-    free(tmp);
-    return -1;
+  int64_t lo = v[0], hi = v[0];
+  for (size_t i = 1; i < n; i++) {
+    if (v[i] < lo)
+      lo = v[i];
+    if (v[i] > hi)
+      hi = v[i];
   }
+  int bits = bits_of((uint64_t)hi - (uint64_t)lo);
+  if (bits == 0)
+    return 0;
+  uint64_t *a = malloc(2 * n * sizeof *a);
+  if (!a)
+    return -1;
+  uint64_t *src = a, *dst = a + n;
   for (size_t i = 0; i < n; i++)
-    for (int d = 0; d < 4; d++)
-      cnt[(size_t)d * RADIX + dig_i64(v[i], d)]++;
-  int64_t *src = v, *dst = tmp;
-  for (int d = 0; d < 4; d++) {
-    size_t *c = cnt + (size_t)d * RADIX;
-    if (c[dig_i64(v[0], d)] == n)
-      continue; /* every key has this digit */
+    src[i] = (uint64_t)v[i] - (uint64_t)lo;
+  size_t cnt[RADIX];
+  for (int sh = 0; sh < bits; sh += DBITS) {
+    memset(cnt, 0, sizeof cnt);
+    for (size_t i = 0; i < n; i++)
+      cnt[(src[i] >> sh) & DMASK]++;
     size_t sum = 0;
-    for (size_t k = 0; k < RADIX; k++) {
-      size_t x = c[k];
-      c[k] = sum;
+    for (size_t b = 0; b < RADIX; b++) {
+      size_t x = cnt[b];
+      cnt[b] = sum;
       sum += x;
     }
     for (size_t i = 0; i < n; i++)
-      dst[c[dig_i64(src[i], d)]++] = src[i];
-    int64_t *s = src;
+      dst[cnt[(src[i] >> sh) & DMASK]++] = src[i];
+    uint64_t *s = src;
     src = dst;
     dst = s;
   }
-  if (src != v)
-    memcpy(v, src, n * sizeof *v);
-  free(cnt);
-  free(tmp);
+  for (size_t i = 0; i < n; i++)
+    v[i] = (int64_t)(src[i] + (uint64_t)lo);
+  free(a);
   return 0;
-}
-
-/* digits 0-1: s, 2-5: t (least significant first) */
-static uint32_t dig_ev(const mt_rp_rev *e, int d)
-{
-  if (d < 2)
-    return (((uint32_t)e->s ^ 0x80000000u) >> (16 * d)) & 0xffffu;
-  return dig_i64(e->t, d - 2);
 }
 
 int mt_rp_rsort_ev(mt_rp_rev *v, size_t n)
 {
   if (n < 2)
     return 0;
-  size_t *cnt = calloc(6 * (size_t)RADIX, sizeof *cnt);
-  mt_rp_rev *tmp = malloc(n * sizeof *tmp);
-  if (!cnt || !tmp) {
-    free(cnt);
-    free(tmp);
+  int64_t tlo = v[0].t, thi = v[0].t;
+  int32_t slo = v[0].s, shi = v[0].s;
+  for (size_t i = 1; i < n; i++) {
+    if (v[i].t < tlo)
+      tlo = v[i].t;
+    if (v[i].t > thi)
+      thi = v[i].t;
+    if (v[i].s < slo)
+      slo = v[i].s;
+    if (v[i].s > shi)
+      shi = v[i].s;
+  }
+  int tb = bits_of((uint64_t)thi - (uint64_t)tlo);
+  int sb = bits_of((uint64_t)((int64_t)shi - (int64_t)slo));
+  struct kv *a = malloc(2 * n * sizeof *a);
+  if (!a)
+    return -1;
+  struct kv *r;
+  if (tb + sb <= 64) {
+    /* one key: (t - tlo) above (s - slo) */
+    for (size_t i = 0; i < n; i++)
+      a[i] = (struct kv){ ((uint64_t)v[i].t - (uint64_t)tlo) << sb | (uint64_t)((int64_t)v[i].s - slo), i };
+    r = kv_sort(a, a + n, n, tb + sb);
+  } else {
+    /* by s, then (stably) by t */
+    for (size_t i = 0; i < n; i++)
+      a[i] = (struct kv){ (uint64_t)((int64_t)v[i].s - slo), i };
+    r = kv_sort(a, a + n, n, sb);
+    for (size_t i = 0; i < n; i++)
+      r[i].k = (uint64_t)v[r[i].v].t - (uint64_t)tlo;
+    r = kv_sort(r, r == a ? a + n : a, n, tb);
+  }
+  /* records in the new order (the payload is their old position) */
+  mt_rp_rev *out = malloc(n * sizeof *out);
+  if (!out) {
+    free(a);
     return -1;
   }
   for (size_t i = 0; i < n; i++)
-    for (int d = 0; d < 6; d++)
-      cnt[(size_t)d * RADIX + dig_ev(&v[i], d)]++;
-  mt_rp_rev *src = v, *dst = tmp;
-  for (int d = 0; d < 6; d++) {
-    size_t *c = cnt + (size_t)d * RADIX;
-    if (c[dig_ev(&v[0], d)] == n)
-      continue;
-    size_t sum = 0;
-    for (size_t k = 0; k < RADIX; k++) {
-      size_t x = c[k];
-      c[k] = sum;
-      sum += x;
-    }
-    for (size_t i = 0; i < n; i++)
-      dst[c[dig_ev(&src[i], d)]++] = src[i];
-    mt_rp_rev *s = src;
-    src = dst;
-    dst = s;
-  }
-  if (src != v)
-    memcpy(v, src, n * sizeof *v);
-  free(cnt);
-  free(tmp);
+    out[i] = v[r[i].v];
+  memcpy(v, out, n * sizeof *v);
+  free(out);
+  free(a);
   return 0;
 }

@@ -779,6 +779,64 @@ static int64_t shift_of(const struct region *r, size_t nr, int m, int64_t t)
   return s;
 }
 
+/* The same questions in O(log nr) when the regions are in time order (ts
+ * and te nondecreasing, as a recording's steps are): the first region with
+ * te >= t is then the only one before which shift_of stops and the only
+ * first region that can hold t.  pre[q]: shift_of's sum over regions < q. */
+struct rindex {
+  const struct region *r;
+  size_t nr;
+  int sorted;
+  int64_t pre[4097];
+};
+
+static void rindex_build(struct rindex *x, const struct region *r, size_t nr, int m)
+{
+  x->r = r;
+  x->nr = nr;
+  x->sorted = 1;
+  x->pre[0] = 0;
+  for (size_t q = 0; q < nr; q++) {
+    x->pre[q + 1] = x->pre[q] + (int64_t)(m - 1) * (r[q].te - r[q].ts + 1);
+    if (q && (r[q].ts < r[q - 1].ts || r[q].te < r[q - 1].te))
+      x->sorted = 0;
+  }
+}
+
+static size_t first_te_ge(const struct rindex *x, int64_t t)
+{
+  size_t lo = 0, hi = x->nr;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (x->r[mid].te < t)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+static int64_t rshift(const struct rindex *x, int m, int64_t t)
+{
+  if (!x->sorted)
+    return shift_of(x->r, x->nr, m, t);
+  return x->pre[first_te_ge(x, t)];
+}
+
+/* The first region q with ts < t <= te, nr when none. */
+static size_t rfind(const struct rindex *x, int64_t t)
+{
+  size_t q;
+  if (x->sorted) {
+    q = first_te_ge(x, t);
+    return q < x->nr && t > x->r[q].ts ? q : x->nr;
+  }
+  for (q = 0; q < x->nr; q++)
+    if (t > x->r[q].ts && t <= x->r[q].te)
+      break;
+  return q;
+}
+
 static int micro_batches(struct work *k, const mt_rp_plan *p)
 {
   int m = p->micro_batches;
@@ -799,18 +857,19 @@ static int micro_batches(struct work *k, const mt_rp_plan *p)
     }
   if (!nr)
     return 0;
+  struct rindex *rx = malloc(sizeof *rx);
+  if (!rx)
+    return -1;
+  rindex_build(rx, r, nr, m);
   size_t n0 = k->n;
   for (size_t i = 0; i < n0; i++) {
     mt_rp_tensor *x = &k->t[i];
     int64_t sa, sf = 0;
-    size_t q;
-    for (q = 0; q < nr; q++)
-      if (x->t_alloc > r[q].ts && x->t_alloc <= r[q].te)
-        break;
+    size_t q = rfind(rx, x->t_alloc);
     int inside = q < nr && x->t_free != MT_RP_NEVER && x->t_free > r[q].ts && x->t_free <= r[q].te;
-    sa = shift_of(r, nr, m, x->t_alloc);
+    sa = rshift(rx, m, x->t_alloc);
     if (x->t_free != MT_RP_NEVER)
-      sf = shift_of(r, nr, m, x->t_free);
+      sf = rshift(rx, m, x->t_free);
     x->t_alloc += sa;
     if (x->t_free != MT_RP_NEVER)
       x->t_free += sf;
@@ -823,11 +882,14 @@ static int micro_batches(struct work *k, const mt_rp_plan *p)
       mt_rp_tensor c = *x;
       c.t_alloc += j * D;
       c.t_free += j * D;
-      if (push(k, &c) != 0)
+      if (push(k, &c) != 0) {
+        free(rx);
         return -1;
+      }
       x = &k->t[i];
     }
   }
+  free(rx);
   size_t nw0 = k->nw;
   for (size_t i = 0; i < nw0; i++) {
     mt_rp_window *w = &k->w[i];
