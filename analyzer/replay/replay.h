@@ -9,8 +9,9 @@
  * model (alloc.h) and reports the new peaks with their costs.
  *
  * Ownership: an mt_rp_input owns its arrays and strings; results are plain
- * values.  Not thread-safe per input; distinct inputs may be replayed from
- * several threads at once (the replay never writes to its input). */
+ * values.  The replay only reads its input, so one input may be replayed
+ * from several threads at once (recommend does); building or finishing an
+ * input is not thread-safe. */
 #ifndef MT_REPLAY_H
 #define MT_REPLAY_H
 
