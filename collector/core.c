@@ -569,21 +569,28 @@ static char **collect_args(const char *arg0, va_list ap, char ***envp_out)
   return v;
 }
 
+/* Runs one of the exec wrappers above on a collected argv, keeping errno. */
+static int exec_collected(int (*fn)(const char *, char *const[], char *const[]), const char *p, char **v,
+                          char *const envp[])
+{
+  if (!v) {
+    errno = ENOMEM;
+    return -1;
+  }
+  int rc = fn(p, v, envp);
+  int e = errno;
+  free(v);
+  errno = e;
+  return rc;
+}
+
 MT_EXPORT int execl(const char *path, const char *arg, ...)
 {
   va_list ap;
   va_start(ap, arg);
   char **v = collect_args(arg, ap, NULL);
   va_end(ap);
-  if (!v) {
-    errno = ENOMEM;
-    return -1;
-  }
-  int rc = execve(path, v, environ);
-  int e = errno;
-  free(v);
-  errno = e;
-  return rc;
+  return exec_collected(execve, path, v, environ);
 }
 
 MT_EXPORT int execlp(const char *file, const char *arg, ...)
@@ -592,15 +599,7 @@ MT_EXPORT int execlp(const char *file, const char *arg, ...)
   va_start(ap, arg);
   char **v = collect_args(arg, ap, NULL);
   va_end(ap);
-  if (!v) {
-    errno = ENOMEM;
-    return -1;
-  }
-  int rc = execvpe(file, v, environ);
-  int e = errno;
-  free(v);
-  errno = e;
-  return rc;
+  return exec_collected(execvpe, file, v, environ);
 }
 
 MT_EXPORT int execle(const char *path, const char *arg, ...)
@@ -610,15 +609,7 @@ MT_EXPORT int execle(const char *path, const char *arg, ...)
   char **envp = NULL;
   char **v = collect_args(arg, ap, &envp);
   va_end(ap);
-  if (!v) {
-    errno = ENOMEM;
-    return -1;
-  }
-  int rc = execve(path, v, envp);
-  int e = errno;
-  free(v);
-  errno = e;
-  return rc;
+  return exec_collected(execve, path, v, envp);
 }
 
 /* ---- _exit: no atexit handlers run, so flush here ------------------------ */
