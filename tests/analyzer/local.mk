@@ -6,11 +6,11 @@ check_PROGRAMS += tests/analyzer/test_analysis tests/analyzer/test_lifetimes
 TESTS += tests/analyzer/test_analysis tests/analyzer/test_lifetimes tests/analyzer/test_report.sh \
 	tests/analyzer/test_html.sh tests/analyzer/test_accuracy.sh
 endif
-tests_analyzer_test_analysis_SOURCES = tests/analyzer/test_analysis.c
+tests_analyzer_test_analysis_SOURCES = tests/analyzer/test_analysis.c tests/analyzer/synth.h
 tests_analyzer_test_analysis_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(JSONC_CFLAGS) $(CMOCKA_CFLAGS)
 tests_analyzer_test_analysis_LDADD = analyzer/lib/libmemtrace-analysis.la schemas/libmemtrace-trace.la \
 	$(SQLITE_LIBS) $(JSONC_LIBS) $(CMOCKA_LIBS)
-tests_analyzer_test_lifetimes_SOURCES = tests/analyzer/test_lifetimes.c
+tests_analyzer_test_lifetimes_SOURCES = tests/analyzer/test_lifetimes.c tests/analyzer/synth.h
 tests_analyzer_test_lifetimes_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(JSONC_CFLAGS) $(CMOCKA_CFLAGS)
 tests_analyzer_test_lifetimes_LDADD = analyzer/lib/libmemtrace-analysis.la schemas/libmemtrace-trace.la \
 	$(SQLITE_LIBS) $(JSONC_LIBS) $(CMOCKA_LIBS)

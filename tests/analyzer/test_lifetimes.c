@@ -17,41 +17,11 @@
 #define KiB 1024ull
 #define A0 0x7f0000000000ull
 
-static char dir[256];
-
-static int setup(void **state)
-{
-  (void)state;
-  snprintf(dir, sizeof dir, "/tmp/mt-test-lifetimes-XXXXXX");
-  return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-  (void)state;
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  return system(cmd) == 0 ? 0 : -1;
-}
+#include "tests/analyzer/synth.h"
 
 static mt_trace *create(const char *name, int rank, int world, char *path, size_t n)
 {
-  snprintf(path, n, "%s/%s", dir, name);
-  mt_process_info p = { 0 };
-  snprintf(p.run_id, sizeof p.run_id, "run-l");
-  p.rank = rank;
-  p.world_size = world;
-  snprintf(p.host, sizeof p.host, "h");
-  p.pid = 200 + rank;
-  p.command_line = "synthetic";
-  p.start_ns = 1000000000LL;
-  p.end_ns = -1;
-  p.producer = "test";
-  mt_trace *t = NULL;
-  mt_error err = { 0 };
-  assert_int_equal(mt_trace_create(path, &p, &t, &err), MT_OK);
-  assert_int_equal(mt_trace_begin(t), MT_OK);
-  return t;
+  return synth_create(name, "run-l", rank, world, 200 + rank, 1000000000LL, path, n);
 }
 
 static void finish(mt_trace *t)
