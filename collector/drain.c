@@ -1125,6 +1125,15 @@ static void write_drops(void)
   }
 }
 
+static int any_drops(void)
+{
+  for (mt_tbuf *b = atomic_load_explicit(&mt__threads, memory_order_acquire); b; b = b->next)
+    for (int k = 0; k < MT_D__N; k++)
+      if (atomic_load_explicit(&b->drops[k], memory_order_relaxed))
+        return 1;
+  return mt__cupti_active() && mt__cupti_dropped() > 0;
+}
+
 static void write_cupti_drops(void)
 {
   uint64_t d = mt__cupti_dropped();
@@ -1193,6 +1202,12 @@ static void finish(int finalize)
     mt_trace_finalize(D.t, mt__now() - mt__start_ns);
   mt_trace_close(D.t);
   D.t = NULL;
+  if (finalize && D.events == 0 && !D.rank_from_env && D.nccl_world == 0 && !any_drops()) {
+    /* A launcher (torchrun's agent imports torch) or a helper process that
+     * captured nothing: its empty file would read as one more rank 0. */
+    unlink(D.path);
+    return;
+  }
   if (finalize && D.nccl_world > 0 && D.nccl_rank != 0) {
     /* the file name follows: rank<r>.<pid>.mtrace */
     char np[4300];

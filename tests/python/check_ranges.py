@@ -3,15 +3,7 @@ under the bootstrap against what the model definition implies.  TAP."""
 import json, os, sqlite3, sys
 from collections import Counter
 
-n = int(os.environ.get("TAP_START", "1")) - 1
-fails = 0
-
-
-def tap(good, desc, got=None):
-    global n, fails
-    n += 1
-    fails += not good
-    print("%s %d - %s%s" % ("ok" if good else "not ok", n, desc, "" if good or got is None else " (got %r)" % (got,)))
+from taplib import tap, done
 
 
 db = sqlite3.connect(sys.argv[1])
@@ -43,4 +35,4 @@ opt = [r for r in rows if r[2] == "optimizer"]
 bwd = [r for r in rows if r[2] == "model.backward"]
 tap(len(opt) == len(bwd) and all(b[1] <= o[0] for b, o in zip(sorted(bwd), sorted(opt))),
     "each backward ends before its optimizer step begins")
-print("#count %d %d" % (n, fails))
+done()

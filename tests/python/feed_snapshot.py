@@ -59,15 +59,7 @@ if mode == "feed":
     sys.exit(0)
 
 # check
-n = int(os.environ.get("TAP_START", "1")) - 1
-fails = 0
-
-
-def tap(good, desc):
-    global n, fails
-    n += 1
-    fails += not good
-    print("%s %d - %s" % ("ok" if good else "not ok", n, desc))
+from taplib import tap, done
 
 
 name = os.path.basename(snap_path)
@@ -92,4 +84,4 @@ allocs = sum(1 for e in trace if e["action"] == "alloc")
 tap(regs >= allocs, "%s: %d register rows for %d alloc entries (+ seeded blocks)" % (name, regs, allocs))
 outside = q("SELECT COUNT(*) FROM region_events WHERE op = 1 AND heap = 0")[0][0]
 tap(outside == 0, "%s: every block lies in a segment heap (%d outside)" % (name, outside))
-print("#count %d %d" % (n, fails))
+done()

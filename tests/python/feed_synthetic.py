@@ -74,15 +74,7 @@ if sys.argv[1] == "feed":
     _native.meta("test.relabels", str(ch.relabels))
     sys.exit(0)
 
-n = int(os.environ.get("TAP_START", "1")) - 1
-fails = 0
-
-
-def tap(good, desc, got=None):
-    global n, fails
-    n += 1
-    fails += not good
-    print("%s %d - %s%s" % ("ok" if good else "not ok", n, desc, "" if good or got is None else " (got %r)" % (got,)))
+from taplib import tap, done
 
 
 db = sqlite3.connect(sys.argv[2])
@@ -180,4 +172,4 @@ else:
     tap(all(st == 0 for _, _, st in rows) and q("SELECT COUNT(*) FROM mem_events WHERE stack != 0") == [(0,)]
         and q("SELECT COUNT(*) FROM frames") == [(0,)],
         "without --python-stacks: no frames, every stack 0", rows)
-print("#count %d %d" % (n, fails))
+done()

@@ -1,0 +1,18 @@
+"""TAP lines for the python checkers of tests/python/*.sh: numbering goes on
+from TAP_START; done() prints the "#count N FAILS" line tap_py (common.sh)
+reads back."""
+import os
+
+_n = int(os.environ.get("TAP_START", "1")) - 1
+_fails = 0
+
+
+def tap(good, desc, got=None):
+    global _n, _fails
+    _n += 1
+    _fails += not good
+    print("%s %d - %s%s" % ("ok" if good else "not ok", _n, desc, "" if good or got is None else " (got %r)" % (got,)))
+
+
+def done():
+    print("#count %d %d" % (_n, _fails))
