@@ -369,9 +369,22 @@ void mt__activate_slow(void)
 #endif
 }
 
+/* The process whose collector state this is (set at load and in a fork
+ * child).  A child of vfork() or of clone() without atfork handlers (Python's
+ * subprocess uses vfork) runs in the parent's memory until it execs or
+ * _exits: it must not stop the parent's drain or allocate from its heap. */
+static pid_t owner_pid;
+
+static int in_borrowed_memory(void)
+{
+  return getpid() != owner_pid;
+}
+
 void mt__shutdown(const char *why)
 {
 #ifndef MT_NOP
+  if (in_borrowed_memory())
+    return;
   if (atomic_load(&mt__state) != MT_S_ACTIVE || atomic_exchange(&exiting, 1))
     return;
   unsigned saved = mt__t_in;
@@ -403,6 +416,7 @@ static void fork_parent(void)
  * freed: they are the parent's, and the parent's drain writes them). */
 static void fork_child(void)
 {
+  owner_pid = getpid();
   mt__drain_fork_child();
   mt__cupti_fork_child();
   atomic_store(&mt__threads, NULL);
@@ -485,11 +499,19 @@ static void before_exec(void)
   mt__shutdown("exec");
 }
 
+/* The environment for the new image: with the preload, except in a vfork
+ * child (no malloc there: the exec'd program keeps the preload only when
+ * envp has it, as it does when passed the parent's environment). */
+static char **exec_env(char *const envp[])
+{
+  return in_borrowed_memory() ? NULL : env_with_preload(envp);
+}
+
 /* A failed exec leaves the process running with a finished trace: start
  * over as if forked, so later CUDA calls get a new file. */
 static void after_failed_exec(void)
 {
-  if (atomic_load(&mt__state) == MT_S_DONE) {
+  if (!in_borrowed_memory() && atomic_load(&mt__state) == MT_S_DONE) {
     atomic_store(&mt__threads, NULL);
     mt__t_buf = NULL;
     atomic_store(&exiting, 0);
@@ -505,7 +527,7 @@ MT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
   if (!real)
     real = (execve_fn)mt__resolve("execve");
   before_exec();
-  char **e = env_with_preload(envp);
+  char **e = exec_env(envp);
   int rc = real(path, argv, e ? e : envp);
   int saved = errno;
   free(e);   /* the strings leak on failure: exec failures are rare */
@@ -520,7 +542,7 @@ MT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
   if (!real)
     real = (execve_fn)mt__resolve("execvpe");
   before_exec();
-  char **e = env_with_preload(envp);
+  char **e = exec_env(envp);
   int rc = real(file, argv, e ? e : envp);
   int saved = errno;
   free(e);
@@ -641,6 +663,7 @@ MT_EXPORT void _Exit(int status)
 __attribute__((constructor)) static void mt__load(void)
 {
   mt__t_in = MT_F_SELF;
+  owner_pid = getpid();
   read_config();
   mt__start_ns = mt__now();
   if (pthread_key_create(&tbuf_key, tbuf_release) == 0)

@@ -4,6 +4,9 @@
  *   threads T N      T threads x N pairs
  *   fork N           N pairs in the parent, then a child doing N pairs
  *   exec N           N pairs, then exec of itself as "pairs N"
+ *   vfork N          N pairs, a vfork child that execs /bin/true, one whose
+ *                    exec fails (it _exits), then N more pairs (Python's
+ *                    subprocess spawns this way)
  *   sleep N          N pairs, then sleep (killed by the test)
  *   segv N           N pairs, then a NULL dereference
  *   exit CODE        one pair, prints a line, exits CODE
@@ -33,6 +36,18 @@ static int pairs(int n)
       bad++;
   }
   return bad;
+}
+
+/* The exit status of a vfork child that execs path (127: the exec failed). */
+static int vfork_exec(const char *path)
+{
+  pid_t c = vfork();
+  if (c == 0) {
+    execve(path, (char *[]){ (char *)path, NULL }, environ);
+    _exit(127);
+  }
+  int st;
+  return c > 0 && waitpid(c, &st, 0) == c && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 static int per_thread;
@@ -86,6 +101,10 @@ int main(int argc, char **argv)
     execl("/proc/self/exe", argv[0], "pairs", num, (char *)NULL);
     execv("/proc/self/exe", (char *[]){ argv[0], "pairs", num, NULL });
     return 1;
+  } else if (!strcmp(mode, "vfork")) {
+    pairs(n);
+    if (vfork_exec("/bin/true") != 0 || vfork_exec("/nonexistent/memtrace-test") != 127 || pairs(n))
+      return 1;
   } else if (!strcmp(mode, "sleep")) {
     pairs(n);
     printf("ready\n");

@@ -408,8 +408,23 @@ def install(torch):
     st = State(torch)
     STATE = st
     nn = torch.nn.modules.module
-    st.handles.append(nn.register_module_forward_pre_hook(st.fwd_pre))
-    st.handles.append(nn.register_module_forward_hook(st.fwd_post))
+    compiling = getattr(getattr(torch, "compiler", None), "is_compiling", None)
+    if compiling is None:   # torch < 2.3 (2.0-2.2: torch.compile not covered)
+        fwd_pre, fwd_post = st.fwd_pre, st.fwd_post
+    else:
+        # torch.compile traces global module hooks into the graph; dynamo
+        # folds is_compiling() to True, so inside a compiled region they are
+        # nothing (no graph break, and no module ranges: the graph has no
+        # modules at run time); the compiled module's own call stays eager
+        def fwd_pre(module, args):
+            if not compiling():
+                st.fwd_pre(module, args)
+
+        def fwd_post(module, args, output):
+            if not compiling():
+                st.fwd_post(module, args, output)
+    st.handles.append(nn.register_module_forward_pre_hook(fwd_pre))
+    st.handles.append(nn.register_module_forward_hook(fwd_post))
     how = _optimizer_hooks(torch, st)
     _native.meta("torch.version", torch.__version__)
     _native.meta("torch.cuda", str(getattr(torch.version, "cuda", None)))
