@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential autoconf automake libtool pkg-config
       libsqlite3-dev sqlite3 libunwind-dev libcmocka-dev libjson-c-dev zlib1g-dev
       libgtk-4-dev python3 chromium
-      python3-torch xvfb xauth"
+      python3-torch python3-venv python3-dev xvfb xauth"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

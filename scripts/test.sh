@@ -5,6 +5,9 @@
 set -u
 cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+# torch 2.x beside Debian's 1.13 for tests/python (PyPI; the tests say what
+# they skipped when it cannot be had)
+sh scripts/install-torch.sh >/dev/null || echo "memtrace: tests/python will run on Debian's torch only" >&2
 if ! sh scripts/build.sh; then
   echo "memtrace: build failed" >&2
   echo "0 passed, 1 failed"

@@ -1,7 +1,9 @@
 """TAP lines for the python checkers of tests/python/*.sh: numbering goes on
-from TAP_START; done() prints the "#count N FAILS" line tap_py (common.sh)
+from TAP_START, descriptions start with TAP_PREFIX; done() prints the "#count N FAILS" line tap_py (common.sh)
 reads back."""
 import os
+
+_prefix = os.environ.get("TAP_PREFIX", "")
 
 _n = int(os.environ.get("TAP_START", "1")) - 1
 _fails = 0
@@ -11,7 +13,7 @@ def tap(good, desc, got=None):
     global _n, _fails
     _n += 1
     _fails += not good
-    print("%s %d - %s%s" % ("ok" if good else "not ok", _n, desc, "" if good or got is None else " (got %r)" % (got,)))
+    print("%s %d - %s%s%s" % ("ok" if good else "not ok", _n, _prefix, desc, "" if good or got is None else " (got %r)" % (got,)))
 
 
 def done():

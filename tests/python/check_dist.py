@@ -1,5 +1,5 @@
-"""check_ddp.py RUNDIR EXPECTED_PREFIX: the per-rank traces of a torchrun
-DDP run against what each worker wrote about itself.  TAP."""
+"""check_dist.py RUNDIR EXPECTED_PREFIX: the per-rank traces of a torchrun
+run (DDP, FSDP2) against what each worker wrote about itself.  TAP."""
 import glob, json, os, sqlite3, sys
 from collections import Counter
 
@@ -23,7 +23,7 @@ for e in exp:
     tap(p == (e["rank"], e["world"], e["pid"]), "rank %d: process row holds rank, world size and pid" % e["rank"], p)
     names = Counter(r[0] for r in db.execute("SELECT s.value FROM ranges r JOIN strings s ON s.id = r.name_id"))
     missing = [f for f in e["forward"] + e["backward"] if names[f] != e["steps"]]
-    tap(not missing, "rank %d: forward and backward ranges of every module path of the DDP model, once per step" % e["rank"], missing)
+    tap(not missing, "rank %d: forward and backward ranges of every module path, once per step" % e["rank"], missing)
     tap([names["step %d" % i] for i in range(e["steps"])] == [1] * e["steps"] and names["optimizer"] == e["steps"],
         "rank %d: steps 0..%d, an optimizer range in each" % (e["rank"], e["steps"] - 1))
 done()
