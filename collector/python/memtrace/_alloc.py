@@ -108,6 +108,167 @@ class Frames(object):
         return st
 
 
+# The caching allocator's constants (c10/cuda/CUDACachingAllocator.cpp)
+MIN_BLOCK = 512              # kMinBlockSize: sizes round up to this
+SMALL_SIZE = 1 << 20         # kSmallSize: largest request of the small pool
+SMALL_BUFFER = 2 << 20       # kSmallBuffer: a small-pool segment
+
+
+def round_size(n):
+    return MIN_BLOCK if n < MIN_BLOCK else MIN_BLOCK * ((n + MIN_BLOCK - 1) // MIN_BLOCK)
+
+
+class Blocks(object):
+    """A mirror of one device's allocator blocks, so that each tensor's
+    block is reported at the size torch counts (allocated_bytes counts
+    block->size; the trace entry says the requested size).  A block is the
+    rounded request, or the whole free block it was taken from when torch
+    did not split it (should_split: small pool or expandable segments when
+    at least 512 B remain; large pool when more than 1 MiB remains and the
+    block is under max_split_size).  The entries' addresses say which free
+    block torch chose; where the mirror does not know the address (entries
+    lost to a ring overrun) the rounded request is reported."""
+
+    def __init__(self, expandable=False, max_split=None):
+        self.expandable = expandable
+        self.max_split = max_split
+        self.segs = {}        # start -> [size, small pool?]
+        self.seg_starts = []  # sorted
+        self.blk = {}         # start -> [size, allocated, segment start]
+        self.free_end = {}    # end -> start, of free blocks
+
+    def _seg_of(self, addr):
+        import bisect
+        i = bisect.bisect_right(self.seg_starts, addr) - 1
+        if i >= 0:
+            st = self.seg_starts[i]
+            if addr < st + self.segs[st][0]:
+                return st
+        return None
+
+    def _add_free(self, start, size, seg):
+        nxt = self.blk.get(start + size)
+        if nxt and not nxt[1] and nxt[2] == seg:
+            del self.blk[start + size]
+            del self.free_end[start + size + nxt[0]]
+            size += nxt[0]
+        prev = self.free_end.pop(start, None)
+        if prev is not None and self.blk[prev][2] == seg:
+            start, size = prev, self.blk[prev][0] + size
+        elif prev is not None:
+            self.free_end[start] = prev
+        self.blk[start] = [size, False, seg]
+        self.free_end[start + size] = start
+
+    def segment(self, action, addr, size):
+        import bisect
+        if action == "segment_alloc":
+            self.segs[addr] = [size, size == SMALL_BUFFER]
+            bisect.insort(self.seg_starts, addr)
+            self._add_free(addr, size, addr)
+        elif action == "segment_map":
+            # expandable: pages mapped at the end of the segment they extend
+            seg = self._seg_of(addr - 1) if addr else None
+            if seg is None or seg + self.segs[seg][0] != addr:
+                seg = addr
+                self.segs[addr] = [0, False]
+                bisect.insort(self.seg_starts, addr)
+            self.segs[seg][0] += size
+            self._add_free(addr, size, seg)
+        elif action in ("segment_free", "segment_unmap"):
+            seg = self._seg_of(addr)
+            # the free block that holds [addr, addr + size) loses it
+            start = None
+            for b, (bs, al, sg) in self.blk.items():
+                if sg == seg and not al and b <= addr and addr + size <= b + bs:
+                    start = b
+                    break
+            if start is not None:
+                bs = self.blk.pop(start)[0]
+                del self.free_end[start + bs]
+                if start < addr:
+                    self.blk[start] = [addr - start, False, seg]
+                    self.free_end[addr] = start
+                if addr + size < start + bs:
+                    self.blk[addr + size] = [start + bs - addr - size, False, seg]
+                    self.free_end[start + bs] = addr + size
+            if seg is not None and (action == "segment_free" or addr == seg and size >= self.segs[seg][0]):
+                del self.segs[seg]
+                self.seg_starts.remove(seg)
+            elif seg is not None:
+                self.segs[seg][0] -= size
+
+    def alloc(self, addr, requested):
+        r = round_size(requested)
+        b = self.blk.get(addr)
+        if b is None or b[1] or b[0] < r:
+            return r
+        seg = b[2]
+        rem = b[0] - r
+        small = self.segs.get(seg, [0, False])[1]
+        if small or self.expandable:
+            split = rem >= MIN_BLOCK
+        else:
+            split = rem > SMALL_SIZE and (self.max_split is None or r < self.max_split)
+        del self.free_end[addr + b[0]]
+        if split:
+            self.blk[addr] = [r, True, seg]
+            self.blk[addr + r] = [rem, False, seg]
+            self.free_end[addr + b[0]] = addr + r
+            return r
+        b[1] = True
+        return b[0]
+
+    def free(self, addr, requested):
+        b = self.blk.get(addr)
+        if b is None or not b[1]:
+            return round_size(requested)
+        del self.blk[addr]
+        self._add_free(addr, b[0], b[2])
+        return b[0]
+
+    def seed(self, seg):
+        """A segment of a snapshot, with its blocks as torch has them."""
+        import bisect
+        st = seg["address"]
+        for a in [a for a, b in self.blk.items() if b[2] == st]:
+            b = self.blk.pop(a)
+            self.free_end.pop(a + b[0], None)
+        if st not in self.segs:
+            bisect.insort(self.seg_starts, st)
+        self.segs[st] = [seg["total_size"], seg.get("segment_type") == "small"]
+        at = st   # gaps between the listed blocks are free (a list of active blocks only)
+        for b in sorted(seg.get("blocks", []), key=lambda b: b["address"]):
+            a, n = b["address"], b["size"]
+            if a > at:
+                self._add_free(at, a - at, st)
+            if b.get("state", "").startswith("active"):
+                self.blk[a] = [n, True, st]
+            else:
+                self._add_free(a, n, st)
+            at = a + n
+        if at < st + seg["total_size"]:
+            self._add_free(at, st + seg["total_size"] - at, st)
+
+
+def alloc_conf():
+    """(expandable_segments, max_split_size bytes or None) of
+    PYTORCH_CUDA_ALLOC_CONF (PYTORCH_ALLOC_CONF in newer torch)."""
+    conf = os.environ.get("PYTORCH_CUDA_ALLOC_CONF") or os.environ.get("PYTORCH_ALLOC_CONF") or ""
+    expandable, max_split = False, None
+    for kv in conf.split(","):
+        k, _, v = kv.partition(":")
+        k, v = k.strip(), v.strip()
+        if k == "expandable_segments":
+            expandable = v.lower() == "true"
+        elif k == "max_split_size_mb":
+            try:
+                max_split = int(float(v) * (1 << 20))
+            except ValueError:
+                pass
+    return expandable, max_split
+
+
 def _key(e):
     return (e.get("action"), e.get("addr"), e.get("size"), e.get("stream"), e.get("time_us"))
 
@@ -157,6 +318,14 @@ class Channel(object):
         self.by_cat = {}        # label category -> live bytes (OOM forensics)
         self.entries = 0
         self.relabels = 0
+        self.blocks = {}        # device -> Blocks
+        self.conf = alloc_conf()
+
+    def blocks_of(self, device):
+        b = self.blocks.get(device)
+        if b is None:
+            b = self.blocks[device] = Blocks(*self.conf)
+        return b
 
     # -- identity -------------------------------------------------------
     def annotate(self, device, addr, label, time_us=None):
@@ -192,10 +361,17 @@ class Channel(object):
             for k, i in last.items():
                 chosen[i] = self.ident.pop(k)[0]
         sink = self.sink
+        blocks = self.blocks_of(device)
         for i, e in enumerate(entries):
             a = e.get("action")
             addr = e.get("addr") or 0
             size = e.get("size") or 0
+            if a == "alloc":
+                size = blocks.alloc(addr, size)
+            elif a == "free_completed":
+                size = blocks.free(addr, size)
+            elif a in ("segment_alloc", "segment_free", "segment_map", "segment_unmap"):
+                blocks.segment(a, addr, size)
             ts, clock = entry_time(e)
             label = chosen.get(i)
             st = self.frames.of(e.get("frames")) if self.frames is not None else None
@@ -248,6 +424,7 @@ class Channel(object):
                     ents.append({"action": "alloc", "addr": b["address"], "size": b["size"],
                                  "stream": s.get("stream", 0), "time_us": now, "frames": b.get("frames")})
             self.feed(d, ents)
+            self.blocks_of(d).seed(s)   # the blocks as torch has them, free ones too
 
 
 def pool_name(seg):

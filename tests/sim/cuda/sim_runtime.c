@@ -14,10 +14,12 @@
  */
 #define _GNU_SOURCE
 #include <cuda.h>
+#include <cuda_profiler_api.h>
 #include <cuda_runtime_api.h>
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -215,6 +217,8 @@ static cudaError_t rt_cu(CUresult r)
 
 /* ---------------------------------------------------- initialisation */
 
+static CUresult (*rt_getproc)(const char *, void **, int, cuuint64_t, CUdriverProcAddressQueryResult *);
+
 static void rt_setup(void)
 {
 	CUresult (*getproc)(const char *, void **, int, cuuint64_t, CUdriverProcAddressQueryResult *);
@@ -232,6 +236,7 @@ static void rt_setup(void)
 		rt_init_err = cudaErrorInsufficientDriver;
 		return;
 	}
+	rt_getproc = getproc;
 #define RT_RESOLVE(m, sym, name)                                                                 \
 	if (getproc(name, (void **)&D.m, SIM_RUNTIME_VERSION, CU_GET_PROC_ADDRESS_DEFAULT, &st) != \
 		    CUDA_SUCCESS ||                                                              \
@@ -1047,3 +1052,235 @@ cudaError_t cudaFuncGetAttributes(struct cudaFuncAttributes *a, const void *func
 #undef FATTR
 	return cudaSuccess;
 }
+
+/* ------------------------------------- the rest of what PyTorch links
+ * libtorch_cuda binds these at load; what a simulated device cannot do
+ * (peer access, IPC, graph capture, symbol copies) says cudaErrorNotSupported,
+ * which PyTorch checks for or reports; the rest does what the device would
+ * with no data to move. */
+
+#define RT_UNSUPPORTED(decl)                   \
+	cudaError_t decl                       \
+	{                                      \
+		return rt_ret(cudaErrorNotSupported); \
+	}
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+RT_UNSUPPORTED(cudaDeviceEnablePeerAccess(int peerDevice, unsigned int flags))
+RT_UNSUPPORTED(cudaIpcGetMemHandle(cudaIpcMemHandle_t *handle, void *devPtr))
+RT_UNSUPPORTED(cudaIpcOpenMemHandle(void **devPtr, cudaIpcMemHandle_t handle, unsigned int flags))
+RT_UNSUPPORTED(cudaIpcCloseMemHandle(void *devPtr))
+RT_UNSUPPORTED(cudaIpcGetEventHandle(cudaIpcEventHandle_t *handle, cudaEvent_t event))
+RT_UNSUPPORTED(cudaIpcOpenEventHandle(cudaEvent_t *event, cudaIpcEventHandle_t handle))
+RT_UNSUPPORTED(cudaStreamBeginCapture(cudaStream_t stream, enum cudaStreamCaptureMode mode))
+RT_UNSUPPORTED(cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *pGraph))
+RT_UNSUPPORTED(cudaGraphInstantiateWithFlags(cudaGraphExec_t *pGraphExec, cudaGraph_t graph, unsigned long long flags))
+RT_UNSUPPORTED(cudaGraphLaunch(cudaGraphExec_t graphExec, cudaStream_t stream))
+RT_UNSUPPORTED(cudaGraphDestroy(cudaGraph_t graph))
+RT_UNSUPPORTED(cudaGraphExecDestroy(cudaGraphExec_t graphExec))
+RT_UNSUPPORTED(cudaGraphGetNodes(cudaGraph_t graph, cudaGraphNode_t *nodes, size_t *numNodes))
+RT_UNSUPPORTED(cudaGraphNodeGetDependencies(cudaGraphNode_t node, cudaGraphNode_t *pDependencies, cudaGraphEdgeData *edgeData, size_t *pNumDependencies))
+RT_UNSUPPORTED(cudaGraphDebugDotPrint(cudaGraph_t graph, const char *path, unsigned int flags))
+RT_UNSUPPORTED(cudaGetSymbolAddress(void **devPtr, const void *symbol))
+RT_UNSUPPORTED(cudaMemcpyToSymbol(const void *symbol, const void *src, size_t count, size_t offset, enum cudaMemcpyKind kind))
+RT_UNSUPPORTED(cudaMemcpy2DAsync(void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t height, enum cudaMemcpyKind kind, cudaStream_t stream))
+RT_UNSUPPORTED(cudaMemcpyPeerAsync(void *dst, int dstDevice, const void *src, int srcDevice, size_t count, cudaStream_t stream))
+RT_UNSUPPORTED(cudaLaunchCooperativeKernel(const void *func, dim3 gridDim, dim3 blockDim, void **args, size_t sharedMem, cudaStream_t stream))
+RT_UNSUPPORTED(cudaLaunchKernelExC(const cudaLaunchConfig_t *config, const void *func, void **args))
+
+cudaError_t cudaDeviceCanAccessPeer(int *canAccessPeer, int device, int peerDevice)
+{
+	if (!canAccessPeer)
+		return rt_ret(cudaErrorInvalidValue);
+	*canAccessPeer = 0;
+	return cudaSuccess;
+}
+
+cudaError_t cudaDeviceGetPCIBusId(char *pciBusId, int len, int device)
+{
+	cudaError_t e = rt_init();
+	if (e != cudaSuccess)
+		return rt_ret(e);
+	if (!pciBusId || len <= 0 || device < 0 || device >= rt_ndev)
+		return rt_ret(cudaErrorInvalidValue);
+	snprintf(pciBusId, (size_t)len, "%04x:%02x:%02x.0", attr(CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID, device),
+		 attr(CU_DEVICE_ATTRIBUTE_PCI_BUS_ID, device), attr(CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID, device));
+	return cudaSuccess;
+}
+
+cudaError_t cudaDeviceGetStreamPriorityRange(int *leastPriority, int *greatestPriority)
+{
+	if (leastPriority)
+		*leastPriority = 0;
+	if (greatestPriority)
+		*greatestPriority = 0;   /* one priority: streams keep their order */
+	return cudaSuccess;
+}
+
+cudaError_t cudaStreamGetPriority(cudaStream_t hStream, int *priority)
+{
+	if (!priority)
+		return rt_ret(cudaErrorInvalidValue);
+	*priority = 0;
+	return cudaSuccess;
+}
+
+cudaError_t cudaStreamIsCapturing(cudaStream_t stream, enum cudaStreamCaptureStatus *pCaptureStatus)
+{
+	if (!pCaptureStatus)
+		return rt_ret(cudaErrorInvalidValue);
+	*pCaptureStatus = cudaStreamCaptureStatusNone;
+	return cudaSuccess;
+}
+
+cudaError_t cudaStreamGetCaptureInfo(cudaStream_t stream, enum cudaStreamCaptureStatus *captureStatus_out,
+				     unsigned long long *id_out, cudaGraph_t *graph_out,
+				     const cudaGraphNode_t **dependencies_out, const cudaGraphEdgeData **edgeData_out,
+				     size_t *numDependencies_out)
+{
+	if (!captureStatus_out)
+		return rt_ret(cudaErrorInvalidValue);
+	*captureStatus_out = cudaStreamCaptureStatusNone;
+	if (id_out)
+		*id_out = 0;
+	return cudaSuccess;
+}
+
+cudaError_t cudaThreadExchangeStreamCaptureMode(enum cudaStreamCaptureMode *mode)
+{
+	static __thread enum cudaStreamCaptureMode cur = cudaStreamCaptureModeGlobal;
+	enum cudaStreamCaptureMode m;
+	if (!mode)
+		return rt_ret(cudaErrorInvalidValue);
+	m = cur;
+	cur = *mode;
+	*mode = m;
+	return cudaSuccess;
+}
+
+cudaError_t cudaEventRecordWithFlags(cudaEvent_t event, cudaStream_t stream, unsigned int flags)
+{
+	return cudaEventRecord(event, stream);
+}
+
+cudaError_t cudaFuncSetAttribute(const void *func, enum cudaFuncAttribute attr, int value)
+{
+	ENTER();
+	return find_kernel(func) ? cudaSuccess : rt_ret(cudaErrorInvalidDeviceFunction);
+}
+
+cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(int *numBlocks, const void *func, int blockSize,
+								   size_t dynamicSMemSize, unsigned int flags)
+{
+	if (!numBlocks || blockSize <= 0)
+		return rt_ret(cudaErrorInvalidValue);
+	*numBlocks = 2048 / blockSize > 32 ? 32 : 2048 / blockSize;   /* threads per SM, blocks per SM */
+	return cudaSuccess;
+}
+
+cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int *numBlocks, const void *func, int blockSize,
+							  size_t dynamicSMemSize)
+{
+	return cudaOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(numBlocks, func, blockSize, dynamicSMemSize, 0);
+}
+
+cudaError_t cudaHostRegister(void *ptr, size_t size, unsigned int flags)
+{
+	return ptr && size ? cudaSuccess : rt_ret(cudaErrorInvalidValue);
+}
+
+cudaError_t cudaHostUnregister(void *ptr)
+{
+	return ptr ? cudaSuccess : rt_ret(cudaErrorInvalidValue);
+}
+
+/* The simulated device finishes work at once: a host function queued
+ * behind it may run now. */
+cudaError_t cudaLaunchHostFunc(cudaStream_t stream, cudaHostFn_t fn, void *userData)
+{
+	ENTER();
+	if (!fn)
+		return rt_ret(cudaErrorInvalidValue);
+	fn(userData);
+	return cudaSuccess;
+}
+
+cudaError_t cudaStreamAddCallback(cudaStream_t stream, cudaStreamCallback_t callback, void *userData,
+				  unsigned int flags)
+{
+	ENTER();
+	if (!callback)
+		return rt_ret(cudaErrorInvalidValue);
+	callback(stream, cudaSuccess, userData);
+	return cudaSuccess;
+}
+
+cudaError_t cudaProfilerStart(void)
+{
+	return cudaSuccess;
+}
+
+cudaError_t cudaProfilerStop(void)
+{
+	return cudaSuccess;
+}
+
+cudaError_t cudaGetDriverEntryPointByVersion(const char *symbol, void **funcPtr, unsigned int cudaVersion,
+					     unsigned long long flags,
+					     enum cudaDriverEntryPointQueryResult *driverStatus)
+{
+	CUdriverProcAddressQueryResult st = CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND;
+	cudaError_t e = rt_init();
+	if (e != cudaSuccess)
+		return rt_ret(e);
+	if (!symbol || !funcPtr)
+		return rt_ret(cudaErrorInvalidValue);
+	CUresult r = rt_getproc(symbol, funcPtr, (int)cudaVersion, flags, &st);
+	if (driverStatus)
+		*driverStatus = st == CU_GET_PROC_ADDRESS_SUCCESS ? cudaDriverEntryPointSuccess
+				: st == CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT ? cudaDriverEntryPointVersionNotSufficent
+				: cudaDriverEntryPointSymbolNotFound;
+	return r == CUDA_SUCCESS ? cudaSuccess : rt_cu(r);
+}
+
+/* The stream-ordered allocator: one default pool per device, whose
+ * attributes the simulated driver does not keep. */
+cudaError_t cudaDeviceGetDefaultMemPool(cudaMemPool_t *memPool, int device)
+{
+	static char pools[RT_MAX_DEVICES];
+	cudaError_t e = rt_init();
+	if (e != cudaSuccess)
+		return rt_ret(e);
+	if (!memPool || device < 0 || device >= rt_ndev)
+		return rt_ret(cudaErrorInvalidValue);
+	*memPool = (cudaMemPool_t)(void *)&pools[device];
+	return cudaSuccess;
+}
+
+cudaError_t cudaMemPoolSetAttribute(cudaMemPool_t memPool, enum cudaMemPoolAttr attr, void *value)
+{
+	return memPool && value ? cudaSuccess : rt_ret(cudaErrorInvalidValue);
+}
+
+cudaError_t cudaMemPoolGetAttribute(cudaMemPool_t memPool, enum cudaMemPoolAttr attr, void *value)
+{
+	if (!memPool || !value)
+		return rt_ret(cudaErrorInvalidValue);
+	if (attr == cudaMemPoolReuseFollowEventDependencies || attr == cudaMemPoolReuseAllowOpportunistic ||
+	    attr == cudaMemPoolReuseAllowInternalDependencies)
+		*(int *)value = 1;
+	else
+		*(cuuint64_t *)value = 0;
+	return cudaSuccess;
+}
+
+cudaError_t cudaMemPoolSetAccess(cudaMemPool_t memPool, const struct cudaMemAccessDesc *descList, size_t count)
+{
+	return memPool ? cudaSuccess : rt_ret(cudaErrorInvalidValue);
+}
+
+cudaError_t cudaMemPoolTrimTo(cudaMemPool_t memPool, size_t minBytesToKeep)
+{
+	return memPool ? cudaSuccess : rt_ret(cudaErrorInvalidValue);
+}
+#pragma GCC diagnostic pop
