@@ -1574,9 +1574,10 @@ static int coverage(st *s)
     /* heaps created before this event: cover what is live under them */
     while (hp < s->naddr && s->heaps[order[hp]].created < ts) {
       heapinfo *h = &s->heaps[order[hp++]];
+      /* a cudaMalloc'd segment is one allocation at the heap's address;
+         an expandable segment is many mappings, made before the history
+         entry that names the heap (so all of them are searched) */
       uint64_t *rid = mt__map_get(&live, CLS_DEV, h->addr);
-      if (!rid)
-        rid = mt__map_get(&live, CLS_MAP, h->addr);
       if (rid) {
         mt__map_put(&s->covered, *rid, 0, NULL);
         continue;

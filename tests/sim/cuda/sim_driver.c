@@ -111,6 +111,7 @@ struct sim_dev {
 	uint64_t capacity;
 	uint64_t used;
 	uint64_t pool_used;
+	uint64_t pool_high;  /* highest pool_used since the last reset */
 	uint64_t vmm_phys;
 	uint64_t nallocs;
 	mt__arena arena;
@@ -574,8 +575,8 @@ static CUresult dev_alloc_locked(int dev, size_t bytes, int kind, CUdeviceptr *o
 	d->arena.v[i].dev = dev;
 	d->used += sz;
 	d->nallocs++;
-	if (kind == K_ASYNC)
-		d->pool_used += sz;
+	if (kind == K_ASYNC && (d->pool_used += sz) > d->pool_high)
+		d->pool_high = d->pool_used;
 	*out = (CUdeviceptr)d->arena.v[i].start;
 	sim_log("alloc kind=%s dev=%d ptr=%#llx size=%zu taken=%llu", kind == K_ASYNC ? "async" : "sync",
 		dev, (unsigned long long)*out, bytes, (unsigned long long)sz);
@@ -850,6 +851,7 @@ static void dev_reset_locked(int dev)
 	mt__arena_clear(&d->arena);
 	d->used = d->vmm_phys; /* VMM handles are process objects here; they stay */
 	d->pool_used = 0;
+	d->pool_high = 0;
 	d->nallocs = 0;
 }
 
@@ -2349,3 +2351,119 @@ uint64_t mt_sim_stream_busy_ns(void *s)
 	UNLOCK();
 	return v;
 }
+
+/* ------------------------------------------------ the default memory pool
+ * One per device, holding what cuMemAllocAsync took and has not been freed;
+ * it caches nothing (cuMemAllocAsync above), so reserved = used.  What the
+ * stream-ordered allocators (PyTorch's cudaMallocAsync backend) read their
+ * statistics from. */
+static struct CUmemPoolHandle_st *pool_of(int dev)
+{
+	return (struct CUmemPoolHandle_st *)(void *)&S.dev[dev];
+}
+
+static int dev_of_pool(CUmemoryPool pool)
+{
+	for (int d = 0; d < S.ndev; d++)
+		if (pool == pool_of(d))
+			return d;
+	return -1;
+}
+
+CUresult cuDeviceGetDefaultMemPool(CUmemoryPool *pool_out, CUdevice dev)
+{
+	CUresult rc = check_init();
+	if (rc != CUDA_SUCCESS)
+		return rc;
+	if (!pool_out)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (dev < 0 || dev >= S.ndev)
+		return CUDA_ERROR_INVALID_DEVICE;
+	*pool_out = pool_of(dev);
+	return CUDA_SUCCESS;
+}
+
+CUresult cuMemPoolGetAttribute(CUmemoryPool pool, CUmemPool_attribute attr, void *value)
+{
+	CUresult rc = check_init();
+	int d;
+	if (rc != CUDA_SUCCESS)
+		return rc;
+	if (!value || (d = dev_of_pool(pool)) < 0)
+		return CUDA_ERROR_INVALID_VALUE;
+	LOCK();
+	switch (attr) {
+	case CU_MEMPOOL_ATTR_REUSE_FOLLOW_EVENT_DEPENDENCIES:
+	case CU_MEMPOOL_ATTR_REUSE_ALLOW_OPPORTUNISTIC:
+	case CU_MEMPOOL_ATTR_REUSE_ALLOW_INTERNAL_DEPENDENCIES:
+		*(int *)value = 1;
+		break;
+	case CU_MEMPOOL_ATTR_RELEASE_THRESHOLD:
+		*(cuuint64_t *)value = 0;
+		break;
+	case CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT:
+	case CU_MEMPOOL_ATTR_USED_MEM_CURRENT:
+		*(cuuint64_t *)value = S.dev[d].pool_used;
+		break;
+	case CU_MEMPOOL_ATTR_RESERVED_MEM_HIGH:
+	case CU_MEMPOOL_ATTR_USED_MEM_HIGH:
+		*(cuuint64_t *)value = S.dev[d].pool_high;
+		break;
+	default:
+		UNLOCK();
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+	UNLOCK();
+	return CUDA_SUCCESS;
+}
+
+/* Setting a high-water mark resets it (to the current use); the release
+ * threshold and reuse flags are accepted and change nothing here. */
+CUresult cuMemPoolSetAttribute(CUmemoryPool pool, CUmemPool_attribute attr, void *value)
+{
+	CUresult rc = check_init();
+	int d;
+	if (rc != CUDA_SUCCESS)
+		return rc;
+	if (!value || (d = dev_of_pool(pool)) < 0)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (attr == CU_MEMPOOL_ATTR_RESERVED_MEM_HIGH || attr == CU_MEMPOOL_ATTR_USED_MEM_HIGH) {
+		LOCK();
+		S.dev[d].pool_high = S.dev[d].pool_used;
+		UNLOCK();
+	}
+	return CUDA_SUCCESS;
+}
+
+/* Sharing memory between processes (IPC, used by PyTorch's expandable
+ * segments only when tensors are shared) and stream memory operations:
+ * not simulated. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+CUresult cuMemExportToShareableHandle(void *shareableHandle, CUmemGenericAllocationHandle handle,
+				      CUmemAllocationHandleType handleType, unsigned long long flags)
+{
+	return CUDA_ERROR_NOT_SUPPORTED;
+}
+
+CUresult cuMemImportFromShareableHandle(CUmemGenericAllocationHandle *handle, void *osHandle,
+					CUmemAllocationHandleType shHandleType)
+{
+	return CUDA_ERROR_NOT_SUPPORTED;
+}
+
+CUresult cuMemRetainAllocationHandle(CUmemGenericAllocationHandle *handle, void *addr)
+{
+	return CUDA_ERROR_NOT_SUPPORTED;
+}
+
+CUresult cuMemGetAllocationPropertiesFromHandle(CUmemAllocationProp *prop, CUmemGenericAllocationHandle handle)
+{
+	return CUDA_ERROR_NOT_SUPPORTED;
+}
+
+CUresult cuStreamWriteValue32_v2(CUstream stream, CUdeviceptr addr, cuuint32_t value, unsigned int flags)
+{
+	return CUDA_ERROR_NOT_SUPPORTED;
+}
+#pragma GCC diagnostic pop

@@ -76,4 +76,12 @@
 	X("cuEventQuery", cuEventQuery, 2000) \
 	X("cuEventSynchronize", cuEventSynchronize, 2000) \
 	X("cuEventElapsedTime", cuEventElapsedTime_v2, 12080) \
-	X("cuEventDestroy", cuEventDestroy_v2, 4000)
+	X("cuEventDestroy", cuEventDestroy_v2, 4000) \
+	X("cuDeviceGetDefaultMemPool", cuDeviceGetDefaultMemPool, 11020) \
+	X("cuMemPoolGetAttribute", cuMemPoolGetAttribute, 11020) \
+	X("cuMemPoolSetAttribute", cuMemPoolSetAttribute, 11020) \
+	X("cuMemExportToShareableHandle", cuMemExportToShareableHandle, 10020) \
+	X("cuMemImportFromShareableHandle", cuMemImportFromShareableHandle, 10020) \
+	X("cuMemRetainAllocationHandle", cuMemRetainAllocationHandle, 11000) \
+	X("cuMemGetAllocationPropertiesFromHandle", cuMemGetAllocationPropertiesFromHandle, 10020) \
+	X("cuStreamWriteValue32", cuStreamWriteValue32_v2, 12000)

@@ -56,6 +56,9 @@ cudaError_t __cudaLaunchKernel_ptsz(cudaKernel_t kernel, dim3 gridDim, dim3 bloc
 	X(DeviceGetCount, cuDeviceGetCount, "cuDeviceGetCount") \
 	X(DeviceGet, cuDeviceGet, "cuDeviceGet") \
 	X(DeviceGetName, cuDeviceGetName, "cuDeviceGetName") \
+	X(DeviceGetDefaultMemPool, cuDeviceGetDefaultMemPool, "cuDeviceGetDefaultMemPool") \
+	X(MemPoolGetAttribute, cuMemPoolGetAttribute, "cuMemPoolGetAttribute") \
+	X(MemPoolSetAttribute, cuMemPoolSetAttribute, "cuMemPoolSetAttribute") \
 	X(DeviceTotalMem, cuDeviceTotalMem_v2, "cuDeviceTotalMem") \
 	X(DeviceGetAttribute, cuDeviceGetAttribute, "cuDeviceGetAttribute") \
 	X(DeviceGetUuid, cuDeviceGetUuid_v2, "cuDeviceGetUuid") \
@@ -1240,38 +1243,38 @@ cudaError_t cudaGetDriverEntryPointByVersion(const char *symbol, void **funcPtr,
 		*driverStatus = st == CU_GET_PROC_ADDRESS_SUCCESS ? cudaDriverEntryPointSuccess
 				: st == CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT ? cudaDriverEntryPointVersionNotSufficent
 				: cudaDriverEntryPointSymbolNotFound;
+	/* a symbol the driver lacks is an answer, not an error: the real
+	 * runtime returns success with the status (and a NULL pointer) */
+	if (r == CUDA_ERROR_NOT_FOUND) {
+		*funcPtr = NULL;
+		return cudaSuccess;
+	}
 	return r == CUDA_SUCCESS ? cudaSuccess : rt_cu(r);
 }
 
-/* The stream-ordered allocator: one default pool per device, whose
- * attributes the simulated driver does not keep. */
+/* The stream-ordered allocator: the driver's default pool of each device. */
 cudaError_t cudaDeviceGetDefaultMemPool(cudaMemPool_t *memPool, int device)
 {
-	static char pools[RT_MAX_DEVICES];
 	cudaError_t e = rt_init();
 	if (e != cudaSuccess)
 		return rt_ret(e);
-	if (!memPool || device < 0 || device >= rt_ndev)
-		return rt_ret(cudaErrorInvalidValue);
-	*memPool = (cudaMemPool_t)(void *)&pools[device];
-	return cudaSuccess;
+	return rt_cu(D.DeviceGetDefaultMemPool((CUmemoryPool *)memPool, device));
 }
 
 cudaError_t cudaMemPoolSetAttribute(cudaMemPool_t memPool, enum cudaMemPoolAttr attr, void *value)
 {
-	return memPool && value ? cudaSuccess : rt_ret(cudaErrorInvalidValue);
+	cudaError_t e = rt_init();
+	if (e != cudaSuccess)
+		return rt_ret(e);
+	return rt_cu(D.MemPoolSetAttribute((CUmemoryPool)memPool, (CUmemPool_attribute)attr, value));
 }
 
 cudaError_t cudaMemPoolGetAttribute(cudaMemPool_t memPool, enum cudaMemPoolAttr attr, void *value)
 {
-	if (!memPool || !value)
-		return rt_ret(cudaErrorInvalidValue);
-	if (attr == cudaMemPoolReuseFollowEventDependencies || attr == cudaMemPoolReuseAllowOpportunistic ||
-	    attr == cudaMemPoolReuseAllowInternalDependencies)
-		*(int *)value = 1;
-	else
-		*(cuuint64_t *)value = 0;
-	return cudaSuccess;
+	cudaError_t e = rt_init();
+	if (e != cudaSuccess)
+		return rt_ret(e);
+	return rt_cu(D.MemPoolGetAttribute((CUmemoryPool)memPool, (CUmemPool_attribute)attr, value));
 }
 
 cudaError_t cudaMemPoolSetAccess(cudaMemPool_t memPool, const struct cudaMemAccessDesc *descList, size_t count)
