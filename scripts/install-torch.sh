@@ -12,7 +12,22 @@ CUDA=${1:-/usr/local/cuda}
 V=2.11.0
 VENV=${MT_TORCH_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/memtrace/torch-$V}
 PY=$VENV/bin/python-mt
+WRAP_V=2   # the wrapper's version: a newer one is written over an older one
+wrapper() {
+  NV=$(echo "$VENV"/lib/python3*/site-packages/nvidia)
+  cat > "$PY.tmp" <<WRAP
+#!/bin/sh
+# memtrace torch wrapper $WRAP_V: the caller's LD_LIBRARY_PATH first (the tests
+# put the simulated libcudart/libcuda there), then the CUDA libraries torch needs
+LD_LIBRARY_PATH=\${LD_LIBRARY_PATH:+\$LD_LIBRARY_PATH:}$NV/cusparselt/lib:$NV/cu13/lib:$NV/nvshmem/lib:$CUDA/lib64
+export LD_LIBRARY_PATH
+exec "$VENV/bin/python" "\$@"
+WRAP
+  chmod +x "$PY.tmp"
+  "$PY.tmp" -c "import torch" >&2 && mv "$PY.tmp" "$PY"
+}
 if [ -x "$PY" ] && "$PY" -c "import torch" >/dev/null 2>&1; then
+  grep -q "memtrace torch wrapper $WRAP_V:" "$PY" || wrapper || exit 1
   echo "$PY"
   exit 0
 fi
@@ -28,15 +43,6 @@ pip() { "$VENV/bin/pip" install -q --disable-pip-version-check "$@" >>"$LOG" 2>&
 # torch links that the toolkit lacks (cuFile, cuSPARSELt, NVSHMEM) from PyPI
 pip --no-deps "torch==$V" nvidia-cusparselt-cu13==0.8.0 nvidia-nvshmem-cu13==3.4.5 nvidia-cufile==1.15.1.6
 pip filelock "typing_extensions>=4.10" "sympy>=1.13.3" networkx jinja2 fsspec numpy "setuptools<82"
-NV=$(echo "$VENV"/lib/python3*/site-packages/nvidia)
-cat > "$PY.tmp" <<WRAP
-#!/bin/sh
-LD_LIBRARY_PATH=$NV/cusparselt/lib:$NV/cu13/lib:$NV/nvshmem/lib:$CUDA/lib64\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}
-export LD_LIBRARY_PATH
-exec "$VENV/bin/python" "\$@"
-WRAP
-chmod +x "$PY.tmp"
-"$PY.tmp" -c "import torch" >&2
-mv "$PY.tmp" "$PY"
+wrapper || exit 1
 trap - EXIT
 echo "$PY"

@@ -499,6 +499,45 @@ static void section_rank(out *o, const mt_analysis *a, const mt_rank *r)
   gap(o);
 }
 
+/* The first thing a report says about a rank that ran out of memory: the
+ * failure the program saw (the allocator's own, when the framework reported
+ * one: the driver failures before it are its attempts), with the state at
+ * that instant. */
+static void oom_summary(out *o, const mt_rank *r)
+{
+  if (!r->nooms)
+    return;
+  const mt_oom *m = &r->ooms[0];
+  for (size_t i = 0; i < r->nooms; i++)
+    if (r->ooms[i].source == MT_OOM_ALLOCATOR) {
+      m = &r->ooms[i];
+      break;
+    }
+  char b1[64], b2[64], b3[64], b4[64], b5[64], b6[64], b7[64], ctx[200] = "", live[600] = "";
+  if (m->step >= 0 || m->phase)
+    snprintf(ctx, sizeof ctx, " (step %s, %s)", inum(m->step, b1, sizeof b1), m->phase ? m->phase : "-");
+  if (m->has_snapshot) {
+    size_t n = 0;
+    for (int c = 0; c < MT_CAT_COUNT && n < sizeof live; c++)
+      if (c != MT_CAT_CACHE_FREE && m->at.by_category[c])
+        n += (size_t)snprintf(live + n, sizeof live - n, "%s%s %s", n ? ", " : "", mt_category_name(c),
+                              mt_size_str(m->at.by_category[c], b1, sizeof b1));
+  }
+  para(o, "OUT OF MEMORY on rank %d at %s%s: %s requested; %s allocated, %s reserved (%s cache free, largest "
+       "free block %s)%s%s%s. %zu failure%s, in \"Out-of-memory failures\" below.",
+       r->rank, mt_fmt_secs(m->ts, b2, sizeof b2), ctx, mt_size_str(m->requested, b3, sizeof b3),
+       m->has_snapshot ? mt_size_str(m->at.allocated, b4, sizeof b4) : "?",
+       m->has_snapshot ? mt_size_str(m->at.reserved, b5, sizeof b5) : "?",
+       m->has_snapshot ? mt_size_str(m->at.by_category[MT_CAT_CACHE_FREE], b6, sizeof b6) : "?",
+       m->has_snapshot ? mt_size_str(m->at.largest_free_block, b1, sizeof b1) : "?",
+       m->free_bytes >= 0 ? "; the device had " : "",
+       m->free_bytes >= 0 ? mt_size_str((uint64_t)m->free_bytes, b7, sizeof b7) : "",
+       m->free_bytes >= 0 ? " free" : "",
+       r->nooms, r->nooms == 1 ? "" : "s");
+  if (*live)
+    para(o, "Live at that failure: %s.", live);
+}
+
 static void section_job(out *o, const mt_analysis *a)
 {
   char b1[64], b2[64], b3[64], b4[64];
@@ -507,6 +546,8 @@ static void section_job(out *o, const mt_analysis *a)
        a->nranks, a->nranks == 1 ? "" : "es");
   if (a->mixed_runs)
     para(o, "WARNING: the directory holds traces of several runs (run ids differ).");
+  for (size_t i = 0; i < a->nranks; i++)
+    oom_summary(o, &a->ranks[i]);
   for (size_t i = 0; i < a->nranks; i++)
     if (a->ranks[i].incomplete)
       para(o, "INCOMPLETE: rank %d (%s): %s.", a->ranks[i].rank, a->ranks[i].path, a->ranks[i].incomplete_reason);

@@ -68,4 +68,5 @@ if oom_bytes:
         res["oom"] = None
     except torch.OutOfMemoryError as e:
         res["oom"] = str(e).splitlines()[0]
+    res["oom_bytes"] = oom_bytes
 json.dump(res, open(out, "w"))
