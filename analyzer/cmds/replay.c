@@ -13,6 +13,7 @@
 struct rank_out {
   int rank;
   mt_rp_result base, pred;
+  mt_rp_timeline tl;        /* with --timeline */
 };
 
 static void json_result(FILE *f, const mt_rp_result *r, int cats)
@@ -42,10 +43,29 @@ static void cost_json(FILE *f, const mt_rp_result *r)
           r->offload_bytes);
 }
 
+static void json_samples(FILE *f, const char *key, const uint64_t *v, size_t n)
+{
+  fprintf(f, ", \"%s\": [", key);
+  for (size_t i = 0; i < n; i++)
+    fprintf(f, "%s%" PRIu64, i ? ", " : "", v[i]);
+  fputc(']', f);
+}
+
+static void json_timeline(FILE *f, const mt_rp_timeline *tl)
+{
+  fprintf(f, ", \"timeline\": {\"t0_ns\": %" PRId64 ", \"dt_ns\": %" PRId64, tl->t0, tl->dt);
+  json_samples(f, "allocated", tl->allocated, tl->n);
+  json_samples(f, "reserved", tl->reserved, tl->n);
+  json_samples(f, "allocated_max", tl->allocated_max, tl->n);
+  json_samples(f, "reserved_max", tl->reserved_max, tl->n);
+  fputc('}', f);
+}
+
 static int run(int argc, char **argv)
 {
   mt_rp_plan p;
   const char *path = NULL, *format = "text";
+  size_t samples = 0;
   char err[512];
   mt_rp_plan_init(&p);
   for (int i = 1; i < argc; i++) {
@@ -73,6 +93,14 @@ static int run(int argc, char **argv)
       format = v;
       continue;
     }
+    if (strcmp(name, "timeline") == 0) {
+      char *end;
+      unsigned long long k = v ? strtoull(v, &end, 10) : 0;
+      if (!v || *v == '-' || *end || k < 2 || k > 10000000)
+        return mt_usage_error("replay", "--timeline needs a number of samples from 2 to 10000000");
+      samples = (size_t)k;
+      continue;
+    }
     int rc = mt_rp_plan_option(&p, name, v, err, sizeof err);
     if (rc < 0)
       return mt_usage_error("replay", "%s", err);
@@ -97,7 +125,9 @@ static int run(int argc, char **argv)
       break;
     }
     ro[i].rank = in.rank;
-    if (mt_rp_baseline(&in, p.allocator, &ro[i].base) != 0 || mt_rp_replay(&in, &p, &ro[i].pred) != 0) {
+    if (mt_rp_baseline(&in, p.allocator, &ro[i].base) != 0 ||
+        (samples ? mt_rp_replay_timeline(&in, &p, samples, &ro[i].pred, &ro[i].tl)
+                 : mt_rp_replay(&in, &p, &ro[i].pred)) != 0) {
       mt_errorf("%s: out of memory while replaying", files[i]);
       rc = MT_EXIT_FAIL;
     }
@@ -117,6 +147,8 @@ static int run(int argc, char **argv)
       json_result(stdout, &w->pred, 1);
       printf(", \"cost\": ");
       cost_json(stdout, &w->pred);
+      if (samples)
+        json_timeline(stdout, &w->tl);
       printf(", \"ranks\": [");
       for (int i = 0; i < n; i++) {
         printf("%s{\"rank\": %d, \"file\": \"%s\", \"baseline\": ", i ? ", " : "", ro[i].rank, files[i]);
@@ -150,8 +182,11 @@ static int run(int argc, char **argv)
              (double)w->pred.extra_comm_ns / 1e6, mt_fmt_bytes((uint64_t)w->pred.offload_bytes, b, sizeof b));
     }
   }
-  for (int i = 0; i < n; i++)
+  for (int i = 0; i < n; i++) {
+    if (ro)
+      mt_rp_timeline_free(&ro[i].tl);
     free(files[i]);
+  }
   free(files);
   free(ro);
   return rc;
@@ -176,6 +211,9 @@ const mt_cmd mt_cmd_replay = {
   "  --pp N --pp-schedule gpipe|1f1b     pipeline (every stage replayed; the highest is reported)\n"
   "Model and output:\n"
   "  --allocator caching|expandable|async|raw   (default caching)\n"
-  "  --format text|json\n",
+  "  --format text|json\n"
+  "  --timeline N       JSON: add the predicted allocated/reserved of the reported rank\n"
+  "                     (its highest stage) sampled on N points from its first to its last\n"
+  "                     replayed event (t0_ns, dt_ns, samples and maxima between samples)\n",
   run,
 };

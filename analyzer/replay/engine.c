@@ -13,8 +13,43 @@
  * tensor index, an alloc before its own free. */
 typedef mt_rp_rev ev_t;
 
-int mt_rp_simulate(const mt_rp_tensor *t, size_t n, enum mt_rp_allocator kind, uint64_t capacity,
-                   mt_rp_result *out)
+/* The sampling of mt_rp_replay_timeline, as analyzer/lib samples the
+ * recorded timeline: before an event at ts, every sample t_i < ts takes the
+ * state so far (so sample i is the state after every event at or before
+ * t_i); after the event, the state raises the maxima of the bucket
+ * (t_{i-1}, t_i] it falls in, which is the next sample to take. */
+static void tl_start(mt_rp_timeline *tl, const ev_t *e, size_t ne)
+{
+  int64_t span = ne ? e[ne - 1].t - e[0].t : 0;
+  tl->t0 = ne ? e[0].t : 0;
+  tl->dt = span > 0 ? (span + (int64_t)tl->n - 2) / (int64_t)(tl->n - 1) : 1;
+  if (tl->dt < 1)
+    tl->dt = 1;
+}
+
+static size_t tl_before(mt_rp_timeline *tl, size_t pos, int64_t ts, uint64_t alloc, uint64_t res)
+{
+  for (; pos < tl->n && tl->t0 + (int64_t)pos * tl->dt < ts; pos++) {
+    tl->allocated[pos] = alloc;
+    tl->reserved[pos] = res;
+  }
+  return pos;
+}
+
+static void tl_after(mt_rp_timeline *tl, size_t pos, uint64_t alloc, uint64_t res)
+{
+  if (pos >= tl->n)
+    return;
+  if (alloc > tl->allocated_max[pos])
+    tl->allocated_max[pos] = alloc;
+  if (res > tl->reserved_max[pos])
+    tl->reserved_max[pos] = res;
+}
+
+/* mt_rp_simulate, sampling into tl when it is not NULL (its arrays zeroed,
+ * n >= 2). */
+static int simulate(const mt_rp_tensor *t, size_t n, enum mt_rp_allocator kind, uint64_t capacity,
+                    mt_rp_result *out, mt_rp_timeline *tl)
 {
   ev_t *e = malloc((2 * n + 1) * sizeof *e);
   int64_t *h = malloc((n + 1) * sizeof *h);
@@ -44,6 +79,9 @@ int mt_rp_simulate(const mt_rp_tensor *t, size_t n, enum mt_rp_allocator kind, u
     return -1;
   }
 
+  size_t tl_pos = 0;
+  if (tl)
+    tl_start(tl, e, ne);
   uint64_t outside = 0, live_cat[MT_RP_NCAT] = { 0 };
   uint64_t peak_a = 0, peak_r = 0;
   int64_t peak_ts = 0;
@@ -54,6 +92,11 @@ int mt_rp_simulate(const mt_rp_tensor *t, size_t n, enum mt_rp_allocator kind, u
     size_t i = e[k].i >> 1;
     const mt_rp_tensor *x = &t[i];
     int cat = x->cat >= 0 && x->cat < MT_RP_NCAT ? x->cat : MT_RP_OTHER;
+    if (tl) {
+      if (k)
+        tl_after(tl, tl_pos, st->allocated + outside, st->reserved + outside);
+      tl_pos = tl_before(tl, tl_pos, e[k].t, st->allocated + outside, st->reserved + outside);
+    }
     if (!(e[k].i & 1)) {
       if (x->outside) {
         blk[i] = x->bytes;
@@ -99,6 +142,10 @@ int mt_rp_simulate(const mt_rp_tensor *t, size_t n, enum mt_rp_allocator kind, u
         mt_rp_alloc_free(a, h[i]);
     }
   }
+  if (tl && ne) {
+    tl_after(tl, tl_pos, st->allocated + outside, st->reserved + outside);
+    tl_before(tl, tl_pos, MT_RP_NEVER, st->allocated + outside, st->reserved + outside);
+  }
   out->peak_allocated = peak_a;
   out->peak_reserved = peak_r;
   out->peak_ts = peak_ts;
@@ -112,54 +159,114 @@ int mt_rp_simulate(const mt_rp_tensor *t, size_t n, enum mt_rp_allocator kind, u
   return 0;
 }
 
+int mt_rp_simulate(const mt_rp_tensor *t, size_t n, enum mt_rp_allocator kind, uint64_t capacity,
+                   mt_rp_result *out)
+{
+  return simulate(t, n, kind, capacity, out, NULL);
+}
+
 int mt_rp_baseline(const mt_rp_input *in, enum mt_rp_allocator a, mt_rp_result *out)
 {
   memset(out, 0, sizeof *out);
   return mt_rp_simulate(in->t, in->nt, a, 0, out);
 }
 
-static int replay_one(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_result *out);
+static int replay_one(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_result *out, mt_rp_timeline *tl);
+
+static int tl_alloc(mt_rp_timeline *tl, size_t n)
+{
+  memset(tl, 0, sizeof *tl);
+  tl->n = n;
+  tl->allocated = calloc(n, sizeof *tl->allocated);
+  tl->reserved = calloc(n, sizeof *tl->reserved);
+  tl->allocated_max = calloc(n, sizeof *tl->allocated_max);
+  tl->reserved_max = calloc(n, sizeof *tl->reserved_max);
+  if (tl->allocated && tl->reserved && tl->allocated_max && tl->reserved_max)
+    return 0;
+  mt_rp_timeline_free(tl);
+  return -1;
+}
+
+void mt_rp_timeline_free(mt_rp_timeline *tl)
+{
+  free(tl->allocated);
+  free(tl->reserved);
+  free(tl->allocated_max);
+  free(tl->reserved_max);
+  memset(tl, 0, sizeof *tl);
+}
 
 /* With a pipeline every stage is replayed (each rank holds one); the
  * result is the stage with the highest allocated peak, with every stage's
- * peaks listed. */
-int mt_rp_replay(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_result *out)
+ * peaks listed, and the timeline (when tl) that stage's. */
+static int replay_stages(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_result *out, mt_rp_timeline *tl)
 {
   if (p->pp <= 1 || p->pp_stage >= 0) {
-    int rc = replay_one(in, p, out);
+    int rc = replay_one(in, p, out, tl);
     out->stage = p->pp > 1 ? p->pp_stage : -1;
     return rc;
   }
   mt_rp_plan q = *p;
   mt_rp_result r;
-  int n = p->pp < 64 ? p->pp : 64;
+  mt_rp_timeline cur = { 0 };
+  int n = p->pp < 64 ? p->pp : 64, rc = 0;
   uint64_t pa[64], pr[64];
   memset(out, 0, sizeof *out);
-  for (int s = 0; s < n; s++) {
+  for (int s = 0; s < n && rc == 0; s++) {
     q.pp_stage = s;
-    if (replay_one(in, &q, &r) != 0)
-      return -1;
+    if (tl && tl_alloc(&cur, tl->n) != 0) {
+      rc = -1;
+      break;
+    }
+    if ((rc = replay_one(in, &q, &r, tl ? &cur : NULL)) != 0)
+      break;
     pa[s] = r.peak_allocated;
     pr[s] = r.peak_reserved;
     if (s == 0 || r.peak_allocated > out->peak_allocated) {
       *out = r;
       out->stage = s;
+      if (tl) {
+        mt_rp_timeline t = *tl;
+        *tl = cur;
+        cur = t;
+      }
     }
+    if (tl)
+      mt_rp_timeline_free(&cur);
   }
+  mt_rp_timeline_free(&cur);
+  if (rc != 0)
+    return rc;
   out->nstages = n;
   memcpy(out->stage_peak_allocated, pa, (size_t)n * sizeof *pa);
   memcpy(out->stage_peak_reserved, pr, (size_t)n * sizeof *pr);
   return 0;
 }
 
-static int replay_one(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_result *out)
+int mt_rp_replay(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_result *out)
+{
+  return replay_stages(in, p, out, NULL);
+}
+
+int mt_rp_replay_timeline(const mt_rp_input *in, const mt_rp_plan *p, size_t n, mt_rp_result *out,
+                          mt_rp_timeline *tl)
+{
+  if (tl_alloc(tl, n < 2 ? 2 : n) != 0)
+    return -1;
+  int rc = replay_stages(in, p, out, tl);
+  if (rc != 0)
+    mt_rp_timeline_free(tl);
+  return rc;
+}
+
+static int replay_one(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_result *out, mt_rp_timeline *tl)
 {
   mt_rp_tensor *t = NULL;
   size_t n = 0;
   memset(out, 0, sizeof *out);
   if (mt_rp_transform(in, p, &t, &n, out) != 0)
     return -1;
-  int rc = mt_rp_simulate(t, n, p->allocator, p->capacity, out);
+  int rc = simulate(t, n, p->allocator, p->capacity, out, tl);
   free(t);
   return rc;
 }

@@ -165,6 +165,17 @@ typedef struct mt_rp_result {
 
 /* Replays in under plan p.  Returns 0, or -1 when out of memory. */
 int mt_rp_replay(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_result *out);
+/* Sampled predicted memory: sample i is the state at t0 + i*dt (ns, on the replayed stream's time axis,
+ * which starts where the recording starts); *_max are the maxima over (t_{i-1}, t_i]. */
+typedef struct mt_rp_timeline {
+  size_t n;
+  int64_t t0, dt;
+  uint64_t *allocated, *reserved, *allocated_max, *reserved_max;
+} mt_rp_timeline;
+/* mt_rp_replay, and the predicted allocated/reserved sampled on n points (n >= 2) from the first to the last
+ * replayed event of the highest-peak stage (the only stage without pipeline parallelism). Returns 0, or -1 when out of memory. */
+int mt_rp_replay_timeline(const mt_rp_input *in, const mt_rp_plan *p, size_t n, mt_rp_result *out, mt_rp_timeline *tl);
+void mt_rp_timeline_free(mt_rp_timeline *tl);
 /* The recording itself through the plan's allocator (no technique). */
 int mt_rp_baseline(const mt_rp_input *in, enum mt_rp_allocator a, mt_rp_result *out);
 

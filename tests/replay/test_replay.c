@@ -430,6 +430,100 @@ static void pipeline_in_flight(void **st)
   mt_rp_input_free(&in);
 }
 
+/* Timeline on a hand-built stream whose states are known: raw allocator
+ * (512 B rounding), an outside allocation counted as is. */
+static void timeline_known_values(void **st)
+{
+  (void)st;
+  mt_rp_input in;
+  mt_rp_input_init(&in);
+  add(&in, "a", MT_RP_ACTIVATION, 1000, 100, 500, MT_RP_PH_FORWARD, 0);  /* 1024 */
+  add(&in, "b", MT_RP_TEMPORARY, 3000, 200, 300, MT_RP_PH_FORWARD, 0);   /* 3072 */
+  mt_rp_tensor w = { .t_alloc = 250, .t_free = 400, .bytes = 5000, .cat = MT_RP_WORKSPACE, .outside = 1,
+                     .layer = -1, .step = 0, .unit = -1 };
+  assert_true(mt_rp_input_add(&in, &w) >= 0);
+  mt_rp_input_finish(&in);
+  mt_rp_plan p;
+  mt_rp_plan_init(&p);
+  p.allocator = MT_RP_ALLOC_RAW;
+  mt_rp_result r;
+  mt_rp_timeline tl;
+  assert_int_equal(mt_rp_replay_timeline(&in, &p, 5, &r, &tl), 0);
+  /* events 100 +1024, 200 +3072, 250 +5000, 300 -3072, 400 -5000, 500 -1024;
+   * samples at 100, 200, ..., 500 */
+  static const uint64_t at[5] = { 1024, 4096, 6024, 1024, 0 }, mx[5] = { 1024, 4096, 9096, 1024, 0 };
+  assert_int_equal(tl.n, 5);
+  assert_int_equal(tl.t0, 100);
+  assert_int_equal(tl.dt, 100);
+  for (int i = 0; i < 5; i++) {
+    assert_int_equal(tl.allocated[i], at[i]);
+    assert_int_equal(tl.reserved[i], at[i]);
+    assert_int_equal(tl.allocated_max[i], mx[i]);
+    assert_int_equal(tl.reserved_max[i], mx[i]);
+  }
+  assert_int_equal(r.peak_allocated, 9096);
+  mt_rp_timeline_free(&tl);
+  /* 3 samples: dt = ceil(400 / 2), samples at 100, 300, 500 */
+  assert_int_equal(mt_rp_replay_timeline(&in, &p, 3, &r, &tl), 0);
+  assert_int_equal(tl.dt, 200);
+  assert_int_equal(tl.allocated[1], 6024);
+  assert_int_equal(tl.allocated_max[1], 9096);
+  assert_int_equal(tl.allocated_max[2], 1024);
+  mt_rp_timeline_free(&tl);
+  mt_rp_input_free(&in);
+}
+
+static uint64_t max_of(const uint64_t *v, size_t n)
+{
+  uint64_t m = 0;
+  for (size_t i = 0; i < n; i++)
+    m = v[i] > m ? v[i] : m;
+  return m;
+}
+
+/* Whatever the plan: the same result as mt_rp_replay, the maxima are the
+ * peaks, reserved never below allocated; with a pipeline, the timeline is
+ * the reported stage's. */
+static void timeline_properties(void **st)
+{
+  (void)st;
+  mt_rp_input in;
+  build_gpt(&in, 4, 3 * MiB + 12345, 2 * MiB);
+  for (int k = 0; k < 4; k++) {
+    mt_rp_plan p;
+    mt_rp_plan_init(&p);
+    p.ckpt = k == 1 ? MT_RP_CK_ALL : MT_RP_CK_NONE;
+    p.micro_batches = k == 2 ? 2 : 0;
+    if (k == 3) {
+      p.pp = 2;
+      p.micro_batches = 4;
+    }
+    mt_rp_result r, q;
+    mt_rp_timeline tl;
+    assert_int_equal(mt_rp_replay(&in, &p, &q), 0);
+    assert_int_equal(mt_rp_replay_timeline(&in, &p, 7 + (size_t)k, &r, &tl), 0);
+    assert_memory_equal(&r, &q, sizeof r);
+    assert_int_equal(max_of(tl.allocated_max, tl.n), r.peak_allocated);
+    assert_int_equal(max_of(tl.reserved_max, tl.n), r.peak_reserved);
+    for (size_t i = 0; i < tl.n; i++) {
+      assert_true(tl.reserved[i] >= tl.allocated[i]);
+      assert_true(tl.allocated_max[i] >= tl.allocated[i] || tl.allocated_max[i] == 0);
+    }
+    if (k == 3) {
+      mt_rp_timeline one;
+      p.pp_stage = r.stage;
+      assert_int_equal(mt_rp_replay_timeline(&in, &p, tl.n, &q, &one), 0);
+      assert_int_equal(one.t0, tl.t0);
+      assert_int_equal(one.dt, tl.dt);
+      assert_memory_equal(one.allocated, tl.allocated, tl.n * sizeof *tl.allocated);
+      assert_memory_equal(one.reserved_max, tl.reserved_max, tl.n * sizeof *tl.reserved_max);
+      mt_rp_timeline_free(&one);
+    }
+    mt_rp_timeline_free(&tl);
+  }
+  mt_rp_input_free(&in);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -439,7 +533,8 @@ int main(void)
     cmocka_unit_test(activation_formulas),  cmocka_unit_test(revolve_values),
     cmocka_unit_test(knapsack_case),        cmocka_unit_test(placement_equals_brute_force),
     cmocka_unit_test(recommend_fits),       cmocka_unit_test(plan_options),
-    cmocka_unit_test(pipeline_in_flight),
+    cmocka_unit_test(pipeline_in_flight),   cmocka_unit_test(timeline_known_values),
+    cmocka_unit_test(timeline_properties),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
