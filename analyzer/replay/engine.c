@@ -3,6 +3,7 @@
 #include "config.h"
 #include "analyzer/replay/replay.h"
 #include "analyzer/replay/rsort.h"
+#include "analyzer/replay/prefix.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -46,39 +47,76 @@ static void tl_after(mt_rp_timeline *tl, size_t pos, uint64_t alloc, uint64_t re
     tl->reserved_max[pos] = res;
 }
 
+/* The events of t[0..n) in index order (an alloc before its own free),
+ * every tensor (all = 1) or those the replay counts. */
+static size_t make_events(const mt_rp_tensor *t, size_t n, size_t base, int all, ev_t *e)
+{
+  size_t ne = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!all && t[i].bytes == 0 && !t[i].outside)
+      continue;
+    e[ne++] = (ev_t){ t[i].t_alloc, t[i].s_alloc, (uint32_t)((base + i) << 1) };
+    if (t[i].t_free != MT_RP_NEVER)
+      e[ne++] = (ev_t){ t[i].t_free, t[i].s_free, (uint32_t)((base + i) << 1 | 1) };
+  }
+  return ne;
+}
+
+/* Per-event state of the replay loop: h (handle, -1 refused, -2 outside)
+ * and blk (bytes counted), n + 1 each; the caller's, or allocated here. */
+struct loopbuf {
+  int64_t *h;
+  uint64_t *blk;
+  size_t cap;
+};
+
+static int loopbuf_fit(struct loopbuf *b, size_t n)
+{
+  if (b->cap > n)
+    return 0;
+  int64_t *h = realloc(b->h, (n + 1) * sizeof *h);
+  if (h)
+    b->h = h;
+  uint64_t *blk = h ? realloc(b->blk, (n + 1) * sizeof *blk) : NULL;
+  if (!blk)
+    return -1;
+  b->blk = blk;
+  b->cap = n + 1;
+  return 0;
+}
+
+static int run(const mt_rp_tensor *t, const ev_t *e, size_t ne, struct loopbuf *lb, enum mt_rp_allocator kind,
+               uint64_t capacity, mt_rp_result *out, mt_rp_timeline *tl);
+
 /* mt_rp_simulate, sampling into tl when it is not NULL (its arrays zeroed,
  * n >= 2). */
 static int simulate(const mt_rp_tensor *t, size_t n, enum mt_rp_allocator kind, uint64_t capacity,
                     mt_rp_result *out, mt_rp_timeline *tl)
 {
   ev_t *e = malloc((2 * n + 1) * sizeof *e);
-  int64_t *h = malloc((n + 1) * sizeof *h);
-  uint64_t *blk = malloc((n + 1) * sizeof *blk);
+  struct loopbuf lb = { 0 };
+  int rc = -1;
+  if (e && loopbuf_fit(&lb, n) == 0) {
+    size_t ne = make_events(t, n, 0, 0, e);
+    if (mt_rp_rsort_ev(e, ne) == 0)
+      rc = run(t, e, ne, &lb, kind, capacity, out, tl);
+  }
+  free(e);
+  free(lb.h);
+  free(lb.blk);
+  return rc;
+}
+
+/* The replay loop over events e (sorted). */
+static int run(const mt_rp_tensor *t, const ev_t *e, size_t ne, struct loopbuf *lb, enum mt_rp_allocator kind,
+               uint64_t capacity, mt_rp_result *out, mt_rp_timeline *tl)
+{
+  int64_t *h = lb->h;
+  uint64_t *blk = lb->blk;
   mt_rp_alloc_opts o = { .capacity = capacity };
   mt_rp_alloc *a = mt_rp_alloc_new(kind, &o);
-  if (!e || !h || !blk || !a) {
-    free(e);
-    free(h);
-    free(blk);
-    mt_rp_alloc_destroy(a);
+  if (!a)
     return -1;
-  }
-  size_t ne = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (t[i].bytes == 0 && !t[i].outside)
-      continue;
-    e[ne++] = (ev_t){ t[i].t_alloc, t[i].s_alloc, (uint32_t)(i << 1) };
-    if (t[i].t_free != MT_RP_NEVER)
-      e[ne++] = (ev_t){ t[i].t_free, t[i].s_free, (uint32_t)(i << 1 | 1) };
-  }
-  if (mt_rp_rsort_ev(e, ne) != 0) {
-    free(e);
-    free(h);
-    free(blk);
-    mt_rp_alloc_destroy(a);
-    return -1;
-  }
-
   size_t tl_pos = 0;
   if (tl)
     tl_start(tl, e, ne);
@@ -152,9 +190,6 @@ static int simulate(const mt_rp_tensor *t, size_t n, enum mt_rp_allocator kind, 
   memcpy(out->by_cat, peak_cat, sizeof peak_cat);
   out->cache_free = peak_cache;
   out->nevents = ne;
-  free(e);
-  free(h);
-  free(blk);
   mt_rp_alloc_destroy(a);
   return 0;
 }
@@ -268,5 +303,96 @@ static int replay_one(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_result *
     return -1;
   int rc = simulate(t, n, p->allocator, p->capacity, out, tl);
   free(t);
+  return rc;
+}
+
+/* ---- replays that continue from a shared prefix (prefix.h) ---- */
+
+/* The plan's events: the prefix's, in their sorted order, for the tensors
+ * the plan kept (renumbered, those it counts), merged with the sorted
+ * events of its new tensors, which follow prefix events of the same (t, s)
+ * as their higher indexes do in a full sort.  Returns 1 when a kept tensor
+ * was moved in time (the caller sorts everything), -1 when out of memory. */
+static int merged_events(mt_rp_prefix *x, const mt_rp_tensor *t, size_t n, size_t nkept, size_t *nout)
+{
+  if (!x->ev) {
+    x->ev = malloc((2 * x->n + 1) * sizeof *x->ev);
+    if (!x->ev)
+      return -1;
+    x->nev = make_events(x->t, x->n, 0, 1, x->ev);
+    if (mt_rp_rsort_ev(x->ev, x->nev) != 0) {
+      free(x->ev);
+      x->ev = NULL;
+      return -1;
+    }
+  }
+  if (x->capmev < 2 * n + 1) {
+    mt_rp_rev *v = realloc(x->mev, (2 * n + 1) * sizeof *v);
+    if (!v)
+      return -1;
+    x->mev = v;
+    x->capmev = 2 * n + 1;
+  }
+  for (size_t i = 0; i < x->n; i++)
+    x->pos[i] = -1;
+  for (size_t j = 0; j < nkept; j++) {
+    const mt_rp_tensor *a = &t[j], *b = &x->t[x->orig[j]];
+    if (a->t_alloc != b->t_alloc || a->s_alloc != b->s_alloc || a->t_free != b->t_free || a->s_free != b->s_free)
+      return 1;
+    x->pos[x->orig[j]] = (int32_t)j;
+  }
+  /* the new tensors' events, sorted, at the end of mev */
+  ev_t *ne = x->mev + 2 * nkept, *e = x->mev;
+  size_t nn = make_events(t + nkept, n - nkept, nkept, 0, ne);
+  if (mt_rp_rsort_ev(ne, nn) != 0)
+    return -1;
+  /* merged in place from the front: at most 2 events per kept tensor come
+   * before the new ones' start */
+  size_t w = 0, j = 0;
+  for (size_t k = 0; k < x->nev; k++) {
+    const ev_t *p = &x->ev[k];
+    int32_t q = x->pos[p->i >> 1];
+    if (q < 0 || (t[q].bytes == 0 && !t[q].outside))
+      continue;
+    while (j < nn && (ne[j].t < p->t || (ne[j].t == p->t && ne[j].s < p->s)))
+      e[w++] = ne[j++];
+    e[w++] = (ev_t){ p->t, p->s, (uint32_t)q << 1 | (p->i & 1) };
+  }
+  while (j < nn)
+    e[w++] = ne[j++];
+  *nout = w;
+  return 0;
+}
+
+int mt_rp_replay_prefixed(const mt_rp_input *in, mt_rp_prefix *x, const mt_rp_plan *p, mt_rp_result *out)
+{
+  memset(out, 0, sizeof *out);
+  *out = x->cost;
+  size_t n = 0, nkept = 0, ne = 0;
+  if (!x->orig) {
+    x->orig = malloc((x->n + 1) * sizeof *x->orig);
+    x->pos = malloc((x->n + 1) * sizeof *x->pos);
+    if (!x->orig || !x->pos)
+      return -1;
+  }
+  if (mt_rp_transform_rest(in, x, p, &x->buf, &x->capbuf, &n, out, x->orig, &nkept) != 0)
+    return -1;
+  struct loopbuf lb = { x->h, x->blk, x->caph };
+  int rc = loopbuf_fit(&lb, n);
+  x->h = lb.h;
+  x->blk = lb.blk;
+  x->caph = lb.cap;
+  if (rc != 0)
+    return -1;
+  rc = merged_events(x, x->buf, n, nkept, &ne);
+  if (rc < 0)
+    return -1;
+  if (rc > 0) {
+    ne = make_events(x->buf, n, 0, 0, x->mev);
+    if (mt_rp_rsort_ev(x->mev, ne) != 0)
+      return -1;
+  }
+  rc = run(x->buf, x->mev, ne, &lb, p->allocator, p->capacity, out, NULL);
+  out->stage = p->pp > 1 ? p->pp_stage : -1;
   return rc;
 }

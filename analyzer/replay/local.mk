@@ -9,7 +9,7 @@ analyzer_replay_libmemtrace_replay_la_SOURCES = \
 	analyzer/replay/transform.c analyzer/replay/plan.c \
 	analyzer/replay/planner.h analyzer/replay/planner.c \
 	analyzer/replay/input_trace.h analyzer/replay/input_trace.c \
-	analyzer/replay/rsort.h analyzer/replay/rsort.c
+	analyzer/replay/rsort.h analyzer/replay/rsort.c analyzer/replay/prefix.h
 analyzer_replay_libmemtrace_replay_la_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(AX_PTHREAD_LIBS)
 # recommend replays its plans on several threads
 analyzer_replay_libmemtrace_replay_la_LIBADD = -lm $(AX_PTHREAD_LIBS)

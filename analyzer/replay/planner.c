@@ -1,6 +1,7 @@
 /* Planner: checkpoint placement DP, revolve, knapsack, recommend. */
 #include "config.h"
 #include "analyzer/replay/planner.h"
+#include "analyzer/replay/prefix.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -287,12 +288,13 @@ static int choice_cmp(const void *a, const void *b)
   return x->result.peak_reserved < y->result.peak_reserved ? -1 : x->result.peak_reserved > y->result.peak_reserved;
 }
 
+/* A full replay of p (continuing from prefix x when not NULL). */
 static int evaluate(const mt_rp_input *in, const mt_rp_recommend_opts *o, const mt_rp_plan *p, int64_t step_ns,
-                    mt_rp_choice *c)
+                    mt_rp_prefix *x, mt_rp_choice *c)
 {
   memset(c, 0, sizeof *c);
   c->plan = *p;
-  if (mt_rp_replay(in, p, &c->result) != 0)
+  if ((x ? mt_rp_replay_prefixed(in, x, p, &c->result) : mt_rp_replay(in, p, &c->result)) != 0)
     return -1;
   c->verified_by_replay = 1;
   mt_rp_plan_describe(p, c->options, sizeof c->options);
@@ -315,6 +317,8 @@ struct rtask {
   mt_rp_plan p;
   int layers;
   size_t base;
+  int follows;   /* a plain task that shares the prefix of an earlier one (replayed by it) */
+  size_t next;   /* the next plain task with this prefix, or nt */
   int rc;        /* 0: c holds a choice to list */
   mt_rp_choice c;
 };
@@ -336,7 +340,15 @@ static void run_task(struct rpool *P, struct rtask *T)
 {
   T->rc = -1;
   if (!T->layers) {
-    T->rc = evaluate(P->in, P->o, &T->p, P->step_ns, &T->c);
+    /* this plan and those sharing its prefix (the model states differ) */
+    mt_rp_prefix x;
+    mt_rp_prefix *xp = NULL;
+    if (T->next < P->nt && mt_rp_prefix_make(P->in, &T->p, &x, &x.cost) == 0)
+      xp = &x; /* (else each is replayed from the start) */
+    for (struct rtask *U = T; U; U = U->next < P->nt ? &P->t[U->next] : NULL)
+      U->rc = evaluate(P->in, P->o, &U->p, P->step_ns, xp, &U->c);
+    if (xp)
+      mt_rp_prefix_free(xp);
     return;
   }
   const mt_rp_choice *base = &P->t[T->base].c;
@@ -352,7 +364,7 @@ static void run_task(struct rpool *P, struct rtask *T)
     memset(T->p.ckpt_layer, 0, sizeof T->p.ckpt_layer);
     for (size_t i = 0; i < P->nl; i++)
       T->p.ckpt_layer[i] = ck[i];
-    if (evaluate(P->in, P->o, &T->p, P->step_ns, &T->c) != 0)
+    if (evaluate(P->in, P->o, &T->p, P->step_ns, NULL, &T->c) != 0)
       break;
     if (T->c.fits) {
       T->rc = 0;
@@ -367,7 +379,7 @@ static void *worker(void *arg)
   struct rpool *P = arg;
   for (;;) {
     pthread_mutex_lock(&P->mu);
-    while (P->next < P->nt && P->t[P->next].layers != P->layers)
+    while (P->next < P->nt && (P->t[P->next].layers != P->layers || P->t[P->next].follows))
       P->next++;
     size_t i = P->next < P->nt ? P->next++ : P->nt;
     pthread_mutex_unlock(&P->mu);
@@ -456,6 +468,19 @@ int mt_rp_recommend(const mt_rp_input *in, const mt_rp_recommend_opts *o, mt_rp_
               }
               ntk++;
             }
+  /* plain plans that differ only in the model states share their prefix */
+  for (size_t i = 0; i < ntk; i++)
+    tk[i].next = ntk;
+  for (size_t i = 0; i < ntk; i++) {
+    if (tk[i].layers || tk[i].follows || (tk[i].p.pp > 1 && tk[i].p.pp_stage < 0))
+      continue;
+    for (size_t j = i + 1, last = i; j < ntk; j++)
+      if (!tk[j].layers && mt_rp_prefix_shared(&tk[i].p, &tk[j].p)) {
+        tk[j].follows = 1;
+        tk[last].next = j;
+        last = j;
+      }
+  }
   struct rpool P = { .in = in, .o = o, .lc = lc, .nl = nl, .step_ns = step_ns_of(in), .t = tk, .nt = ntk };
   pthread_mutex_init(&P.mu, NULL);
   run_round(&P, 0);

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "analyzer/replay/replay.h"
 #include "analyzer/replay/rsort.h"
+#include "analyzer/replay/prefix.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -28,7 +29,21 @@ struct work {
   size_t ntimes;
   const int *ustage; /* pipeline: stage of each unit (NULL without one) */
   int stage;         /* the stage replayed */
+  /* after a prefix (prefix.h): t[j] for j < nkept is prefix tensor orig[j] */
+  int32_t *orig;
+  size_t nkept;
 };
+
+/* A compaction keeps tensor i at w (w <= i).  Prefix tensors (i < nkept)
+ * come first, so their origins follow them and *kept ends as their count. */
+static void keep_at(struct work *k, size_t i, size_t w, size_t *kept)
+{
+  if (i < k->nkept) {
+    if (k->orig)
+      k->orig[w] = k->orig[i];
+    *kept = w + 1;
+  }
+}
 
 static int push(struct work *k, const mt_rp_tensor *x)
 {
@@ -1520,7 +1535,7 @@ static int model_states(struct work *k, const mt_rp_plan *p)
 
   struct tcat { int64_t t; int cat; } *ac = NULL;
   /* rewrite in place; w compacts away what the plan drops */
-  size_t n0 = k->n, w = 0;
+  size_t n0 = k->n, w = 0, kept = 0;
   int state_i[MT_RP_MAX_LAYERS + 8];
   memset(state_i, 0, sizeof state_i);
   mt_rp_tensor *extra = NULL;
@@ -1598,9 +1613,12 @@ static int model_states(struct work *k, const mt_rp_plan *p)
     } else if (s && x.cat == MT_RP_GRADIENT) {
       keep = 0; /* recorded unit gradients (re-made below as the plan needs) */
     }
-    if (keep)
+    if (keep) {
+      keep_at(k, i, w, &kept);
       k->t[w++] = x;
+    }
   }
+  k->nkept = kept;
   k->n = w;
   for (size_t i = 0; i < nextra; i++)
     if (push(k, &extra[i]) != 0)
@@ -1823,6 +1841,7 @@ static int nccl_buffers(struct work *k, const mt_rp_plan *p)
       same = same && j < in->ncomms && in->comm_nranks[j++] == sizes[c];
   if (same && in->ncomms == (sizes[0] > 1) + (sizes[1] > 1) + (sizes[2] > 1))
     return 0;
+  size_t kept = 0;
   for (size_t i = 0; i < k->n; i++) {
     const mt_rp_tensor *x = &k->t[i];
     if (x->outside && x->cat == MT_RP_COMMUNICATION) {
@@ -1832,8 +1851,10 @@ static int nccl_buffers(struct work *k, const mt_rp_plan *p)
       }
       continue;
     }
+    keep_at(k, i, w, &kept);
     k->t[w++] = *x;
   }
+  k->nkept = kept;
   k->n = w;
   if (t0 == MT_RP_NEVER) {
     t0 = in->t_first;
@@ -1861,10 +1882,23 @@ static int nccl_buffers(struct work *k, const mt_rp_plan *p)
   return 0;
 }
 
-int mt_rp_transform(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_tensor **out, size_t *nout,
-                    mt_rp_result *cost)
+/* ---- prefix.h: the stream before the model states, and the rest ---- */
+
+int mt_rp_prefix_shared(const mt_rp_plan *a, const mt_rp_plan *b)
+{
+  if (a->ckpt != b->ckpt || a->flash != b->flash || a->sp != b->sp || a->sp_ulysses != b->sp_ulysses ||
+      a->micro_batches != b->micro_batches || a->pp != b->pp || a->pp_1f1b != b->pp_1f1b ||
+      (a->pp > 1 && a->pp_stage != b->pp_stage))
+    return 0;
+  if (a->ckpt == MT_RP_CK_EVERY && a->ckpt_every != b->ckpt_every)
+    return 0;
+  return a->ckpt != MT_RP_CK_LAYERS || memcmp(a->ckpt_layer, b->ckpt_layer, sizeof a->ckpt_layer) == 0;
+}
+
+int mt_rp_prefix_make(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_prefix *x, mt_rp_result *cost)
 {
   struct work k = { 0 };
+  memset(x, 0, sizeof *x);
   k.in = in;
   k.cost = cost;
   k.t = malloc((in->nt + 1) * sizeof *k.t);
@@ -1877,28 +1911,105 @@ int mt_rp_transform(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_tensor **o
   k.nw = k.capw = in->nw;
   if (p->flash)
     flash(&k);
-  int ustage[MT_RP_MAX_LAYERS + 8];
   if (p->pp > 1) {
-    unit_stages(in, p->pp, ustage);
-    k.ustage = ustage;
+    unit_stages(in, p->pp, x->ustage);
+    k.ustage = x->ustage;
     k.stage = p->pp_stage >= 0 && p->pp_stage < p->pp ? p->pp_stage : 0;
   }
   if (checkpointing(&k, p) != 0 || seq_parallel(&k, p) != 0)
     goto fail;
-  if (p->pp > 1 ? pipeline(&k, p, k.stage, ustage) != 0 : micro_batches(&k, p) != 0)
+  if (p->pp > 1 ? pipeline(&k, p, k.stage, x->ustage) != 0 : micro_batches(&k, p) != 0)
     goto fail;
-  if (index_times(&k) != 0 || model_states(&k, p) != 0 || nccl_buffers(&k, p) != 0)
+  if (index_times(&k) != 0)
     goto fail;
-  double bw = in->link_bytes_per_ns > 0 ? in->link_bytes_per_ns : 25.0;
-  cost->extra_comm_ns = (int64_t)((double)cost->extra_comm_bytes / bw);
-  free(k.times);
-  free(k.w);
-  *out = k.t;
-  *nout = k.n;
+  x->t = k.t;
+  x->n = k.n;
+  x->capt = k.cap;
+  x->w = k.w;
+  x->nw = k.nw;
+  x->times = k.times;
+  x->ntimes = k.ntimes;
+  x->pipelined = p->pp > 1;
+  x->stage = k.stage;
   return 0;
 fail:
   free(k.times);
   free(k.t);
   free(k.w);
   return -1;
+}
+
+void mt_rp_prefix_free(mt_rp_prefix *x)
+{
+  free(x->t);
+  free(x->w);
+  free(x->times);
+  free(x->ev);
+  free(x->buf);
+  free(x->orig);
+  free(x->pos);
+  free(x->mev);
+  free(x->h);
+  free(x->blk);
+  memset(x, 0, sizeof *x);
+}
+
+int mt_rp_transform_rest(const mt_rp_input *in, const mt_rp_prefix *x, const mt_rp_plan *p, mt_rp_tensor **t,
+                         size_t *cap, size_t *nout, mt_rp_result *cost, int32_t *orig, size_t *nkept)
+{
+  struct work k = { 0 };
+  k.in = in;
+  k.cost = cost;
+  if (*cap < x->n + 1) {
+    mt_rp_tensor *v = realloc(*t, (x->n + 1) * sizeof *v);
+    if (!v)
+      return -1;
+    *t = v;
+    *cap = x->n + 1;
+  }
+  k.t = *t;
+  k.cap = *cap;
+  if (k.t != x->t)
+    memcpy(k.t, x->t, x->n * sizeof *k.t);
+  k.n = x->n;
+  k.w = x->w; /* read only from here on */
+  k.nw = k.capw = x->nw;
+  k.times = x->times;
+  k.ntimes = x->ntimes;
+  k.ustage = x->pipelined ? x->ustage : NULL;
+  k.stage = x->stage;
+  k.orig = orig;
+  k.nkept = x->n;
+  if (orig)
+    for (size_t i = 0; i < x->n; i++)
+      orig[i] = (int32_t)i;
+  int rc = model_states(&k, p) != 0 || nccl_buffers(&k, p) != 0 ? -1 : 0;
+  double bw = in->link_bytes_per_ns > 0 ? in->link_bytes_per_ns : 25.0;
+  cost->extra_comm_ns = (int64_t)((double)cost->extra_comm_bytes / bw);
+  *t = k.t; /* push may have moved it */
+  *cap = k.cap;
+  *nout = k.n;
+  if (nkept)
+    *nkept = k.nkept;
+  return rc;
+}
+
+int mt_rp_transform(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_tensor **out, size_t *nout,
+                    mt_rp_result *cost)
+{
+  mt_rp_prefix x;
+  if (mt_rp_prefix_make(in, p, &x, cost) != 0)
+    return -1;
+  /* the prefix's own stream continues (no copy) */
+  mt_rp_tensor *t = x.t;
+  size_t cap = x.capt;
+  int rc = mt_rp_transform_rest(in, &x, p, &t, &cap, nout, cost, NULL, NULL);
+  x.t = NULL;
+  mt_rp_prefix_free(&x);
+  if (rc != 0) {
+    free(t);
+    return -1;
+  }
+  *out = t;
+  return 0;
 }
