@@ -32,6 +32,7 @@ struct work {
   /* after a prefix (prefix.h): t[j] for j < nkept is prefix tensor orig[j] */
   int32_t *orig;
   size_t nkept;
+  size_t *rw, nrw;   /* recompute windows by (unit, start) (bwd_start) */
 };
 
 /* A compaction keeps tensor i at w (w <= i).  Prefix tensors (i < nkept)
@@ -1314,12 +1315,46 @@ static int is_bucket(const mt_rp_tensor *x)
 
 /* The first event of a backward window after its recompute (where a
  * framework's gradient hooks start). */
-static int64_t bwd_start(const struct work *k, const mt_rp_window *B)
+static __thread const mt_rp_window *g_rw; /* for the qsort below (per thread) */
+
+static int rw_cmp(const void *a, const void *b)
 {
+  const mt_rp_window *x = &g_rw[*(const size_t *)a], *y = &g_rw[*(const size_t *)b];
+  if (x->unit != y->unit)
+    return x->unit < y->unit ? -1 : 1;
+  if (x->ts != y->ts)
+    return x->ts < y->ts ? -1 : 1;
+  return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+/* The first event of backward window B after the recompute windows of its
+ * unit inside it.  The recompute windows are indexed by (unit, start) on
+ * the first call. */
+static int64_t bwd_start(struct work *k, const mt_rp_window *B)
+{
+  if (!k->rw) {
+    k->rw = malloc((k->nw + 1) * sizeof *k->rw);
+    if (!k->rw)
+      abort(); /* a few bytes per window; the transformation has no way to fail here */
+    for (size_t i = 0; i < k->nw; i++)
+      if (k->w[i].kind == MT_RP_W_RECOMPUTE)
+        k->rw[k->nrw++] = i;
+    g_rw = k->w;
+    qsort(k->rw, k->nrw, sizeof *k->rw, rw_cmp);
+  }
+  size_t lo = 0, hi = k->nrw;
+  while (lo < hi) {
+    size_t m = lo + (hi - lo) / 2;
+    const mt_rp_window *R = &k->w[k->rw[m]];
+    if (R->unit < B->unit || (R->unit == B->unit && R->ts < B->ts))
+      lo = m + 1;
+    else
+      hi = m;
+  }
   int64_t ts = B->ts;
-  for (size_t i = 0; i < k->nw; i++) {
-    const mt_rp_window *R = &k->w[i];
-    if (R->kind == MT_RP_W_RECOMPUTE && R->unit == B->unit && R->ts >= B->ts && R->te <= B->te && R->te > ts)
+  for (; lo < k->nrw && k->w[k->rw[lo]].unit == B->unit && k->w[k->rw[lo]].ts <= B->te; lo++) {
+    const mt_rp_window *R = &k->w[k->rw[lo]];
+    if (R->te <= B->te && R->te > ts)
       ts = R->te;
   }
   return first_after(k, ts, B->te);
@@ -1984,6 +2019,7 @@ int mt_rp_transform_rest(const mt_rp_input *in, const mt_rp_prefix *x, const mt_
     for (size_t i = 0; i < x->n; i++)
       orig[i] = (int32_t)i;
   int rc = model_states(&k, p) != 0 || nccl_buffers(&k, p) != 0 ? -1 : 0;
+  free(k.rw);
   double bw = in->link_bytes_per_ns > 0 ? in->link_bytes_per_ns : 25.0;
   cost->extra_comm_ns = (int64_t)((double)cost->extra_comm_bytes / bw);
   *t = k.t; /* push may have moved it */
