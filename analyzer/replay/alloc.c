@@ -198,11 +198,9 @@ static int key_less(const struct pent *x, int32_t stream, uint64_t size, uint64_
   return x->addr < addr;
 }
 
-static size_t lower_bound(const mt_rp_alloc *a, const struct pool *p, int32_t stream, uint64_t size,
-                          uint64_t addr)
+static size_t lower_bound_in(const struct pool *p, size_t lo, size_t hi, int32_t stream, uint64_t size,
+                             uint64_t addr)
 {
-  (void)a;
-  size_t lo = 0, hi = p->n;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
     if (key_less(&p->v[mid], stream, size, addr))
@@ -218,33 +216,60 @@ static struct pool *pool_for(mt_rp_alloc *a, int small)
   return small ? &a->small : &a->large;
 }
 
+#define NOWHERE SIZE_MAX /* a block in no pool */
+
 static void pool_add(mt_rp_alloc *a, int32_t i)
 {
   struct pool *p = pool_for(a, a->b[i].small);
   p->v = grow(p->v, &p->cap, p->n + 1, sizeof *p->v);
-  size_t at = lower_bound(a, p, a->b[i].stream, a->b[i].size, a->b[i].addr);
+  size_t at = lower_bound_in(p, 0, p->n, a->b[i].stream, a->b[i].size, a->b[i].addr);
   memmove(p->v + at + 1, p->v + at, (p->n - at) * sizeof *p->v);
   p->v[at] = (struct pent){ a->b[i].size, a->b[i].addr, a->b[i].stream, i };
   p->n++;
 }
 
-static void pool_del(mt_rp_alloc *a, int32_t i)
+/* Where pooled block i is in its pool. */
+static size_t pool_pos(mt_rp_alloc *a, int32_t i)
 {
   struct pool *p = pool_for(a, a->b[i].small);
-  size_t at = lower_bound(a, p, a->b[i].stream, a->b[i].size, a->b[i].addr);
+  size_t at = lower_bound_in(p, 0, p->n, a->b[i].stream, a->b[i].size, a->b[i].addr);
   if (at >= p->n || p->v[at].i != i)
     abort(); /* a model that lost track of a block must not go on */
+  return at;
+}
+
+static void pool_del_at(struct pool *p, size_t at)
+{
   memmove(p->v + at, p->v + at + 1, (p->n - at - 1) * sizeof *p->v);
   p->n--;
 }
 
-/* Best fit on the same stream, with the max_split_size rules. */
-static int32_t best_fit(mt_rp_alloc *a, struct pool *p, uint64_t size, int32_t stream)
+/* The entry at `at` of block i's pool now stands for block i, with its
+ * key: it moves to its sorted place, only the entries in between with it
+ * (a removal and an insertion in one). */
+static void pool_rekey(mt_rp_alloc *a, size_t at, int32_t i)
 {
-  size_t at = lower_bound(a, p, stream, size, 0);
-  if (at >= p->n)
+  struct pool *p = pool_for(a, a->b[i].small);
+  struct pent e = { a->b[i].size, a->b[i].addr, a->b[i].stream, i };
+  size_t to = at;
+  if (at > 0 && !key_less(&p->v[at - 1], e.stream, e.size, e.addr)) {
+    to = lower_bound_in(p, 0, at, e.stream, e.size, e.addr);
+    memmove(p->v + to + 1, p->v + to, (at - to) * sizeof *p->v);
+  } else if (at + 1 < p->n && key_less(&p->v[at + 1], e.stream, e.size, e.addr)) {
+    to = lower_bound_in(p, at + 1, p->n, e.stream, e.size, e.addr) - 1;
+    memmove(p->v + at, p->v + at + 1, (to - at) * sizeof *p->v);
+  }
+  p->v[to] = e;
+}
+
+/* Best fit on the same stream, with the max_split_size rules; the block
+ * stays pooled, at *at. */
+static int32_t best_fit(mt_rp_alloc *a, struct pool *p, uint64_t size, int32_t stream, size_t *at)
+{
+  *at = lower_bound_in(p, 0, p->n, stream, size, 0);
+  if (*at >= p->n)
     return -1;
-  int32_t i = p->v[at].i;
+  int32_t i = p->v[*at].i;
   const struct blk *b = &a->b[i];
   if (b->stream != stream)
     return -1;
@@ -252,7 +277,6 @@ static int32_t best_fit(mt_rp_alloc *a, struct pool *p, uint64_t size, int32_t s
     return -1;
   if (size >= a->o.max_split_size && b->size >= size + MT_RP_LARGE_BUFFER)
     return -1;
-  pool_del(a, i);
   return i;
 }
 
@@ -264,7 +288,8 @@ static int should_split(const mt_rp_alloc *a, const struct blk *b, uint64_t size
   return size < a->o.max_split_size && rest > MT_RP_SMALL_SIZE;
 }
 
-static void split(mt_rp_alloc *a, int32_t i, uint64_t size)
+/* Splits pooled-at-`at` (or unpooled: NOWHERE) block i; the remainder is pooled. */
+static void split(mt_rp_alloc *a, int32_t i, uint64_t size, size_t at)
 {
   int32_t r = blk_new(a);
   struct blk *b = &a->b[i], *rb = &a->b[r];
@@ -281,14 +306,25 @@ static void split(mt_rp_alloc *a, int32_t i, uint64_t size)
   b->size = size;
   if (b->seg >= 0 && a->xs[b->seg].last == i)
     a->xs[b->seg].last = r;
-  pool_add(a, r);
+  if (at == NOWHERE)
+    pool_add(a, r);
+  else
+    pool_rekey(a, at, r);
 }
 
-/* Folds free neighbour src into dst. */
+/* Block i, pooled at `at` (or NOWHERE), is handed out: split when the rules say so. */
+static void take(mt_rp_alloc *a, int32_t i, uint64_t size, size_t at)
+{
+  if (should_split(a, &a->b[i], size))
+    split(a, i, size, at);
+  else if (at != NOWHERE)
+    pool_del_at(pool_for(a, a->b[i].small), at);
+}
+
+/* Folds free neighbour src (out of its pool) into dst. */
 static void merge(mt_rp_alloc *a, int32_t dst, int32_t src)
 {
   struct blk *d = &a->b[dst], *s = &a->b[src];
-  pool_del(a, src);
   if (d->prev == src) {
     d->addr = s->addr;
     d->prev = s->prev;
@@ -343,8 +379,10 @@ static int64_t caching_malloc(mt_rp_alloc *a, uint64_t req, int32_t stream, uint
   uint64_t size = mt_rp_round_size(req);
   int small = size <= MT_RP_SMALL_SIZE;
   struct pool *p = pool_for(a, small);
-  int32_t i = best_fit(a, p, size, stream);
+  size_t at = NOWHERE;
+  int32_t i = best_fit(a, p, size, stream, &at);
   if (i < 0) {
+    at = NOWHERE;
     uint64_t seg = mt_rp_segment_size(size);
     i = new_segment(a, seg, small, stream);
     if (i < 0) {
@@ -356,8 +394,7 @@ static int64_t caching_malloc(mt_rp_alloc *a, uint64_t req, int32_t stream, uint
       return -1;
     }
   }
-  if (should_split(a, &a->b[i], size))
-    split(a, i, size);
+  take(a, i, size, at);
   a->b[i].in_use = 1;
   account(a, a->b[i].size);
   *block = a->b[i].size;
@@ -369,11 +406,27 @@ static void pooled_free(mt_rp_alloc *a, int32_t i)
   struct blk *b = &a->b[i];
   a->s.allocated -= b->size;
   b->in_use = 0;
-  if (b->prev >= 0 && !a->b[b->prev].in_use)
+  /* the merged block takes a free neighbour's place in the pool */
+  size_t at = NOWHERE;
+  if (b->prev >= 0 && !a->b[b->prev].in_use) {
+    at = pool_pos(a, b->prev);
     merge(a, i, b->prev);
-  if (a->b[i].next >= 0 && !a->b[a->b[i].next].in_use)
-    merge(a, i, a->b[i].next);
-  pool_add(a, i);
+  }
+  int32_t nx = a->b[i].next;
+  if (nx >= 0 && !a->b[nx].in_use) {
+    size_t nat = pool_pos(a, nx);
+    if (at == NOWHERE) {
+      at = nat;
+    } else {
+      pool_del_at(pool_for(a, a->b[nx].small), nat);
+      at -= nat < at;
+    }
+    merge(a, i, nx);
+  }
+  if (at == NOWHERE)
+    pool_add(a, i);
+  else
+    pool_rekey(a, at, i);
 }
 
 /* ---- expandable segments ---- */
@@ -414,7 +467,7 @@ static int32_t xseg_extend(mt_rp_alloc *a, int32_t xi, uint64_t size)
   uint64_t end = x->base + x->mapped;
   x->mapped += more;
   if (have) {
-    pool_del(a, last);
+    pool_del_at(pool_for(a, a->b[last].small), pool_pos(a, last));
     a->b[last].size += more;
     return last;
   }
@@ -444,7 +497,7 @@ static void xseg_release(mt_rp_alloc *a)
     if (keep >= x->mapped)
       continue;
     uint64_t drop = x->mapped - keep;
-    pool_del(a, last);
+    pool_del_at(pool_for(a, a->b[last].small), pool_pos(a, last));
     x->mapped = keep;
     a->s.reserved -= drop;
     a->s.segments_freed++;
@@ -464,8 +517,10 @@ static int64_t expandable_malloc(mt_rp_alloc *a, uint64_t req, int32_t stream, u
 {
   uint64_t size = mt_rp_round_size(req);
   int small = size <= MT_RP_SMALL_SIZE;
-  int32_t i = best_fit(a, pool_for(a, small), size, stream);
+  size_t at = NOWHERE;
+  int32_t i = best_fit(a, pool_for(a, small), size, stream, &at);
   if (i < 0) {
+    at = NOWHERE;
     int32_t xi;
     xseg_for(a, stream, small, &xi);
     i = xseg_extend(a, xi, size);
@@ -478,8 +533,7 @@ static int64_t expandable_malloc(mt_rp_alloc *a, uint64_t req, int32_t stream, u
       return -1;
     }
   }
-  if (should_split(a, &a->b[i], size))
-    split(a, i, size);
+  take(a, i, size, at);
   a->b[i].in_use = 1;
   account(a, a->b[i].size);
   *block = a->b[i].size;
