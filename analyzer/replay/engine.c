@@ -339,7 +339,7 @@ static int merged_events(mt_rp_prefix *x, const mt_rp_tensor *t, size_t n, size_
     const mt_rp_tensor *a = &t[j], *b = &x->t[x->orig[j]];
     if (a->t_alloc != b->t_alloc || a->s_alloc != b->s_alloc || a->t_free != b->t_free || a->s_free != b->s_free)
       return 1;
-    x->pos[x->orig[j]] = (int32_t)j;
+    x->pos[x->orig[j]] = a->bytes == 0 && !a->outside ? -1 : (int32_t)j; /* -1: not replayed */
   }
   /* the new tensors' events, sorted, at the end of mev */
   ev_t *ne = x->mev + 2 * nkept, *e = x->mev;
@@ -352,7 +352,7 @@ static int merged_events(mt_rp_prefix *x, const mt_rp_tensor *t, size_t n, size_
   for (size_t k = 0; k < x->nev; k++) {
     const ev_t *p = &x->ev[k];
     int32_t q = x->pos[p->i >> 1];
-    if (q < 0 || (t[q].bytes == 0 && !t[q].outside))
+    if (q < 0)
       continue;
     while (j < nn && (ne[j].t < p->t || (ne[j].t == p->t && ne[j].s < p->s)))
       e[w++] = ne[j++];

@@ -1750,12 +1750,17 @@ static int model_states(struct work *k, const mt_rp_plan *p)
     /* allocations by time with their category: a module's parameters are
      * gathered when its computation starts, after the data it is given */
     ac = malloc((k->n + 1) * sizeof *ac);
-    if (!ac)
+    mt_rp_rev *byt = malloc((k->n + 1) * sizeof *byt);
+    size_t nac = k->n;
+    for (size_t i = 0; byt && i < nac; i++)
+      byt[i] = (mt_rp_rev){ k->t[i].t_alloc, 0, (uint32_t)i };
+    if (!ac || !byt || mt_rp_rsort_ev(byt, nac) != 0) { /* by time, ties in index order (stable) */
+      free(byt);
       goto fail;
-    size_t nac = 0;
-    for (size_t i = 0; i < k->n; i++)
-      ac[nac++] = (struct tcat){ k->t[i].t_alloc, k->t[i].cat };
-    qsort(ac, nac, sizeof *ac, i64_cmp); /* t is the first member */
+    }
+    for (size_t i = 0; i < nac; i++)
+      ac[i] = (struct tcat){ byt[i].t, k->t[byt[i].i].cat };
+    free(byt);
     int ord2[MT_RP_MAX_LAYERS + 8], no2 = 0;
     for (int oi = 0; oi < no; oi++)
       if (us[order[oi]].has_win)
