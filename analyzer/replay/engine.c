@@ -315,16 +315,18 @@ static int replay_one(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_result *
  * was moved in time (the caller sorts everything), -1 when out of memory. */
 static int merged_events(mt_rp_prefix *x, const mt_rp_tensor *t, size_t n, size_t nkept, size_t *nout)
 {
-  if (!x->ev) {
-    x->ev = malloc((2 * x->n + 1) * sizeof *x->ev);
-    if (!x->ev)
-      return -1;
-    x->nev = make_events(x->t, x->n, 0, 1, x->ev);
-    if (mt_rp_rsort_ev(x->ev, x->nev) != 0) {
-      free(x->ev);
-      x->ev = NULL;
-      return -1;
+  if (!x->has_ev) {
+    if (x->capev < 2 * x->n + 1) {
+      mt_rp_rev *v = realloc(x->ev, (2 * x->n + 1) * sizeof *v);
+      if (!v)
+        return -1;
+      x->ev = v;
+      x->capev = 2 * x->n + 1;
     }
+    x->nev = make_events(x->t, x->n, 0, 1, x->ev);
+    if (mt_rp_rsort_ev(x->ev, x->nev) != 0)
+      return -1;
+    x->has_ev = 1;
   }
   if (x->capmev < 2 * n + 1) {
     mt_rp_rev *v = realloc(x->mev, (2 * n + 1) * sizeof *v);
@@ -369,11 +371,15 @@ int mt_rp_replay_prefixed(const mt_rp_input *in, mt_rp_prefix *x, const mt_rp_pl
   memset(out, 0, sizeof *out);
   *out = x->cost;
   size_t n = 0, nkept = 0, ne = 0;
-  if (!x->orig) {
-    x->orig = malloc((x->n + 1) * sizeof *x->orig);
-    x->pos = malloc((x->n + 1) * sizeof *x->pos);
-    if (!x->orig || !x->pos)
+  if (x->caporig < x->n + 1) {
+    int32_t *o = realloc(x->orig, (x->n + 1) * sizeof *o);
+    if (o)
+      x->orig = o;
+    int32_t *q = o ? realloc(x->pos, (x->n + 1) * sizeof *q) : NULL;
+    if (!q)
       return -1;
+    x->pos = q;
+    x->caporig = x->n + 1;
   }
   if (mt_rp_transform_rest(in, x, p, &x->buf, &x->capbuf, &n, out, x->orig, &nkept) != 0)
     return -1;

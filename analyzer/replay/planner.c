@@ -336,19 +336,18 @@ struct rpool {
   pthread_mutex_t mu;
 };
 
-static void run_task(struct rpool *P, struct rtask *T)
+/* x: this thread's prefix, its arrays reused from task to task. */
+static void run_task(struct rpool *P, struct rtask *T, mt_rp_prefix *x)
 {
   T->rc = -1;
   if (!T->layers) {
     /* this plan and those sharing its prefix (the model states differ) */
-    mt_rp_prefix x;
     mt_rp_prefix *xp = NULL;
-    if (T->next < P->nt && mt_rp_prefix_make(P->in, &T->p, &x, &x.cost) == 0)
-      xp = &x; /* (else each is replayed from the start) */
+    memset(&x->cost, 0, sizeof x->cost);
+    if (T->next < P->nt && mt_rp_prefix_make(P->in, &T->p, x, &x->cost) == 0)
+      xp = x; /* (else each is replayed from the start) */
     for (struct rtask *U = T; U; U = U->next < P->nt ? &P->t[U->next] : NULL)
       U->rc = evaluate(P->in, P->o, &U->p, P->step_ns, xp, &U->c);
-    if (xp)
-      mt_rp_prefix_free(xp);
     return;
   }
   const mt_rp_choice *base = &P->t[T->base].c;
@@ -377,15 +376,19 @@ static void run_task(struct rpool *P, struct rtask *T)
 static void *worker(void *arg)
 {
   struct rpool *P = arg;
+  mt_rp_prefix x;
+  memset(&x, 0, sizeof x);
   for (;;) {
     pthread_mutex_lock(&P->mu);
     while (P->next < P->nt && (P->t[P->next].layers != P->layers || P->t[P->next].follows))
       P->next++;
     size_t i = P->next < P->nt ? P->next++ : P->nt;
     pthread_mutex_unlock(&P->mu);
-    if (i >= P->nt)
+    if (i >= P->nt) {
+      mt_rp_prefix_free(&x);
       return NULL;
-    run_task(P, &P->t[i]);
+    }
+    run_task(P, &P->t[i], &x);
   }
 }
 

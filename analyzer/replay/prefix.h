@@ -18,18 +18,20 @@ typedef struct mt_rp_prefix {
   mt_rp_tensor *t;          /* the stream so far */
   size_t n, capt;
   mt_rp_window *w;
-  size_t nw;
+  size_t nw, capw;
   int64_t *times;           /* sorted event times of t */
-  size_t ntimes;
+  size_t ntimes, captimes;
   mt_rp_result cost;        /* costs so far (from zero) */
   int pipelined, stage;
   int ustage[MT_RP_MAX_LAYERS + 8];
-  mt_rp_rev *ev;            /* every tensor's events in replay order (engine.c; NULL until needed) */
-  size_t nev;
+  mt_rp_rev *ev;            /* every tensor's events in replay order (engine.c; made when needed) */
+  size_t nev, capev;
+  int has_ev;
   /* scratch reused by the plans replayed from this prefix (engine.c) */
   mt_rp_tensor *buf;        /* a plan's stream */
   size_t capbuf;
   int32_t *orig, *pos;      /* n each: prefix index of a plan tensor, plan index of a prefix tensor */
+  size_t caporig;
   mt_rp_rev *mev;           /* a plan's events */
   size_t capmev;
   int64_t *h;               /* the replay loop's per-tensor state */
@@ -38,7 +40,9 @@ typedef struct mt_rp_prefix {
 } mt_rp_prefix;
 
 /* The first part of mt_rp_transform for plan p, its costs added to *cost.
- * Returns 0, or -1 when out of memory. */
+ * x: zeroed, or a prefix made before, whose arrays and scratch are reused
+ * (free it with mt_rp_prefix_free either way).  Returns 0, or -1 when out
+ * of memory. */
 int mt_rp_prefix_make(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_prefix *x, mt_rp_result *cost);
 void mt_rp_prefix_free(mt_rp_prefix *x);
 /* 1 when plan b can continue from a prefix made for plan a. */

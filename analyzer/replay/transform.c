@@ -26,7 +26,7 @@ struct work {
   const mt_rp_input *in;
   mt_rp_result *cost;
   int64_t *times;  /* sorted event times of t (rebuilt by index_times) */
-  size_t ntimes;
+  size_t ntimes, captimes;
   const int *ustage; /* pipeline: stage of each unit (NULL without one) */
   int stage;         /* the stage replayed */
   /* after a prefix (prefix.h): t[j] for j < nkept is prefix tensor orig[j] */
@@ -82,10 +82,13 @@ static int i64_cmp(const void *a, const void *b)
 
 static int index_times(struct work *k)
 {
-  free(k->times);
-  k->times = malloc((2 * k->n + 1) * sizeof *k->times);
-  if (!k->times)
-    return -1;
+  if (k->captimes < 2 * k->n + 1) {
+    int64_t *v = realloc(k->times, (2 * k->n + 1) * sizeof *v);
+    if (!v)
+      return -1;
+    k->times = v;
+    k->captimes = 2 * k->n + 1;
+  }
   k->ntimes = 0;
   for (size_t i = 0; i < k->n; i++) {
     k->times[k->ntimes++] = k->t[i].t_alloc;
@@ -1935,20 +1938,33 @@ int mt_rp_prefix_shared(const mt_rp_plan *a, const mt_rp_plan *b)
   return a->ckpt != MT_RP_CK_LAYERS || memcmp(a->ckpt_layer, b->ckpt_layer, sizeof a->ckpt_layer) == 0;
 }
 
+/* Grows *v to hold n elements of size elem (contents kept). */
+static int reserve_n(void **v, size_t *cap, size_t n, size_t elem)
+{
+  if (*cap >= n)
+    return 0;
+  void *q = realloc(*v, n * elem);
+  if (!q)
+    return -1;
+  *v = q;
+  *cap = n;
+  return 0;
+}
+
 int mt_rp_prefix_make(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_prefix *x, mt_rp_result *cost)
 {
-  struct work k = { 0 };
-  memset(x, 0, sizeof *x);
-  k.in = in;
-  k.cost = cost;
-  k.t = malloc((in->nt + 1) * sizeof *k.t);
-  k.w = malloc((in->nw + 1) * sizeof *k.w);
-  if (!k.t || !k.w)
-    goto fail;
+  /* the arrays of a previous prefix are reused */
+  struct work k = { .in = in, .cost = cost, .t = x->t, .cap = x->capt, .w = x->w, .capw = x->capw,
+                    .times = x->times, .captimes = x->captimes };
+  int rc = -1;
+  x->has_ev = 0;
+  if (reserve_n((void **)&k.t, &k.cap, in->nt + 1, sizeof *k.t) != 0 ||
+      reserve_n((void **)&k.w, &k.capw, in->nw + 1, sizeof *k.w) != 0)
+    goto out;
   memcpy(k.t, in->t, in->nt * sizeof *k.t);
   memcpy(k.w, in->w, in->nw * sizeof *k.w);
-  k.n = k.cap = in->nt;
-  k.nw = k.capw = in->nw;
+  k.n = in->nt;
+  k.nw = in->nw;
   if (p->flash)
     flash(&k);
   if (p->pp > 1) {
@@ -1957,26 +1973,24 @@ int mt_rp_prefix_make(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_prefix *
     k.stage = p->pp_stage >= 0 && p->pp_stage < p->pp ? p->pp_stage : 0;
   }
   if (checkpointing(&k, p) != 0 || seq_parallel(&k, p) != 0)
-    goto fail;
+    goto out;
   if (p->pp > 1 ? pipeline(&k, p, k.stage, x->ustage) != 0 : micro_batches(&k, p) != 0)
-    goto fail;
-  if (index_times(&k) != 0)
-    goto fail;
+    goto out;
+  if (index_times(&k) == 0)
+    rc = 0;
+out:
   x->t = k.t;
   x->n = k.n;
   x->capt = k.cap;
   x->w = k.w;
   x->nw = k.nw;
+  x->capw = k.capw;
   x->times = k.times;
   x->ntimes = k.ntimes;
+  x->captimes = k.captimes;
   x->pipelined = p->pp > 1;
   x->stage = k.stage;
-  return 0;
-fail:
-  free(k.times);
-  free(k.t);
-  free(k.w);
-  return -1;
+  return rc;
 }
 
 void mt_rp_prefix_free(mt_rp_prefix *x)
@@ -2039,8 +2053,11 @@ int mt_rp_transform(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_tensor **o
                     mt_rp_result *cost)
 {
   mt_rp_prefix x;
-  if (mt_rp_prefix_make(in, p, &x, cost) != 0)
+  memset(&x, 0, sizeof x);
+  if (mt_rp_prefix_make(in, p, &x, cost) != 0) {
+    mt_rp_prefix_free(&x);
     return -1;
+  }
   /* the prefix's own stream continues (no copy) */
   mt_rp_tensor *t = x.t;
   size_t cap = x.capt;
