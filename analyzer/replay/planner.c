@@ -336,16 +336,23 @@ struct rpool {
   pthread_mutex_t mu;
 };
 
+/* x made for p (its arrays reused), or NULL when p cannot continue from a
+ * prefix (every pipeline stage) or memory ran out: replayed from the start. */
+static mt_rp_prefix *prefix_for(struct rpool *P, const mt_rp_plan *p, mt_rp_prefix *x)
+{
+  if (p->pp > 1 && p->pp_stage < 0)
+    return NULL;
+  memset(&x->cost, 0, sizeof x->cost);
+  return mt_rp_prefix_make(P->in, p, x, &x->cost) == 0 ? x : NULL;
+}
+
 /* x: this thread's prefix, its arrays reused from task to task. */
 static void run_task(struct rpool *P, struct rtask *T, mt_rp_prefix *x)
 {
   T->rc = -1;
   if (!T->layers) {
     /* this plan and those sharing its prefix (the model states differ) */
-    mt_rp_prefix *xp = NULL;
-    memset(&x->cost, 0, sizeof x->cost);
-    if (T->next < P->nt && mt_rp_prefix_make(P->in, &T->p, x, &x->cost) == 0)
-      xp = x; /* (else each is replayed from the start) */
+    mt_rp_prefix *xp = prefix_for(P, &T->p, x);
     for (struct rtask *U = T; U; U = U->next < P->nt ? &P->t[U->next] : NULL)
       U->rc = evaluate(P->in, P->o, &U->p, P->step_ns, xp, &U->c);
     return;
@@ -363,7 +370,7 @@ static void run_task(struct rpool *P, struct rtask *T, mt_rp_prefix *x)
     memset(T->p.ckpt_layer, 0, sizeof T->p.ckpt_layer);
     for (size_t i = 0; i < P->nl; i++)
       T->p.ckpt_layer[i] = ck[i];
-    if (evaluate(P->in, P->o, &T->p, P->step_ns, NULL, &T->c) != 0)
+    if (evaluate(P->in, P->o, &T->p, P->step_ns, prefix_for(P, &T->p, x), &T->c) != 0)
       break;
     if (T->c.fits) {
       T->rc = 0;
