@@ -40,5 +40,31 @@ for py in $pys; do
   l=$(grep -v '^ *$' "$TMP/oom.txt" | sed -n 3p)
   case $l in *"OUT OF MEMORY on rank 0"*"1.00 GiB requested"*) ok "the report's first finding is the OOM: $l";;
     *) not_ok "report after the title and run line: $l";; esac
+  # CUDA graphs: the private pool's segments named as such, replays allocate nothing
+  d=$TMP/sim-graph
+  if LD_LIBRARY_PATH=$SIM${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$MT" record -q -o "$d" -- "$py" \
+      "$SRC/tests/python/graph_simgpu.py" "$d.json" >"$TMP/out" 2>"$TMP/err"; then
+    ok "torch $(torch_version "$py") on the simulated GPU: a CUDA graph captured and replayed under memtrace record"
+  else
+    not_ok "CUDA graph run failed: $(grep -v Warning "$TMP/err" | tail -n 5)"
+  fi
+  r=$("$py" - "$d" "$d.json" <<'PY'
+import glob, json, sqlite3, sys
+db = sqlite3.connect(glob.glob(sys.argv[1] + "/*.mtrace")[0])
+exp = json.load(open(sys.argv[2]))
+heaps = {(a, n): name for a, n, name in db.execute(
+    "SELECT h.addr, h.size, s.value FROM heaps h JOIN strings s ON s.id = h.name_id")}
+want = {(a, n): "torch-caching-allocator/private-pool(%s)" % ",".join(map(str, p)) for a, n, p in exp["private"]}
+bad = [(k, heaps.get(k), v) for k, v in want.items() if heaps.get(k) != v]
+ts, te = db.execute("SELECT r.ts, r.te FROM ranges r JOIN strings s ON s.id = r.name_id WHERE s.value = 'replays'").fetchone()
+regs = db.execute("SELECT COUNT(*) FROM region_events WHERE op = 1 AND ts BETWEEN ? AND ?", (ts, te)).fetchone()[0]
+print("%d %d %d %d" % (len(want), len(bad), regs, exp["allocations_in_replays"]))
+PY
+)
+  set -- $r
+  [ "${1:-0}" -ge 1 ] && [ "${2:-1}" = 0 ] && ok "the $1 segment(s) of torch's private pool are heaps named private-pool(id) (torch's snapshot)" \
+    || not_ok "private pool heaps: $r"
+  [ "${3:-x}" = "${4:-y}" ] && [ "$3" = 0 ] && ok "graph replays: no allocation in the trace, none in torch's count" \
+    || not_ok "graph replays: $3 allocations in the trace, torch counted $4"
 done
 done_testing

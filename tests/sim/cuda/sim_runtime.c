@@ -991,6 +991,8 @@ static cudaError_t kernel_function(struct rt_kernel *k, CUfunction *out)
 	return from_cu(r);
 }
 
+static int rt_captured(cudaStream_t s, int count_launch);
+
 static cudaError_t launch(struct rt_kernel *k, dim3 g, dim3 b, void **args, size_t shmem, cudaStream_t s)
 {
 	CUfunction f;
@@ -1004,6 +1006,8 @@ static cudaError_t launch(struct rt_kernel *k, dim3 g, dim3 b, void **args, size
 		return rt_ret(cudaErrorInvalidValue);
 	if ((e = kernel_function(k, &f)) != cudaSuccess)
 		return rt_ret(e);
+	if (rt_captured(s, 1))
+		return cudaSuccess;   /* recorded into the graph, not run */
 	return rt_cu(D.LaunchKernel(f, g.x, g.y, g.z, b.x, b.y, b.z, (unsigned)shmem, (CUstream)s, args, NULL));
 }
 
@@ -1075,14 +1079,6 @@ RT_UNSUPPORTED(cudaIpcOpenMemHandle(void **devPtr, cudaIpcMemHandle_t handle, un
 RT_UNSUPPORTED(cudaIpcCloseMemHandle(void *devPtr))
 RT_UNSUPPORTED(cudaIpcGetEventHandle(cudaIpcEventHandle_t *handle, cudaEvent_t event))
 RT_UNSUPPORTED(cudaIpcOpenEventHandle(cudaEvent_t *event, cudaIpcEventHandle_t handle))
-RT_UNSUPPORTED(cudaStreamBeginCapture(cudaStream_t stream, enum cudaStreamCaptureMode mode))
-RT_UNSUPPORTED(cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *pGraph))
-RT_UNSUPPORTED(cudaGraphInstantiateWithFlags(cudaGraphExec_t *pGraphExec, cudaGraph_t graph, unsigned long long flags))
-RT_UNSUPPORTED(cudaGraphLaunch(cudaGraphExec_t graphExec, cudaStream_t stream))
-RT_UNSUPPORTED(cudaGraphDestroy(cudaGraph_t graph))
-RT_UNSUPPORTED(cudaGraphExecDestroy(cudaGraphExec_t graphExec))
-RT_UNSUPPORTED(cudaGraphGetNodes(cudaGraph_t graph, cudaGraphNode_t *nodes, size_t *numNodes))
-RT_UNSUPPORTED(cudaGraphNodeGetDependencies(cudaGraphNode_t node, cudaGraphNode_t *pDependencies, cudaGraphEdgeData *edgeData, size_t *pNumDependencies))
 RT_UNSUPPORTED(cudaGraphDebugDotPrint(cudaGraph_t graph, const char *path, unsigned int flags))
 RT_UNSUPPORTED(cudaGetSymbolAddress(void **devPtr, const void *symbol))
 RT_UNSUPPORTED(cudaMemcpyToSymbol(const void *symbol, const void *src, size_t count, size_t offset, enum cudaMemcpyKind kind))
@@ -1128,11 +1124,92 @@ cudaError_t cudaStreamGetPriority(cudaStream_t hStream, int *priority)
 	return cudaSuccess;
 }
 
+/* Stream capture (CUDA graphs): a capturing stream records its kernels
+ * instead of running them; the graph is their count; launching it runs
+ * nothing (the simulated device has nothing to compute, and a replay
+ * allocates nothing).  Capture of the legacy default stream is refused, as
+ * the real runtime does. */
+struct rt_graph {
+	unsigned long long id;
+	size_t kernels;
+};
+
+#define RT_MAX_CAPTURES 16
+static struct {
+	cudaStream_t stream;
+	struct rt_graph *graph;
+} rt_capture[RT_MAX_CAPTURES];
+static unsigned long long rt_capture_ids;
+
+/* Is s capturing?  With count_launch, a kernel is added to its graph. */
+static int rt_captured(cudaStream_t s, int count_launch)
+{
+	int hit = 0;
+	pthread_mutex_lock(&rt_lock);
+	for (int i = 0; i < RT_MAX_CAPTURES; i++)
+		if (rt_capture[i].graph && rt_capture[i].stream == s) {
+			rt_capture[i].graph->kernels += count_launch;
+			hit = 1;
+			break;
+		}
+	pthread_mutex_unlock(&rt_lock);
+	return hit;
+}
+
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, enum cudaStreamCaptureMode mode)
+{
+	ENTER();
+	if (!stream || stream == cudaStreamLegacy)
+		return rt_ret(cudaErrorStreamCaptureUnsupported);
+	if (mode != cudaStreamCaptureModeGlobal && mode != cudaStreamCaptureModeThreadLocal &&
+	    mode != cudaStreamCaptureModeRelaxed)
+		return rt_ret(cudaErrorInvalidValue);
+	if (rt_captured(stream, 0))
+		return rt_ret(cudaErrorIllegalState);
+	struct rt_graph *g = calloc(1, sizeof *g);
+	if (!g)
+		return rt_ret(cudaErrorMemoryAllocation);
+	pthread_mutex_lock(&rt_lock);
+	int i = 0;
+	while (i < RT_MAX_CAPTURES && rt_capture[i].graph)
+		i++;
+	if (i < RT_MAX_CAPTURES) {
+		g->id = ++rt_capture_ids;
+		rt_capture[i].stream = stream;
+		rt_capture[i].graph = g;
+	}
+	pthread_mutex_unlock(&rt_lock);
+	if (i == RT_MAX_CAPTURES) {
+		free(g);
+		return rt_ret(cudaErrorNotSupported);
+	}
+	return cudaSuccess;
+}
+
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *pGraph)
+{
+	struct rt_graph *g = NULL;
+	if (!pGraph)
+		return rt_ret(cudaErrorInvalidValue);
+	pthread_mutex_lock(&rt_lock);
+	for (int i = 0; i < RT_MAX_CAPTURES; i++)
+		if (rt_capture[i].graph && rt_capture[i].stream == stream) {
+			g = rt_capture[i].graph;
+			rt_capture[i].graph = NULL;
+			break;
+		}
+	pthread_mutex_unlock(&rt_lock);
+	if (!g)
+		return rt_ret(cudaErrorIllegalState);
+	*pGraph = (cudaGraph_t)(void *)g;
+	return cudaSuccess;
+}
+
 cudaError_t cudaStreamIsCapturing(cudaStream_t stream, enum cudaStreamCaptureStatus *pCaptureStatus)
 {
 	if (!pCaptureStatus)
 		return rt_ret(cudaErrorInvalidValue);
-	*pCaptureStatus = cudaStreamCaptureStatusNone;
+	*pCaptureStatus = rt_captured(stream, 0) ? cudaStreamCaptureStatusActive : cudaStreamCaptureStatusNone;
 	return cudaSuccess;
 }
 
@@ -1141,11 +1218,74 @@ cudaError_t cudaStreamGetCaptureInfo(cudaStream_t stream, enum cudaStreamCapture
 				     const cudaGraphNode_t **dependencies_out, const cudaGraphEdgeData **edgeData_out,
 				     size_t *numDependencies_out)
 {
+	struct rt_graph *g = NULL;
 	if (!captureStatus_out)
 		return rt_ret(cudaErrorInvalidValue);
-	*captureStatus_out = cudaStreamCaptureStatusNone;
+	pthread_mutex_lock(&rt_lock);
+	for (int i = 0; i < RT_MAX_CAPTURES; i++)
+		if (rt_capture[i].graph && rt_capture[i].stream == stream)
+			g = rt_capture[i].graph;
+	pthread_mutex_unlock(&rt_lock);
+	*captureStatus_out = g ? cudaStreamCaptureStatusActive : cudaStreamCaptureStatusNone;
 	if (id_out)
-		*id_out = 0;
+		*id_out = g ? g->id : 0;
+	if (graph_out)
+		*graph_out = (cudaGraph_t)(void *)g;
+	if (dependencies_out)
+		*dependencies_out = NULL;
+	if (edgeData_out)
+		*edgeData_out = NULL;
+	if (numDependencies_out)
+		*numDependencies_out = 0;
+	return cudaSuccess;
+}
+
+cudaError_t cudaGraphInstantiateWithFlags(cudaGraphExec_t *pGraphExec, cudaGraph_t graph, unsigned long long flags)
+{
+	if (!pGraphExec || !graph)
+		return rt_ret(cudaErrorInvalidValue);
+	*pGraphExec = (cudaGraphExec_t)(void *)graph;   /* the executable is the graph itself */
+	return cudaSuccess;
+}
+
+cudaError_t cudaGraphLaunch(cudaGraphExec_t graphExec, cudaStream_t stream)
+{
+	ENTER();
+	return graphExec ? cudaSuccess : rt_ret(cudaErrorInvalidValue);
+}
+
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t graphExec)
+{
+	return graphExec ? cudaSuccess : rt_ret(cudaErrorInvalidValue);
+}
+
+cudaError_t cudaGraphDestroy(cudaGraph_t graph)
+{
+	if (!graph)
+		return rt_ret(cudaErrorInvalidValue);
+	free(graph);
+	return cudaSuccess;
+}
+
+/* The graph's nodes: one per captured kernel (handles that only count). */
+cudaError_t cudaGraphGetNodes(cudaGraph_t graph, cudaGraphNode_t *nodes, size_t *numNodes)
+{
+	struct rt_graph *g = (struct rt_graph *)(void *)graph;
+	if (!g || !numNodes)
+		return rt_ret(cudaErrorInvalidValue);
+	if (nodes)
+		for (size_t i = 0; i < *numNodes && i < g->kernels; i++)
+			nodes[i] = (cudaGraphNode_t)(uintptr_t)(i + 1);
+	*numNodes = g->kernels;
+	return cudaSuccess;
+}
+
+cudaError_t cudaGraphNodeGetDependencies(cudaGraphNode_t node, cudaGraphNode_t *pDependencies,
+					 cudaGraphEdgeData *edgeData, size_t *pNumDependencies)
+{
+	if (!node || !pNumDependencies)
+		return rt_ret(cudaErrorInvalidValue);
+	*pNumDependencies = 0;
 	return cudaSuccess;
 }
 
