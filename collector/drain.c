@@ -955,7 +955,10 @@ static void consume(mt_tbuf *b, uint64_t pos, const mt_rec *r)
     if (!h)
       break;
     if (r->op == 1) {
-      h->created = ts;
+      /* a live heap recorded again (renamed from a snapshot, an expandable
+         segment grown) keeps the time it was created */
+      if (!h->usage || h->destroyed >= 0)
+        h->created = ts;
       h->destroyed = -1;
       h->domain_id = intern_ptr(r->p[3]);
       if (r->ntext) {

@@ -88,6 +88,7 @@ typedef struct heapinfo {
   uint64_t addr, size;
   int64_t created, destroyed;   /* destroyed < 0: alive */
   uint64_t live_regions;
+  int framework;                /* usage framework_pool: a framework's allocator */
 } heapinfo;
 
 typedef struct target {  /* a snapshot to take */
@@ -127,6 +128,9 @@ typedef struct st {
   mt__map rclass;       /* name_id -> packed class */
   int cur_step;         /* process-wide: last opened step range still open */
   int64_t last_thread;  /* thread of the last range push */
+  /* the event at hand says nothing by its thread: a framework allocator's
+     block, written by a poller thread long after (collector/python) */
+  int ctx_any_thread;
   ctx ev;               /* context of the last memory event */
 
   /* heaps */
@@ -386,6 +390,17 @@ static void range_end(st *s, rend e)
  * when it has none open, that of the thread that last opened a range. */
 static tstack *context_stack(st *s, int64_t thread)
 {
+  if (s->ctx_any_thread) {
+    /* the innermost open range of any thread, the most recently opened */
+    tstack *best = NULL;
+    for (size_t i = 0; i < s->threads.cap; i++) {
+      tstack *t = s->threads.e[i].used ? (tstack *)(uintptr_t)s->threads.e[i].v : NULL;
+      if (t && t->n && (!best || t->f[t->n - 1].ts > best->f[best->n - 1].ts ||
+                        (t->f[t->n - 1].ts == best->f[best->n - 1].ts && t->f[t->n - 1].seq > best->f[best->n - 1].seq)))
+        best = t;
+    }
+    return best;
+  }
   tstack *ts = thread_stack(s, thread, 0);
   if ((!ts || !ts->n) && s->last_thread != thread)
     ts = thread_stack(s, s->last_thread, 0);
@@ -941,7 +956,18 @@ static heapinfo *heap_of(st *s, int64_t id)
   return v ? &s->heaps[*v] : NULL;
 }
 
+static int on_region_(st *s, const regrow *e);
+
 static int on_region(st *s, const regrow *e)
+{
+  heapinfo *h = heap_of(s, e->heap);
+  s->ctx_any_thread = h && h->framework;
+  int rc = on_region_(s, e);
+  s->ctx_any_thread = 0;
+  return rc;
+}
+
+static int on_region_(st *s, const regrow *e)
 {
   mt_rank *r = s->r;
   if (s->pass == 1)
@@ -1471,8 +1497,8 @@ static int cmp_created(const void *a, const void *b, void *h_)
 static int load_heaps(st *s)
 {
   sqlite3_stmt *q;
-  if (sqlite3_prepare_v2(s->db, "SELECT id, device, addr, size, coalesce(created, 0), coalesce(destroyed, -1) "
-                                "FROM heaps ORDER BY id", -1, &q, NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2(s->db, "SELECT id, device, addr, size, coalesce(created, 0), coalesce(destroyed, -1), "
+                                "usage FROM heaps ORDER BY id", -1, &q, NULL) != SQLITE_OK)
     return fail(s, MT_ECORRUPT, "damaged trace");
   mt__vec v = { .elem = sizeof(heapinfo) };
   int rc;
@@ -1489,6 +1515,7 @@ static int load_heaps(st *s)
     h->size = (uint64_t)I64(q, 3);
     h->created = I64(q, 4);
     h->destroyed = I64(q, 5);
+    h->framework = I64(q, 6) == MT_HEAP_FRAMEWORK_POOL;
   }
   sqlite3_finalize(q);
   if (rc != SQLITE_DONE) {

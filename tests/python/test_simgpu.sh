@@ -40,6 +40,15 @@ for py in $pys; do
   l=$(grep -v '^ *$' "$TMP/oom.txt" | sed -n 3p)
   case $l in *"OUT OF MEMORY on rank 0"*"1.00 GiB requested"*) ok "the report's first finding is the OOM: $l";;
     *) not_ok "report after the title and run line: $l";; esac
+  # torch.profiler's memory timeline of the same steps: its category split at the peak
+  MT_TEST_PROFILE=$TMP/timeline.raw.json.gz run_sim "$py" profiled ""
+  export TAP_PREFIX="torch $(torch_version "$py") on the simulated GPU, vs torch.profiler: "
+  if "$MT" import --format memory-timeline "$TMP/timeline.raw.json.gz" -o "$TMP/timeline.mtrace" >/dev/null 2>"$TMP/err"; then
+    tap_py "$py" "$SRC/tests/python/check_profiler.py" "$TMP/sim-profiled" "$TMP/timeline.mtrace"
+  else
+    not_ok "${TAP_PREFIX}import of the memory timeline: $(cat "$TMP/err")"
+  fi
+  unset TAP_PREFIX
   # CUDA graphs: the private pool's segments named as such, replays allocate nothing
   d=$TMP/sim-graph
   if LD_LIBRARY_PATH=$SIM${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$MT" record -q -o "$d" -- "$py" \

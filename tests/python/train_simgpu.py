@@ -9,7 +9,7 @@ max_memory_allocated/reserved, the bytes of parameters, gradients and
 optimizer state (all sized in multiples of 512 B, the allocator's block
 granularity) — and, with OOM_BYTES, tries one allocation that size and
 writes what torch said."""
-import json, sys
+import json, os, sys, warnings
 import torch
 import torch.nn as nn
 
@@ -42,12 +42,26 @@ assert torch.cuda.is_available(), "no (simulated) CUDA device"
 torch.manual_seed(0)
 model = nn.Sequential(*[Block(128) for _ in range(3)]).cuda()
 opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+# MT_TEST_PROFILE=FILE.raw.json.gz: the steps under torch.profiler, its
+# memory timeline (torch's own categories) exported to FILE
+profile_to = os.environ.get("MT_TEST_PROFILE")
+prof = None
+if profile_to:
+    from torch.profiler import ProfilerActivity, profile
+    prof = profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA], profile_memory=True,
+                   record_shapes=True, with_stack=True)
+    prof.__enter__()
 for _ in range(steps):
     x = torch.randn(4, 16, 128, device="cuda")
     model(x).square().mean().backward()
     opt.step()
     opt.zero_grad(set_to_none=False)   # gradients stay: every category is live at the peak
 torch.cuda.synchronize()
+if prof is not None:
+    prof.__exit__(None, None, None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # deprecated in favour of the snapshot, still torch's categories
+        prof.export_memory_timeline(profile_to, device="cuda:0")
 nbytes = lambda ts: sum(t.numel() * t.element_size() for t in ts)
 params = list(model.parameters())
 res = {
