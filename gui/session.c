@@ -216,6 +216,12 @@ typedef struct AnalysisJob {
   GMainContext *context;          /* where deliver posts to */
   MtSessionPreviewFunc on_preview; /* sync loading */
   gpointer on_preview_data;
+  /* called in the worker once the first frame's data is there (or could
+     not be had): starts the lanes, so that they do not compete with it */
+  void (*preview_done)(struct AnalysisJob *j);
+  struct LanesJob *lanes;         /* sync: what preview_done starts */
+  GThread *lanes_thread;
+  GCancellable *cancellable;      /* async: for the lanes task */
   mt_analysis *analysis, *compare;
   double seconds;
   char *what_if_label;
@@ -242,6 +248,7 @@ static void analysis_job_free(AnalysisJob *j)
     g_object_unref(j->session);
   if (j->context)
     g_main_context_unref(j->context);
+  g_clear_object(&j->cancellable);
   g_free(j);
 }
 
@@ -315,6 +322,8 @@ static gboolean run_analysis(AnalysisJob *j, GError **error)
     /* on failure the full analysis below says why */
     memset(&err, 0, sizeof err);
   }
+  if (j->preview_done)
+    j->preview_done(j);
   gint64 t0 = g_get_monotonic_time();
   char *key_before = j->use_cache ? mt_tlcache_key(j->path, j->samples) : NULL;
   mt_analysis_opts opts = { .rank = -1, .timeline_samples = j->samples, .max_objects = 10000 };
@@ -516,6 +525,11 @@ static gpointer lanes_gthread(gpointer data)
   return NULL;
 }
 
+static void start_lanes_thread(AnalysisJob *j)
+{
+  j->lanes_thread = g_thread_new("mt-lanes", lanes_gthread, j->lanes);
+}
+
 gboolean mt_session_load_preview_sync(MtSession *self, GError **error)
 {
   g_return_val_if_fail(!self->preview, FALSE);
@@ -556,7 +570,9 @@ gboolean mt_session_load_sync_progressive(MtSession *self, MtSessionPreviewFunc 
   AnalysisJob *j = g_new0(AnalysisJob, 1);
   j->started = g_get_monotonic_time();
   LanesJob *lj = lanes_job_new(self->path);
-  GThread *th = g_thread_new("mt-lanes", lanes_gthread, lj);
+  /* the lanes load beside the analysis once the first frame is there */
+  j->lanes = lj;
+  j->preview_done = start_lanes_thread;
   if (on_preview) {
     j->deliver = deliver_here;
     j->session = g_object_ref(self);
@@ -571,8 +587,12 @@ gboolean mt_session_load_sync_progressive(MtSession *self, MtSessionPreviewFunc 
   gboolean ok = run_analysis(j, error);
   if (ok)
     adopt_analysis(self, j);
+  GThread *th = j->lanes_thread;
   analysis_job_free(j);
-  g_thread_join(th);
+  if (th)
+    g_thread_join(th);
+  else
+    run_lanes(lj);
   if (ok)
     adopt_lanes(self, lj);
   lanes_job_free(lj);
@@ -616,6 +636,39 @@ static void analysis_thread(GTask *task, gpointer source, gpointer data, GCancel
     g_task_return_error(task, error);
 }
 
+static void start_lanes_task(MtSession *self, GCancellable *cancellable)
+{
+  GTask *lt = g_task_new(self, cancellable, lanes_done, NULL);
+  g_task_set_task_data(lt, lanes_job_new(self->path), (GDestroyNotify)lanes_job_free);
+  g_task_run_in_thread(lt, lanes_thread);
+  g_object_unref(lt);
+}
+
+typedef struct LanesStartMsg {
+  MtSession *session;
+  GCancellable *cancellable;
+} LanesStartMsg;
+
+static gboolean lanes_start_idle(gpointer data)
+{
+  LanesStartMsg *m = data;
+  start_lanes_task(m->session, m->cancellable);
+  g_object_unref(m->session);
+  g_clear_object(&m->cancellable);
+  g_free(m);
+  return G_SOURCE_REMOVE;
+}
+
+/* async: from the worker, after the preview message (same context, same
+   priority: the preview is adopted first) */
+static void post_lanes_start(AnalysisJob *j)
+{
+  LanesStartMsg *m = g_new0(LanesStartMsg, 1);
+  m->session = g_object_ref(j->session);
+  m->cancellable = j->cancellable ? g_object_ref(j->cancellable) : NULL;
+  g_main_context_invoke_full(j->context, G_PRIORITY_DEFAULT, lanes_start_idle, m, NULL);
+}
+
 void mt_session_load_async(MtSession *self, GCancellable *cancellable, GAsyncReadyCallback callback,
                            gpointer user_data)
 {
@@ -629,16 +682,15 @@ void mt_session_load_async(MtSession *self, GCancellable *cancellable, GAsyncRea
   j->what_if = g_strdup(self->what_if);
   j->samples = self->samples;
   j->use_cache = self->use_cache;
+  /* the lanes load in their own worker, started once the first frame is
+     there (they are shown with the analysis, which takes longer) */
+  j->preview_done = post_lanes_start;
+  j->cancellable = cancellable ? g_object_ref(cancellable) : NULL;
   GTask *task = g_task_new(self, cancellable, callback, user_data);
   g_task_set_source_tag(task, mt_session_load_async);
   g_task_set_task_data(task, j, (GDestroyNotify)analysis_job_free);
   g_task_run_in_thread(task, analysis_thread);
   g_object_unref(task);
-  /* the lanes load at the same time, in their own worker */
-  GTask *lt = g_task_new(self, cancellable, lanes_done, NULL);
-  g_task_set_task_data(lt, lanes_job_new(self->path), (GDestroyNotify)lanes_job_free);
-  g_task_run_in_thread(lt, lanes_thread);
-  g_object_unref(lt);
 }
 
 gboolean mt_session_load_finish(MtSession *self, GAsyncResult *result, GError **error)

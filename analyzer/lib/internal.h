@@ -69,6 +69,20 @@ static inline void mt__sort(void *base, size_t n, size_t size, int (*cmp)(const 
     qsort(base, n, size, cmp);
 }
 
+/* A query's rows read ahead in another thread on its own read-only
+ * connection to path (prefetch.c): ncols integer columns per row (NULL reads
+ * as 0), in blocks, with bounded memory.  sorted: stop with MT__EUNSORTED as
+ * soon as column 0 decreases (a query in rowid order standing in for one in
+ * (ts, rowid) order).  next returns the next row (valid until the next
+ * call) or NULL at the end; status then says why (MT_OK: all rows).  stop
+ * cancels the thread and frees everything; NULL is allowed. */
+#define MT__EUNSORTED (-100)
+typedef struct mt__prefetch mt__prefetch;
+mt__prefetch *mt__prefetch_start(const char *path, const char *sql, int ncols, int sorted);
+const int64_t *mt__prefetch_next(mt__prefetch *p);
+int mt__prefetch_status(mt__prefetch *p);
+void mt__prefetch_stop(mt__prefetch *p);
+
 /* Name heuristic: a category for a label or symbol, or -1. */
 int mt__category_from_text(const char *text);
 

@@ -604,16 +604,35 @@ static void test_memory_only_random(void **state)
   assert_int_equal(mt_trace_finalize(t, ts + 10), MT_OK);
   mt_trace_close(t);
   static const size_t samples[] = { 0, 7, 400, 5000, 100000 };
-  for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
-    mt_analysis_opts o = { .rank = -1, .timeline_samples = samples[i], .memory_only = 1 };
-    mt_analysis *q = analyse_opts(path, &o);
-    o.memory_only = 0;
-    mt_analysis *f = analyse_opts(path, &o);
-    assert_true(f->ranks[0].peak_allocated > 0);
-    assert_true(f->ranks[0].unknown_unregisters > 0);
-    assert_memory_only_matches(&q->ranks[0], &f->ranks[0]);
-    mt_analysis_free(q);
-    mt_analysis_free(f);
+  for (int variant = 0; variant < 3; variant++) {
+    /* 0: rows in time order (the memory-only pass reads them ahead in rowid
+       order); 1: without the reading thread (MEMTRACE_THREADS=1); 2: the
+       region rows stored in reverse time order, so that the read in rowid
+       order must notice and start again in time order */
+    if (variant == 1)
+      setenv("MEMTRACE_THREADS", "1", 1);
+    if (variant == 2) {
+      unsetenv("MEMTRACE_THREADS");
+      sqlite3 *db;
+      assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+      assert_int_equal(sqlite3_exec(db,
+                                    "BEGIN; CREATE TEMP TABLE r AS SELECT * FROM region_events ORDER BY rowid DESC;"
+                                    "DELETE FROM region_events; INSERT INTO region_events SELECT * FROM r; COMMIT;",
+                                    NULL, NULL, NULL),
+                       SQLITE_OK);
+      sqlite3_close(db);
+    }
+    for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
+      mt_analysis_opts o = { .rank = -1, .timeline_samples = samples[i], .memory_only = 1 };
+      mt_analysis *q = analyse_opts(path, &o);
+      o.memory_only = 0;
+      mt_analysis *f = analyse_opts(path, &o);
+      assert_true(f->ranks[0].peak_allocated > 0);
+      assert_true(f->ranks[0].unknown_unregisters > 0);
+      assert_memory_only_matches(&q->ranks[0], &f->ranks[0]);
+      mt_analysis_free(q);
+      mt_analysis_free(f);
+    }
   }
 }
 
