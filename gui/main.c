@@ -213,22 +213,8 @@ static void open_path(GtkApplication *app, const char *path)
 
 static void on_activate(GApplication *app, gpointer data)
 {
-  if (opts.path) {
-    open_path(GTK_APPLICATION(app), opts.path);
-    return;
-  }
-  /* no file: offer the open dialog from an empty window */
-  GtkWidget *w = gtk_application_window_new(GTK_APPLICATION(app));
-  gtk_window_set_title(GTK_WINDOW(w), "memtrace viewer");
-  gtk_window_set_default_size(GTK_WINDOW(w), 640, 360);
-  GtkWidget *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 12);
-  gtk_widget_set_valign(box, GTK_ALIGN_CENTER);
-  GtkWidget *l = gtk_label_new("Open a memtrace trace (.mtrace) or a run directory:\n"
-                               "memtrace-view TRACE|RUNDIR, or drop a file on any viewer window.");
-  gtk_label_set_justify(GTK_LABEL(l), GTK_JUSTIFY_CENTER);
-  gtk_box_append(GTK_BOX(box), l);
-  gtk_window_set_child(GTK_WINDOW(w), box);
-  gtk_window_present(GTK_WINDOW(w));
+  /* no file: an empty window with Open and Recent */
+  open_path(GTK_APPLICATION(app), opts.path);
 }
 
 int main(int argc, char **argv)

@@ -56,6 +56,10 @@ static MtChartWidget *chart_of(MtWindow *self)
 
 static void set_details(MtWindow *self, const char *text)
 {
+  if (!self->details) {   /* the empty window: its message says it */
+    gtk_label_set_text(GTK_LABEL(self->status), text ? text : "");
+    return;
+  }
   gtk_text_buffer_set_text(gtk_text_view_get_buffer(GTK_TEXT_VIEW(self->details)), text ? text : "", -1);
 }
 
@@ -550,16 +554,34 @@ static void act_layout(GSimpleAction *a, GVariant *p, gpointer w)
     g_printerr("memtrace-view: cannot write %s\n", g_variant_get_string(p, NULL));
 }
 
+/* Opens path in a new window with this window's options.  The empty
+ * window (no trace) gives way to it: the new window takes the rest of its
+ * --script and it closes. */
+static void open_path(MtWindow *self, const char *path)
+{
+  MtViewOptions o = self->opts;
+  o.path = (char *)path;
+  o.script = NULL;
+  gboolean replace = !self->session;
+  char *rest = replace && self->script ? g_strjoinv(";", self->script + self->script_pos) : NULL;
+  if (rest) {
+    o.script = rest;
+    g_strfreev(self->script);   /* this window's script ends here */
+    self->script = NULL;
+  }
+  gtk_window_present(GTK_WINDOW(mt_window_new(gtk_window_get_application(GTK_WINDOW(self)), &o)));
+  g_free(rest);
+  if (replace)
+    gtk_window_destroy(GTK_WINDOW(self));
+}
+
 static void open_response(GtkNativeDialog *dlg, int response, gpointer data)
 {
   MtWindow *self = data;
   if (response == GTK_RESPONSE_ACCEPT) {
     GFile *f = gtk_file_chooser_get_file(GTK_FILE_CHOOSER(dlg));
     char *path = g_file_get_path(f);
-    MtViewOptions o = self->opts;
-    o.path = path;
-    o.script = NULL;
-    gtk_window_present(GTK_WINDOW(mt_window_new(gtk_window_get_application(GTK_WINDOW(self)), &o)));
+    open_path(self, path);
     g_free(path);
     g_object_unref(f);
   }
@@ -588,10 +610,7 @@ static void act_open_recent(GSimpleAction *a, GVariant *p, gpointer w)
     set_details(self, "That trace is no longer there.");
     return;
   }
-  MtViewOptions o = self->opts;
-  o.path = (char *)path;
-  o.script = NULL;
-  gtk_window_present(GTK_WINDOW(mt_window_new(gtk_window_get_application(GTK_WINDOW(self)), &o)));
+  open_path(self, path);
 }
 
 /* script hook: the Recent menu as "label<TAB>path" lines */
@@ -622,6 +641,8 @@ static void on_recent_changed(GtkRecentManager *rm, MtWindow *self)
 
 static void act_set_dark(GSimpleAction *a, GVariant *p, gpointer w)
 {
+  if (!MT_WINDOW(w)->chart)
+    return;
   mt_chart_widget_get_view(chart_of(w))->dark = g_variant_get_boolean(p);
   mt_chart_widget_changed(chart_of(w));
 }
@@ -833,10 +854,7 @@ static gboolean on_drop(GtkDropTarget *t, const GValue *value, double x, double 
   char *path = g_file_get_path(g_value_get_object(value));
   if (!path)
     return FALSE;
-  MtViewOptions o = self->opts;
-  o.path = path;
-  o.script = NULL;
-  gtk_window_present(GTK_WINDOW(mt_window_new(gtk_window_get_application(GTK_WINDOW(self)), &o)));
+  open_path(self, path);
   g_free(path);
   return TRUE;
 }
@@ -919,6 +937,82 @@ static GtkWidget *icon_button(const char *icon, const char *action, const char *
   return b;
 }
 
+/* The actions an empty window (no trace) keeps enabled. */
+static gboolean works_without_trace(const char *name)
+{
+  static const char *const names[] = { "open", "open-recent", "recent-menu", "close", "set-dark", "screenshot" };
+  for (size_t i = 0; i < G_N_ELEMENTS(names); i++)
+    if (!strcmp(name, names[i]))
+      return TRUE;
+  return FALSE;
+}
+
+/* Open and Recent, at the start of every window's header bar. */
+static void pack_open_buttons(MtWindow *self, GtkWidget *hb)
+{
+  gtk_header_bar_pack_start(GTK_HEADER_BAR(hb), icon_button("document-open-symbolic", "win.open", "Open a trace or run"));
+  GtkRecentManager *rm = gtk_recent_manager_get_default();
+  self->recent_menu = g_menu_new();
+  mt_recent_fill_menu(self->recent_menu, rm, "win.open-recent");
+  g_signal_connect(rm, "changed", G_CALLBACK(on_recent_changed), self);
+  GtkWidget *recent = gtk_menu_button_new();
+  gtk_menu_button_set_icon_name(GTK_MENU_BUTTON(recent), "document-open-recent-symbolic");
+  gtk_menu_button_set_menu_model(GTK_MENU_BUTTON(recent), G_MENU_MODEL(self->recent_menu));
+  gtk_widget_set_tooltip_text(recent, "Recent traces and runs");
+  gtk_accessible_update_property(GTK_ACCESSIBLE(recent), GTK_ACCESSIBLE_PROPERTY_LABEL, "Recent traces and runs", -1);
+  gtk_header_bar_pack_start(GTK_HEADER_BAR(hb), recent);
+}
+
+static void pack_main_menu(GtkWidget *hb)
+{
+  GtkWidget *menu = gtk_menu_button_new();
+  gtk_menu_button_set_icon_name(GTK_MENU_BUTTON(menu), "open-menu-symbolic");
+  gtk_menu_button_set_primary(GTK_MENU_BUTTON(menu), TRUE);
+  GMenuModel *mm = primary_menu();
+  gtk_menu_button_set_menu_model(GTK_MENU_BUTTON(menu), mm);
+  g_object_unref(mm);
+  gtk_widget_set_tooltip_text(menu, "Main menu");
+  gtk_accessible_update_property(GTK_ACCESSIBLE(menu), GTK_ACCESSIBLE_PROPERTY_LABEL, "Main menu", -1);
+  gtk_header_bar_pack_end(GTK_HEADER_BAR(hb), menu);
+}
+
+/* No trace yet: Open and Recent in the header bar, what to do in the body;
+ * the actions that need a trace are disabled. */
+static void build_empty(MtWindow *self)
+{
+  gtk_window_set_title(GTK_WINDOW(self), "memtrace viewer");
+  for (size_t i = 0; i < G_N_ELEMENTS(win_actions); i++)
+    if (!works_without_trace(win_actions[i].name))
+      g_simple_action_set_enabled(
+          G_SIMPLE_ACTION(g_action_map_lookup_action(G_ACTION_MAP(self), win_actions[i].name)), FALSE);
+  for (int c = 0; c < MT_CAT_COUNT; c++) {
+    char name[64];
+    g_snprintf(name, sizeof name, "cat-%s", mt_category_name(c));
+    g_simple_action_set_enabled(G_SIMPLE_ACTION(g_action_map_lookup_action(G_ACTION_MAP(self), name)), FALSE);
+  }
+  GtkWidget *hb = gtk_header_bar_new();
+  pack_open_buttons(self, hb);
+  pack_main_menu(hb);
+  gtk_window_set_titlebar(GTK_WINDOW(self), hb);
+  GtkWidget *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 12);
+  gtk_widget_set_valign(box, GTK_ALIGN_CENTER);
+  GtkWidget *l = gtk_label_new("Open a memtrace trace (.mtrace) or a run directory (Open, or Recent for the last "
+                               "ones),\nor drop one on this window.  From a shell: memtrace-view TRACE|RUNDIR.");
+  gtk_label_set_justify(GTK_LABEL(l), GTK_JUSTIFY_CENTER);
+  gtk_box_append(GTK_BOX(box), l);
+  self->status = gtk_label_new(NULL);
+  gtk_widget_add_css_class(self->status, "dim-label");
+  gtk_box_append(GTK_BOX(box), self->status);
+  gtk_window_set_child(GTK_WINDOW(self), box);
+}
+
+static void add_drop_target(MtWindow *self)
+{
+  GtkDropTarget *drop = gtk_drop_target_new(G_TYPE_FILE, GDK_ACTION_COPY);
+  g_signal_connect(drop, "drop", G_CALLBACK(on_drop), self);
+  gtk_widget_add_controller(GTK_WIDGET(self), GTK_EVENT_CONTROLLER(drop));
+}
+
 MtWindow *mt_window_new(GtkApplication *app, const MtViewOptions *opts)
 {
   MtWindow *self = g_object_new(MT_TYPE_WINDOW, "application", app, NULL);
@@ -930,11 +1024,6 @@ MtWindow *mt_window_new(GtkApplication *app, const MtViewOptions *opts)
   if (opts->script && *opts->script)
     self->script = g_strsplit(opts->script, ";", -1);
   self->opts.script = NULL;
-  gtk_window_set_default_size(GTK_WINDOW(self), opts->width > 0 ? opts->width : 1280,
-                              opts->height > 0 ? opts->height : 860);
-  char *base = g_path_get_basename(opts->path);
-  gtk_window_set_title(GTK_WINDOW(self), base);
-
   g_action_map_add_action_entries(G_ACTION_MAP(self), win_actions, G_N_ELEMENTS(win_actions), self);
   for (int c = 0; c < MT_CAT_COUNT; c++) {
     char name[64];
@@ -945,6 +1034,19 @@ MtWindow *mt_window_new(GtkApplication *app, const MtViewOptions *opts)
     g_action_map_add_action(G_ACTION_MAP(self), G_ACTION(a));
     g_object_unref(a);
   }
+  add_drop_target(self);
+  if (!opts->path) {
+    gtk_window_set_default_size(GTK_WINDOW(self), opts->width > 0 ? opts->width : 640,
+                                opts->height > 0 ? opts->height : 360);
+    build_empty(self);
+    if (self->script)   /* nothing to load: the script starts at once */
+      script_next(self, 300);
+    return self;
+  }
+  gtk_window_set_default_size(GTK_WINDOW(self), opts->width > 0 ? opts->width : 1280,
+                              opts->height > 0 ? opts->height : 860);
+  char *base = g_path_get_basename(opts->path);
+  gtk_window_set_title(GTK_WINDOW(self), base);
 
   /* header bar */
   GtkWidget *hb = gtk_header_bar_new();
@@ -960,17 +1062,7 @@ MtWindow *mt_window_new(GtkApplication *app, const MtViewOptions *opts)
   gtk_header_bar_set_title_widget(GTK_HEADER_BAR(hb), tbox);
   g_free(base);
 
-  gtk_header_bar_pack_start(GTK_HEADER_BAR(hb), icon_button("document-open-symbolic", "win.open", "Open a trace or run"));
-  GtkRecentManager *rm = gtk_recent_manager_get_default();
-  self->recent_menu = g_menu_new();
-  mt_recent_fill_menu(self->recent_menu, rm, "win.open-recent");
-  g_signal_connect(rm, "changed", G_CALLBACK(on_recent_changed), self);
-  GtkWidget *recent = gtk_menu_button_new();
-  gtk_menu_button_set_icon_name(GTK_MENU_BUTTON(recent), "document-open-recent-symbolic");
-  gtk_menu_button_set_menu_model(GTK_MENU_BUTTON(recent), G_MENU_MODEL(self->recent_menu));
-  gtk_widget_set_tooltip_text(recent, "Recent traces and runs");
-  gtk_accessible_update_property(GTK_ACCESSIBLE(recent), GTK_ACCESSIBLE_PROPERTY_LABEL, "Recent traces and runs", -1);
-  gtk_header_bar_pack_start(GTK_HEADER_BAR(hb), recent);
+  pack_open_buttons(self, hb);
   self->rank_drop = gtk_drop_down_new(NULL, NULL);
   gtk_widget_set_tooltip_text(self->rank_drop, "Rank shown");
   gtk_accessible_update_property(GTK_ACCESSIBLE(self->rank_drop), GTK_ACCESSIBLE_PROPERTY_LABEL, "Rank shown", -1);
@@ -981,15 +1073,7 @@ MtWindow *mt_window_new(GtkApplication *app, const MtViewOptions *opts)
   gtk_widget_set_tooltip_text(peak, "Zoom to the allocated peak and list what is live there (Ctrl+P)");
   gtk_header_bar_pack_start(GTK_HEADER_BAR(hb), peak);
 
-  GtkWidget *menu = gtk_menu_button_new();
-  gtk_menu_button_set_icon_name(GTK_MENU_BUTTON(menu), "open-menu-symbolic");
-  gtk_menu_button_set_primary(GTK_MENU_BUTTON(menu), TRUE);
-  GMenuModel *mm = primary_menu();
-  gtk_menu_button_set_menu_model(GTK_MENU_BUTTON(menu), mm);
-  g_object_unref(mm);
-  gtk_widget_set_tooltip_text(menu, "Main menu");
-  gtk_accessible_update_property(GTK_ACCESSIBLE(menu), GTK_ACCESSIBLE_PROPERTY_LABEL, "Main menu", -1);
-  gtk_header_bar_pack_end(GTK_HEADER_BAR(hb), menu);
+  pack_main_menu(hb);
   GtkWidget *ranks = gtk_toggle_button_new_with_label("All Ranks");
   gtk_actionable_set_action_name(GTK_ACTIONABLE(ranks), "win.all-ranks");
   gtk_widget_set_tooltip_text(ranks, "Every rank's peak side by side (Ctrl+R)");
@@ -1063,10 +1147,6 @@ MtWindow *mt_window_new(GtkApplication *app, const MtViewOptions *opts)
   gtk_box_append(GTK_BOX(box), self->status);
   gtk_window_set_child(GTK_WINDOW(self), box);
 
-  GtkDropTarget *drop = gtk_drop_target_new(G_TYPE_FILE, GDK_ACTION_COPY);
-  g_signal_connect(drop, "drop", G_CALLBACK(on_drop), self);
-  gtk_widget_add_controller(GTK_WIDGET(self), GTK_EVENT_CONTROLLER(drop));
-
   /* the document */
   self->session = mt_session_new(opts->path);
   if (opts->samples)
@@ -1082,7 +1162,7 @@ MtWindow *mt_window_new(GtkApplication *app, const MtViewOptions *opts)
   update_status(self);
   mt_session_load_async(self->session, self->cancel, on_loaded, g_object_ref(self));
 
-  mt_recent_add(rm, opts->path);
+  mt_recent_add(gtk_recent_manager_get_default(), opts->path);
   gtk_widget_grab_focus(self->chart);
   return self;
 }

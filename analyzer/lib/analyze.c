@@ -1340,20 +1340,18 @@ static int cursor_step(st *s, cursor *c, int *live)
   return st_ == SQLITE_ROW || st_ == SQLITE_DONE ? MT_OK : fail(s, MT_ECORRUPT, "damaged trace");
 }
 
-/* Whether the memory-only region rows are read ahead in another thread:
- * a finished trace (no writer: the second connection sees what the first
- * does) on a file, with MEMTRACE_THREADS not 1.  In rowid order when the
- * walk may restart in (ts, rowid) order (s->rowid_order). */
+/* Whether the memory-only region rows are read ahead in another thread, in
+ * rowid order (the walk starts again in (ts, rowid) order on this
+ * connection when they are not in time order): a finished trace (no
+ * writer: the second connection sees what the first does) on a file, with
+ * MEMTRACE_THREADS not 1. */
 static mt__prefetch *region_prefetch(st *s)
 {
   const char *e = getenv("MEMTRACE_THREADS");
   const char *path = mt_trace_path(s->t);
-  if (!s->opts->memory_only || s->r->incomplete || (e && atoi(e) == 1) || !path || !*path)
+  if (!s->opts->memory_only || !s->rowid_order || s->r->incomplete || (e && atoi(e) == 1) || !path || !*path)
     return NULL;
-  return mt__prefetch_start(path,
-                            s->rowid_order ? "SELECT ts, op, heap, addr, size FROM region_events ORDER BY rowid"
-                                           : region_sql_memory_only,
-                            5, s->rowid_order);
+  return mt__prefetch_start(path, "region_events", "ts, op, heap, addr, size", 5);
 }
 
 static int walk(st *s)
@@ -2078,8 +2076,12 @@ static int load_process(st *s)
   sqlite3_finalize(q);
   /* time span */
   int64_t lo = INT64_MAX, hi = INT64_MIN;
-  static const char *const span[] = { "SELECT min(ts), max(ts) FROM mem_events",
-                                      "SELECT min(ts), max(ts) FROM region_events" };
+  /* one aggregate per subquery: SQLite answers a lone min() or max() from
+     the time index in O(log n), both in one SELECT by scanning it (0.6 s on
+     7.4 M region events) */
+  static const char *const span[] = {
+    "SELECT (SELECT min(ts) FROM mem_events), (SELECT max(ts) FROM mem_events)",
+    "SELECT (SELECT min(ts) FROM region_events), (SELECT max(ts) FROM region_events)" };
   for (int i = 0; i < 2; i++) {
     if (sqlite3_prepare_v2(s->db, span[i], -1, &q, NULL) != SQLITE_OK)
       return fail(s, MT_ECORRUPT, "damaged trace");
@@ -2275,10 +2277,10 @@ static int analyze(mt_trace *t, const mt_analysis_opts *opts_in, mt_rank *r, mt_
 
 int mt_analyze_trace(mt_trace *t, const mt_analysis_opts *opts_in, mt_rank *r, mt_error *err)
 {
-  /* memory only: the region rows are first read in rowid order (cheaper
-     than through the time index, and the same order when the rows were
-     written in time order, as the collector writes them); if they were not,
-     the pass starts again in (ts, rowid) order */
+  /* memory only: the region rows are first read ahead in rowid order
+     (cheaper than through the time index, and the same order when the rows
+     were written in time order, as the collector writes them); if they
+     were not, the pass starts again in (ts, rowid) order */
   int rc = analyze(t, opts_in, r, err, 1);
   if (rc == MT__EUNSORTED) {
     mt_rank_free(r);

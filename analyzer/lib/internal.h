@@ -69,16 +69,17 @@ static inline void mt__sort(void *base, size_t n, size_t size, int (*cmp)(const 
     qsort(base, n, size, cmp);
 }
 
-/* A query's rows read ahead in another thread on its own read-only
- * connection to path (prefetch.c): ncols integer columns per row (NULL reads
- * as 0), in blocks, with bounded memory.  sorted: stop with MT__EUNSORTED as
- * soon as column 0 decreases (a query in rowid order standing in for one in
- * (ts, rowid) order).  next returns the next row (valid until the next
- * call) or NULL at the end; status then says why (MT_OK: all rows).  stop
- * cancels the thread and frees everything; NULL is allowed. */
+/* A table's rows read ahead in another thread on its own read-only
+ * connection to path (prefetch.c): the ncols integer columns cols (SQL,
+ * comma-separated; the first one is the time) in rowid order, in blocks,
+ * with bounded memory.  next returns the next row (valid until the next
+ * call) or NULL at the end; status then says why: MT_OK (all rows),
+ * MT__EUNSORTED (a row's time decreased: the rows so far were in
+ * (ts, rowid) order, the rest were not read) or MT_ECORRUPT.  stop cancels
+ * the thread and frees everything; NULL is allowed. */
 #define MT__EUNSORTED (-100)
 typedef struct mt__prefetch mt__prefetch;
-mt__prefetch *mt__prefetch_start(const char *path, const char *sql, int ncols, int sorted);
+mt__prefetch *mt__prefetch_start(const char *path, const char *table, const char *cols, int ncols);
 const int64_t *mt__prefetch_next(mt__prefetch *p);
 int mt__prefetch_status(mt__prefetch *p);
 void mt__prefetch_stop(mt__prefetch *p);
