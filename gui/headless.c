@@ -36,6 +36,7 @@ int mt_layout_write(const char *path, const MtLayout *l, const MtView *v, const 
   if (r)
     fprintf(f, "peak_ts=%lld\npeak_allocated=%llu\n", (long long)r->peak_allocated_ts,
             (unsigned long long)r->peak_allocated);
+  fprintf(f, "what_if_peak=%llu\n", (unsigned long long)d->what_if_peak);
   return fclose(f) ? -1 : 0;
 }
 

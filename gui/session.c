@@ -22,9 +22,8 @@ struct _MtSession {
   double analysis_s, lanes_s;
   struct LanesJob *pending_lanes;   /* lanes loaded before the analysis */
   GObject *pending_task;             /* owns pending_lanes */
-  char *what_if, *what_if_label;
-  mt_rp_result *predicted;           /* per rank; NULL without a plan */
-  gboolean *predicted_ok;
+  char *what_if;
+  struct WhatIf *predicted;          /* NULL without a plan */
 };
 
 G_DEFINE_FINAL_TYPE(MtSession, mt_session, G_TYPE_OBJECT)
@@ -33,6 +32,25 @@ enum { PROP_0, PROP_ANALYSIS, PROP_PREVIEW, PROP_BUDGET, N_PROPS };
 static GParamSpec *props[N_PROPS];
 enum { SIG_LANES_READY, N_SIGNALS };
 static guint signals[N_SIGNALS];
+
+/* A plan's predictions, one per rank of the analysis (analyzer/replay:
+ * memtrace replay's engine, not a second model). */
+typedef struct WhatIf {
+  char *label;                       /* the plan, as memtrace replay's options */
+  size_t n;
+  mt_rp_result *pred;
+  gboolean *ok;
+} WhatIf;
+
+static void what_if_free(WhatIf *w)
+{
+  if (!w)
+    return;
+  g_free(w->label);
+  g_free(w->pred);
+  g_free(w->ok);
+  g_free(w);
+}
 
 static void mt_session_finalize(GObject *obj)
 {
@@ -53,9 +71,7 @@ static void mt_session_finalize(GObject *obj)
   g_free(self->path);
   g_free(self->compare_path);
   g_free(self->what_if);
-  g_free(self->what_if_label);
-  g_free(self->predicted);
-  g_free(self->predicted_ok);
+  what_if_free(self->predicted);
   G_OBJECT_CLASS(mt_session_parent_class)->finalize(obj);
 }
 
@@ -224,9 +240,7 @@ typedef struct AnalysisJob {
   GCancellable *cancellable;      /* async: for the lanes task */
   mt_analysis *analysis, *compare;
   double seconds;
-  char *what_if_label;
-  mt_rp_result *predicted;
-  gboolean *predicted_ok;
+  WhatIf *predicted;
 } AnalysisJob;
 
 static void analysis_job_free(AnalysisJob *j)
@@ -238,12 +252,10 @@ static void analysis_job_free(AnalysisJob *j)
   g_free(j->path);
   g_free(j->compare_path);
   g_free(j->what_if);
-  g_free(j->what_if_label);
   g_free(j->cache_note);
   if (j->cached)
     g_bytes_unref(j->cached);
-  g_free(j->predicted);
-  g_free(j->predicted_ok);
+  what_if_free(j->predicted);
   if (j->session)
     g_object_unref(j->session);
   if (j->context)
@@ -252,46 +264,85 @@ static void analysis_job_free(AnalysisJob *j)
   g_free(j);
 }
 
-/* The replay library's prediction of each rank's peak under the plan
- * (analyzer/replay: memtrace replay's engine, not a second model). */
-static gboolean run_what_if(AnalysisJob *j, GError **error)
+/* A plan from memtrace replay's options, written as on its command line
+ * ("--checkpoint all --zero 3", "--zero=3") or as name=value pairs
+ * separated by commas ("checkpoint=all,zero=3"; a comma inside a value,
+ * as in "checkpoint=layers:1,2", stays in it). */
+static gboolean plan_parse(const char *spec, mt_rp_plan *plan, GError **error)
 {
-  mt_rp_plan plan;
-  mt_rp_plan_init(&plan);
-  char err[512] = "";
-  char **pairs = g_strsplit_set(j->what_if, ", ", -1);
-  for (char **p = pairs; *p; p++) {
-    if (!**p)
+  mt_rp_plan_init(plan);
+  GPtrArray *tok = g_ptr_array_new_with_free_func(g_free);
+  char **words = g_strsplit_set(spec ? spec : "", " \t\n", -1);
+  for (char **w = words; *w; w++) {
+    if (!**w)
       continue;
-    char *eq = strchr(*p, '=');
-    const char *name = *p, *value = eq ? eq + 1 : "";
-    if (eq)
-      *eq = 0;
+    /* name=a,b,name=c: split before each comma-separated part with an '=' */
+    const char *start = *w;
+    for (const char *c = strchr(start, ','); c; c = strchr(c + 1, ',')) {
+      const char *next_eq = strchr(c + 1, '='), *next_comma = strchr(c + 1, ',');
+      if (strchr(start, '=') && next_eq && (!next_comma || next_eq < next_comma)) {
+        g_ptr_array_add(tok, g_strndup(start, (gsize)(c - start)));
+        start = c + 1;
+      }
+    }
+    if (*start)
+      g_ptr_array_add(tok, g_strdup(start));
+  }
+  g_strfreev(words);
+  gboolean ok = TRUE;
+  char err[512] = "";
+  for (guint i = 0; ok && i < tok->len; i++) {
+    char *name = g_ptr_array_index(tok, i);
     while (*name == '-')
       name++;
-    if (mt_rp_plan_option(&plan, name, value, err, sizeof err) != 1) {
-      g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "--what-if: %s",
-                  err[0] ? err : "not a replay option");
-      g_strfreev(pairs);
-      return FALSE;
+    char *eq = strchr(name, '=');
+    const char *value = NULL;
+    if (eq) {
+      *eq = 0;
+      value = eq + 1;
+    } else if (i + 1 < tok->len)
+      value = g_ptr_array_index(tok, ++i);
+    int rc = mt_rp_plan_option(plan, name, value, err, sizeof err);
+    if (rc != 1) {
+      g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "what-if: %s",
+                  rc < 0 && err[0] ? err : "not a replay option");
+      if (rc == 0)
+        g_prefix_error(error, "--%s: ", name);
+      ok = FALSE;
     }
   }
-  g_strfreev(pairs);
-  char desc[256];
-  mt_rp_plan_describe(&plan, desc, sizeof desc);
-  j->what_if_label = g_strdup(desc);
-  size_t n = j->analysis->nranks;
-  j->predicted = g_new0(mt_rp_result, n ? n : 1);
-  j->predicted_ok = g_new0(gboolean, n ? n : 1);
-  for (size_t i = 0; i < n; i++) {
+  g_ptr_array_free(tok, TRUE);
+  return ok;
+}
+
+/* Each rank of the analysis replayed under the plan. */
+static WhatIf *what_if_run(const mt_analysis *a, const mt_rp_plan *plan)
+{
+  WhatIf *w = g_new0(WhatIf, 1);
+  char desc[256], err[512];
+  mt_rp_plan_describe(plan, desc, sizeof desc);
+  w->label = g_strdup(desc);
+  w->n = a->nranks;
+  w->pred = g_new0(mt_rp_result, w->n ? w->n : 1);
+  w->ok = g_new0(gboolean, w->n ? w->n : 1);
+  for (size_t i = 0; i < w->n; i++) {
     mt_rp_input in;
-    if (mt_rp_input_from_trace(j->analysis->ranks[i].path, &in, err, sizeof err) != 0) {
+    if (mt_rp_input_from_trace(a->ranks[i].path, &in, err, sizeof err) != 0) {
       g_warning("what-if: %s", err);
       continue;
     }
-    j->predicted_ok[i] = mt_rp_replay(&in, &plan, &j->predicted[i]) == 0;
+    w->ok[i] = mt_rp_replay(&in, plan, &w->pred[i]) == 0;
     mt_rp_input_free(&in);
   }
+  return w;
+}
+
+static gboolean run_what_if(AnalysisJob *j, GError **error)
+{
+  mt_rp_plan plan;
+  if (!plan_parse(j->what_if, &plan, error))
+    return FALSE;
+  j->predicted = what_if_run(j->analysis, &plan);
   return TRUE;
 }
 
@@ -454,12 +505,9 @@ static void adopt_lanes(MtSession *self, LanesJob *j)
 
 static void adopt_analysis(MtSession *self, AnalysisJob *j)
 {
+  what_if_free(self->predicted);
   self->predicted = j->predicted;
-  self->predicted_ok = j->predicted_ok;
-  self->what_if_label = j->what_if_label;
   j->predicted = NULL;
-  j->predicted_ok = NULL;
-  j->what_if_label = NULL;
   self->analysis = j->analysis;
   self->compare = j->compare;
   j->analysis = j->compare = NULL;
@@ -717,10 +765,71 @@ void mt_session_set_what_if(MtSession *self, const char *spec)
 
 gboolean mt_session_get_what_if(MtSession *self, size_t rank, uint64_t *peak, int64_t *ts, const char **label)
 {
-  if (!self->predicted || !self->analysis || rank >= self->analysis->nranks || !self->predicted_ok[rank])
+  WhatIf *w = self->predicted;
+  if (!w || !self->analysis || rank >= w->n || !w->ok[rank])
     return FALSE;
-  *peak = self->predicted[rank].peak_allocated;
-  *ts = self->predicted[rank].peak_ts;
-  *label = self->what_if_label;
+  *peak = w->pred[rank].peak_allocated;
+  *ts = w->pred[rank].peak_ts;
+  *label = w->label;
   return TRUE;
+}
+
+typedef struct WhatIfJob {
+  mt_rp_plan plan;
+  const mt_analysis *analysis;       /* the session's: read-only, outlives the task (it holds the session) */
+  WhatIf *result;
+} WhatIfJob;
+
+static void what_if_job_free(WhatIfJob *j)
+{
+  what_if_free(j->result);
+  g_free(j);
+}
+
+static void what_if_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  WhatIfJob *j = data;
+  j->result = what_if_run(j->analysis, &j->plan);
+  g_task_return_boolean(task, TRUE);
+}
+
+gboolean mt_session_what_if_async(MtSession *self, const char *spec, GCancellable *cancellable,
+                                  GAsyncReadyCallback callback, gpointer user_data, GError **error)
+{
+  if (!self->analysis) {
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_PENDING, "what-if: the analysis is not there yet");
+    return FALSE;
+  }
+  WhatIfJob *j = g_new0(WhatIfJob, 1);
+  if (!plan_parse(spec, &j->plan, error)) {
+    g_free(j);
+    return FALSE;
+  }
+  j->analysis = self->analysis;
+  GTask *task = g_task_new(self, cancellable, callback, user_data);
+  g_task_set_source_tag(task, mt_session_what_if_async);
+  g_task_set_task_data(task, j, (GDestroyNotify)what_if_job_free);
+  g_task_run_in_thread(task, what_if_thread);
+  g_object_unref(task);
+  g_free(self->what_if);
+  self->what_if = g_strdup(spec);
+  return TRUE;
+}
+
+gboolean mt_session_what_if_finish(MtSession *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail(g_task_is_valid(result, self), FALSE);
+  if (!g_task_propagate_boolean(G_TASK(result), error))
+    return FALSE;
+  WhatIfJob *j = g_task_get_task_data(G_TASK(result));
+  what_if_free(self->predicted);
+  self->predicted = j->result;
+  j->result = NULL;
+  return TRUE;
+}
+
+void mt_session_clear_what_if(MtSession *self)
+{
+  g_clear_pointer(&self->what_if, g_free);
+  g_clear_pointer(&self->predicted, what_if_free);
 }

@@ -37,13 +37,22 @@ uint64_t mt_session_get_budget(MtSession *self);
 /* A second trace/run drawn over this one on the same time axis. */
 void mt_session_set_compare_path(MtSession *self, const char *path);
 
-/* A replay plan ("checkpoint=all,zero=3": memtrace replay's options as
- * name=value pairs) whose predicted peak is drawn over each rank. */
+/* A replay plan whose prediction is drawn over each rank: memtrace
+ * replay's options, "--checkpoint all --zero 3" or "checkpoint=all,zero=3". */
 void mt_session_set_what_if(MtSession *self, const char *spec);
 /* Predicted peak of rank index i under the plan (from analyzer/replay), or
  * FALSE when there is none.  *label describes the plan (owned by the
  * session). */
 gboolean mt_session_get_what_if(MtSession *self, size_t rank, uint64_t *peak, int64_t *ts, const char **label);
+/* Chooses another plan once the analysis is there: spec is parsed at once
+ * (FALSE and error when it is not a plan: nothing changes), the ranks are
+ * replayed in a worker thread, and _finish puts the new predictions in
+ * place of the old ones (which stay until then). */
+gboolean mt_session_what_if_async(MtSession *self, const char *spec, GCancellable *cancellable,
+                                  GAsyncReadyCallback callback, gpointer user_data, GError **error);
+gboolean mt_session_what_if_finish(MtSession *self, GAsyncResult *result, GError **error);
+/* No plan: nothing predicted is drawn. */
+void mt_session_clear_what_if(MtSession *self);
 
 /* Loads the analysis, then the lanes, in worker threads; `callback` runs
  * when the analysis is ready (lanes follow with "lanes-ready"). */

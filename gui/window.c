@@ -36,6 +36,7 @@ struct _MtWindow {
   MtViewOptions opts;
   GtkWidget *chart, *title, *subtitle, *rank_drop, *status, *details, *table, *ranks_toggle, *stack;
   GtkWidget *spinner;
+  GtkWidget *what_if_entry, *what_if_status;
   GMenu *recent_menu;          /* refilled on the recent manager's "changed" */
   GListStore *rows;
   MtLiveSet *live;
@@ -99,14 +100,31 @@ static void update_status(MtWindow *self)
   gtk_label_set_text(GTK_LABEL(self->status), buf);
 }
 
+/* The session's prediction for the rank shown, into the chart's data. */
+static void what_if_to_chart(MtWindow *self)
+{
+  MtChartData *d = mt_chart_widget_get_data(chart_of(self));
+  int64_t wts;
+  d->what_if_peak = 0;
+  d->what_if_label = NULL;
+  mt_session_get_what_if(self->session, d->rank, &d->what_if_peak, &wts, &d->what_if_label);
+  if (self->what_if_status) {
+    char buf[400], pk[32];
+    if (d->what_if_peak)
+      g_snprintf(buf, sizeof buf, "%s: predicted peak %s", d->what_if_label,
+                 mt_size_str(d->what_if_peak, pk, sizeof pk));
+    else
+      g_snprintf(buf, sizeof buf, "No plan: only the recording is drawn.");
+    gtk_label_set_text(GTK_LABEL(self->what_if_status), buf);
+  }
+}
+
 static void show_rank(MtWindow *self, size_t index)
 {
   MtChartData *d = mt_chart_widget_get_data(chart_of(self));
   d->rank = index;
   d->lanes = mt_session_get_lanes(self->session, index);
-  int64_t wts;
-  d->what_if_peak = 0;
-  mt_session_get_what_if(self->session, index, &d->what_if_peak, &wts, &d->what_if_label);
+  what_if_to_chart(self);
   d->lanes_loading = !self->lanes_ready;
   MtView *v = mt_chart_widget_get_view(chart_of(self));
   unsigned hidden = v->hidden;
@@ -639,6 +657,47 @@ static void on_recent_changed(GtkRecentManager *rm, MtWindow *self)
   mt_recent_fill_menu(self->recent_menu, rm, "win.open-recent");
 }
 
+static void what_if_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+  MtWindow *self = data;
+  GError *e = NULL;
+  if (!mt_session_what_if_finish(MT_SESSION(src), res, &e)) {
+    gtk_label_set_text(GTK_LABEL(self->what_if_status), e->message);
+    g_error_free(e);
+  } else {
+    what_if_to_chart(self);
+    mt_chart_widget_changed(chart_of(self));
+    if (g_getenv("MT_VIEW_PREVIEW_TIME"))   /* tests: the script can wait for it */
+      g_print("what-if drawn: %s\n", gtk_label_get_text(GTK_LABEL(self->what_if_status)));
+  }
+  g_object_unref(self);
+}
+
+/* what-if SPEC: replays the trace under a plan (memtrace replay's options)
+ * off the main loop and draws the prediction; an empty SPEC clears it. */
+static void act_what_if(GSimpleAction *a, GVariant *p, gpointer w)
+{
+  MtWindow *self = w;
+  const char *spec = g_variant_get_string(p, NULL);
+  while (*spec == ' ')
+    spec++;
+  if (!*spec) {
+    mt_session_clear_what_if(self->session);
+    what_if_to_chart(self);
+    mt_chart_widget_changed(chart_of(self));
+    return;
+  }
+  GError *e = NULL;
+  if (!mt_session_what_if_async(self->session, spec, self->cancel, what_if_done, g_object_ref(self), &e)) {
+    gtk_label_set_text(GTK_LABEL(self->what_if_status), e->message);
+    g_printerr("memtrace-view: %s\n", e->message);
+    g_error_free(e);
+    g_object_unref(self);
+    return;
+  }
+  gtk_label_set_text(GTK_LABEL(self->what_if_status), "Replaying\xe2\x80\xa6");
+}
+
 static void act_set_dark(GSimpleAction *a, GVariant *p, gpointer w)
 {
   if (!MT_WINDOW(w)->chart)
@@ -672,6 +731,7 @@ static const GActionEntry win_actions[] = {
   { "recent-menu", act_recent_dump, "s", NULL, NULL, { 0 } },
   { "close", act_quit, NULL, NULL, NULL, { 0 } },
   { "set-dark", act_set_dark, "b", NULL, NULL, { 0 } },
+  { "what-if", act_what_if, "s", NULL, NULL, { 0 } },
 };
 
 /* ---- the --script test hook ----------------------------------------------- */
@@ -937,6 +997,54 @@ static GtkWidget *icon_button(const char *icon, const char *action, const char *
   return b;
 }
 
+static void on_what_if_apply(GtkWidget *w, MtWindow *self)
+{
+  const char *spec = gtk_editable_get_text(GTK_EDITABLE(self->what_if_entry));
+  g_action_group_activate_action(G_ACTION_GROUP(self), "what-if", g_variant_new_string(spec));
+}
+
+static void on_what_if_clear(GtkWidget *w, MtWindow *self)
+{
+  gtk_editable_set_text(GTK_EDITABLE(self->what_if_entry), "");
+  g_action_group_activate_action(G_ACTION_GROUP(self), "what-if", g_variant_new_string(""));
+}
+
+/* What-if: a popover where one types a replay plan; its prediction is
+ * drawn over the recording (win.what-if). */
+static GtkWidget *what_if_button(MtWindow *self)
+{
+  GtkWidget *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 6);
+  GtkWidget *l = gtk_label_new("Replay this trace under a plan (memtrace replay's options):");
+  gtk_label_set_xalign(GTK_LABEL(l), 0);
+  gtk_box_append(GTK_BOX(box), l);
+  self->what_if_entry = gtk_entry_new();
+  gtk_entry_set_placeholder_text(GTK_ENTRY(self->what_if_entry), "--checkpoint all --zero 3 --world 8");
+  gtk_editable_set_text(GTK_EDITABLE(self->what_if_entry), self->opts.what_if ? self->opts.what_if : "");
+  gtk_accessible_update_property(GTK_ACCESSIBLE(self->what_if_entry), GTK_ACCESSIBLE_PROPERTY_LABEL, "Replay plan", -1);
+  g_signal_connect(self->what_if_entry, "activate", G_CALLBACK(on_what_if_apply), self);
+  gtk_box_append(GTK_BOX(box), self->what_if_entry);
+  GtkWidget *row = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 6);
+  GtkWidget *apply = gtk_button_new_with_mnemonic("_Replay");
+  g_signal_connect(apply, "clicked", G_CALLBACK(on_what_if_apply), self);
+  GtkWidget *clear = gtk_button_new_with_mnemonic("_Clear");
+  g_signal_connect(clear, "clicked", G_CALLBACK(on_what_if_clear), self);
+  gtk_box_append(GTK_BOX(row), apply);
+  gtk_box_append(GTK_BOX(row), clear);
+  gtk_box_append(GTK_BOX(box), row);
+  self->what_if_status = gtk_label_new("No plan: only the recording is drawn.");
+  gtk_label_set_xalign(GTK_LABEL(self->what_if_status), 0);
+  gtk_label_set_wrap(GTK_LABEL(self->what_if_status), TRUE);
+  gtk_widget_add_css_class(self->what_if_status, "dim-label");
+  gtk_box_append(GTK_BOX(box), self->what_if_status);
+  GtkWidget *pop = gtk_popover_new();
+  gtk_popover_set_child(GTK_POPOVER(pop), box);
+  GtkWidget *b = gtk_menu_button_new();
+  gtk_menu_button_set_label(GTK_MENU_BUTTON(b), "What-if");
+  gtk_menu_button_set_popover(GTK_MENU_BUTTON(b), pop);
+  gtk_widget_set_tooltip_text(b, "Predicted memory under a replay plan (checkpointing, ZeRO, ...)");
+  return b;
+}
+
 /* The actions an empty window (no trace) keeps enabled. */
 static gboolean works_without_trace(const char *name)
 {
@@ -1072,6 +1180,7 @@ MtWindow *mt_window_new(GtkApplication *app, const MtViewOptions *opts)
   gtk_actionable_set_action_name(GTK_ACTIONABLE(peak), "win.go-to-peak");
   gtk_widget_set_tooltip_text(peak, "Zoom to the allocated peak and list what is live there (Ctrl+P)");
   gtk_header_bar_pack_start(GTK_HEADER_BAR(hb), peak);
+  gtk_header_bar_pack_start(GTK_HEADER_BAR(hb), what_if_button(self));
 
   pack_main_menu(hb);
   GtkWidget *ranks = gtk_toggle_button_new_with_label("All Ranks");

@@ -293,6 +293,30 @@ if command -v xvfb-run >/dev/null 2>&1; then
     not_ok "no GTK warnings: $(grep -v 'session bus' "$T/xout" | grep -m3 'CRITICAL\|WARNING')"
   else ok "no GTK warnings or criticals"; fi
 
+  # what-if chosen inside the window (win.what-if, as the popover does): the
+  # replay's predicted peak, as `memtrace replay --format json` gives it,
+  # drawn dotted at its height; a bad plan is refused and changes nothing
+  want=$("$B/memtrace" replay "$T/basic.mtrace" --zero 3 --world 4 --format json |
+    sed -n 's/.*"predicted": {"peak_allocated_bytes": \([0-9]*\).*/\1/p')
+  MT_VIEW_PREVIEW_TIME=1 GSK_RENDERER=cairo timeout 120 xvfb-run -a -s "-screen 0 1400x1000x24" \
+    "$VIEW" "$T/basic.mtrace" --size 1300x900 \
+    --script "what-if --zero 3 --world 4;wait 2500;layout $T/wi.layout;screenshot $T/wi.png;what-if --bogus 1;wait 300;layout $T/wi2.layout;quit" \
+    >"$T/wout" 2>&1; rc=$?
+  check "what-if: the window replays the chosen plan and quits (rc $rc)" \
+    sh -c "test $rc -eq 0 && grep -q '^what-if drawn: --zero 3 --world 4: predicted peak' '$T/wout'"
+  if [ -s "$T/wi.layout" ] && [ -n "$want" ]; then
+    . "$T/wi.layout"
+    check "what-if: the predicted peak is memtrace replay's ($what_if_peak, want $want)" test "$what_if_peak" = "$want"
+    y=$(awk -v y="$plot_y" -v h="$plot_h" -v m="$ymax" -v b="$want" 'BEGIN { printf "%d", y + h - b / m * h }')
+    x0=$(printf '%.0f' "$plot_x"); x1=$(awk -v x="$plot_x" -v w="$plot_w" 'BEGIN { printf "%d", x + w - 1 }')
+    n=$( { "$PROBE" "$T/wi.png" runs "$y" "$x0" "$x1" 5A189A 40; "$PROBE" "$T/wi.png" runs $((y + 1)) "$x0" "$x1" 5A189A 40; } | wc -l)
+    check "what-if: dotted violet line at the predicted peak's height (y=$y: $n dots)" test "$n" -ge 50
+  else
+    not_ok "what-if: layout missing or memtrace replay gave nothing ($want)"; not_ok "what-if: no line to check"
+  fi
+  check "what-if: a plan that is not one is refused, the prediction stays" \
+    sh -c "grep -q 'bogus: what-if: not a replay option' '$T/wout' && grep -q '^what_if_peak=$want\$' '$T/wi2.layout'"
+
   # Recent menu: what the viewer opened (newest first), a run directory
   # another program recorded; not a text file, not a trace that is gone.
   now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -348,7 +372,8 @@ else
   for d in "window opens" "window preview" "window peak marker" "window activation" "window gradient" "window parameter" \
            "window lifetime bar" "no GTK warnings" "recent menu script" "recent menu order" "recent labels" \
            "recent newest" "recent warnings" "window cached preview" "empty window script" "empty window recent" \
-           "empty window hands over" "empty window newest" "empty window warnings"; do
+           "empty window hands over" "empty window newest" "empty window warnings" "what-if script" \
+           "what-if peak" "what-if line" "what-if refused"; do
     _tap_n=$((_tap_n + 1)); echo "ok $_tap_n # SKIP $d: xvfb-run not installed"
   done
 fi
