@@ -3,6 +3,7 @@
 #include "gui/session.h"
 #include "analyzer/replay/replay.h"
 #include "analyzer/replay/input_trace.h"
+#include "analyzer/replay/planner.h"
 #include "gui/tlcache.h"
 #include "gui/liveset.h"
 
@@ -218,6 +219,18 @@ double mt_session_get_lanes_seconds(MtSession *self)
 }
 
 /* ---- work done in threads: no GObject state is touched here ---------- */
+
+/* A job (owned by its task) run by fn in a worker thread; callback on the
+ * caller's main context; tag identifies the task for _finish. */
+static void run_job(MtSession *self, gpointer tag, gpointer job, GDestroyNotify job_free, GTaskThreadFunc fn,
+                    GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new(self, cancellable, callback, user_data);
+  g_task_set_source_tag(task, tag);
+  g_task_set_task_data(task, job, job_free);
+  g_task_run_in_thread(task, fn);
+  g_object_unref(task);
+}
 
 typedef struct AnalysisJob {
   char *path, *compare_path, *what_if;
@@ -686,10 +699,8 @@ static void analysis_thread(GTask *task, gpointer source, gpointer data, GCancel
 
 static void start_lanes_task(MtSession *self, GCancellable *cancellable)
 {
-  GTask *lt = g_task_new(self, cancellable, lanes_done, NULL);
-  g_task_set_task_data(lt, lanes_job_new(self->path), (GDestroyNotify)lanes_job_free);
-  g_task_run_in_thread(lt, lanes_thread);
-  g_object_unref(lt);
+  run_job(self, start_lanes_task, lanes_job_new(self->path), (GDestroyNotify)lanes_job_free, lanes_thread, cancellable,
+          lanes_done, NULL);
 }
 
 typedef struct LanesStartMsg {
@@ -734,11 +745,8 @@ void mt_session_load_async(MtSession *self, GCancellable *cancellable, GAsyncRea
      there (they are shown with the analysis, which takes longer) */
   j->preview_done = post_lanes_start;
   j->cancellable = cancellable ? g_object_ref(cancellable) : NULL;
-  GTask *task = g_task_new(self, cancellable, callback, user_data);
-  g_task_set_source_tag(task, mt_session_load_async);
-  g_task_set_task_data(task, j, (GDestroyNotify)analysis_job_free);
-  g_task_run_in_thread(task, analysis_thread);
-  g_object_unref(task);
+  run_job(self, mt_session_load_async, j, (GDestroyNotify)analysis_job_free, analysis_thread, cancellable, callback,
+          user_data);
 }
 
 gboolean mt_session_load_finish(MtSession *self, GAsyncResult *result, GError **error)
@@ -806,11 +814,8 @@ gboolean mt_session_what_if_async(MtSession *self, const char *spec, GCancellabl
     return FALSE;
   }
   j->analysis = self->analysis;
-  GTask *task = g_task_new(self, cancellable, callback, user_data);
-  g_task_set_source_tag(task, mt_session_what_if_async);
-  g_task_set_task_data(task, j, (GDestroyNotify)what_if_job_free);
-  g_task_run_in_thread(task, what_if_thread);
-  g_object_unref(task);
+  run_job(self, mt_session_what_if_async, j, (GDestroyNotify)what_if_job_free, what_if_thread, cancellable, callback,
+          user_data);
   g_free(self->what_if);
   self->what_if = g_strdup(spec);
   return TRUE;
@@ -832,4 +837,106 @@ void mt_session_clear_what_if(MtSession *self)
 {
   g_clear_pointer(&self->what_if, g_free);
   g_clear_pointer(&self->predicted, what_if_free);
+}
+
+/* ---- recommend: plans for a budget ------------------------------------- */
+
+typedef struct RecommendJob {
+  const mt_analysis *analysis;       /* the session's, read-only */
+  uint64_t budget;
+  size_t max;
+  MtPlanChoice *out;
+  size_t n;
+  char err[512];
+} RecommendJob;
+
+static void recommend_job_free(RecommendJob *j)
+{
+  g_free(j->out);
+  g_free(j);
+}
+
+/* memtrace recommend's search, on the rank whose replayed baseline reserves
+ * the most (a plan must fit every rank), as the command plans. */
+static void recommend_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  RecommendJob *j = data;
+  mt_rp_input in, x;
+  uint64_t best_peak = 0;
+  int have = 0;
+  for (size_t i = 0; i < j->analysis->nranks; i++) {
+    mt_rp_result r;
+    if (mt_rp_input_from_trace(j->analysis->ranks[i].path, &x, j->err, sizeof j->err) != 0) {
+      if (have)
+        mt_rp_input_free(&in);
+      g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_FAILED, "recommend: %s", j->err);
+      return;
+    }
+    if (mt_rp_baseline(&x, MT_RP_ALLOC_CACHING, &r) == 0 && (!have || r.peak_reserved > best_peak)) {
+      if (have)
+        mt_rp_input_free(&in);
+      in = x;
+      have = 1;
+      best_peak = r.peak_reserved;
+    } else
+      mt_rp_input_free(&x);
+  }
+  mt_rp_recommend_opts o = { .budget = j->budget, .max_overhead = -1, .allocator = MT_RP_ALLOC_CACHING };
+  mt_rp_choice *c = NULL;
+  size_t nc = 0, explored = 0;
+  int rc = have ? mt_rp_recommend(&in, &o, &c, &nc, &explored) : -1;
+  if (have)
+    mt_rp_input_free(&in);
+  if (rc != 0) {
+    free(c);
+    g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_FAILED, "recommend: no plan could be replayed");
+    return;
+  }
+  /* the fitting plans in their order; when none fits, the closest ones */
+  int any_fits = nc && c[0].fits;
+  j->out = g_new0(MtPlanChoice, j->max ? j->max : 1);
+  for (size_t i = 0; i < nc && j->n < j->max && (!any_fits || c[i].fits); i++) {
+    MtPlanChoice *p = &j->out[j->n++];
+    g_strlcpy(p->options, c[i].options, sizeof p->options);
+    p->peak_allocated = c[i].result.peak_allocated;
+    p->peak_reserved = c[i].result.peak_reserved;
+    p->compute_overhead = c[i].compute_overhead;
+    p->comm_overhead = c[i].comm_overhead;
+    p->fits = c[i].fits;
+  }
+  free(c);
+  g_task_return_boolean(task, TRUE);
+}
+
+gboolean mt_session_recommend_async(MtSession *self, uint64_t budget, size_t max, GCancellable *cancellable,
+                                    GAsyncReadyCallback callback, gpointer user_data, GError **error)
+{
+  if (!self->analysis) {
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_PENDING, "recommend: the analysis is not there yet");
+    return FALSE;
+  }
+  if (!budget) {
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "recommend: needs a budget (70GiB, 80GB, bytes)");
+    return FALSE;
+  }
+  RecommendJob *j = g_new0(RecommendJob, 1);
+  j->analysis = self->analysis;
+  j->budget = budget;
+  j->max = max;
+  run_job(self, mt_session_recommend_async, j, (GDestroyNotify)recommend_job_free, recommend_thread, cancellable,
+          callback, user_data);
+  return TRUE;
+}
+
+MtPlanChoice *mt_session_recommend_finish(MtSession *self, GAsyncResult *result, size_t *n, GError **error)
+{
+  g_return_val_if_fail(g_task_is_valid(result, self), NULL);
+  *n = 0;
+  if (!g_task_propagate_boolean(G_TASK(result), error))
+    return NULL;
+  RecommendJob *j = g_task_get_task_data(G_TASK(result));
+  MtPlanChoice *out = j->out;
+  *n = j->n;
+  j->out = NULL;
+  return out;
 }

@@ -54,6 +54,22 @@ gboolean mt_session_what_if_finish(MtSession *self, GAsyncResult *result, GError
 /* No plan: nothing predicted is drawn. */
 void mt_session_clear_what_if(MtSession *self);
 
+/* One plan memtrace recommend proposes (analyzer/replay/planner.h). */
+typedef struct MtPlanChoice {
+  char options[512];                 /* as memtrace replay's options */
+  uint64_t peak_allocated, peak_reserved;
+  double compute_overhead, comm_overhead;   /* fractions of the recorded step */
+  gboolean fits;
+} MtPlanChoice;
+/* memtrace recommend for a budget (compared with peak reserved) in a
+ * worker thread, on the rank that reserves the most, as the command plans.
+ * FALSE and error when it cannot start (no analysis yet, no budget).
+ * _finish returns at most max plans (g_free the array): the fitting ones in
+ * recommend's order, or when none fits the closest ones (fits FALSE). */
+gboolean mt_session_recommend_async(MtSession *self, uint64_t budget, size_t max, GCancellable *cancellable,
+                                    GAsyncReadyCallback callback, gpointer user_data, GError **error);
+MtPlanChoice *mt_session_recommend_finish(MtSession *self, GAsyncResult *result, size_t *n, GError **error);
+
 /* Loads the analysis, then the lanes, in worker threads; `callback` runs
  * when the analysis is ready (lanes follow with "lanes-ready"). */
 void mt_session_load_async(MtSession *self, GCancellable *cancellable, GAsyncReadyCallback callback,

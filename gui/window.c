@@ -36,7 +36,9 @@ struct _MtWindow {
   MtViewOptions opts;
   GtkWidget *chart, *title, *subtitle, *rank_drop, *status, *details, *table, *ranks_toggle, *stack;
   GtkWidget *spinner;
-  GtkWidget *what_if_entry, *what_if_status;
+  GtkWidget *what_if_button, *what_if_entry, *what_if_status, *budget_entry, *plan_list;
+  MtPlanChoice *plans;         /* memtrace recommend's, shown in the what-if popover */
+  size_t nplans;
   GMenu *recent_menu;          /* refilled on the recent manager's "changed" */
   GListStore *rows;
   MtLiveSet *live;
@@ -698,6 +700,85 @@ static void act_what_if(GSimpleAction *a, GVariant *p, gpointer w)
   gtk_label_set_text(GTK_LABEL(self->what_if_status), "Replaying\xe2\x80\xa6");
 }
 
+static void recommend_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+  MtWindow *self = data;
+  GError *e = NULL;
+  size_t n = 0;
+  MtPlanChoice *c = mt_session_recommend_finish(MT_SESSION(src), res, &n, &e);
+  if (!c) {
+    gtk_label_set_text(GTK_LABEL(self->what_if_status), e->message);
+    g_printerr("memtrace-view: %s\n", e->message);
+    g_error_free(e);
+    g_object_unref(self);
+    return;
+  }
+  g_free(self->plans);
+  self->plans = c;
+  self->nplans = n;
+  GtkWidget *child;
+  while ((child = gtk_widget_get_first_child(self->plan_list)))
+    gtk_box_remove(GTK_BOX(self->plan_list), child);
+  for (size_t i = 0; i < n; i++) {
+    char buf[700], rs[32];
+    g_snprintf(buf, sizeof buf, "%s \xc2\xb7 reserved %s%s \xc2\xb7 compute +%.1f%% \xc2\xb7 comm +%.1f%%",
+               c[i].options[0] ? c[i].options : "(as recorded)", mt_size_str(c[i].peak_reserved, rs, sizeof rs),
+               c[i].fits ? "" : " (over the budget)", 100 * c[i].compute_overhead, 100 * c[i].comm_overhead);
+    GtkWidget *b = gtk_button_new_with_label(buf);
+    gtk_widget_add_css_class(b, "flat");
+    gtk_label_set_xalign(GTK_LABEL(gtk_button_get_child(GTK_BUTTON(b))), 0);
+    gtk_actionable_set_action_name(GTK_ACTIONABLE(b), "win.pick-plan");
+    gtk_actionable_set_action_target(GTK_ACTIONABLE(b), "i", (gint32)i);
+    gtk_box_append(GTK_BOX(self->plan_list), b);
+  }
+  char msg[128];
+  g_snprintf(msg, sizeof msg, n ? (c[0].fits ? "%zu plans fit: pick one to see its prediction"
+                                             : "Nothing fits; the %zu closest plans:")
+                                : "No plan found.", n);
+  gtk_label_set_text(GTK_LABEL(self->what_if_status), msg);
+  if (g_getenv("MT_VIEW_PREVIEW_TIME"))   /* tests: the script can wait for it */
+    g_print("recommend: %zu plans, first: %s\n", n, n ? c[0].options : "-");
+  g_object_unref(self);
+}
+
+/* recommend BUDGET: memtrace recommend's plans for a budget, listed in the
+ * what-if popover (off the main loop). */
+static void act_recommend(GSimpleAction *a, GVariant *p, gpointer w)
+{
+  MtWindow *self = w;
+  const char *text = g_variant_get_string(p, NULL);
+  uint64_t budget = 0;
+  GError *e = NULL;
+  if (mt_parse_size(text, &budget))
+    g_set_error(&e, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "recommend: not a size: %s", text);
+  else if (mt_session_recommend_async(self->session, budget, 10, self->cancel, recommend_done, self, &e))
+    g_object_ref(self);   /* for recommend_done, which runs from the main loop later */
+  if (e) {
+    gtk_label_set_text(GTK_LABEL(self->what_if_status), e->message);
+    g_printerr("memtrace-view: %s\n", e->message);
+    g_error_free(e);
+    return;
+  }
+  gtk_editable_set_text(GTK_EDITABLE(self->budget_entry), text);
+  gtk_label_set_text(GTK_LABEL(self->what_if_status), "Searching plans (each one replayed)\xe2\x80\xa6");
+}
+
+static void act_show_what_if(GSimpleAction *a, GVariant *p, gpointer w)
+{
+  gtk_menu_button_popup(GTK_MENU_BUTTON(MT_WINDOW(w)->what_if_button));
+}
+
+/* pick-plan N: the Nth plan recommend listed becomes the what-if */
+static void act_pick_plan(GSimpleAction *a, GVariant *p, gpointer w)
+{
+  MtWindow *self = w;
+  gint32 i = g_variant_get_int32(p);
+  if (i < 0 || (size_t)i >= self->nplans)
+    return;
+  gtk_editable_set_text(GTK_EDITABLE(self->what_if_entry), self->plans[i].options);
+  g_action_group_activate_action(G_ACTION_GROUP(self), "what-if", g_variant_new_string(self->plans[i].options));
+}
+
 static void act_set_dark(GSimpleAction *a, GVariant *p, gpointer w)
 {
   if (!MT_WINDOW(w)->chart)
@@ -732,6 +813,9 @@ static const GActionEntry win_actions[] = {
   { "close", act_quit, NULL, NULL, NULL, { 0 } },
   { "set-dark", act_set_dark, "b", NULL, NULL, { 0 } },
   { "what-if", act_what_if, "s", NULL, NULL, { 0 } },
+  { "recommend", act_recommend, "s", NULL, NULL, { 0 } },
+  { "pick-plan", act_pick_plan, "i", NULL, NULL, { 0 } },
+  { "show-what-if", act_show_what_if, NULL, NULL, NULL, { 0 } },
 };
 
 /* ---- the --script test hook ----------------------------------------------- */
@@ -945,6 +1029,7 @@ static void mt_window_finalize(GObject *obj)
 {
   MtWindow *self = MT_WINDOW(obj);
   g_strfreev(self->script);
+  g_free(self->plans);
   g_free(self->opts.path);
   g_free(self->opts.compare);
   g_free(self->opts.what_if);
@@ -1009,8 +1094,15 @@ static void on_what_if_clear(GtkWidget *w, MtWindow *self)
   g_action_group_activate_action(G_ACTION_GROUP(self), "what-if", g_variant_new_string(""));
 }
 
-/* What-if: a popover where one types a replay plan; its prediction is
- * drawn over the recording (win.what-if). */
+static void on_recommend(GtkWidget *w, MtWindow *self)
+{
+  const char *budget = gtk_editable_get_text(GTK_EDITABLE(self->budget_entry));
+  g_action_group_activate_action(G_ACTION_GROUP(self), "recommend", g_variant_new_string(budget));
+}
+
+/* What-if: a popover where one types a replay plan, or picks one of
+ * memtrace recommend's for a budget; its prediction is drawn over the
+ * recording (win.what-if, win.recommend, win.pick-plan). */
 static GtkWidget *what_if_button(MtWindow *self)
 {
   GtkWidget *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 6);
@@ -1031,6 +1123,28 @@ static GtkWidget *what_if_button(MtWindow *self)
   gtk_box_append(GTK_BOX(row), apply);
   gtk_box_append(GTK_BOX(row), clear);
   gtk_box_append(GTK_BOX(box), row);
+  GtkWidget *rl = gtk_label_new("Or one of memtrace recommend's plans for a budget (peak reserved):");
+  gtk_label_set_xalign(GTK_LABEL(rl), 0);
+  gtk_widget_set_margin_top(rl, 6);
+  gtk_box_append(GTK_BOX(box), rl);
+  GtkWidget *brow = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 6);
+  self->budget_entry = gtk_entry_new();
+  gtk_entry_set_placeholder_text(GTK_ENTRY(self->budget_entry), "70GiB");
+  if (self->opts.budget) {
+    char b[32];
+    g_snprintf(b, sizeof b, "%" G_GUINT64_FORMAT, self->opts.budget);
+    gtk_editable_set_text(GTK_EDITABLE(self->budget_entry), b);
+  }
+  gtk_accessible_update_property(GTK_ACCESSIBLE(self->budget_entry), GTK_ACCESSIBLE_PROPERTY_LABEL, "Budget", -1);
+  g_signal_connect(self->budget_entry, "activate", G_CALLBACK(on_recommend), self);
+  gtk_widget_set_hexpand(self->budget_entry, TRUE);
+  GtkWidget *rec = gtk_button_new_with_mnemonic("Reco_mmend");
+  g_signal_connect(rec, "clicked", G_CALLBACK(on_recommend), self);
+  gtk_box_append(GTK_BOX(brow), self->budget_entry);
+  gtk_box_append(GTK_BOX(brow), rec);
+  gtk_box_append(GTK_BOX(box), brow);
+  self->plan_list = gtk_box_new(GTK_ORIENTATION_VERTICAL, 0);
+  gtk_box_append(GTK_BOX(box), self->plan_list);
   self->what_if_status = gtk_label_new("No plan: only the recording is drawn.");
   gtk_label_set_xalign(GTK_LABEL(self->what_if_status), 0);
   gtk_label_set_wrap(GTK_LABEL(self->what_if_status), TRUE);
@@ -1038,7 +1152,7 @@ static GtkWidget *what_if_button(MtWindow *self)
   gtk_box_append(GTK_BOX(box), self->what_if_status);
   GtkWidget *pop = gtk_popover_new();
   gtk_popover_set_child(GTK_POPOVER(pop), box);
-  GtkWidget *b = gtk_menu_button_new();
+  GtkWidget *b = self->what_if_button = gtk_menu_button_new();
   gtk_menu_button_set_label(GTK_MENU_BUTTON(b), "What-if");
   gtk_menu_button_set_popover(GTK_MENU_BUTTON(b), pop);
   gtk_widget_set_tooltip_text(b, "Predicted memory under a replay plan (checkpointing, ZeRO, ...)");

@@ -300,7 +300,7 @@ if command -v xvfb-run >/dev/null 2>&1; then
     sed -n 's/.*"predicted": {"peak_allocated_bytes": \([0-9]*\).*/\1/p')
   MT_VIEW_PREVIEW_TIME=1 GSK_RENDERER=cairo timeout 120 xvfb-run -a -s "-screen 0 1400x1000x24" \
     "$VIEW" "$T/basic.mtrace" --size 1300x900 \
-    --script "what-if --zero 3 --world 4;wait 2500;layout $T/wi.layout;screenshot $T/wi.png;what-if --bogus 1;wait 300;layout $T/wi2.layout;quit" \
+    --script "what-if --zero 3 --world 4;wait 2500;layout $T/wi.layout;screenshot $T/wi.png;what-if --bogus 1;wait 300;layout $T/wi2.layout;show-what-if;recommend 7GiB;wait 2500;pick-plan 0;wait 2500;layout $T/wi3.layout;quit" \
     >"$T/wout" 2>&1; rc=$?
   check "what-if: the window replays the chosen plan and quits (rc $rc)" \
     sh -c "test $rc -eq 0 && grep -q '^what-if drawn: --zero 3 --world 4: predicted peak' '$T/wout'"
@@ -316,6 +316,17 @@ if command -v xvfb-run >/dev/null 2>&1; then
   fi
   check "what-if: a plan that is not one is refused, the prediction stays" \
     sh -c "grep -q 'bogus: what-if: not a replay option' '$T/wout' && grep -q '^what_if_peak=$want\$' '$T/wi2.layout'"
+  # picking memtrace recommend's first plan for 7 GiB in the window
+  "$B/memtrace" recommend "$T/basic.mtrace" --budget 7GiB --format json >"$T/rec.json"
+  first=$(sed -n 's/^[^[]*\[{"options": "\([^"]*\)".*/\1/p' "$T/rec.json")
+  fpeak=$(sed -n 's/^[^[]*\[{[^}]*"peak_allocated_bytes": \([0-9]*\).*/\1/p' "$T/rec.json")
+  check "what-if: recommend in the window lists memtrace recommend's first plan ($first)" \
+    grep -q "^recommend: [0-9]* plans, first: $first\$" "$T/wout"
+  check "what-if: picking it draws its predicted peak ($fpeak)" \
+    sh -c "test -n '$fpeak' && grep -q '^what_if_peak=$fpeak\$' '$T/wi3.layout' && grep -q '^what-if drawn: $first:' '$T/wout'"
+  if grep -v "session bus" "$T/wout" | grep -q "CRITICAL\|WARNING"; then
+    not_ok "what-if: no GTK warnings: $(grep -v 'session bus' "$T/wout" | grep -m3 'CRITICAL\|WARNING')"
+  else ok "what-if: no GTK warnings or criticals (popover shown)"; fi
 
   # Recent menu: what the viewer opened (newest first), a run directory
   # another program recorded; not a text file, not a trace that is gone.
@@ -373,7 +384,7 @@ else
            "window lifetime bar" "no GTK warnings" "recent menu script" "recent menu order" "recent labels" \
            "recent newest" "recent warnings" "window cached preview" "empty window script" "empty window recent" \
            "empty window hands over" "empty window newest" "empty window warnings" "what-if script" \
-           "what-if peak" "what-if line" "what-if refused"; do
+           "what-if peak" "what-if line" "what-if refused" "what-if recommend" "what-if pick" "what-if warnings"; do
     _tap_n=$((_tap_n + 1)); echo "ok $_tap_n # SKIP $d: xvfb-run not installed"
   done
 fi
