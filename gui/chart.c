@@ -61,6 +61,13 @@ void mt_view_full_range(const MtChartData *d, int64_t *t0, int64_t *t1)
     if (c->last_ts > b)
       b = c->last_ts;
   }
+  const MtCurve *w = &d->what_if_allocated;
+  if (w->n) {   /* a plan may make the step longer (recompute) */
+    if (w->t0 < a)
+      a = w->t0;
+    if (w->t0 + (int64_t)(w->n - 1) * w->dt > b)
+      b = w->t0 + (int64_t)(w->n - 1) * w->dt;
+  }
   if (d->lanes) {
     if (d->lanes->t_first < a)
       a = d->lanes->t_first;
@@ -222,6 +229,9 @@ void mt_chart_layout(const MtChartData *d, const MtView *v, int width, int heigh
     ymax = fmax(ymax, (double)d->budget);
   if (d->what_if_peak && v->mode == MT_MODE_TIMELINE)
     ymax = fmax(ymax, (double)d->what_if_peak);
+  const MtCurve *wr = &d->what_if_reserved;
+  for (size_t i = 0; v->mode == MT_MODE_TIMELINE && i < wr->n; i++)
+    ymax = fmax(ymax, (double)(wr->vmax && wr->vmax[i] > wr->v[i] ? wr->vmax[i] : wr->v[i]));
   l->ymax = nice_bytes(ymax * 1.05);
 }
 
@@ -571,44 +581,90 @@ static void draw_stack(Painter *p, const MtChartData *d, const MtView *v, const 
   cairo_set_antialias(cr, CAIRO_ANTIALIAS_DEFAULT);
 }
 
+/* The highest value of a curve in [ta, tb): the samples inside and the
+ * maxima between them, or the state at ta when no sample falls inside
+ * (zoomed in past the samples).  FALSE outside the curve. */
+static gboolean curve_max(const MtCurve *c, int64_t ta, int64_t tb, uint64_t *out)
+{
+  if (ta < c->t0)
+    ta = c->t0;
+  if (tb <= ta)
+    return FALSE;
+  int64_t i0 = (ta - c->t0 + c->dt - 1) / c->dt, i1 = (tb - 1 - c->t0) / c->dt;
+  if (i0 >= (int64_t)c->n)
+    return FALSE;
+  if (i1 >= (int64_t)c->n)
+    i1 = (int64_t)c->n - 1;
+  uint64_t m = c->v[(ta - c->t0) / c->dt];
+  for (int64_t i = i0; i <= i1; i++) {
+    if (c->v[i] > m)
+      m = c->v[i];
+    if (c->vmax && i > 0 && c->vmax[i] > m)
+      m = c->vmax[i];
+  }
+  *out = m;
+  return TRUE;
+}
+
+/* A curve over the chart as a stroked step line: per pixel column its
+ * highest value, so that narrow peaks stay visible zoomed out. */
+static void stroke_curve(Painter *p, const MtCurve *c, const MtView *v, const MtLayout *l, const double *dash,
+                         int ndash, double width)
+{
+  if (!c->n || c->dt <= 0)
+    return;
+  cairo_t *cr = p->cr;
+  cairo_set_dash(cr, dash, ndash, 0);
+  cairo_set_line_width(cr, width);
+  set_rgb(cr, p->th.overlay, 1);
+  int cols = (int)l->plot.w;
+  double prev = NAN;
+  for (int x = 0; x < cols; x++) {
+    uint64_t val;
+    if (!curve_max(c, mt_chart_t(v, l, l->plot.x + x), mt_chart_t(v, l, l->plot.x + x + 1), &val)) {
+      if (!isnan(prev))
+        cairo_line_to(cr, l->plot.x + x, prev);
+      prev = NAN;
+      continue;
+    }
+    double y = floor(mt_chart_y(l, (double)val)) + 0.5;
+    if (isnan(prev))
+      cairo_move_to(cr, l->plot.x + x, y);
+    else if (y != prev) {
+      cairo_line_to(cr, l->plot.x + x, prev);
+      cairo_line_to(cr, l->plot.x + x, y);
+    }
+    prev = y;
+  }
+  if (!isnan(prev))
+    cairo_line_to(cr, l->plot.x + cols, prev);
+  cairo_stroke(cr);
+  cairo_set_dash(cr, NULL, 0, 0);
+}
+
+/* Line styles of the overlays (the legend draws the same). */
+static const double DASH_COMPARE[] = { 6, 3 }, DASH_WHAT_IF[] = { 2, 3 }, DASH_WHAT_IF_RESV[] = { 7, 2, 2, 2 };
+
 static void draw_compare(Painter *p, const MtChartData *d, const MtView *v, const MtLayout *l)
 {
   const mt_rank *c = compare_rank(d);
   if (!c || !c->timeline.n)
     return;
   const mt_timeline *tl = &c->timeline;
-  cairo_t *cr = p->cr;
-  double dash[] = { 6, 3 };
-  cairo_set_dash(cr, dash, 2, 0);
-  cairo_set_line_width(cr, 2);
-  set_rgb(cr, p->th.overlay, 1);
-  int cols = (int)l->plot.w;
-  int started = 0;
-  for (int x = 0; x <= cols; x++) {
-    int64_t t = mt_chart_t(v, l, l->plot.x + x);
-    int64_t i = (t - tl->t0) / tl->dt;
-    if (t < tl->t0 || i >= (int64_t)tl->n)
-      continue;
-    double y = mt_chart_y(l, (double)tl->allocated[i]);
-    if (!started)
-      cairo_move_to(cr, l->plot.x + x, y);
-    else
-      cairo_line_to(cr, l->plot.x + x, y);
-    started = 1;
-  }
-  cairo_stroke(cr);
-  cairo_set_dash(cr, NULL, 0, 0);
+  MtCurve curve = { tl->n, tl->t0, tl->dt, tl->allocated, tl->allocated_max };
+  stroke_curve(p, &curve, v, l, DASH_COMPARE, 2, 2);
 }
 
-static void draw_what_if(Painter *p, const MtChartData *d, const MtLayout *l)
+static void draw_what_if(Painter *p, const MtChartData *d, const MtView *v, const MtLayout *l)
 {
   if (!d->what_if_peak)
     return;
+  stroke_curve(p, &d->what_if_reserved, v, l, DASH_WHAT_IF_RESV, 4, 1.5);
+  stroke_curve(p, &d->what_if_allocated, v, l, DASH_WHAT_IF, 2, 2);
   cairo_t *cr = p->cr;
   double y = floor(mt_chart_y(l, (double)d->what_if_peak)) + 0.5;
-  double dash[] = { 2, 3 };
-  cairo_set_dash(cr, dash, 2, 0);
-  cairo_set_line_width(cr, 2);
+  cairo_set_dash(cr, DASH_WHAT_IF, 2, 0);
+  cairo_set_line_width(cr, d->what_if_allocated.n ? 1 : 2);   /* with the curve: a thinner reference */
   set_rgb(cr, p->th.overlay, 1);
   cairo_move_to(cr, l->plot.x, y);
   cairo_line_to(cr, l->plot.x + l->plot.w, y);
@@ -917,28 +973,37 @@ static void draw_legend(Painter *p, const MtChartData *d, const MtView *v, MtLay
     text(p, name, x + 16, y - 1, 0, 0, 0);
     x += w;
   }
-  /* furniture */
-  const char *extra[4] = { "reserved", d->budget ? "budget" : NULL, d->compare ? "compare" : NULL,
-                           d->what_if_peak ? "what-if" : NULL };
-  for (int k = 0; k < 4; k++) {
-    if (!extra[k])
+  /* furniture: each drawn in its line style */
+  gboolean curve = d->what_if_peak && d->what_if_allocated.n;
+  const struct {
+    const char *label;
+    MtRgb colour;
+    const double *dash;
+    int ndash;
+    double width;
+  } extra[] = {
+    { "reserved", p->th.reserved, NULL, 0, 2 },
+    { d->budget ? "budget" : NULL, p->th.budget, (const double[]){ 4, 2 }, 2, 2 },
+    { d->compare ? "compare" : NULL, p->th.overlay, DASH_COMPARE, 2, 2 },
+    { d->what_if_peak && !curve ? "what-if" : NULL, p->th.overlay, DASH_WHAT_IF, 2, 2 },
+    { curve ? "predicted allocated" : NULL, p->th.overlay, DASH_WHAT_IF, 2, 2 },
+    { curve ? "predicted reserved" : NULL, p->th.overlay, DASH_WHAT_IF_RESV, 4, 1.5 },
+  };
+  for (size_t k = 0; k < G_N_ELEMENTS(extra); k++) {
+    if (!extra[k].label)
       continue;
-    double w = 22 + text_width(p, extra[k]) + 14;
+    double w = 22 + text_width(p, extra[k].label) + 14;
     if (x + w > l->legend.x + l->legend.w)
       break;
-    MtRgb c = k == 0 ? p->th.reserved : k == 1 ? p->th.budget : p->th.overlay;
-    if (k == 3)
-      cairo_set_line_width(cr, 2);
-    set_rgb(cr, c, 1);
-    cairo_set_line_width(cr, 2);
-    if (k)
-      cairo_set_dash(cr, (double[]){ 4, 2 }, 2, 0);
+    set_rgb(cr, extra[k].colour, 1);
+    cairo_set_line_width(cr, extra[k].width);
+    cairo_set_dash(cr, extra[k].dash, extra[k].ndash, 0);
     cairo_move_to(cr, x, y + 7);
     cairo_line_to(cr, x + 16, y + 7);
     cairo_stroke(cr);
     cairo_set_dash(cr, NULL, 0, 0);
     set_rgb(cr, p->th.fg, 1);
-    text(p, extra[k], x + 20, y - 1, 0, 0, 0);
+    text(p, extra[k].label, x + 20, y - 1, 0, 0, 0);
     x += w;
   }
 }
@@ -1077,7 +1142,7 @@ void mt_chart_draw(cairo_t *cr, const MtChartData *d, const MtView *v, int width
       size_t n = make_cells(r, v, l, fb);
       draw_stack(&p, d, v, l, n);
       draw_compare(&p, d, v, l);
-      draw_what_if(&p, d, l);
+      draw_what_if(&p, d, v, l);
       draw_budget(&p, d, l);
       cairo_restore(cr);
       draw_marks(&p, d, v, l);

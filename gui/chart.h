@@ -22,6 +22,15 @@
 
 #define MT_NONE INT64_MIN
 
+/* A sampled curve drawn over the chart: sample i is the value at
+ * t0 + i*dt; vmax (or NULL) the maxima over (t_{i-1}, t_i], 0 where
+ * nothing changed.  n = 0: none. */
+typedef struct MtCurve {
+  size_t n;
+  int64_t t0, dt;
+  const uint64_t *v, *vmax;
+} MtCurve;
+
 typedef struct MtChartData {
   const mt_analysis *analysis;
   size_t rank;                 /* index into analysis->ranks */
@@ -31,6 +40,7 @@ typedef struct MtChartData {
   uint64_t budget;             /* 0: none */
   uint64_t what_if_peak;       /* predicted peak allocated under a replay plan; 0: none */
   const char *what_if_label;   /* the plan, "--checkpoint all" */
+  MtCurve what_if_allocated, what_if_reserved;   /* the replay's predicted curves (n = 0: only the peak) */
 } MtChartData;
 
 enum { MT_MODE_TIMELINE = 0, MT_MODE_RANKS = 1 };

@@ -73,8 +73,7 @@ static MtSession *load_progressive(const MtViewOptions *opts, MtChartData *d, Mt
   }
   d->compare = mt_session_get_compare(s);
   d->budget = opts->budget;
-  int64_t wts;
-  mt_session_get_what_if(s, d->rank, &d->what_if_peak, &wts, &d->what_if_label);
+  mt_session_what_if_to_chart(s, d);
   mt_view_init(v, d);
   v->dark = opts->dark;
   v->title = 1;

@@ -40,6 +40,7 @@ typedef struct WhatIf {
   char *label;                       /* the plan, as memtrace replay's options */
   size_t n;
   mt_rp_result *pred;
+  mt_rp_timeline *tl;                /* the predicted curves, sampled like the analysis's */
   gboolean *ok;
 } WhatIf;
 
@@ -47,6 +48,9 @@ static void what_if_free(WhatIf *w)
 {
   if (!w)
     return;
+  for (size_t i = 0; i < w->n; i++)
+    mt_rp_timeline_free(&w->tl[i]);
+  g_free(w->tl);
   g_free(w->label);
   g_free(w->pred);
   g_free(w->ok);
@@ -328,7 +332,8 @@ static gboolean plan_parse(const char *spec, mt_rp_plan *plan, GError **error)
   return ok;
 }
 
-/* Each rank of the analysis replayed under the plan. */
+/* Each rank of the analysis replayed under the plan, its predicted
+ * memory sampled on as many points as the analysis's timeline. */
 static WhatIf *what_if_run(const mt_analysis *a, const mt_rp_plan *plan)
 {
   WhatIf *w = g_new0(WhatIf, 1);
@@ -337,6 +342,7 @@ static WhatIf *what_if_run(const mt_analysis *a, const mt_rp_plan *plan)
   w->label = g_strdup(desc);
   w->n = a->nranks;
   w->pred = g_new0(mt_rp_result, w->n ? w->n : 1);
+  w->tl = g_new0(mt_rp_timeline, w->n ? w->n : 1);
   w->ok = g_new0(gboolean, w->n ? w->n : 1);
   for (size_t i = 0; i < w->n; i++) {
     mt_rp_input in;
@@ -344,7 +350,8 @@ static WhatIf *what_if_run(const mt_analysis *a, const mt_rp_plan *plan)
       g_warning("what-if: %s", err);
       continue;
     }
-    w->ok[i] = mt_rp_replay(&in, plan, &w->pred[i]) == 0;
+    size_t samples = a->ranks[i].timeline.n > 1 ? a->ranks[i].timeline.n : 2;
+    w->ok[i] = mt_rp_replay_timeline(&in, plan, samples, &w->pred[i], &w->tl[i]) == 0;
     mt_rp_input_free(&in);
   }
   return w;
@@ -771,15 +778,22 @@ void mt_session_set_what_if(MtSession *self, const char *spec)
   self->what_if = g_strdup(spec);
 }
 
-gboolean mt_session_get_what_if(MtSession *self, size_t rank, uint64_t *peak, int64_t *ts, const char **label)
+void mt_session_what_if_to_chart(MtSession *self, MtChartData *d)
 {
   WhatIf *w = self->predicted;
-  if (!w || !self->analysis || rank >= w->n || !w->ok[rank])
-    return FALSE;
-  *peak = w->pred[rank].peak_allocated;
-  *ts = w->pred[rank].peak_ts;
-  *label = w->label;
-  return TRUE;
+  size_t r = d->rank;
+  d->what_if_peak = 0;
+  d->what_if_label = NULL;
+  d->what_if_allocated = d->what_if_reserved = (MtCurve){ 0 };
+  if (!w || !self->analysis || r >= w->n || !w->ok[r])
+    return;
+  d->what_if_peak = w->pred[r].peak_allocated;
+  d->what_if_label = w->label;
+  const mt_rp_timeline *tl = &w->tl[r];
+  if (tl->n < 2)
+    return;
+  d->what_if_allocated = (MtCurve){ tl->n, tl->t0, tl->dt, tl->allocated, tl->allocated_max };
+  d->what_if_reserved = (MtCurve){ tl->n, tl->t0, tl->dt, tl->reserved, tl->reserved_max };
 }
 
 typedef struct WhatIfJob {

@@ -21,6 +21,7 @@
 #include <gio/gio.h>
 #include "analyzer/lib/analysis.h"
 #include "gui/lanes.h"
+#include "gui/chart.h"
 
 G_BEGIN_DECLS
 
@@ -40,10 +41,11 @@ void mt_session_set_compare_path(MtSession *self, const char *path);
 /* A replay plan whose prediction is drawn over each rank: memtrace
  * replay's options, "--checkpoint all --zero 3" or "checkpoint=all,zero=3". */
 void mt_session_set_what_if(MtSession *self, const char *spec);
-/* Predicted peak of rank index i under the plan (from analyzer/replay), or
- * FALSE when there is none.  *label describes the plan (owned by the
- * session). */
-gboolean mt_session_get_what_if(MtSession *self, size_t rank, uint64_t *peak, int64_t *ts, const char **label);
+/* The prediction for the chart's rank (d->rank) into d: the predicted
+ * peak, the plan, and the predicted allocated/reserved curves (sampled
+ * like the analysis's timeline); zeros when there is none. */
+void mt_session_what_if_to_chart(MtSession *self, MtChartData *d);
+
 /* Chooses another plan once the analysis is there: spec is parsed at once
  * (FALSE and error when it is not a plan: nothing changes), the ranks are
  * replayed in a worker thread, and _finish puts the new predictions in

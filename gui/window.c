@@ -106,10 +106,7 @@ static void update_status(MtWindow *self)
 static void what_if_to_chart(MtWindow *self)
 {
   MtChartData *d = mt_chart_widget_get_data(chart_of(self));
-  int64_t wts;
-  d->what_if_peak = 0;
-  d->what_if_label = NULL;
-  mt_session_get_what_if(self->session, d->rank, &d->what_if_peak, &wts, &d->what_if_label);
+  mt_session_what_if_to_chart(self->session, d);
   if (self->what_if_status) {
     char buf[400], pk[32];
     if (d->what_if_peak)

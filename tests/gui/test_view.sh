@@ -263,6 +263,46 @@ check "cache: bounded: over MT_VIEW_CACHE_MAX the older files go, the newest sta
 "$VIEW" "$T/cached2.mtrace" --cached --screenshot "$T/cy2.png"
 check "cache: the newest is the one kept" test $? -eq 0
 
+# 4b. what-if: the predicted curves where memtrace replay --timeline puts
+# them (its JSON, not the viewer's drawing code): points in the middle of
+# flat stretches, away from the predicted-peak line; allocated where the
+# prediction is at least 256 MiB from the recording (memtrace replay
+# without a plan), reserved where it is that far above the predicted
+# allocated
+"$VIEW" "$T/basic.mtrace" --no-cache --what-if "--micro-batches 2" --screenshot "$T/wc.png" --layout "$T/wc.layout" \
+  --size 1200x700 --range 0ms:100ms 2>"$T/err"
+"$B/memtrace" replay "$T/basic.mtrace" --micro-batches 2 --timeline 201 --format json >"$T/wc.json"
+"$B/memtrace" replay "$T/basic.mtrace" --timeline 201 --format json >"$T/wc0.json"
+. "$T/wc.layout"
+python3 - "$T/wc.json" "$T/wc0.json" >"$T/wc.points" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+tl, base = d["timeline"], json.load(open(sys.argv[2]))["timeline"]
+peak = d["predicted"]["peak_allocated_bytes"]
+a, r, a0 = tl["allocated"], tl["reserved"], base["allocated"]
+def flat(v, i):
+    return 4 <= i < len(v) - 4 and all(v[j] == v[i] for j in range(i - 4, i + 5))
+na = nr = 0
+for i in range(4, len(a) - 4, 3):
+    t = tl["t0_ns"] + i * tl["dt_ns"]
+    j = (t - base["t0_ns"]) // base["dt_ns"]   # the recording at t (a plan may stretch the time axis)
+    if t > 100e6:
+        break
+    if na < 4 and flat(a, i) and flat(a0, j) and abs(a[i] - a0[j]) >= 2**28 and a[i] != peak:
+        print("allocated", t, a[i]); na += 1
+    if nr < 2 and flat(r, i) and flat(a, i) and r[i] - a[i] > 2**29 and r[i] != peak:
+        print("reserved", t, r[i]); nr += 1
+PY
+check "what-if curve: memtrace replay --timeline gave points to check ($(wc -l <"$T/wc.points"))" \
+  test "$(grep -c . "$T/wc.points")" -ge 4
+while read -r kind t b; do
+  x=$(awk -v t="$t" -v x="$plot_x" -v w="$plot_w" -v a="$t0" -v e="$t1" 'BEGIN { printf "%d", x + (t - a) * w / (e - a) }')
+  y=$(awk -v g="$b" -v y="$plot_y" -v h="$plot_h" -v m="$ymax" 'BEGIN { printf "%d", y + h - g / m * h }')
+  n=$("$PROBE" "$T/wc.png" count $((x - 5)) $((y - 1)) $((x + 5)) $((y + 1)) 5A189A 40)
+  check "what-if curve: predicted $kind at $(awk -v t="$t" 'BEGIN { printf "%.2f", t / 1e6 }') ms is drawn at $b B ($n px)" \
+    test "$n" -ge 2
+done <"$T/wc.points"
+
 # 5. the real application under Xvfb, driven through its actions
 if command -v xvfb-run >/dev/null 2>&1; then
   script="go-to-peak;wait 600;screenshot $T/w1.png;layout $T/w1.layout;select-row 0;wait 600;screenshot $T/w2.png;layout $T/w2.layout;select-range 50ms:70ms;wait 200;quit"
