@@ -27,8 +27,8 @@ static const GOptionEntry entries[] = {
   { "budget", 'b', 0, G_OPTION_ARG_STRING, &opt_budget, "Draw a budget line (70GiB, 80GB, ...)", "SIZE" },
   { "rank", 'r', 0, G_OPTION_ARG_INT, &opts.rank, "Show this rank (default: the one with the job's peak)", "N" },
   { "compare", 'c', 0, G_OPTION_ARG_FILENAME, &opts.compare, "Draw another run's allocated bytes on the same axis", "TRACE" },
-  { "what-if", 'w', 0, G_OPTION_ARG_STRING, &opts.what_if, "Draw the peak predicted by a replay plan "
-    "(memtrace replay options as name=value: checkpoint=all,zero=3)", "PLAN" },
+  { "what-if", 'w', 0, G_OPTION_ARG_STRING, &opts.what_if, "Draw the memory a replay plan predicts "
+    "(memtrace replay options: '--checkpoint all --zero 3' or checkpoint=all,zero=3)", "PLAN" },
   { "screenshot", 0, 0, G_OPTION_ARG_FILENAME, &opts.screenshot, "Render the chart to a PNG without a display and exit", "OUT.png" },
   { "size", 0, 0, G_OPTION_ARG_STRING, &opt_size, "Screenshot / window size (default 1400x800)", "WxH" },
   { "range", 0, 0, G_OPTION_ARG_STRING, &opt_range, "Visible time range (45ms:60ms; bare numbers are ms)", "START:END" },
