@@ -1326,14 +1326,13 @@ static inline int64_t col(const cursor *c, int i)
 }
 
 /* The next row: MT_OK and *live = 1 (a row) or 0 (no more); else an error
- * code (MT__EUNSORTED from a prefetch in rowid order). */
+ * code (MT__ERETRY from a read-ahead that could not go on). */
 static int cursor_step(st *s, cursor *c, int *live)
 {
   if (c->pf) {
     c->row = mt__prefetch_next(c->pf);
     *live = c->row != NULL;
-    int rc = c->row ? MT_OK : mt__prefetch_status(c->pf);
-    return rc == MT_ECORRUPT ? fail(s, MT_ECORRUPT, "damaged trace") : rc;
+    return c->row ? MT_OK : mt__prefetch_status(c->pf);
   }
   int st_ = sqlite3_step(c->q);
   *live = st_ == SQLITE_ROW;
@@ -2280,9 +2279,10 @@ int mt_analyze_trace(mt_trace *t, const mt_analysis_opts *opts_in, mt_rank *r, m
   /* memory only: the region rows are first read ahead in rowid order
      (cheaper than through the time index, and the same order when the rows
      were written in time order, as the collector writes them); if they
-     were not, the pass starts again in (ts, rowid) order */
+     were not (or the read-ahead failed), the pass starts again in
+     (ts, rowid) order on this connection */
   int rc = analyze(t, opts_in, r, err, 1);
-  if (rc == MT__EUNSORTED) {
+  if (rc == MT__ERETRY) {
     mt_rank_free(r);
     rc = analyze(t, opts_in, r, err, 0);
   }

@@ -73,11 +73,12 @@ static inline void mt__sort(void *base, size_t n, size_t size, int (*cmp)(const 
  * connection to path (prefetch.c): the ncols integer columns cols (SQL,
  * comma-separated; the first one is the time) in rowid order, in blocks,
  * with bounded memory.  next returns the next row (valid until the next
- * call) or NULL at the end; status then says why: MT_OK (all rows),
- * MT__EUNSORTED (a row's time decreased: the rows so far were in
- * (ts, rowid) order, the rest were not read) or MT_ECORRUPT.  stop cancels
- * the thread and frees everything; NULL is allowed. */
-#define MT__EUNSORTED (-100)
+ * call) or NULL at the end; status then says why: MT_OK (all rows) or
+ * MT__ERETRY (a row's time decreased -- the rows so far were in
+ * (ts, rowid) order, the rest were not read -- or the second connection
+ * failed: read them some other way).  stop cancels the thread and frees
+ * everything; NULL is allowed. */
+#define MT__ERETRY (-100)
 typedef struct mt__prefetch mt__prefetch;
 mt__prefetch *mt__prefetch_start(const char *path, const char *table, const char *cols, int ncols);
 const int64_t *mt__prefetch_next(mt__prefetch *p);

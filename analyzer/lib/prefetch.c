@@ -8,9 +8,11 @@
  * table's size.  The rows reach C through an SQL function evaluated in the
  * scan's WHERE clause (values, not sqlite3_step and sqlite3_column_int64
  * per row and column: about 30 % less CPU on a region-heavy trace).  The
- * scan stops with MT__EUNSORTED as soon as a row's first column (ts)
+ * scan stops with MT__ERETRY as soon as a row's first column (ts)
  * decreases or its rowid does not increase: the rows seen were then in
- * (ts, rowid) order, the order the walk needs.
+ * (ts, rowid) order, the order the walk needs, and the walk starts again
+ * without read-ahead.  So does it when the second connection cannot be
+ * had or its scan fails (the first connection then says why, if it can).
  * What it buys: SQLite's work (most of a region-heavy memory-only pass)
  * overlaps with the walk's own. */
 #include "config.h"
@@ -70,14 +72,14 @@ static void take_row(sqlite3_context *ctx, int argc, sqlite3_value **v)
   for (int i = 0; i < p->ncols; i++)
     row[i] = sqlite3_value_int64(v[1 + i]);
   if (rowid <= p->last_rowid || row[0] < p->last_ts) {
-    p->wstatus = MT__EUNSORTED;
+    p->wstatus = MT__ERETRY;
     sqlite3_result_error(ctx, "not in time order", -1);
     return;
   }
   p->last_rowid = rowid;
   p->last_ts = row[0];
   if (++p->wn == PF_ROWS && hand_over(p)) {
-    p->wstatus = MT__EUNSORTED;   /* anything: the consumer is gone */
+    p->wstatus = MT__ERETRY;   /* anything: the consumer is gone */
     sqlite3_result_error(ctx, "stopped", -1);
     return;
   }
@@ -98,9 +100,9 @@ static void *producer(void *arg)
       sqlite3_create_function(db, "mt__row", 1 + p->ncols, SQLITE_UTF8 | SQLITE_DIRECTONLY, p, take_row, NULL,
                               NULL) != SQLITE_OK ||
       sqlite3_prepare_v2(db, p->sql, -1, &q, NULL) != SQLITE_OK)
-    p->wstatus = MT_ECORRUPT;
-  else if (sqlite3_step(q) != SQLITE_ROW && p->wstatus == MT_OK)
-    p->wstatus = MT_ECORRUPT;
+    p->wstatus = MT__ERETRY;
+  else if (sqlite3_step(q) != SQLITE_ROW)
+    p->wstatus = MT__ERETRY;
   sqlite3_finalize(q);
   sqlite3_close(db);
   pthread_mutex_lock(&p->mu);
