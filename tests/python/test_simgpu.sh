@@ -40,6 +40,17 @@ for py in $pys; do
   l=$(grep -v '^ *$' "$TMP/oom.txt" | sed -n 3p)
   case $l in *"OUT OF MEMORY on rank 0"*"1.00 GiB requested"*) ok "the report's first finding is the OOM: $l";;
     *) not_ok "report after the title and run line: $l";; esac
+  # --python-stacks: forward tensors are named by the line that made them
+  d=$TMP/sim-stacks
+  LD_LIBRARY_PATH=$SIM${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$MT" record -q --python-stacks -o "$d" -- "$py" \
+    "$SRC/tests/python/train_simgpu.py" "$d.json" 3 >"$TMP/out" 2>"$TMP/err" || true
+  line=$(grep -n 'x.unsqueeze(-1) \* self.w' "$SRC/tests/python/train_simgpu.py" | cut -d: -f1)
+  "$MT" report --format json "$d" > "$TMP/stacks.json" 2>&1
+  if grep -q "train_simgpu.py:$line " "$TMP/stacks.json"; then
+    ok "torch $(torch_version "$py") on the simulated GPU, --python-stacks: the dense layer's products named train_simgpu.py:$line (its forward line)"
+  else
+    not_ok "--python-stacks: no allocation at train_simgpu.py:$line: $(tail -n 3 "$TMP/err")"
+  fi
   # torch.profiler's memory timeline of the same steps: its category split at the peak
   MT_TEST_PROFILE=$TMP/timeline.raw.json.gz run_sim "$py" profiled ""
   export TAP_PREFIX="torch $(torch_version "$py") on the simulated GPU, vs torch.profiler: "

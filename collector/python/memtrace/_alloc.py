@@ -466,6 +466,16 @@ class Stream(object):
                                        trace_alloc_max_entries=self.max_entries,
                                        trace_alloc_record_context=self.python_stacks)
         self.started = True
+        if self.python_stacks:
+            # the first snapshot with frames imports torch._dynamo (~800
+            # modules) to symbolise them; from the poller thread that import
+            # raced the program's own (an optimizer's first step imports it):
+            # "partially initialized module".  Done here, on this thread.
+            try:
+                import importlib
+                importlib.import_module("torch._dynamo")
+            except Exception:
+                pass
         try:   # anything allocated before (late start)
             snap = mem._snapshot()
             self.channel.seed(snap.get("segments", []) if isinstance(snap, dict) else [])
