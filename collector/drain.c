@@ -189,6 +189,10 @@ static struct {
   map_t comms;         /* comm handle -> index into commv + 1 */
   map_t startend;      /* range id -> index into sev + 1 */
   map_t fwlive;        /* device memory the framework channel wrote (MT_R_FW MEM) */
+  /* The hooks' device allocations and mappings freed lately: the framework
+   * channel reports a segment when it polls, possibly after its free. */
+  struct gone { uint64_t addr; int op; int64_t freed; } gone[1024];
+  size_t ngone;
   int64_t fw_ooms;
   mt_heap_info *heapv;
   size_t nheap, capheap;
@@ -334,6 +338,23 @@ static int64_t module_of(uint64_t pc, int retry)
     modules_refresh();
     return module_of(pc, 0);
   }
+  return 0;
+}
+
+static void note_gone(uint64_t addr, int op, int64_t ts)
+{
+  D.gone[D.ngone++ % (sizeof D.gone / sizeof D.gone[0])] = (struct gone){ addr, op, ts };
+}
+
+/* Did the hooks record an allocation (op) at addr that was still live at
+ * ts (freed at or after it, give or take the 1 ms the allocator's clock may
+ * be apart from ours)? */
+static int was_gone(uint64_t addr, int op, int64_t ts)
+{
+  size_t n = D.ngone < sizeof D.gone / sizeof D.gone[0] ? D.ngone : sizeof D.gone / sizeof D.gone[0];
+  for (size_t i = 0; i < n; i++)
+    if (D.gone[i].addr == addr && D.gone[i].op == op && D.gone[i].freed >= ts - 1000000)
+      return 1;
   return 0;
 }
 
@@ -759,10 +780,13 @@ static void consume(mt_tbuf *b, uint64_t pos, const mt_rec *r)
     } else if (r->op == MT_MEM_MAP || r->op == MT_MEM_UNMAP) {   /* for MT_R_FW MEM */
       if (r->op == MT_MEM_MAP && r->result == 0)
         map_put(&D.live, r->p[0], MT_MEM_MAP, 1);
-      else
-        map_del(&D.live, r->p[0], MT_MEM_MAP);
+      else if (map_del(&D.live, r->p[0], MT_MEM_MAP))
+        note_gone(r->p[0], MT_MEM_MAP, ts);
     } else if (r->op == MT_MEM_FREE || r->op == MT_MEM_RELEASE) {
-      uint64_t sz = map_del(&D.live, r->p[0], r->op == MT_MEM_FREE ? MT_MEM_ALLOC : MT_MEM_CREATE);
+      int started = r->op == MT_MEM_FREE ? MT_MEM_ALLOC : MT_MEM_CREATE;
+      uint64_t sz = map_del(&D.live, r->p[0], started);
+      if (sz)
+        note_gone(r->p[0], started, ts);
       if (!e.size && sz)
         e.size = sz;
     }
@@ -1015,7 +1039,8 @@ static void consume(mt_tbuf *b, uint64_t pos, const mt_rec *r)
        * normally recorded the call already (their record is consumed
        * first: it was committed before the framework polled). */
       int op = r->kind, starts = op == MT_MEM_ALLOC || op == MT_MEM_MAP;
-      if (starts ? map_get(&D.live, r->p[0], op) != 0 : !map_del(&D.fwlive, r->p[0], 0)) {
+      if (starts ? map_get(&D.live, r->p[0], op) != 0 || was_gone(r->p[0], op, ts)
+                 : !map_del(&D.fwlive, r->p[0], 0)) {
         D.events--;
         break;
       }

@@ -340,11 +340,16 @@ class Channel(object):
 
     # -- entries ----------------------------------------------------------
     def feed(self, device, entries):
-        # Which alloc does each pending identity belong to?  The last alloc
-        # of its address at or before the annotation, not freed before it.
+        # Which block does each pending identity belong to?  The last alloc
+        # of its address at or before the annotation, not freed before it,
+        # among these entries; failing that, a block reported by an earlier
+        # feed and still live when annotated: relabelled first, before these
+        # entries can free it (the annotations are made without a poll, so a
+        # gradient may be annotated, then freed by zero_grad, in one batch).
         chosen = {}
         if self.ident:
             last = {}
+            touched = set()     # addresses these entries alloc or free before their annotation
             for i, e in enumerate(entries):
                 k = (device, e.get("addr"))
                 if k not in self.ident:
@@ -356,10 +361,14 @@ class Channel(object):
                 a = e.get("action")
                 if a == "alloc":
                     last[k] = i
-                elif a == "free_completed" and k in last:
-                    del last[k]
+                    touched.add(k)
+                elif a == "free_completed":
+                    touched.add(k)
+                    last.pop(k, None)
             for k, i in last.items():
                 chosen[i] = self.ident.pop(k)[0]
+            self._relabel_reported(device, exclude=touched)
+        horizon = max((e.get("time_us") or 0 for e in entries), default=0)
         sink = self.sink
         blocks = self.blocks_of(device)
         for i, e in enumerate(entries):
@@ -395,9 +404,18 @@ class Channel(object):
             else:
                 sink.trace_entry(device, a, addr, size, e.get("stream") or 0, ts, clock, label)
             self.entries += 1
-        # Identities of blocks reported in earlier polls.
+        # Identities not settled above; those annotated after the last entry
+        # wait for the next feed (their alloc may not be in the ring yet).
+        self._relabel_reported(device, drop_until=horizon)
+
+    def _relabel_reported(self, device, exclude=(), drop_until=None):
+        """Pending identities of live blocks reported earlier and allocated
+        before the annotation: the collector relabels them.  With
+        drop_until, the others annotated at or before it are dropped (their
+        block was freed, or never seen).  `exclude`: left to these entries."""
+        sink = self.sink
         for k, (label, t_ann) in list(self.ident.items()):
-            if k[0] != device:
+            if k[0] != device or k in exclude:
                 continue
             b = self.live.get(k)
             if b and not b[2] and b[1] <= t_ann:
@@ -407,7 +425,9 @@ class Channel(object):
                 b[2] = True
                 b[3] = label
                 self._cat_add(label, b[0])
-            del self.ident[k]
+                del self.ident[k]
+            elif drop_until is not None and t_ann <= drop_until:
+                del self.ident[k]
 
     def seed(self, segments, time_us=None):
         """State already there when recording started (a late start):
@@ -500,8 +520,12 @@ class Stream(object):
             t0 = time.monotonic()
             snap = self.torch.cuda.memory._snapshot()
             traces = snap.get("device_traces", []) if isinstance(snap, dict) else []
+            new = 0
             for d, ring in enumerate(traces):
-                self.channel.feed(d, self.tails.setdefault(d, Tail()).new_entries(ring))
+                ents = self.tails.setdefault(d, Tail()).new_entries(ring)
+                new += len(ents)
+                self.channel.feed(d, ents)
+            self.pace(new, time.monotonic() - self.last_poll if self.last_poll else None)
             for s in snap.get("segments", []) if isinstance(snap, dict) else []:
                 k = (s.get("device", 0), s.get("address"))
                 name = pool_name(s)
@@ -514,6 +538,18 @@ class Stream(object):
             return True
         finally:
             self.lock.release()
+
+    # Each poll copies the whole ring, so its cost is the ring's length, not
+    # the new entries: poll as seldom as the ring allows, aiming at a quarter
+    # of it new per poll (room for bursts; an overrun is counted).
+    MIN_INTERVAL, MAX_INTERVAL = 0.1, 5.0
+
+    def pace(self, new, elapsed):
+        if not elapsed or elapsed <= 0:
+            return
+        rate = new / elapsed                       # entries per second
+        want = (self.max_entries / 4.0) / rate if rate > 0 else self.MAX_INTERVAL
+        self.interval = min(self.MAX_INTERVAL, max(self.MIN_INTERVAL, want))
 
     def stop(self):
         self._stop.set()

@@ -57,6 +57,9 @@ class State(object):
         self.python_stacks = os.environ.get("MEMTRACE_PYTHON_STACKS", "0") not in ("", "0")
         self.annotated_params = False
         self.handles = []
+        self.gtid = getattr(torch._C, "_current_graph_task_id", None)
+        self.names = weakref.WeakKeyDictionary()     # module -> (forward, recompute, backward) range names, encoded
+        self.state_seen = {}                         # id(state tensor) -> data_ptr already annotated
 
     # ---- names -------------------------------------------------------------
     def name_root(self, root, prefix):
@@ -109,21 +112,28 @@ class State(object):
     def in_backward(self):
         if self.tl.bwd_open:
             return True
-        f = getattr(self.torch._C, "_current_graph_task_id", None)
         try:
-            return f is not None and f() != -1
+            return self.gtid is not None and self.gtid() != -1
         except Exception:
             return False
 
+    def names_of(self, module):
+        """The module's range names, made once (every call costs here)."""
+        n = self.names.get(module)
+        if n is None:
+            path = self.path_of(module)
+            n = self.names[module] = tuple((path + "." + k).encode("utf-8", "replace")
+                                           for k in ("forward", "recompute", "backward"))
+        return n
+
     def fwd_pre(self, module, args):
-        path = self.path_of(module)
-        if not self.tl.fwd:
-            if not self.in_backward():
-                self.begin_step()
-                if not self.annotated_params:
-                    self.annotate_params(module)
-        kind = "recompute" if self.in_backward() else "forward"
-        rid = _native.range_start(path + "." + kind)
+        names = self.names_of(module)
+        bwd = self.in_backward()
+        if not self.tl.fwd and not bwd:
+            self.begin_step()
+            if not self.annotated_params:
+                self.annotate_params(module)
+        rid = _native.range_start(names[1] if bwd else names[0])
         self.tl.fwd.append((module, rid))
 
     def fwd_post(self, module, args, output):
@@ -139,16 +149,19 @@ class State(object):
     # ---- backward ------------------------------------------------------------
     def watch_backward(self, module, args, output):
         torch = self.torch
-        outs = [t for t in _tensors(output) if t.requires_grad]
+        if isinstance(output, torch.Tensor):   # the common case, without the generator
+            outs = [output] if output.requires_grad else []
+        else:
+            outs = [t for t in _tensors(output) if t.requires_grad]
         if not outs:
             return
         ins = [t for t in _tensors(args) if t.requires_grad]
-        path = self.paths.get(module, "?")
+        bname = self.names_of(module)[2]
         call = {"rid": None, "done": False}
 
         def out_hook(grad):
             if call["rid"] is None and not call["done"]:
-                call["rid"] = _native.range_start(path + ".backward")
+                call["rid"] = _native.range_start(bname)
                 with self.bwd_lock:
                     self.bwd_all.add(id(call))
                     self.bwd[id(call)] = call
@@ -198,15 +211,16 @@ class State(object):
         self.tl.bwd_open = 0
 
     # ---- optimizer -----------------------------------------------------------
+    # No poll here: a snapshot copies torch's whole history ring (up to
+    # MEMTRACE_TORCH_MAX_ENTRIES entries) and was 90% of a step's overhead;
+    # the identities wait for the poller (Channel.feed settles them).
     def opt_pre(self, opt, args=None, kwargs=None):
         self.close_backward()
         self.annotate_grads(opt)
-        self.poll()
         self.opt_rid[id(opt)] = _native.range_start("optimizer")
 
     def opt_post(self, opt, args=None, kwargs=None):
         self.annotate_state(opt)
-        self.poll()
         rid = self.opt_rid.pop(id(opt), None)
         if rid is not None:
             _native.range_end(rid)
@@ -251,10 +265,17 @@ class State(object):
         if self.stream is None:
             return
         torch = self.torch
+        seen = self.state_seen
         for p, st in opt.state.items():
-            name = self.pnames.get(id(p), "param%d" % id(p))
             for k, v in st.items() if isinstance(st, dict) else ():
                 if isinstance(v, torch.Tensor) and v.is_cuda and v.numel() > 1:
+                    # state tensors live across steps, updated in place: once
+                    # per tensor and storage
+                    ptr = v.data_ptr()
+                    if seen.get(id(v)) == ptr:
+                        continue
+                    seen[id(v)] = ptr
+                    name = self.pnames.get(id(p), "param%d" % id(p))
                     self.annotate_tensor(v, "optimizer_state/%s.%s" % (name, k))
 
     def poll(self):
