@@ -1,7 +1,7 @@
 # bench: `make bench` (not part of `make check`): the collector's cost per
 # intercepted call (bare / no-op / no stacks / native stacks, side by side),
 # sustained capture into SQLite, and simtrain end to end.  Needs nvcc.
-EXTRA_DIST += bench/run_bench.sh bench/bench_calls.cu
+EXTRA_DIST += bench/run_bench.sh bench/bench_calls.cu bench/torch_overhead.sh bench/torch_overhead.py
 if HAVE_NVCC
 bench/bench_calls: $(srcdir)/bench/bench_calls.cu
 	$(AM_V_GEN)$(NVCC) -O2 -cudart shared -o $@ $(srcdir)/bench/bench_calls.cu
