@@ -348,21 +348,8 @@ static int merged_events(mt_rp_prefix *x, const mt_rp_tensor *t, size_t n, size_
   size_t nn = make_events(t + nkept, n - nkept, nkept, 0, ne);
   if (mt_rp_rsort_ev(ne, nn) != 0)
     return -1;
-  /* merged in place from the front: at most 2 events per kept tensor come
-   * before the new ones' start */
-  size_t w = 0, j = 0;
-  for (size_t k = 0; k < x->nev; k++) {
-    const ev_t *p = &x->ev[k];
-    int32_t q = x->pos[p->i >> 1];
-    if (q < 0)
-      continue;
-    while (j < nn && (ne[j].t < p->t || (ne[j].t == p->t && ne[j].s < p->s)))
-      e[w++] = ne[j++];
-    e[w++] = (ev_t){ p->t, p->s, (uint32_t)q << 1 | (p->i & 1) };
-  }
-  while (j < nn)
-    e[w++] = ne[j++];
-  *nout = w;
+  /* merged in place: at most 2 events per kept tensor come before the new ones */
+  *nout = mt_rp_merge_ev(x->ev, x->nev, x->pos, 1, e, 2 * nkept, nn);
   return 0;
 }
 

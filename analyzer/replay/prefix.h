@@ -27,6 +27,9 @@ typedef struct mt_rp_prefix {
   mt_rp_rev *ev;            /* every tensor's events in replay order (engine.c; made when needed) */
   size_t nev, capev;
   int has_ev;
+  mt_rp_rev *allocs;        /* every tensor's allocation by time, ties in index order (made when needed) */
+  size_t capallocs;
+  int has_allocs;
   /* scratch reused by the plans replayed from this prefix (engine.c) */
   mt_rp_tensor *buf;        /* a plan's stream */
   size_t capbuf;
@@ -51,8 +54,9 @@ int mt_rp_prefix_shared(const mt_rp_plan *a, const mt_rp_plan *b);
  * for), on a copy of x's stream in t (capacity *cap, grown with realloc;
  * the caller owns it), costs added to *cost.  orig (x->n entries, or NULL):
  * the first *nkept tensors of the result are prefix tensors, in prefix
- * order, tensor j being prefix tensor orig[j]; the rest are new. */
-int mt_rp_transform_rest(const mt_rp_input *in, const mt_rp_prefix *x, const mt_rp_plan *p, mt_rp_tensor **t,
+ * order, tensor j being prefix tensor orig[j]; the rest are new.  With
+ * orig, x->pos (x->n entries) is scratch here. */
+int mt_rp_transform_rest(const mt_rp_input *in, mt_rp_prefix *x, const mt_rp_plan *p, mt_rp_tensor **t,
                          size_t *cap, size_t *nout, mt_rp_result *cost, int32_t *orig, size_t *nkept);
 /* mt_rp_replay of p (no pipeline, or one stage) continuing from x. */
 int mt_rp_replay_prefixed(const mt_rp_input *in, mt_rp_prefix *x, const mt_rp_plan *p, mt_rp_result *out);

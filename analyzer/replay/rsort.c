@@ -145,3 +145,23 @@ int mt_rp_rsort_ev(mt_rp_rev *v, size_t n)
   free(a);
   return 0;
 }
+
+size_t mt_rp_merge_ev(const mt_rp_rev *ev, size_t nev, const int32_t *pos, int shift, mt_rp_rev *out, size_t at,
+                      size_t nn)
+{
+  const mt_rp_rev *ne = out + at;
+  const uint32_t low = (1u << shift) - 1;
+  size_t w = 0, j = 0;
+  for (size_t k = 0; k < nev; k++) {
+    const mt_rp_rev *p = &ev[k];
+    int32_t q = pos[p->i >> shift];
+    if (q < 0)
+      continue;
+    while (j < nn && (ne[j].t < p->t || (ne[j].t == p->t && ne[j].s < p->s)))
+      out[w++] = ne[j++];
+    out[w++] = (mt_rp_rev){ p->t, p->s, (uint32_t)q << shift | (p->i & low) };
+  }
+  while (j < nn)
+    out[w++] = ne[j++];
+  return w;
+}

@@ -32,6 +32,7 @@ struct work {
   /* after a prefix (prefix.h): t[j] for j < nkept is prefix tensor orig[j] */
   int32_t *orig;
   size_t nkept;
+  mt_rp_prefix *px;  /* that prefix (with orig) */
   size_t *rw, nrw;   /* recompute windows by (unit, start) (bwd_start) */
 };
 
@@ -1469,6 +1470,43 @@ static int lisa_states(struct work *k, const mt_rp_plan *p, struct ustate *us, c
 /* Model states rewritten where the recording made them (same order and
  * times, new sizes), plus what the plan adds: ZeRO-2/3 gradient shards next
  * to each unit's master, transient reduce buckets, ZeRO-3 gathers. */
+/* The allocations of k's tensors by time, ties in index order (v: k->n).
+ * After a prefix, its own sorted allocations (made once) give the kept
+ * tensors' order, merged with the new tensors' (unless a kept tensor moved). */
+static int allocs_by_time(struct work *k, mt_rp_rev *v)
+{
+  mt_rp_prefix *x = k->px;
+  if (x && !x->has_allocs) {
+    if (x->capallocs < x->n + 1) {
+      mt_rp_rev *a = realloc(x->allocs, (x->n + 1) * sizeof *a);
+      if (!a)
+        return -1;
+      x->allocs = a;
+      x->capallocs = x->n + 1;
+    }
+    for (size_t i = 0; i < x->n; i++)
+      x->allocs[i] = (mt_rp_rev){ x->t[i].t_alloc, 0, (uint32_t)i };
+    if (mt_rp_rsort_ev(x->allocs, x->n) != 0)
+      return -1;
+    x->has_allocs = 1;
+  }
+  int moved = !x;
+  for (size_t i = 0; x && i < x->n; i++)
+    x->pos[i] = -1;
+  for (size_t j = 0; x && j < k->nkept && !moved; j++) {
+    moved = k->t[j].t_alloc != x->t[k->orig[j]].t_alloc;
+    x->pos[k->orig[j]] = (int32_t)j;
+  }
+  size_t from = moved ? 0 : k->nkept;
+  for (size_t i = from; i < k->n; i++)
+    v[i] = (mt_rp_rev){ k->t[i].t_alloc, 0, (uint32_t)i };
+  if (mt_rp_rsort_ev(v + from, k->n - from) != 0)
+    return -1;
+  if (!moved)
+    mt_rp_merge_ev(x->allocs, x->n, x->pos, 0, v, k->nkept, k->n - k->nkept);
+  return 0;
+}
+
 static int model_states(struct work *k, const mt_rp_plan *p)
 {
   const mt_rp_input *in = k->in;
@@ -1755,9 +1793,7 @@ static int model_states(struct work *k, const mt_rp_plan *p)
     ac = malloc((k->n + 1) * sizeof *ac);
     mt_rp_rev *byt = malloc((k->n + 1) * sizeof *byt);
     size_t nac = k->n;
-    for (size_t i = 0; byt && i < nac; i++)
-      byt[i] = (mt_rp_rev){ k->t[i].t_alloc, 0, (uint32_t)i };
-    if (!ac || !byt || mt_rp_rsort_ev(byt, nac) != 0) { /* by time, ties in index order (stable) */
+    if (!ac || !byt || allocs_by_time(k, byt) != 0) {
       free(byt);
       goto fail;
     }
@@ -1958,6 +1994,7 @@ int mt_rp_prefix_make(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_prefix *
                     .times = x->times, .captimes = x->captimes };
   int rc = -1;
   x->has_ev = 0;
+  x->has_allocs = 0;
   if (reserve_n((void **)&k.t, &k.cap, in->nt + 1, sizeof *k.t) != 0 ||
       reserve_n((void **)&k.w, &k.capw, in->nw + 1, sizeof *k.w) != 0)
     goto out;
@@ -1999,6 +2036,7 @@ void mt_rp_prefix_free(mt_rp_prefix *x)
   free(x->w);
   free(x->times);
   free(x->ev);
+  free(x->allocs);
   free(x->buf);
   free(x->orig);
   free(x->pos);
@@ -2008,7 +2046,7 @@ void mt_rp_prefix_free(mt_rp_prefix *x)
   memset(x, 0, sizeof *x);
 }
 
-int mt_rp_transform_rest(const mt_rp_input *in, const mt_rp_prefix *x, const mt_rp_plan *p, mt_rp_tensor **t,
+int mt_rp_transform_rest(const mt_rp_input *in, mt_rp_prefix *x, const mt_rp_plan *p, mt_rp_tensor **t,
                          size_t *cap, size_t *nout, mt_rp_result *cost, int32_t *orig, size_t *nkept)
 {
   struct work k = { 0 };
@@ -2033,6 +2071,7 @@ int mt_rp_transform_rest(const mt_rp_input *in, const mt_rp_prefix *x, const mt_
   k.ustage = x->pipelined ? x->ustage : NULL;
   k.stage = x->stage;
   k.orig = orig;
+  k.px = orig ? x : NULL;
   k.nkept = x->n;
   if (orig)
     for (size_t i = 0; i < x->n; i++)
