@@ -336,12 +336,15 @@ struct rpool {
   pthread_mutex_t mu;
 };
 
-/* x made for p (its arrays reused), or NULL when p cannot continue from a
- * prefix (every pipeline stage) or memory ran out: replayed from the start. */
+/* x made for p (its arrays reused; as it is when it was made for a plan
+ * with the same prefix), or NULL when p cannot continue from a prefix
+ * (every pipeline stage) or memory ran out: replayed from the start. */
 static mt_rp_prefix *prefix_for(struct rpool *P, const mt_rp_plan *p, mt_rp_prefix *x)
 {
   if (p->pp > 1 && p->pp_stage < 0)
     return NULL;
+  if (x->made && mt_rp_prefix_shared(&x->plan, p))
+    return x;
   memset(&x->cost, 0, sizeof x->cost);
   return mt_rp_prefix_make(P->in, p, x, &x->cost) == 0 ? x : NULL;
 }
@@ -367,10 +370,12 @@ static void run_task(struct rpool *P, struct rtask *T, mt_rp_prefix *x)
     int64_t rns;
     if (mt_rp_place_checkpoints(P->lc, P->nl, 0, 0, none - need, 0, ck, &rns) != 0)
       break;
+    /* the same placement as the last try: the same replay, whose result T->c holds */
+    int same = it > 0 && memcmp(T->p.ckpt_layer, ck, P->nl) == 0;
     memset(T->p.ckpt_layer, 0, sizeof T->p.ckpt_layer);
     for (size_t i = 0; i < P->nl; i++)
       T->p.ckpt_layer[i] = ck[i];
-    if (evaluate(P->in, P->o, &T->p, P->step_ns, prefix_for(P, &T->p, x), &T->c) != 0)
+    if (!same && evaluate(P->in, P->o, &T->p, P->step_ns, prefix_for(P, &T->p, x), &T->c) != 0)
       break;
     if (T->c.fits) {
       T->rc = 0;

@@ -15,6 +15,8 @@
 #include "analyzer/replay/rsort.h"
 
 typedef struct mt_rp_prefix {
+  mt_rp_plan plan;          /* the plan it was made for */
+  int made;                 /* 1: made (t ... cost hold the prefix of plan) */
   mt_rp_tensor *t;          /* the stream so far */
   size_t n, capt;
   mt_rp_window *w;

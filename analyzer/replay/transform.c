@@ -2027,6 +2027,8 @@ out:
   x->captimes = k.captimes;
   x->pipelined = p->pp > 1;
   x->stage = k.stage;
+  x->plan = *p;
+  x->made = rc == 0;
   return rc;
 }
 
