@@ -49,7 +49,7 @@ static void tl_after(mt_rp_timeline *tl, size_t pos, uint64_t alloc, uint64_t re
 
 /* The events of t[0..n) in index order (an alloc before its own free),
  * every tensor (all = 1) or those the replay counts. */
-static size_t make_events(const mt_rp_tensor *t, size_t n, size_t base, int all, ev_t *e)
+size_t mt_rp_events(const mt_rp_tensor *t, size_t n, size_t base, int all, ev_t *e)
 {
   size_t ne = 0;
   for (size_t i = 0; i < n; i++) {
@@ -97,7 +97,7 @@ static int simulate(const mt_rp_tensor *t, size_t n, enum mt_rp_allocator kind, 
   struct loopbuf lb = { 0 };
   int rc = -1;
   if (e && loopbuf_fit(&lb, n) == 0) {
-    size_t ne = make_events(t, n, 0, 0, e);
+    size_t ne = mt_rp_events(t, n, 0, 0, e);
     if (mt_rp_rsort_ev(e, ne) == 0)
       rc = run(t, e, ne, &lb, kind, capacity, out, tl);
   }
@@ -308,6 +308,24 @@ static int replay_one(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_result *
 
 /* ---- replays that continue from a shared prefix (prefix.h) ---- */
 
+int mt_rp_prefix_events(mt_rp_prefix *x)
+{
+  if (x->has_ev)
+    return 0;
+  if (x->capev < 2 * x->n + 1) {
+    mt_rp_rev *v = realloc(x->ev, (2 * x->n + 1) * sizeof *v);
+    if (!v)
+      return -1;
+    x->ev = v;
+    x->capev = 2 * x->n + 1;
+  }
+  x->nev = mt_rp_events(x->t, x->n, 0, 1, x->ev);
+  if (mt_rp_rsort_ev(x->ev, x->nev) != 0)
+    return -1;
+  x->has_ev = 1;
+  return 0;
+}
+
 /* The plan's events: the prefix's, in their sorted order, for the tensors
  * the plan kept (renumbered, those it counts), merged with the sorted
  * events of its new tensors, which follow prefix events of the same (t, s)
@@ -315,19 +333,8 @@ static int replay_one(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_result *
  * was moved in time (the caller sorts everything), -1 when out of memory. */
 static int merged_events(mt_rp_prefix *x, const mt_rp_tensor *t, size_t n, size_t nkept, size_t *nout)
 {
-  if (!x->has_ev) {
-    if (x->capev < 2 * x->n + 1) {
-      mt_rp_rev *v = realloc(x->ev, (2 * x->n + 1) * sizeof *v);
-      if (!v)
-        return -1;
-      x->ev = v;
-      x->capev = 2 * x->n + 1;
-    }
-    x->nev = make_events(x->t, x->n, 0, 1, x->ev);
-    if (mt_rp_rsort_ev(x->ev, x->nev) != 0)
-      return -1;
-    x->has_ev = 1;
-  }
+  if (mt_rp_prefix_events(x) != 0)
+    return -1;
   if (x->capmev < 2 * n + 1) {
     mt_rp_rev *v = realloc(x->mev, (2 * n + 1) * sizeof *v);
     if (!v)
@@ -345,7 +352,7 @@ static int merged_events(mt_rp_prefix *x, const mt_rp_tensor *t, size_t n, size_
   }
   /* the new tensors' events, sorted, at the end of mev */
   ev_t *ne = x->mev + 2 * nkept, *e = x->mev;
-  size_t nn = make_events(t + nkept, n - nkept, nkept, 0, ne);
+  size_t nn = mt_rp_events(t + nkept, n - nkept, nkept, 0, ne);
   if (mt_rp_rsort_ev(ne, nn) != 0)
     return -1;
   /* merged in place: at most 2 events per kept tensor come before the new ones */
@@ -381,7 +388,7 @@ int mt_rp_replay_prefixed(const mt_rp_input *in, mt_rp_prefix *x, const mt_rp_pl
   if (rc < 0)
     return -1;
   if (rc > 0) {
-    ne = make_events(x->buf, n, 0, 0, x->mev);
+    ne = mt_rp_events(x->buf, n, 0, 0, x->mev);
     if (mt_rp_rsort_ev(x->mev, ne) != 0)
       return -1;
   }

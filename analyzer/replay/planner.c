@@ -390,6 +390,7 @@ static void *worker(void *arg)
   struct rpool *P = arg;
   mt_rp_prefix x;
   memset(&x, 0, sizeof x);
+  x.events = 1; /* every plan made from it continues from it */
   for (;;) {
     pthread_mutex_lock(&P->mu);
     while (P->next < P->nt && (P->t[P->next].layers != P->layers || P->t[P->next].follows))

@@ -26,7 +26,9 @@ typedef struct mt_rp_prefix {
   mt_rp_result cost;        /* costs so far (from zero) */
   int pipelined, stage;
   int ustage[MT_RP_MAX_LAYERS + 8];
-  mt_rp_rev *ev;            /* every tensor's events in replay order (engine.c; made when needed) */
+  int events;               /* set by the caller: sort ev when the prefix is made (plans will continue
+                               from it), its time index taken from them */
+  mt_rp_rev *ev;            /* every tensor's events in replay order (made when needed) */
   size_t nev, capev;
   int has_ev;
   mt_rp_rev *allocs;        /* every tensor's allocation by time, ties in index order (made when needed) */
@@ -60,6 +62,12 @@ int mt_rp_prefix_shared(const mt_rp_plan *a, const mt_rp_plan *b);
  * orig, x->pos (x->n entries) is scratch here. */
 int mt_rp_transform_rest(const mt_rp_input *in, mt_rp_prefix *x, const mt_rp_plan *p, mt_rp_tensor **t,
                          size_t *cap, size_t *nout, mt_rp_result *cost, int32_t *orig, size_t *nkept);
+/* The events of t[0..n) (tensor indexes from base), in index order, an
+ * alloc before its own free: every tensor's (all), or those the replay
+ * counts.  Returns their number (at most 2n). */
+size_t mt_rp_events(const mt_rp_tensor *t, size_t n, size_t base, int all, mt_rp_rev *e);
+/* x->ev made (sorted) from x's stream, when it is not yet.  0 or -1. */
+int mt_rp_prefix_events(mt_rp_prefix *x);
 /* mt_rp_replay of p (no pipeline, or one stage) continuing from x. */
 int mt_rp_replay_prefixed(const mt_rp_input *in, mt_rp_prefix *x, const mt_rp_plan *p, mt_rp_result *out);
 

@@ -2013,8 +2013,20 @@ int mt_rp_prefix_make(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_prefix *
     goto out;
   if (p->pp > 1 ? pipeline(&k, p, k.stage, x->ustage) != 0 : micro_batches(&k, p) != 0)
     goto out;
-  if (index_times(&k) == 0)
+  if (x->events) {
+    /* the events sorted once for the plans that continue from here; the
+     * time index is their times (the same values index_times sorts) */
+    x->t = k.t;
+    x->n = k.n;
+    if (mt_rp_prefix_events(x) != 0 || reserve_n((void **)&k.times, &k.captimes, x->nev + 1, sizeof *k.times) != 0)
+      goto out;
+    for (size_t i = 0; i < x->nev; i++)
+      k.times[i] = x->ev[i].t;
+    k.ntimes = x->nev;
     rc = 0;
+  } else if (index_times(&k) == 0) {
+    rc = 0;
+  }
 out:
   x->t = k.t;
   x->n = k.n;
