@@ -72,17 +72,12 @@ struct loopbuf {
 
 static int loopbuf_fit(struct loopbuf *b, size_t n)
 {
-  if (b->cap > n)
-    return 0;
-  int64_t *h = realloc(b->h, (n + 1) * sizeof *h);
-  if (h)
-    b->h = h;
-  uint64_t *blk = h ? realloc(b->blk, (n + 1) * sizeof *blk) : NULL;
-  if (!blk)
-    return -1;
-  b->blk = blk;
-  b->cap = n + 1;
-  return 0;
+  size_t ch = b->cap, cb = b->cap;
+  int rc = mt_rp_reserve((void **)&b->h, &ch, n + 1, sizeof *b->h) != 0 ||
+           mt_rp_reserve((void **)&b->blk, &cb, n + 1, sizeof *b->blk) != 0 ? -1 : 0;
+  if (rc == 0)
+    b->cap = ch;
+  return rc;
 }
 
 static int run(const mt_rp_tensor *t, const ev_t *e, size_t ne, struct loopbuf *lb, enum mt_rp_allocator kind,
@@ -312,13 +307,8 @@ int mt_rp_prefix_events(mt_rp_prefix *x)
 {
   if (x->has_ev)
     return 0;
-  if (x->capev < 2 * x->n + 1) {
-    mt_rp_rev *v = realloc(x->ev, (2 * x->n + 1) * sizeof *v);
-    if (!v)
-      return -1;
-    x->ev = v;
-    x->capev = 2 * x->n + 1;
-  }
+  if (mt_rp_reserve((void **)&x->ev, &x->capev, 2 * x->n + 1, sizeof *x->ev) != 0)
+    return -1;
   x->nev = mt_rp_events(x->t, x->n, 0, 1, x->ev);
   if (mt_rp_rsort_ev(x->ev, x->nev) != 0)
     return -1;
@@ -335,13 +325,8 @@ static int merged_events(mt_rp_prefix *x, const mt_rp_tensor *t, size_t n, size_
 {
   if (mt_rp_prefix_events(x) != 0)
     return -1;
-  if (x->capmev < 2 * n + 1) {
-    mt_rp_rev *v = realloc(x->mev, (2 * n + 1) * sizeof *v);
-    if (!v)
-      return -1;
-    x->mev = v;
-    x->capmev = 2 * n + 1;
-  }
+  if (mt_rp_reserve((void **)&x->mev, &x->capmev, 2 * n + 1, sizeof *x->mev) != 0)
+    return -1;
   for (size_t i = 0; i < x->n; i++)
     x->pos[i] = -1;
   for (size_t j = 0; j < nkept; j++) {
@@ -365,16 +350,11 @@ int mt_rp_replay_prefixed(const mt_rp_input *in, mt_rp_prefix *x, const mt_rp_pl
   memset(out, 0, sizeof *out);
   *out = x->cost;
   size_t n = 0, nkept = 0, ne = 0;
-  if (x->caporig < x->n + 1) {
-    int32_t *o = realloc(x->orig, (x->n + 1) * sizeof *o);
-    if (o)
-      x->orig = o;
-    int32_t *q = o ? realloc(x->pos, (x->n + 1) * sizeof *q) : NULL;
-    if (!q)
-      return -1;
-    x->pos = q;
-    x->caporig = x->n + 1;
-  }
+  size_t co = x->caporig, cp = x->caporig;
+  if (mt_rp_reserve((void **)&x->orig, &co, x->n + 1, sizeof *x->orig) != 0 ||
+      mt_rp_reserve((void **)&x->pos, &cp, x->n + 1, sizeof *x->pos) != 0)
+    return -1;
+  x->caporig = co;
   if (mt_rp_transform_rest(in, x, p, &x->buf, &x->capbuf, &n, out, x->orig, &nkept) != 0)
     return -1;
   struct loopbuf lb = { x->h, x->blk, x->caph };

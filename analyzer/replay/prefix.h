@@ -62,6 +62,9 @@ int mt_rp_prefix_shared(const mt_rp_plan *a, const mt_rp_plan *b);
  * orig, x->pos (x->n entries) is scratch here. */
 int mt_rp_transform_rest(const mt_rp_input *in, mt_rp_prefix *x, const mt_rp_plan *p, mt_rp_tensor **t,
                          size_t *cap, size_t *nout, mt_rp_result *cost, int32_t *orig, size_t *nkept);
+/* Grows *v (capacity *cap elements of size elem, contents kept) to hold n.
+ * 0, or -1 when out of memory (*v unchanged). */
+int mt_rp_reserve(void **v, size_t *cap, size_t n, size_t elem);
 /* The events of t[0..n) (tensor indexes from base), in index order, an
  * alloc before its own free: every tensor's (all), or those the replay
  * counts.  Returns their number (at most 2n). */

@@ -47,6 +47,18 @@ static void keep_at(struct work *k, size_t i, size_t w, size_t *kept)
   }
 }
 
+int mt_rp_reserve(void **v, size_t *cap, size_t n, size_t elem)
+{
+  if (*cap >= n)
+    return 0;
+  void *q = realloc(*v, n * elem);
+  if (!q)
+    return -1;
+  *v = q;
+  *cap = n;
+  return 0;
+}
+
 static int push(struct work *k, const mt_rp_tensor *x)
 {
   if (k->n == k->cap) {
@@ -83,13 +95,8 @@ static int i64_cmp(const void *a, const void *b)
 
 static int index_times(struct work *k)
 {
-  if (k->captimes < 2 * k->n + 1) {
-    int64_t *v = realloc(k->times, (2 * k->n + 1) * sizeof *v);
-    if (!v)
-      return -1;
-    k->times = v;
-    k->captimes = 2 * k->n + 1;
-  }
+  if (mt_rp_reserve((void **)&k->times, &k->captimes, 2 * k->n + 1, sizeof *k->times) != 0)
+    return -1;
   k->ntimes = 0;
   for (size_t i = 0; i < k->n; i++) {
     k->times[k->ntimes++] = k->t[i].t_alloc;
@@ -1477,13 +1484,8 @@ static int allocs_by_time(struct work *k, mt_rp_rev *v)
 {
   mt_rp_prefix *x = k->px;
   if (x && !x->has_allocs) {
-    if (x->capallocs < x->n + 1) {
-      mt_rp_rev *a = realloc(x->allocs, (x->n + 1) * sizeof *a);
-      if (!a)
-        return -1;
-      x->allocs = a;
-      x->capallocs = x->n + 1;
-    }
+    if (mt_rp_reserve((void **)&x->allocs, &x->capallocs, x->n + 1, sizeof *x->allocs) != 0)
+      return -1;
     for (size_t i = 0; i < x->n; i++)
       x->allocs[i] = (mt_rp_rev){ x->t[i].t_alloc, 0, (uint32_t)i };
     if (mt_rp_rsort_ev(x->allocs, x->n) != 0)
@@ -1974,19 +1976,6 @@ int mt_rp_prefix_shared(const mt_rp_plan *a, const mt_rp_plan *b)
   return a->ckpt != MT_RP_CK_LAYERS || memcmp(a->ckpt_layer, b->ckpt_layer, sizeof a->ckpt_layer) == 0;
 }
 
-/* Grows *v to hold n elements of size elem (contents kept). */
-static int reserve_n(void **v, size_t *cap, size_t n, size_t elem)
-{
-  if (*cap >= n)
-    return 0;
-  void *q = realloc(*v, n * elem);
-  if (!q)
-    return -1;
-  *v = q;
-  *cap = n;
-  return 0;
-}
-
 int mt_rp_prefix_make(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_prefix *x, mt_rp_result *cost)
 {
   /* the arrays of a previous prefix are reused */
@@ -1995,8 +1984,8 @@ int mt_rp_prefix_make(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_prefix *
   int rc = -1;
   x->has_ev = 0;
   x->has_allocs = 0;
-  if (reserve_n((void **)&k.t, &k.cap, in->nt + 1, sizeof *k.t) != 0 ||
-      reserve_n((void **)&k.w, &k.capw, in->nw + 1, sizeof *k.w) != 0)
+  if (mt_rp_reserve((void **)&k.t, &k.cap, in->nt + 1, sizeof *k.t) != 0 ||
+      mt_rp_reserve((void **)&k.w, &k.capw, in->nw + 1, sizeof *k.w) != 0)
     goto out;
   memcpy(k.t, in->t, in->nt * sizeof *k.t);
   memcpy(k.w, in->w, in->nw * sizeof *k.w);
@@ -2018,7 +2007,7 @@ int mt_rp_prefix_make(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_prefix *
      * time index is their times (the same values index_times sorts) */
     x->t = k.t;
     x->n = k.n;
-    if (mt_rp_prefix_events(x) != 0 || reserve_n((void **)&k.times, &k.captimes, x->nev + 1, sizeof *k.times) != 0)
+    if (mt_rp_prefix_events(x) != 0 || mt_rp_reserve((void **)&k.times, &k.captimes, x->nev + 1, sizeof *k.times) != 0)
       goto out;
     for (size_t i = 0; i < x->nev; i++)
       k.times[i] = x->ev[i].t;
@@ -2066,13 +2055,8 @@ int mt_rp_transform_rest(const mt_rp_input *in, mt_rp_prefix *x, const mt_rp_pla
   struct work k = { 0 };
   k.in = in;
   k.cost = cost;
-  if (*cap < x->n + 1) {
-    mt_rp_tensor *v = realloc(*t, (x->n + 1) * sizeof *v);
-    if (!v)
-      return -1;
-    *t = v;
-    *cap = x->n + 1;
-  }
+  if (mt_rp_reserve((void **)t, cap, x->n + 1, sizeof **t) != 0)
+    return -1;
   k.t = *t;
   k.cap = *cap;
   if (k.t != x->t)
