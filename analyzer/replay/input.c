@@ -94,6 +94,7 @@ static int unit_of_name(const char *name, char *unit, size_t len, int *layer)
     return -1;
   const char *dot = strchr(name, '.');
   size_t n = dot ? (size_t)(dot - name) : strlen(name);
+  const char *last = strrchr(name, '.');
   if (dot && dot[1] >= '0' && dot[1] <= '9') {
     char *end;
     long k = strtol(dot + 1, &end, 10);
@@ -101,6 +102,10 @@ static int unit_of_name(const char *name, char *unit, size_t len, int *layer)
       *layer = (int)k;
       n = (size_t)(end - name);
     }
+  } else if (last && last[1] >= '0' && last[1] <= '9' && strspn(last + 1, "0123456789") == strlen(last + 1)) {
+    /* a module path ending in its index: "model.blocks.3" is layer 3 */
+    *layer = atoi(last + 1);
+    n = strlen(name);
   }
   if (n + 1 > len)
     return -1;

@@ -173,6 +173,14 @@ static int window_kind(const mt_range_span *r, char *unit, size_t len)
     return -1;
   memcpy(unit, r->name, n - 1);
   unit[n - 1] = 0;
+  /* a module path (PyTorch's "model.blocks.3.attn"): the unit is the module
+     that ends in its index; its submodules' windows are inside the block's */
+  for (const char *c = unit; *c; c++)
+    if (*c == '.' && c[1] >= '0' && c[1] <= '9') {
+      size_t d = strspn(c + 1, "0123456789");
+      if (c[1 + d] == '.')
+        return -1;
+    }
   return kind;
 }
 

@@ -10,4 +10,4 @@ EXTRA_DIST += tests/python/common.sh tests/python/test_bootstrap.sh tests/python
 	tests/python/feed_snapshot.py \
 	tests/python/test_dist.sh tests/python/train_dist.py tests/python/check_dist.py tests/python/taplib.py \
 	tests/python/test_compile.sh tests/python/train_compile.py tests/python/check_compile.py \
-	tests/python/test_simgpu.sh tests/python/train_simgpu.py tests/python/check_simgpu.py tests/python/graph_simgpu.py tests/python/check_profiler.py
+	tests/python/test_simgpu.sh tests/python/train_simgpu.py tests/python/check_simgpu.py tests/python/graph_simgpu.py tests/python/check_profiler.py tests/python/ckpt_simgpu.py

@@ -60,6 +60,42 @@ for py in $pys; do
     not_ok "${TAP_PREFIX}import of the memory timeline: $(cat "$TMP/err")"
   fi
   unset TAP_PREFIX
+  # replay and recommend against real torch.utils.checkpoint runs
+  d=$TMP/sim-ckpt
+  if LD_LIBRARY_PATH=$SIM${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$MT" record -q -o "$d" -- "$py" \
+      "$SRC/tests/python/ckpt_simgpu.py" "$d.json" 3 >"$TMP/out" 2>"$TMP/err"; then
+    ok "torch $(torch_version "$py") on the simulated GPU: an 8-block model recorded without checkpointing"
+  else
+    not_ok "checkpointing model: $(grep -v Warning "$TMP/err" | tail -n 5)"
+  fi
+  rec=$("$MT" recommend "$d" --budget 70MiB --format json | "$py" -c "
+import json, sys
+for p in json.load(sys.stdin)['plans']:
+    o = p['options'].split()
+    if len(o) == 2 and o[0] == '--checkpoint':
+        print(o[1]); break")
+  for plan in every:2 layers:0 all "${rec:-none}"; do
+    pred=$("$MT" replay "$d" --checkpoint "$plan" --format json | "$py" -c "
+import json, sys; p = json.load(sys.stdin)['predicted']; print(p['peak_allocated_bytes'], p['peak_reserved_bytes'])")
+    arg=$plan; [ "$plan" = every:2 ] && arg=layers:0,2,4,6
+    LD_LIBRARY_PATH=$SIM${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$py" "$SRC/tests/python/ckpt_simgpu.py" "$TMP/ck.json" 3 "$arg" 2>"$TMP/err"
+    meas=$("$py" -c "import json; d = json.load(open('$TMP/ck.json')); print(d['max_memory_allocated'], d['max_memory_reserved'])")
+    what="predicted with --checkpoint $plan$([ "$plan" = "$rec" ] && echo " (recommend's first checkpoint-only plan for 70 MiB)") vs torch.utils.checkpoint on those blocks: allocated, reserved ($pred vs $meas)"
+    # the goal is 1%; PyTorch's non-reentrant checkpoint stops recomputing
+    # at the last saved tensor (the block's output is not made again), the
+    # replay recomputes the whole block: one output more where the last
+    # block is checkpointed (docs/REPLAY.md)
+    todo=""; [ "$plan" = all ] && todo=" # TODO early stop of non-reentrant checkpointing not modelled: +1 block output"
+    if "$py" -c "import sys; p, m = [list(map(int, x.split())) for x in sys.argv[1:3]]; sys.exit(not all(abs(a - b) <= b // 100 for a, b in zip(p, m)))" "$pred" "$meas"; then
+      ok "$what within 1%$todo"
+    else
+      not_ok "$what$todo"
+    fi
+    if [ "$plan" = "$rec" ]; then
+      set -- $meas
+      [ "$2" -le $((70 << 20)) ] && ok "the recommended plan fits 70 MiB in torch (reserved $2)" || not_ok "the recommended plan does not fit in torch: reserved $2"
+    fi
+  done
   # CUDA graphs: the private pool's segments named as such, replays allocate nothing
   d=$TMP/sim-graph
   if LD_LIBRARY_PATH=$SIM${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$MT" record -q -o "$d" -- "$py" \
