@@ -191,7 +191,7 @@ static struct {
   map_t fwlive;        /* device memory the framework channel wrote (MT_R_FW MEM) */
   /* The hooks' device allocations and mappings freed lately: the framework
    * channel reports a segment when it polls, possibly after its free. */
-  struct gone { uint64_t addr; int op; int64_t freed; } gone[1024];
+  struct gone { uint64_t addr; int op; int64_t freed; } gone[16384];
   size_t ngone;
   int64_t fw_ooms;
   mt_heap_info *heapv;

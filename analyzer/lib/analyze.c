@@ -392,13 +392,23 @@ static void range_end(st *s, rend e)
 static tstack *context_stack(st *s, int64_t thread)
 {
   if (s->ctx_any_thread) {
-    /* the innermost open range of any thread, the most recently opened */
+    /* the innermost open range of any thread, the most recently opened;
+       among threads inside a step or phase first (another thread's own
+       range, a saver's or a prefetcher's, says nothing of the training) */
     tstack *best = NULL;
+    int best_cls = 0;
     for (size_t i = 0; i < s->threads.cap; i++) {
       tstack *t = s->threads.e[i].used ? (tstack *)(uintptr_t)s->threads.e[i].v : NULL;
-      if (t && t->n && (!best || t->f[t->n - 1].ts > best->f[best->n - 1].ts ||
-                        (t->f[t->n - 1].ts == best->f[best->n - 1].ts && t->f[t->n - 1].seq > best->f[best->n - 1].seq)))
+      if (!t || !t->n)
+        continue;
+      const frame *f = &t->f[t->n - 1];
+      int cls = f->step >= 0 || f->kind != MT_PK_NONE;
+      if (!best || cls > best_cls ||
+          (cls == best_cls && (f->ts > best->f[best->n - 1].ts ||
+                               (f->ts == best->f[best->n - 1].ts && f->seq > best->f[best->n - 1].seq)))) {
         best = t;
+        best_cls = cls;
+      }
     }
     return best;
   }

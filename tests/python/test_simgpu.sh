@@ -20,7 +20,7 @@ if [ -z "$pys" ]; then
 fi
 export MT_SIM_DEVICES=1
 run_sim() { # PY LABEL ALLOC_CONF [OOM_BYTES]
-  py=$1; v=$(torch_version "$py"); d=$TMP/sim-$2
+  py=$1; v=$(torch_version "$py"); d=$TMP/sim-$v-$2
   export TAP_PREFIX="torch $v on the simulated GPU, $2: "
   if LD_LIBRARY_PATH=$SIM${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} PYTORCH_CUDA_ALLOC_CONF=$3 \
       "$MT" record -q -o "$d" -- "$py" "$SRC/tests/python/train_simgpu.py" "$d.json" 3 ${4:-} >"$TMP/out" 2>"$TMP/err"; then
@@ -36,12 +36,31 @@ for py in $pys; do
   run_sim "$py" expandable "expandable_segments:True"
   run_sim "$py" async "backend:cudaMallocAsync"
   MT_SIM_DEVICE_MEMORY=$((256 << 20)) run_sim "$py" oom "" $((1 << 30))
-  "$MT" report "$TMP/sim-oom" > "$TMP/oom.txt" 2>&1
-  l=$(grep -v '^ *$' "$TMP/oom.txt" | sed -n 3p)
+  v=$(torch_version "$py")
+  "$MT" report "$TMP/sim-$v-oom" > "$TMP/oom.txt" 2>&1
+  # the first finding: before the drops line and every section
+  l=$(awk '/OUT OF MEMORY|Dropped events|^Rank / { print; exit }' "$TMP/oom.txt")
   case $l in *"OUT OF MEMORY on rank 0"*"1.00 GiB requested"*) ok "the report's first finding is the OOM: $l";;
-    *) not_ok "report after the title and run line: $l";; esac
+    *) not_ok "the report's first finding is not the OOM: $l";; esac
+  # gradients freed by zero_grad and made again each step (set_to_none, torch's
+  # default), several steps between two polls: every one keeps its identity
+  d=$TMP/sim-$v-grads
+  MT_TEST_SET_TO_NONE=1 LD_LIBRARY_PATH=$SIM${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$MT" record -q -o "$d" -- "$py" \
+    "$SRC/tests/python/train_simgpu.py" "$d.json" 6 >"$TMP/out" 2>"$TMP/err" || true
+  r=$("$py" - "$d" "$d.json" <<'PY'
+import glob, json, sqlite3, sys
+exp = json.load(open(sys.argv[2]))
+db = sqlite3.connect(glob.glob(sys.argv[1] + "/*.mtrace")[0])
+n = db.execute("""SELECT COUNT(*) FROM region_events r JOIN strings s ON s.id = r.label_id
+                  WHERE r.op = 1 AND s.value LIKE 'gradient/%'""").fetchone()[0]
+print(n, exp["nparams"] * exp["steps"])
+PY
+)
+  set -- $r
+  [ -n "${1:-}" ] && [ "$1" = "${2:-x}" ] && ok "torch $v on the simulated GPU: zero_grad(set_to_none) over 6 steps: each step's $(( $2 / 6 )) gradients labelled ($1 of $2)" \
+    || not_ok "gradients labelled with set_to_none over 6 steps: $r $(tail -n 2 "$TMP/err")"
   # --python-stacks: forward tensors are named by the line that made them
-  d=$TMP/sim-stacks
+  d=$TMP/sim-$v-stacks
   LD_LIBRARY_PATH=$SIM${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$MT" record -q --python-stacks -o "$d" -- "$py" \
     "$SRC/tests/python/train_simgpu.py" "$d.json" 3 >"$TMP/out" 2>"$TMP/err" || true
   line=$(grep -n 'x.unsqueeze(-1) \* self.w' "$SRC/tests/python/train_simgpu.py" | cut -d: -f1)
@@ -55,13 +74,13 @@ for py in $pys; do
   MT_TEST_PROFILE=$TMP/timeline.raw.json.gz run_sim "$py" profiled ""
   export TAP_PREFIX="torch $(torch_version "$py") on the simulated GPU, vs torch.profiler: "
   if "$MT" import --format memory-timeline "$TMP/timeline.raw.json.gz" -o "$TMP/timeline.mtrace" >/dev/null 2>"$TMP/err"; then
-    tap_py "$py" "$SRC/tests/python/check_profiler.py" "$TMP/sim-profiled" "$TMP/timeline.mtrace"
+    tap_py "$py" "$SRC/tests/python/check_profiler.py" "$TMP/sim-$v-profiled" "$TMP/timeline.mtrace"
   else
     not_ok "${TAP_PREFIX}import of the memory timeline: $(cat "$TMP/err")"
   fi
   unset TAP_PREFIX
   # replay and recommend against real torch.utils.checkpoint runs
-  d=$TMP/sim-ckpt
+  d=$TMP/sim-$v-ckpt
   if LD_LIBRARY_PATH=$SIM${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$MT" record -q -o "$d" -- "$py" \
       "$SRC/tests/python/ckpt_simgpu.py" "$d.json" 3 >"$TMP/out" 2>"$TMP/err"; then
     ok "torch $(torch_version "$py") on the simulated GPU: an 8-block model recorded without checkpointing"
@@ -95,7 +114,7 @@ import json, sys; p = json.load(sys.stdin)['predicted']; print(p['peak_allocated
     fi
   done
   # CUDA graphs: the private pool's segments named as such, replays allocate nothing
-  d=$TMP/sim-graph
+  d=$TMP/sim-$v-graph
   if LD_LIBRARY_PATH=$SIM${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$MT" record -q -o "$d" -- "$py" \
       "$SRC/tests/python/graph_simgpu.py" "$d.json" >"$TMP/out" 2>"$TMP/err"; then
     ok "torch $(torch_version "$py") on the simulated GPU: a CUDA graph captured and replayed under memtrace record"

@@ -227,6 +227,12 @@ class Blocks(object):
         self._add_free(addr, b[0], b[2])
         return b[0]
 
+    def resync(self, segments):
+        """Everything from a snapshot's segments (all of this device's)."""
+        self.segs, self.seg_starts, self.blk, self.free_end = {}, [], {}, {}
+        for sg in segments:
+            self.seed(sg)
+
     def seed(self, seg):
         """A segment of a snapshot, with its blocks as torch has them."""
         import bisect
@@ -253,8 +259,8 @@ class Blocks(object):
 
 def alloc_conf():
     """(expandable_segments, max_split_size bytes or None) of
-    PYTORCH_CUDA_ALLOC_CONF (PYTORCH_ALLOC_CONF in newer torch)."""
-    conf = os.environ.get("PYTORCH_CUDA_ALLOC_CONF") or os.environ.get("PYTORCH_ALLOC_CONF") or ""
+    PYTORCH_ALLOC_CONF (newer torch; it wins) or PYTORCH_CUDA_ALLOC_CONF."""
+    conf = os.environ.get("PYTORCH_ALLOC_CONF") or os.environ.get("PYTORCH_CUDA_ALLOC_CONF") or ""
     expandable, max_split = False, None
     for kv in conf.split(","):
         k, _, v = kv.partition(":")
@@ -280,14 +286,17 @@ class Tail(object):
     `lost` says entries were missed."""
     K = 4
 
-    def __init__(self):
+    def __init__(self, capacity=None):
         self.last = []
         self.lost = 0
+        self.capacity = capacity   # the ring's size: a full ring at first sight has wrapped
 
     def new_entries(self, ring):
         n = len(ring)
         if not self.last:
             start = 0
+            if self.capacity and n >= self.capacity:
+                self.lost += 1
         else:
             k = len(self.last)
             start = None
@@ -331,7 +340,9 @@ class Channel(object):
     def annotate(self, device, addr, label, time_us=None):
         if time_us is None:
             time_us = time.time_ns() // 1000
-        self.ident[(device, addr)] = (label, time_us)
+        # every annotation of an address is kept until settled: a gradient is
+        # freed by zero_grad and made again at the same address each step
+        self.ident.setdefault((device, addr), []).append((label, time_us))
 
     def _cat_add(self, label, size):
         if label:
@@ -339,36 +350,11 @@ class Channel(object):
             self.by_cat[c] = self.by_cat.get(c, 0) + size
 
     # -- entries ----------------------------------------------------------
-    def feed(self, device, entries):
-        # Which block does each pending identity belong to?  The last alloc
-        # of its address at or before the annotation, not freed before it,
-        # among these entries; failing that, a block reported by an earlier
-        # feed and still live when annotated: relabelled first, before these
-        # entries can free it (the annotations are made without a poll, so a
-        # gradient may be annotated, then freed by zero_grad, in one batch).
-        chosen = {}
-        if self.ident:
-            last = {}
-            touched = set()     # addresses these entries alloc or free before their annotation
-            for i, e in enumerate(entries):
-                k = (device, e.get("addr"))
-                if k not in self.ident:
-                    continue
-                t_ann = self.ident[k][1]
-                te = e.get("time_us") or 0
-                if te > t_ann:
-                    continue
-                a = e.get("action")
-                if a == "alloc":
-                    last[k] = i
-                    touched.add(k)
-                elif a == "free_completed":
-                    touched.add(k)
-                    last.pop(k, None)
-            for k, i in last.items():
-                chosen[i] = self.ident.pop(k)[0]
-            self._relabel_reported(device, exclude=touched)
-        horizon = max((e.get("time_us") or 0 for e in entries), default=0)
+    def feed(self, device, entries, horizon=None):
+        """`horizon`: when the ring these entries end was read (µs, the
+        annotations' clock); annotations made later wait for the next feed.
+        None: all of them are settled now."""
+        chosen = self._settle(device, entries, horizon) if self.ident else {}
         sink = self.sink
         blocks = self.blocks_of(device)
         for i, e in enumerate(entries):
@@ -404,30 +390,55 @@ class Channel(object):
             else:
                 sink.trace_entry(device, a, addr, size, e.get("stream") or 0, ts, clock, label)
             self.entries += 1
-        # Identities not settled above; those annotated after the last entry
-        # wait for the next feed (their alloc may not be in the ring yet).
-        self._relabel_reported(device, drop_until=horizon)
 
-    def _relabel_reported(self, device, exclude=(), drop_until=None):
-        """Pending identities of live blocks reported earlier and allocated
-        before the annotation: the collector relabels them.  With
-        drop_until, the others annotated at or before it are dropped (their
-        block was freed, or never seen).  `exclude`: left to these entries."""
+    def _settle(self, device, entries, horizon):
+        """The block each pending identity of this device names: the last
+        alloc of its address at or before the annotation, not freed before
+        it, among these entries ({entry index: label}, labelled as they are
+        written); failing that, when these entries neither alloc nor free
+        the address before the annotation, the live block an earlier feed
+        reported, relabelled now, before these entries can free it.
+        Annotations later than the horizon wait for the next feed (their
+        alloc may not be in the ring yet)."""
+        seq = {}
+        for i, e in enumerate(entries):
+            a = e.get("action")
+            if a in ("alloc", "free_completed"):
+                k = (device, e.get("addr"))
+                if k in self.ident:
+                    seq.setdefault(k, []).append((e.get("time_us") or 0, a == "alloc", i))
+        chosen = {}
         sink = self.sink
-        for k, (label, t_ann) in list(self.ident.items()):
-            if k[0] != device or k in exclude:
+        for k, anns in list(self.ident.items()):
+            if k[0] != device:
                 continue
-            b = self.live.get(k)
-            if b and not b[2] and b[1] <= t_ann:
-                if (sink.relabel_frames(device, k[1], label, t_ann * 1000, _native.REAL, b[4]) if b[4]
-                        else sink.relabel(device, k[1], label, t_ann * 1000, _native.REAL)) == 0:
-                    self.relabels += 1
-                b[2] = True
-                b[3] = label
-                self._cat_add(label, b[0])
+            keep = []
+            for label, t_ann in anns:
+                if horizon is not None and t_ann > horizon:
+                    keep.append((label, t_ann))
+                    continue
+                alloc_i, seen = None, False
+                for te, is_alloc, i in seq.get(k, ()):
+                    if te > t_ann:
+                        break
+                    seen = True
+                    alloc_i = i if is_alloc else None
+                if alloc_i is not None:
+                    chosen[alloc_i] = label
+                elif not seen:
+                    b = self.live.get(k)
+                    if b and not b[2] and b[1] <= t_ann:
+                        if (sink.relabel_frames(device, k[1], label, t_ann * 1000, _native.REAL, b[4]) if b[4]
+                                else sink.relabel(device, k[1], label, t_ann * 1000, _native.REAL)) == 0:
+                            self.relabels += 1
+                        b[2] = True
+                        b[3] = label
+                        self._cat_add(label, b[0])
+            if keep:
+                self.ident[k] = keep
+            else:
                 del self.ident[k]
-            elif drop_until is not None and t_ann <= drop_until:
-                del self.ident[k]
+        return chosen
 
     def seed(self, segments, time_us=None):
         """State already there when recording started (a late start):
@@ -474,6 +485,7 @@ class Stream(object):
         self.poll_s = 0.0
         self.started = False
         self._stop = threading.Event()
+        self._wake = threading.Event()
 
     def start(self):
         mem = self.torch.cuda.memory
@@ -500,15 +512,19 @@ class Stream(object):
             snap = mem._snapshot()
             self.channel.seed(snap.get("segments", []) if isinstance(snap, dict) else [])
             for d, ring in enumerate(snap.get("device_traces", []) if isinstance(snap, dict) else []):
-                self.tails.setdefault(d, Tail()).new_entries(ring)
+                self.tails.setdefault(d, Tail(self.max_entries)).new_entries(ring)
         except Exception:
             pass
         t = threading.Thread(target=self._run, name="memtrace-torch-alloc", daemon=True)
         t.start()
 
     def _run(self):
-        while not self._stop.wait(self.interval):
-            if time.monotonic() - self.last_poll >= self.interval:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            if time.monotonic() - self.last_poll >= min(self.interval, self.MIN_INTERVAL):
                 self.poll()
 
     def poll(self, min_gap=0.0):
@@ -518,15 +534,25 @@ class Stream(object):
             return False
         try:
             t0 = time.monotonic()
+            horizon = time.time_ns() // 1000   # annotated before this: in the ring read now
             snap = self.torch.cuda.memory._snapshot()
             traces = snap.get("device_traces", []) if isinstance(snap, dict) else []
             new = 0
             for d, ring in enumerate(traces):
-                ents = self.tails.setdefault(d, Tail()).new_entries(ring)
+                ents = self.tails.setdefault(d, Tail(self.max_entries)).new_entries(ring)
                 new += len(ents)
-                self.channel.feed(d, ents)
+                self.channel.feed(d, ents, horizon)
             self.pace(new, time.monotonic() - self.last_poll if self.last_poll else None)
-            for s in snap.get("segments", []) if isinstance(snap, dict) else []:
+            segs = snap.get("segments", []) if isinstance(snap, dict) else []
+            # the mirror follows torch's own blocks at this instant (the end
+            # of the entries just fed): lost entries or an unmodelled change
+            # never leave it wrong for longer than a poll
+            by_dev = {}
+            for sg in segs:
+                by_dev.setdefault(sg.get("device", 0), []).append(sg)
+            for d in set(by_dev) | set(self.channel.blocks):
+                self.channel.blocks_of(d).resync(by_dev.get(d, []))
+            for s in segs:
                 k = (s.get("device", 0), s.get("address"))
                 name = pool_name(s)
                 if (k, name) not in self.named:
@@ -542,17 +568,26 @@ class Stream(object):
     # Each poll copies the whole ring, so its cost is the ring's length, not
     # the new entries: poll as seldom as the ring allows, aiming at a quarter
     # of it new per poll (room for bursts; an overrun is counted).
-    MIN_INTERVAL, MAX_INTERVAL = 0.1, 5.0
+    # The interval grows at most twofold per poll and stays under a second
+    # (a burst after a quiet phase must not wrap the ring before the next
+    # poll); kick() (each step's start) polls when the last one is older.
+    MIN_INTERVAL, MAX_INTERVAL = 0.1, 1.0
 
     def pace(self, new, elapsed):
         if not elapsed or elapsed <= 0:
             return
         rate = new / elapsed                       # entries per second
         want = (self.max_entries / 4.0) / rate if rate > 0 else self.MAX_INTERVAL
+        want = min(want, 2 * self.interval)
         self.interval = min(self.MAX_INTERVAL, max(self.MIN_INTERVAL, want))
+
+    def kick(self):
+        if time.monotonic() - self.last_poll >= self.interval:
+            self._wake.set()
 
     def stop(self):
         self._stop.set()
+        self._wake.set()
         self.poll()
         lost = sum(t.lost for t in self.tails.values())
         fr = self.channel.frames

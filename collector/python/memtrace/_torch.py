@@ -59,7 +59,7 @@ class State(object):
         self.handles = []
         self.gtid = getattr(torch._C, "_current_graph_task_id", None)
         self.names = weakref.WeakKeyDictionary()     # module -> (forward, recompute, backward) range names, encoded
-        self.state_seen = {}                         # id(state tensor) -> data_ptr already annotated
+        self.state_seen = {}                         # id(state tensor) -> (weakref, data_ptr) annotated
 
     # ---- names -------------------------------------------------------------
     def name_root(self, root, prefix):
@@ -95,6 +95,8 @@ class State(object):
 
     # ---- steps -------------------------------------------------------------
     def begin_step(self):
+        if self.stream is not None:
+            self.stream.kick()
         if self.step_rid is None:
             self.close_backward()
             self.step_rid = _native.range_start("step %d" % self.step_no)
@@ -266,15 +268,18 @@ class State(object):
             return
         torch = self.torch
         seen = self.state_seen
+        if len(seen) > 65536:   # entries of tensors long gone
+            seen.clear()
         for p, st in opt.state.items():
             for k, v in st.items() if isinstance(st, dict) else ():
                 if isinstance(v, torch.Tensor) and v.is_cuda and v.numel() > 1:
                     # state tensors live across steps, updated in place: once
                     # per tensor and storage
                     ptr = v.data_ptr()
-                    if seen.get(id(v)) == ptr:
+                    was = seen.get(id(v))
+                    if was is not None and was[0]() is v and was[1] == ptr:
                         continue
-                    seen[id(v)] = ptr
+                    seen[id(v)] = (weakref.ref(v), ptr)
                     name = self.pnames.get(id(p), "param%d" % id(p))
                     self.annotate_tensor(v, "optimizer_state/%s.%s" % (name, k))
 
