@@ -179,6 +179,7 @@ typedef struct st {
   const mt_lifetime_visitor *visit;
   int stop;             /* a callback asked to stop */
   int rowid_order;      /* memory only: region rows may be read in rowid order (restarted when unsorted) */
+  int finished;         /* the trace was closed cleanly: 1, 0, or -1 not known yet */
 } st;
 
 static int fail(st *s, int code, const char *what)
@@ -1305,20 +1306,27 @@ static void on_nccl(st *s, int op, int64_t dur, uint64_t bytes, int64_t gs, int6
 
 enum { C_RANGE, C_MEM, C_REGION, C_KERNEL, C_NCCL, NCUR };
 
-static const char *const cursor_sql[NCUR] = {
-  "SELECT ts, te, name_id, thread FROM ranges WHERE kind != 3 ORDER BY ts, rowid",
-  "SELECT ts, rowid, op, kind, device, addr, size, thread, stack, result, context, api "
-  "FROM mem_events ORDER BY ts, rowid",
-  "SELECT ts, op, heap, addr, size, stream, thread, stack, label_id FROM region_events ORDER BY ts, rowid",
-  "SELECT ts, dur, name_id, thread, gpu_start, gpu_end FROM kernels ORDER BY ts, rowid",
-  "SELECT ts, dur, op, bytes, gpu_start, gpu_end FROM nccl_calls ORDER BY ts, rowid",
+/* Each input of the walk: its table, the rows it takes (NULL: all) and the
+ * columns read, all integers (a NULL time as -1; gpu times as 0 with a
+ * column saying whether both are known), in (ts, rowid) order. */
+typedef struct source {
+  const char *table, *where, *cols;
+  int ncols;
+} source;
+
+#define GPU_COLS "coalesce(gpu_start, 0), coalesce(gpu_end, 0), gpu_start IS NOT NULL AND gpu_end IS NOT NULL"
+static const source sources[NCUR] = {
+  { "ranges", "kind != 3", "ts, coalesce(te, -1), name_id, thread", 4 },
+  { "mem_events", NULL, "ts, rowid, op, kind, device, addr, size, thread, stack, result, context, api", 12 },
+  { "region_events", NULL, "ts, op, heap, addr, size, stream, thread, stack, label_id", 9 },
+  { "kernels", NULL, "ts, dur, name_id, thread, " GPU_COLS, 7 },
+  { "nccl_calls", NULL, "ts, dur, op, bytes, " GPU_COLS, 7 },
 };
 
 /* memory only: the region columns pass 1 uses without ranges (ts, op, heap,
    addr, size); the others read as 0.  Fewer columns: less SQLite work per
    row on region-heavy traces. */
-static const char *const region_sql_memory_only =
-  "SELECT ts, op, heap, addr, size FROM region_events ORDER BY ts, rowid";
+static const source region_memory_only = { "region_events", NULL, "ts, op, heap, addr, size", 5 };
 
 #define I64(st_, i) sqlite3_column_int64((st_), (i))
 
@@ -1336,31 +1344,70 @@ static inline int64_t col(const cursor *c, int i)
 }
 
 /* The next row: MT_OK and *live = 1 (a row) or 0 (no more); else an error
- * code (MT__ERETRY from a read-ahead that could not go on). */
+ * code (MT__ERETRY from a memory-only read-ahead in rowid order that could
+ * not go on: the pass starts again). */
 static int cursor_step(st *s, cursor *c, int *live)
 {
   if (c->pf) {
     c->row = mt__prefetch_next(c->pf);
     *live = c->row != NULL;
-    return c->row ? MT_OK : mt__prefetch_status(c->pf);
+    int rc = c->row ? MT_OK : mt__prefetch_status(c->pf);
+    return rc == MT_OK || s->opts->memory_only ? rc : fail(s, MT_ECORRUPT, "damaged trace");
   }
   int st_ = sqlite3_step(c->q);
   *live = st_ == SQLITE_ROW;
   return st_ == SQLITE_ROW || st_ == SQLITE_DONE ? MT_OK : fail(s, MT_ECORRUPT, "damaged trace");
 }
 
-/* Whether the memory-only region rows are read ahead in another thread, in
- * rowid order (the walk starts again in (ts, rowid) order on this
- * connection when they are not in time order): a finished trace (no
- * writer: the second connection sees what the first does) on a file, with
- * MEMTRACE_THREADS not 1. */
-static mt__prefetch *region_prefetch(st *s)
+/* Whether the trace was closed cleanly: no writer, so a second connection
+ * sees what the first does. */
+static int trace_finished(st *s)
+{
+  mt_process_info p;
+  return mt_trace_process(s->t, &p) == MT_OK && p.end_ns >= 0;
+}
+
+/* An input's rows read ahead in another thread, or NULL: a finished trace
+ * on a file, with MEMTRACE_THREADS not 1.  The memory-only pass reads its
+ * region rows in rowid order (cheaper than through the time index; the
+ * pass starts again in (ts, rowid) order on this connection when they are
+ * not in time order) and its other inputs on this connection; the other
+ * walks read every input in (ts, rowid) order (a lifetimes walk cannot
+ * start again once it has called back). */
+static mt__prefetch *read_ahead(st *s, int i, const source *src)
 {
   const char *e = getenv("MEMTRACE_THREADS");
   const char *path = mt_trace_path(s->t);
-  if (!s->opts->memory_only || !s->rowid_order || s->r->incomplete || (e && atoi(e) == 1) || !path || !*path)
+  if ((e && atoi(e) == 1) || !path || !*path || (s->opts->memory_only && (i != C_REGION || !s->rowid_order)))
     return NULL;
-  return mt__prefetch_start(path, "region_events", "ts, op, heap, addr, size", 5);
+  if (s->finished < 0)
+    s->finished = trace_finished(s);
+  if (!s->finished)
+    return NULL;
+  return mt__prefetch_start(path, src->table, src->where, src->cols, src->ncols, !s->opts->memory_only);
+}
+
+/* Opens input i at its first row: read ahead when it can be, else (also
+ * when the read-ahead fails before its first row: nothing was walked yet)
+ * a statement on the trace's connection. */
+static int cursor_open(st *s, int i, cursor *c, int *live)
+{
+  const source *src = i == C_REGION && s->opts->memory_only ? &region_memory_only : &sources[i];
+  if ((c->pf = read_ahead(s, i, src))) {
+    c->row = mt__prefetch_next(c->pf);
+    if (c->row || mt__prefetch_status(c->pf) == MT_OK) {
+      *live = c->row != NULL;
+      return MT_OK;
+    }
+    mt__prefetch_stop(c->pf);
+    c->pf = NULL;
+  }
+  char sql[512];
+  snprintf(sql, sizeof sql, "SELECT %s FROM %s%s%s ORDER BY ts, rowid", src->cols, src->table,
+           src->where ? " WHERE " : "", src->where ? src->where : "");
+  if (sqlite3_prepare_v2(s->db, sql, -1, &c->q, NULL) != SQLITE_OK)
+    return fail(s, MT_ECORRUPT, "damaged trace");
+  return cursor_step(s, c, live);
 }
 
 static int walk(st *s)
@@ -1375,14 +1422,7 @@ static int walk(st *s)
   for (int i = 0; i < NCUR; i++) {
     if (!want[i])
       continue;
-    if (i == C_REGION)
-      cur[i].pf = region_prefetch(s);
-    const char *sql = i == C_REGION && s->opts->memory_only ? region_sql_memory_only : cursor_sql[i];
-    if (!cur[i].pf && sqlite3_prepare_v2(s->db, sql, -1, &cur[i].q, NULL) != SQLITE_OK) {
-      rc = fail(s, MT_ECORRUPT, "damaged trace");
-      goto out;
-    }
-    if ((rc = cursor_step(s, &cur[i], &live[i])) != MT_OK)
+    if ((rc = cursor_open(s, i, &cur[i], &live[i])) != MT_OK)
       goto out;
     if (live[i])
       head[i] = col(&cur[i], 0);
@@ -1432,17 +1472,16 @@ static int walk(st *s)
       continue;
     }
     cursor *c = &cur[best];
-    sqlite3_stmt *q = c->q;
     switch (best) {
     case C_RANGE:
       s->r->n_ranges += s->pass == 1;
-      rc = range_push(s, I64(q, 0), sqlite3_column_type(q, 1) == SQLITE_NULL ? -1 : I64(q, 1), I64(q, 2), I64(q, 3));
+      rc = range_push(s, col(c, 0), col(c, 1), col(c, 2), col(c, 3));
       break;
     case C_MEM: {
-      memrow m = { .ts = I64(q, 0), .rowid = I64(q, 1), .op = (int)I64(q, 2), .kind = (int)I64(q, 3),
-                   .device = (int)I64(q, 4), .addr = (uint64_t)I64(q, 5), .size = (uint64_t)I64(q, 6),
-                   .thread = I64(q, 7), .stack = I64(q, 8), .result = (int)I64(q, 9), .context = (int)I64(q, 10),
-                   .api = (int)I64(q, 11) };
+      memrow m = { .ts = col(c, 0), .rowid = col(c, 1), .op = (int)col(c, 2), .kind = (int)col(c, 3),
+                   .device = (int)col(c, 4), .addr = (uint64_t)col(c, 5), .size = (uint64_t)col(c, 6),
+                   .thread = col(c, 7), .stack = col(c, 8), .result = (int)col(c, 9), .context = (int)col(c, 10),
+                   .api = (int)col(c, 11) };
       rc = on_mem(s, &m);
       break;
     }
@@ -1450,22 +1489,20 @@ static int walk(st *s)
       regrow e = { .ts = col(c, 0), .op = (int)col(c, 1), .heap = col(c, 2), .addr = (uint64_t)col(c, 3),
                    .size = (uint64_t)col(c, 4) };
       if (!s->opts->memory_only) {
-        e.stream = I64(q, 5);
-        e.thread = I64(q, 6);
-        e.stack = I64(q, 7);
-        e.label_id = I64(q, 8);
+        e.stream = col(c, 5);
+        e.thread = col(c, 6);
+        e.stack = col(c, 7);
+        e.label_id = col(c, 8);
       }
       rc = on_region(s, &e);
       break;
     }
-    case C_KERNEL: {
-      int g = sqlite3_column_type(q, 4) != SQLITE_NULL && sqlite3_column_type(q, 5) != SQLITE_NULL;
-      on_kernel(s, I64(q, 0), I64(q, 1), I64(q, 2), I64(q, 3), I64(q, 4), I64(q, 5), g);
+    case C_KERNEL:
+      on_kernel(s, col(c, 0), col(c, 1), col(c, 2), col(c, 3), col(c, 4), col(c, 5), (int)col(c, 6));
       break;
-    }
     case C_NCCL: {
-      int g = sqlite3_column_type(q, 4) != SQLITE_NULL && sqlite3_column_type(q, 5) != SQLITE_NULL;
-      on_nccl(s, (int)I64(q, 2), I64(q, 1), (uint64_t)I64(q, 3), I64(q, 4), I64(q, 5), g);
+      int g = (int)col(c, 6);
+      on_nccl(s, (int)col(c, 2), col(c, 1), (uint64_t)col(c, 3), col(c, 4), col(c, 5), g);
       s->nccl_gpu |= g;
       break;
     }
@@ -2308,7 +2345,7 @@ static int analyze(mt_trace *t, const mt_analysis_opts *opts_in, mt_rank *r, mt_
     opts.max_objects = 200;
   if (!opts.max_groups)
     opts.max_groups = 100;
-  st s_ = { .rowid_order = rowid_order }, *s = &s_;
+  st s_ = { .rowid_order = rowid_order, .finished = -1 }, *s = &s_;
   int rc = st_init(s, t, &opts, r, err);
   mt__strs *strs = r->priv;
   if (rc != MT_OK)
@@ -2528,7 +2565,7 @@ int mt_lifetimes_walk(mt_trace *t, const mt_lifetime_visitor *v, mt_error *err)
   }
   mt_analysis_opts opts = { .rank = -1 };
   mt_rank r = { 0 };
-  st s_ = { 0 }, *s = &s_;
+  st s_ = { .finished = -1 }, *s = &s_;
   s->visit = v;
   int rc = st_init(s, t, &opts, &r, err);
   /* the same passes as a report's pass 2, without snapshots, kernels

@@ -71,16 +71,20 @@ static inline void mt__sort(void *base, size_t n, size_t size, int (*cmp)(const 
 
 /* A table's rows read ahead in another thread on its own read-only
  * connection to path (prefetch.c): the ncols integer columns cols (SQL,
- * comma-separated; the first one is the time) in rowid order, in blocks,
- * with bounded memory.  next returns the next row (valid until the next
- * call) or NULL at the end; status then says why: MT_OK (all rows) or
- * MT__ERETRY (a row's time decreased -- the rows so far were in
- * (ts, rowid) order, the rest were not read -- or the second connection
- * failed: read them some other way).  stop cancels the thread and frees
- * everything; NULL is allowed. */
+ * comma-separated; the first one is the time) of table's rows (those
+ * matching where, SQL or NULL), in blocks, with bounded memory.  ordered:
+ * in (ts, rowid) order through SQLite's ORDER BY; else in rowid order
+ * (where must then be NULL), stopping at the first row whose time
+ * decreases.  next returns the next row (valid until the next call) or
+ * NULL at the end; status then says why: MT_OK (all rows) or MT__ERETRY
+ * (rowid order: a row's time decreased -- the rows so far were in
+ * (ts, rowid) order, the rest were not read; either order: the second
+ * connection or its scan failed: read them some other way).  stop cancels
+ * the thread and frees everything; NULL is allowed. */
 #define MT__ERETRY (-100)
 typedef struct mt__prefetch mt__prefetch;
-mt__prefetch *mt__prefetch_start(const char *path, const char *table, const char *cols, int ncols);
+mt__prefetch *mt__prefetch_start(const char *path, const char *table, const char *where, const char *cols, int ncols,
+                                 int ordered);
 const int64_t *mt__prefetch_next(mt__prefetch *p);
 int mt__prefetch_status(mt__prefetch *p);
 void mt__prefetch_stop(mt__prefetch *p);

@@ -1,20 +1,25 @@
 /* libmemtrace-analysis: a table's rows read ahead in a second thread.
  *
  * The thread opens its own read-only connection to the trace (a SQLite
- * connection is not shared between threads here: NOMUTEX), scans the table
- * in rowid order and copies the columns into blocks of PF_ROWS rows; the
- * walk consumes them.  At most PF_BLOCKS blocks are in flight, so memory
- * stays bounded (PF_BLOCKS * PF_ROWS * ncols * 8 bytes) whatever the
- * table's size.  The rows reach C through an SQL function evaluated in the
- * scan's WHERE clause (values, not sqlite3_step and sqlite3_column_int64
- * per row and column: about 30 % less CPU on a region-heavy trace).  The
- * scan stops with MT__ERETRY as soon as a row's first column (ts)
- * decreases or its rowid does not increase: the rows seen were then in
- * (ts, rowid) order, the order the walk needs, and the walk starts again
- * without read-ahead.  So does it when the second connection cannot be
- * had or its scan fails (the first connection then says why, if it can).
- * What it buys: SQLite's work (most of a region-heavy memory-only pass)
- * overlaps with the walk's own. */
+ * connection is not shared between threads here: NOMUTEX) and copies the
+ * columns of the rows it reads into blocks of PF_ROWS rows; the walk
+ * consumes them.  At most PF_BLOCKS blocks are in flight, so memory stays
+ * bounded (PF_BLOCKS * PF_ROWS * ncols * 8 bytes) whatever the table's
+ * size.  The rows reach C through an SQL function (values, not
+ * sqlite3_column_int64 per row and column: about 30 % less CPU on a
+ * region-heavy trace).  Two orders:
+ * - rowid order (the memory-only pass): the function is evaluated in the
+ *   WHERE clause of one count(*) scan (no sqlite3_step per row either).
+ *   The scan stops with MT__ERETRY as soon as a row's first column (ts)
+ *   decreases or its rowid does not increase: the rows seen were then in
+ *   (ts, rowid) order, the order the walk needs, and the walk starts again
+ *   without read-ahead;
+ * - (ts, rowid) order (the other walks, which cannot start again: a
+ *   lifetimes walk has called back): the function is the result column of
+ *   the same ORDER BY the walk's own statement has, stepped row by row.
+ * Either stops with MT__ERETRY when the second connection cannot be had or
+ * its scan fails (the first connection then says why, if it can).  What it
+ * buys: SQLite's work (most of a walk) overlaps with the walk's own. */
 #include "config.h"
 #include <pthread.h>
 #include <stdio.h>
@@ -31,7 +36,7 @@ struct mt__prefetch {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   char *path, *sql;
-  int ncols;
+  int ncols, ordered;
   int64_t *buf;                 /* PF_BLOCKS blocks of PF_ROWS * ncols */
   size_t fill[PF_BLOCKS];       /* rows in each handed-over block */
   size_t produced, consumed;    /* blocks handed over / given back (under mu) */
@@ -71,7 +76,8 @@ static void take_row(sqlite3_context *ctx, int argc, sqlite3_value **v)
   int64_t *row = p->wblock + p->wn * (size_t)p->ncols;
   for (int i = 0; i < p->ncols; i++)
     row[i] = sqlite3_value_int64(v[1 + i]);
-  if (rowid <= p->last_rowid || row[0] < p->last_ts) {
+  if (p->ordered ? row[0] < p->last_ts || (row[0] == p->last_ts && rowid <= p->last_rowid)
+                 : rowid <= p->last_rowid || row[0] < p->last_ts) {
     p->wstatus = MT__ERETRY;
     sqlite3_result_error(ctx, "not in time order", -1);
     return;
@@ -101,7 +107,13 @@ static void *producer(void *arg)
                               NULL) != SQLITE_OK ||
       sqlite3_prepare_v2(db, p->sql, -1, &q, NULL) != SQLITE_OK)
     p->wstatus = MT__ERETRY;
-  else if (sqlite3_step(q) != SQLITE_ROW)
+  else if (p->ordered) {
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+      ;
+    if (rc != SQLITE_DONE)
+      p->wstatus = MT__ERETRY;
+  } else if (sqlite3_step(q) != SQLITE_ROW)
     p->wstatus = MT__ERETRY;
   sqlite3_finalize(q);
   sqlite3_close(db);
@@ -115,19 +127,27 @@ static void *producer(void *arg)
   return NULL;
 }
 
-mt__prefetch *mt__prefetch_start(const char *path, const char *table, const char *cols, int ncols)
+mt__prefetch *mt__prefetch_start(const char *path, const char *table, const char *where, const char *cols, int ncols,
+                                 int ordered)
 {
   mt__prefetch *p = calloc(1, sizeof *p);
   if (!p)
     return NULL;
   p->ncols = ncols;
+  p->ordered = ordered;
   p->path = strdup(path);
-  size_t len = strlen(table) + strlen(cols) + 64;
+  size_t len = strlen(table) + strlen(cols) + (where ? strlen(where) : 0) + 96;
   p->sql = malloc(len);
   p->buf = malloc((size_t)PF_BLOCKS * PF_ROWS * (size_t)ncols * sizeof *p->buf);
   if (!p->path || !p->sql || !p->buf)
     goto fail;
-  snprintf(p->sql, len, "SELECT count(*) FROM %s WHERE mt__row(rowid, %s)", table, cols);
+  if (ordered)
+    snprintf(p->sql, len, "SELECT mt__row(rowid, %s) FROM %s%s%s ORDER BY ts, rowid", cols, table,
+             where ? " WHERE " : "", where ? where : "");
+  else if (!where)
+    snprintf(p->sql, len, "SELECT count(*) FROM %s WHERE mt__row(rowid, %s)", table, cols);
+  else
+    goto fail;   /* a filter beside the function: SQLite could call the function first */
   pthread_mutex_init(&p->mu, NULL);
   pthread_cond_init(&p->cv, NULL);
   if (pthread_create(&p->th, NULL, producer, p) != 0) {
