@@ -432,79 +432,76 @@ static void fork_child(void)
 
 /* ---- exec: finish this image's trace, keep the preload ------------------ */
 
-static char **env_with_preload(char *const envp[])
+#define ENV_KEEP_N 6
+static const char *const env_keep[ENV_KEEP_N] = { "MEMTRACE_RUN_DIR", "MEMTRACE_RUN_ID", "MEMTRACE_STACKS",
+                                                  "MEMTRACE_CUPTI", "MEMTRACE_BUFFER_SIZE",
+                                                  "NVTX_INJECTION64_PATH" };
+
+static size_t env_count(char *const envp[])
+{
+  size_t n = 0;
+  while (envp && envp[n])
+    n++;
+  return n;
+}
+
+/* The environment for the new image with the preload and memtrace's
+ * variables put back where the program dropped them, built in the caller's
+ * storage (out: at least env_count + 2 + ENV_KEEP_N pointers; buf for the
+ * strings added) and never with malloc: a vfork child runs in its parent's
+ * memory.  Returns 1 when built, 0 when envp needs nothing, -1 when buf is
+ * too small (the program's environment then goes as it is). */
+static int env_build(char *const envp[], char **out, char *buf, size_t buflen)
 {
   if (!mt__cfg.self_path[0] || !envp)
-    return NULL;
-  static const char *const keep[] = { "MEMTRACE_RUN_DIR", "MEMTRACE_RUN_ID", "MEMTRACE_STACKS",
-                                      "MEMTRACE_CUPTI", "MEMTRACE_BUFFER_SIZE",
-                                      "NVTX_INJECTION64_PATH" };
-  size_t n = 0;
+    return 0;
+  size_t n = env_count(envp);
   int has_preload = 0;
-  int has[sizeof keep / sizeof keep[0]] = { 0 };
-  for (; envp[n]; n++) {
-    if (strncmp(envp[n], "LD_PRELOAD=", 11) == 0 && strstr(envp[n], mt__cfg.self_path))
+  int has[ENV_KEEP_N] = { 0 };
+  for (size_t i = 0; i < n; i++) {
+    if (strncmp(envp[i], "LD_PRELOAD=", 11) == 0 && strstr(envp[i], mt__cfg.self_path))
       has_preload = 1;
-    for (size_t k = 0; k < sizeof keep / sizeof keep[0]; k++)
-      if (strncmp(envp[n], keep[k], strlen(keep[k])) == 0 && envp[n][strlen(keep[k])] == '=')
+    for (size_t k = 0; k < ENV_KEEP_N; k++)
+      if (strncmp(envp[i], env_keep[k], strlen(env_keep[k])) == 0 && envp[i][strlen(env_keep[k])] == '=')
         has[k] = 1;
   }
   int need = !has_preload;
-  for (size_t k = 0; k < sizeof keep / sizeof keep[0]; k++)
-    need |= !has[k] && getenv(keep[k]);
+  for (size_t k = 0; k < ENV_KEEP_N; k++)
+    need |= !has[k] && getenv(env_keep[k]);
   if (!need)
-    return NULL;
-  char **e = calloc(n + 2 + sizeof keep / sizeof keep[0], sizeof *e);
-  if (!e)
-    return NULL;
-  size_t j = 0;
+    return 0;
+  size_t j = 0, used = 0;
+#define ENV_ADD(...)                                                   \
+  do {                                                                 \
+    int w_ = snprintf(buf + used, buflen - used, __VA_ARGS__);         \
+    if (w_ < 0 || (size_t)w_ >= buflen - used)                         \
+      return -1;                                                       \
+    out[j++] = buf + used;                                             \
+    used += (size_t)w_ + 1;                                            \
+  } while (0)
   for (size_t i = 0; i < n; i++) {
     if (!has_preload && strncmp(envp[i], "LD_PRELOAD=", 11) == 0) {
-      size_t len = strlen(envp[i]) + strlen(mt__cfg.self_path) + 2;
-      char *s = malloc(len);
-      if (s) {
-        snprintf(s, len, "LD_PRELOAD=%s:%s", mt__cfg.self_path, envp[i] + 11);
-        e[j++] = s;
-        has_preload = 1;
-        continue;
-      }
+      ENV_ADD("LD_PRELOAD=%s:%s", mt__cfg.self_path, envp[i] + 11);
+      has_preload = 1;
+      continue;
     }
-    e[j++] = envp[i];
+    out[j++] = envp[i];
   }
-  if (!has_preload) {
-    size_t len = strlen(mt__cfg.self_path) + 12;
-    char *s = malloc(len);
-    if (s) {
-      snprintf(s, len, "LD_PRELOAD=%s", mt__cfg.self_path);
-      e[j++] = s;
-    }
+  if (!has_preload)
+    ENV_ADD("LD_PRELOAD=%s", mt__cfg.self_path);
+  for (size_t k = 0; k < ENV_KEEP_N; k++) {
+    const char *v = getenv(env_keep[k]);
+    if (!has[k] && v)
+      ENV_ADD("%s=%s", env_keep[k], v);
   }
-  for (size_t k = 0; k < sizeof keep / sizeof keep[0]; k++) {
-    const char *v = getenv(keep[k]);
-    if (!has[k] && v) {
-      size_t len = strlen(keep[k]) + strlen(v) + 2;
-      char *s = malloc(len);
-      if (s) {
-        snprintf(s, len, "%s=%s", keep[k], v);
-        e[j++] = s;
-      }
-    }
-  }
-  e[j] = NULL;
-  return e;
+#undef ENV_ADD
+  out[j] = NULL;
+  return 1;
 }
 
 static void before_exec(void)
 {
   mt__shutdown("exec");
-}
-
-/* The environment for the new image: with the preload, except in a vfork
- * child (no malloc there: the exec'd program keeps the preload only when
- * envp has it, as it does when passed the parent's environment). */
-static char **exec_env(char *const envp[])
-{
-  return in_borrowed_memory() ? NULL : env_with_preload(envp);
 }
 
 /* A failed exec leaves the process running with a finished trace: start
@@ -521,16 +518,31 @@ static void after_failed_exec(void)
 
 typedef int (*execve_fn)(const char *, char *const[], char *const[]);
 
+/* Declares `char *const *var`: envp with the preload put back, built on this
+ * frame's stack (a huge environment goes as it is). */
+#define ENV_BUF 16384
+#define EXEC_ENV(envp, var)                                                         \
+  size_t env_n_ = env_count(envp);                                                  \
+  char *env_v_[env_n_ <= 8192 ? env_n_ + 2 + ENV_KEEP_N : 1];                       \
+  char env_b_[ENV_BUF];                                                             \
+  char *const *var = env_n_ <= 8192 && env_build(envp, env_v_, env_b_, sizeof env_b_) > 0 ? env_v_ : (envp)
+
+/* Resolved at load: a vfork child must not enter the dynamic linker. */
+static execve_fn real_execve, real_execvpe;
+
+static void resolve_exec(void)
+{
+  real_execve = (execve_fn)mt__resolve("execve");
+  real_execvpe = (execve_fn)mt__resolve("execvpe");
+}
+
 MT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-  static execve_fn real;
-  if (!real)
-    real = (execve_fn)mt__resolve("execve");
+  execve_fn real = real_execve ? real_execve : (execve_fn)mt__resolve("execve");
   before_exec();
-  char **e = exec_env(envp);
-  int rc = real(path, argv, e ? e : envp);
+  EXEC_ENV(envp, e);
+  int rc = real(path, argv, e);
   int saved = errno;
-  free(e);   /* the strings leak on failure: exec failures are rare */
   after_failed_exec();
   errno = saved;
   return rc;
@@ -538,14 +550,11 @@ MT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 
 MT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-  static execve_fn real;
-  if (!real)
-    real = (execve_fn)mt__resolve("execvpe");
+  execve_fn real = real_execvpe ? real_execvpe : (execve_fn)mt__resolve("execvpe");
   before_exec();
-  char **e = exec_env(envp);
-  int rc = real(file, argv, e ? e : envp);
+  EXEC_ENV(envp, e);
+  int rc = real(file, argv, e);
   int saved = errno;
-  free(e);
   after_failed_exec();
   errno = saved;
   return rc;
@@ -665,6 +674,7 @@ __attribute__((constructor)) static void mt__load(void)
   mt__t_in = MT_F_SELF;
   owner_pid = getpid();
   read_config();
+  resolve_exec();
   mt__start_ns = mt__now();
   if (pthread_key_create(&tbuf_key, tbuf_release) == 0)
     tbuf_key_ok = 1;

@@ -5,8 +5,9 @@
  *   fork N           N pairs in the parent, then a child doing N pairs
  *   exec N           N pairs, then exec of itself as "pairs N"
  *   vfork N          N pairs, a vfork child that execs /bin/true, one whose
- *                    exec fails (it _exits), then N more pairs (Python's
- *                    subprocess spawns this way)
+ *                    exec fails (it _exits), one that execs "pairs N" with an
+ *                    environment of its own (no preload), then N more pairs
+ *                    (Python's subprocess spawns this way)
  *   sleep N          N pairs, then sleep (killed by the test)
  *   segv N           N pairs, then a NULL dereference
  *   exit CODE        one pair, prints a line, exits CODE
@@ -38,12 +39,13 @@ static int pairs(int n)
   return bad;
 }
 
-/* The exit status of a vfork child that execs path (127: the exec failed). */
-static int vfork_exec(const char *path)
+/* The exit status of a vfork child that execs argv[0] with envp (127: the
+ * exec failed). */
+static int vfork_exec(char *const argv[], char *const envp[])
 {
   pid_t c = vfork();
   if (c == 0) {
-    execve(path, (char *[]){ (char *)path, NULL }, environ);
+    execve(argv[0], argv, envp);
     _exit(127);
   }
   int st;
@@ -103,7 +105,14 @@ int main(int argc, char **argv)
     return 1;
   } else if (!strcmp(mode, "vfork")) {
     pairs(n);
-    if (vfork_exec("/bin/true") != 0 || vfork_exec("/nonexistent/memtrace-test") != 127 || pairs(n))
+    /* a child given its own environment, without the preload or memtrace's
+     * variables (subprocess.Popen(env=...)): traced all the same */
+    char num[16], lib[4096];
+    snprintf(num, sizeof num, "%d", n);
+    snprintf(lib, sizeof lib, "LD_LIBRARY_PATH=%s", getenv("LD_LIBRARY_PATH") ? getenv("LD_LIBRARY_PATH") : "");
+    if (vfork_exec((char *[]){ "/bin/true", NULL }, environ) != 0 ||
+        vfork_exec((char *[]){ "/nonexistent/memtrace-test", NULL }, environ) != 127 ||
+        vfork_exec((char *[]){ "/proc/self/exe", "pairs", num, NULL }, (char *[]){ lib, NULL }) != 0 || pairs(n))
       return 1;
   } else if (!strcmp(mode, "sleep")) {
     pairs(n);
