@@ -64,11 +64,22 @@ PY
   LD_LIBRARY_PATH=$SIM${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$MT" record -q --python-stacks -o "$d" -- "$py" \
     "$SRC/tests/python/train_simgpu.py" "$d.json" 3 >"$TMP/out" 2>"$TMP/err" || true
   line=$(grep -n 'x.unsqueeze(-1) \* self.w' "$SRC/tests/python/train_simgpu.py" | cut -d: -f1)
-  "$MT" report --format json "$d" > "$TMP/stacks.json" 2>&1
-  if grep -q "train_simgpu.py:$line " "$TMP/stacks.json"; then
-    ok "torch $(torch_version "$py") on the simulated GPU, --python-stacks: the dense layer's products named train_simgpu.py:$line (its forward line)"
+  r=$("$py" - "$d" "$d.json" "$line" <<'PY'
+import glob, json, sqlite3, sys
+exp = json.load(open(sys.argv[2]))
+db = sqlite3.connect(glob.glob(sys.argv[1] + "/*.mtrace")[0])
+n = db.execute("""SELECT COUNT(*) FROM region_events r JOIN frames f ON f.id = r.stack
+                  JOIN strings s ON s.id = f.symbol_id
+                  WHERE r.op = 1 AND s.value LIKE ?""", ("%%train_simgpu.py:%s forward" % sys.argv[3],)).fetchone()[0]
+dense = sum(1 for m in exp["modules"] if m.endswith((".up", ".down")))
+print(n, dense * exp["steps"])
+PY
+)
+  set -- $r
+  if [ -n "${1:-}" ] && [ "$1" -ge "${2:-1}" ]; then
+    ok "torch $(torch_version "$py") on the simulated GPU, --python-stacks: $1 blocks made at train_simgpu.py:$line (the dense layer's forward line; at least one per dense call, $2)"
   else
-    not_ok "--python-stacks: no allocation at train_simgpu.py:$line: $(tail -n 3 "$TMP/err")"
+    not_ok "--python-stacks: blocks at train_simgpu.py:$line: $r $(tail -n 3 "$TMP/err")"
   fi
   # torch.profiler's memory timeline of the same steps: its category split at the peak
   MT_TEST_PROFILE=$TMP/timeline.raw.json.gz run_sim "$py" profiled ""
