@@ -14,7 +14,9 @@ DEV=${2:-cuda}
 STEPS=${3:-200}
 ROUNDS=${4:-5}
 export MT_SIM_DEVICES=1 MEMTRACE_PYTHON_DIR="$S/collector/python"
-[ "$DEV" = cuda ] && export LD_LIBRARY_PATH="$(cd "$B/tests/sim/cuda/.libs" && pwd -P)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# without a GPU, cuda means the simulated one (MT_TEST_REAL_GPU=1: the real device)
+[ "$DEV" = cuda ] && [ "${MT_TEST_REAL_GPU:-0}" != 1 ] && \
+  export LD_LIBRARY_PATH="$(cd "$B/tests/sim/cuda/.libs" && pwd -P)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/mt-bench.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 plain="" rec="" stk="" col=""

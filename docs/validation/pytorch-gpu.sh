@@ -94,4 +94,11 @@ PY
   "$MT" record -o "$OUT/ddp.memtrace" -- torchrun --nproc_per_node 2 "$OUT/ddp.py" > "$OUT/ddp.log" 2>&1
   ls "$OUT/ddp.memtrace"; grep max_memory "$OUT/ddp.log"
 fi
+# The simulated-GPU checks of tests/python/test_simgpu.sh on the real device:
+# peaks, reserved and identity bytes against torch's own numbers, the
+# expandable/async/OOM/graph/profiler/checkpointing comparisons (TAP)
+MT_TEST_REAL_GPU=1 MT_PYTHON="$PY" MT_BUILDDIR=. MT_SRCDIR=. sh tests/python/test_simgpu.sh > "$OUT/test_simgpu.tap" 2>&1
+grep -c '^ok' "$OUT/test_simgpu.tap" | sed 's/$/ ok/'; grep '^not ok' "$OUT/test_simgpu.tap"
+# step-time overhead (the issue's <= 3%), side by side, on the device
+MT_TEST_REAL_GPU=1 sh bench/torch_overhead.sh "$PY" cuda 200 5 > "$OUT/overhead.txt" 2>&1; cat "$OUT/overhead.txt"
 echo "traces and logs in $OUT"

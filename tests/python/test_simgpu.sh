@@ -1,6 +1,6 @@
 #!/bin/sh
 # Real PyTorch (a CUDA 13 build: scripts/install-torch.sh's 2.11) training
-# on the simulated GPU (tests/sim/cuda) under memtrace record: the caching
+# on the simulated GPU (tests/sim/cuda; MT_TEST_REAL_GPU=1: a real one) under memtrace record: the caching
 # allocator's history stream, expandable segments, the cudaMallocAsync
 # backend and an OOM, each checked against what torch itself reports
 # (max_memory_allocated/reserved, the bytes of its parameters, gradients and
@@ -9,10 +9,24 @@
 . "${MT_SRCDIR:-.}/tests/python/common.sh"
 export MEMTRACE_PYTHON_DIR=$(cd "$SRC/collector/python" && pwd -P)
 B=${MT_BUILDDIR:-.}
-SIM=$(cd "$B/tests/sim/cuda/.libs" && pwd -P)
+# MT_TEST_REAL_GPU=1: the same checks on a real GPU (docs/validation/pytorch-gpu.sh)
+if [ "${MT_TEST_REAL_GPU:-0}" = 1 ]; then
+  LDP=${LD_LIBRARY_PATH:-}
+  OOMB=$((1 << 40)); OOML="1.00 TiB"
+  WHERE="a real GPU"
+else
+  SIM=$(cd "$B/tests/sim/cuda/.libs" && pwd -P)
+  LDP=$SIM${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  OOMB=$((1 << 30)); OOML="1.00 GiB"
+  WHERE="the simulated GPU"
+fi
 pys=""
 for py in $(torch_pys 2.0); do
-  "$py" -c "import sys, torch; sys.exit(not (torch.version.cuda or '').startswith('13.'))" 2>/dev/null && pys="$pys $py"
+  if [ "${MT_TEST_REAL_GPU:-0}" = 1 ]; then
+    "$py" -c "import sys, torch; sys.exit(not torch.cuda.is_available())" 2>/dev/null && pys="$pys $py"
+  else
+    "$py" -c "import sys, torch; sys.exit(not (torch.version.cuda or '').startswith('13.'))" 2>/dev/null && pys="$pys $py"
+  fi
 done
 if [ -z "$pys" ]; then
   ok "# SKIP no CUDA 13 build of torch >= 2.0 (sh scripts/install-torch.sh)"
@@ -21,8 +35,8 @@ fi
 export MT_SIM_DEVICES=1
 run_sim() { # PY LABEL ALLOC_CONF [OOM_BYTES]
   py=$1; v=$(torch_version "$py"); d=$TMP/sim-$v-$2
-  export TAP_PREFIX="torch $v on the simulated GPU, $2: "
-  if LD_LIBRARY_PATH=$SIM${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} PYTORCH_CUDA_ALLOC_CONF=$3 \
+  export TAP_PREFIX="torch $v on $WHERE, $2: "
+  if LD_LIBRARY_PATH=$LDP PYTORCH_CUDA_ALLOC_CONF=$3 \
       "$MT" record -q -o "$d" -- "$py" "$SRC/tests/python/train_simgpu.py" "$d.json" 3 ${4:-} >"$TMP/out" 2>"$TMP/err"; then
     ok "${TAP_PREFIX}training under memtrace record"
   else
@@ -35,17 +49,17 @@ for py in $pys; do
   run_sim "$py" default ""
   run_sim "$py" expandable "expandable_segments:True"
   run_sim "$py" async "backend:cudaMallocAsync"
-  MT_SIM_DEVICE_MEMORY=$((256 << 20)) run_sim "$py" oom "" $((1 << 30))
+  MT_SIM_DEVICE_MEMORY=$((256 << 20)) run_sim "$py" oom "" $OOMB
   v=$(torch_version "$py")
   "$MT" report "$TMP/sim-$v-oom" > "$TMP/oom.txt" 2>&1
   # the first finding: before the drops line and every section
   l=$(awk '/OUT OF MEMORY|Dropped events|^Rank / { print; exit }' "$TMP/oom.txt")
-  case $l in *"OUT OF MEMORY on rank 0"*"1.00 GiB requested"*) ok "the report's first finding is the OOM: $l";;
+  case $l in *"OUT OF MEMORY on rank 0"*"$OOML requested"*) ok "the report's first finding is the OOM: $l";;
     *) not_ok "the report's first finding is not the OOM: $l";; esac
   # gradients freed by zero_grad and made again each step (set_to_none, torch's
   # default), several steps between two polls: every one keeps its identity
   d=$TMP/sim-$v-grads
-  MT_TEST_SET_TO_NONE=1 LD_LIBRARY_PATH=$SIM${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$MT" record -q -o "$d" -- "$py" \
+  MT_TEST_SET_TO_NONE=1 LD_LIBRARY_PATH=$LDP "$MT" record -q -o "$d" -- "$py" \
     "$SRC/tests/python/train_simgpu.py" "$d.json" 6 >"$TMP/out" 2>"$TMP/err" || true
   r=$("$py" - "$d" "$d.json" <<'PY'
 import glob, json, sqlite3, sys
@@ -57,11 +71,11 @@ print(n, exp["nparams"] * exp["steps"])
 PY
 )
   set -- $r
-  [ -n "${1:-}" ] && [ "$1" = "${2:-x}" ] && ok "torch $v on the simulated GPU: zero_grad(set_to_none) over 6 steps: each step's $(( $2 / 6 )) gradients labelled ($1 of $2)" \
+  [ -n "${1:-}" ] && [ "$1" = "${2:-x}" ] && ok "torch $v on $WHERE: zero_grad(set_to_none) over 6 steps: each step's $(( $2 / 6 )) gradients labelled ($1 of $2)" \
     || not_ok "gradients labelled with set_to_none over 6 steps: $r $(tail -n 2 "$TMP/err")"
   # --python-stacks: forward tensors are named by the line that made them
   d=$TMP/sim-$v-stacks
-  LD_LIBRARY_PATH=$SIM${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$MT" record -q --python-stacks -o "$d" -- "$py" \
+  LD_LIBRARY_PATH=$LDP "$MT" record -q --python-stacks -o "$d" -- "$py" \
     "$SRC/tests/python/train_simgpu.py" "$d.json" 3 >"$TMP/out" 2>"$TMP/err" || true
   line=$(grep -n 'x.unsqueeze(-1) \* self.w' "$SRC/tests/python/train_simgpu.py" | cut -d: -f1)
   r=$("$py" - "$d" "$d.json" "$line" <<'PY'
@@ -77,13 +91,13 @@ PY
 )
   set -- $r
   if [ -n "${1:-}" ] && [ "$1" -ge "${2:-1}" ]; then
-    ok "torch $(torch_version "$py") on the simulated GPU, --python-stacks: $1 blocks made at train_simgpu.py:$line (the dense layer's forward line; at least one per dense call, $2)"
+    ok "torch $(torch_version "$py") on $WHERE, --python-stacks: $1 blocks made at train_simgpu.py:$line (the dense layer's forward line; at least one per dense call, $2)"
   else
     not_ok "--python-stacks: blocks at train_simgpu.py:$line: $r $(tail -n 3 "$TMP/err")"
   fi
   # torch.profiler's memory timeline of the same steps: its category split at the peak
   MT_TEST_PROFILE=$TMP/timeline.raw.json.gz run_sim "$py" profiled ""
-  export TAP_PREFIX="torch $(torch_version "$py") on the simulated GPU, vs torch.profiler: "
+  export TAP_PREFIX="torch $(torch_version "$py") on $WHERE, vs torch.profiler: "
   if "$MT" import --format memory-timeline "$TMP/timeline.raw.json.gz" -o "$TMP/timeline.mtrace" >/dev/null 2>"$TMP/err"; then
     tap_py "$py" "$SRC/tests/python/check_profiler.py" "$TMP/sim-$v-profiled" "$TMP/timeline.mtrace"
   else
@@ -92,9 +106,9 @@ PY
   unset TAP_PREFIX
   # replay and recommend against real torch.utils.checkpoint runs
   d=$TMP/sim-$v-ckpt
-  if LD_LIBRARY_PATH=$SIM${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$MT" record -q -o "$d" -- "$py" \
+  if LD_LIBRARY_PATH=$LDP "$MT" record -q -o "$d" -- "$py" \
       "$SRC/tests/python/ckpt_simgpu.py" "$d.json" 3 >"$TMP/out" 2>"$TMP/err"; then
-    ok "torch $(torch_version "$py") on the simulated GPU: an 8-block model recorded without checkpointing"
+    ok "torch $(torch_version "$py") on $WHERE: an 8-block model recorded without checkpointing"
   else
     not_ok "checkpointing model: $(grep -v Warning "$TMP/err" | tail -n 5)"
   fi
@@ -108,7 +122,7 @@ for p in json.load(sys.stdin)['plans']:
     pred=$("$MT" replay "$d" --checkpoint "$plan" --format json | "$py" -c "
 import json, sys; p = json.load(sys.stdin)['predicted']; print(p['peak_allocated_bytes'], p['peak_reserved_bytes'])")
     arg=$plan; [ "$plan" = every:2 ] && arg=layers:0,2,4,6
-    LD_LIBRARY_PATH=$SIM${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$py" "$SRC/tests/python/ckpt_simgpu.py" "$TMP/ck.json" 3 "$arg" 2>"$TMP/err"
+    LD_LIBRARY_PATH=$LDP "$py" "$SRC/tests/python/ckpt_simgpu.py" "$TMP/ck.json" 3 "$arg" 2>"$TMP/err"
     meas=$("$py" -c "import json; d = json.load(open('$TMP/ck.json')); print(d['max_memory_allocated'], d['max_memory_reserved'])")
     what="predicted with --checkpoint $plan$([ "$plan" = "$rec" ] && echo " (recommend's first checkpoint-only plan for 70 MiB)") vs torch.utils.checkpoint on those blocks: allocated, reserved ($pred vs $meas)"
     # the goal is 1%; where the last block is checkpointed the replay keeps
@@ -126,9 +140,9 @@ import json, sys; p = json.load(sys.stdin)['predicted']; print(p['peak_allocated
   done
   # CUDA graphs: the private pool's segments named as such, replays allocate nothing
   d=$TMP/sim-$v-graph
-  if LD_LIBRARY_PATH=$SIM${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$MT" record -q -o "$d" -- "$py" \
+  if LD_LIBRARY_PATH=$LDP "$MT" record -q -o "$d" -- "$py" \
       "$SRC/tests/python/graph_simgpu.py" "$d.json" >"$TMP/out" 2>"$TMP/err"; then
-    ok "torch $(torch_version "$py") on the simulated GPU: a CUDA graph captured and replayed under memtrace record"
+    ok "torch $(torch_version "$py") on $WHERE: a CUDA graph captured and replayed under memtrace record"
   else
     not_ok "CUDA graph run failed: $(grep -v Warning "$TMP/err" | tail -n 5)"
   fi
