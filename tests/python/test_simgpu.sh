@@ -138,6 +138,24 @@ import json, sys; p = json.load(sys.stdin)['predicted']; print(p['peak_allocated
       [ "$2" -le $((70 << 20)) ] && ok "the recommended plan fits 70 MiB in torch (reserved $2)" || not_ok "the recommended plan does not fit in torch: reserved $2"
     fi
   done
+  # a checkpointed run recorded: non-reentrant checkpoint stops its recompute
+  # by raising inside the forward (early stop); every range still closes
+  d=$TMP/sim-$v-ckpt-all
+  LD_LIBRARY_PATH=$LDP "$MT" record -q -o "$d" -- "$py" "$SRC/tests/python/ckpt_simgpu.py" "$d.json" 3 all \
+    >"$TMP/out" 2>"$TMP/err" || true
+  r=$("$py" - "$d" <<'PY'
+import glob, sqlite3, sys
+db = sqlite3.connect(glob.glob(sys.argv[1] + "/*.mtrace")[0])
+open_ = db.execute("SELECT COUNT(*) FROM ranges WHERE te IS NULL").fetchone()[0]
+rec = [db.execute("SELECT COUNT(*) FROM ranges r JOIN strings s ON s.id = r.name_id WHERE s.value = ?",
+                  ("model.blocks.%d.recompute" % i,)).fetchone()[0] for i in range(8)]
+print(open_, min(rec), max(rec))
+PY
+)
+  set -- $r
+  [ "${1:-x}" = 0 ] && [ "${2:-0}" = 3 ] && [ "${3:-0}" = 3 ] \
+    && ok "torch $v on $WHERE: checkpoint on every block recorded: each block's recompute range in each of the 3 steps, no range left open" \
+    || not_ok "checkpointed run's ranges (open, min and max recomputes per block): $r $(tail -n 2 "$TMP/err")"
   # CUDA graphs: the private pool's segments named as such, replays allocate nothing
   d=$TMP/sim-$v-graph
   if LD_LIBRARY_PATH=$LDP "$MT" record -q -o "$d" -- "$py" \

@@ -450,7 +450,14 @@ def install(torch):
             if not compiling():
                 st.fwd_post(module, args, output)
     st.handles.append(nn.register_module_forward_pre_hook(fwd_pre))
-    st.handles.append(nn.register_module_forward_hook(fwd_post))
+    # always_call (torch >= 2.1): the post hook also runs when the forward
+    # raises; non-reentrant torch.utils.checkpoint stops its recompute by
+    # raising inside the forward (early stop), which left the recompute
+    # ranges open to the end of the trace
+    try:
+        st.handles.append(nn.register_module_forward_hook(fwd_post, always_call=True))
+    except TypeError:
+        st.handles.append(nn.register_module_forward_hook(fwd_post))
     how = _optimizer_hooks(torch, st)
     _native.meta("torch.version", torch.__version__)
     _native.meta("torch.cuda", str(getattr(torch.version, "cuda", None)))
