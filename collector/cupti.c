@@ -362,36 +362,25 @@ size_t mt__cupti_poll(void (*fn)(const mt_gpu_act *, void *), void *arg)
       mt_gpu_act a;
       memset(&a, 0, sizeof a);
       switch (rec->kind) {
+/* the fields every timed record has, whatever its struct version */
+#define TIMED(r) (a.correlation = (r)->correlationId, a.start = to_mono((r)->start), a.end = to_mono((r)->end), \
+                  a.device = (int)(r)->deviceId)
       case CUPTI_ACTIVITY_KIND_KERNEL:
-      case CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL: {
-        const CUpti_ActivityKernel10 *k = (const void *)rec;
+      case CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL:
         a.type = MT_GPU_KERNEL;
-        a.correlation = k->correlationId;
-        a.start = to_mono(k->start);
-        a.end = to_mono(k->end);
-        a.device = (int)k->deviceId;
+        TIMED((const CUpti_ActivityKernel10 *)(const void *)rec);
         break;
-      }
-      case CUPTI_ACTIVITY_KIND_MEMCPY: {
-        const CUpti_ActivityMemcpy6 *m = (const void *)rec;
+      case CUPTI_ACTIVITY_KIND_MEMCPY:
         a.type = MT_GPU_COPY;
-        a.correlation = m->correlationId;
-        a.start = to_mono(m->start);
-        a.end = to_mono(m->end);
-        a.device = (int)m->deviceId;
-        a.bytes = m->bytes;
+        TIMED((const CUpti_ActivityMemcpy6 *)(const void *)rec);
+        a.bytes = ((const CUpti_ActivityMemcpy6 *)(const void *)rec)->bytes;
         break;
-      }
-      case CUPTI_ACTIVITY_KIND_MEMSET: {
-        const CUpti_ActivityMemset4 *m = (const void *)rec;
+      case CUPTI_ACTIVITY_KIND_MEMSET:
         a.type = MT_GPU_COPY;
-        a.correlation = m->correlationId;
-        a.start = to_mono(m->start);
-        a.end = to_mono(m->end);
-        a.device = (int)m->deviceId;
-        a.bytes = m->bytes;
+        TIMED((const CUpti_ActivityMemset4 *)(const void *)rec);
+        a.bytes = ((const CUpti_ActivityMemset4 *)(const void *)rec)->bytes;
         break;
-      }
+#undef TIMED
       case CUPTI_ACTIVITY_KIND_MEMORY2: {
         const CUpti_ActivityMemory4 *m = (const void *)rec;
         a.type = MT_GPU_MEMORY;

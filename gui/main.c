@@ -53,17 +53,6 @@ static const GOptionEntry entries[] = {
   { NULL, 0, 0, 0, NULL, NULL, NULL },
 };
 
-static int parse_range(const char *s, int64_t *a, int64_t *b)
-{
-  const char *colon = strchr(s, ':');
-  if (!colon)
-    return -1;
-  char *first = g_strndup(s, (gsize)(colon - s));
-  int rc = mt_parse_time(first, a) || mt_parse_time(colon + 1, b) || *b <= *a ? -1 : 0;
-  g_free(first);
-  return rc;
-}
-
 static int finish_options(void)
 {
   if (opt_budget && mt_parse_size(opt_budget, &opts.budget)) {
@@ -75,7 +64,7 @@ static int finish_options(void)
     g_printerr("memtrace-view: --size: expected WxH (at least 200x150): %s\n", opt_size);
     return 2;
   }
-  if (opt_range && parse_range(opt_range, &opts.r0, &opts.r1)) {
+  if (opt_range && mt_parse_time_range(opt_range, &opts.r0, &opts.r1)) {
     g_printerr("memtrace-view: --range: expected START:END with START < END: %s\n", opt_range);
     return 2;
   }

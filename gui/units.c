@@ -60,6 +60,17 @@ int mt_parse_size(const char *text, uint64_t *bytes)
   return -1;
 }
 
+int mt_parse_time_range(const char *text, int64_t *t0, int64_t *t1)
+{
+  const char *colon = strchr(text, ':');
+  char first[64];
+  if (!colon || (size_t)(colon - text) >= sizeof first)
+    return -1;
+  memcpy(first, text, (size_t)(colon - text));
+  first[colon - text] = 0;
+  return mt_parse_time(first, t0) || mt_parse_time(colon + 1, t1) || *t1 <= *t0 ? -1 : 0;
+}
+
 const char *mt_time_str(int64_t ns, int64_t scale, char *buf, size_t len)
 {
   int64_t a = scale < 0 ? -scale : scale;

@@ -10,6 +10,10 @@
  * Returns 0 and *ns, or -1 when the text is not a time. */
 int mt_parse_time(const char *text, int64_t *ns);
 
+/* Parses "START:END" (two times as above, END after START).  Returns 0, or
+ * -1 leaving *t0 and *t1 unspecified. */
+int mt_parse_time_range(const char *text, int64_t *t0, int64_t *t1);
+
 /* Parses "70GiB", "80GB", "512MiB", "1.5TiB", "4096" (bytes).  Decimal
  * units are powers of 1000, binary ones of 1024.  Returns 0 or -1. */
 int mt_parse_size(const char *text, uint64_t *bytes);

@@ -482,34 +482,26 @@ static void act_select_time(GSimpleAction *a, GVariant *p, gpointer w)
 static void act_select_range(GSimpleAction *a, GVariant *p, gpointer w)
 {
   MtWindow *self = w;
-  const char *s = g_variant_get_string(p, NULL);
-  const char *colon = strchr(s, ':');
   int64_t t0, t1;
-  char *first = colon ? g_strndup(s, (gsize)(colon - s)) : NULL;
-  if (first && !mt_parse_time(first, &t0) && !mt_parse_time(colon + 1, &t1) && t1 > t0) {
+  if (mt_parse_time_range(g_variant_get_string(p, NULL), &t0, &t1) == 0) {
     MtView *v = mt_chart_widget_get_view(chart_of(self));
     v->sel0 = t0;
     v->sel1 = t1;
     mt_chart_widget_changed(chart_of(self));
     on_range_selected(chart_of(self), t0, t1, self);
   }
-  g_free(first);
 }
 
 static void act_range(GSimpleAction *a, GVariant *p, gpointer w)
 {
   MtWindow *self = w;
-  const char *s = g_variant_get_string(p, NULL);
-  const char *colon = strchr(s, ':');
   int64_t t0, t1;
-  char *first = colon ? g_strndup(s, (gsize)(colon - s)) : NULL;
-  if (first && !mt_parse_time(first, &t0) && !mt_parse_time(colon + 1, &t1) && t1 > t0) {
+  if (mt_parse_time_range(g_variant_get_string(p, NULL), &t0, &t1) == 0) {
     MtView *v = mt_chart_widget_get_view(chart_of(self));
     v->t0 = t0;
     v->t1 = t1;
     mt_chart_widget_changed(chart_of(self));
   }
-  g_free(first);
 }
 
 static void act_select_row(GSimpleAction *a, GVariant *p, gpointer w)

@@ -30,26 +30,35 @@ struct kv {
 };
 
 /* Sorts a by k (stable); tmp has room for n.  Returns the sorted array (a or tmp). */
+/* LSD radix passes of DBITS bits over the low `bits` of KEY(element),
+ * between src and dst (swapped after each pass: src ends sorted). */
+#define RADIX_PASSES(T, KEY, src, dst, n, bits)                  \
+  do {                                                           \
+    size_t cnt[RADIX];                                           \
+    for (int sh = 0; sh < (bits); sh += DBITS) {                 \
+      memset(cnt, 0, sizeof cnt);                                \
+      for (size_t i = 0; i < (n); i++)                           \
+        cnt[(KEY((src)[i]) >> sh) & DMASK]++;                    \
+      size_t sum = 0;                                            \
+      for (size_t b = 0; b < RADIX; b++) {                       \
+        size_t x = cnt[b];                                       \
+        cnt[b] = sum;                                            \
+        sum += x;                                                \
+      }                                                          \
+      for (size_t i = 0; i < (n); i++)                           \
+        (dst)[cnt[(KEY((src)[i]) >> sh) & DMASK]++] = (src)[i];  \
+      T *s_ = (src);                                             \
+      (src) = (dst);                                             \
+      (dst) = s_;                                                \
+    }                                                            \
+  } while (0)
+#define KV_KEY(e) ((e).k)
+#define U64_KEY(e) (e)
+
 static struct kv *kv_sort(struct kv *a, struct kv *tmp, size_t n, int bits)
 {
-  size_t cnt[RADIX];
   struct kv *src = a, *dst = tmp;
-  for (int sh = 0; sh < bits; sh += DBITS) {
-    memset(cnt, 0, sizeof cnt);
-    for (size_t i = 0; i < n; i++)
-      cnt[(src[i].k >> sh) & DMASK]++;
-    size_t sum = 0;
-    for (size_t b = 0; b < RADIX; b++) {
-      size_t x = cnt[b];
-      cnt[b] = sum;
-      sum += x;
-    }
-    for (size_t i = 0; i < n; i++)
-      dst[cnt[(src[i].k >> sh) & DMASK]++] = src[i];
-    struct kv *s = src;
-    src = dst;
-    dst = s;
-  }
+  RADIX_PASSES(struct kv, KV_KEY, src, dst, n, bits);
   return src;
 }
 
@@ -73,23 +82,7 @@ int mt_rp_rsort_i64(int64_t *v, size_t n)
   uint64_t *src = a, *dst = a + n;
   for (size_t i = 0; i < n; i++)
     src[i] = (uint64_t)v[i] - (uint64_t)lo;
-  size_t cnt[RADIX];
-  for (int sh = 0; sh < bits; sh += DBITS) {
-    memset(cnt, 0, sizeof cnt);
-    for (size_t i = 0; i < n; i++)
-      cnt[(src[i] >> sh) & DMASK]++;
-    size_t sum = 0;
-    for (size_t b = 0; b < RADIX; b++) {
-      size_t x = cnt[b];
-      cnt[b] = sum;
-      sum += x;
-    }
-    for (size_t i = 0; i < n; i++)
-      dst[cnt[(src[i] >> sh) & DMASK]++] = src[i];
-    uint64_t *s = src;
-    src = dst;
-    dst = s;
-  }
+  RADIX_PASSES(uint64_t, U64_KEY, src, dst, n, bits);
   for (size_t i = 0; i < n; i++)
     v[i] = (int64_t)(src[i] + (uint64_t)lo);
   free(a);

@@ -25,6 +25,21 @@ static int teardown(void **state)
   return system(cmd) == 0 ? 0 : -1;
 }
 
+/* A push/pop range on thread 1, and a pool heap, written to t. */
+static void range(mt_trace *t, int64_t ts, int64_t te, const char *name, int depth)
+{
+  mt_range_event r = { .ts = ts, .te = te, .kind = MT_RANGE_PUSH_POP, .name_id = mt_trace_intern(t, name),
+                       .depth = depth, .thread = 1 };
+  assert_int_equal(mt_trace_put_range(t, &r), MT_OK);
+}
+
+static void heap(mt_trace *t, int64_t id, uint64_t addr, uint64_t size, int64_t created, int64_t destroyed)
+{
+  mt_heap_info h = { .id = id, .handle = (uint64_t)id, .usage = MT_HEAP_POOL, .addr = addr, .size = size,
+                     .created = created, .destroyed = destroyed };
+  assert_int_equal(mt_trace_put_heap(t, &h), MT_OK);
+}
+
 /* Creates DIR/name as a trace of one process and opens its first batch. */
 static mt_trace *synth_create(const char *name, const char *run_id, int rank, int world, int64_t pid,
                               int64_t start_ns, char *path, size_t n)

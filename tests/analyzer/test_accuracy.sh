@@ -8,14 +8,8 @@
 # Skipped (TAP SKIP) only while `memtrace record` or simtrain is absent.
 # (Not here: data x sequence parallel in one forked world -- the collector's
 # rank guess from the largest communicator gives two processes one rank.)
-. "${MT_SRCDIR:-.}/tests/unit/tap.sh"
-B=${MT_BUILDDIR:-.}
-MT="$B/memtrace"
-ST="$B/tests/sim/simtrain/simtrain"
-export LD_LIBRARY_PATH="$B/tests/sim/cuda/.libs:$B/tests/sim/nccl/.libs:$B/tests/sim/cublas/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-W=$(mktemp -d "${TMPDIR:-/tmp}/mt-accuracy.XXXXXX")
-trap 'rm -rf "$W"' EXIT
-SMALL="--layers 4 --hidden 256 --heads 8 --seq 256 --batch 4 --steps 2"
+MT_TEST_NAME=accuracy
+. "${MT_SRCDIR:-.}/tests/sim/simtrain/testenv.sh"
 
 # name | simtrain options
 CONFIGS='w1-plain|--world 1
@@ -47,17 +41,17 @@ echo "$CONFIGS" | while IFS='|' read -r name opts; do
     echo "ok - $name # SKIP needs memtrace record and simtrain (record: $have_record, simtrain: $have_sim)"
     continue
   fi
-  run="$W/run.$name"
+  run="$TMP/run.$name"
   # shellcheck disable=SC2086
-  if ! "$MT" record -o "$run" -- "$ST" $SMALL $opts --truth "$W/truth.$name.json" >"$W/rec.$name.log" 2>&1; then
-    echo "not ok - $name: recording failed: $(tail -1 "$W/rec.$name.log")"
+  if ! "$MT" record -o "$run" -- "$ST" $SMALL $opts --truth "$TMP/truth.$name.json" >"$TMP/rec.$name.log" 2>&1; then
+    echo "not ok - $name: recording failed: $(tail -1 "$TMP/rec.$name.log")"
     continue
   fi
-  if ! "$MT" report --format json -o "$W/rep.$name.json" "$run" 2>"$W/rep.$name.err"; then
-    echo "not ok - $name: report failed: $(head -1 "$W/rep.$name.err")"
+  if ! "$MT" report --format json -o "$TMP/rep.$name.json" "$run" 2>"$TMP/rep.$name.err"; then
+    echo "not ok - $name: report failed: $(head -1 "$TMP/rep.$name.err")"
     continue
   fi
-  python3 - "$W/rep.$name.json" "$W/truth.$name.json" "$name" <<'PY'
+  python3 - "$TMP/rep.$name.json" "$TMP/truth.$name.json" "$name" <<'PY'
 import json, sys
 rep = json.load(open(sys.argv[1])); truth = json.load(open(sys.argv[2])); name = sys.argv[3]
 ours = {r["rank"]: r for r in rep["ranks"]}
@@ -97,16 +91,16 @@ for t in tr:
         print("ok - %s rank %d: peak %d B reserved %d B step %d %s, categories off by %d B, time %+d ns" % (
             name, t["rank"], t["peak_allocated_bytes"], t["peak_reserved_bytes"], step, p["phase"], diff, dt))
 PY
-done >"$W/out"
+done >"$TMP/out"
 
 # An OOM (a 256 MiB simulated device): the last failure's requested,
 # allocated and reserved bytes, step, phase and range equal the truth's.
 if [ $have_record = 1 ] && [ $have_sim = 1 ]; then
   # shellcheck disable=SC2086
-  MT_SIM_DEVICE_MEMORY=256MiB "$MT" record -o "$W/run.oom" -- "$ST" $SMALL --truth "$W/truth.oom.json" \
-    >"$W/rec.oom.log" 2>&1
-  "$MT" report --format json "$W/run.oom" >"$W/rep.oom.json" 2>/dev/null
-  python3 - "$W/rep.oom.json" "$W/truth.oom.json" <<'PY' >>"$W/out"
+  MT_SIM_DEVICE_MEMORY=256MiB "$MT" record -o "$TMP/run.oom" -- "$ST" $SMALL --truth "$TMP/truth.oom.json" \
+    >"$TMP/rec.oom.log" 2>&1
+  "$MT" report --format json "$TMP/run.oom" >"$TMP/rep.oom.json" 2>/dev/null
+  python3 - "$TMP/rep.oom.json" "$TMP/truth.oom.json" <<'PY' >>"$TMP/out"
 import json, sys
 try:
     rep = json.load(open(sys.argv[1])); t = json.load(open(sys.argv[2]))["oom"]
@@ -118,7 +112,7 @@ except Exception as e:
     print("not ok - oom: %r" % (e,))
 PY
 else
-  echo "ok - oom # SKIP needs memtrace record and simtrain" >>"$W/out"
+  echo "ok - oom # SKIP needs memtrace record and simtrain" >>"$TMP/out"
 fi
 n=0
 while read -r line; do
@@ -127,6 +121,6 @@ while read -r line; do
   "not ok"*) _tap_failed=$((_tap_failed + 1)); echo "not ok $n ${line#not ok - }";;
   *) echo "ok $n ${line#ok - }";;
   esac
-done <"$W/out"
+done <"$TMP/out"
 _tap_n=$n
 done_testing

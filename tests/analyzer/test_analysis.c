@@ -38,20 +38,6 @@ static void reg(mt_trace *t, int64_t ts, int op, int64_t heap, uint64_t addr, ui
   assert_int_equal(mt_trace_put_region(t, &e), MT_OK);
 }
 
-static void range(mt_trace *t, int64_t ts, int64_t te, const char *name, int depth)
-{
-  mt_range_event r = { .ts = ts, .te = te, .kind = MT_RANGE_PUSH_POP, .name_id = mt_trace_intern(t, name),
-                       .depth = depth, .thread = 1 };
-  assert_int_equal(mt_trace_put_range(t, &r), MT_OK);
-}
-
-static void heap(mt_trace *t, int64_t id, uint64_t addr, uint64_t size, int64_t created, int64_t destroyed)
-{
-  mt_heap_info h = { .id = id, .handle = (uint64_t)id, .usage = MT_HEAP_POOL, .addr = addr, .size = size,
-                     .created = created, .destroyed = destroyed };
-  assert_int_equal(mt_trace_put_heap(t, &h), MT_OK);
-}
-
 static mt_analysis *analyse(const char *path)
 {
   mt_analysis *a = NULL;

@@ -5,14 +5,8 @@
 # fails above 3% (goal 1%).  Then plans recommended for budgets below the
 # recorded peak are applied in simtrain and must fit.  Skipped (TAP SKIP) only while `memtrace record`
 # or simtrain is absent from the build.
-. "${MT_SRCDIR:-.}/tests/unit/tap.sh"
-B=${MT_BUILDDIR:-.}
-MT="$B/memtrace"
-ST="$B/tests/sim/simtrain/simtrain"
-export LD_LIBRARY_PATH="$B/tests/sim/cuda/.libs:$B/tests/sim/nccl/.libs:$B/tests/sim/cublas/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/mt-reality.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
-SMALL="--layers 4 --hidden 256 --heads 8 --seq 256 --batch 4 --steps 2"
+MT_TEST_NAME=reality
+. "${MT_SRCDIR:-.}/tests/sim/simtrain/testenv.sh"
 
 # name | recorded options | technique options (same spelling for both tools)
 CONFIGS='ckpt-all|--world 1|--checkpoint all

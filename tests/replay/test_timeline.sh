@@ -18,13 +18,8 @@
 #  * the peaks: max(allocated_max), max(reserved_max) are the replay's.
 # The raw model is not used: its allocated are the requests rounded to 512 B,
 # the recording's the caching allocator's blocks.
-. "${MT_SRCDIR:-.}/tests/unit/tap.sh"
-B=${MT_BUILDDIR:-.}
-MT="$B/memtrace"
-ST="$B/tests/sim/simtrain/simtrain"
-export LD_LIBRARY_PATH="$B/tests/sim/cuda/.libs:$B/tests/sim/nccl/.libs:$B/tests/sim/cublas/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/mt-timeline.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
+MT_TEST_NAME=timeline
+. "${MT_SRCDIR:-.}/tests/sim/simtrain/testenv.sh"
 echo "1..5"
 if ! [ -x "$ST" ] || ! "$MT" record --help >/dev/null 2>&1; then
   for i in 1 2 3 4 5; do echo "ok $i # SKIP needs memtrace record and simtrain"; done

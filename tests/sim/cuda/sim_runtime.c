@@ -1140,11 +1140,14 @@ static struct {
 	struct rt_graph *graph;
 } rt_capture[RT_MAX_CAPTURES];
 static unsigned long long rt_capture_ids;
+static int rt_ncapturing;   /* captures under way: launches skip the lock when 0 */
 
 /* Is s capturing?  With count_launch, a kernel is added to its graph. */
 static int rt_captured(cudaStream_t s, int count_launch)
 {
 	int hit = 0;
+	if (!__atomic_load_n(&rt_ncapturing, __ATOMIC_ACQUIRE))
+		return 0;
 	pthread_mutex_lock(&rt_lock);
 	for (int i = 0; i < RT_MAX_CAPTURES; i++)
 		if (rt_capture[i].graph && rt_capture[i].stream == s) {
@@ -1177,6 +1180,7 @@ cudaError_t cudaStreamBeginCapture(cudaStream_t stream, enum cudaStreamCaptureMo
 		g->id = ++rt_capture_ids;
 		rt_capture[i].stream = stream;
 		rt_capture[i].graph = g;
+		__atomic_add_fetch(&rt_ncapturing, 1, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&rt_lock);
 	if (i == RT_MAX_CAPTURES) {
@@ -1196,6 +1200,7 @@ cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *pGraph)
 		if (rt_capture[i].graph && rt_capture[i].stream == stream) {
 			g = rt_capture[i].graph;
 			rt_capture[i].graph = NULL;
+			__atomic_sub_fetch(&rt_ncapturing, 1, __ATOMIC_RELEASE);
 			break;
 		}
 	pthread_mutex_unlock(&rt_lock);
@@ -1221,11 +1226,13 @@ cudaError_t cudaStreamGetCaptureInfo(cudaStream_t stream, enum cudaStreamCapture
 	struct rt_graph *g = NULL;
 	if (!captureStatus_out)
 		return rt_ret(cudaErrorInvalidValue);
-	pthread_mutex_lock(&rt_lock);
-	for (int i = 0; i < RT_MAX_CAPTURES; i++)
-		if (rt_capture[i].graph && rt_capture[i].stream == stream)
-			g = rt_capture[i].graph;
-	pthread_mutex_unlock(&rt_lock);
+	if (rt_captured(stream, 0)) {
+		pthread_mutex_lock(&rt_lock);
+		for (int i = 0; i < RT_MAX_CAPTURES; i++)
+			if (rt_capture[i].graph && rt_capture[i].stream == stream)
+				g = rt_capture[i].graph;
+		pthread_mutex_unlock(&rt_lock);
+	}
 	*captureStatus_out = g ? cudaStreamCaptureStatusActive : cudaStreamCaptureStatusNone;
 	if (id_out)
 		*id_out = g ? g->id : 0;

@@ -8,7 +8,7 @@ if HAVE_NVCC
 TESTS += tests/sim/simtrain/test_simtrain.sh
 endif
 endif
-EXTRA_DIST += tests/sim/simtrain/test_simtrain.sh tests/sim/simtrain/check_truth.py
+EXTRA_DIST += tests/sim/simtrain/test_simtrain.sh tests/sim/simtrain/check_truth.py tests/sim/simtrain/testenv.sh
 if HAVE_NVCC
 tests/sim/simtrain/test_simtrain.log: tests/sim/simtrain/simtrain$(EXEEXT) tests/sim/cublas/libcublas.la \
 	tests/sim/cuda/libcuda.la tests/sim/cuda/libcudart.la tests/sim/nccl/libnccl.la
