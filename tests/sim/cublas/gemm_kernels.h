@@ -10,18 +10,19 @@
 
 #define SIMCUBLAS_LAYOUTS(X, fam) X(fam, tn) X(fam, nn) X(fam, nt) X(fam, tt)
 
-/* X(family, layout): families bf16, f16, tf32, sgemm */
+/* X(family, layout): families bf16, f16, tf32, sgemm, dgemm */
 #define SIMCUBLAS_KERNEL_LIST(X) \
 	SIMCUBLAS_LAYOUTS(X, bf16) SIMCUBLAS_LAYOUTS(X, f16) \
-	SIMCUBLAS_LAYOUTS(X, tf32) SIMCUBLAS_LAYOUTS(X, sgemm)
+	SIMCUBLAS_LAYOUTS(X, tf32) SIMCUBLAS_LAYOUTS(X, sgemm) SIMCUBLAS_LAYOUTS(X, dgemm)
 
 #define SIMCUBLAS_NAME_bf16(ly) SIMCUBLAS_XMMA(bf16bf16, bf16f32, ly, 128x128x64)
 #define SIMCUBLAS_NAME_f16(ly) SIMCUBLAS_XMMA(f16f16, f16f32, ly, 128x128x64)
 #define SIMCUBLAS_NAME_tf32(ly) SIMCUBLAS_XMMA(f32f32, tf32f32, ly, 128x128x32)
 #define SIMCUBLAS_NAME_sgemm(ly) ampere_sgemm_128x64_##ly
+#define SIMCUBLAS_NAME_dgemm(ly) sm90_xmma_gemm_f64f64_f64f64_f64_##ly##_n_tilesize128x64x16_warpgroupsize1x1x1_execute_segment_k_off_kernel__5x_cublas
 #define SIMCUBLAS_NAME(fam, ly) SIMCUBLAS_NAME_##fam(ly)
 
-enum simcublas_family { SCB_BF16, SCB_F16, SCB_TF32, SCB_SGEMM, SCB__NFAM };
+enum simcublas_family { SCB_BF16, SCB_F16, SCB_TF32, SCB_SGEMM, SCB_DGEMM, SCB__NFAM };
 /* kernel index = family * 4 + layout; layouts in list order tn, nn, nt, tt
  * (first letter transa, second transb; t for CUBLAS_OP_T and CUBLAS_OP_C) */
 #define SIMCUBLAS_NKERNELS (4 * SCB__NFAM)

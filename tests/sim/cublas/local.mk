@@ -8,6 +8,7 @@ if HAVE_NVCC
 noinst_LTLIBRARIES += tests/sim/cublas/libcublas.la
 tests_sim_cublas_libcublas_la_SOURCES = \
 	tests/sim/cublas/cublas.c \
+	tests/sim/cublas/cublas_stubs.c \
 	tests/sim/cublas/gemm_kernels.h \
 	tests/sim/cublas/simcublas.h
 tests_sim_cublas_libcublas_la_CFLAGS = $(AM_CFLAGS) $(AX_PTHREAD_LIBS)
