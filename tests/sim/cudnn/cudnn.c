@@ -739,7 +739,7 @@ cudnnStatus_t CUDNNWINAPI cudnnBackendExecute(cudnnHandle_t handle, cudnnBackend
 		}
 		__atomic_add_fetch(&n_launch, 1, __ATOMIC_SEQ_CST);
 	}
-	say("execute plan ws=%lld kernels=%d", (long long)pi.workspace, pi.nkernels);
+	say("execute plan ws=%lld at %p kernels=%d", (long long)pi.workspace, wsp, pi.nkernels);
 	return CUDNN_STATUS_SUCCESS;
 }
 
