@@ -41,5 +41,32 @@ for py in $pys; do
     fi
     unset TAP_PREFIX
   done
+  # $MT_SHARED/workloads/train_zoo.py (MT_ZOO: another copy): models of other
+  # shapes with nn.Linear, its bf16 autocast (cuBLAS, cuBLASLt, cuDNN SDPA)
+  zoo=${MT_ZOO:-${MT_SHARED:-$SRC/../shared}/workloads/train_zoo.py}
+  if [ ! -f "$zoo" ]; then
+    ok "# SKIP no train_zoo.py at $zoo (set MT_ZOO)"
+    continue
+  fi
+  for m in vit bert pairformer; do
+    d=$TMP/zoo-$m
+    if LD_LIBRARY_PATH=$LDP "$MT" record -q -o "$d" -- "$py" "$zoo" --model $m --dtype bf16 --out "$d.json" \
+        >"$TMP/out" 2>"$TMP/err"; then
+      r=$("$py" - "$d" "$d.json" "$MT" <<'PY'
+import json, subprocess, sys
+exp = json.load(open(sys.argv[2]))
+r = json.loads(subprocess.run([sys.argv[3], "report", "--format", "json", sys.argv[1]], check=True,
+                              capture_output=True).stdout)["ranks"][0]
+print(r["peak"]["allocated_bytes"], exp["max_memory_allocated"], r["reserved_peak"]["bytes"], exp["max_memory_reserved"])
+PY
+)
+      set -- $r
+      [ -n "${1:-}" ] && [ "$1" = "${2:-x}" ] && [ "${3:-x}" = "${4:-y}" ] \
+        && ok "torch $v, train_zoo.py --model $m --dtype bf16 on the simulated GPU and libraries: peak allocated $1 and reserved $3 == torch's" \
+        || not_ok "train_zoo.py --model $m --dtype bf16: memtrace's peaks vs torch's (allocated, torch's, reserved, torch's): $r"
+    else
+      not_ok "train_zoo.py --model $m --dtype bf16 failed: $(grep -v Warning "$TMP/err" | tail -n 3)"
+    fi
+  done
 done
 done_testing
