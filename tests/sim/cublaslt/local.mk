@@ -33,5 +33,19 @@ tests/sim/cublaslt/lt_kernels.lo: tests/sim/cublaslt/lt_kernels.cu tests/sim/cub
 		lt_kernels.lo > $@
 CLEANFILES += tests/sim/cublaslt/lt_gemm_kernels.lo tests/sim/cublaslt/.libs/lt_gemm_kernels.o \
 	tests/sim/cublaslt/lt_kernels.lo tests/sim/cublaslt/.libs/lt_kernels.o
+
+if ENABLE_TESTS
+# Linked against the REAL cuBLASLt, cuBLAS and runtime; run over the
+# stand-ins by test_cublaslt.sh through LD_LIBRARY_PATH.
+check_PROGRAMS += tests/sim/cublaslt/test_cublaslt
+tests_sim_cublaslt_test_cublaslt_SOURCES = tests/sim/cublaslt/test_cublaslt.c
+tests_sim_cublaslt_test_cublaslt_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_sim_cublaslt_test_cublaslt_LDADD = -L@CUDA_DIR@/lib64 -lcublasLt -lcublas -lcudart $(CMOCKA_LIBS) \
+	$(AX_PTHREAD_LIBS) -ldl
+TESTS += tests/sim/cublaslt/test_cublaslt.sh
+tests/sim/cublaslt/test_cublaslt.log: tests/sim/cublaslt/test_cublaslt$(EXEEXT) tests/sim/cublaslt/libcublasLt.la \
+	tests/sim/cublas/libcublas.la tests/sim/cuda/libcuda.la tests/sim/cuda/libcudart.la
 endif
-EXTRA_DIST += tests/sim/cublaslt/README.md tests/sim/cublaslt/libcublasLt.map tests/sim/cublaslt/lt_kernels.cu
+endif
+EXTRA_DIST += tests/sim/cublaslt/README.md tests/sim/cublaslt/libcublasLt.map tests/sim/cublaslt/lt_kernels.cu \
+	tests/sim/cublaslt/test_cublaslt.sh
