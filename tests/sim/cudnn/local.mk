@@ -27,6 +27,15 @@ tests/sim/cudnn/cudnn_kernels.lo: tests/sim/cudnn/cudnn_kernels.cu tests/sim/cud
 CLEANFILES += tests/sim/cudnn/cudnn_kernels.lo tests/sim/cudnn/.libs/cudnn_kernels.o
 
 if ENABLE_TESTS
+# Linked against the REAL cuDNN and runtime; run over the stand-ins by
+# test_cudnn.sh through LD_LIBRARY_PATH.
+check_PROGRAMS += tests/sim/cudnn/test_cudnn
+tests_sim_cudnn_test_cudnn_SOURCES = tests/sim/cudnn/test_cudnn.c
+tests_sim_cudnn_test_cudnn_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_sim_cudnn_test_cudnn_LDADD = -L@CUDA_DIR@/lib64 -lcudnn -lcudart $(CMOCKA_LIBS) $(AX_PTHREAD_LIBS) -ldl
+TESTS += tests/sim/cudnn/test_cudnn.sh
+tests/sim/cudnn/test_cudnn.log: tests/sim/cudnn/test_cudnn$(EXEEXT) tests/sim/cudnn/libcudnn.la \
+	tests/sim/cuda/libcuda.la tests/sim/cuda/libcudart.la
 # The three stand-ins against the toolkit: generated stubs up to date,
 # every declared export of the real libraries present, version nodes.
 TESTS += tests/sim/test_stubs.sh
@@ -34,4 +43,4 @@ tests/sim/test_stubs.log: tests/sim/cublas/libcublas.la tests/sim/cublaslt/libcu
 endif
 endif
 EXTRA_DIST += tests/sim/cudnn/README.md tests/sim/cudnn/libcudnn.map tests/sim/cudnn/cudnn_kernels.cu \
-	tests/sim/gen_stubs.py tests/sim/test_stubs.sh
+	tests/sim/gen_stubs.py tests/sim/test_stubs.sh tests/sim/cudnn/test_cudnn.sh
