@@ -32,6 +32,7 @@
 #include "tests/sim/cublas/gemm_kernels.h"
 #include "tests/sim/cublas/simcublas.h"
 #include "tests/sim/cublas/status.h"
+#include "tests/sim/cublas/bufset.h"
 
 #define SCB_MAGIC MT_SIM_CUBLAS_MAGIC
 #define SCB_MAX_STREAMS 64
@@ -55,28 +56,9 @@ struct cublasContext {
 
 static uint64_t n_ws_alloc, n_ws_free, ws_bytes, n_launch;
 
-/* Distinct buffers callers handed over with cublasSetWorkspace (ground
- * truth: the library allocates none then; the caller did). */
-#define SCB_MAX_USER_WS 256
-static struct { void *ptr; size_t size; } user_ws[SCB_MAX_USER_WS];
-static int n_user_ws;
-static pthread_mutex_t user_ws_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void note_user_ws(void *p, size_t size)
-{
-	int i;
-	if (!p || !size)
-		return;
-	pthread_mutex_lock(&user_ws_lock);
-	for (i = 0; i < n_user_ws && !(user_ws[i].ptr == p && user_ws[i].size == size); i++)
-		;
-	if (i == n_user_ws && n_user_ws < SCB_MAX_USER_WS) {
-		user_ws[i].ptr = p;
-		user_ws[i].size = size;
-		n_user_ws++;
-	}
-	pthread_mutex_unlock(&user_ws_lock);
-}
+/* Buffers callers handed over with cublasSetWorkspace (ground truth: the
+ * library allocates none then; the caller did). */
+static struct mt_sim_bufset user_ws = MT_SIM_BUFSET_INIT;
 
 /* ------------------------------------------------------- workspace size */
 
@@ -231,7 +213,7 @@ cublasStatus_t CUBLASWINAPI cublasSetWorkspace_v2(cublasHandle_t handle, void *w
 	handle->user_ws_set = 1;
 	handle->user_ws = workspace;
 	handle->user_ws_size = workspaceSizeInBytes;
-	note_user_ws(workspace, workspaceSizeInBytes);
+	mt_sim_bufset_note(&user_ws, workspace, workspaceSizeInBytes, workspaceSizeInBytes);
 	return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -627,15 +609,5 @@ int mt_sim_cublas_handle_workspaces(cublasHandle_t h, unsigned long long *ptrs, 
 
 int mt_sim_cublas_user_workspaces(unsigned long long *ptrs, size_t *sizes, int max)
 {
-	int i, n;
-	pthread_mutex_lock(&user_ws_lock);
-	n = n_user_ws;
-	for (i = 0; i < n && i < max; i++) {
-		if (ptrs)
-			ptrs[i] = (unsigned long long)(uintptr_t)user_ws[i].ptr;
-		if (sizes)
-			sizes[i] = user_ws[i].size;
-	}
-	pthread_mutex_unlock(&user_ws_lock);
-	return n;
+	return mt_sim_bufset_get(&user_ws, ptrs, sizes, sizeof *sizes, max);
 }

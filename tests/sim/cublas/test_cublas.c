@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "tests/sim/cublas/simtest.h"
+
 #define MiB (1ULL << 20)
 #define WS_SM90 (32 * MiB)
 
@@ -43,35 +45,23 @@ static int (*handle_ws)(cublasHandle_t, unsigned long long *, size_t *, int);
 
 static const float one = 1.0f, zero = 0.0f;
 
-static void *sym(void *lib, const char *name)
-{
-	void *p = dlsym(lib, name);
-	if (!p) {
-		fprintf(stderr, "missing %s: %s\n", name, dlerror());
-		abort();
-	}
-	return p;
-}
-
 static int group_setup(void **state)
 {
 	void *cu;
 	(void)state;
-	if (cudaSetDevice(0) != cudaSuccess || cudaFree(NULL) != cudaSuccess)
-		return -1;
-	cu = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
+	cu = mt_sim_test_driver();
 	if (!cu)
 		return -1;
-	*(void **)&used_bytes = sym(cu, "mt_sim_device_used_bytes");
-	*(void **)&alloc_count = sym(cu, "mt_sim_device_alloc_count");
-	*(void **)&launches = sym(cu, "mt_sim_launch_count");
-	*(void **)&dev_of_ptr = sym(cu, "mt_sim_device_of_ptr");
-	*(void **)&ws_allocs = sym(RTLD_DEFAULT, "mt_sim_cublas_workspace_allocs");
-	*(void **)&ws_frees = sym(RTLD_DEFAULT, "mt_sim_cublas_workspace_frees");
-	*(void **)&ws_bytes = sym(RTLD_DEFAULT, "mt_sim_cublas_workspace_bytes");
-	*(void **)&blas_launches = sym(RTLD_DEFAULT, "mt_sim_cublas_launch_count");
-	*(void **)&ws_default = sym(RTLD_DEFAULT, "mt_sim_cublas_default_workspace_bytes");
-	*(void **)&handle_ws = sym(RTLD_DEFAULT, "mt_sim_cublas_handle_workspaces");
+	*(void **)&used_bytes = mt_sim_test_sym(cu, "mt_sim_device_used_bytes");
+	*(void **)&alloc_count = mt_sim_test_sym(cu, "mt_sim_device_alloc_count");
+	*(void **)&launches = mt_sim_test_sym(cu, "mt_sim_launch_count");
+	*(void **)&dev_of_ptr = mt_sim_test_sym(cu, "mt_sim_device_of_ptr");
+	*(void **)&ws_allocs = mt_sim_test_sym(RTLD_DEFAULT, "mt_sim_cublas_workspace_allocs");
+	*(void **)&ws_frees = mt_sim_test_sym(RTLD_DEFAULT, "mt_sim_cublas_workspace_frees");
+	*(void **)&ws_bytes = mt_sim_test_sym(RTLD_DEFAULT, "mt_sim_cublas_workspace_bytes");
+	*(void **)&blas_launches = mt_sim_test_sym(RTLD_DEFAULT, "mt_sim_cublas_launch_count");
+	*(void **)&ws_default = mt_sim_test_sym(RTLD_DEFAULT, "mt_sim_cublas_default_workspace_bytes");
+	*(void **)&handle_ws = mt_sim_test_sym(RTLD_DEFAULT, "mt_sim_cublas_handle_workspaces");
 	return 0;
 }
 

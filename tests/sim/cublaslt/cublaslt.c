@@ -32,6 +32,7 @@
 #include "tests/sim/cublas/gemm_kernels.h"
 #include "tests/sim/cublas/simcublas.h"
 #include "tests/sim/cublas/status.h"
+#include "tests/sim/cublas/bufset.h"
 #include "tests/sim/cublaslt/simcublaslt.h"
 
 #define SLT_NATTR 64
@@ -48,10 +49,8 @@ struct slt_obj {
 	uint8_t set[SLT_NATTR];
 };
 
-static uint64_t n_launch, n_matmul, ws_max_used;
-static struct { void *ptr; size_t size; } ws_seen[256];
-static int n_ws_seen;
-static pthread_mutex_t ws_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t n_launch, n_matmul;
+static struct mt_sim_bufset ws_seen = MT_SIM_BUFSET_INIT; /* workspaces passed */
 
 /* ------------------------------------------------------------ attributes */
 
@@ -478,24 +477,6 @@ cublasStatus_t CUBLASWINAPI cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t ligh
 	return CUBLAS_STATUS_SUCCESS;
 }
 
-static void note_ws(void *ptr, size_t size, uint64_t used)
-{
-	int i;
-	pthread_mutex_lock(&ws_lock);
-	if (used > ws_max_used)
-		ws_max_used = used;
-	if (ptr && size) {
-		for (i = 0; i < n_ws_seen && !(ws_seen[i].ptr == ptr && ws_seen[i].size == size); i++)
-			;
-		if (i == n_ws_seen && i < (int)(sizeof ws_seen / sizeof ws_seen[0])) {
-			ws_seen[i].ptr = ptr;
-			ws_seen[i].size = size;
-			n_ws_seen++;
-		}
-	}
-	pthread_mutex_unlock(&ws_lock);
-}
-
 cublasStatus_t CUBLASWINAPI cublasLtMatmul(cublasLtHandle_t lightHandle, cublasLtMatmulDesc_t computeDesc,
 					   const void *alpha, const void *A, cublasLtMatrixLayout_t Adesc, const void *B,
 					   cublasLtMatrixLayout_t Bdesc, const void *beta, const void *C,
@@ -529,7 +510,7 @@ cublasStatus_t CUBLASWINAPI cublasLtMatmul(cublasLtHandle_t lightHandle, cublasL
 		splits = splits_for(&p, workspaceSizeInBytes, &ws);
 	}
 	__atomic_add_fetch(&n_matmul, 1, __ATOMIC_SEQ_CST);
-	note_ws(workspace, workspaceSizeInBytes, ws);
+	mt_sim_bufset_note(&ws_seen, workspace, workspaceSizeInBytes, ws);
 	if (p.m == 0 || p.n == 0)
 		return CUBLAS_STATUS_SUCCESS;
 	gx = (p.m + 127) / 128;
@@ -563,20 +544,10 @@ uint64_t mt_sim_cublaslt_launch_count(void)
 
 uint64_t mt_sim_cublaslt_workspace_max_used(void)
 {
-	return __atomic_load_n(&ws_max_used, __ATOMIC_SEQ_CST);
+	return mt_sim_bufset_max_need(&ws_seen);
 }
 
 int mt_sim_cublaslt_workspaces(unsigned long long *ptrs, size_t *sizes, int max)
 {
-	int i, n;
-	pthread_mutex_lock(&ws_lock);
-	n = n_ws_seen;
-	for (i = 0; i < n && i < max; i++) {
-		if (ptrs)
-			ptrs[i] = (unsigned long long)(uintptr_t)ws_seen[i].ptr;
-		if (sizes)
-			sizes[i] = ws_seen[i].size;
-	}
-	pthread_mutex_unlock(&ws_lock);
-	return n;
+	return mt_sim_bufset_get(&ws_seen, ptrs, sizes, sizeof *sizes, max);
 }

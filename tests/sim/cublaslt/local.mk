@@ -10,7 +10,8 @@ tests_sim_cublaslt_libcublasLt_la_SOURCES = \
 	tests/sim/cublaslt/cublaslt.c \
 	tests/sim/cublaslt/cublaslt_stubs.c \
 	tests/sim/cublaslt/simcublaslt.h \
-	tests/sim/cublas/status.h
+	tests/sim/cublas/status.h \
+	tests/sim/cublas/bufset.h
 tests_sim_cublaslt_libcublasLt_la_CFLAGS = $(AM_CFLAGS) $(AX_PTHREAD_LIBS)
 tests_sim_cublaslt_libcublasLt_la_LDFLAGS = -version-number 13 -rpath $(abs_builddir)/tests/sim/cublaslt \
 	-Wl,--version-script=$(srcdir)/tests/sim/cublaslt/libcublasLt.map -no-undefined
@@ -38,7 +39,7 @@ if ENABLE_TESTS
 # Linked against the REAL cuBLASLt, cuBLAS and runtime; run over the
 # stand-ins by test_cublaslt.sh through LD_LIBRARY_PATH.
 check_PROGRAMS += tests/sim/cublaslt/test_cublaslt
-tests_sim_cublaslt_test_cublaslt_SOURCES = tests/sim/cublaslt/test_cublaslt.c
+tests_sim_cublaslt_test_cublaslt_SOURCES = tests/sim/cublaslt/test_cublaslt.c tests/sim/cublas/simtest.h
 tests_sim_cublaslt_test_cublaslt_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_sim_cublaslt_test_cublaslt_LDADD = -L@CUDA_DIR@/lib64 -lcublasLt -lcublas -lcudart $(CMOCKA_LIBS) \
 	$(AX_PTHREAD_LIBS) -ldl

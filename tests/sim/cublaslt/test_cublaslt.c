@@ -26,6 +26,8 @@
 
 #include <cmocka.h>
 
+#include "tests/sim/cublas/simtest.h"
+
 #define GEMM_NN "sm90_xmma_gemm_bf16bf16_bf16f32_f32_nn_n_tilesize128x128x64_warpgroupsize1x1x1_execute_segment_k_off_kernel__5x_cublas"
 #define GEMM_TN "sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n_tilesize128x128x64_warpgroupsize1x1x1_execute_segment_k_off_kernel__5x_cublas"
 #define REDUCE "splitKreduce_kernel"
@@ -36,28 +38,16 @@ static int (*lt_workspaces)(unsigned long long *, size_t *, int);
 
 static const float one = 1.0f, zero = 0.0f;
 
-static void *sym(void *lib, const char *name)
-{
-	void *p = dlsym(lib, name);
-	if (!p) {
-		fprintf(stderr, "missing %s: %s\n", name, dlerror());
-		abort();
-	}
-	return p;
-}
-
 static int group_setup(void **state)
 {
 	void *cu;
 	(void)state;
-	if (cudaSetDevice(0) != cudaSuccess || cudaFree(NULL) != cudaSuccess)
-		return -1;
-	cu = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
+	cu = mt_sim_test_driver();
 	if (!cu)
 		return -1;
-	*(void **)&used_bytes = sym(cu, "mt_sim_device_used_bytes");
-	*(void **)&launches = sym(cu, "mt_sim_launch_count");
-	*(void **)&lt_workspaces = sym(RTLD_DEFAULT, "mt_sim_cublaslt_workspaces");
+	*(void **)&used_bytes = mt_sim_test_sym(cu, "mt_sim_device_used_bytes");
+	*(void **)&launches = mt_sim_test_sym(cu, "mt_sim_launch_count");
+	*(void **)&lt_workspaces = mt_sim_test_sym(RTLD_DEFAULT, "mt_sim_cublaslt_workspaces");
 	return 0;
 }
 

@@ -37,6 +37,7 @@
 
 #include "tests/sim/cudnn/cudnn_kernels.h"
 #include "tests/sim/cudnn/simcudnn.h"
+#include "tests/sim/cublas/bufset.h"
 
 #define SCD_HANDLE 0x63646e68u /* "cdnh" */
 #define SCD_DESC 0x63646e64u   /* "cdnd" */
@@ -65,10 +66,8 @@ struct scd_desc {
 	int nattrs;
 };
 
-static uint64_t n_exec, n_launch, ws_max_used;
-static struct { void *ptr; uint64_t size; } ws_seen[256];
-static int n_ws_seen;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t n_exec, n_launch;
+static struct mt_sim_bufset ws_seen = MT_SIM_BUFSET_INIT; /* workspaces of plans that need one */
 static __thread char last_error[256];
 static int log_on = -1;
 
@@ -689,24 +688,6 @@ cudnnStatus_t CUDNNWINAPI cudnnBackendGetAttribute(cudnnBackendDescriptor_t cons
 	return CUDNN_STATUS_SUCCESS;
 }
 
-static void note_ws(void *p, int64_t size, int64_t need)
-{
-	int i;
-	pthread_mutex_lock(&lock);
-	if ((uint64_t)need > ws_max_used)
-		ws_max_used = (uint64_t)need;
-	if (p && need > 0) {
-		for (i = 0; i < n_ws_seen && !(ws_seen[i].ptr == p && ws_seen[i].size == (uint64_t)size); i++)
-			;
-		if (i == n_ws_seen && i < (int)(sizeof ws_seen / sizeof ws_seen[0])) {
-			ws_seen[i].ptr = p;
-			ws_seen[i].size = (uint64_t)need;
-			n_ws_seen++;
-		}
-	}
-	pthread_mutex_unlock(&lock);
-}
-
 cudnnStatus_t CUDNNWINAPI cudnnBackendExecute(cudnnHandle_t handle, cudnnBackendDescriptor_t executionPlan,
 					      cudnnBackendDescriptor_t variantPack)
 {
@@ -727,7 +708,7 @@ cudnnStatus_t CUDNNWINAPI cudnnBackendExecute(cudnnHandle_t handle, cudnnBackend
 	if (pi.workspace > 0 && !wsp)
 		return fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendExecute: the plan needs %lld B of workspace, none given",
 			    (long long)pi.workspace);
-	note_ws(wsp, pi.workspace, pi.workspace);
+	mt_sim_bufset_note(&ws_seen, pi.workspace > 0 ? wsp : NULL, (uint64_t)pi.workspace, (uint64_t)pi.workspace);
 	__atomic_add_fetch(&n_exec, 1, __ATOMIC_SEQ_CST);
 	for (i = 0; i < pi.nkernels; i++) {
 		int64_t blocks = (pi.work + 128 * 128 - 1) / (128 * 128);
@@ -757,20 +738,10 @@ uint64_t mt_sim_cudnn_launch_count(void)
 
 uint64_t mt_sim_cudnn_workspace_max_used(void)
 {
-	return __atomic_load_n(&ws_max_used, __ATOMIC_SEQ_CST);
+	return mt_sim_bufset_max_need(&ws_seen);
 }
 
 int mt_sim_cudnn_workspaces(unsigned long long *ptrs, uint64_t *sizes, int max)
 {
-	int i, n;
-	pthread_mutex_lock(&lock);
-	n = n_ws_seen;
-	for (i = 0; i < n && i < max; i++) {
-		if (ptrs)
-			ptrs[i] = (unsigned long long)(uintptr_t)ws_seen[i].ptr;
-		if (sizes)
-			sizes[i] = ws_seen[i].size;
-	}
-	pthread_mutex_unlock(&lock);
-	return n;
+	return mt_sim_bufset_get(&ws_seen, ptrs, sizes, sizeof *sizes, max);
 }

@@ -10,7 +10,8 @@ tests_sim_cudnn_libcudnn_la_SOURCES = \
 	tests/sim/cudnn/cudnn.c \
 	tests/sim/cudnn/cudnn_stubs.c \
 	tests/sim/cudnn/cudnn_kernels.h \
-	tests/sim/cudnn/simcudnn.h
+	tests/sim/cudnn/simcudnn.h \
+	tests/sim/cublas/bufset.h
 tests_sim_cudnn_libcudnn_la_CFLAGS = $(AM_CFLAGS) $(AX_PTHREAD_LIBS)
 tests_sim_cudnn_libcudnn_la_LDFLAGS = -version-number 9 -rpath $(abs_builddir)/tests/sim/cudnn \
 	-Wl,--version-script=$(srcdir)/tests/sim/cudnn/libcudnn.map -no-undefined
@@ -30,7 +31,7 @@ if ENABLE_TESTS
 # Linked against the REAL cuDNN and runtime; run over the stand-ins by
 # test_cudnn.sh through LD_LIBRARY_PATH.
 check_PROGRAMS += tests/sim/cudnn/test_cudnn
-tests_sim_cudnn_test_cudnn_SOURCES = tests/sim/cudnn/test_cudnn.c
+tests_sim_cudnn_test_cudnn_SOURCES = tests/sim/cudnn/test_cudnn.c tests/sim/cublas/simtest.h
 tests_sim_cudnn_test_cudnn_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_sim_cudnn_test_cudnn_LDADD = -L@CUDA_DIR@/lib64 -lcudnn -lcudart $(CMOCKA_LIBS) $(AX_PTHREAD_LIBS) -ldl
 TESTS += tests/sim/cudnn/test_cudnn.sh

@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "tests/sim/cublas/simtest.h"
+
 #define BPROP "cudnn_generated_fort_native_sdpa_sm90_flash_bprop_wgmma_f16_knob_3_64x128x128_4x1x1_kernel0_0"
 #define DOT_DO_O "cudnn_generated_fort_native_sdpa_sm90_flash_bprop_dot_do_o_kernel0_0"
 #define CONVERT "cudnn_generated_fort_native_sdpa_sm90_flash_bprop_convert_dq_kernel0_0"
@@ -28,27 +30,15 @@
 static uint64_t (*used_bytes)(int);
 static uint64_t (*launches)(const char *);
 
-static void *sym(void *lib, const char *name)
-{
-	void *p = dlsym(lib, name);
-	if (!p) {
-		fprintf(stderr, "missing %s: %s\n", name, dlerror());
-		abort();
-	}
-	return p;
-}
-
 static int group_setup(void **state)
 {
 	void *cu;
 	(void)state;
-	if (cudaSetDevice(0) != cudaSuccess || cudaFree(NULL) != cudaSuccess)
-		return -1;
-	cu = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
+	cu = mt_sim_test_driver();
 	if (!cu)
 		return -1;
-	*(void **)&used_bytes = sym(cu, "mt_sim_device_used_bytes");
-	*(void **)&launches = sym(cu, "mt_sim_launch_count");
+	*(void **)&used_bytes = mt_sim_test_sym(cu, "mt_sim_device_used_bytes");
+	*(void **)&launches = mt_sim_test_sym(cu, "mt_sim_launch_count");
 	return 0;
 }
 
