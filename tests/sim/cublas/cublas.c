@@ -268,14 +268,12 @@ cublasStatus_t CUBLASWINAPI cublasGetPointerMode_v2(cublasHandle_t handle, cubla
 
 const char *CUBLASWINAPI cublasGetStatusName(cublasStatus_t status)
 {
-	int i = mt__sim_cublas_status_index(status);
-	return i < 0 ? "CUBLAS_STATUS_UNKNOWN" : mt__sim_cublas_status_names[i][0];
+	return mt__sim_cublas_status_text(status, 0);
 }
 
 const char *CUBLASWINAPI cublasGetStatusString(cublasStatus_t status)
 {
-	int i = mt__sim_cublas_status_index(status);
-	return i < 0 ? "unknown error" : mt__sim_cublas_status_names[i][1];
+	return mt__sim_cublas_status_text(status, 1);
 }
 
 /* ---------------------------------------------------------------- GEMMs */

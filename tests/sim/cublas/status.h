@@ -34,4 +34,11 @@ static inline int mt__sim_cublas_status_index(cublasStatus_t s)
 	}
 }
 
+/* The name (which 0) or message (which 1) of status, as cuBLAS words them. */
+__attribute__((unused)) static const char *mt__sim_cublas_status_text(cublasStatus_t status, int which)
+{
+	int i = mt__sim_cublas_status_index(status);
+	return i >= 0 ? mt__sim_cublas_status_names[i][which] : which ? "unknown error" : "CUBLAS_STATUS_UNKNOWN";
+}
+
 #endif

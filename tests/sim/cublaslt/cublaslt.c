@@ -221,14 +221,12 @@ cublasStatus_t CUBLASWINAPI cublasLtGetProperty(libraryPropertyType type, int *v
 
 const char *CUBLASWINAPI cublasLtGetStatusName(cublasStatus_t status)
 {
-	int i = mt__sim_cublas_status_index(status);
-	return i < 0 ? "CUBLAS_STATUS_UNKNOWN" : mt__sim_cublas_status_names[i][0];
+	return mt__sim_cublas_status_text(status, 0);
 }
 
 const char *CUBLASWINAPI cublasLtGetStatusString(cublasStatus_t status)
 {
-	int i = mt__sim_cublas_status_index(status);
-	return i < 0 ? "unknown error" : mt__sim_cublas_status_names[i][1];
+	return mt__sim_cublas_status_text(status, 1);
 }
 
 /* ----------------------------------------------------------- descriptors */
