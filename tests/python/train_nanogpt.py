@@ -1,5 +1,6 @@
 """A nanoGPT-style training job (nn.Linear, nn.LayerNorm, causal
-F.scaled_dot_product_attention, AdamW) or a small conv net (nn.Conv2d), in
+F.scaled_dot_product_attention, AdamW) or a small conv net (nn.Conv2d,
+nn.BatchNorm2d), in
 fp32 or under bf16 autocast, for the simulated GPU (tests/sim: cuBLAS,
 cuBLASLt and cuDNN stand-ins under a CUDA 13 build of torch) or a real one.
 Kernels compute nothing on the simulated GPU: values are meaningless.
@@ -68,12 +69,14 @@ class ConvNet(nn.Module):
     def __init__(self):
         super().__init__()
         self.c1 = nn.Conv2d(3, 32, 3, padding=1)
+        self.n1 = nn.BatchNorm2d(32)
         self.c2 = nn.Conv2d(32, 64, 3, padding=1)
+        self.n2 = nn.BatchNorm2d(64)
         self.fc = nn.Linear(64 * 8 * 8, 10)
 
     def forward(self, x):
-        x = F.max_pool2d(F.relu(self.c1(x)), 2)
-        x = F.max_pool2d(F.relu(self.c2(x)), 2)
+        x = F.max_pool2d(F.relu(self.n1(self.c1(x))), 2)
+        x = F.max_pool2d(F.relu(self.n2(self.c2(x))), 2)
         return self.fc(x.flatten(1))
 
 

@@ -37,19 +37,13 @@
 
 #include "tests/sim/cudnn/cudnn_kernels.h"
 #include "tests/sim/cudnn/simcudnn.h"
+#include "tests/sim/cudnn/cudnn_int.h"
 #include "tests/sim/cublas/bufset.h"
 
-#define SCD_HANDLE 0x63646e68u /* "cdnh" */
 #define SCD_DESC 0x63646e64u   /* "cdnd" */
 /* Shared memory an engine uses: within the 227 KiB an H100 block may opt
  * into (the frontend rejects engines that use more than the device has). */
 #define SCD_SHARED_MEMORY (160 * 1024)
-
-struct cudnnContext {
-	unsigned magic;
-	int device;
-	cudaStream_t stream;
-};
 
 struct scd_attr {
 	cudnnBackendAttributeName_t name;
@@ -67,12 +61,12 @@ struct scd_desc {
 };
 
 static uint64_t n_exec, n_launch;
+
 static struct mt_sim_bufset ws_seen = MT_SIM_BUFSET_INIT; /* workspaces of plans that need one */
 static __thread char last_error[256];
 static int log_on = -1;
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
+void mt__scd_say(const char *fmt, ...)
 {
 	va_list ap;
 	if (log_on < 0)
@@ -86,15 +80,13 @@ static void say(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* A failure's status, with the message cudnnGetLastErrorString returns. */
-static cudnnStatus_t fail(cudnnStatus_t st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static cudnnStatus_t fail(cudnnStatus_t st, const char *fmt, ...)
+cudnnStatus_t mt__scd_fail(cudnnStatus_t st, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(last_error, sizeof last_error, fmt, ap);
 	va_end(ap);
-	say("error %d: %s", (int)st, last_error);
+	mt__scd_say("error %d: %s", (int)st, last_error);
 	return st;
 }
 
@@ -155,10 +147,10 @@ cudnnStatus_t CUDNNWINAPI cudnnCreate(cudnnHandle_t *handle)
 	struct cudnnContext *h;
 	int dev = 0;
 	if (!handle)
-		return fail(CUDNN_STATUS_BAD_PARAM, "cudnnCreate: handle is NULL");
+		return mt__scd_fail(CUDNN_STATUS_BAD_PARAM, "cudnnCreate: handle is NULL");
 	if (cudaGetDevice(&dev) != cudaSuccess) {
 		(void)cudaGetLastError();
-		return fail(CUDNN_STATUS_NOT_INITIALIZED, "cudnnCreate: no CUDA device");
+		return mt__scd_fail(CUDNN_STATUS_NOT_INITIALIZED, "cudnnCreate: no CUDA device");
 	}
 	h = calloc(1, sizeof *h);
 	if (!h)
@@ -166,18 +158,23 @@ cudnnStatus_t CUDNNWINAPI cudnnCreate(cudnnHandle_t *handle)
 	h->magic = SCD_HANDLE;
 	h->device = dev;
 	*handle = h;
-	say("create handle %p device %d", (void *)h, dev);
+	mt__scd_say("create handle %p device %d", (void *)h, dev);
 	return CUDNN_STATUS_SUCCESS;
 }
 
-static int valid_handle(cudnnHandle_t h)
+int mt__scd_valid_handle(cudnnHandle_t h)
 {
 	return h && h->magic == SCD_HANDLE;
 }
 
+void mt__scd_count_launch(void)
+{
+	__atomic_add_fetch(&n_launch, 1, __ATOMIC_SEQ_CST);
+}
+
 cudnnStatus_t CUDNNWINAPI cudnnDestroy(cudnnHandle_t handle)
 {
-	if (!valid_handle(handle))
+	if (!mt__scd_valid_handle(handle))
 		return CUDNN_STATUS_BAD_PARAM;
 	handle->magic = 0;
 	free(handle);
@@ -186,7 +183,7 @@ cudnnStatus_t CUDNNWINAPI cudnnDestroy(cudnnHandle_t handle)
 
 cudnnStatus_t CUDNNWINAPI cudnnSetStream(cudnnHandle_t handle, cudaStream_t streamId)
 {
-	if (!valid_handle(handle))
+	if (!mt__scd_valid_handle(handle))
 		return CUDNN_STATUS_BAD_PARAM;
 	handle->stream = streamId;
 	return CUDNN_STATUS_SUCCESS;
@@ -194,7 +191,7 @@ cudnnStatus_t CUDNNWINAPI cudnnSetStream(cudnnHandle_t handle, cudaStream_t stre
 
 cudnnStatus_t CUDNNWINAPI cudnnGetStream(cudnnHandle_t handle, cudaStream_t *streamId)
 {
-	if (!valid_handle(handle) || !streamId)
+	if (!mt__scd_valid_handle(handle) || !streamId)
 		return CUDNN_STATUS_BAD_PARAM;
 	*streamId = handle->stream;
 	return CUDNN_STATUS_SUCCESS;
@@ -523,7 +520,7 @@ cudnnStatus_t CUDNNWINAPI cudnnBackendCreateDescriptor(cudnnBackendDescriptorTyp
 {
 	struct scd_desc *o;
 	if (!descriptor)
-		return fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendCreateDescriptor: NULL output");
+		return mt__scd_fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendCreateDescriptor: NULL output");
 	o = new_desc(descriptorType);
 	if (!o)
 		return CUDNN_STATUS_ALLOC_FAILED;
@@ -535,7 +532,7 @@ cudnnStatus_t CUDNNWINAPI cudnnBackendDestroyDescriptor(cudnnBackendDescriptor_t
 {
 	struct scd_desc *o = as_desc(descriptor);
 	if (!o)
-		return fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendDestroyDescriptor: not a descriptor");
+		return mt__scd_fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendDestroyDescriptor: not a descriptor");
 	free_desc(o);
 	return CUDNN_STATUS_SUCCESS;
 }
@@ -557,12 +554,12 @@ cudnnStatus_t CUDNNWINAPI cudnnBackendSetAttribute(cudnnBackendDescriptor_t desc
 {
 	struct scd_desc *o = as_desc(descriptor);
 	if (!o)
-		return fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendSetAttribute(%d): not a descriptor", (int)attributeName);
+		return mt__scd_fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendSetAttribute(%d): not a descriptor", (int)attributeName);
 	if (o->finalized)
-		return fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendSetAttribute(%d): descriptor already finalized",
+		return mt__scd_fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendSetAttribute(%d): descriptor already finalized",
 			    (int)attributeName);
 	if (elementCount < 0 || (elementCount > 0 && !arrayOfElements))
-		return fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendSetAttribute(%d): bad elements", (int)attributeName);
+		return mt__scd_fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendSetAttribute(%d): bad elements", (int)attributeName);
 	return put(o, attributeName, attributeType, elementCount, arrayOfElements);
 }
 
@@ -575,18 +572,18 @@ static cudnnStatus_t derive(struct scd_desc *o)
 	switch ((int)o->type) {
 	case CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR:
 		if (!find(o, CUDNN_ATTR_OPERATIONGRAPH_OPS))
-			return fail(CUDNN_STATUS_BAD_PARAM, "operation graph without operations");
+			return mt__scd_fail(CUDNN_STATUS_BAD_PARAM, "operation graph without operations");
 		return put(o, CUDNN_ATTR_OPERATIONGRAPH_ENGINE_GLOBAL_COUNT, CUDNN_TYPE_INT64, 1, &one);
 	case CUDNN_BACKEND_ENGINE_DESCRIPTOR:
 		if (!get_desc(o, CUDNN_ATTR_ENGINE_OPERATION_GRAPH))
-			return fail(CUDNN_STATUS_BAD_PARAM, "engine without operation graph");
+			return mt__scd_fail(CUDNN_STATUS_BAD_PARAM, "engine without operation graph");
 		if (get_i64(o, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, 0) != 0)
-			return fail(CUDNN_STATUS_NOT_SUPPORTED, "engine index %lld: one engine per graph",
+			return mt__scd_fail(CUDNN_STATUS_NOT_SUPPORTED, "engine index %lld: one engine per graph",
 				    (long long)get_i64(o, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, 0));
 		return CUDNN_STATUS_SUCCESS;
 	case CUDNN_BACKEND_ENGINECFG_DESCRIPTOR:
 		if (!get_desc(o, CUDNN_ATTR_ENGINECFG_ENGINE))
-			return fail(CUDNN_STATUS_BAD_PARAM, "engine config without engine");
+			return mt__scd_fail(CUDNN_STATUS_BAD_PARAM, "engine config without engine");
 		analyse(graph_of_cfg(o), &pi);
 		put(o, CUDNN_ATTR_ENGINECFG_SHARED_MEMORY_USED, CUDNN_TYPE_INT32, 1, &shmem);
 		return put(o, CUDNN_ATTR_ENGINECFG_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &pi.workspace);
@@ -594,7 +591,7 @@ static cudnnStatus_t derive(struct scd_desc *o)
 		struct scd_desc *g = get_desc(o, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH), *eng, *cfg;
 		cudnnStatus_t st;
 		if (!g)
-			return fail(CUDNN_STATUS_BAD_PARAM, "heuristics without operation graph");
+			return mt__scd_fail(CUDNN_STATUS_BAD_PARAM, "heuristics without operation graph");
 		eng = new_desc(CUDNN_BACKEND_ENGINE_DESCRIPTOR);
 		cfg = new_desc(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR);
 		if (!eng || !cfg) {
@@ -617,7 +614,7 @@ static cudnnStatus_t derive(struct scd_desc *o)
 		struct scd_desc *cfg = get_desc(o, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG);
 		const char *json = "{\"engineId\":0,\"simulated\":true}";
 		if (!cfg) /* the handle is optional since cuDNN 9 */
-			return fail(CUDNN_STATUS_BAD_PARAM, "execution plan without engine config");
+			return mt__scd_fail(CUDNN_STATUS_BAD_PARAM, "execution plan without engine config");
 		analyse(graph_of_cfg(cfg), &pi);
 		put(o, CUDNN_ATTR_EXECUTION_PLAN_JSON_REPRESENTATION, CUDNN_TYPE_CHAR, (int64_t)strlen(json) + 1, json);
 		put(o, CUDNN_ATTR_EXECUTION_PLAN_COMPUTED_INTERMEDIATE_UIDS, CUDNN_TYPE_INT64, 0, NULL);
@@ -634,11 +631,11 @@ cudnnStatus_t CUDNNWINAPI cudnnBackendFinalize(cudnnBackendDescriptor_t descript
 	struct scd_desc *o = as_desc(descriptor);
 	cudnnStatus_t st;
 	if (!o)
-		return fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendFinalize: not a descriptor");
+		return mt__scd_fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendFinalize: not a descriptor");
 	if (o->finalized)
 		return CUDNN_STATUS_SUCCESS;
 	st = derive(o);
-	say("finalize type %d -> %d", (int)o->type, (int)st);
+	mt__scd_say("finalize type %d -> %d", (int)o->type, (int)st);
 	if (st == CUDNN_STATUS_SUCCESS)
 		o->finalized = 1;
 	return st;
@@ -653,13 +650,13 @@ cudnnStatus_t CUDNNWINAPI cudnnBackendGetAttribute(cudnnBackendDescriptor_t cons
 	struct scd_attr *a;
 	int64_t i, n;
 	if (!o)
-		return fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendGetAttribute(%d): not a descriptor", (int)attributeName);
+		return mt__scd_fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendGetAttribute(%d): not a descriptor", (int)attributeName);
 	if (requestedElementCount < 0)
-		return fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendGetAttribute(%d): bad request", (int)attributeName);
+		return mt__scd_fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendGetAttribute(%d): bad request", (int)attributeName);
 	if (!arrayOfElements) /* a count query */
 		requestedElementCount = 0;
 	a = find(o, attributeName);
-	say("get type %d attr %d as %d x%lld -> %s", (int)o->type, (int)attributeName, (int)attributeType,
+	mt__scd_say("get type %d attr %d as %d x%lld -> %s", (int)o->type, (int)attributeName, (int)attributeType,
 	    (long long)requestedElementCount, a ? "set" : "unset");
 	if (!a) { /* never set, nothing derived: an empty list */
 		if (elementCount)
@@ -667,7 +664,7 @@ cudnnStatus_t CUDNNWINAPI cudnnBackendGetAttribute(cudnnBackendDescriptor_t cons
 		return CUDNN_STATUS_SUCCESS;
 	}
 	if (a->type != attributeType && type_size(a->type) != type_size(attributeType))
-		return fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendGetAttribute(%d): type %d, stored as %d",
+		return mt__scd_fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendGetAttribute(%d): type %d, stored as %d",
 			    (int)attributeName, (int)attributeType, (int)a->type);
 	if (elementCount)
 		*elementCount = a->count;
@@ -677,7 +674,7 @@ cudnnStatus_t CUDNNWINAPI cudnnBackendGetAttribute(cudnnBackendDescriptor_t cons
 			struct scd_desc *dst = as_desc(((void **)arrayOfElements)[i]);
 			struct scd_desc *src = ((struct scd_desc **)a->data)[i];
 			if (!dst)
-				return fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendGetAttribute(%d): element %lld is not a descriptor",
+				return mt__scd_fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendGetAttribute(%d): element %lld is not a descriptor",
 					    (int)attributeName, (long long)i);
 			if (src && copy_into(dst, src) != 0)
 				return CUDNN_STATUS_ALLOC_FAILED;
@@ -696,17 +693,17 @@ cudnnStatus_t CUDNNWINAPI cudnnBackendExecute(cudnnHandle_t handle, cudnnBackend
 	struct scd_attr *ws;
 	void *wsp = NULL;
 	int i;
-	if (!valid_handle(handle))
-		return fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendExecute: bad handle");
+	if (!mt__scd_valid_handle(handle))
+		return mt__scd_fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendExecute: bad handle");
 	if (!plan || plan->type != CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR || !plan->finalized || !vp ||
 	    vp->type != CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR || !vp->finalized)
-		return fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendExecute: plan or variant pack not finalized");
+		return mt__scd_fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendExecute: plan or variant pack not finalized");
 	analyse(graph_of_cfg(get_desc(plan, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG)), &pi);
 	ws = find(vp, CUDNN_ATTR_VARIANT_PACK_WORKSPACE);
 	if (ws && ws->count > 0)
 		wsp = ((void **)ws->data)[0];
 	if (pi.workspace > 0 && !wsp)
-		return fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendExecute: the plan needs %lld B of workspace, none given",
+		return mt__scd_fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendExecute: the plan needs %lld B of workspace, none given",
 			    (long long)pi.workspace);
 	mt_sim_bufset_note(&ws_seen, pi.workspace > 0 ? wsp : NULL, (uint64_t)pi.workspace, (uint64_t)pi.workspace);
 	__atomic_add_fetch(&n_exec, 1, __ATOMIC_SEQ_CST);
@@ -716,11 +713,11 @@ cudnnStatus_t CUDNNWINAPI cudnnBackendExecute(cudnnHandle_t handle, cudnnBackend
 					handle->stream);
 		if (e != 0) {
 			(void)cudaGetLastError();
-			return fail(CUDNN_STATUS_EXECUTION_FAILED, "cudnnBackendExecute: launch failed (%d)", e);
+			return mt__scd_fail(CUDNN_STATUS_EXECUTION_FAILED, "cudnnBackendExecute: launch failed (%d)", e);
 		}
-		__atomic_add_fetch(&n_launch, 1, __ATOMIC_SEQ_CST);
+		mt__scd_count_launch();
 	}
-	say("execute plan ws=%lld at %p kernels=%d", (long long)pi.workspace, wsp, pi.nkernels);
+	mt__scd_say("execute plan ws=%lld at %p kernels=%d", (long long)pi.workspace, wsp, pi.nkernels);
 	return CUDNN_STATUS_SUCCESS;
 }
 

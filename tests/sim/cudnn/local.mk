@@ -8,6 +8,8 @@ if HAVE_NVCC
 noinst_LTLIBRARIES += tests/sim/cudnn/libcudnn.la
 tests_sim_cudnn_libcudnn_la_SOURCES = \
 	tests/sim/cudnn/cudnn.c \
+	tests/sim/cudnn/legacy.c \
+	tests/sim/cudnn/cudnn_int.h \
 	tests/sim/cudnn/cudnn_stubs.c \
 	tests/sim/cudnn/cudnn_kernels.h \
 	tests/sim/cudnn/simcudnn.h \

@@ -205,6 +205,66 @@ static void test_conv_forward(void **state)
 	assert_int_equal(cudnnDestroy(h), CUDNN_STATUS_SUCCESS);
 }
 
+/* Legacy batch norm: no workspace; a reserve only with an activation, one
+ * bit per element (README); one kernel per call. */
+static void test_batchnorm(void **state)
+{
+	cudnnHandle_t h;
+	cudnnTensorDescriptor_t x, bn;
+	size_t ws = 1, rs = 1;
+	float one = 1, zero = 0;
+	uint64_t k0 = launches("cudnn_bn_fw_tr_1C11_kernel_NCHW"), k1 = launches("cudnn_bn_bw_1C11_kernel_new");
+	(void)state;
+	assert_int_equal(cudnnCreate(&h), CUDNN_STATUS_SUCCESS);
+	assert_int_equal(cudnnCreateTensorDescriptor(&x), CUDNN_STATUS_SUCCESS);
+	assert_int_equal(cudnnCreateTensorDescriptor(&bn), CUDNN_STATUS_SUCCESS);
+	assert_int_equal(cudnnSetTensor4dDescriptor(x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 8, 16, 10, 10),
+			 CUDNN_STATUS_SUCCESS);
+	assert_int_equal(cudnnSetTensor4dDescriptor(bn, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, 16, 1, 1),
+			 CUDNN_STATUS_SUCCESS);
+	assert_int_equal(cudnnGetBatchNormalizationForwardTrainingExWorkspaceSize(
+				 h, CUDNN_BATCHNORM_SPATIAL, CUDNN_BATCHNORM_OPS_BN, x, NULL, x, bn, NULL, &ws),
+			 CUDNN_STATUS_SUCCESS);
+	assert_int_equal(ws, 0);
+	assert_int_equal(cudnnGetBatchNormalizationTrainingExReserveSpaceSize(h, CUDNN_BATCHNORM_SPATIAL,
+									       CUDNN_BATCHNORM_OPS_BN, NULL, x, &rs),
+			 CUDNN_STATUS_SUCCESS);
+	assert_int_equal(rs, 0);
+	assert_int_equal(cudnnGetBatchNormalizationTrainingExReserveSpaceSize(
+				 h, CUDNN_BATCHNORM_SPATIAL, CUDNN_BATCHNORM_OPS_BN_ACTIVATION, NULL, x, &rs),
+			 CUDNN_STATUS_SUCCESS);
+	assert_int_equal(rs, (8 * 16 * 10 * 10 + 31) / 32 * 4);
+	/* with an activation and no reserve: refused, nothing launched */
+	assert_int_equal(cudnnBatchNormalizationForwardTrainingEx(
+				 h, CUDNN_BATCHNORM_SPATIAL, CUDNN_BATCHNORM_OPS_BN_ACTIVATION, &one, &zero, x,
+				 (void *)0x1000, NULL, NULL, x, (void *)0x2000, bn, (void *)0x3000, (void *)0x4000, 0.1,
+				 NULL, NULL, 1e-5, NULL, NULL, NULL, NULL, 0, NULL, 0),
+			 CUDNN_STATUS_BAD_PARAM);
+	assert_int_equal(launches("cudnn_bn_fw_tr_1C11_kernel_NCHW"), k0);
+	assert_int_equal(cudnnBatchNormalizationForwardTrainingEx(
+				 h, CUDNN_BATCHNORM_SPATIAL, CUDNN_BATCHNORM_OPS_BN, &one, &zero, x, (void *)0x1000, NULL,
+				 NULL, x, (void *)0x2000, bn, (void *)0x3000, (void *)0x4000, 0.1, NULL, NULL, 1e-5, NULL,
+				 NULL, NULL, NULL, 0, NULL, 0),
+			 CUDNN_STATUS_SUCCESS);
+	assert_int_equal(launches("cudnn_bn_fw_tr_1C11_kernel_NCHW"), k0 + 1);
+	assert_int_equal(cudnnBatchNormalizationBackwardEx(h, CUDNN_BATCHNORM_SPATIAL, CUDNN_BATCHNORM_OPS_BN, &one,
+							   &zero, &one, &zero, x, (void *)0x1000, NULL, NULL, x,
+							   (void *)0x2000, NULL, NULL, x, (void *)0x5000, bn,
+							   (void *)0x3000, (void *)0x4000, (void *)0x6000,
+							   (void *)0x7000, 1e-5, NULL, NULL, NULL, NULL, 0, NULL, 0),
+			 CUDNN_STATUS_SUCCESS);
+	assert_int_equal(launches("cudnn_bn_bw_1C11_kernel_new"), k1 + 1);
+	/* a per-channel descriptor that is not 1 x C x 1 x 1 for the spatial mode */
+	assert_int_equal(cudnnSetTensor4dDescriptor(bn, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, 8, 1, 1),
+			 CUDNN_STATUS_SUCCESS);
+	assert_int_equal(cudnnGetBatchNormalizationForwardTrainingExWorkspaceSize(
+				 h, CUDNN_BATCHNORM_SPATIAL, CUDNN_BATCHNORM_OPS_BN, x, NULL, x, bn, NULL, &ws),
+			 CUDNN_STATUS_BAD_PARAM);
+	assert_int_equal(cudnnDestroyTensorDescriptor(x), CUDNN_STATUS_SUCCESS);
+	assert_int_equal(cudnnDestroyTensorDescriptor(bn), CUDNN_STATUS_SUCCESS);
+	assert_int_equal(cudnnDestroy(h), CUDNN_STATUS_SUCCESS);
+}
+
 static void test_errors(void **state)
 {
 	cudnnBackendDescriptor_t t = create(CUDNN_BACKEND_TENSOR_DESCRIPTOR), g;
@@ -237,6 +297,7 @@ int main(void)
 		cmocka_unit_test(test_bound_to_standin),
 		cmocka_unit_test(test_sdpa_backward),
 		cmocka_unit_test(test_conv_forward),
+		cmocka_unit_test(test_batchnorm),
 		cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, group_setup, NULL);
