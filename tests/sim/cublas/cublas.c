@@ -566,6 +566,81 @@ cublasStatus_t CUBLASWINAPI cublasSgemmEx(cublasHandle_t handle, cublasOperation
 	return gemm(handle, fam, transa, transb, m, n, 1);
 }
 
+/* ------------------------------------------------------ level 1 and 2 */
+
+static cublasStatus_t aux(cublasHandle_t h, int id, unsigned long long work, unsigned threads)
+{
+	unsigned long long blocks = (work + threads - 1) / threads;
+	if (simcublas_launch_aux(id, (unsigned)(blocks > 2147483647ull ? 2147483647ull : blocks), threads, h->stream)) {
+		(void)cudaGetLastError();
+		return CUBLAS_STATUS_EXECUTION_FAILED;
+	}
+	__atomic_add_fetch(&n_launch, 1, __ATOMIC_SEQ_CST);
+	return CUBLAS_STATUS_SUCCESS;
+}
+
+/* y = alpha op(A) x + beta y: one kernel (no workspace). */
+static cublasStatus_t gemv(cublasHandle_t h, cublasOperation_t trans, int m, int n, const void *alpha, int lda,
+			   int incx, const void *beta, int incy)
+{
+	if (!valid(h))
+		return CUBLAS_STATUS_NOT_INITIALIZED;
+	if (!valid_op(trans) || m < 0 || n < 0 || lda < (m > 1 ? m : 1) || incx == 0 || incy == 0 || !alpha || !beta)
+		return CUBLAS_STATUS_INVALID_VALUE;
+	if (m == 0 || n == 0)
+		return CUBLAS_STATUS_SUCCESS;
+	return aux(h, is_trans(trans) ? SCB_K_GEMV_T : SCB_K_GEMV_N, (unsigned long long)(is_trans(trans) ? n : m), 128);
+}
+
+cublasStatus_t CUBLASWINAPI cublasSgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n,
+					   const float *alpha, const float *A, int lda, const float *x, int incx,
+					   const float *beta, float *y, int incy)
+{
+	return gemv(handle, trans, m, n, alpha, lda, incx, beta, incy);
+}
+
+cublasStatus_t CUBLASWINAPI cublasDgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n,
+					   const double *alpha, const double *A, int lda, const double *x, int incx,
+					   const double *beta, double *y, int incy)
+{
+	return gemv(handle, trans, m, n, alpha, lda, incx, beta, incy);
+}
+
+/* result = x . y: a partial-sum kernel and a one-block reduction; with
+ * the host pointer mode the result is written (0: kernels compute nothing). */
+static cublasStatus_t dot(cublasHandle_t h, int n, int incx, int incy, void *result, size_t rsize)
+{
+	cublasStatus_t st;
+	if (!valid(h))
+		return CUBLAS_STATUS_NOT_INITIALIZED;
+	if (!result)
+		return CUBLAS_STATUS_INVALID_VALUE;
+	if (n > 0) {
+		st = aux(h, SCB_K_DOT, (unsigned long long)n, 512);
+		if (st == CUBLAS_STATUS_SUCCESS)
+			st = aux(h, SCB_K_DOT_REDUCE, 1, 512);
+		if (st != CUBLAS_STATUS_SUCCESS)
+			return st;
+	}
+	(void)incx;
+	(void)incy;
+	if (h->pmode == CUBLAS_POINTER_MODE_HOST)
+		memset(result, 0, rsize);
+	return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t CUBLASWINAPI cublasSdot_v2(cublasHandle_t handle, int n, const float *x, int incx, const float *y,
+					  int incy, float *result)
+{
+	return dot(handle, n, incx, incy, result, sizeof *result);
+}
+
+cublasStatus_t CUBLASWINAPI cublasDdot_v2(cublasHandle_t handle, int n, const double *x, int incx, const double *y,
+					  int incy, double *result)
+{
+	return dot(handle, n, incx, incy, result, sizeof *result);
+}
+
 /* ------------------------------------------------------- ground truth */
 
 uint64_t mt_sim_cublas_workspace_allocs(void)

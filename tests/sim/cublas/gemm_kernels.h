@@ -22,6 +22,17 @@
 #define SIMCUBLAS_NAME_dgemm(ly) sm90_xmma_gemm_f64f64_f64f64_f64_##ly##_n_tilesize128x64x16_warpgroupsize1x1x1_execute_segment_k_off_kernel__5x_cublas
 #define SIMCUBLAS_NAME(fam, ly) SIMCUBLAS_NAME_##fam(ly)
 
+/* Level-1/2 kernels: X(id, name), one grid of blocks each. */
+#define SIMCUBLAS_AUX_LIST(X) \
+	X(SCB_K_GEMV_N, gemv2N_kernel) X(SCB_K_GEMV_T, gemv2T_kernel) \
+	X(SCB_K_DOT, dot_kernel) X(SCB_K_DOT_REDUCE, reduce_1Block_kernel)
+enum simcublas_aux {
+#define SCB_AUX_ENUM(id, name) id,
+	SIMCUBLAS_AUX_LIST(SCB_AUX_ENUM)
+#undef SCB_AUX_ENUM
+	SCB_K__NAUX
+};
+
 enum simcublas_family { SCB_BF16, SCB_F16, SCB_TF32, SCB_SGEMM, SCB_DGEMM, SCB__NFAM };
 /* kernel index = family * 4 + layout; layouts in list order tn, nn, nt, tt
  * (first letter transa, second transb; t for CUBLAS_OP_T and CUBLAS_OP_C) */
@@ -33,6 +44,9 @@ extern "C" {
 /* Launches kernel idx with grid (gx, gy, gz) and block threads on stream (a
  * cudaStream_t) through cudaLaunchKernel; returns its cudaError_t. */
 int simcublas_launch(int idx, unsigned gx, unsigned gy, unsigned gz, unsigned block, void *stream)
+	__attribute__((visibility("hidden")));
+/* Launches level-1/2 kernel id (enum simcublas_aux) with blocks x threads. */
+int simcublas_launch_aux(int id, unsigned blocks, unsigned threads, void *stream)
 	__attribute__((visibility("hidden")));
 /* Name of kernel idx (for messages and tests). */
 const char *simcublas_kernel_name(int idx) __attribute__((visibility("hidden")));

@@ -296,6 +296,31 @@ static void test_alloc_failed(void **state)
 	assert_int_equal(cublasDestroy(h), CUBLAS_STATUS_SUCCESS);
 }
 
+/* Level 1 and 2: one gemv kernel, dot's two kernels; neither takes a
+ * workspace; a host-mode dot writes its result. */
+static void test_gemv_dot(void **state)
+{
+	cublasHandle_t h;
+	uint64_t used = used_bytes(0), t0 = launches("gemv2T_kernel"), d0 = launches("dot_kernel"),
+		 r0 = launches("reduce_1Block_kernel");
+	float res = 42.0f;
+	(void)state;
+	assert_int_equal(cublasCreate(&h), CUBLAS_STATUS_SUCCESS);
+	assert_int_equal(cublasSgemv(h, CUBLAS_OP_T, 64, 32, &one, (float *)0x1000, 64, (float *)0x2000, 1, &zero,
+				     (float *)0x3000, 1),
+			 CUBLAS_STATUS_SUCCESS);
+	assert_int_equal(launches("gemv2T_kernel"), t0 + 1);
+	assert_int_equal(cublasSgemv(h, CUBLAS_OP_N, 64, 32, &one, (float *)0x1000, 16, (float *)0x2000, 1, &zero,
+				     (float *)0x3000, 1),
+			 CUBLAS_STATUS_INVALID_VALUE); /* lda < m */
+	assert_int_equal(cublasSdot(h, 1000, (float *)0x1000, 1, (float *)0x2000, 1, &res), CUBLAS_STATUS_SUCCESS);
+	assert_int_equal(launches("dot_kernel"), d0 + 1);
+	assert_int_equal(launches("reduce_1Block_kernel"), r0 + 1);
+	assert_true(res == 0.0f);
+	assert_int_equal(used_bytes(0), used);
+	assert_int_equal(cublasDestroy(h), CUBLAS_STATUS_SUCCESS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -307,6 +332,7 @@ int main(void)
 		cmocka_unit_test(test_kernel_names),
 		cmocka_unit_test(test_handle_api),
 		cmocka_unit_test(test_alloc_failed),
+		cmocka_unit_test(test_gemv_dot),
 	};
 	return cmocka_run_group_tests_name("simcublas", tests, group_setup, NULL);
 }
