@@ -1,8 +1,12 @@
 /* memtrace record: runs a command under the collector.  Sets LD_PRELOAD
  * (prepended to the user's), NVTX_INJECTION64_PATH and the MEMTRACE_*
- * variables the collector reads, runs the command, forwards SIGINT and
- * SIGTERM, returns its exit status unchanged (128+N when killed by signal
- * N), and prints one summary line per traced process. */
+ * variables the collector reads, runs the command in a process group of
+ * its own (the job: its workers are there too), forwards SIGINT, SIGTERM
+ * and SIGHUP to that group, returns the command's exit status unchanged
+ * (128+N when killed by signal N), and prints one summary line per traced
+ * process.  Job control follows a shell's: in a terminal's foreground the
+ * job's group gets the terminal (Ctrl-C and Ctrl-Z reach the job itself),
+ * and a stopped job stops memtrace record too. */
 #define _GNU_SOURCE
 #include "config.h"
 #include <errno.h>
@@ -14,9 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 #include "analyzer/cmds/cmds.h"
@@ -35,9 +41,13 @@ static const char usage_text[] =
   "rank<R>.<PID>.mtrace, into one run directory; all share one run id.  Ranks\n"
   "come from RANK/WORLD_SIZE/LOCAL_RANK, OMPI_COMM_WORLD_*, PMI_* or SLURM_*.\n"
   "PROGRAM's exit status is returned unchanged (128+N if killed by signal N).\n"
+  "SIGINT, SIGTERM and SIGHUP sent to memtrace record go to the whole job (the\n"
+  "process group PROGRAM starts); processes of the job still running after\n"
+  "PROGRAM ended get SIGKILL after MEMTRACE_KILL_GRACE seconds (default 10).\n"
   "\n"
   "Options:\n"
-  "  -o, --output DIR     run directory (default: <program>-<YYYYmmdd-HHMMSS>.memtrace)\n"
+  "  -o, --output DIR     run directory (default: <program>-<YYYYmmdd-HHMMSS>-<PID>.memtrace,\n"
+  "                       PID memtrace record's; .1, .2... appended if it exists)\n"
   "      --stacks=MODE    native (default): native call stacks at allocations and\n"
   "                       launches; none: no stacks (lowest overhead)\n"
   "      --no-cupti       do not use CUPTI even when a GPU is present\n"
@@ -54,12 +64,81 @@ static const char usage_text[] =
   "PYTHONPATH; see docs/PYTORCH.md).\n"
   "Then: 'memtrace info DIR' for counts, 'memtrace report DIR' for the peak.\n";
 
-static pid_t child;
+static pid_t child;                 /* PROGRAM: the leader of the job's group */
+static volatile sig_atomic_t job_sig; /* the last signal forwarded to the job */
 
 static void forward(int sig)
 {
+  int e = errno;
+  job_sig = sig;
   if (child > 0)
-    kill(child, sig);
+    kill(-child, sig);
+  errno = e;
+}
+
+/* The terminal memtrace record runs in the foreground of, or -1. */
+static int foreground_tty(void)
+{
+  for (int fd = 0; fd < 3; fd++)
+    if (isatty(fd) && tcgetpgrp(fd) == getpgrp())
+      return fd;
+  return -1;
+}
+
+/* Gives the terminal to process group `pg` (tcsetpgrp from a background
+ * group raises SIGTTOU: held off while it runs). */
+static void give_tty(int fd, pid_t pg)
+{
+  sigset_t ttou, old;
+  sigemptyset(&ttou);
+  sigaddset(&ttou, SIGTTOU);
+  sigprocmask(SIG_BLOCK, &ttou, &old);
+  tcsetpgrp(fd, pg);
+  sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+static double now_s(void)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Does any process of group pg live on? */
+static int group_alive(pid_t pg)
+{
+  return kill(-pg, 0) == 0 || errno == EPERM;
+}
+
+/* After PROGRAM ended: reaps the job's processes this one adopted (it is
+ * their subreaper).  When the job was signalled through memtrace record,
+ * or PROGRAM itself was killed, what is left of its group has the grace
+ * period to end (to finish its traces), then gets SIGKILL: no worker
+ * outlives memtrace record.  After a normal end, what still runs (a
+ * daemon started on purpose) is left alone. */
+static void end_job(pid_t pg, int killed_by_signal)
+{
+  const char *g = getenv("MEMTRACE_KILL_GRACE");
+  double grace = g && *g ? strtod(g, NULL) : 10.0, start = now_s();
+  int stopping = job_sig || killed_by_signal, killed = 0;
+  if (killed_by_signal && !job_sig && group_alive(pg))
+    kill(-pg, SIGTERM);
+  for (;;) {
+    int st;
+    while (waitpid(-1, &st, WNOHANG) > 0)
+      ;
+    if (!stopping || !group_alive(pg))
+      return;
+    double t = now_s() - start;
+    if (t > grace + 5)
+      return;
+    if (!killed && t >= grace) {
+      kill(-pg, SIGKILL);
+      killed = 1;
+    }
+    struct timespec z = { 0, 20 * 1000 * 1000 };
+    nanosleep(&z, NULL);
+  }
 }
 
 static int exists(const char *p)
@@ -192,7 +271,10 @@ static int run(int argc, char **argv)
   if (find_collector(so, sizeof so) != 0)
     return mt_usage_error("record", "cannot find %s (set MEMTRACE_COLLECTOR=PATH)", COLLECTOR_SO);
 
-  /* The run directory (absolute: the program may chdir). */
+  /* The run directory (absolute: the program may chdir).  The default
+   * name holds this process's pid, and a name taken (pid reuse, a copied
+   * directory) gets a suffix: two recordings started in the same second
+   * never share a directory, and never refuse to run. */
   char name[PATH_MAX], stamp[32];
   time_t now = time(NULL);
   struct tm tm;
@@ -200,13 +282,22 @@ static int run(int argc, char **argv)
   strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
   if (out) {
     snprintf(name, sizeof name, "%s", out);
+    if (mkdir(name, 0777) != 0 && errno != EEXIST)
+      return mt_usage_error("record", "cannot create the run directory %s: %s", name, strerror(errno));
   } else {
     const char *base = strrchr(cmd[0], '/');
     base = base ? base + 1 : cmd[0];
-    snprintf(name, sizeof name, "%s-%s.memtrace", base, stamp);
+    for (int n = 0;; n++) {
+      if (n == 0)
+        snprintf(name, sizeof name, "%s-%s-%ld.memtrace", base, stamp, (long)getpid());
+      else
+        snprintf(name, sizeof name, "%s-%s-%ld.%d.memtrace", base, stamp, (long)getpid(), n);
+      if (mkdir(name, 0777) == 0)
+        break;
+      if (errno != EEXIST || n >= 10000)
+        return mt_usage_error("record", "cannot create the run directory %s: %s", name, strerror(errno));
+    }
   }
-  if (mkdir(name, 0777) != 0 && errno != EEXIST)
-    return mt_usage_error("record", "cannot create the run directory %s: %s", name, strerror(errno));
   struct stat sb;
   if (stat(name, &sb) != 0 || !S_ISDIR(sb.st_mode))
     return mt_usage_error("record", "%s exists and is not a directory", name);
@@ -259,13 +350,21 @@ static int run(int argc, char **argv)
     unsetenv("MEMTRACE_BUFFER_SIZE");
   fflush(NULL);
 
-  struct sigaction sa, old_int, old_term;
+  static const int fwd_sigs[] = { SIGINT, SIGTERM, SIGHUP };
+  struct sigaction sa, old_sa[3];
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = forward;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
-  sigaction(SIGINT, &sa, &old_int);
-  sigaction(SIGTERM, &sa, &old_term);
+  /* a signal this process was started ignoring (a background job of a
+   * script: SIGINT) stays ignored, as the job's processes inherit it */
+  for (int i = 0; i < 3; i++)
+    if (sigaction(fwd_sigs[i], NULL, &old_sa[i]) == 0 && old_sa[i].sa_handler != SIG_IGN)
+      sigaction(fwd_sigs[i], &sa, NULL);
+  /* Workers whose parent dies are adopted here, not by init: end_job()
+   * can wait for their traces and be sure none is left running. */
+  prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  int tty = foreground_tty();
 
   int pfd[2];
   if (pipe2(pfd, O_CLOEXEC) != 0)
@@ -275,13 +374,20 @@ static int run(int argc, char **argv)
     return mt_usage_error("record", "fork: %s", strerror(errno));
   if (child == 0) {
     close(pfd[0]);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    for (int i = 0; i < 3; i++)
+      sigaction(fwd_sigs[i], &old_sa[i], NULL);
+    setpgid(0, 0);
+    if (tty >= 0)
+      give_tty(tty, getpid());
     execvp(cmd[0], cmd);
     int e = errno;
     if (write(pfd[1], &e, sizeof e) < 0) { /* nothing to do */ }
     _exit(127);
   }
+  /* both sides set the group: whichever runs first, signals find it */
+  setpgid(child, child);
+  if (tty >= 0)
+    give_tty(tty, child);
   close(pfd[1]);
   int exec_errno = 0;
   ssize_t got;
@@ -291,11 +397,29 @@ static int run(int argc, char **argv)
   close(pfd[0]);
 
   int status = 0;
-  while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-    ;
+  for (;;) {
+    pid_t w = waitpid(child, &status, WUNTRACED);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w > 0 && WIFSTOPPED(status)) {
+      /* Ctrl-Z stopped the job: stop here too (the shell sees its job
+       * stop), and on fg/bg carry on the job */
+      if (tty >= 0)
+        give_tty(tty, getpgrp());
+      raise(SIGSTOP);
+      if (tty >= 0 && foreground_tty() >= 0)
+        give_tty(tty, child);
+      kill(-child, SIGCONT);
+      continue;
+    }
+    break;
+  }
+  if (tty >= 0)
+    give_tty(tty, getpgrp());
+  end_job(child, WIFSIGNALED(status));
   child = 0;
-  sigaction(SIGINT, &old_int, NULL);
-  sigaction(SIGTERM, &old_term, NULL);
+  for (int i = 0; i < 3; i++)
+    sigaction(fwd_sigs[i], &old_sa[i], NULL);
   if (got == (ssize_t)sizeof exec_errno) {
     fprintf(stderr, "memtrace record: cannot run '%s': %s\n", cmd[0], strerror(exec_errno));
     rmdir(dir);
