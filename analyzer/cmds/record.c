@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "analyzer/cmds/cmds.h"
+#include "analyzer/lib/analysis.h"
 
 #ifndef MT_PKGLIBDIR
 #define MT_PKGLIBDIR "/usr/local/lib/memtrace"
@@ -216,6 +217,49 @@ static int dir_has_traces(const char *dir)
     free(paths[i]);
   free(paths);
   return n > 0;
+}
+
+/* Renames rank<R>.<PID>.mtrace after the rank its contents hold where the
+ * two differ: a process killed before its clean exit learnt its rank after
+ * its trace was named.  Only traces whose process is gone (SQLite's -wal
+ * and -shm files follow the main file's name). */
+static void name_by_rank(const char *dir)
+{
+  char **paths = NULL;
+  size_t n = 0;
+  if (mt_info_list_traces(dir, &paths, &n) != 0 || n == 0) {
+    free(paths);
+    return;
+  }
+  int *rr = calloc(2 * n, sizeof *rr);
+  if (rr && mt_run_ranks(paths, n, rr, rr + n, NULL) == MT_OK) {
+    for (size_t i = 0; i < n; i++) {
+      const char *base = strrchr(paths[i], '/');
+      base = base ? base + 1 : paths[i];
+      int r;
+      long pid;
+      char rest[256];
+      if (sscanf(base, "rank%d.%ld%255s", &r, &pid, rest) != 3 || r == rr[i] || pid <= 0 ||
+          (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+        continue;
+      char np[PATH_MAX + 300], a[PATH_MAX + 310], b[PATH_MAX + 310];
+      snprintf(np, sizeof np, "%.*s/rank%d.%ld%s", (int)(base - paths[i] - 1), paths[i], rr[i], pid, rest);
+      if (access(np, F_OK) == 0)
+        continue;
+      static const char *const side[] = { "-wal", "-shm" };
+      for (int k = 0; k < 2; k++) {
+        snprintf(a, sizeof a, "%s%s", paths[i], side[k]);
+        snprintf(b, sizeof b, "%s%s", np, side[k]);
+        if (access(a, F_OK) == 0)
+          rename(a, b);
+      }
+      rename(paths[i], np);
+    }
+  }
+  free(rr);
+  for (size_t i = 0; i < n; i++)
+    free(paths[i]);
+  free(paths);
 }
 
 static int run(int argc, char **argv)
@@ -426,22 +470,32 @@ static int run(int argc, char **argv)
     return exec_errno == ENOENT ? 127 : 126;
   }
   int rc = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
+  name_by_rank(dir);
 
   if (!quiet) {
     char **paths = NULL;
     size_t n = 0;
     if (mt_info_list_traces(dir, &paths, &n) == 0 && n > 0) {
+      int *rr = calloc(2 * n, sizeof *rr);
+      if (rr && mt_run_ranks(paths, n, rr, rr + n, NULL) != MT_OK) {
+        free(rr);
+        rr = NULL;
+      }
       for (size_t i = 0; i < n; i++) {
         int64_t events = 0, dropped = 0, pid = 0;
         int rank = 0;
         char err[512];
-        if (mt_info_trace_counts(paths[i], &events, &dropped, &rank, &pid, err, sizeof err) == 0)
+        int have = mt_info_trace_counts(paths[i], &events, &dropped, &rank, &pid, err, sizeof err) == 0;
+        if (have && rr)
+          rank = rr[i];
+        if (have)
           fprintf(stderr, "memtrace: rank %d pid %lld: %s: %lld events captured, %lld dropped\n", rank,
                   (long long)pid, paths[i], (long long)events, (long long)dropped);
         else
           fprintf(stderr, "memtrace: %s\n", err);
         free(paths[i]);
       }
+      free(rr);
     } else {
       fprintf(stderr, "memtrace: no process touched CUDA; nothing recorded in %s\n", dir);
     }

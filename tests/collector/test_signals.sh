@@ -11,6 +11,7 @@ MT_TEST_NAME=signals
 . "${MT_SRCDIR:-.}/tests/sim/simtrain/testenv.sh"
 AB=$(cd "$B" && pwd -P)   # absolute: the name test runs elsewhere
 MT=$AB/memtrace ST=$AB/tests/sim/simtrain/simtrain
+export LD_LIBRARY_PATH="$AB/tests/sim/cuda/.libs:$AB/tests/sim/nccl/.libs:$AB/tests/sim/cublas/.libs:$LD_LIBRARY_PATH"
 export MEMTRACE_COLLECTOR="$AB/collector/.libs/libmemtrace-collector.so"
 if [ ! -x "$ST" ] || [ ! -e "$MEMTRACE_COLLECTOR" ] || ! command -v python3 >/dev/null; then
   echo "1..0 # SKIP simtrain, the collector or python3 is missing"
