@@ -509,6 +509,7 @@ def install(torch):
     _native.meta("torch.hooks", "modules (global forward hooks, tensor grad hooks), optimizer: " + how)
     _native.meta("torch.python_stacks", "1" if st.python_stacks else "0")
     _wrap_lazy_init(torch, st)
+    _alloc.guard_history(torch, lambda: st.stream)
     _distributed_hooks(torch, st)
     try:
         if torch.cuda.is_initialized():
