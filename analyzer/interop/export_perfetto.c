@@ -103,6 +103,21 @@ static int track_of(trackvec *tracks, const char *name)
   return (int)tracks->n - 1;
 }
 
+/* Events the trace says were lost (table drops): the numbers drawn from it
+ * are short by them, so the export states them (otherData, and a process
+ * label in the viewer). */
+static int64_t dropped_of(mt_trace *t)
+{
+  sqlite3_stmt *q;
+  int64_t n = 0;
+  if (sqlite3_prepare_v2(mt_trace_db(t), "SELECT coalesce(sum(count), 0) FROM drops", -1, &q, NULL) == SQLITE_OK) {
+    if (sqlite3_step(q) == SQLITE_ROW)
+      n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+  }
+  return n;
+}
+
 static int export_one(ex *e, mt_trace *t, int pid, int64_t t0)
 {
   sqlite3 *db = mt_trace_db(t);
@@ -119,6 +134,12 @@ static int export_one(ex *e, mt_trace *t, int pid, int64_t t0)
   sep(e);
   fprintf(f, "{\"ph\":\"M\",\"name\":\"process_sort_index\",\"pid\":%d,\"tid\":0,\"args\":{\"sort_index\":%d}}", pid,
           pi.rank);
+  int64_t lost = dropped_of(t);
+  if (lost > 0) {
+    sep(e);
+    fprintf(f, "{\"ph\":\"M\",\"name\":\"process_labels\",\"pid\":%d,\"tid\":0,\"args\":{\"labels\":"
+               "\"%lld events dropped: memory counters are incomplete\"}}", pid, (long long)lost);
+  }
 
   /* strings */
   MT__IVEC(char *) strs = { 0 };
@@ -446,7 +467,11 @@ int mt_export_perfetto(const char *const *traces, int ntraces, const char *out, 
     rc = MT_EIO;
   }
   if (!rc) {
-    fputs("{\"displayTimeUnit\":\"ns\",\"otherData\":{\"producer\":\"memtrace export\"},\"traceEvents\":[", e.f);
+    int64_t lost = 0;
+    for (int i = 0; i < ntraces; i++)
+      lost += dropped_of(ts[i]);
+    fprintf(e.f, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"producer\":\"memtrace export\",\"dropped_events\":%lld},"
+                 "\"traceEvents\":[", (long long)lost);
     for (int i = 0; i < ntraces && !rc; i++)
       rc = export_one(&e, ts[i], i, t0);
     fputs("\n]}\n", e.f);

@@ -631,7 +631,7 @@ class Stream(object):
                 ents = tail.new_entries(ring)
                 new += len(ents)
                 self.channel.feed(d, ents, horizon)
-                self._account(d, tail.lost - overruns, ents)
+                self._account(d, tail.lost - overruns, ents, len(ring))
             self.pace(new, time.monotonic() - self.last_poll if self.last_poll else None)
             segs = snap.get("segments", []) if isinstance(snap, dict) else []
             # the mirror follows torch's own blocks at this instant (the end
@@ -671,11 +671,13 @@ class Stream(object):
         want = min(want, 2 * self.interval)
         self.interval = min(self.MAX_INTERVAL, max(self.MIN_INTERVAL, want))
 
-    def _account(self, d, overran, ents):
+    def _account(self, d, overran, ents, ring_len):
         """Entries lost when the ring wrapped between two polls (another
         user of the ring shrank it, or a burst): torch's own counts say how
         many it made, the ring how many came; the difference goes to the
-        trace's drops (kind "torch"), so that every report states it."""
+        trace's drops (kind "torch"), so that every report states it.  A
+        wrapped ring shorter than memtrace's was shrunk by someone memtrace
+        did not see (a C++ caller): memtrace's settings are put back."""
         now = self._counts(d)
         before = self.counts.get(d)
         if now is not None:
@@ -685,9 +687,17 @@ class Stream(object):
         got = sum(1 for e in ents if e.get("action") in self.COUNTED)
         n = max(1, now - before - got) if now is not None and before is not None else 1
         self.lost_entries += n
-        _native.lost("torch", n, "allocator history entries lost: torch's ring (%s entries) wrapped between two "
-                     "polls; allocated bytes, peaks and categories are wrong after it"
-                     % (self.user_max or self.max_entries))
+        want = max(self.max_entries, self.user_max or 0)
+        if ring_len < want:
+            why = "another user of torch's history ring made it %d entries (memtrace keeps %d)" % (ring_len, want)
+            try:
+                self._enable()
+            except Exception:
+                pass
+        else:
+            why = "torch's history ring (%d entries) wrapped between two polls" % ring_len
+        _native.lost("torch", n, "allocator history entries lost: %s; allocated bytes, peaks and categories "
+                     "are wrong after it" % why)
 
     def kick(self):
         if time.monotonic() - self.last_poll >= self.interval:
