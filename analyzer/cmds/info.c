@@ -166,7 +166,7 @@ static int one(const char *path, int json, json_object **out, const int *run)
   counts_of(db, &c);
   /* A process whose environment had no rank: the collector's guess from
    * its largest NCCL communicator (meta rank.nccl / world_size.nccl). */
-  const char *rank_source = "environment";
+  const char *rank_source = p.world_size > 1 || p.rank > 0 ? "environment" : "none";
   int64_t nr = q1(db, "SELECT value FROM meta WHERE key = 'rank.nccl'");
   int64_t nw = q1(db, "SELECT value FROM meta WHERE key = 'world_size.nccl'");
   char src[32] = "";
@@ -219,8 +219,8 @@ static int one(const char *path, int json, json_object **out, const int *run)
     *out = o;
   } else {
     printf("%s\n", path);
-    printf("  run %s  rank %d/%d (local %d)  pid %lld on %s\n", p.run_id, p.rank, p.world_size,
-           p.local_rank, (long long)p.pid, p.host);
+    printf("  run %s  rank %d/%d (local %d; from %s)  pid %lld on %s\n", p.run_id, p.rank, p.world_size,
+           p.local_rank, rank_source, (long long)p.pid, p.host);
     printf("  command: %s\n", p.command_line ? p.command_line : "");
     printf("  %s; stacks %s; cupti %s; %s\n", p.producer ? p.producer : "?", p.stacks ? p.stacks : "?",
            p.cupti ? p.cupti : "?",

@@ -75,8 +75,8 @@ static void forward(int sig)
 {
   int e = errno;
   job_sig = sig;
-  if (child > 0)
-    kill(-child, sig);
+  if (child > 0 && kill(-child, sig) != 0)
+    kill(child, sig);   /* before the child made its group */
   errno = e;
 }
 

@@ -85,6 +85,16 @@ for sig in TERM INT HUP; do
     || not_ok "SIG$sig: ranks/world of the traces: '$r', expected '0/2 1/2'"
 done
 
+# ---- Ctrl-C at a terminal: the job has the terminal, the interrupt reaches
+# every process of it, memtrace record exits with the job ----------------------
+d=$TMP/tty
+set -- $(python3 "${MT_SRCDIR:-.}/tests/collector/ctrl_c.py" 60 "$d" "$MT" record -q -o "$d" -- "$ST" $FOREVER --world 2)
+[ "${1:-}" = 130 ] && [ -z "${2:-}" ] && ok "Ctrl-C at a terminal: memtrace record exits 130, no process of the job left" \
+  || not_ok "Ctrl-C at a terminal: status '${1:-}', left running: '${2:-}'"
+r=$(ranks_of "$d")
+[ "$r" = "0/2 1/2" ] && ok "Ctrl-C at a terminal: each trace keeps its own rank and the world size ($r)" \
+  || not_ok "Ctrl-C at a terminal: ranks/world of the traces: '$r', expected '0/2 1/2'"
+
 # ---- SIGKILL of every process of the job ------------------------------------
 d=$TMP/KILL
 "$MT" record -q -o "$d" -- "$ST" $FOREVER --world 2 >"$TMP/KILL.out" 2>&1 &
