@@ -12,5 +12,5 @@ EXTRA_DIST += tests/python/common.sh tests/python/test_bootstrap.sh tests/python
 	tests/python/test_dist.sh tests/python/train_dist.py tests/python/check_dist.py tests/python/taplib.py \
 	tests/python/test_compile.sh tests/python/train_compile.py tests/python/check_compile.py \
 	tests/python/test_simgpu.sh tests/python/train_simgpu.py tests/python/check_simgpu.py tests/python/graph_simgpu.py tests/python/check_profiler.py tests/python/ckpt_simgpu.py \
-	tests/python/test_history_owner.sh \
+	tests/python/test_history_owner.sh tests/python/check_history_fake.py \
 	tests/python/test_spawn.sh tests/python/train_spawn.py

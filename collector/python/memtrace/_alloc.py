@@ -308,8 +308,9 @@ class Tail(object):
             if start is None:
                 self.lost += 1
                 start = 0
-        if n:
-            self.last = [_key(x) for x in ring[max(0, n - self.K):n]]
+        # an empty ring was cleared (enabled=None, clear_history): nothing
+        # left to find the next ring's new entries after
+        self.last = [_key(x) for x in ring[max(0, n - self.K):n]]
         return ring[start:]
 
 
@@ -685,7 +686,9 @@ class Stream(object):
         if not overran or self._cleared:
             return
         got = sum(1 for e in ents if e.get("action") in self.COUNTED)
-        n = max(1, now - before - got) if now is not None and before is not None else 1
+        n = now - before - got if now is not None and before is not None else 1
+        if n <= 0:
+            return   # torch's counts say everything came: the ring was cleared, not overrun
         self.lost_entries += n
         want = max(self.max_entries, self.user_max or 0)
         if ring_len < want:
