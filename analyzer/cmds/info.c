@@ -183,11 +183,10 @@ static int one(const char *path, int json, json_object **out, const int *run)
     p.world_size = (int)nw;
     rank_source = "nccl";
   }
-  if (run) {
+  if (run && run[2]) {
     p.rank = run[0];
     p.world_size = run[1];
-    if (run[2])
-      rank_source = "nccl-run";
+    rank_source = "nccl-run";
   }
   if (json) {
     json_object *o = json_object_new_object();

@@ -94,8 +94,9 @@ int mt_analysis_run(const char *path, const mt_analysis_opts *opts, mt_analysis 
   }
   char **names = files ? files : single;
   int rc = MT_OK;
-  int *rrank = calloc(2 * nfiles, sizeof *rrank);
-  if (!rrank || mt_run_ranks(names, nfiles, rrank, rrank + nfiles, NULL) != MT_OK) {
+  /* ranks across the run: a job of NCCL sub-communicators only */
+  int *rrank = calloc(3 * nfiles, sizeof *rrank);
+  if (!rrank || mt_run_ranks(names, nfiles, rrank, rrank + nfiles, rrank + 2 * nfiles) != MT_OK) {
     mt_error_set(err, MT_ENOMEM, "%s: out of memory", path);
     rc = MT_ENOMEM;
     goto out;
@@ -119,8 +120,10 @@ int mt_analysis_run(const char *path, const mt_analysis_opts *opts, mt_analysis 
     mt_trace_close(t);
     if (rc != MT_OK)
       goto out;
-    r->rank = rrank[i];
-    r->world_size = rrank[nfiles + i];
+    if (rrank[2 * nfiles + i]) {
+      r->rank = rrank[i];
+      r->world_size = rrank[nfiles + i];
+    }
   }
   if (a->nranks == 0) {
     mt_error_set(err, MT_EINVAL, "%s: no trace of rank %d", path, opts ? opts->rank : -1);
