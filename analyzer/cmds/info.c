@@ -229,7 +229,19 @@ static int one(const char *path, int json, json_object **out, const int *run)
            (long long)c.alloc, (long long)c.free, (long long)c.kernel, (long long)c.memcpy,
            (long long)c.nccl, (long long)c.range, (long long)c.marks, (long long)c.host_alloc,
            (long long)c.region_register, (long long)c.oom);
-    printf("  dropped: %lld%s\n", (long long)c.dropped, c.dropped ? " (the counts above are incomplete)" : "");
+    printf("  dropped: %lld", (long long)c.dropped);
+    sqlite3_stmt *dq;
+    if (c.dropped && sqlite3_prepare_v2(db, "SELECT kind, sum(count), max(reason) FROM drops GROUP BY kind ORDER BY kind",
+                                        -1, &dq, NULL) == SQLITE_OK) {
+      /* per kind, with the collector's reason: what the loss touches */
+      while (sqlite3_step(dq) == SQLITE_ROW)
+        printf("; %s %lld%s%s%s", (const char *)sqlite3_column_text(dq, 0), (long long)sqlite3_column_int64(dq, 1),
+               sqlite3_column_text(dq, 2) ? " (" : "",
+               sqlite3_column_text(dq, 2) ? (const char *)sqlite3_column_text(dq, 2) : "",
+               sqlite3_column_text(dq, 2) ? ")" : "");
+      sqlite3_finalize(dq);
+    }
+    printf("%s\n", c.dropped ? " -- the counts above are incomplete" : "");
   }
   mt_trace_close(t);
   return MT_EXIT_OK;

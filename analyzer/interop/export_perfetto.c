@@ -118,11 +118,12 @@ static int64_t dropped_of(mt_trace *t)
   return n;
 }
 
-static int export_one(ex *e, mt_trace *t, int pid, int64_t t0)
+static int export_one(ex *e, mt_trace *t, int pid, int64_t t0, int rank)
 {
   sqlite3 *db = mt_trace_db(t);
   mt_process_info pi;
   mt_trace_process(t, &pi);
+  pi.rank = rank;   /* the run's (mt_run_ranks) */
   int64_t base = pi.start_ns - t0;
   FILE *f = e->f;
   char nm[512];
@@ -472,8 +473,12 @@ int mt_export_perfetto(const char *const *traces, int ntraces, const char *out, 
       lost += dropped_of(ts[i]);
     fprintf(e.f, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"producer\":\"memtrace export\",\"dropped_events\":%lld},"
                  "\"traceEvents\":[", (long long)lost);
+    int *rr = calloc(2 * (size_t)ntraces, sizeof *rr);
+    if (!rr || mt_run_ranks((char *const *)traces, (size_t)ntraces, rr, rr + ntraces, NULL) != MT_OK)
+      mt_error_set(err, rc = MT_ENOMEM, "%s: out of memory", out);
     for (int i = 0; i < ntraces && !rc; i++)
-      rc = export_one(&e, ts[i], i, t0);
+      rc = export_one(&e, ts[i], i, t0, rr[i]);
+    free(rr);
     fputs("\n]}\n", e.f);
     if (fflush(e.f) != 0 || ferror(e.f)) {
       mt_error_set(err, MT_EIO, "%s: write failed", out);
