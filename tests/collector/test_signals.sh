@@ -83,6 +83,12 @@ for sig in TERM INT HUP; do
   r=$(ranks_of "$d")
   [ "$r" = "0/2 1/2" ] && ok "SIG$sig: each trace keeps its own rank and the world size ($r)" \
     || not_ok "SIG$sig: ranks/world of the traces: '$r', expected '0/2 1/2'"
+  # the workers committed what they had when the signal came, and say so
+  e=$(python3 -c "import glob, sqlite3, sys
+print(' '.join(sorted((sqlite3.connect(f).execute(\"SELECT value FROM meta WHERE key = 'collector.end'\").fetchone() or ['-'])[0]
+                      for f in glob.glob(sys.argv[1] + '/*.mtrace'))))" "$d")
+  [ "$e" = "SIG$sig SIG$sig" ] && ok "SIG$sig: both traces end with collector.end = SIG$sig" \
+    || not_ok "SIG$sig: collector.end of the traces: '$e'"
 done
 
 # ---- Ctrl-C at a terminal: the job has the terminal, the interrupt reaches
