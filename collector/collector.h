@@ -55,11 +55,12 @@ enum {
   MT_R_THREAD_NAME,  /* text follows */
   MT_R_FW,           /* framework channel (hooks_framework.c), op MT_FW_*: MEM kind mem op, api,
                         result mem kind, p0 addr p1 size p2 stream (written unless the hooks saw it);
-                        OOM p0 requested p1 free p2 total, text detail; META text key=value.
+                        OOM p0 requested p1 free p2 total, text detail; META text key=value;
+                        RANK p0 rank p1 world size; LOST p0 count, text kind=reason.
                         MT_R_REGION and MT_R_FW MEM of this channel may carry Python frame
                         keys (MT_PYFRAME_TAG) where other records carry PCs */
 };
-enum { MT_FW_MEM = 1, MT_FW_OOM = 2, MT_FW_META = 3 };
+enum { MT_FW_MEM = 1, MT_FW_OOM = 2, MT_FW_META = 3, MT_FW_RANK = 4, MT_FW_LOST = 5 };
 
 /* One fixed-size record: 64 bytes, one cache line.  Extra slots (nx of
  * them) follow for stack PCs (8 per slot) or inline text. */

@@ -301,7 +301,9 @@ MT_EXPORT void *dlsym(void *handle, const char *name)
 static _Atomic int crashing;
 #ifndef MT_NOP
 static struct sigaction old_act[32];
-static const int crash_sigs[] = { SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL };
+/* Crashes, and the signals that end a job (memtrace record forwards them to
+ * the job's group): what was recorded up to the signal is committed. */
+static const int crash_sigs[] = { SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGTERM, SIGINT, SIGHUP };
 
 static void crash_handler(int sig, siginfo_t *si, void *uc)
 {
@@ -309,7 +311,8 @@ static void crash_handler(int sig, siginfo_t *si, void *uc)
   int saved_errno = errno;
   if (!atomic_exchange(&crashing, 1)) {
     const char *n = sig == SIGSEGV ? "SIGSEGV" : sig == SIGABRT ? "SIGABRT" : sig == SIGBUS ? "SIGBUS"
-                  : sig == SIGFPE ? "SIGFPE" : "SIGILL";
+                  : sig == SIGFPE ? "SIGFPE" : sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT"
+                  : sig == SIGHUP ? "SIGHUP" : "SIGILL";
     mt__t_in = MT_F_SELF;
     mt__drain_stop(0, n, 2000);
   }

@@ -1011,13 +1011,15 @@ static void draw_legend(Painter *p, const MtChartData *d, const MtView *v, MtLay
 static void draw_title(Painter *p, const MtChartData *d, const MtLayout *l)
 {
   const mt_rank *r = mt_chart_rank(d);
-  char buf[512], a[32], b[32], t[32];
+  char buf[512], a[32], b[32], t[32], dr[64] = "";
+  if (r->dropped)
+    g_snprintf(dr, sizeof dr, " \xc2\xb7 %llu events were dropped", (unsigned long long)r->dropped);
   g_snprintf(buf, sizeof buf, "%srank %d \xc2\xb7 peak allocated %s at %s%s%s \xc2\xb7 peak reserved %s%s%s",
              r->memory_only ? "analysing\xe2\x80\xa6 \xc2\xb7 " : "", r->rank,
              mt_size_str(r->peak_allocated, a, sizeof a),
              mt_time_str(r->peak_allocated_ts, r->last_ts - r->first_ts, t, sizeof t),
              r->peak.phase ? " in " : "", r->peak.phase ? r->peak.phase : "",
-             mt_size_str(r->peak_reserved, b, sizeof b), r->dropped ? " \xc2\xb7 events were dropped" : "",
+             mt_size_str(r->peak_reserved, b, sizeof b), dr,
              r->incomplete ? " \xc2\xb7 incomplete trace" : "");
   set_rgb(p->cr, p->th.fg, 1);
   text(p, buf, l->title.x, l->title.y + 2, 0, l->title.w, 1);

@@ -103,11 +103,27 @@ static int track_of(trackvec *tracks, const char *name)
   return (int)tracks->n - 1;
 }
 
-static int export_one(ex *e, mt_trace *t, int pid, int64_t t0)
+/* Events the trace says were lost (table drops): the numbers drawn from it
+ * are short by them, so the export states them (otherData, and a process
+ * label in the viewer). */
+static int64_t dropped_of(mt_trace *t)
+{
+  sqlite3_stmt *q;
+  int64_t n = 0;
+  if (sqlite3_prepare_v2(mt_trace_db(t), "SELECT coalesce(sum(count), 0) FROM drops", -1, &q, NULL) == SQLITE_OK) {
+    if (sqlite3_step(q) == SQLITE_ROW)
+      n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+  }
+  return n;
+}
+
+static int export_one(ex *e, mt_trace *t, int pid, int64_t t0, int rank)
 {
   sqlite3 *db = mt_trace_db(t);
   mt_process_info pi;
   mt_trace_process(t, &pi);
+  pi.rank = rank;   /* the run's (mt_run_ranks) */
   int64_t base = pi.start_ns - t0;
   FILE *f = e->f;
   char nm[512];
@@ -119,6 +135,12 @@ static int export_one(ex *e, mt_trace *t, int pid, int64_t t0)
   sep(e);
   fprintf(f, "{\"ph\":\"M\",\"name\":\"process_sort_index\",\"pid\":%d,\"tid\":0,\"args\":{\"sort_index\":%d}}", pid,
           pi.rank);
+  int64_t lost = dropped_of(t);
+  if (lost > 0) {
+    sep(e);
+    fprintf(f, "{\"ph\":\"M\",\"name\":\"process_labels\",\"pid\":%d,\"tid\":0,\"args\":{\"labels\":"
+               "\"%lld events dropped: memory counters are incomplete\"}}", pid, (long long)lost);
+  }
 
   /* strings */
   MT__IVEC(char *) strs = { 0 };
@@ -446,9 +468,17 @@ int mt_export_perfetto(const char *const *traces, int ntraces, const char *out, 
     rc = MT_EIO;
   }
   if (!rc) {
-    fputs("{\"displayTimeUnit\":\"ns\",\"otherData\":{\"producer\":\"memtrace export\"},\"traceEvents\":[", e.f);
+    int64_t lost = 0;
+    for (int i = 0; i < ntraces; i++)
+      lost += dropped_of(ts[i]);
+    fprintf(e.f, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"producer\":\"memtrace export\",\"dropped_events\":%lld},"
+                 "\"traceEvents\":[", (long long)lost);
+    int *rr = calloc(2 * (size_t)ntraces, sizeof *rr);
+    if (!rr || mt_run_ranks((char *const *)traces, (size_t)ntraces, rr, rr + ntraces, NULL) != MT_OK)
+      mt_error_set(err, rc = MT_ENOMEM, "%s: out of memory", out);
     for (int i = 0; i < ntraces && !rc; i++)
-      rc = export_one(&e, ts[i], i, t0);
+      rc = export_one(&e, ts[i], i, t0, rr[i]);
+    free(rr);
     fputs("\n]}\n", e.f);
     if (fflush(e.f) != 0 || ferror(e.f)) {
       mt_error_set(err, MT_EIO, "%s: write failed", out);

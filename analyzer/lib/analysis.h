@@ -253,6 +253,13 @@ typedef struct mt_analysis_opts {
  * process).  Returns MT_OK and *out (free with mt_analysis_free), or an
  * MT_E* code with a one-line message naming the file in err.  Traces that
  * were never closed are analysed and marked incomplete, not refused. */
+/* The rank and world size of each trace of one run directory (`paths`, n;
+ * `rank`, `world` and `joined` hold n each, `joined` may be NULL): each
+ * trace's own, except a job whose ranks all came from NCCL communicators
+ * none of which spans it, numbered across the run (analyzer/lib/ranks.c;
+ * joined[i] = 1 there).  MT_OK, or MT_ENOMEM. */
+int mt_run_ranks(char *const *paths, size_t n, int *rank, int *world, int *joined);
+
 int mt_analysis_run(const char *path, const mt_analysis_opts *opts, mt_analysis **out, mt_error *err);
 
 /* Analyses one open trace into *out (zeroed by the caller).  Returns MT_OK
