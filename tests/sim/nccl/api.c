@@ -607,7 +607,54 @@ NCCL_API ncclResult_t ncclRecv(void *recvbuff, size_t count, ncclDataType_t data
 		.dtype = datatype, .root = peer, .comm = comm, .stream = stream });
 }
 
+/* ---- not implemented (stubs.c) ------------------------------------------ */
+
+ncclResult_t mt__not_implemented(const char *name, ncclResult_t rc)
+{
+	/* once per name: a list of names said, under a lock */
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static const char *said[64];
+	static int nsaid;
+	int first = 1;
+	pthread_mutex_lock(&mu);
+	for (int i = 0; i < nsaid; i++)
+		if (said[i] == name)
+			first = 0;
+	if (first && nsaid < 64)
+		said[nsaid++] = name;
+	pthread_mutex_unlock(&mu);
+	mt__set_error(NULL, "%s is not implemented by the simulated NCCL (memtrace tests/sim/nccl)", name);
+	if (first)
+		fprintf(stderr, "simnccl[%d]: %s is not implemented by the simulated NCCL; returning %s\n",
+			(int)getpid(), name, rc == ncclInvalidUsage ? "ncclInvalidUsage" : "an error");
+	return rc;
+}
+
 /* ---- simnccl.h ---------------------------------------------------------- */
+
+NCCL_API size_t mt_sim_nccl_process_buffer_bytes(void)
+{
+	size_t live, peak;
+	uint64_t a, f;
+	mt__driver_totals(&live, &peak, &a, &f);
+	return live;
+}
+
+NCCL_API size_t mt_sim_nccl_process_buffer_peak(void)
+{
+	size_t live, peak;
+	uint64_t a, f;
+	mt__driver_totals(&live, &peak, &a, &f);
+	return peak;
+}
+
+NCCL_API unsigned long long mt_sim_nccl_process_buffer_allocs(void)
+{
+	size_t live, peak;
+	uint64_t a, f;
+	mt__driver_totals(&live, &peak, &a, &f);
+	return a;
+}
 
 NCCL_API size_t mt_sim_nccl_comm_buffer_bytes(ncclComm_t comm)
 {

@@ -33,6 +33,9 @@ typedef CUresult (*retain_fn)(CUcontext *, CUdevice);
 
 static pthread_mutex_t drv_lock = PTHREAD_MUTEX_INITIALIZER;
 static int drv_loaded;
+/* every communicator of the process together (simnccl.h), under drv_lock */
+static size_t proc_bytes, proc_peak;
+static uint64_t proc_allocs, proc_frees;
 static char drv_error[400];
 static struct {
 	getproc_fn getproc;
@@ -174,19 +177,40 @@ ncclResult_t mt__driver_alloc_buffers(struct ncclComm *c)
 		c->dev_sizes[c->ndev_bufs] = sz;
 		c->ndev_bufs++;
 		c->dev_bytes += sz;
+		pthread_mutex_lock(&drv_lock);
+		proc_bytes += sz;
+		proc_allocs++;
+		if (proc_bytes > proc_peak)
+			proc_peak = proc_bytes;
+		pthread_mutex_unlock(&drv_lock);
 	}
 	return ncclSuccess;
 }
 
 void mt__driver_free_buffers(struct ncclComm *c)
 {
-	for (int i = c->ndev_bufs - 1; i >= 0; i--)
+	for (int i = c->ndev_bufs - 1; i >= 0; i--) {
 		if (drv.mem_free)
 			drv.mem_free(c->dev_bufs[i]);
+		pthread_mutex_lock(&drv_lock);
+		proc_bytes -= c->dev_sizes[i];
+		proc_frees++;
+		pthread_mutex_unlock(&drv_lock);
+	}
 	c->ndev_bufs = 0;
 	c->dev_bytes = 0;
 	free(c->dev_bufs);
 	free(c->dev_sizes);
 	c->dev_bufs = NULL;
 	c->dev_sizes = NULL;
+}
+
+void mt__driver_totals(size_t *live, size_t *peak, uint64_t *allocs, uint64_t *frees)
+{
+	pthread_mutex_lock(&drv_lock);
+	*live = proc_bytes;
+	*peak = proc_peak;
+	*allocs = proc_allocs;
+	*frees = proc_frees;
+	pthread_mutex_unlock(&drv_lock);
 }

@@ -8,12 +8,13 @@ tests_sim_nccl_libnccl_la_SOURCES = \
 	tests/sim/nccl/coll.c \
 	tests/sim/nccl/reduce.c \
 	tests/sim/nccl/driver.c \
+	tests/sim/nccl/stubs.c \
 	tests/sim/nccl/nccl_int.h \
 	tests/sim/nccl/simnccl.h
 tests_sim_nccl_libnccl_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden $(AX_PTHREAD_LIBS)
 tests_sim_nccl_libnccl_la_LDFLAGS = -version-number 2 -rpath $(abs_builddir) -no-undefined
 tests_sim_nccl_libnccl_la_LIBADD = $(AX_PTHREAD_LIBS) -lrt -lm
-EXTRA_DIST += tests/sim/nccl/README.md
+EXTRA_DIST += tests/sim/nccl/README.md tests/sim/nccl/gen_stubs.py
 
 if ENABLE_TESTS
 # A counting stand-in libcuda.so.1 used only by these tests.

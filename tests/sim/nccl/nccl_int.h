@@ -159,5 +159,13 @@ void mt__driver_free_buffers(struct ncclComm *comm);
  * mt__driver_error() says why. */
 int mt__driver_prepare(int dev, int *cudev);
 const char *mt__driver_error(void);
+/* Every communicator of the process: live and highest bytes, cuMemAlloc and
+ * cuMemFree calls. */
+void mt__driver_totals(size_t *live, size_t *peak, uint64_t *allocs, uint64_t *frees);
+
+/* ---- stubs.c (generated) ------------------------------------------------ */
+/* An entry point the simulation does not implement: says so on stderr once
+ * per name and process, records the message as the last error, returns rc. */
+ncclResult_t mt__not_implemented(const char *name, ncclResult_t rc);
 
 #endif
