@@ -50,6 +50,36 @@ double mt__timeout_s(void)
 	return 60.0;
 }
 
+static int env_int(const char *name, int dflt)
+{
+	const char *s = getenv(name);
+	char *end;
+	long v = s && *s ? strtol(s, &end, 10) : -1;
+	return s && *s && !*end && v >= 0 && v < (1L << 30) ? (int)v : dflt;
+}
+
+/* Which simulated node (host) this process is on: MT_SIM_NODE; else the
+ * node rank torchrun gives its workers (GROUP_RANK); else, on a cluster of
+ * several simulated nodes (MT_SIM_NODES > 1), the global rank of the
+ * launcher (RANK, OMPI_COMM_WORLD_RANK, PMI_RANK) over the devices per node
+ * (MT_SIM_DEVICES, default 8); else 0. */
+int mt__sim_node(void)
+{
+	int n = env_int("MT_SIM_NODE", -1);
+	if (n >= 0)
+		return n;
+	if ((n = env_int("GROUP_RANK", -1)) >= 0)
+		return n;
+	if (env_int("MT_SIM_NODES", 1) > 1) {
+		static const char *const ranks[] = { "RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK" };
+		int per = env_int("MT_SIM_DEVICES", 8);
+		for (size_t i = 0; i < sizeof ranks / sizeof ranks[0]; i++)
+			if ((n = env_int(ranks[i], -1)) >= 0 && per > 0)
+				return n / per;
+	}
+	return 0;
+}
+
 NCCL_API ncclResult_t ncclGetVersion(int *version)
 {
 	if (!version)
@@ -125,6 +155,7 @@ static ncclResult_t init_rank(ncclComm_t *out, int nranks, ncclUniqueId id, int 
 		return ncclSystemError;
 	c->rank = rank;
 	c->nranks = nranks;
+	c->node = mt__sim_node();
 	if (mt__driver_prepare(dev, &c->cudev) != 0) {
 		mt__set_error(NULL, "%s", mt__driver_error());
 		free(c);

@@ -47,7 +47,7 @@ struct mt__rank_info {
 	_Atomic int joined;
 	pid_t pid;
 	int cudev;
-	int pad;
+	int node;                       /* simulated node (host) of the rank */
 };
 
 struct mt__shm {
@@ -71,7 +71,7 @@ struct mt__shm {
 
 /* ---- a communicator (process-local) ------------------------------------- */
 struct ncclComm {
-	int rank, nranks, cudev;
+	int rank, nranks, cudev, node;
 	struct mt__shm *shm;
 	size_t map_bytes;
 	char shm_name[64];
@@ -109,6 +109,12 @@ static inline char *mt__slot(struct ncclComm *c, int rank, int half)
 	return (char *)c->shm + c->shm->off_slots +
 	       ((size_t)rank * 2 + (size_t)half) * c->shm->half_bytes;
 }
+static inline int mt__rank_node(struct ncclComm *c, int rank)
+{
+	return ((struct mt__rank_info *)((char *)c->shm + c->shm->off_info) + rank)->node;
+}
+/* The simulated node of this process (README.md, "Nodes"). */
+int mt__sim_node(void);
 static inline struct mt__ring *mt__ring(struct ncclComm *c, int src, int dst)
 {
 	return (struct mt__ring *)((char *)c->shm + c->shm->off_rings) +
@@ -158,6 +164,8 @@ void mt__driver_free_buffers(struct ncclComm *comm);
  * dev < 0 and none is current) and say which device it is.  -1: no driver,
  * mt__driver_error() says why. */
 int mt__driver_prepare(int dev, int *cudev);
+/* Compute capability of a device (major * 10 + minor), 0 if unknown. */
+int mt__driver_cc(int dev);
 const char *mt__driver_error(void);
 /* Every communicator of the process: live and highest bytes, cuMemAlloc and
  * cuMemFree calls. */

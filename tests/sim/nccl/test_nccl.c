@@ -651,10 +651,16 @@ static stat_fn *fake_stat(void)
 	return h ? (stat_fn *)dlsym(h, "fakecuda_stat") : NULL;
 }
 
-/* The documented layout, computed here from the same inputs. */
-static size_t layout_bytes(int nranks, size_t nch, size_t buffsize, size_t fifo)
+/* NCCL 2.2x's LL and LL128 buffer sizes (src/init.cc), restated here */
+#define LL_BYTES ((size_t)524288)
+#define LL128_BYTES ((size_t)4915200)
+
+/* The documented layout of one rank on one node, write mode (the fake
+ * driver reports no compute capability): per channel one receive buffer
+ * holding every protocol. */
+static size_t layout_bytes(int nranks, size_t nch, size_t buffsize)
 {
-	return nch * (size_t)(nranks - 1) * buffsize + fifo;
+	return nranks > 1 ? nch * (buffsize + LL_BYTES + LL128_BYTES) : 0;
 }
 
 static void rank_buffers(int rank, int n, const ncclUniqueId *ids, void *arg)
@@ -667,32 +673,84 @@ static void rank_buffers(int rank, int n, const ncclUniqueId *ids, void *arg)
 		return;
 	/* forked from a parent that may have used the driver: count from here */
 	long a0 = st(0), f0 = st(1), l0 = st(2);
+	size_t b0 = mt_sim_nccl_process_buffer_bytes(); /* the parent's, forked */
 	ncclComm_t c = init(n, &ids[0], rank);
-	size_t want = layout_bytes(n, 3, 1 << 20, 1 << 20);
-	long nalloc = 3 * (n - 1) + 1;
+	size_t want = layout_bytes(n, 3, 1 << 20);
+	long nalloc = 3;
 	CHECK(st(0) - a0 == nalloc, "cuMemAlloc calls %ld, want %ld", st(0) - a0, nalloc);
 	CHECK(st(2) - l0 == (long)want, "driver live bytes %ld, want %zu", st(2) - l0, want);
 	CHECK(mt_sim_nccl_comm_buffer_bytes(c) == want, "mt_sim_nccl_comm_buffer_bytes %zu, want %zu",
 	      mt_sim_nccl_comm_buffer_bytes(c), want);
 	CHECK(mt_sim_nccl_comm_buffer_count(c) == nalloc, "buffer count %d",
 	      mt_sim_nccl_comm_buffer_count(c));
+	CHECK(mt_sim_nccl_process_buffer_bytes() - b0 == want, "process bytes %zu", mt_sim_nccl_process_buffer_bytes());
 	unsigned long long p[16];
 	size_t sz[16];
 	CHECK(mt_sim_nccl_comm_buffers(c, p, sz, 16) == nalloc, "buffers()");
 	for (int i = 0; i < nalloc; i++)
-		CHECK(p[i] != 0 && sz[i] == (size_t)1 << 20, "buffer %d: %llx %zu", i, p[i], sz[i]);
+		CHECK(p[i] != 0 && sz[i] == ((size_t)1 << 20) + LL_BYTES + LL128_BYTES, "buffer %d: %llx %zu", i,
+		      p[i], sz[i]);
 	/* a second communicator allocates its own */
 	setenv("NCCL_BUFFSIZE", "65536", 1);
 	unsetenv("MT_SIM_NCCL_NCHANNELS");
 	ncclComm_t c2 = init(n, &ids[1], rank);
-	size_t want2 = layout_bytes(n, 2, 65536, 1 << 20);
+	size_t want2 = layout_bytes(n, 2, 65536);
 	CHECK(mt_sim_nccl_comm_buffer_bytes(c2) == want2, "second comm bytes %zu, want %zu",
 	      mt_sim_nccl_comm_buffer_bytes(c2), want2);
 	CHECK(st(2) - l0 == (long)(want + want2), "driver live bytes %ld with two comms", st(2) - l0);
+	CHECK(mt_sim_nccl_process_buffer_bytes() - b0 == want + want2 &&
+	      mt_sim_nccl_process_buffer_peak() >= b0 + want + want2, "process bytes %zu, peak %zu",
+	      mt_sim_nccl_process_buffer_bytes(), mt_sim_nccl_process_buffer_peak());
 	NCHECK(ncclCommDestroy(c));
 	NCHECK(ncclCommDestroy(c2));
 	CHECK(st(2) == l0 && st(1) - f0 == st(0) - a0, "after destroy: live %ld, frees %ld of %ld",
 	      st(2) - l0, st(1) - f0, st(0) - a0);
+	CHECK(mt_sim_nccl_process_buffer_bytes() == b0, "process bytes after destroy %zu",
+	      mt_sim_nccl_process_buffer_bytes());
+	unsetenv("NCCL_BUFFSIZE");
+}
+
+/* Two simulated nodes of two ranks each (MT_SIM_NODE = rank / 2): the ring
+ * 0-1-2-3 crosses nodes from 1 to 2 and from 3 to 0.  A receiver whose
+ * previous rank is on another node holds SIMPLE + LL128 (NET transport);
+ * one on its node every protocol (P2P write mode), or, in P2P read mode
+ * (arg != NULL: NCCL_P2P_READ_ENABLE=1), LL + LL128 while the sender holds
+ * SIMPLE for a next rank on its node. */
+static void rank_two_nodes(int rank, int n, const ncclUniqueId *ids, void *arg)
+{
+	char node[16];
+	snprintf(node, sizeof node, "%d", rank / 2);
+	setenv("MT_SIM_NODE", node, 1);
+	setenv("NCCL_P2P_READ_ENABLE", arg ? "1" : "0", 1);
+	stat_fn *st = fake_stat();
+	CHECK(st != NULL, "cannot load %s", fake_path);
+	if (!st)
+		return;
+	long a0 = st(0), l0 = st(2);
+	ncclComm_t c = init(n, &ids[0], rank);
+	const size_t simple = (size_t)4 << 20;
+	int inter_prev = rank % 2 == 0, inter_next = rank % 2 == 1;
+	size_t recv = inter_prev ? simple + LL128_BYTES : (arg ? 0 : simple) + LL_BYTES + LL128_BYTES;
+	size_t send = arg && !inter_next ? simple : 0;
+	size_t want = 2 * (recv + send);
+	long nalloc = 2 * (1 + (send > 0));
+	CHECK(st(0) - a0 == nalloc, "rank %d: cuMemAlloc calls %ld, want %ld", rank, st(0) - a0, nalloc);
+	CHECK(st(2) - l0 == (long)want, "rank %d: driver live bytes %ld, want %zu", rank, st(2) - l0, want);
+	CHECK(mt_sim_nccl_comm_buffer_bytes(c) == want, "rank %d: comm bytes %zu, want %zu", rank,
+	      mt_sim_nccl_comm_buffer_bytes(c), want);
+	/* data still moves across the simulated nodes */
+	int v = rank + 1, sum = 0;
+	NCHECK(ncclAllReduce(&v, &sum, 1, ncclInt32, ncclSum, c, NULL));
+	CHECK(sum == 10, "allreduce across nodes: %d", sum);
+	NCHECK(ncclCommDestroy(c));
+	unsetenv("MT_SIM_NODE");
+	unsetenv("NCCL_P2P_READ_ENABLE");
+}
+
+static void test_buffers_two_nodes(void **state)
+{
+	assert_int_equal(run_ranks(4, 1, rank_two_nodes, NULL, 60), 0);
+	assert_int_equal(run_ranks(4, 1, rank_two_nodes, "read", 60), 0);
 }
 
 static void test_buffers_fake_driver(void **state)
@@ -704,18 +762,20 @@ static void test_buffers_fake_driver(void **state)
  * in a re-executed child (the loader reads LD_LIBRARY_PATH at start-up). */
 static int child_ldpath(void)
 {
-	ncclUniqueId id;
-	ncclComm_t c = NULL;
-	if (ncclGetUniqueId(&id) != ncclSuccess || ncclCommInitRank(&c, 1, id, 0) != ncclSuccess) {
+	ncclComm_t c[2] = { NULL, NULL };
+	if (ncclCommInitAll(c, 2, NULL) != ncclSuccess) {
 		fprintf(stderr, "init through LD_LIBRARY_PATH: %s\n", ncclGetLastError(NULL));
 		return 1;
 	}
 	void *h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
 	stat_fn *st = h ? (stat_fn *)dlsym(h, "fakecuda_stat") : NULL;
-	int ok = st && st(0) == 1 && st(2) == (1 << 20) && mt_sim_nccl_comm_buffer_bytes(c) == (1 << 20);
+	/* two ranks, two channels each, allocated through the fake driver */
+	int ok = st && st(0) == 4 && (size_t)st(2) == mt_sim_nccl_process_buffer_bytes() &&
+		 mt_sim_nccl_process_buffer_allocs() == 4;
 	if (!ok)
-		fprintf(stderr, "single rank: %ld allocs, %ld bytes\n", st ? st(0) : -1, st ? st(2) : -1);
-	ncclCommDestroy(c);
+		fprintf(stderr, "two ranks: %ld allocs, %ld bytes\n", st ? st(0) : -1, st ? st(2) : -1);
+	ncclCommDestroy(c[0]);
+	ncclCommDestroy(c[1]);
 	return ok ? 0 : 1;
 }
 
@@ -766,7 +826,6 @@ static void test_no_driver(void **state)
 static void rank_real_driver(int rank, int n, const ncclUniqueId *ids, void *arg)
 {
 	setenv("NCCL_BUFFSIZE", "4194304", 1);
-	setenv("NCCL_WORK_FIFO_BYTES", "2097152", 1);
 	void *h = dlopen(real_path, RTLD_NOW);
 	CHECK(h != NULL, "dlopen %s: %s", real_path, dlerror());
 	if (!h)
@@ -781,10 +840,10 @@ static void rank_real_driver(int rank, int n, const ncclUniqueId *ids, void *arg
 	int dev = -1;
 	NCHECK(ncclCommCuDevice(c, &dev));
 	CHECK(dev == 0, "device %d", dev);
-	size_t want = layout_bytes(n, 2, 4 << 20, 2 << 20);
+	size_t want = layout_bytes(n, 2, 4 << 20); /* sm_90: P2P write mode */
 	CHECK(used(0) - u0 == want, "device bytes grew by %llu, want %zu",
 	      (unsigned long long)(used(0) - u0), want);
-	CHECK(cnt(0) - c0 == (uint64_t)(2 * (n - 1) + 1), "allocations grew by %llu",
+	CHECK(cnt(0) - c0 == 2, "allocations grew by %llu",
 	      (unsigned long long)(cnt(0) - c0));
 	/* NCCL's buffers are real device memory of the stand-in */
 	int (*dev_of)(const void *) = (int (*)(const void *))dlsym(h, "mt_sim_device_of_ptr");
@@ -929,6 +988,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_two_comms),
 		cmocka_unit_test(test_init_all),
 		cmocka_unit_test(test_buffers_fake_driver),
+		cmocka_unit_test(test_buffers_two_nodes),
 		cmocka_unit_test(test_default_dlopen_name),
 		cmocka_unit_test(test_no_driver),
 		cmocka_unit_test(test_missing_rank_times_out),
