@@ -9,8 +9,8 @@
  *
  * Where the stand-ins are: $MEMTRACE_SIM_DIR (one directory or a
  * colon-separated list), else next to this binary in a build tree
- * (tests/sim/<lib>/.libs of sim_libs[]), else the installed
- * $(pkglibdir)/sim. */
+ * (tests/sim/<lib>/.libs of sim_libs[]), else ../lib/memtrace/sim beside
+ * it, else the installed $(pkglibdir)/sim. */
 #define _GNU_SOURCE
 #include "config.h"
 #include <errno.h>
@@ -86,6 +86,11 @@ static int find_sim_dirs(char *out, size_t n)
         if (!strstr(out, "/cuda/.libs"))
           out[0] = 0; /* no simulated driver: not a build tree */
       }
+      /* installed beside the binary (a relocated prefix) */
+      char d[PATH_MAX * 2], real[PATH_MAX];
+      snprintf(d, sizeof d, "%s/../lib/memtrace/sim", exe);
+      if (!out[0] && has_file(d, "libcuda.so.1") && realpath(d, real))
+        snprintf(out, n, "%s", real);
     }
   }
   if (out[0])

@@ -1,7 +1,7 @@
 # tests/sim/nccl: the simulated NCCL, libnccl.so.2 (see tests/sim/nccl/README.md).
 # Real NCCL API over POSIX shared memory between rank processes; NCCL's own
 # device buffers are allocated through libcuda.so.1 (cuGetProcAddress_v2).
-noinst_LTLIBRARIES += tests/sim/nccl/libnccl.la
+simlib_LTLIBRARIES += tests/sim/nccl/libnccl.la
 tests_sim_nccl_libnccl_la_SOURCES = \
 	tests/sim/nccl/api.c \
 	tests/sim/nccl/shm.c \
@@ -12,7 +12,7 @@ tests_sim_nccl_libnccl_la_SOURCES = \
 	tests/sim/nccl/nccl_int.h \
 	tests/sim/nccl/simnccl.h
 tests_sim_nccl_libnccl_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden $(AX_PTHREAD_LIBS)
-tests_sim_nccl_libnccl_la_LDFLAGS = -version-number 2 -rpath $(abs_builddir) -no-undefined
+tests_sim_nccl_libnccl_la_LDFLAGS = -version-number 2 -no-undefined
 tests_sim_nccl_libnccl_la_LIBADD = $(AX_PTHREAD_LIBS) -lrt -lm
 EXTRA_DIST += tests/sim/nccl/README.md tests/sim/nccl/gen_stubs.py tests/sim/nccl/test_stubs.sh
 
