@@ -533,8 +533,17 @@ static ncclResult_t submit(struct mt__op op)
 		why = "unknown datatype";
 	else if (reduces && !mt__type_reducible(op.dtype))
 		why = "datatype cannot be reduced by the simulated NCCL (fp8)";
-	else if (reduces && ((int)op.redop < 0 || op.redop >= ncclNumOps))
-		why = "unknown or custom reduction op (ncclRedOpCreatePreMulSum is not simulated)";
+	else if (reduces && (int)op.redop >= (int)ncclNumOps &&
+		 (int)op.redop < (int)ncclNumOps + (int)(sizeof c->premul / sizeof c->premul[0]) &&
+		 c->premul[op.redop - ncclNumOps].used) {
+		struct mt__premul *pm = &c->premul[op.redop - ncclNumOps];
+		if (pm->dtype != op.dtype)
+			why = "PreMulSum op used with another datatype than it was made for";
+		op.premul = 1;
+		op.scalar = pm->residence == ncclScalarDevice ? mt__scalar_value(pm->ptr, pm->dtype) : pm->value;
+		op.redop = ncclSum;
+	} else if (reduces && ((int)op.redop < 0 || op.redop >= ncclNumOps))
+		why = "unknown reduction op";
 	else if ((op.kind == MT__REDUCE || op.kind == MT__BROADCAST || op.kind == MT__SEND ||
 		  op.kind == MT__RECV) && (op.root < 0 || op.root >= c->nranks))
 		why = op.kind == MT__SEND || op.kind == MT__RECV ? "peer out of range" : "root out of range";
@@ -636,6 +645,45 @@ NCCL_API ncclResult_t ncclRecv(void *recvbuff, size_t count, ncclDataType_t data
 {
 	return submit((struct mt__op){ .kind = MT__RECV, .recvbuff = recvbuff, .count = count,
 		.dtype = datatype, .root = peer, .comm = comm, .stream = stream });
+}
+
+/* ---- custom reduction ops ---------------------------------------------- */
+
+NCCL_API ncclResult_t ncclRedOpCreatePreMulSum(ncclRedOp_t *op, void *scalar, ncclDataType_t datatype,
+					       ncclScalarResidence_t residence, ncclComm_t comm)
+{
+	ncclResult_t rc = check_comm(comm);
+	if (rc != ncclSuccess)
+		return rc;
+	if (!op || !scalar || !mt__type_reducible(datatype) ||
+	    (residence != ncclScalarDevice && residence != ncclScalarHostImmediate)) {
+		mt__set_error(comm, "ncclRedOpCreatePreMulSum: invalid argument");
+		return ncclInvalidArgument;
+	}
+	for (int i = 0; i < (int)(sizeof comm->premul / sizeof comm->premul[0]); i++)
+		if (!comm->premul[i].used) {
+			comm->premul[i] = (struct mt__premul){ 1, (int)residence, datatype, scalar,
+							       mt__scalar_value(scalar, datatype) };
+			*op = (ncclRedOp_t)(ncclNumOps + i);
+			return ncclSuccess;
+		}
+	mt__set_error(comm, "ncclRedOpCreatePreMulSum: more than %d live ops",
+		      (int)(sizeof comm->premul / sizeof comm->premul[0]));
+	return ncclInvalidUsage;
+}
+
+NCCL_API ncclResult_t ncclRedOpDestroy(ncclRedOp_t op, ncclComm_t comm)
+{
+	ncclResult_t rc = check_comm(comm);
+	if (rc != ncclSuccess)
+		return rc;
+	int i = (int)op - (int)ncclNumOps;
+	if (i < 0 || i >= (int)(sizeof comm->premul / sizeof comm->premul[0]) || !comm->premul[i].used) {
+		mt__set_error(comm, "ncclRedOpDestroy: op %d was not made by ncclRedOpCreatePreMulSum", (int)op);
+		return ncclInvalidArgument;
+	}
+	comm->premul[i].used = 0;
+	return ncclSuccess;
 }
 
 /* ---- not implemented (stubs.c) ------------------------------------------ */

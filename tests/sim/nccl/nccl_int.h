@@ -85,6 +85,13 @@ struct ncclComm {
 	size_t buffsize, fifo_bytes;
 	char last_error[512];
 	int destroyed;
+	/* ncclRedOpCreatePreMulSum ops: ncclNumOps + i */
+	struct mt__premul {
+		int used, residence;
+		ncclDataType_t dtype;
+		const void *ptr;        /* ncclScalarDevice: read at each use */
+		double value;           /* ncclScalarHostImmediate: read at creation */
+	} premul[32];
 };
 
 /* ---- errors ------------------------------------------------------------- */
@@ -133,6 +140,9 @@ int mt__type_reducible(ncclDataType_t t);
 void mt__reduce(void *acc, const void *src, size_t count, ncclDataType_t t, ncclRedOp_t op);
 /* buf[i] /= n for ncclAvg, after the sum. */
 void mt__divide(void *buf, size_t count, ncclDataType_t t, int n);
+/* buf[i] *= s for a PreMulSum op, after the sum. */
+void mt__scale(void *buf, size_t count, ncclDataType_t t, double s);
+double mt__scalar_value(const void *p, ncclDataType_t t);
 float mt__half_to_float(uint16_t h);
 uint16_t mt__float_to_half(float f);
 float mt__bf16_to_float(uint16_t h);
@@ -152,6 +162,8 @@ struct mt__op {
 	struct ncclComm *comm;
 	cudaStream_t stream;
 	size_t done;                    /* bytes moved so far (send/recv) */
+	int premul;                     /* a PreMulSum op: reduce as ncclSum, then scale */
+	double scalar;
 };
 ncclResult_t mt__run_collective(struct mt__op *op);
 /* Progress every send/recv in ops[] (all on one comm) until all are done. */

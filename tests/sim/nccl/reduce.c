@@ -193,3 +193,58 @@ void mt__divide(void *buf, size_t count, ncclDataType_t t, int n)
 		break;
 	}
 }
+
+/* buf[i] *= s: the scalar of ncclRedOpCreatePreMulSum, applied once to the
+ * sum (the same scalar on every rank, as PyTorch uses it). */
+#define SCALE_LOOP(T)                                   \
+	do {                                            \
+		T *b = buf;                             \
+		for (size_t i = 0; i < count; i++)      \
+			b[i] = (T)((double)b[i] * s);   \
+	} while (0)
+
+void mt__scale(void *buf, size_t count, ncclDataType_t t, double s)
+{
+	switch (t) {
+	case ncclInt8: SCALE_LOOP(int8_t); break;
+	case ncclUint8: SCALE_LOOP(uint8_t); break;
+	case ncclInt32: SCALE_LOOP(int32_t); break;
+	case ncclUint32: SCALE_LOOP(uint32_t); break;
+	case ncclInt64: SCALE_LOOP(int64_t); break;
+	case ncclUint64: SCALE_LOOP(uint64_t); break;
+	case ncclFloat32: SCALE_LOOP(float); break;
+	case ncclFloat64: SCALE_LOOP(double); break;
+	case ncclFloat16: {
+		uint16_t *b = buf;
+		for (size_t i = 0; i < count; i++)
+			b[i] = mt__float_to_half((float)(mt__half_to_float(b[i]) * s));
+		break;
+	}
+	case ncclBfloat16: {
+		uint16_t *b = buf;
+		for (size_t i = 0; i < count; i++)
+			b[i] = mt__float_to_bf16((float)(mt__bf16_to_float(b[i]) * s));
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+/* The value of a scalar of type t at p, as a double. */
+double mt__scalar_value(const void *p, ncclDataType_t t)
+{
+	switch (t) {
+	case ncclInt8: return *(const int8_t *)p;
+	case ncclUint8: return *(const uint8_t *)p;
+	case ncclInt32: return *(const int32_t *)p;
+	case ncclUint32: return *(const uint32_t *)p;
+	case ncclInt64: return (double)*(const int64_t *)p;
+	case ncclUint64: return (double)*(const uint64_t *)p;
+	case ncclFloat32: return *(const float *)p;
+	case ncclFloat64: return *(const double *)p;
+	case ncclFloat16: return mt__half_to_float(*(const uint16_t *)p);
+	case ncclBfloat16: return mt__bf16_to_float(*(const uint16_t *)p);
+	default: return 0;
+	}
+}

@@ -78,23 +78,6 @@ NCCL_API ncclResult_t ncclCommWindowDeregister(ncclComm_t comm, ncclWindow_t win
 	return mt__not_implemented("ncclCommWindowDeregister", ncclInvalidUsage);
 }
 
-NCCL_API ncclResult_t ncclRedOpCreatePreMulSum(ncclRedOp_t *op, void *scalar, ncclDataType_t datatype, ncclScalarResidence_t residence, ncclComm_t comm)
-{
-	(void)op;
-	(void)scalar;
-	(void)datatype;
-	(void)residence;
-	(void)comm;
-	return mt__not_implemented("ncclRedOpCreatePreMulSum", ncclInvalidUsage);
-}
-
-NCCL_API ncclResult_t ncclRedOpDestroy(ncclRedOp_t op, ncclComm_t comm)
-{
-	(void)op;
-	(void)comm;
-	return mt__not_implemented("ncclRedOpDestroy", ncclInvalidUsage);
-}
-
 NCCL_API ncclResult_t ncclAlltoAll(const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t datatype, ncclComm_t comm, cudaStream_t stream)
 {
 	(void)sendbuff;
@@ -155,4 +138,4 @@ NCCL_API ncclResult_t ncclDevCommDestroy(void *a0, void *a1)
 	return mt__not_implemented("ncclDevCommDestroy", ncclInvalidUsage);
 }
 
-/* 17 stubs */
+/* 15 stubs */

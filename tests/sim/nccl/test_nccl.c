@@ -305,6 +305,47 @@ static void rank_allreduce(int rank, int nranks, const ncclUniqueId *ids, void *
 	NCHECK(ncclCommDestroy(c));
 }
 
+/* ncclRedOpCreatePreMulSum (FSDP2's gradient divide factor): the sum of
+ * scalar * x over the ranks.  A host-immediate scalar is read at creation; a
+ * device one at each use. */
+static void rank_premulsum(int rank, int n, const ncclUniqueId *ids, void *arg)
+{
+	ncclComm_t c = init(n, &ids[0], rank);
+	float scalar = 0.25f;
+	double dscalar = 0.5;
+	ncclRedOp_t op_h, op_d;
+	NCHECK(ncclRedOpCreatePreMulSum(&op_h, &scalar, ncclFloat32, ncclScalarHostImmediate, c));
+	NCHECK(ncclRedOpCreatePreMulSum(&op_d, &dscalar, ncclFloat64, ncclScalarDevice, c));
+	scalar = 100.0f; /* immediate: no effect any more */
+	dscalar = 2.0;   /* device residence: read when the collective runs */
+	float x[3] = { (float)rank, 1.0f, (float)(2 * rank) }, y[3];
+	NCHECK(ncclAllReduce(x, y, 3, ncclFloat32, op_h, c, NULL));
+	/* sum over ranks 0..3 of rank = 6, of 1 = 4, of 2 rank = 12; times 0.25 */
+	CHECK(y[0] == 1.5f && y[1] == 1.0f && y[2] == 3.0f, "premulsum allreduce: %g %g %g", y[0], y[1], y[2]);
+	double in[8], out[2];
+	for (int i = 0; i < 8; i++)
+		in[i] = rank * 8 + i;
+	NCHECK(ncclReduceScatter(in, out, 2, ncclFloat64, op_d, c, NULL));
+	for (int j = 0; j < 2; j++) {
+		double want = 0;
+		for (int r = 0; r < n; r++)
+			want += r * 8 + rank * 2 + j;
+		CHECK(out[j] == 2.0 * want, "premulsum reducescatter [%d]: %g, want %g", j, out[j], 2.0 * want);
+	}
+	CHECK(ncclAllReduce(x, y, 3, ncclFloat64, op_h, c, NULL) == ncclInvalidArgument,
+	      "an op used with another datatype is refused");
+	NCHECK(ncclRedOpDestroy(op_h, c));
+	NCHECK(ncclRedOpDestroy(op_d, c));
+	CHECK(ncclAllReduce(x, y, 3, ncclFloat32, op_h, c, NULL) == ncclInvalidArgument,
+	      "a destroyed op is refused");
+	NCHECK(ncclCommDestroy(c));
+}
+
+static void test_premulsum(void **state)
+{
+	assert_int_equal(run_ranks(4, 1, rank_premulsum, NULL, 60), 0);
+}
+
 static void test_allreduce(void **state)
 {
 	assert_int_equal(run_ranks(4, 1, rank_allreduce, NULL, 120), 0);
@@ -981,6 +1022,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_api_basics),
 		cmocka_unit_test(test_allreduce),
+		cmocka_unit_test(test_premulsum),
 		cmocka_unit_test(test_reduce),
 		cmocka_unit_test(test_reducescatter),
 		cmocka_unit_test(test_allgather_broadcast),
