@@ -14,7 +14,7 @@ tests_sim_nccl_libnccl_la_SOURCES = \
 tests_sim_nccl_libnccl_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden $(AX_PTHREAD_LIBS)
 tests_sim_nccl_libnccl_la_LDFLAGS = -version-number 2 -no-undefined
 tests_sim_nccl_libnccl_la_LIBADD = $(AX_PTHREAD_LIBS) -lrt -lm
-EXTRA_DIST += tests/sim/nccl/README.md tests/sim/nccl/gen_stubs.py tests/sim/nccl/test_stubs.sh
+EXTRA_DIST += tests/sim/nccl/README.md tests/sim/nccl/gen_stubs.py tests/sim/nccl/test_stubs.sh tests/sim/nccl/test_nodes64.sh
 
 if ENABLE_TESTS
 # A counting stand-in libcuda.so.1 used only by these tests.
@@ -27,6 +27,8 @@ check_PROGRAMS += tests/sim/nccl/test_nccl
 tests_sim_nccl_test_nccl_SOURCES = tests/sim/nccl/test_nccl.c
 tests_sim_nccl_test_nccl_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(AX_PTHREAD_LIBS)
 tests_sim_nccl_test_nccl_LDADD = tests/sim/nccl/libnccl.la $(CMOCKA_LIBS) $(AX_PTHREAD_LIBS) -lm
-TESTS += tests/sim/nccl/test_nccl tests/sim/nccl/test_stubs.sh
+TESTS += tests/sim/nccl/test_nccl tests/sim/nccl/test_stubs.sh tests/sim/nccl/test_nodes64.sh
 tests/sim/nccl/test_stubs.log: tests/sim/nccl/libnccl.la
+tests/sim/nccl/test_nodes64.log: tests/sim/nccl/libnccl.la tests/sim/cuda/libcuda.la tests/sim/cuda/libcudart.la \
+	tests/sim/simtrain/simtrain$(EXEEXT) memtrace$(EXEEXT) collector/libmemtrace-collector.la
 endif
