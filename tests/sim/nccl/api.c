@@ -709,6 +709,66 @@ ncclResult_t mt__not_implemented(const char *name, ncclResult_t rc)
 	return rc;
 }
 
+/* ---- all-to-all, gather, scatter: grouped sends and receives ------------ */
+
+/* As NCCL builds them itself (and PyTorch did before NCCL 2.28 had them):
+ * one group of ncclSend/ncclRecv, so that they progress together. */
+static ncclResult_t p2p_group(const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t dt,
+			      int root, ncclComm_t comm, cudaStream_t stream, int kind)
+{
+	ncclResult_t rc = check_comm(comm);
+	size_t es = mt__type_size(dt);
+	if (rc != ncclSuccess)
+		return rc;
+	if (es == 0) {
+		mt__set_error(comm, "unknown datatype");
+		return ncclInvalidArgument;
+	}
+	if (kind != 0 && (root < 0 || root >= comm->nranks)) {
+		mt__set_error(comm, "root out of range");
+		return ncclInvalidArgument;
+	}
+	size_t blk = count * es;
+	ncclGroupStart();
+	for (int p = 0; p < comm->nranks; p++) {
+		const char *sb = (const char *)sendbuff + (size_t)p * blk;
+		char *rb = (char *)recvbuff + (size_t)p * blk;
+		if (kind == 0) { /* all-to-all: block p to rank p, block p from rank p */
+			ncclSend(sb, count, dt, p, comm, stream);
+			ncclRecv(rb, count, dt, p, comm, stream);
+		} else if (kind == 1) { /* gather: every rank's block to the root, at its rank's place */
+			if (p == comm->rank)
+				ncclSend(sendbuff, count, dt, root, comm, stream);
+			if (comm->rank == root)
+				ncclRecv(rb, count, dt, p, comm, stream);
+		} else { /* scatter: the root's block p to rank p */
+			if (comm->rank == root)
+				ncclSend(sb, count, dt, p, comm, stream);
+			if (p == comm->rank)
+				ncclRecv(recvbuff, count, dt, root, comm, stream);
+		}
+	}
+	return ncclGroupEnd();
+}
+
+NCCL_API ncclResult_t ncclAlltoAll(const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t datatype,
+				   ncclComm_t comm, cudaStream_t stream)
+{
+	return p2p_group(sendbuff, recvbuff, count, datatype, 0, comm, stream, 0);
+}
+
+NCCL_API ncclResult_t ncclGather(const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t datatype,
+				 int root, ncclComm_t comm, cudaStream_t stream)
+{
+	return p2p_group(sendbuff, recvbuff, count, datatype, root, comm, stream, 1);
+}
+
+NCCL_API ncclResult_t ncclScatter(const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t datatype,
+				  int root, ncclComm_t comm, cudaStream_t stream)
+{
+	return p2p_group(sendbuff, recvbuff, count, datatype, root, comm, stream, 2);
+}
+
 /* ---- simnccl.h ---------------------------------------------------------- */
 
 NCCL_API size_t mt_sim_nccl_process_buffer_bytes(void)

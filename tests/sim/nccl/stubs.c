@@ -78,41 +78,6 @@ NCCL_API ncclResult_t ncclCommWindowDeregister(ncclComm_t comm, ncclWindow_t win
 	return mt__not_implemented("ncclCommWindowDeregister", ncclInvalidUsage);
 }
 
-NCCL_API ncclResult_t ncclAlltoAll(const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t datatype, ncclComm_t comm, cudaStream_t stream)
-{
-	(void)sendbuff;
-	(void)recvbuff;
-	(void)count;
-	(void)datatype;
-	(void)comm;
-	(void)stream;
-	return mt__not_implemented("ncclAlltoAll", ncclInvalidUsage);
-}
-
-NCCL_API ncclResult_t ncclGather(const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t datatype, int root, ncclComm_t comm, cudaStream_t stream)
-{
-	(void)sendbuff;
-	(void)recvbuff;
-	(void)count;
-	(void)datatype;
-	(void)root;
-	(void)comm;
-	(void)stream;
-	return mt__not_implemented("ncclGather", ncclInvalidUsage);
-}
-
-NCCL_API ncclResult_t ncclScatter(const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t datatype, int root, ncclComm_t comm, cudaStream_t stream)
-{
-	(void)sendbuff;
-	(void)recvbuff;
-	(void)count;
-	(void)datatype;
-	(void)root;
-	(void)comm;
-	(void)stream;
-	return mt__not_implemented("ncclScatter", ncclInvalidUsage);
-}
-
 NCCL_API ncclResult_t ncclGroupSimulateEnd(ncclSimInfo_t *simInfo)
 {
 	(void)simInfo;
@@ -138,4 +103,4 @@ NCCL_API ncclResult_t ncclDevCommDestroy(void *a0, void *a1)
 	return mt__not_implemented("ncclDevCommDestroy", ncclInvalidUsage);
 }
 
-/* 15 stubs */
+/* 12 stubs */

@@ -346,6 +346,38 @@ static void test_premulsum(void **state)
 	assert_int_equal(run_ranks(4, 1, rank_premulsum, NULL, 60), 0);
 }
 
+/* ncclAlltoAll, ncclGather, ncclScatter (NCCL 2.28; PyTorch 2.11's
+ * all_to_all_single calls ncclAlltoAll) */
+static void rank_a2a(int rank, int n, const ncclUniqueId *ids, void *arg)
+{
+	ncclComm_t c = init(n, &ids[0], rank);
+	enum { K = 3 };
+	int32_t send[4 * K], recv[4 * K], one[K];
+	for (int i = 0; i < n * K; i++)
+		send[i] = rank * 1000 + i; /* block p (i / K) goes to rank p */
+	NCHECK(ncclAlltoAll(send, recv, K, ncclInt32, c, NULL));
+	for (int p = 0; p < n; p++)
+		for (int j = 0; j < K; j++)
+			CHECK(recv[p * K + j] == p * 1000 + rank * K + j, "alltoall from %d [%d] = %d", p, j,
+			      recv[p * K + j]);
+	for (int j = 0; j < K; j++)
+		one[j] = rank * 10 + j;
+	memset(recv, 0, sizeof recv);
+	NCHECK(ncclGather(one, recv, K, ncclInt32, 2, c, NULL));
+	for (int p = 0; rank == 2 && p < n; p++)
+		for (int j = 0; j < K; j++)
+			CHECK(recv[p * K + j] == p * 10 + j, "gather at root from %d [%d] = %d", p, j, recv[p * K + j]);
+	NCHECK(ncclScatter(send, one, K, ncclInt32, 1, c, NULL));
+	for (int j = 0; j < K; j++) /* root 1's block for this rank */
+		CHECK(one[j] == 1000 + rank * K + j, "scatter [%d] = %d", j, one[j]);
+	NCHECK(ncclCommDestroy(c));
+}
+
+static void test_alltoall_gather_scatter(void **state)
+{
+	assert_int_equal(run_ranks(4, 1, rank_a2a, NULL, 60), 0);
+}
+
 static void test_allreduce(void **state)
 {
 	assert_int_equal(run_ranks(4, 1, rank_allreduce, NULL, 120), 0);
@@ -1023,6 +1055,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_api_basics),
 		cmocka_unit_test(test_allreduce),
 		cmocka_unit_test(test_premulsum),
+		cmocka_unit_test(test_alltoall_gather_scatter),
 		cmocka_unit_test(test_reduce),
 		cmocka_unit_test(test_reducescatter),
 		cmocka_unit_test(test_allgather_broadcast),
