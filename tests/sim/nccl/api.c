@@ -709,6 +709,87 @@ ncclResult_t mt__not_implemented(const char *name, ncclResult_t rc)
 	return rc;
 }
 
+/* ---- memory and registration -------------------------------------------- */
+
+/* ncclMemAlloc: NCCL allocates through cuMem (VMM) rounded up to the
+ * allocation granularity (2 MiB here, the simulated driver's and H100's);
+ * the simulated one takes the rounded size from cuMemAlloc_v2.  It is the
+ * caller's memory (PyTorch's NCCL MemPool), not NCCL's own buffers. */
+#define MT__MEM_GRANULARITY ((size_t)2 << 20)
+
+NCCL_API ncclResult_t ncclMemAlloc(void **ptr, size_t size)
+{
+	if (!ptr || size == 0) {
+		mt__set_error(NULL, "ncclMemAlloc: %s", !ptr ? "ptr is NULL" : "size is 0");
+		return ncclInvalidArgument;
+	}
+	size = (size + MT__MEM_GRANULARITY - 1) / MT__MEM_GRANULARITY * MT__MEM_GRANULARITY;
+	return mt__driver_user_alloc(ptr, size);
+}
+
+NCCL_API ncclResult_t ncclMemFree(void *ptr)
+{
+	return ptr ? mt__driver_user_free(ptr) : ncclSuccess;
+}
+
+/* Buffer and window registration: nothing to set up (no NIC, no NVLink
+ * mappings); a handle that says which buffer it is. */
+struct mt__reg {
+	void *buff;
+	size_t size;
+	ncclComm_t comm;
+};
+
+static ncclResult_t reg_new(ncclComm_t comm, void *buff, size_t size, void **out)
+{
+	ncclResult_t rc = check_comm(comm);
+	if (rc != ncclSuccess)
+		return rc;
+	if (!out) {
+		mt__set_error(comm, "registration: handle pointer is NULL");
+		return ncclInvalidArgument;
+	}
+	struct mt__reg *r = malloc(sizeof *r);
+	if (!r)
+		return ncclSystemError;
+	*r = (struct mt__reg){ buff, size, comm };
+	*out = r;
+	return ncclSuccess;
+}
+
+static ncclResult_t reg_free(ncclComm_t comm, void *handle)
+{
+	struct mt__reg *r = handle;
+	if (!r || r->comm != comm) {
+		mt__set_error(comm, "deregistration: not a handle of this communicator");
+		return ncclInvalidArgument;
+	}
+	free(r);
+	return ncclSuccess;
+}
+
+NCCL_API ncclResult_t ncclCommRegister(const ncclComm_t comm, void *buff, size_t size, void **handle)
+{
+	return reg_new(comm, buff, size, handle);
+}
+
+NCCL_API ncclResult_t ncclCommDeregister(const ncclComm_t comm, void *handle)
+{
+	return reg_free(comm, handle);
+}
+
+NCCL_API ncclResult_t ncclCommWindowRegister(ncclComm_t comm, void *buff, size_t size, ncclWindow_t *win,
+					     int winFlags)
+{
+	(void)winFlags;
+	return reg_new(comm, buff, size, (void **)win);
+}
+
+NCCL_API ncclResult_t ncclCommWindowDeregister(ncclComm_t comm, ncclWindow_t win)
+{
+	return reg_free(comm, win);
+}
+
 /* ---- all-to-all, gather, scatter: grouped sends and receives ------------ */
 
 /* As NCCL builds them itself (and PyTorch did before NCCL 2.28 had them):

@@ -261,3 +261,29 @@ void mt__driver_totals(size_t *live, size_t *peak, uint64_t *allocs, uint64_t *f
 	*frees = proc_frees;
 	pthread_mutex_unlock(&drv_lock);
 }
+
+ncclResult_t mt__driver_user_alloc(void **ptr, size_t size)
+{
+	int dev;
+	if (mt__driver_prepare(-1, &dev) != 0) {
+		mt__set_error(NULL, "%s", drv_error);
+		return ncclSystemError;
+	}
+	CUdeviceptr p = 0;
+	CUresult r = drv.mem_alloc(&p, size);
+	if (r != CUDA_SUCCESS) {
+		mt__set_error(NULL, "ncclMemAlloc: cuMemAlloc_v2(%zu) failed: CUresult %d", size, (int)r);
+		return ncclUnhandledCudaError;
+	}
+	*ptr = (void *)(uintptr_t)p;
+	return ncclSuccess;
+}
+
+ncclResult_t mt__driver_user_free(void *ptr)
+{
+	if (!drv_loaded || drv.mem_free((CUdeviceptr)(uintptr_t)ptr) != CUDA_SUCCESS) {
+		mt__set_error(NULL, "ncclMemFree: %p is not memory of ncclMemAlloc", ptr);
+		return ncclInvalidArgument;
+	}
+	return ncclSuccess;
+}

@@ -176,6 +176,9 @@ void mt__driver_free_buffers(struct ncclComm *comm);
  * dev < 0 and none is current) and say which device it is.  -1: no driver,
  * mt__driver_error() says why. */
 int mt__driver_prepare(int dev, int *cudev);
+/* ncclMemAlloc / ncclMemFree: device memory of the current context. */
+ncclResult_t mt__driver_user_alloc(void **ptr, size_t size);
+ncclResult_t mt__driver_user_free(void *ptr);
 /* Compute capability of a device (major * 10 + minor), 0 if unknown. */
 int mt__driver_cc(int dev);
 const char *mt__driver_error(void);

@@ -3,19 +3,6 @@
  * each answers an error and says so once on stderr (stub.c). */
 #include "tests/sim/nccl/nccl_int.h"
 
-NCCL_API ncclResult_t ncclMemAlloc(void **ptr, size_t size)
-{
-	(void)ptr;
-	(void)size;
-	return mt__not_implemented("ncclMemAlloc", ncclInvalidUsage);
-}
-
-NCCL_API ncclResult_t ncclMemFree(void *ptr)
-{
-	(void)ptr;
-	return mt__not_implemented("ncclMemFree", ncclInvalidUsage);
-}
-
 NCCL_API ncclResult_t ncclCommRevoke(ncclComm_t comm, int revokeFlags)
 {
 	(void)comm;
@@ -45,39 +32,6 @@ NCCL_API ncclResult_t ncclCommInitRankScalable(ncclComm_t *newcomm, int nranks, 
 	return mt__not_implemented("ncclCommInitRankScalable", ncclInvalidUsage);
 }
 
-NCCL_API ncclResult_t ncclCommRegister(const ncclComm_t comm, void *buff, size_t size, void **handle)
-{
-	(void)comm;
-	(void)buff;
-	(void)size;
-	(void)handle;
-	return mt__not_implemented("ncclCommRegister", ncclInvalidUsage);
-}
-
-NCCL_API ncclResult_t ncclCommDeregister(const ncclComm_t comm, void *handle)
-{
-	(void)comm;
-	(void)handle;
-	return mt__not_implemented("ncclCommDeregister", ncclInvalidUsage);
-}
-
-NCCL_API ncclResult_t ncclCommWindowRegister(ncclComm_t comm, void *buff, size_t size, ncclWindow_t *win, int winFlags)
-{
-	(void)comm;
-	(void)buff;
-	(void)size;
-	(void)win;
-	(void)winFlags;
-	return mt__not_implemented("ncclCommWindowRegister", ncclInvalidUsage);
-}
-
-NCCL_API ncclResult_t ncclCommWindowDeregister(ncclComm_t comm, ncclWindow_t win)
-{
-	(void)comm;
-	(void)win;
-	return mt__not_implemented("ncclCommWindowDeregister", ncclInvalidUsage);
-}
-
 NCCL_API ncclResult_t ncclGroupSimulateEnd(ncclSimInfo_t *simInfo)
 {
 	(void)simInfo;
@@ -103,4 +57,4 @@ NCCL_API ncclResult_t ncclDevCommDestroy(void *a0, void *a1)
 	return mt__not_implemented("ncclDevCommDestroy", ncclInvalidUsage);
 }
 
-/* 12 stubs */
+/* 6 stubs */

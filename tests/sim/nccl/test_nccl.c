@@ -936,6 +936,21 @@ static void rank_real_driver(int rank, int n, const ncclUniqueId *ids, void *arg
 				break;
 			}
 	}
+	/* ncclMemAlloc: device memory rounded up to the 2 MiB granularity */
+	uint64_t u1 = used(0);
+	void *m = NULL;
+	NCHECK(ncclMemAlloc(&m, (3 << 20) + 1));
+	CHECK(m && dev_of && dev_of(m) == 0 && used(0) - u1 == (4 << 20), "ncclMemAlloc(3 MiB + 1): %p, +%llu B",
+	      m, (unsigned long long)(used(0) - u1));
+	void *reg = NULL;
+	ncclWindow_t win = NULL;
+	NCHECK(ncclCommRegister(c, m, 3 << 20, &reg));
+	NCHECK(ncclCommWindowRegister(c, m, 3 << 20, &win, NCCL_WIN_DEFAULT));
+	CHECK(reg && win, "registration handles");
+	NCHECK(ncclCommWindowDeregister(c, win));
+	NCHECK(ncclCommDeregister(c, reg));
+	NCHECK(ncclMemFree(m));
+	CHECK(used(0) == u1, "after ncclMemFree: %llu B", (unsigned long long)used(0));
 	NCHECK(ncclCommDestroy(c));
 	CHECK(used(0) == u0 && cnt(0) == c0, "after destroy: %llu bytes, %llu allocations",
 	      (unsigned long long)used(0), (unsigned long long)cnt(0));
