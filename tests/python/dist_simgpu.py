@@ -108,6 +108,7 @@ def main(rank, world, outdir, mode, steps):
     sim = ctypes.CDLL("libnccl.so.2", mode=os.RTLD_NOLOAD)
     sim.mt_sim_nccl_process_buffer_bytes.restype = ctypes.c_size_t
     sim.mt_sim_nccl_process_buffer_peak.restype = ctypes.c_size_t
+    sim.mt_sim_nccl_process_buffer_allocs.restype = ctypes.c_ulonglong
     props = torch.cuda.get_device_properties(dev)
     res = {
         "rank": rank, "world": world, "local_rank": local, "mode": mode,
@@ -118,6 +119,7 @@ def main(rank, world, outdir, mode, steps):
         "max_memory_reserved": torch.cuda.max_memory_reserved(dev),
         "nccl_buffer_bytes_peak": sim.mt_sim_nccl_process_buffer_peak(),
         "nccl_buffer_bytes_live": sim.mt_sim_nccl_process_buffer_bytes(),
+        "nccl_buffer_allocs": sim.mt_sim_nccl_process_buffer_allocs(),
         "ld_preload": os.environ.get("LD_PRELOAD", ""),
     }
     dist.destroy_process_group()

@@ -14,12 +14,13 @@ if (cd "$TMP" && "$MT" record --no-collect --simulate-gpus 2 --gpu a100-40gb -- 
   r=$("$py" -c "
 import json; d = [json.load(open('$d.out/rank%d.json' % i)) for i in (0, 1)]
 print(all('memtrace' not in x['ld_preload'] for x in d), d[0]['device_name'], d[0]['sms'], d[0]['total_memory'],
-      d[0]['nccl_buffer_bytes_peak'])")
-  traces=$(find "$TMP" -maxdepth 2 \( -name '*.mtrace' -o -name '*.memtrace' \) | wc -l)
+      d[0]['nccl_buffer_bytes_peak'], d[0]['nccl_buffer_allocs'])")
+  traces=$(find "$TMP" -maxdepth 1 -name '*.memtrace' | wc -l)  # record's default run directory
   # A100 (compute capability 8.0): NVLink P2P read mode, so a rank holds per
-  # channel LL + LL128 received and SIMPLE to send: 2 x (524288 + 4915200 + 4194304)
-  [ "$r" = "True NVIDIA A100-SXM4-40GB 108 $((40960 << 20)) $((2 * (524288 + 4915200 + 4194304)))" ] && [ "$traces" -eq 0 ] \
-    && ok "--no-collect --gpu a100-40gb: the DDP job ran on A100s (108 SMs, 40960 MiB), the collector not loaded, nothing recorded" \
+  # channel two buffers, LL + LL128 received and SIMPLE to send (an H100 one:
+  # all three received): 2 x (524288 + 4915200 + 4194304) B in 4 allocations
+  [ "$r" = "True NVIDIA A100-SXM4-40GB 108 $((40960 << 20)) $((2 * (524288 + 4915200 + 4194304))) 4" ] && [ "$traces" -eq 0 ] \
+    && ok "--no-collect --gpu a100-40gb: the DDP job ran on A100s (108 SMs, 40960 MiB), NCCL in P2P read mode (4 buffers), the collector not loaded, nothing recorded" \
     || not_ok "--no-collect: $r, $traces traces"
 else
   not_ok "--no-collect: the job failed: $(grep -v Warning "$TMP/err" | tail -n 5)"

@@ -6,6 +6,7 @@
 # RANK / 8).  Per rank, memtrace's peaks equal simtrain's ground truth, and
 # NCCL's buffers follow the topology: the ring's 8 node-crossing links make
 # ranks 0, 8, ..., 56 hold network-receive buffers, the others NVLink ones.
+# A rank asking for a ninth device of a node is told how to launch.
 . "${MT_SRCDIR:-.}/tests/unit/tap.sh"
 B=${MT_BUILDDIR:-.}
 MT=$(cd "$B" && pwd -P)/memtrace
@@ -46,4 +47,14 @@ PY
 )
 [ "$r" = "64 64 []" ] && ok "on all 64 ranks the peaks equal simtrain's truth and 'communication' is NCCL's buffers by ring position (ranks 8k: 2 x 9109504 B, others 2 x 9633792 B)" \
   || not_ok "per-rank peaks and NCCL buffers: $r"
+# one launcher for two nodes' ranks: LOCAL_RANK 8 names no device of an
+# 8-GPU node; the simulated runtime says how to launch instead
+MEMTRACE_SIM_DIR=$L/cublas/.libs:$L/cuda/.libs:$L/nccl/.libs RANK=0 WORLD_SIZE=1 LOCAL_RANK=8 \
+  "$MT" record --no-collect --simulate-gpus 16 -- "$ST" --layers 1 --steps 1 >"$W/out" 2>"$W/err"
+rc=$?
+if [ "$rc" -ne 0 ] && grep -q "device 8 asked of a simulated node of 8 GPUs (MT_SIM_NODES=2): launch one launcher per node" "$W/err"; then
+  ok "LOCAL_RANK 8 on --simulate-gpus 16: the job fails (exit $rc) with a hint to launch one launcher per node"
+else
+  not_ok "LOCAL_RANK 8 on --simulate-gpus 16: exit $rc: $(cat "$W/err")"
+fi
 done_testing
