@@ -3,7 +3,8 @@
 # started by torch.multiprocessing.spawn, checked rank by rank as in
 # test_simulate.sh; --no-collect with another device model (A100 40GB):
 # the job runs on it, nothing is recorded, NCCL's buffers follow the A100's
-# P2P read mode.
+# P2P read mode; with the simulated cuBLAS/cuBLASLt/cuDNN built, FSDP2 of
+# the model with nn.Linear and SDPA.
 . "${MT_SRCDIR:-.}/tests/python/common.sh"
 . "$SRC/tests/python/simulate_env.sh"
 dist ddp spawn
@@ -24,5 +25,15 @@ print(all('memtrace' not in x['ld_preload'] for x in d), d[0]['device_name'], d[
     || not_ok "--no-collect: $r, $traces traces"
 else
   not_ok "--no-collect: the job failed: $(grep -v Warning "$TMP/err" | tail -n 5)"
+fi
+# nn.Linear and SDPA through the simulated cuBLAS, cuBLASLt and cuDNN, when
+# this tree has the stand-ins complete enough for torch (tests/sim/cublaslt
+# comes with them)
+L=$(cd "${MT_BUILDDIR:-.}/tests/sim" && pwd -P)
+if [ -f "$L/cublaslt/.libs/libcublasLt.so.13" ] && [ -f "$L/cudnn/.libs/libcudnn.so.9" ]; then
+  MT_TEST_LINEAR=1 MEMTRACE_SIM_DIR=$L/cuda/.libs:$L/nccl/.libs:$L/cublas/.libs:$L/cublaslt/.libs:$L/cudnn/.libs \
+    dist fsdp torchrun
+else
+  ok "# SKIP FSDP2 with nn.Linear: no simulated cuBLASLt/cuDNN in this tree"
 fi
 done_testing
