@@ -248,6 +248,20 @@ NCCL_API ncclResult_t ncclCommInitRankConfig(ncclComm_t *comm, int nranks, ncclU
 	return init_or_defer(comm, nranks, id, rank);
 }
 
+/* Scalable init: nId roots each made an id and every rank holds all of
+ * them; the first serves as the rendezvous of all ranks (one shm segment
+ * needs no spreading of the bootstrap). */
+NCCL_API ncclResult_t ncclCommInitRankScalable(ncclComm_t *newcomm, int nranks, int myrank, int nId,
+					       ncclUniqueId *commIds, ncclConfig_t *config)
+{
+	(void)config;
+	if (nId < 1 || !commIds) {
+		mt__set_error(NULL, "ncclCommInitRankScalable: %d ids at %p", nId, (void *)commIds);
+		return ncclInvalidArgument;
+	}
+	return init_or_defer(newcomm, nranks, commIds[0], myrank);
+}
+
 NCCL_API ncclResult_t ncclCommInitAll(ncclComm_t *comms, int ndev, const int *devlist)
 {
 	if (!comms || ndev < 1)

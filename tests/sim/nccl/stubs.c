@@ -21,17 +21,6 @@ NCCL_API ncclResult_t ncclCommShrink(ncclComm_t comm, int *excludeRanksList, int
 	return mt__not_implemented("ncclCommShrink", ncclInvalidUsage);
 }
 
-NCCL_API ncclResult_t ncclCommInitRankScalable(ncclComm_t *newcomm, int nranks, int myrank, int nId, ncclUniqueId *commIds, ncclConfig_t *config)
-{
-	(void)newcomm;
-	(void)nranks;
-	(void)myrank;
-	(void)nId;
-	(void)commIds;
-	(void)config;
-	return mt__not_implemented("ncclCommInitRankScalable", ncclInvalidUsage);
-}
-
 NCCL_API ncclResult_t ncclGroupSimulateEnd(ncclSimInfo_t *simInfo)
 {
 	(void)simInfo;
@@ -57,4 +46,4 @@ NCCL_API ncclResult_t ncclDevCommDestroy(void *a0, void *a1)
 	return mt__not_implemented("ncclDevCommDestroy", ncclInvalidUsage);
 }
 
-/* 6 stubs */
+/* 5 stubs */

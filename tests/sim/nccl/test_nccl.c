@@ -373,6 +373,27 @@ static void rank_a2a(int rank, int n, const ncclUniqueId *ids, void *arg)
 	NCHECK(ncclCommDestroy(c));
 }
 
+/* ncclCommInitRankScalable (PyTorch above TORCH_NCCL_RANKS_PER_ROOT ranks):
+ * two roots' ids, every rank given both */
+static void rank_scalable(int rank, int n, const ncclUniqueId *ids, void *arg)
+{
+	ncclUniqueId both[2] = { ids[0], ids[1] };
+	ncclComm_t c = NULL;
+	NCHECK(ncclCommInitRankScalable(&c, n, rank, 2, both, NULL));
+	if (!c)
+		return;
+	int v = rank + 1, sum = 0, count = 0;
+	NCHECK(ncclAllReduce(&v, &sum, 1, ncclInt32, ncclSum, c, NULL));
+	NCHECK(ncclCommCount(c, &count));
+	CHECK(sum == n * (n + 1) / 2 && count == n, "scalable init: sum %d, count %d", sum, count);
+	NCHECK(ncclCommDestroy(c));
+}
+
+static void test_init_scalable(void **state)
+{
+	assert_int_equal(run_ranks(4, 2, rank_scalable, NULL, 60), 0);
+}
+
 static void test_alltoall_gather_scatter(void **state)
 {
 	assert_int_equal(run_ranks(4, 1, rank_a2a, NULL, 60), 0);
@@ -1071,6 +1092,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_allreduce),
 		cmocka_unit_test(test_premulsum),
 		cmocka_unit_test(test_alltoall_gather_scatter),
+		cmocka_unit_test(test_init_scalable),
 		cmocka_unit_test(test_reduce),
 		cmocka_unit_test(test_reducescatter),
 		cmocka_unit_test(test_allgather_broadcast),
