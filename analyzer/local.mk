@@ -17,7 +17,7 @@ memtrace_SOURCES = \
 	analyzer/cmds/upgrade.c analyzer/cmds/util.c \
 	analyzer/cmds/report.c analyzer/cmds/render.c analyzer/cmds/render.h \
 	analyzer/cmds/diff.c \
-	analyzer/cmds/record.c analyzer/cmds/info.c
+	analyzer/cmds/record.c analyzer/cmds/info.c analyzer/cmds/simulate.c
 memtrace_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(JSONC_CFLAGS)
 memtrace_CPPFLAGS = $(AM_CPPFLAGS) -DMT_PKGLIBDIR='"$(pkglibdir)"'
 memtrace_LDADD = analyzer/lib/libmemtrace-analysis.la schemas/libmemtrace-trace.la \

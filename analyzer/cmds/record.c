@@ -60,6 +60,11 @@ static const char usage_text[] =
   "      --buffer-size SIZE  per-thread event buffer (default 32MiB; 64 B per event,\n"
   "                       +64 B per 8 stack frames);\n"
   "                       when full, events are dropped and counted, never waited for\n"
+  "      --simulate-gpus N  run on N simulated GPUs (8 per node; no GPU needed):\n"
+  "                       every allocation as on real devices, kernels compute nothing\n"
+  "      --gpu NAME       simulated model: h100 (default), h200, a100-80gb, a100-40gb\n"
+  "      --gpu-memory SIZE  memory of each simulated GPU (default: the model's)\n"
+  "      --no-collect     run the job (on the simulated GPUs) without recording\n"
   "  -q, --quiet          no summary lines\n"
   "  -h, --help           this text\n"
   "\n"
@@ -276,10 +281,15 @@ static int run(int argc, char **argv)
     { "buffer-size", required_argument, NULL, 'b' },
     { "quiet", no_argument, NULL, 'q' },
     { "help", no_argument, NULL, 'h' },
+    { "simulate-gpus", required_argument, NULL, MT_SIM_OPT_GPUS },
+    { "gpu-memory", required_argument, NULL, MT_SIM_OPT_MEMORY },
+    { "gpu", required_argument, NULL, MT_SIM_OPT_GPU },
+    { "no-collect", no_argument, NULL, MT_SIM_OPT_NO_COLLECT },
     { NULL, 0, NULL, 0 },
   };
   const char *out = NULL, *stacks = "native", *bufsize = NULL;
-  int cupti = 1, quiet = 0, c, pystacks = 0, python = 1;
+  int cupti = 1, quiet = 0, c, pystacks = 0, python = 1, r;
+  mt_simulate_opts sim = { 0 };
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "+o:qh", opts, NULL)) != -1) {
@@ -302,6 +312,10 @@ static int run(int argc, char **argv)
     }
     case 'q': quiet = 1; break;
     case 'h': fputs(usage_text, stdout); return MT_EXIT_OK;
+    case MT_SIM_OPT_GPUS: case MT_SIM_OPT_MEMORY: case MT_SIM_OPT_GPU: case MT_SIM_OPT_NO_COLLECT:
+      if ((r = mt_simulate_option(&sim, c, optarg)) != 0)
+        return r;
+      break;
     case ':':
       return mt_usage_error("record", "option '%s' needs a value", argv[optind - 1]);
     default:
@@ -313,6 +327,8 @@ static int run(int argc, char **argv)
   if (optind >= argc)
     return mt_usage_error("record", "expected a program to run: memtrace record [OPTIONS] -- PROGRAM [ARGS]");
   char **cmd = argv + optind;
+  if ((r = mt_simulate_prepare(&sim, cmd)) >= 0)
+    return r;
 
   char so[PATH_MAX];
   if (find_collector(so, sizeof so) != 0)

@@ -86,9 +86,12 @@ typedef struct mt_rp_input {
   double link_bytes_per_ns; /* assumed bandwidth for communication time; 0 = 25 GB/s */
   uint64_t recorded_peak_allocated, recorded_peak_reserved; /* from the trace, 0 = unknown */
   /* NCCL communicators of the recording (sizes) and the buffer model learnt
-   * from their device buffers: per communicator of n ranks, channels*(n-1)
-   * peer buffers of nccl_peer_bytes and one of nccl_fixed_bytes (NCCL's
-   * defaults, 2 x 4 MiB and 1 MiB, when the recording has none). */
+   * from their device buffers: NCCL connects each rank to its ring
+   * neighbours only, so a communicator of n >= 2 ranks holds, whatever n,
+   * per channel one receive buffer of nccl_peer_bytes and, in P2P read
+   * mode, one send buffer of nccl_fixed_bytes (else 0).  NCCL 2.2x's
+   * defaults when the recording has none: 2 channels of 4 MiB + 512 KiB +
+   * 4,915,200 B (SIMPLE, LL, LL128; tests/sim/nccl/README.md). */
   int ncomms;
   int comm_nranks[16];
   int nccl_channels;

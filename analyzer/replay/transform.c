@@ -1952,9 +1952,9 @@ static int nccl_buffers(struct work *k, const mt_rp_plan *p)
   for (int c = 0; c < 3; c++) {
     if (sizes[c] <= 1)
       continue;
-    int nb = in->nccl_channels * (sizes[c] - 1);
-    for (int i = 0; i <= nb; i++) {
-      b.bytes = i < nb ? in->nccl_peer_bytes : in->nccl_fixed_bytes;
+    /* per channel the receive buffer, then the send one (read mode) */
+    for (int i = 0; i < 2 * in->nccl_channels; i++) {
+      b.bytes = i % 2 == 0 ? in->nccl_peer_bytes : in->nccl_fixed_bytes;
       b.s_alloc = s++;
       if (b.bytes && push(k, &b) != 0)
         return -1;
