@@ -203,7 +203,9 @@ static int frames_role(const mt_pv *frames, char *site, size_t n)
     }
     if (isp) {
       py = 1;
-      if (site && !site[0] && !torch_file(file)) {
+      /* optimizer state: the line in the optimizer that made it (torch's
+         _init_group makes each state on its own line), else the program's */
+      if (site && !site[0] && (role == RO_OPT || !torch_file(file))) {
         const char *b = file + strlen(file);
         int slashes = 0;
         while (b > file && !(b[-1] == '/' && ++slashes == 2))

@@ -227,4 +227,5 @@ void mt_rp_input_finish(mt_rp_input *in)
     if (t->layer >= 0 && t->layer + 1 > in->nlayers)
       in->nlayers = t->layer + 1;
   }
+  mt__rp_job_build(in);
 }

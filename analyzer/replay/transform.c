@@ -1509,6 +1509,71 @@ static int allocs_by_time(struct work *k, mt_rp_rev *v)
   return 0;
 }
 
+/* Model states of a job whose parameters are tensors of their own (PyTorch:
+ * one per nn.Parameter, each with its gradient and optimizer states; an
+ * imported snapshot: states by the line that made them), from the job model
+ * (job.c): an optimizer change resizes or drops each state by its key (the
+ * n-th state of a parameter) and, to torch.optim.SGD, drops the recorded
+ * step's temporaries (SGD's foreach step updates in place); offloading the
+ * optimizer drops the states and the step's temporaries. */
+static int param_states(struct work *k, const mt_rp_plan *p)
+{
+  const struct mt_rp_job *j = &k->in->job;
+  enum mt_rp_optim rec = (enum mt_rp_optim)j->recorded_optimizer;
+  enum mt_rp_optim opt = p->optimizer != MT_RP_OPT_KEEP ? p->optimizer : rec;
+  int host_opt = p->offload != MT_RP_OFF_NONE, ns_new = 2, ns_rec = 2;
+  opt_state_bytes(opt, 0, 1, &ns_new);
+  opt_state_bytes(rec, 0, 1, &ns_rec);
+  int resize = opt != rec && opt != MT_RP_OPT_SGD && opt != MT_RP_OPT_LION && opt != MT_RP_OPT_ADAMW;
+  int drop_temps = host_opt || (opt == MT_RP_OPT_SGD && rec != MT_RP_OPT_SGD);
+  mt_rp_tensor *extra = NULL;
+  size_t nextra = 0, n0 = k->n, w = 0, kept = 0;
+  for (size_t i = 0; i < n0; i++) {
+    mt_rp_tensor x = k->t[i];
+    int keep = 1, si = mt_rp_skey_of(&x);
+    if (x.cat == MT_RP_OPTIMIZER_STATE && si >= 0) {
+      int ns = 2;
+      if (host_opt || si >= ns_new)
+        keep = 0;
+      else if (resize)
+        x.bytes = opt_state_bytes(opt, si, x.bytes / 4, &ns); /* fp32 states */
+      /* a recorded optimizer with fewer states than the new one: the others
+       * are made with the last recorded one */
+      for (int e = si + 1; keep && si + 1 == ns_rec && e < ns_new; e++) {
+        mt_rp_tensor c = x;
+        c.bytes = resize ? opt_state_bytes(opt, e, k->t[i].bytes / 4, &ns) : x.bytes;
+        c.s_alloc = x.s_alloc + e;
+        c.pid = (x.pid & ~15) | (e + 1);
+        c.flags |= MT_RP_F_INSERTED;
+        mt_rp_tensor *v = realloc(extra, (nextra + 1) * sizeof *v);
+        if (!v) {
+          free(extra);
+          return -1;
+        }
+        extra = v;
+        extra[nextra++] = c;
+      }
+    } else if (x.cat == MT_RP_TEMPORARY && x.phase == MT_RP_PH_OPTIMIZER && drop_temps) {
+      keep = 0;
+    }
+    if (keep) {
+      keep_at(k, i, w, &kept);
+      k->t[w++] = x;
+    }
+  }
+  k->nkept = kept;
+  k->n = w;
+  for (size_t i = 0; i < nextra; i++)
+    if (push(k, &extra[i]) != 0) {
+      free(extra);
+      return -1;
+    }
+  free(extra);
+  if (host_opt)
+    k->cost->offload_bytes += (int64_t)(2 * j->param_bytes);
+  return 0;
+}
+
 static int model_states(struct work *k, const mt_rp_plan *p)
 {
   const mt_rp_input *in = k->in;
@@ -1523,6 +1588,8 @@ static int model_states(struct work *k, const mt_rp_plan *p)
     return 0;
   if (in->recorded_zero != 0)
     return 0; /* re-sharding a sharded recording is not modelled (docs/REPLAY.md) */
+  if (!in->job.flat)
+    return param_states(k, p);
   if (nd < 1)
     nd = 1;
   size_t nu = in->nunits;
