@@ -718,33 +718,40 @@ int mt__import_snapshot(const char *in, const char *out, const char *run_id, mt_
     }
   }
 
-  /* Phases (runs of one role) and steps (up to the end of an optimizer run). */
+  /* Steps (up to the end of an optimizer run), then phases (runs of one
+   * role): a step is written before the phases it holds, so at equal start
+   * times the phase is inside the step. */
   for (size_t d = 0; c.roles && d < ndev; d++) {
     const mt_pv *tr = traces->items[d];
     const roles *ro = &c.roles[d];
-    int64_t dom = mt_trace_intern(t, "import.frames"), step_ts = -1;
-    int step = 0;
-    for (size_t i = 0; is_list(tr) && i < tr->n; i++) {
-      if (ro->at[i] == RO_NONE || (i > 0 && ro->at[i] == ro->at[i - 1]))
-        continue;
-      size_t j = i + 1;
-      while (j < tr->n && ro->at[j] == ro->at[i])
-        j++;
-      int64_t ts = ev_ts(&c, tr->items[i], i), te = j < tr->n ? ev_ts(&c, tr->items[j], j) : tmax - c.t0;
-      mt_range_event r = { .ts = ts, .te = te, .kind = MT_RANGE_START_END, .domain_id = dom,
-                           .name_id = mt_trace_intern(t, ro_phase[ro->at[i]]) };
-      if ((rc = mt_trace_put_range(t, &r)))
-        goto write_fail;
-      if (step_ts < 0)
-        step_ts = ts;
-      if (ro->at[i] == RO_OPT) {
+    int64_t dom = mt_trace_intern(t, "import.frames");
+    for (int pass = 0; pass < 2; pass++) {
+      int64_t step_ts = -1;
+      int step = 0;
+      for (size_t i = 0; is_list(tr) && i < tr->n; i++) {
+        if (ro->at[i] == RO_NONE || (i > 0 && ro->at[i] == ro->at[i - 1]))
+          continue;
+        size_t j = i + 1;
+        while (j < tr->n && ro->at[j] == ro->at[i])
+          j++;
+        int64_t ts = ev_ts(&c, tr->items[i], i), te = j < tr->n ? ev_ts(&c, tr->items[j], j) : tmax - c.t0;
+        if (step_ts < 0)
+          step_ts = ts;
         char sn[32];
-        snprintf(sn, sizeof sn, "step %d", step++);
-        mt_range_event s2 = { .ts = step_ts, .te = te, .kind = MT_RANGE_START_END, .domain_id = dom,
-                              .name_id = mt_trace_intern(t, sn) };
-        if ((rc = mt_trace_put_range(t, &s2)))
+        mt_range_event r = { .ts = ts, .te = te, .kind = MT_RANGE_START_END, .domain_id = dom,
+                             .name_id = mt_trace_intern(t, ro_phase[ro->at[i]]) };
+        if (pass == 0) {
+          if (ro->at[i] != RO_OPT)
+            continue;
+          snprintf(sn, sizeof sn, "step %d", step++);
+          r.ts = step_ts;
+          r.name_id = mt_trace_intern(t, sn);
+          step_ts = -1;
+        }
+        if ((rc = mt_trace_put_range(t, &r)))
           goto write_fail;
-        step_ts = -1;
+        if (ro->at[i] == RO_OPT)
+          step_ts = -1;
       }
     }
   }

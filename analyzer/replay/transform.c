@@ -900,6 +900,24 @@ static int micro_batches(struct work *k, const mt_rp_plan *p)
     x->t_alloc += sa;
     if (x->t_free != MT_RP_NEVER)
       x->t_free += sf;
+    if (!inside && q < nr && x->cat == MT_RP_GRADIENT && mt_rp_param_of(x) >= 0) {
+      /* gradient accumulation: a later micro-batch's backward makes the
+       * gradient again, and torch's AccumulateGrad adds it to the one kept
+       * and frees it (the first micro-batch's is kept as the gradient) */
+      int64_t D = r[q].te - r[q].ts + 1;
+      for (int j = 1; j < m; j++) {
+        mt_rp_tensor c = *x;
+        c.t_alloc += j * D;
+        c.t_free = c.t_alloc;
+        c.s_free = c.s_alloc + 1;
+        c.flags |= MT_RP_F_INSERTED;
+        if (push(k, &c) != 0) {
+          free(rx);
+          return -1;
+        }
+        x = &k->t[i];
+      }
+    }
     if (!inside)
       continue;
     if (batch_cat(x->cat))
