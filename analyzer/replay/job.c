@@ -15,6 +15,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Attention-map tensors (s^2 in size), by the names frameworks give them:
+ * what flash attention never makes and selective recompute drops. */
+int mt__rp_attn_map(const char *name)
+{
+  static const char *const pat[] = { "softmax", "attn.dropout", "attn.scores", "attn_probs", "attn_weights" };
+  for (size_t i = 0; name && i < sizeof pat / sizeof pat[0]; i++)
+    if (strstr(name, pat[i]))
+      return 1;
+  return 0;
+}
+
 struct pslot {
   const char *name;
   int32_t id;
@@ -160,8 +171,10 @@ void mt__rp_job_build(mt_rp_input *in)
     }
   }
   free(v);
-  for (size_t i = 0; i < in->nt; i++)
+  for (size_t i = 0; i < in->nt; i++) {
     j->opt_temps += in->t[i].cat == MT_RP_TEMPORARY && in->t[i].phase == MT_RP_PH_OPTIMIZER;
+    j->attn_maps += mt__rp_attn_map(in->t[i].name);
+  }
   /* the recorded optimizer, from its state keys */
   int avg = 0, sq = 0, mom = 0;
   for (int k = 0; k < j->nkeys; k++) {

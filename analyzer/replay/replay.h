@@ -116,6 +116,7 @@ typedef struct mt_rp_input {
     int flat;               /* one flat parameter buffer per unit ("<unit>.params": simtrain's layout) */
     int phases;             /* forward/backward phase windows: 0 none, 1 recorded, 2 the root module's */
     int unit_windows;       /* units with forward and backward windows */
+    size_t attn_maps;       /* attention-map tensors (mt__rp_attn_map) */
   } job;
   char **strs;              /* owned copies of names */
   size_t nstrs, capstrs;
@@ -134,6 +135,7 @@ long mt_rp_input_add_window(mt_rp_input *in, const mt_rp_window *w);
 void mt_rp_input_finish(mt_rp_input *in);
 /* Internal (job.c): the job model of a finished input; mt_rp_input_finish calls it. */
 void mt__rp_job_build(mt_rp_input *in);
+int mt__rp_attn_map(const char *name);
 
 /* Techniques.  The option spellings are simtrain's (see mt_rp_plan_parse). */
 enum mt_rp_ckpt { MT_RP_CK_NONE = 0, MT_RP_CK_ALL, MT_RP_CK_EVERY, MT_RP_CK_LAYERS, MT_RP_CK_SELECTIVE };

@@ -148,8 +148,7 @@ static int batch_cat(int cat)
  * what selective recompute drops. */
 static int attn_map(const char *name)
 {
-  return has(name, "softmax") || has(name, "attn.dropout") || has(name, "attn.scores") ||
-         has(name, "attn_probs") || has(name, "attn_weights");
+  return mt__rp_attn_map(name);
 }
 
 static const mt_rp_window *find_win(const struct work *k, int kind, int unit, int step, int occ)
