@@ -27,6 +27,7 @@ typedef struct seginst {
   int synthetic;                /* created before recording */
   const char *type;
   int64_t id;
+  int vmm;                      /* an expandable segment (segment_map) */
 } seginst;
 
 typedef struct synth_block {
@@ -55,6 +56,10 @@ typedef struct ctx {
   int time_from_index;
   int64_t pre_frees, unseen_live, mismatches, free_requested, entries, events, size_fixups;
   roles *roles;                  /* per device, when the entries have frames */
+  struct addrset *live;          /* per device: live blocks by address (block sizes) */
+  mt__imap bsize;                /* (device << 56 ^ addr) -> block size written */
+  uint64_t requested, blocks;    /* bytes asked for / handed out, over the entries' allocs */
+  int64_t block_mismatches;      /* blocks live at the dump whose size the rule got wrong */
   int64_t roles_labelled, roles_param;
 } ctx;
 
@@ -339,6 +344,72 @@ static int is_list(const mt_pv *v)
   return v && (v->type == MT_PV_LIST || v->type == MT_PV_TUPLE);
 }
 
+/* ---- block sizes ------------------------------------------------------
+ * A trace entry says the size asked for; torch's allocated bytes
+ * (max_memory_allocated, memory_viz) count the block the caching allocator
+ * handed out.  The importer writes blocks (one convention for every block,
+ * live at the dump or not): the allocator takes the free block that starts
+ * at the address, which runs to the next live block of its segment (free
+ * neighbours are merged), and splits it only when the rest is >= 512 B
+ * (small pool) or > 1 MiB (large pool); requests round up to 512 B
+ * (ORACLES section 5).  Expandable segments: the rounded request.  The
+ * requested bytes are summed beside (meta import.requested_bytes). */
+typedef struct addrset {
+  uint64_t *a;
+  size_t n, cap;
+} addrset;
+
+static size_t as_lb(const addrset *s, uint64_t x)
+{
+  size_t lo = 0, hi = s->n;
+  while (lo < hi) {
+    size_t m = (lo + hi) / 2;
+    if (s->a[m] < x)
+      lo = m + 1;
+    else
+      hi = m;
+  }
+  return lo;
+}
+
+static int as_add(addrset *s, uint64_t x)
+{
+  size_t i = as_lb(s, x);
+  if (i < s->n && s->a[i] == x)
+    return 0;
+  if (s->n == s->cap && mt__igrow((void **)&s->a, &s->cap, s->n + 1, sizeof *s->a))
+    return MT_ENOMEM;
+  memmove(s->a + i + 1, s->a + i, (s->n - i) * sizeof *s->a);
+  s->a[i] = x;
+  s->n++;
+  return 0;
+}
+
+static void as_del(addrset *s, uint64_t x)
+{
+  size_t i = as_lb(s, x);
+  if (i < s->n && s->a[i] == x) {
+    memmove(s->a + i, s->a + i + 1, (s->n - i - 1) * sizeof *s->a);
+    s->n--;
+  }
+}
+
+static uint64_t block_size(const seginst *s, const addrset *live, uint64_t addr, uint64_t size)
+{
+  uint64_t r = size < 512 ? 512 : (size + 511) / 512 * 512;
+  if (!s || s->vmm)
+    return r;
+  size_t i = as_lb(live, addr + 1);
+  uint64_t end = s->addr + s->size;
+  if (i < live->n && live->a[i] < end)
+    end = live->a[i];
+  if (end <= addr || end - addr < r)
+    return r;
+  uint64_t rest = end - addr - r;
+  int small = strcmp(s->type, "small") == 0;
+  return (small ? rest >= 512 : rest > (1u << 20)) ? r : end - addr;
+}
+
 /* Pass 1: simulate segments and blocks through the trace; find what must be
  * synthesised at the start.  No writing. */
 static int simulate(ctx *c, const mt_pv *segments, const mt_pv *traces)
@@ -377,7 +448,7 @@ static int simulate(ctx *c, const mt_pv *segments, const mt_pv *traces)
       } else if (strcmp(a, "segment_alloc") == 0 || strcmp(a, "segment_map") == 0) {
         if (strcmp(a, "segment_map") == 0 && mt__imap_get(&seglive, key, &v))
           continue;   /* growing an expandable segment already known */
-        seginst s = { addr, size, (int)d, ts, -1, 0, "large", 0 };
+        seginst s = { addr, size, (int)d, ts, -1, 0, "large", 0, strcmp(a, "segment_map") == 0 };
         if (MT__IPUSH(c->segs, s))
           return MT_ENOMEM;
         mt__imap_put(&seglive, key, c->segs.n);
@@ -386,7 +457,7 @@ static int simulate(ctx *c, const mt_pv *segments, const mt_pv *traces)
           c->segs.v[v - 1].destroyed = ts;
           mt__imap_del(&seglive, key);
         } else {
-          seginst s = { addr, size, (int)d, 0, ts, 1, "large", 0 };
+          seginst s = { addr, size, (int)d, 0, ts, 1, "large", 0, 0 };
           if (MT__IPUSH(c->segs, s))
             return MT_ENOMEM;
         }
@@ -405,7 +476,7 @@ static int simulate(ctx *c, const mt_pv *segments, const mt_pv *traces)
       c->segs.v[v - 1].type = mt_pv_str(mt_pv_get(s, "segment_type"), "large");
       mt__imap_del(&seglive, key);
     } else {
-      seginst si = { addr, total, dev, 0, -1, 1, mt_pv_str(mt_pv_get(s, "segment_type"), "large"), 0 };
+      seginst si = { addr, total, dev, 0, -1, 1, mt_pv_str(mt_pv_get(s, "segment_type"), "large"), 0, 0 };
       if (MT__IPUSH(c->segs, si))
         return MT_ENOMEM;
     }
@@ -591,6 +662,11 @@ int mt__import_snapshot(const char *in, const char *out, const char *run_id, mt_
   int64_t unknown_heap = 0;
   /* roles of every device's entries (when the entries have frames) */
   size_t ndev = traces ? traces->n : 0;
+  c.live = ndev ? calloc(ndev, sizeof *c.live) : NULL;
+  if (ndev && !c.live) {
+    rc = MT_ENOMEM;
+    goto write_fail;
+  }
   if (have_frames && ndev) {
     c.roles = calloc(ndev, sizeof *c.roles);
     for (size_t d = 0; c.roles && d < ndev; d++)
@@ -619,7 +695,9 @@ int mt__import_snapshot(const char *in, const char *out, const char *run_id, mt_
         site[0] = 0;
       }
       if (cat != RC_NONE) {
-        snprintf(l, sizeof l, "%s/%s%s%s", rc_name[cat], site[0] ? site : b->unseen ? LABEL_UNSEEN : LABEL_PRE,
+        /* "<category>/import/...": still a synthesised block (the exporter leaves those out) */
+        snprintf(l, sizeof l, "%s/%s%s%s%s%s", rc_name[cat], b->unseen ? LABEL_UNSEEN : LABEL_PRE,
+                 site[0] ? ": " : "", site,
                  cat == RC_PARAM ? " (no frames: made before the steps, lives through them)" : "",
                  !b->unseen ? (cat == RC_GRAD ? " (freed by the optimizer)" : " (freed in a backward)") : "");
         lab = mt_trace_intern(t, l);
@@ -627,12 +705,18 @@ int mt__import_snapshot(const char *in, const char *out, const char *run_id, mt_
         c.roles_labelled++;
       }
     }
+    /* made before recording: its free entry says the size asked for */
+    uint64_t bs = b->unseen ? b->size : block_size(NULL, NULL, b->addr, b->size);
     mt_region_event r = { .ts = 0, .op = MT_REGION_REGISTER, .heap = s ? s->id : unknown_heap, .addr = b->addr,
-                          .size = b->size, .stream = stream_id(&c, b->device, (uint64_t)b->stream),
+                          .size = bs, .stream = stream_id(&c, b->device, (uint64_t)b->stream),
                           .label_id = lab };
     if ((rc = mt_trace_put_region(t, &r)))
       goto write_fail;
     c.events++;
+    if ((size_t)b->device < ndev &&
+        ((rc = as_add(&c.live[b->device], b->addr)) ||
+         (rc = mt__imap_put(&c.bsize, b->addr ^ ((uint64_t)b->device << 56), bs))))
+      goto write_fail;
   }
 
   /* The trace entries, in order. */
@@ -655,9 +739,25 @@ int mt__import_snapshot(const char *in, const char *out, const char *run_id, mt_
         mt_region_event r = { .ts = ts, .op = mt_torch_region_op(ta),
                               .heap = s ? s->id : unknown_heap, .addr = addr, .size = size, .stream = stream,
                               .stack = stack };
-        uint64_t fixed;
-        if (a[0] == 'a' && mt__imap_get(&c.fixups, ((uint64_t)d << 40) | i, &fixed))
-          r.size = fixed;
+        uint64_t fixed, key = addr ^ ((uint64_t)d << 56);
+        if (a[0] == 'a') {
+          c.requested += size;
+          r.size = block_size(s, &c.live[d], addr, size);
+          /* a block live at the dump: the dump says its size; the rule must agree */
+          if (mt__imap_get(&c.fixups, ((uint64_t)d << 40) | i, &fixed) && fixed != r.size) {
+            c.block_mismatches++;
+            r.size = fixed;
+          }
+          c.blocks += r.size;
+          if ((rc = as_add(&c.live[d], addr)) || (rc = mt__imap_put(&c.bsize, key, r.size)))
+            goto write_fail;
+        } else {
+          if (mt__imap_get(&c.bsize, key, &fixed)) {
+            r.size = fixed;
+            mt__imap_del(&c.bsize, key);
+          }
+          as_del(&c.live[d], addr);
+        }
         const char *um = mt_pv_str(mt_pv_get(e, "user_metadata"), "");
         if (a[0] == 'a' && *um)
           r.label_id = mt_trace_intern(t, um);
@@ -766,6 +866,11 @@ int mt__import_snapshot(const char *in, const char *out, const char *run_id, mt_
   META_I("import.size_from_dump", c.size_fixups);
   META_I("import.segments_at_dump", segments ? (int64_t)segments->n : 0);
   mt_trace_put_meta(t, "import.synthesized_label", LABEL_PRE "; " LABEL_UNSEEN);
+  mt_trace_put_meta(t, "import.size", "block: the caching allocator's (512 B rounding, an unsplit remainder "
+                                      "included), what torch.cuda.max_memory_allocated counts");
+  META_I("import.requested_bytes", (int64_t)c.requested);
+  META_I("import.block_bytes", (int64_t)c.blocks);
+  META_I("import.block_size_mismatches", c.block_mismatches);
   if (c.roles) {
     META_I("import.roles.labelled", c.roles_labelled);
     META_I("import.roles.parameters_inferred", c.roles_param);
@@ -790,6 +895,10 @@ done:
     mt_trace_close(c.t);
   for (size_t d = 0; c.roles && traces && d < traces->n; d++)
     roles_free(&c.roles[d]);
+  for (size_t d = 0; c.live && traces && d < traces->n; d++)
+    free(c.live[d].a);
+  free(c.live);
+  mt__imap_free(&c.bsize);
   free(c.roles);
   free(c.segs.v);
   free(c.synth.v);

@@ -108,7 +108,7 @@ typedef struct mt_rp_input {
     size_t ngrads, nstates; /* gradient / optimizer-state tensors tied to a parameter */
     uint64_t param_bytes, grad_bytes, state_bytes; /* bytes of the first tensor of each identity / key */
     int nkeys;              /* optimizer-state keys: a state name after its parameter's, or the name */
-    char keys[8][48];
+    char keys[8][160];
     uint64_t key_bytes[8];
     size_t state_tensors;   /* optimizer-state tensors with a key */
     size_t opt_temps;       /* temporaries made and freed in the optimizer phase */

@@ -34,6 +34,10 @@ for spec in "notHanmin__memory_snapshot $((4 * P_HANMIN)) 1" "notHanmin__memory_
     not_ok "$f: import failed: $(cat "$TMP/err")"
     continue
   fi
+  # one size convention, the allocator's block: the rule that gives every
+  # allocation its block agrees with the dump's own block sizes
+  eq "$f: blocks live at the dump sized by the allocator's rule as the dump sizes them" \
+    "$(q "$out" "SELECT value FROM meta WHERE key = 'import.block_size_mismatches'")" 0
   peak=$(cat_at_peak "$out" allocated) other=$(cat_at_peak "$out" other)
   if [ $((other * 10)) -le "$peak" ]; then
     ok "$f: 'other' at the peak is at most 10 % ($other of $peak)"
