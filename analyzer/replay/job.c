@@ -103,7 +103,15 @@ void mt__rp_job_build(mt_rp_input *in)
 {
   struct mt_rp_job *j = &in->job;
   memset(j, 0, sizeof *j);
+  j->root_unit = -1;
   root_phases(in);
+  /* the root module: the unit of the longest forward window */
+  int64_t longest = -1;
+  for (size_t i = 0; i < in->nw; i++)
+    if (in->w[i].kind == MT_RP_W_FORWARD && in->w[i].unit >= 0 && in->w[i].te - in->w[i].ts > longest) {
+      longest = in->w[i].te - in->w[i].ts;
+      j->root_unit = in->w[i].unit;
+    }
   /* units with both windows (what ZeRO-3 gathers and checkpointing cuts by) */
   for (size_t u = 0; u < in->nunits; u++) {
     int f = 0, b = 0;
@@ -171,6 +179,24 @@ void mt__rp_job_build(mt_rp_input *in)
     }
   }
   free(v);
+  /* a job with a tensor per parameter names them by module path: a model
+   * state belongs to the longest unit its name starts with
+   * ("model.blocks.3.fc1.weight" -> model.blocks.3, "model.embed.weight" ->
+   * model.embed), not to the first word */
+  for (size_t i = 0; !j->flat && i < in->nt; i++) {
+    mt_rp_tensor *x = &in->t[i];
+    if (!x->name || (x->cat != MT_RP_PARAMETER && x->cat != MT_RP_GRADIENT && x->cat != MT_RP_OPTIMIZER_STATE))
+      continue;
+    size_t best = 0;
+    for (size_t u = 0; u < in->nunits; u++) {
+      size_t n = strlen(in->units[u].name);
+      if (n > best && strncmp(x->name, in->units[u].name, n) == 0 && x->name[n] == '.') {
+        best = n;
+        x->unit = (int32_t)u;
+        x->layer = in->units[u].layer;
+      }
+    }
+  }
   for (size_t i = 0; i < in->nt; i++) {
     j->opt_temps += in->t[i].cat == MT_RP_TEMPORARY && in->t[i].phase == MT_RP_PH_OPTIMIZER;
     j->attn_maps += mt__rp_attn_map(in->t[i].name);

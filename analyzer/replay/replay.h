@@ -116,6 +116,7 @@ typedef struct mt_rp_input {
     int flat;               /* one flat parameter buffer per unit ("<unit>.params": simtrain's layout) */
     int phases;             /* forward/backward phase windows: 0 none, 1 recorded, 2 the root module's */
     int unit_windows;       /* units with forward and backward windows */
+    int root_unit;          /* the unit of the outermost forward window (the root module), -1 */
     size_t attn_maps;       /* attention-map tensors (mt__rp_attn_map) */
   } job;
   char **strs;              /* owned copies of names */
@@ -128,6 +129,9 @@ void mt_rp_input_free(mt_rp_input *in);
 long mt_rp_input_add(mt_rp_input *in, const mt_rp_tensor *t);
 /* Returns the unit index for a name like "layer.3" or "embed", adding it. */
 int mt_rp_input_unit(mt_rp_input *in, const char *name);
+/* The same for a window's unit, the whole name ("model.embed" is a unit of
+ * its own, not "model"; "model.blocks.3" is layer 3). */
+int mt_rp_input_unit_exact(mt_rp_input *in, const char *name);
 /* Appends a window; occurrence is computed here. */
 long mt_rp_input_add_window(mt_rp_input *in, const mt_rp_window *w);
 /* Derives units/layers of tensors from their names and windows, sorts

@@ -168,8 +168,10 @@ static const char *zero_refuse(const mt_rp_input *in, const mt_rp_plan *p)
     return NULL;
   if ((p->world > 0 ? p->world : in->world) <= 1)
     return "sharding needs a world of more than one rank: give --world N";
-  if (!in->job.flat)
-    return in->job.nparams ? FLAT_ONLY : "no parameter identified: record with the PyTorch layer";
+  if (!in->job.flat && !in->job.nparams)
+    return "no parameter identified: record with the PyTorch layer";
+  if (!in->job.flat && p->zero >= 2 && in->job.root_unit < 0)
+    return "no module forward/backward windows to gather and reduce by: record with the PyTorch layer";
   return NULL;
 }
 

@@ -1533,6 +1533,138 @@ static int allocs_by_time(struct work *k, mt_rp_rev *v)
  * n-th state of a parameter) and, to torch.optim.SGD, drops the recorded
  * step's temporaries (SGD's foreach step updates in place); offloading the
  * optimizer drops the states and the step's temporaries. */
+/* ZeRO-2/3 (FSDP2's fully_shard per block, then the root) on a job with a
+ * tensor per parameter.  A parameter belongs to the unit it is named under
+ * when that unit has forward and backward windows (model.blocks.3), else to
+ * the root module (the unit of the outermost forward window).  ZeRO-2/3:
+ * each gradient is made whole in its unit's backward and reduce-scattered at
+ * its end: the full gradients are copied into one flat buffer of the unit's
+ * (padded) gradients, freed, and the shard (1/Nd) lives to the recorded
+ * free.  ZeRO-3: parameters are shards; a unit's full parameters are
+ * gathered when its forward and backward windows start (the gather's flat
+ * output, as large, lives only while they are copied out) and freed at their
+ * end; the root's from its forward to the end of its backward (FSDP2 keeps
+ * the root unsharded after forward); in backward the next unit's gather is
+ * issued with this one's (prefetch).  Communication: +Psi bytes per step
+ * over DDP (ORACLES section 1).  Not checked against torch (FSDP2 needs
+ * NCCL on the simulated GPUs); the model states against ORACLES section 1. */
+static int param_zero(struct work *k, int zero, int nd)
+{
+  const mt_rp_input *in = k->in;
+  size_t nu = in->nunits, n0 = k->n;
+  int root = in->job.root_unit;
+  uint64_t *full = calloc(nu + 1, sizeof *full), *gsum = calloc(k->nw + 1, sizeof *gsum);
+  unsigned char *win = calloc(nu + 1, 1), *seen = calloc(in->job.nparams + 1, 1);
+  int rc = -1;
+  if (!full || !gsum || !win || !seen || root < 0 || (size_t)root >= nu)
+    goto out;
+  for (size_t w = 0; w < k->nw; w++)
+    if ((k->w[w].kind == MT_RP_W_FORWARD || k->w[w].kind == MT_RP_W_BACKWARD) && k->w[w].unit >= 0 &&
+        (size_t)k->w[w].unit < nu)
+      win[k->w[w].unit] |= k->w[w].kind == MT_RP_W_FORWARD ? 1 : 2;
+#define OWNER(x) ((x)->unit >= 0 && (size_t)(x)->unit < nu && win[(x)->unit] == 3 ? (x)->unit : root)
+  for (size_t i = 0; i < n0; i++) {
+    mt_rp_tensor *x = &k->t[i];
+    int id = mt_rp_param_of(x);
+    if (id < 0 || (size_t)id >= in->job.nparams)
+      continue;
+    if (x->cat == MT_RP_PARAMETER) {
+      if (!seen[id]) {
+        seen[id] = 1;
+        full[OWNER(x)] += div_up(x->bytes, (uint64_t)nd) * (uint64_t)nd;
+      }
+      if (zero == 3)
+        x->bytes = div_up(x->bytes, (uint64_t)nd);
+    } else if (x->cat == MT_RP_GRADIENT) {
+      int u = OWNER(x);
+      size_t best = k->nw;
+      for (size_t w = 0; w < k->nw; w++) {
+        const mt_rp_window *W = &k->w[w];
+        if (W->kind == MT_RP_W_BACKWARD && W->unit == u && W->ts <= x->t_alloc && x->t_alloc <= W->te &&
+            (best == k->nw || W->ts >= k->w[best].ts))
+          best = w;
+      }
+      if (best == k->nw || x->t_free <= k->w[best].te)
+        continue;
+      mt_rp_tensor sh = *x;
+      sh.bytes = div_up(x->bytes, (uint64_t)nd);
+      sh.t_alloc = k->w[best].te;
+      sh.s_alloc = -2;
+      sh.flags |= MT_RP_F_INSERTED;
+      gsum[best] += div_up(x->bytes, (uint64_t)nd) * (uint64_t)nd;
+      x->t_free = k->w[best].te;
+      x->s_free = -3;
+      if (push(k, &sh) != 0)
+        goto out;
+    }
+  }
+  mt_rp_tensor base = { 0 };
+  base.layer = -1;
+  base.flags = MT_RP_F_INSERTED;
+  for (size_t w = 0; w < k->nw; w++)
+    if (gsum[w]) {
+      mt_rp_tensor rs = base;   /* the reduce-scatter input */
+      rs.cat = MT_RP_GRADIENT;
+      rs.bytes = gsum[w];
+      rs.t_alloc = rs.t_free = k->w[w].te;
+      rs.s_alloc = -4;
+      rs.s_free = -1;
+      rs.step = k->w[w].step;
+      rs.unit = k->w[w].unit;
+      if (push(k, &rs) != 0)
+        goto out;
+    }
+  if (zero == 3) {
+    int64_t root_from = MT_RP_NEVER;
+    size_t prev_bwd = k->nw;
+    for (size_t w = 0; w < k->nw; w++) {
+      const mt_rp_window *W = &k->w[w];
+      if ((W->kind != MT_RP_W_FORWARD && W->kind != MT_RP_W_BACKWARD) || W->unit < 0 || (size_t)W->unit >= nu ||
+          !full[W->unit])
+        continue;
+      mt_rp_tensor g = base;
+      g.cat = MT_RP_PARAMETER;
+      g.unit = W->unit;
+      g.step = W->step;
+      g.bytes = full[W->unit];
+      if (W->unit == root) {
+        if (W->kind == MT_RP_W_FORWARD) {
+          if (root_from == MT_RP_NEVER)
+            root_from = W->ts;
+          continue;
+        }
+        g.t_alloc = root_from != MT_RP_NEVER ? root_from : W->ts;
+        root_from = MT_RP_NEVER;
+      } else {
+        g.t_alloc = W->ts;
+        /* backward: gathered with the previous unit's (prefetch) */
+        if (W->kind == MT_RP_W_BACKWARD && prev_bwd < k->nw && k->w[prev_bwd].step == W->step)
+          g.t_alloc = k->w[prev_bwd].ts;
+        if (W->kind == MT_RP_W_BACKWARD)
+          prev_bwd = w;
+      }
+      g.s_alloc = 2;
+      g.t_free = W->te;
+      g.s_free = 1;
+      mt_rp_tensor flat = g;   /* the all-gather output, copied out */
+      flat.s_alloc = 1;
+      flat.t_free = g.t_alloc;
+      flat.s_free = 3;
+      if (push(k, &g) != 0 || push(k, &flat) != 0)
+        goto out;
+    }
+    k->cost->extra_comm_bytes += in->job.param_bytes;
+  }
+  rc = 0;
+out:
+#undef OWNER
+  free(full);
+  free(gsum);
+  free(win);
+  free(seen);
+  return rc;
+}
+
 static int param_states(struct work *k, const mt_rp_plan *p)
 {
   const struct mt_rp_job *j = &k->in->job;
@@ -1543,6 +1675,8 @@ static int param_states(struct work *k, const mt_rp_plan *p)
   opt_state_bytes(rec, 0, 1, &ns_rec);
   int resize = opt != rec && opt != MT_RP_OPT_SGD && opt != MT_RP_OPT_LION && opt != MT_RP_OPT_ADAMW;
   int drop_temps = host_opt || (opt == MT_RP_OPT_SGD && rec != MT_RP_OPT_SGD);
+  int zero = p->zero < 0 ? 0 : p->zero, world, dp, nd;
+  plan_geom(k->in, p, &world, &dp, &nd);
   mt_rp_tensor *extra = NULL;
   size_t nextra = 0, n0 = k->n, w = 0, kept = 0;
   for (size_t i = 0; i < n0; i++) {
@@ -1554,6 +1688,8 @@ static int param_states(struct work *k, const mt_rp_plan *p)
         keep = 0;
       else if (resize)
         x.bytes = opt_state_bytes(opt, si, x.bytes / 4, &ns); /* fp32 states */
+      if (nd > 1 && zero >= 1)
+        x.bytes = div_up(x.bytes, (uint64_t)nd); /* the optimizer updates its shard */
       /* a recorded optimizer with fewer states than the new one: the others
        * are made with the last recorded one */
       for (int e = si + 1; keep && si + 1 == ns_rec && e < ns_new; e++) {
@@ -1572,6 +1708,8 @@ static int param_states(struct work *k, const mt_rp_plan *p)
       }
     } else if (x.cat == MT_RP_TEMPORARY && x.phase == MT_RP_PH_OPTIMIZER && drop_temps) {
       keep = 0;
+    } else if (x.cat == MT_RP_TEMPORARY && x.phase == MT_RP_PH_OPTIMIZER && nd > 1 && zero >= 1) {
+      x.bytes = div_up(x.bytes, (uint64_t)nd);
     }
     if (keep) {
       keep_at(k, i, w, &kept);
@@ -1588,7 +1726,7 @@ static int param_states(struct work *k, const mt_rp_plan *p)
   free(extra);
   if (host_opt)
     k->cost->offload_bytes += (int64_t)(2 * j->param_bytes);
-  return 0;
+  return nd > 1 && zero >= 2 ? param_zero(k, zero, nd) : 0;
 }
 
 static int model_states(struct work *k, const mt_rp_plan *p)
