@@ -141,7 +141,7 @@ void mt_rp_input_finish(mt_rp_input *in);
 void mt__rp_job_build(mt_rp_input *in);
 int mt__rp_attn_map(const char *name);
 
-/* Techniques.  The option spellings are simtrain's (see mt_rp_plan_parse). */
+/* Techniques: the options of the table in technique.c (technique.h). */
 enum mt_rp_ckpt { MT_RP_CK_NONE = 0, MT_RP_CK_ALL, MT_RP_CK_EVERY, MT_RP_CK_LAYERS, MT_RP_CK_SELECTIVE };
 enum mt_rp_optim { MT_RP_OPT_KEEP = 0, MT_RP_OPT_ADAMW, MT_RP_OPT_SGD, MT_RP_OPT_LION, MT_RP_OPT_ADAFACTOR,
                    MT_RP_OPT_ADAM_MINI, MT_RP_OPT_ADAM8BIT };
@@ -171,7 +171,8 @@ typedef struct mt_rp_plan {
 } mt_rp_plan;
 
 void mt_rp_plan_init(mt_rp_plan *p);
-/* Applies one option (name without "--", value) to p.  Returns 1 when the
+/* Applies one option (name without "--", value) to p, by the technique
+ * table (technique.h) or the allocator model.  Returns 1 when the
  * option is a plan option and was applied, 0 when it is not a plan option,
  * -1 when its value is invalid (message in err). */
 int mt_rp_plan_option(mt_rp_plan *p, const char *name, const char *value, char *err, size_t errlen);
