@@ -130,11 +130,11 @@ static int run(int argc, char **argv)
         printf("%s{\"options\": \"%s\", \"fits\": %s, \"peak_allocated_bytes\": %" PRIu64
                ", \"peak_reserved_bytes\": %" PRIu64 ", \"over_budget_bytes\": %" PRIu64
                ", \"compute_overhead\": %.4f, \"comm_overhead\": %.4f, \"recompute_ns\": %" PRId64
-               ", \"extra_comm_bytes\": %" PRIu64 ", \"verified_by_replay\": %s",
+               ", \"extra_comm_bytes\": %" PRIu64 ", \"code_change\": %d, \"verified_by_replay\": %s",
                shown ? ", " : "", c[i].options, c[i].fits ? "true" : "false", c[i].result.peak_allocated,
                c[i].result.peak_reserved, c[i].fits ? 0 : c[i].result.peak_reserved - o.budget,
                c[i].compute_overhead, c[i].comm_overhead, c[i].result.recompute_ns, c[i].result.extra_comm_bytes,
-               c[i].verified_by_replay ? "true" : "false");
+               c[i].code_change, c[i].verified_by_replay ? "true" : "false");
         char tc[2048];
         mt_rp_plan_torch(&in, &c[i].plan, tc, sizeof tc);
         printf(", \"pytorch\": ");
@@ -163,9 +163,9 @@ static int run(int argc, char **argv)
       for (size_t i = 0; i < nc && (int)shown < top; i++) {
         if (nfit && !c[i].fits)
           break;
-        printf("%2zu. %-60s reserved %10s  compute +%.1f%%  comm +%.1f%%%s\n", shown + 1, c[i].options,
+        printf("%2zu. %-60s reserved %10s  compute +%.1f%%  comm +%.1f%%  code %d%s\n", shown + 1, c[i].options,
                mt_fmt_bytes(c[i].result.peak_reserved, a, sizeof a), 100 * c[i].compute_overhead,
-               100 * c[i].comm_overhead, c[i].verified_by_replay ? "  (replayed)" : "");
+               100 * c[i].comm_overhead, c[i].code_change, c[i].verified_by_replay ? "  (replayed)" : "");
         char tc[2048];
         mt_rp_plan_torch(&in, &c[i].plan, tc, sizeof tc);
         if (tc[0])

@@ -302,7 +302,9 @@ static int evaluate(const mt_rp_input *in, const mt_rp_recommend_opts *o, const 
   c->compute_overhead = (double)c->result.recompute_ns / st;
   /* host traffic at ~ 25 GB/s PCIe, counted as communication */
   c->comm_overhead = ((double)c->result.extra_comm_ns + (double)c->result.offload_bytes / 25.0) / st;
-  c->total_overhead = c->compute_overhead + c->comm_overhead;
+  c->code_change = mt_rp_plan_code_change(p);
+  /* among plans of equal cost, the one that changes less code first */
+  c->total_overhead = c->compute_overhead + c->comm_overhead + 0.002 * c->code_change;
   if (p->micro_batches > 1)
     c->total_overhead += 0.02 * (p->micro_batches - 1); /* smaller GEMMs run less efficiently */
   if (p->optimizer != MT_RP_OPT_KEEP)

@@ -53,7 +53,8 @@ typedef struct mt_rp_choice {
   char options[512];         /* the plan as command-line options */
   double compute_overhead;   /* extra compute / recorded step time */
   double comm_overhead;      /* extra communication time / step time */
-  double total_overhead;
+  double total_overhead;      /* compute + communication + 0.2 % per place of code changed */
+  int code_change;           /* places of a training script the plan changes (technique.h) */
   int fits;
   int verified_by_replay;    /* 1: result came from a full replay */
 } mt_rp_choice;

@@ -458,28 +458,28 @@ static const char *const opt_cand[] = { "", "lion", "adafactor", "sgd", NULL };
 /* In recommend's nesting order: the first entry with candidates varies slowest. */
 const mt_rp_technique mt_rp_techniques[] = {
   { "zero", "0|1|2|3", "ZeRO stage / FSDP (3 = FULL_SHARD, 2 = SHARD_GRAD_OP), with --world N",
-    zero_parse, zero_value, zero_refuse, zero_torch, 0, "model_states", zero_cand },
+    zero_parse, zero_value, zero_refuse, zero_torch, 0, "model_states", zero_cand, 3 },
   { "world", "N", "ranks in all (data x sequence x pipeline parallel)", world_parse, world_value, NULL, NULL, 0,
-    "model_states, nccl_buffers", NULL },
+    "model_states, nccl_buffers", NULL, 0 },
   { "offload", "optimizer|params|none", "optimizer states (and parameters) on the host",
-    off_parse, off_value, off_refuse, off_torch, 0, "model_states", off_cand },
+    off_parse, off_value, off_refuse, off_torch, 0, "model_states", off_cand, 2 },
   { "attention", "naive|flash", "flash attention: no attention maps", attn_parse, attn_value, attn_refuse,
-    attn_torch, 1, "flash", attn_cand },
+    attn_torch, 1, "flash", attn_cand, 1 },
   { "micro-batches", "N", "gradient accumulation over N micro-batches", mb_parse, mb_value, mb_refuse, mb_torch, 1,
-    "micro_batches", mb_cand },
+    "micro_batches", mb_cand, 2 },
   { "optimizer", "adamw|sgd|lion|adafactor|adam-mini|adam8bit", "another optimizer's states",
-    opt_parse, opt_value, opt_refuse, opt_torch, 0, "model_states", opt_cand },
+    opt_parse, opt_value, opt_refuse, opt_torch, 0, "model_states", opt_cand, 1 },
   { "checkpoint", "none|all|every:K|layers:A,B,...|selective", "activation checkpointing (non-reentrant)",
-    ck_parse, ck_value, ck_refuse, ck_torch, 1, "checkpointing", ck_cand },
-  { "sp", "N", "sequence parallelism (with --sp-kind)", sp_parse, sp_value, sp_refuse, NULL, 1, "seq_parallel", NULL },
+    ck_parse, ck_value, ck_refuse, ck_torch, 1, "checkpointing", ck_cand, 1 },
+  { "sp", "N", "sequence parallelism (with --sp-kind)", sp_parse, sp_value, sp_refuse, NULL, 1, "seq_parallel", NULL, 3 },
   { "sp-kind", "megatron|ulysses", "sequence parallelism's kind", spkind_parse, NULL, NULL, NULL, 1, "seq_parallel",
-    NULL },
-  { "tp", "N", "tensor parallel degree", tp_parse, NULL, NULL, NULL, 0, "model_states", NULL },
+    NULL, 0 },
+  { "tp", "N", "tensor parallel degree", tp_parse, NULL, NULL, NULL, 0, "model_states", NULL, 3 },
   { "pp", "N", "pipeline stages (every stage replayed; the highest is reported)", pp_parse, pp_value, pp_refuse,
-    NULL, 1, "pipeline", NULL },
-  { "pp-schedule", "gpipe|1f1b", "pipeline schedule", ppsched_parse, NULL, NULL, NULL, 1, "pipeline", NULL },
+    NULL, 1, "pipeline", NULL, 3 },
+  { "pp-schedule", "gpipe|1f1b", "pipeline schedule", ppsched_parse, NULL, NULL, NULL, 1, "pipeline", NULL, 0 },
   { "train-layers", "K", "layer-wise training (LISA): K layers trained per step", tl_parse, tl_value, tl_refuse,
-    NULL, 0, "model_states (lisa_states)", NULL },
+    NULL, 0, "model_states (lisa_states)", NULL, 2 },
 };
 const size_t mt_rp_ntechniques = sizeof mt_rp_techniques / sizeof mt_rp_techniques[0];
 
@@ -505,6 +505,18 @@ int mt_rp_plan_refused(const mt_rp_input *in, const mt_rp_plan *p, char *why, si
     }
   }
   return 0;
+}
+
+int mt_rp_plan_code_change(const mt_rp_plan *p)
+{
+  int n = 0;
+  for (size_t i = 0; i < mt_rp_ntechniques; i++) {
+    char v[64] = "";
+    if (mt_rp_techniques[i].value)
+      mt_rp_techniques[i].value(p, v, sizeof v);
+    n += v[0] ? mt_rp_techniques[i].code_change : 0;
+  }
+  return n;
 }
 
 void mt_rp_plan_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len)

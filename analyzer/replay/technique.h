@@ -31,6 +31,10 @@ typedef struct mt_rp_technique {
   /* recommend's values, NULL-terminated ("" = as recorded); "@placement":
    * the checkpoint placement the DP finds for the budget */
   const char *const *candidates;
+  /* how much of a training script using it changes (places to edit: 1 for
+   * a wrapper or a constructor, 3 for a launcher, a process group and a
+   * wrapper); recommend weighs it beside recompute and communication time */
+  int code_change;
 } mt_rp_technique;
 
 extern const mt_rp_technique mt_rp_techniques[];
@@ -42,6 +46,8 @@ const mt_rp_technique *mt_rp_technique_find(const char *option);
  * message ("--optimizer sgd: no optimizer state identified: ...") in why,
  * and 1; 0 when every one can. */
 int mt_rp_plan_refused(const mt_rp_input *in, const mt_rp_plan *p, char *why, size_t len);
+/* The code-change weight of the techniques p uses (sum of code_change). */
+int mt_rp_plan_code_change(const mt_rp_plan *p);
 /* The PyTorch changes of p, "; "-separated ("" when p is as recorded). */
 void mt_rp_plan_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len);
 
