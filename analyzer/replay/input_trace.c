@@ -300,7 +300,7 @@ static int arrange(struct walk *w)
     win.layer = -1;
     win.unit = -1;
     if (x->kind == MT_RP_W_FORWARD || x->kind == MT_RP_W_BACKWARD || x->kind == MT_RP_W_RECOMPUTE)
-      win.unit = mt_rp_input_unit(in, x->unit);
+      win.unit = mt_rp_input_unit_exact(in, x->unit);
     if (mt_rp_input_add_window(in, &win) < 0)
       return -1;
   }
