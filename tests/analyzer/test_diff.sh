@@ -85,13 +85,5 @@ got = {s["step"]: (s["a_bytes"], s["b_bytes"]) for s in r["steps"]["changed"]}
 tap(got == want and r["steps"]["both"] == len(set(sa) & set(sb)),
     "json: per-step peaks aligned by step as the truth (%s; diff %s)" % (want, got))
 PY
-# the checks' lines as TAP here (a Python error is a failure too)
-grep -q "^ok - \|^not ok - " "$TMP/py.out" || not_ok "the checks ran: $(tail -1 "$TMP/py.out")"
-while IFS= read -r line; do
-  case $line in
-  "ok - "*) ok "${line#ok - }" ;;
-  "not ok - "*) not_ok "${line#not ok - }" ;;
-  *) diag "$line" ;;
-  esac
-done <"$TMP/py.out"
+tap_from "$TMP/py.out"
 done_testing
