@@ -441,7 +441,11 @@ void mt__shutdown(const char *why)
     return;
   unsigned saved = mt__t_in;
   mt__t_in = MT_F_SELF;
-  mt__drain_stop(1, why, 10000);
+  /* returns as soon as the drain has finished: the bound is for a stuck
+     drain only.  10 s cut a --preset large recording's finalize (its last
+     ring and the time indexes of 3.5 M region rows, on a loaded machine):
+     a complete trace without indexes and with its WAL beside it */
+  mt__drain_stop(1, why, 120000);
   atomic_store(&mt__state, MT_S_DONE);
   mt__t_in = saved;
 #else
