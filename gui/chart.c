@@ -801,21 +801,16 @@ static void draw_steps(Painter *p, const MtChartData *d, const MtView *v, const 
 /* Line styles of the overlays (the legend draws the same). */
 static const double DASH_COMPARE[] = { 6, 3 }, DASH_WHAT_IF[] = { 2, 3 }, DASH_WHAT_IF_RESV[] = { 7, 2, 2, 2 };
 
-static void draw_compare(Painter *p, const MtChartData *d, const MtView *v, const MtLayout *l)
+/* The compare run's time for this run's, aligned by step: step N's peak
+ * over step N's peak, times between stretched linearly (runs whose steps
+ * take different times would otherwise draw step 332 over step 178). */
+static TimeMap compare_map(const MtChartData *d, const mt_rank *c)
 {
-  const mt_rank *c = compare_rank(d);
-  if (!c || !c->timeline.n)
-    return;
-  const mt_timeline *tl = &c->timeline;
-  MtCurve curve = { tl->n, tl->t0, tl->dt, tl->allocated, tl->allocated_max };
-  /* aligned by step: step N's peak over step N's peak, times between
-   * stretched linearly (runs whose steps take different times would
-   * otherwise draw step 332 over step 178) */
   const mt_rank *r = mt_chart_rank(d);
   static int64_t *from, *to;
   static size_t cap;
   TimeMap m = { 0 };
-  if (r->nsteps && c->nsteps) {
+  if (r && r->nsteps && c->nsteps) {
     if (r->nsteps > cap) {
       cap = r->nsteps;
       from = realloc(from, cap * sizeof *from);
@@ -833,7 +828,33 @@ static void draw_compare(Painter *p, const MtChartData *d, const MtView *v, cons
     m.from = from;
     m.to = to;
   }
+  return m;
+}
+
+static void draw_compare(Painter *p, const MtChartData *d, const MtView *v, const MtLayout *l)
+{
+  const mt_rank *c = compare_rank(d);
+  if (!c || !c->timeline.n)
+    return;
+  const mt_timeline *tl = &c->timeline;
+  MtCurve curve = { tl->n, tl->t0, tl->dt, tl->allocated, tl->allocated_max };
+  TimeMap m = compare_map(d, c);
   stroke_curve_mapped(p, &curve, v, l, DASH_COMPARE, 2, 2, &m);
+}
+
+uint64_t mt_chart_compare_at(const MtChartData *d, const MtView *v, const MtLayout *l, int64_t t)
+{
+  const mt_rank *c = compare_rank(d);
+  if (!c || !c->timeline.n || t < v->t0 || t >= v->t1)
+    return 0;
+  const mt_timeline *tl = &c->timeline;
+  MtCurve curve = { tl->n, tl->t0, tl->dt, tl->allocated, tl->allocated_max };
+  TimeMap m = compare_map(d, c);
+  /* the pixel column holding t, as stroke_curve_mapped draws it */
+  double x = floor(mt_chart_x(v, l, t) - l->plot.x);
+  int64_t ta = map_time(&m, mt_chart_t(v, l, l->plot.x + x)), tb = map_time(&m, mt_chart_t(v, l, l->plot.x + x + 1));
+  uint64_t val = 0;
+  return curve_max(&curve, ta, tb > ta ? tb : ta + 1, &val) ? val : 0;
 }
 
 static void draw_what_if(Painter *p, const MtChartData *d, const MtView *v, const MtLayout *l)
