@@ -64,6 +64,14 @@ const char *mt_rule_text(int rule);
  * "512 B").  Decimal GB are never printed, so GiB and GB stay distinct. */
 const char *mt_size_str(uint64_t bytes, char *buf, size_t len);
 
+/* Parses "45ms", "1.5s", "120us", "300ns" (a bare number is milliseconds).
+ * Returns 0 and *ns, or -1 when the text is not a time. */
+int mt_parse_time(const char *text, int64_t *ns);
+
+/* Parses "START:END" (two times as above, END after START).  Returns 0, or
+ * -1 leaving *t0 and *t1 unspecified. */
+int mt_parse_time_range(const char *text, int64_t *t0, int64_t *t1);
+
 /* One allocation live at a snapshot (a tensor block, or a device allocation
  * no heap covers).  Strings are owned by the analysis. */
 typedef struct mt_object {
