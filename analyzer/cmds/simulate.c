@@ -38,9 +38,9 @@
 static const struct { const char *dir, *so; } sim_libs[] = {
   { "cuda", "libcuda.so.1" },
   { "nccl", "libnccl.so.2" },
-  /* to come with stand-ins that export all torch links from them:
-   * { "cublas", "libcublas.so.13" }, { "cublaslt", "libcublasLt.so.13" },
-   * { "cudnn", "libcudnn.so.9" } (and install them under $(pkglibdir)/sim) */
+  { "cublas", "libcublas.so.13" },
+  { "cublaslt", "libcublasLt.so.13" },
+  { "cudnn", "libcudnn.so.9" },
 };
 
 /* The device models the simulated driver knows (tests/sim/cuda,
