@@ -2,9 +2,11 @@
 run against the numbers torch gave about itself.  TAP."""
 import glob, json, os, sqlite3, subprocess, sys
 from collections import Counter
-from taplib import tap, done
+from taplib import plan, tap, done
 
 run, exp = sys.argv[1], json.load(open(sys.argv[2]))
+# from torch's own account of the run: its backend, whether it raised an OOM
+plan(3 + (1 if exp["backend"] == "cudaMallocAsync" else 5) + (2 if exp.get("oom") is not None else 0))
 mt = os.path.join(os.environ.get("MT_BUILDDIR", "."), "memtrace")
 rep = json.loads(subprocess.run([mt, "report", "--format", "json", run], check=True, capture_output=True).stdout)
 r = rep["ranks"][0]
