@@ -51,7 +51,8 @@ def done():
 def _died(kind, value, tb):
     lines = traceback.format_exception(kind, value, tb)
     sys.stderr.write("".join(lines))
-    tail = " | ".join(x.strip().replace("\n", " ") for x in lines[-3:])
+    # the failing line and the error (not the caret line under it)
+    tail = " | ".join(x.strip() for x in "".join(lines).strip().splitlines() if x.strip().strip("^~"))[-300:]
     tap(False, "checker %s crashed: %s" % (os.path.basename(sys.argv[0]), tail))
     if not _done:
         done()
