@@ -3,6 +3,8 @@
 include tests/sim/cuda/local.mk
 include tests/sim/nccl/local.mk
 include tests/sim/cublas/local.mk
+include tests/sim/cublaslt/local.mk
+include tests/sim/cudnn/local.mk
 include tests/sim/cupti/local.mk
 include tests/sim/simtrain/local.mk
 include tests/unit/local.mk

@@ -31,7 +31,7 @@ def plan(n):
 def tap(good, desc, got=None):
     global _n, _fails
     _n += 1
-    _fails += not good
+    _fails += not good and "# TODO" not in desc   # a known, documented gap (tap.sh's rule)
     print("%s %d - %s%s%s" % ("ok" if good else "not ok", _n, _prefix, desc, "" if good or got is None else " (got %r)" % (got,)))
 
 

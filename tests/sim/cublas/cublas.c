@@ -31,16 +31,17 @@
 
 #include "tests/sim/cublas/gemm_kernels.h"
 #include "tests/sim/cublas/simcublas.h"
+#include "tests/sim/cublas/status.h"
+#include "tests/sim/cublas/bufset.h"
 
-#define SCB_MAGIC 0x6375626cu /* "cubl" */
+#define SCB_MAGIC MT_SIM_CUBLAS_MAGIC
 #define SCB_MAX_STREAMS 64
 #define SCB_VERSION 130000   /* reported by cublasGetVersion: 13.0.0 */
 
 struct scb_ws { cudaStream_t stream; void *ptr; size_t size; };
 
 struct cublasContext {
-	unsigned magic;
-	int device;
+	struct mt_sim_blas_head head; /* first: cuBLASLt reads it from a cast handle */
 	cudaStream_t stream;
 	int user_ws_set;        /* cublasSetWorkspace since the last cublasSetStream */
 	void *user_ws;
@@ -54,6 +55,10 @@ struct cublasContext {
 };
 
 static uint64_t n_ws_alloc, n_ws_free, ws_bytes, n_launch;
+
+/* Buffers callers handed over with cublasSetWorkspace (ground truth: the
+ * library allocates none then; the caller did). */
+static struct mt_sim_bufset user_ws = MT_SIM_BUFSET_INIT;
 
 /* ------------------------------------------------------- workspace size */
 
@@ -110,7 +115,7 @@ size_t mt_sim_cublas_default_workspace_bytes(void)
 
 static int valid(cublasHandle_t h)
 {
-	return h && h->magic == SCB_MAGIC;
+	return h && h->head.magic == SCB_MAGIC;
 }
 
 cublasStatus_t CUBLASWINAPI cublasCreate_v2(cublasHandle_t *handle)
@@ -126,8 +131,8 @@ cublasStatus_t CUBLASWINAPI cublasCreate_v2(cublasHandle_t *handle)
 	h = calloc(1, sizeof *h);
 	if (!h)
 		return CUBLAS_STATUS_ALLOC_FAILED;
-	h->magic = SCB_MAGIC;
-	h->device = dev;
+	h->head.magic = SCB_MAGIC;
+	h->head.device = dev;
 	h->math = CUBLAS_DEFAULT_MATH;
 	h->pmode = CUBLAS_POINTER_MODE_HOST;
 	h->default_ws_size = default_size_for(dev);
@@ -147,7 +152,7 @@ cublasStatus_t CUBLASWINAPI cublasDestroy_v2(cublasHandle_t handle)
 			__atomic_sub_fetch(&ws_bytes, handle->ws[i].size, __ATOMIC_SEQ_CST);
 		}
 	}
-	handle->magic = 0;
+	handle->head.magic = 0;
 	pthread_mutex_destroy(&handle->lock);
 	free(handle);
 	return CUBLAS_STATUS_SUCCESS;
@@ -208,6 +213,7 @@ cublasStatus_t CUBLASWINAPI cublasSetWorkspace_v2(cublasHandle_t handle, void *w
 	handle->user_ws_set = 1;
 	handle->user_ws = workspace;
 	handle->user_ws_size = workspaceSizeInBytes;
+	mt_sim_bufset_note(&user_ws, workspace, workspaceSizeInBytes, workspaceSizeInBytes);
 	return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -260,46 +266,14 @@ cublasStatus_t CUBLASWINAPI cublasGetPointerMode_v2(cublasHandle_t handle, cubla
 	return CUBLAS_STATUS_SUCCESS;
 }
 
-static const char *const status_names[][2] = {
-	{"CUBLAS_STATUS_SUCCESS", "the operation completed successfully"},
-	{"CUBLAS_STATUS_NOT_INITIALIZED", "the library was not initialized"},
-	{"CUBLAS_STATUS_ALLOC_FAILED", "the resource allocation failed"},
-	{"CUBLAS_STATUS_INVALID_VALUE", "an invalid numeric value was used as an argument"},
-	{"CUBLAS_STATUS_ARCH_MISMATCH", "an absent device architectural feature is required"},
-	{"CUBLAS_STATUS_MAPPING_ERROR", "an access to GPU memory space failed"},
-	{"CUBLAS_STATUS_EXECUTION_FAILED", "the GPU program failed to execute"},
-	{"CUBLAS_STATUS_INTERNAL_ERROR", "an internal operation failed"},
-	{"CUBLAS_STATUS_NOT_SUPPORTED", "the functionality requested is not supported"},
-	{"CUBLAS_STATUS_LICENSE_ERROR", "an error was detected when checking the current licensing"},
-};
-
-static int status_index(cublasStatus_t s)
-{
-	switch (s) {
-	case CUBLAS_STATUS_SUCCESS: return 0;
-	case CUBLAS_STATUS_NOT_INITIALIZED: return 1;
-	case CUBLAS_STATUS_ALLOC_FAILED: return 2;
-	case CUBLAS_STATUS_INVALID_VALUE: return 3;
-	case CUBLAS_STATUS_ARCH_MISMATCH: return 4;
-	case CUBLAS_STATUS_MAPPING_ERROR: return 5;
-	case CUBLAS_STATUS_EXECUTION_FAILED: return 6;
-	case CUBLAS_STATUS_INTERNAL_ERROR: return 7;
-	case CUBLAS_STATUS_NOT_SUPPORTED: return 8;
-	case CUBLAS_STATUS_LICENSE_ERROR: return 9;
-	default: return -1;
-	}
-}
-
 const char *CUBLASWINAPI cublasGetStatusName(cublasStatus_t status)
 {
-	int i = status_index(status);
-	return i < 0 ? "CUBLAS_STATUS_UNKNOWN" : status_names[i][0];
+	return mt__sim_cublas_status_text(status, 0);
 }
 
 const char *CUBLASWINAPI cublasGetStatusString(cublasStatus_t status)
 {
-	int i = status_index(status);
-	return i < 0 ? "unknown error" : status_names[i][1];
+	return mt__sim_cublas_status_text(status, 1);
 }
 
 /* ---------------------------------------------------------------- GEMMs */
@@ -366,7 +340,8 @@ static cublasStatus_t gemm(cublasHandle_t h, int family, cublasOperation_t ta, c
 			   long long n, long long batch)
 {
 	int idx = family * 4 + layout_index(ta, tb);
-	unsigned tm = 128, tn = family == SCB_SGEMM ? 64 : 128, block = family == SCB_SGEMM ? 256 : 128;
+	unsigned tm = 128, tn = family == SCB_SGEMM || family == SCB_DGEMM ? 64 : 128,
+		 block = family == SCB_SGEMM ? 256 : 128;
 	unsigned long long gx = ((unsigned long long)m + tm - 1) / tm, gy = ((unsigned long long)n + tn - 1) / tn;
 	cublasStatus_t st;
 	if (m == 0 || n == 0 || batch == 0)
@@ -488,6 +463,184 @@ cublasStatus_t CUBLASWINAPI cublasGemmStridedBatchedEx(cublasHandle_t handle, cu
 	return gemm(handle, fam, transa, transb, m, n, batchCount);
 }
 
+/* The typed GEMMs: same checks, fixed families. */
+static cublasStatus_t typed_gemm(cublasHandle_t h, int fam, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
+				 int k, const void *alpha, int lda, int ldb, const void *beta, int ldc, long long batch)
+{
+	cublasStatus_t st;
+	if (!valid(h))
+		return CUBLAS_STATUS_NOT_INITIALIZED;
+	st = check_dims(ta, tb, m, n, k, lda, ldb, ldc, alpha, beta);
+	if (st != CUBLAS_STATUS_SUCCESS)
+		return st;
+	if (batch < 0)
+		return CUBLAS_STATUS_INVALID_VALUE;
+	if (fam == SCB_SGEMM && math_base(h->math) == CUBLAS_TF32_TENSOR_OP_MATH)
+		fam = SCB_TF32;
+	return gemm(h, fam, ta, tb, m, n, batch);
+}
+
+cublasStatus_t CUBLASWINAPI cublasDgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb,
+					   int m, int n, int k, const double *alpha, const double *A, int lda,
+					   const double *B, int ldb, const double *beta, double *C, int ldc)
+{
+	return typed_gemm(handle, SCB_DGEMM, transa, transb, m, n, k, alpha, lda, ldb, beta, ldc, 1);
+}
+
+cublasStatus_t CUBLASWINAPI cublasSgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa,
+						      cublasOperation_t transb, int m, int n, int k,
+						      const float *alpha, const float *A, int lda, long long int strideA,
+						      const float *B, int ldb, long long int strideB, const float *beta,
+						      float *C, int ldc, long long int strideC, int batchCount)
+{
+	return typed_gemm(handle, SCB_SGEMM, transa, transb, m, n, k, alpha, lda, ldb, beta, ldc, batchCount);
+}
+
+cublasStatus_t CUBLASWINAPI cublasDgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa,
+						      cublasOperation_t transb, int m, int n, int k,
+						      const double *alpha, const double *A, int lda,
+						      long long int strideA, const double *B, int ldb,
+						      long long int strideB, const double *beta, double *C, int ldc,
+						      long long int strideC, int batchCount)
+{
+	return typed_gemm(handle, SCB_DGEMM, transa, transb, m, n, k, alpha, lda, ldb, beta, ldc, batchCount);
+}
+
+cublasStatus_t CUBLASWINAPI cublasSgemmBatched(cublasHandle_t handle, cublasOperation_t transa,
+					       cublasOperation_t transb, int m, int n, int k, const float *alpha,
+					       const float *const Aarray[], int lda, const float *const Barray[],
+					       int ldb, const float *beta, float *const Carray[], int ldc,
+					       int batchCount)
+{
+	return typed_gemm(handle, SCB_SGEMM, transa, transb, m, n, k, alpha, lda, ldb, beta, ldc, batchCount);
+}
+
+cublasStatus_t CUBLASWINAPI cublasDgemmBatched(cublasHandle_t handle, cublasOperation_t transa,
+					       cublasOperation_t transb, int m, int n, int k, const double *alpha,
+					       const double *const Aarray[], int lda, const double *const Barray[],
+					       int ldb, const double *beta, double *const Carray[], int ldc,
+					       int batchCount)
+{
+	return typed_gemm(handle, SCB_DGEMM, transa, transb, m, n, k, alpha, lda, ldb, beta, ldc, batchCount);
+}
+
+cublasStatus_t CUBLASWINAPI cublasGemmBatchedEx(cublasHandle_t handle, cublasOperation_t transa,
+						cublasOperation_t transb, int m, int n, int k, const void *alpha,
+						const void *const Aarray[], cudaDataType Atype, int lda,
+						const void *const Barray[], cudaDataType Btype, int ldb,
+						const void *beta, void *const Carray[], cudaDataType Ctype, int ldc,
+						int batchCount, cublasComputeType_t computeType, cublasGemmAlgo_t algo)
+{
+	cublasStatus_t st;
+	int fam;
+	if (!valid(handle))
+		return CUBLAS_STATUS_NOT_INITIALIZED;
+	st = check_dims(transa, transb, m, n, k, lda, ldb, ldc, alpha, beta);
+	if (st != CUBLAS_STATUS_SUCCESS)
+		return st;
+	if (batchCount < 0 || !valid_compute(computeType))
+		return CUBLAS_STATUS_INVALID_VALUE;
+	fam = family_of(handle, Atype, Btype, Ctype, computeType);
+	if (fam < 0)
+		return CUBLAS_STATUS_NOT_SUPPORTED;
+	return gemm(handle, fam, transa, transb, m, n, batchCount);
+}
+
+/* fp32 compute over bf16/fp16/fp32 inputs (PyTorch's fallback for reduced
+ * precision GEMMs). */
+cublasStatus_t CUBLASWINAPI cublasSgemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb,
+					  int m, int n, int k, const float *alpha, const void *A, cudaDataType Atype,
+					  int lda, const void *B, cudaDataType Btype, int ldb, const float *beta,
+					  void *C, cudaDataType Ctype, int ldc)
+{
+	cublasStatus_t st;
+	int fam;
+	if (!valid(handle))
+		return CUBLAS_STATUS_NOT_INITIALIZED;
+	st = check_dims(transa, transb, m, n, k, lda, ldb, ldc, alpha, beta);
+	if (st != CUBLAS_STATUS_SUCCESS)
+		return st;
+	fam = family_of(handle, Atype, Btype, Ctype, CUBLAS_COMPUTE_32F);
+	if (fam < 0)
+		return CUBLAS_STATUS_NOT_SUPPORTED;
+	return gemm(handle, fam, transa, transb, m, n, 1);
+}
+
+/* ------------------------------------------------------ level 1 and 2 */
+
+static cublasStatus_t aux(cublasHandle_t h, int id, unsigned long long work, unsigned threads)
+{
+	unsigned long long blocks = (work + threads - 1) / threads;
+	if (simcublas_launch_aux(id, (unsigned)(blocks > 2147483647ull ? 2147483647ull : blocks), threads, h->stream)) {
+		(void)cudaGetLastError();
+		return CUBLAS_STATUS_EXECUTION_FAILED;
+	}
+	__atomic_add_fetch(&n_launch, 1, __ATOMIC_SEQ_CST);
+	return CUBLAS_STATUS_SUCCESS;
+}
+
+/* y = alpha op(A) x + beta y: one kernel (no workspace). */
+static cublasStatus_t gemv(cublasHandle_t h, cublasOperation_t trans, int m, int n, const void *alpha, int lda,
+			   int incx, const void *beta, int incy)
+{
+	if (!valid(h))
+		return CUBLAS_STATUS_NOT_INITIALIZED;
+	if (!valid_op(trans) || m < 0 || n < 0 || lda < (m > 1 ? m : 1) || incx == 0 || incy == 0 || !alpha || !beta)
+		return CUBLAS_STATUS_INVALID_VALUE;
+	if (m == 0 || n == 0)
+		return CUBLAS_STATUS_SUCCESS;
+	return aux(h, is_trans(trans) ? SCB_K_GEMV_T : SCB_K_GEMV_N, (unsigned long long)(is_trans(trans) ? n : m), 128);
+}
+
+cublasStatus_t CUBLASWINAPI cublasSgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n,
+					   const float *alpha, const float *A, int lda, const float *x, int incx,
+					   const float *beta, float *y, int incy)
+{
+	return gemv(handle, trans, m, n, alpha, lda, incx, beta, incy);
+}
+
+cublasStatus_t CUBLASWINAPI cublasDgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n,
+					   const double *alpha, const double *A, int lda, const double *x, int incx,
+					   const double *beta, double *y, int incy)
+{
+	return gemv(handle, trans, m, n, alpha, lda, incx, beta, incy);
+}
+
+/* result = x . y: a partial-sum kernel and a one-block reduction; with
+ * the host pointer mode the result is written (0: kernels compute nothing). */
+static cublasStatus_t dot(cublasHandle_t h, int n, int incx, int incy, void *result, size_t rsize)
+{
+	cublasStatus_t st;
+	if (!valid(h))
+		return CUBLAS_STATUS_NOT_INITIALIZED;
+	if (!result)
+		return CUBLAS_STATUS_INVALID_VALUE;
+	if (n > 0) {
+		st = aux(h, SCB_K_DOT, (unsigned long long)n, 512);
+		if (st == CUBLAS_STATUS_SUCCESS)
+			st = aux(h, SCB_K_DOT_REDUCE, 1, 512);
+		if (st != CUBLAS_STATUS_SUCCESS)
+			return st;
+	}
+	(void)incx;
+	(void)incy;
+	if (h->pmode == CUBLAS_POINTER_MODE_HOST)
+		memset(result, 0, rsize);
+	return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t CUBLASWINAPI cublasSdot_v2(cublasHandle_t handle, int n, const float *x, int incx, const float *y,
+					  int incy, float *result)
+{
+	return dot(handle, n, incx, incy, result, sizeof *result);
+}
+
+cublasStatus_t CUBLASWINAPI cublasDdot_v2(cublasHandle_t handle, int n, const double *x, int incx, const double *y,
+					  int incy, double *result)
+{
+	return dot(handle, n, incx, incy, result, sizeof *result);
+}
+
 /* ------------------------------------------------------- ground truth */
 
 uint64_t mt_sim_cublas_workspace_allocs(void)
@@ -525,4 +678,9 @@ int mt_sim_cublas_handle_workspaces(cublasHandle_t h, unsigned long long *ptrs, 
 	}
 	pthread_mutex_unlock(&h->lock);
 	return n;
+}
+
+int mt_sim_cublas_user_workspaces(unsigned long long *ptrs, size_t *sizes, int max)
+{
+	return mt_sim_bufset_get(&user_ws, ptrs, sizes, sizeof *sizes, max);
 }

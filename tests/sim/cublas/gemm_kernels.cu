@@ -11,6 +11,16 @@
 SIMCUBLAS_KERNEL_LIST(SCB_DEF)
 #undef SCB_DEF
 
+#define SCB_AUX_DEF(id, name) extern "C" __global__ void name() {}
+SIMCUBLAS_AUX_LIST(SCB_AUX_DEF)
+#undef SCB_AUX_DEF
+
+static const void *const aux_fn[SCB_K__NAUX] = {
+#define SCB_AUX_FN(id, name) (const void *)name,
+	SIMCUBLAS_AUX_LIST(SCB_AUX_FN)
+#undef SCB_AUX_FN
+};
+
 #define SCB_STR2(x) #x
 #define SCB_STR(x) SCB_STR2(x)
 
@@ -38,4 +48,12 @@ extern "C" int simcublas_launch(int idx, unsigned gx, unsigned gy, unsigned gz, 
 		return (int)cudaErrorInvalidDeviceFunction;
 	return (int)cudaLaunchKernel(kernel_fn[idx], dim3(gx, gy, gz), dim3(block), args, 0,
 				     (cudaStream_t)stream);
+}
+
+extern "C" int simcublas_launch_aux(int id, unsigned blocks, unsigned threads, void *stream)
+{
+	void *args[1] = {0};
+	if (id < 0 || id >= SCB_K__NAUX)
+		return (int)cudaErrorInvalidDeviceFunction;
+	return (int)cudaLaunchKernel(aux_fn[id], dim3(blocks ? blocks : 1), dim3(threads), args, 0, (cudaStream_t)stream);
 }

@@ -8,8 +8,11 @@ if HAVE_NVCC
 noinst_LTLIBRARIES += tests/sim/cublas/libcublas.la
 tests_sim_cublas_libcublas_la_SOURCES = \
 	tests/sim/cublas/cublas.c \
+	tests/sim/cublas/cublas_stubs.c \
 	tests/sim/cublas/gemm_kernels.h \
-	tests/sim/cublas/simcublas.h
+	tests/sim/cublas/simcublas.h \
+	tests/sim/cublas/status.h \
+	tests/sim/cublas/bufset.h
 tests_sim_cublas_libcublas_la_CFLAGS = $(AM_CFLAGS) $(AX_PTHREAD_LIBS)
 tests_sim_cublas_libcublas_la_LDFLAGS = -version-number 13 -rpath $(abs_builddir)/tests/sim/cublas \
 	-Wl,--version-script=$(srcdir)/tests/sim/cublas/libcublas.map -no-undefined
@@ -31,7 +34,7 @@ if ENABLE_TESTS
 # Linked against the REAL cuBLAS and runtime (like a PyTorch build); run
 # over the stand-ins by test_cublas.sh through LD_LIBRARY_PATH.
 check_PROGRAMS += tests/sim/cublas/test_cublas
-tests_sim_cublas_test_cublas_SOURCES = tests/sim/cublas/test_cublas.c
+tests_sim_cublas_test_cublas_SOURCES = tests/sim/cublas/test_cublas.c tests/sim/cublas/simtest.h
 tests_sim_cublas_test_cublas_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_sim_cublas_test_cublas_LDADD = -L@CUDA_DIR@/lib64 -lcublas -lcudart $(CMOCKA_LIBS) $(AX_PTHREAD_LIBS) -ldl
 TESTS += tests/sim/cublas/test_cublas.sh

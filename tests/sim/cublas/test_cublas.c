@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "tests/sim/cublas/simtest.h"
+
 #define MiB (1ULL << 20)
 #define WS_SM90 (32 * MiB)
 
@@ -43,35 +45,23 @@ static int (*handle_ws)(cublasHandle_t, unsigned long long *, size_t *, int);
 
 static const float one = 1.0f, zero = 0.0f;
 
-static void *sym(void *lib, const char *name)
-{
-	void *p = dlsym(lib, name);
-	if (!p) {
-		fprintf(stderr, "missing %s: %s\n", name, dlerror());
-		abort();
-	}
-	return p;
-}
-
 static int group_setup(void **state)
 {
 	void *cu;
 	(void)state;
-	if (cudaSetDevice(0) != cudaSuccess || cudaFree(NULL) != cudaSuccess)
-		return -1;
-	cu = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
+	cu = mt_sim_test_driver();
 	if (!cu)
 		return -1;
-	*(void **)&used_bytes = sym(cu, "mt_sim_device_used_bytes");
-	*(void **)&alloc_count = sym(cu, "mt_sim_device_alloc_count");
-	*(void **)&launches = sym(cu, "mt_sim_launch_count");
-	*(void **)&dev_of_ptr = sym(cu, "mt_sim_device_of_ptr");
-	*(void **)&ws_allocs = sym(RTLD_DEFAULT, "mt_sim_cublas_workspace_allocs");
-	*(void **)&ws_frees = sym(RTLD_DEFAULT, "mt_sim_cublas_workspace_frees");
-	*(void **)&ws_bytes = sym(RTLD_DEFAULT, "mt_sim_cublas_workspace_bytes");
-	*(void **)&blas_launches = sym(RTLD_DEFAULT, "mt_sim_cublas_launch_count");
-	*(void **)&ws_default = sym(RTLD_DEFAULT, "mt_sim_cublas_default_workspace_bytes");
-	*(void **)&handle_ws = sym(RTLD_DEFAULT, "mt_sim_cublas_handle_workspaces");
+	*(void **)&used_bytes = mt_sim_test_sym(cu, "mt_sim_device_used_bytes");
+	*(void **)&alloc_count = mt_sim_test_sym(cu, "mt_sim_device_alloc_count");
+	*(void **)&launches = mt_sim_test_sym(cu, "mt_sim_launch_count");
+	*(void **)&dev_of_ptr = mt_sim_test_sym(cu, "mt_sim_device_of_ptr");
+	*(void **)&ws_allocs = mt_sim_test_sym(RTLD_DEFAULT, "mt_sim_cublas_workspace_allocs");
+	*(void **)&ws_frees = mt_sim_test_sym(RTLD_DEFAULT, "mt_sim_cublas_workspace_frees");
+	*(void **)&ws_bytes = mt_sim_test_sym(RTLD_DEFAULT, "mt_sim_cublas_workspace_bytes");
+	*(void **)&blas_launches = mt_sim_test_sym(RTLD_DEFAULT, "mt_sim_cublas_launch_count");
+	*(void **)&ws_default = mt_sim_test_sym(RTLD_DEFAULT, "mt_sim_cublas_default_workspace_bytes");
+	*(void **)&handle_ws = mt_sim_test_sym(RTLD_DEFAULT, "mt_sim_cublas_handle_workspaces");
 	return 0;
 }
 
@@ -306,6 +296,31 @@ static void test_alloc_failed(void **state)
 	assert_int_equal(cublasDestroy(h), CUBLAS_STATUS_SUCCESS);
 }
 
+/* Level 1 and 2: one gemv kernel, dot's two kernels; neither takes a
+ * workspace; a host-mode dot writes its result. */
+static void test_gemv_dot(void **state)
+{
+	cublasHandle_t h;
+	uint64_t used = used_bytes(0), t0 = launches("gemv2T_kernel"), d0 = launches("dot_kernel"),
+		 r0 = launches("reduce_1Block_kernel");
+	float res = 42.0f;
+	(void)state;
+	assert_int_equal(cublasCreate(&h), CUBLAS_STATUS_SUCCESS);
+	assert_int_equal(cublasSgemv(h, CUBLAS_OP_T, 64, 32, &one, (float *)0x1000, 64, (float *)0x2000, 1, &zero,
+				     (float *)0x3000, 1),
+			 CUBLAS_STATUS_SUCCESS);
+	assert_int_equal(launches("gemv2T_kernel"), t0 + 1);
+	assert_int_equal(cublasSgemv(h, CUBLAS_OP_N, 64, 32, &one, (float *)0x1000, 16, (float *)0x2000, 1, &zero,
+				     (float *)0x3000, 1),
+			 CUBLAS_STATUS_INVALID_VALUE); /* lda < m */
+	assert_int_equal(cublasSdot(h, 1000, (float *)0x1000, 1, (float *)0x2000, 1, &res), CUBLAS_STATUS_SUCCESS);
+	assert_int_equal(launches("dot_kernel"), d0 + 1);
+	assert_int_equal(launches("reduce_1Block_kernel"), r0 + 1);
+	assert_true(res == 0.0f);
+	assert_int_equal(used_bytes(0), used);
+	assert_int_equal(cublasDestroy(h), CUBLAS_STATUS_SUCCESS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -317,6 +332,7 @@ int main(void)
 		cmocka_unit_test(test_kernel_names),
 		cmocka_unit_test(test_handle_api),
 		cmocka_unit_test(test_alloc_failed),
+		cmocka_unit_test(test_gemv_dot),
 	};
 	return cmocka_run_group_tests_name("simcublas", tests, group_setup, NULL);
 }

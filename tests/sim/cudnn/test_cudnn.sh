@@ -1,0 +1,12 @@
+#!/bin/sh
+# Runs test_cudnn (linked against the REAL libcudnn.so.9 and
+# libcudart.so.13, as a framework build is) over the stand-ins of
+# tests/sim/cudnn and tests/sim/cuda.
+b="${MT_BUILDDIR:-$(pwd)}/tests/sim"
+LD_LIBRARY_PATH="$b/cudnn/.libs:$b/cuda/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+MT_SIM_DEVICES=1
+MT_SIM_DEVICE_MEMORY=256MiB
+CMOCKA_MESSAGE_OUTPUT=TAP
+export LD_LIBRARY_PATH MT_SIM_DEVICES MT_SIM_DEVICE_MEMORY CMOCKA_MESSAGE_OUTPUT
+unset MT_SIM_TIME_SCALE MT_SIM_ALLOC_GRANULARITY MT_SIM_CUDNN_LOG
+exec "$b/cudnn/test_cudnn"

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""gen_stubs.py: the not-implemented entry points of a simulated NVIDIA
+library (tests/sim/cublas, cublaslt, cudnn), generated from the toolkit's
+own headers so that the stand-in exports every function the real library
+declares, with the real signature.
+
+  gen_stubs.py --cuda-include DIR --header H [--header H ...] --from FILE [--from FILE ...]
+               --status VALUE -o OUT.c
+
+Every function declared in one of the --from headers (basename match) is
+written as a weak definition answering --status (a status enum), 0 for
+other integer or size returns, "" for const char * and nothing for void.
+The hand-written implementations in the library are strong definitions
+of the same names and win at link time, so the list never has to say what
+is implemented.  The output includes the --header files, so the compiler
+checks every stub against the real prototype.
+
+The headers are parsed by pycparser (Debian python3-pycparser) after the
+C preprocessor, with pycparser's fake libc headers for the system part
+(GCC extensions defined away).  The output is committed; test_stubs.sh
+regenerates it and fails when it differs (a new toolkit).
+"""
+import argparse
+import os
+import subprocess
+import sys
+
+try:
+    from pycparser import c_ast, c_generator, c_parser
+except ImportError:
+    sys.exit("gen_stubs.py: needs pycparser (apt-get install python3-pycparser)")
+
+
+def fake_libc():
+    """pycparser's fake libc headers: Debian's copy, else the package's utils."""
+    import pycparser
+    for d in (os.environ.get("PYCPARSER_FAKE_LIBC", ""),
+              "/usr/share/python3-pycparser/fake_libc_include",
+              os.path.join(os.path.dirname(pycparser.__file__), "utils", "fake_libc_include")):
+        if d and os.path.isdir(d):
+            return d
+    sys.exit("gen_stubs.py: pycparser's fake_libc_include not found (set PYCPARSER_FAKE_LIBC)")
+
+
+def parse(cuda_include, headers):
+    src = "".join("#include <%s>\n" % h for h in headers)
+    cmd = ["cpp", "-nostdinc", "-I", fake_libc(), "-I", cuda_include,
+           "-D__attribute__(x)=", "-D__extension__=", "-D__inline__=inline", "-D__inline=inline",
+           "-D__declspec(x)="]
+    pre = subprocess.run(cmd, input=src, capture_output=True, text=True)
+    if pre.returncode != 0:
+        sys.exit("gen_stubs.py: cpp failed on %s: %s" % (", ".join(headers), pre.stderr.strip()[:500]))
+    return c_parser.CParser().parse(pre.stdout, "<headers>")
+
+
+def default_return(ret_type, status):
+    """The body's return statement for a stub with this return type."""
+    gen = c_generator.CGenerator()
+    t = gen.visit(ret_type).strip()
+    if t == "void":
+        return ""
+    if isinstance(ret_type, c_ast.PtrDecl):
+        return ' return "";' if "char" in t else " return 0;"
+    if t.endswith("Status_t"):
+        return " return %s;" % status
+    return " return 0;"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cuda-include", required=True)
+    ap.add_argument("--header", action="append", required=True, help="header the output includes")
+    ap.add_argument("--from", dest="from_", action="append", required=True,
+                    help="basename of a header whose functions are stubbed")
+    ap.add_argument("--status", required=True, help="status answered by the stubs")
+    ap.add_argument("-o", dest="out", required=True)
+    a = ap.parse_args()
+    ast = parse(a.cuda_include, a.header)
+    gen = c_generator.CGenerator()
+    seen, stubs = set(), []
+    for e in ast.ext:
+        if not (isinstance(e, c_ast.Decl) and isinstance(e.type, c_ast.FuncDecl)):
+            continue
+        if os.path.basename(e.coord.file) not in a.from_ or e.name in seen:
+            continue
+        if "static" in (e.storage or []) or "inline" in (e.funcspec or []):
+            continue
+        seen.add(e.name)
+        fd = e.type
+        if fd.args is None:  # "f()" in the header: a definition says (void)
+            fd.args = c_ast.ParamList([c_ast.Typename(None, [], None, c_ast.TypeDecl(
+                None, [], None, c_ast.IdentifierType(["void"])))])
+        # a definition needs every parameter named
+        for i, p in enumerate((fd.args.params if fd.args else []) or []):
+            if isinstance(p, c_ast.EllipsisParam) or gen.visit(p).strip() == "void":
+                continue
+            t = p.type
+            while not isinstance(t, c_ast.TypeDecl):
+                t = t.type
+            if not t.declname:
+                t.declname = "p%d" % i
+                p.name = t.declname
+        decl = gen.visit(c_ast.Decl(e.name, [], [], [], [], fd, None, None))
+        stubs.append("__attribute__((weak)) %s\n{%s }\n" % (decl, default_return(fd.type, a.status)))
+    if not stubs:
+        sys.exit("gen_stubs.py: no function declared in %s" % ", ".join(a.from_))
+    tmp = a.out + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("/* Generated by tests/sim/gen_stubs.py from %s; do not edit.\n"
+                " * %d entry points: weak, answering %s (the library's own\n"
+                " * definitions override them). */\n" % (", ".join(a.from_), len(stubs), a.status))
+        f.write("#pragma GCC diagnostic ignored \"-Wunused-parameter\"\n"
+                "#pragma GCC diagnostic ignored \"-Wstrict-prototypes\" /* the headers' f() */\n"
+                "#pragma GCC diagnostic ignored \"-Wmissing-prototypes\"\n")
+        f.write("".join("#include <%s>\n" % h for h in a.header) + "\n")
+        f.write("\n".join(stubs))
+    os.replace(tmp, a.out)
+
+
+if __name__ == "__main__":
+    main()
