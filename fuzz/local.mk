@@ -47,3 +47,16 @@ fuzz_replay_nsys_LDADD = $(FUZZ_REPLAY_LDADD)
 TESTS += tests/interop/test_fuzz_corpus.sh
 endif
 EXTRA_DIST += tests/interop/test_fuzz_corpus.sh
+
+# The corpus replay under ASan+UBSan (gcc's; no libFuzzer): what CI runs
+# (scripts/test.sh builds `make fuzz-asan-replay` when CI=true, and
+# tests/interop/test_fuzz_corpus.sh then requires them), so that the replay
+# finds memory errors and undefined behaviour, not only crashes.
+FUZZ_ASAN_CFLAGS = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+fuzz/asan-replay-%: $(top_srcdir)/fuzz/replay.c $(top_srcdir)/fuzz/fuzz_%.c $(FUZZ_INTEROP) schemas/libmemtrace-trace.la
+	$(AM_V_CC)$(CC) $(FUZZ_ASAN_CFLAGS) -I$(top_srcdir) -I$(top_builddir) $(CUDA_CPPFLAGS) \
+	  $(SQLITE_CFLAGS) $(JSONC_CFLAGS) $(ZLIB_CFLAGS) -o $@ $(top_srcdir)/fuzz/replay.c $(top_srcdir)/fuzz/fuzz_$*.c \
+	  $(FUZZ_INTEROP) schemas/.libs/libmemtrace-trace.a $(JSONC_LIBS) $(ZLIB_LIBS) $(SQLITE_LIBS) -lm
+fuzz-asan-replay: $(addprefix fuzz/asan-replay-,$(FUZZ_TARGETS))
+.PHONY: fuzz-asan-replay
+CLEANFILES += $(addprefix fuzz/asan-replay-,$(FUZZ_TARGETS))

@@ -46,6 +46,8 @@ struct _MtWindow {
   guint64 live_generation;
   char **script;
   int script_pos;
+  int pending;              /* what-if / recommend tasks not done: --script's wait-idle */
+  gint64 idle_deadline;     /* wait-idle: monotonic us */
   gboolean lanes_ready;
   gboolean showing_preview;   /* the chart draws the memory-only preview */
 };
@@ -657,6 +659,7 @@ static void what_if_done(GObject *src, GAsyncResult *res, gpointer data)
 {
   MtWindow *self = data;
   GError *e = NULL;
+  self->pending--;
   if (!mt_session_what_if_finish(MT_SESSION(src), res, &e)) {
     gtk_label_set_text(GTK_LABEL(self->what_if_status), e->message);
     g_error_free(e);
@@ -691,6 +694,7 @@ static void act_what_if(GSimpleAction *a, GVariant *p, gpointer w)
     g_object_unref(self);
     return;
   }
+  self->pending++;
   gtk_label_set_text(GTK_LABEL(self->what_if_status), "Replaying\xe2\x80\xa6");
 }
 
@@ -700,6 +704,7 @@ static void recommend_done(GObject *src, GAsyncResult *res, gpointer data)
   GError *e = NULL;
   size_t n = 0;
   MtPlanChoice *c = mt_session_recommend_finish(MT_SESSION(src), res, &n, &e);
+  self->pending--;
   if (!c) {
     gtk_label_set_text(GTK_LABEL(self->what_if_status), e->message);
     g_printerr("memtrace-view: %s\n", e->message);
@@ -745,8 +750,10 @@ static void act_recommend(GSimpleAction *a, GVariant *p, gpointer w)
   GError *e = NULL;
   if (mt_parse_size(text, &budget))
     g_set_error(&e, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "recommend: not a size: %s", text);
-  else if (mt_session_recommend_async(self->session, budget, 10, self->cancel, recommend_done, self, &e))
+  else if (mt_session_recommend_async(self->session, budget, 10, self->cancel, recommend_done, self, &e)) {
     g_object_ref(self);   /* for recommend_done, which runs from the main loop later */
+    self->pending++;
+  }
   if (e) {
     gtk_label_set_text(GTK_LABEL(self->what_if_status), e->message);
     g_printerr("memtrace-view: %s\n", e->message);
@@ -821,6 +828,36 @@ static void script_next(MtWindow *self, guint delay_ms)
   g_timeout_add(delay_ms, script_step, g_object_ref(self));
 }
 
+/* wait-idle MAX_MS: the next command runs once no what-if or recommend is
+ * pending and a frame has been painted after that (polled every 20 ms), so
+ * that tests wait on the window's state, not on a guess of its speed; past
+ * MAX_MS it says so on stderr and goes on. */
+static void script_after_paint(GdkFrameClock *fc, gpointer data)
+{
+  MtWindow *self = data;
+  g_signal_handlers_disconnect_by_func(fc, script_after_paint, data);
+  script_next(self, 0);
+  g_object_unref(self);
+}
+
+static gboolean script_idle_poll(gpointer data)
+{
+  MtWindow *self = data;
+  GdkFrameClock *fc = gtk_widget_get_frame_clock(GTK_WIDGET(self));
+  if (self->pending > 0 && g_get_monotonic_time() < self->idle_deadline)
+    return G_SOURCE_CONTINUE;
+  if (self->pending > 0)
+    g_printerr("memtrace-view: --script: wait-idle: %d task(s) still running at the deadline\n", self->pending);
+  if (fc) {
+    g_signal_connect(fc, "after-paint", G_CALLBACK(script_after_paint), self);   /* keeps our reference */
+    gtk_widget_queue_draw(GTK_WIDGET(self));
+  } else {
+    script_next(self, 0);
+    g_object_unref(self);
+  }
+  return G_SOURCE_REMOVE;
+}
+
 static gboolean script_step(gpointer data)
 {
   MtWindow *self = data;
@@ -837,6 +874,12 @@ static gboolean script_step(gpointer data)
     ;
   else if (!strcmp(cmd, "wait"))
     delay = arg ? (guint)atoi(arg) : 500;
+  else if (!strcmp(cmd, "wait-idle")) {
+    self->idle_deadline = g_get_monotonic_time() + (gint64)(arg ? atoi(arg) : 60000) * 1000;
+    g_timeout_add(20, script_idle_poll, self);   /* takes over our reference */
+    g_free(cmd);
+    return G_SOURCE_REMOVE;
+  }
   else if (!strcmp(cmd, "quit")) {
     GApplication *app = G_APPLICATION(gtk_window_get_application(GTK_WINDOW(self)));
     g_free(cmd);

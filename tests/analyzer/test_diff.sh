@@ -16,6 +16,7 @@ if ! [ -x "$ST" ] || ! "$MT" record --help >/dev/null 2>&1; then
   echo "1..0 # SKIP needs memtrace record and simtrain"
   exit 0
 fi
+expect_cases 8   # 2 here, 6 from the checker below (tap_from)
 # shellcheck disable=SC2086
 "$MT" record -q -o "$TMP/a" -- "$ST" $SMALL --truth "$TMP/a.json" >"$TMP/rec.log" 2>&1 &&
   "$MT" record -q -o "$TMP/b" -- "$ST" $SMALL --checkpoint all --truth "$TMP/b.json" >>"$TMP/rec.log" 2>&1 ||

@@ -16,6 +16,7 @@ if [ -z "$CHROME" ]; then
   echo "1..0 # SKIP no chromium (scripts/install-deps.sh installs it)"
   exit 0
 fi
+plan 9
 "$B/tests/unit/mktrace" basic "$W/basic.mtrace"
 "$MT" report --format html -o "$W/report.html" "$W/basic.mtrace"
 check "report.html written" test -s "$W/report.html"

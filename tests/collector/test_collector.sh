@@ -3,7 +3,8 @@
 # simulated CUDA stack (tests/sim/cuda, tests/sim/nccl, tests/sim/cublas):
 # simtrain counts equal its truth exactly per rank at world sizes 1, 2, 4;
 # the nvcc static-runtime program is captured through cuGetProcAddress;
-# 16 threads x 100k pairs lose nothing; fork, exec, _exit, SIGKILL, SIGSEGV;
+# 16 threads x 100k pairs: every call captured or counted as dropped (a
+# busy machine may drop; the totals must add up); fork, exec, _exit, SIGKILL, SIGSEGV;
 # exit status and stdout unchanged; `memtrace info` errors.
 B=${MT_BUILDDIR:-.}
 S=${MT_SRCDIR:-.}
@@ -20,6 +21,7 @@ if [ ! -e "$B/tests/sim/cuda/.libs/libcudart.so.13" ] || [ ! -x "$P" ] || [ ! -e
   echo "1..0 # SKIP the simulated CUDA runtime, the test program, the collector or python3 is missing"
   exit 0
 fi
+plan 33
 T=$(mktemp -d "${TMPDIR:-/tmp}/collector-test.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 CMP="python3 $S/tests/collector/compare_truth.py"
@@ -76,7 +78,7 @@ CASES
     sed 's/^/# /' "$T/oom.out" | tail -10
   fi
 else
-  ok "# SKIP simtrain or the simulated NCCL/cuBLAS not built"
+  skip 9 "simtrain or the simulated NCCL/cuBLAS not built"
 fi
 
 # ---- nvcc static runtime: driver only, through cuGetProcAddress -------------
@@ -95,12 +97,16 @@ else
 fi
 
 # ---- threads --------------------------------------------------------------
+# Behaviour, not speed: on an idle machine a 16 MiB buffer drops nothing, on
+# a busy one the drain may fall behind; either way every call is in the
+# trace or in its drop counters, and the program finishes.
 if timeout 200 "$M" record -q -o "$T/thr" --buffer-size 16MiB -- "$P" threads 16 100000 >"$T/thr.out" 2>&1 &&
-   "$M" info --json "$T/thr" >"$T/thr.info" && [ "$(field "$T/thr.info" 0 events.alloc)" = 1600000 ] &&
-   [ "$(field "$T/thr.info" 0 events.free)" = 1600000 ] && [ "$(field "$T/thr.info" 0 dropped.total)" = 0 ]; then
-  ok "16 threads x 100k alloc/free pairs: 3.2M events, none dropped, no deadlock"
+   "$M" info --json "$T/thr" >"$T/thr.info" &&
+   a=$(field "$T/thr.info" 0 events.alloc) && f=$(field "$T/thr.info" 0 events.free) && d=$(field "$T/thr.info" 0 dropped.total) &&
+   [ $((a + f + d)) -eq 3200000 ] && [ "$a" -gt 0 ] && [ "$f" -gt 0 ]; then
+  ok "16 threads x 100k alloc/free pairs: captured + dropped = 3.2M calls ($a allocs, $f frees, $d dropped), no deadlock"
 else
-  not_ok "16 threads x 100k alloc/free pairs: 3.2M events, none dropped, no deadlock"
+  not_ok "16 threads x 100k alloc/free pairs: captured + dropped = 3.2M calls (${a:-?} + ${f:-?} + ${d:-?})"
   sed 's/^/# /' "$T/thr.out" | tail -5
 fi
 # a tiny buffer with waiting off (MEMTRACE_FULL_WAIT_MS=0) must drop (and
@@ -149,12 +155,19 @@ fi
 "$M" record -q -o "$T/nocuda" -- "$P" nocuda >"$T/nocuda.out" 2>&1
 check "a process that never touches CUDA leaves no trace" test "$(ntraces "$T/nocuda")" = 0
 
-# SIGKILL in mid-run: the periodic commits keep the trace readable
-"$M" record -q -o "$T/kill" -- "$P" sleep 500 >"$T/kill.out" 2>&1 &
+# SIGKILL in mid-run: the periodic commits keep the trace readable.  Killed
+# once the 500 allocations are committed (polled, 60 s deadline: the drain
+# commits every 100 ms, a loaded machine may take longer); record runs
+# under timeout so that the wait has a deadline too.
+timeout -s KILL 120 "$M" record -q -o "$T/kill" -- "$P" sleep 500 >"$T/kill.out" 2>&1 &
 rec=$!
-for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do grep -q ready "$T/kill.out" 2>/dev/null && break; sleep 0.2; done
-sleep 0.4
-child=$(pgrep -P $rec | head -1)
+# (-readonly, and only once the file exists: sqlite3 would create it)
+committed() {
+  f=$(ls "$T"/kill/*.mtrace 2>/dev/null | head -n 1)
+  [ -n "$f" ] && [ "$(sqlite3 -readonly "$f" 'SELECT count(*) FROM mem_events WHERE op = 1' 2>/dev/null)" = 500 ]
+}
+poll_until 60 committed || diag "SIGKILL: 500 allocations not committed after 60 s"
+child=$(pgrep -P "$(pgrep -P $rec | head -1)" | head -1)
 [ -n "$child" ] && kill -9 "$child"
 wait $rec
 rc=$?

@@ -8,16 +8,12 @@ Prints TAP lines numbered from $TAP_START and '#count N FAILED' last."""
 import json, os, sys
 from decimal import Decimal
 
-n = int(os.environ.get("TAP_START", "1")) - 1
-failed = 0
+from taplib import plan, tap, done  # tests/python (tap_py puts it on PYTHONPATH)
 
-
-def tap(good, desc):
-    global n, failed
-    n += 1
-    failed += 0 if good else 1
-    print(("ok" if good else "not ok") + " %d - %s" % (n, desc))
-
+# what the caller asked for, decided before reading the file
+want_counters = os.environ.get("WANT_COUNTERS", "1") == "1"
+want_cats, want_nz = os.environ.get("WANT_CATEGORIES"), os.environ.get("WANT_NONZERO")
+plan(7 + (1 + (1 + bool(want_nz) if want_cats else 0) if want_counters else 0))
 
 try:
     with open(sys.argv[1]) as f:
@@ -25,7 +21,7 @@ try:
     tap(True, "valid JSON")
 except Exception as e:  # noqa
     tap(False, "valid JSON: %s" % e)
-    print("#count %d %d" % (n, failed))
+    done()
     sys.exit(0)
 ev = doc.get("traceEvents") if isinstance(doc, dict) else None
 tap(isinstance(ev, list) and len(ev) > 0, "traceEvents is a non-empty list (%d events)" % (len(ev or [])))
@@ -51,10 +47,9 @@ tap(not bad, "no overlapping slices on any track (%d slices)%s" %
     (sum(len(v) for v in tracks.values()), "" if not bad else ": %s" % (bad[:2],)))
 tap(all(e["dur"] >= 0 for e in ev if e["ph"] == "X"), "durations are not negative")
 cnt = [e for e in ev if e["ph"] == "C"]
-want_counters = os.environ.get("WANT_COUNTERS", "1") == "1"
 if want_counters:
     tap(any(e["name"].startswith("memory cuda:") for e in cnt), "memory counters (%d)" % len(cnt))
-    if os.environ.get("WANT_CATEGORIES"):
+    if want_cats:
         cats = set()
         for e in cnt:
             if e["name"] == "allocated by category":
@@ -64,7 +59,6 @@ if want_counters:
         for e in cnt:
             if e["name"] == "allocated by category":
                 nz |= {k for k, v in e["args"].items() if v > 0}
-        want_nz = os.environ.get("WANT_NONZERO")
         if want_nz:
             tap(set(want_nz.split(",")) <= nz, "categories with bytes: %s" % ",".join(sorted(nz)))
-print("#count %d %d" % (n, failed))
+done()

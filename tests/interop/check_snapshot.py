@@ -10,16 +10,16 @@ check_snapshot.py EXPORTED [ORIGINAL]
 Prints TAP lines (numbered from $TAP_START, default 1) and the count last."""
 import io, os, pickle, sys
 
-n = int(os.environ.get("TAP_START", "1")) - 1
-failed = 0
+from taplib import plan, tap, done  # tests/python (tap_py puts it on PYTHONPATH)
 
-
-def tap(good, desc):
-    global n, failed
-    n += 1
-    if not good:
-        failed += 1
-    print(("ok" if good else "not ok") + " %d - %s" % (n, desc))
+try:
+    import torch.cuda._memory_viz as mv
+    have_torch = True
+except Exception:  # noqa
+    have_torch = False
+# decided before reading the file: the original given, torch importable
+plan(8 + (4 if len(sys.argv) > 2 else 0) +
+     (3 + sum(hasattr(mv, f) for f in ("trace_plot", "segment_plot")) if have_torch else 1))
 
 
 class PlainOnly(pickle.Unpickler):
@@ -34,7 +34,7 @@ try:
     tap(True, "exported pickle loads with globals refused (plain data only)")
 except Exception as e:  # noqa
     tap(False, "exported pickle loads: %s" % e)
-    print("1..%d" % n)
+    done()
     sys.exit(1)
 
 tap(raw[:2] == b"\x80\x04", "pickle protocol 4")
@@ -76,11 +76,6 @@ if len(sys.argv) > 2:
         return []
     tap(names(orig["device_traces"]) == names(tr), "same frame names on the first entry with frames")
 
-try:
-    import torch.cuda._memory_viz as mv
-    have_torch = True
-except Exception:  # noqa
-    have_torch = False
 if have_torch:
     import torch
     st = mv.stats(segs)
@@ -94,6 +89,5 @@ if have_torch:
             html = getattr(mv, fn)(snap)
             tap(len(html) > 0, "_memory_viz.%s() renders" % fn)
 else:
-    n += 1
-    print("ok %d # SKIP torch not importable: structure checked against what _memory_viz reads" % n)
-print("#count %d %d" % (n, failed))
+    tap(True, "# SKIP torch not importable: structure checked against what _memory_viz reads")
+done()

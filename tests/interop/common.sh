@@ -1,17 +1,13 @@
-# Shared by the interop shell tests: paths, TAP helpers, skip without data.
+# Shared by the interop shell tests: paths, TAP helpers, the shared data
+# (required in CI, skipped with a reason elsewhere: tap.sh need_shared_data).
 . "${MT_SRCDIR:-.}/tests/unit/tap.sh"
 MT=${MT_BUILDDIR:-.}/memtrace
 DATA=${MT_SHARED:-}/validation/data
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/mt-interop.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
-# skip_all_without_data: the shared validation data is absent (make distcheck)
-need_data() {
-  if [ -z "${MT_SHARED:-}" ] || [ ! -d "$DATA" ]; then
-    echo "ok 1 # SKIP no shared data"
-    echo "1..1"
-    exit 0
-  fi
-}
+# need_data (after plan/expect_cases): the shared validation data, or all
+# planned cases skipped (outside CI), or a failed run (CI=true)
+need_data() { need_shared_data "$DATA"; }
 # q TRACE SQL: one value
 q() { sqlite3 -batch -noheader "$1" "$2"; }
 # eq "desc" got want

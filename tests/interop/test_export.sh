@@ -5,24 +5,19 @@
 # torch.cuda._memory_viz when a torch is installed; round trip of a real
 # snapshot: same segments, blocks and entries).
 . "${MT_SRCDIR:-.}/tests/interop/common.sh"
+# 13 cases here, and each checker's own plan (tap_py adds it)
+expect_cases 13
 need_data
 PY=
 for p in /usr/bin/python3 python3; do
   if command -v "$p" >/dev/null 2>&1 && "$p" -c 'import torch.cuda._memory_viz' >/dev/null 2>&1; then PY=$p; break; fi
 done
 [ -n "$PY" ] || PY=$(command -v python3 || true)
-if [ -z "$PY" ]; then echo "ok 1 # SKIP no python3"; echo "1..1"; exit 0; fi
+[ -n "$PY" ] || skip_all "no python3"
 C=$MT_SRCDIR/tests/interop
 
-# run_py SCRIPT ARGS...: a python checker's TAP lines, continuing our numbering
-run_py() {
-  TAP_START=$((_tap_n + 1)) "$PY" "$@" > "$TMP/py.out" 2>&1
-  grep -E '^(ok|not ok)' "$TMP/py.out"
-  set -- $(sed -n 's/^#count //p' "$TMP/py.out")
-  if [ -z "${1:-}" ]; then not_ok "checker crashed: $(tail -2 "$TMP/py.out" | tr '\n' ' ')"; return; fi
-  _tap_n=$1
-  _tap_failed=$((_tap_failed + $2))
-}
+# run_py SCRIPT ARGS...: a python checker (taplib) run by tap.sh's tap_py
+run_py() { tap_py "$PY" "$@"; }
 
 SNAP=$DATA/cs336-snapshots/bcrafton__memory_snapshot.pickle
 "$MT" import "$SNAP" -o "$TMP/b.mtrace" >/dev/null
@@ -49,13 +44,11 @@ WANT_COUNTERS=0 run_py "$C/check_perfetto.py" "$TMP/run.json" 2
 "$MT" import "$DATA/nsys-ai/GindaChen__mfu_2gpu_before.sqlite" -o "$TMP/nsys.mtrace" >/dev/null
 check "export perfetto (nsys import)" "$MT" export "$TMP/nsys.mtrace" --format perfetto -o "$TMP/nsys.json"
 WANT_COUNTERS=0 run_py "$C/check_perfetto.py" "$TMP/nsys.json" 1
-if [ -x "${MT_BUILDDIR:-.}/tests/unit/mktrace" ]; then
-  "${MT_BUILDDIR:-.}/tests/unit/mktrace" basic "$TMP/basic.mtrace" >/dev/null 2>&1
-  check "export perfetto (collector-format trace)" "$MT" export "$TMP/basic.mtrace" --format perfetto -o "$TMP/basic.json"
-  run_py "$C/check_perfetto.py" "$TMP/basic.json" 1
-  check "export torch-snapshot (collector-format trace)" "$MT" export "$TMP/basic.mtrace" --format torch-snapshot -o "$TMP/basic.pickle"
-  run_py "$C/check_snapshot.py" "$TMP/basic.pickle"
-fi
+"${MT_BUILDDIR:-.}/tests/unit/mktrace" basic "$TMP/basic.mtrace" >/dev/null 2>&1
+check "export perfetto (collector-format trace)" "$MT" export "$TMP/basic.mtrace" --format perfetto -o "$TMP/basic.json"
+run_py "$C/check_perfetto.py" "$TMP/basic.json" 1
+check "export torch-snapshot (collector-format trace)" "$MT" export "$TMP/basic.mtrace" --format torch-snapshot -o "$TMP/basic.pickle"
+run_py "$C/check_snapshot.py" "$TMP/basic.pickle"
 
 # errors: exit 2, nothing left
 "$MT" export "$TMP/missing.mtrace" --format perfetto -o "$TMP/x.json" 2>/dev/null

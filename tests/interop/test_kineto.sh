@@ -3,8 +3,12 @@
 # upstream projects assert on these files (validation/README.md), computed
 # here with SQL over the traces `memtrace import` wrote.
 . "${MT_SRCDIR:-.}/tests/interop/common.sh"
+expect_cases 24
 need_data
 H=$DATA/hta
+# and one import per other HTA file, one count per Kineto file (the data's listing)
+expect_cases $(( $(ls "$H"/*.json.gz | grep -v -c -e df_index -e nccl_parser -e trace_filter) +
+                 $(ls "$H"/*.json.gz "$DATA"/kineto-tb/*.json.gz | wc -l) ))
 
 imp() {   # imp NAME FILE...: import, report
   n=$1; shift
@@ -92,8 +96,7 @@ for f in "$H"/*.json.gz; do
   imp "$b.mtrace" "$f"
 done
 # Every Kineto file: what Python's json counts, the trace holds.
-if command -v python3 >/dev/null 2>&1; then
-  for f in "$H"/*.json.gz "$DATA"/kineto-tb/*.json.gz; do
+for f in "$H"/*.json.gz "$DATA"/kineto-tb/*.json.gz; do
     b=$(basename "$f" .json.gz)
     t=$TMP/count.mtrace
     rm -f "$t"
@@ -103,8 +106,7 @@ if command -v python3 >/dev/null 2>&1; then
           (SELECT COUNT(*) FROM api_calls) || ' ' || (SELECT COUNT(*) FROM nccl_calls) || ' ' ||
           (SELECT COUNT(*) FROM region_events WHERE label_id IS NULL)")" \
        "$(python3 "${MT_SRCDIR:-.}/tests/interop/count_kineto.py" "$f")"
-  done
-fi
+done
 eq "ns_resolution: ns timestamps kept" \
    "$(q "$TMP/facebookresearch__ns_resolution_trace_rank-0.Apr_03_18_51_38.1102.pt.trace.mtrace" \
        "SELECT COUNT(*) > 0 FROM kernels WHERE gpu_start % 1000 != 0")" 1

@@ -2,6 +2,7 @@
 # PyTorch memory snapshots (validation/data/cs336-snapshots): import, then
 # replay the imported events and compare with the state the dump recorded.
 . "${MT_SRCDIR:-.}/tests/interop/common.sh"
+plan 30   # 10 per snapshot
 need_data
 S=$DATA/cs336-snapshots
 

@@ -1,10 +1,11 @@
 """check_compile.py RUNDIR EXPECTED.json: the trace of train_compile.py.  TAP."""
 import glob, json, sqlite3, sys
 from collections import Counter
-from taplib import tap, done
+from taplib import plan, tap, done
 
 run, exp = sys.argv[1], json.load(open(sys.argv[2]))
 steps = exp["steps"]
+plan(5)
 tap(exp["finite"], "the compiled model trained (finite losses)")
 traces = glob.glob(run + "/*.mtrace")
 tap(len(traces) == 1, "one trace: inductor's compile subprocesses captured nothing and left none", traces)

@@ -3,10 +3,12 @@ run (DDP, FSDP2) against what each worker wrote about itself.  TAP."""
 import glob, json, os, sqlite3, sys
 from collections import Counter
 
-from taplib import tap, done
+from taplib import plan, tap, done
 
 
 run, prefix = sys.argv[1], sys.argv[2]
+# train_dist.py runs under torchrun --nproc_per_node 2: 2 + 3 per worker
+plan(2 + 3 * 2)
 exp = [json.load(open(f)) for f in sorted(glob.glob(prefix + ".*"))]
 world = exp[0]["world"] if exp else 0
 tap(len(exp) == world >= 2, "every worker finished (%d of world %d)" % (len(exp), world))

@@ -8,7 +8,9 @@ activations (made in forward, freed in backward) against torch's autograd
 graph analysis within 1%; what torch leaves uncategorised memtrace calls
 temporary.  TAP."""
 import json, os, subprocess, sys
-from taplib import tap, done
+from taplib import plan, tap, done
+
+plan(6)
 
 mt = os.path.join(os.environ.get("MT_BUILDDIR", "."), "memtrace")
 peak = lambda path: json.loads(subprocess.run([mt, "report", "--format", "json", path], check=True,

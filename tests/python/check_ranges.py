@@ -3,9 +3,10 @@ under the bootstrap against what the model definition implies.  TAP."""
 import json, os, sqlite3, sys
 from collections import Counter
 
-from taplib import tap, done
+from taplib import plan, tap, done
 
 
+plan(10)
 db = sqlite3.connect(sys.argv[1])
 exp = json.load(open(sys.argv[2]))
 rows = db.execute("""SELECT r.ts, r.te, s.value, d.value FROM ranges r JOIN strings s ON s.id = r.name_id

@@ -2,9 +2,11 @@
 run against the numbers torch gave about itself.  TAP."""
 import glob, json, os, sqlite3, subprocess, sys
 from collections import Counter
-from taplib import tap, done
+from taplib import plan, tap, done
 
 run, exp = sys.argv[1], json.load(open(sys.argv[2]))
+# from torch's own account of the run: its backend, whether it raised an OOM
+plan(3 + (3 if exp["backend"] == "cudaMallocAsync" else 5) + (2 if exp.get("oom") is not None else 0))
 mt = os.path.join(os.environ.get("MT_BUILDDIR", "."), "memtrace")
 rep = json.loads(subprocess.run([mt, "report", "--format", "json", run], check=True, capture_output=True).stdout)
 r = rep["ranks"][0]
@@ -20,6 +22,14 @@ if exp["backend"] == "cudaMallocAsync":
     tap(0 <= d < exp["max_memory_allocated"] // 1000,
         "peak allocated %d = torch.cuda.max_memory_allocated() %d less the pool's rounding (%d B)"
         % (peak["allocated_bytes"], exp["max_memory_allocated"], d))
+    # unlabelled torch tensors (no allocator stream, so no identities): the
+    # category rules alone, against torch's own count of its model state
+    tap(not any(cats.get(c) for c in ("parameter", "gradient", "optimizer_state")),
+        "unlabelled blocks: no identity category (no rule may guess one)", {c: cats.get(c) for c in cats if cats.get(c)})
+    ms = exp["parameter"] + exp["gradient"] + exp["optimizer_state"]
+    tap(abs(cats.get("other", 0) - ms) <= exp["max_memory_allocated"] // 100,
+        "unlabelled: the persistent rule files torch's parameters, gradients and optimizer state (%d B) as other "
+        "(within 1%% of the peak)" % ms, cats.get("other"))
 else:
     tap(peak["allocated_bytes"] == exp["max_memory_allocated"],
         "tensor-level peak == torch.cuda.max_memory_allocated() (%d)" % exp["max_memory_allocated"], peak["allocated_bytes"])

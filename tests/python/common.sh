@@ -32,11 +32,3 @@ torch_pys() {
   done
 }
 torch_version() { "$1" -c "import torch; print(torch.__version__)"; }
-# Runs python SCRIPT... with TAP numbering continued; appends its lines.
-tap_py() {
-  out=$(TAP_START=$((_tap_n + 1)) "$@" 2>"$TMP/py.err")
-  printf '%s\n' "$out" | grep -v '^#count'
-  c=$(printf '%s\n' "$out" | sed -n 's/^#count //p')
-  if [ -z "$c" ]; then not_ok "python check crashed: $(tail -n 3 "$TMP/py.err" | tr '\n' ' ')"; return; fi
-  _tap_n=${c% *}; _tap_failed=$((_tap_failed + ${c#* }))
-}

@@ -59,7 +59,9 @@ if mode == "feed":
     sys.exit(0)
 
 # check
-from taplib import tap, done
+from taplib import plan, tap, done
+
+plan(7)
 
 
 name = os.path.basename(snap_path)

@@ -74,7 +74,9 @@ if sys.argv[1] == "feed":
     _native.meta("test.relabels", str(ch.relabels))
     sys.exit(0)
 
-from taplib import tap, done
+from taplib import plan, tap, done
+
+plan(11 + (5 if len(sys.argv) > 3 and sys.argv[3] == "stacks" else 1))
 
 
 db = sqlite3.connect(sys.argv[2])

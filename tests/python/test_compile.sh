@@ -6,10 +6,11 @@
 export MEMTRACE_PYTHON_DIR=$(cd "$SRC/collector/python" && pwd -P)
 pys=$(torch_pys 2.3)
 if [ -z "$pys" ]; then
-  ok "# SKIP torch.compile needs torch >= 2.3 (sh scripts/install-torch.sh)"
-  done_testing; exit
+  expect_cases 1
+  skip_all "torch.compile needs torch >= 2.3 (sh scripts/install-torch.sh)"
 fi
 for py in $pys; do
+  expect_cases 1   # and check_compile's plan (tap_py)
   v=$(torch_version "$py"); d=$TMP/compile-$v
   export TAP_PREFIX="torch $v compile: "
   if TORCHINDUCTOR_CACHE_DIR=$TMP/inductor "$MT" record -o "$d" -- "$py" "$SRC/tests/python/train_compile.py" \

@@ -8,6 +8,7 @@
 export MEMTRACE_PYTHON_DIR=$(cd "$SRC/collector/python" && pwd -P)
 run_dist() { # PY MODE
   py=$1; mode=$2; v=$(torch_version "$py"); d=$TMP/$mode-$v
+  expect_cases 3   # and check_dist's plan (tap_py)
   export TAP_PREFIX="torch $v $mode: "
   # --redirects/--tee given explicitly: torch 1.13's torchrun cannot parse
   # its own default ("0") on Python 3.11 (enum.Flag iteration changed)
@@ -30,10 +31,10 @@ for py in $(torch_pys); do
   run_dist "$py" ddp
   n=$((n + 1))
 done
-[ $n -gt 0 ] || ok "# SKIP no torch with gloo (python3-torch)"
+[ $n -gt 0 ] || { expect_cases 1; ok "# SKIP no torch with gloo (python3-torch)"; }
 if [ -n "$(torch_pys 2.6)" ]; then
   for py in $(torch_pys 2.6); do run_dist "$py" fsdp2; done
 else
-  ok "# SKIP FSDP2 needs torch >= 2.6 (sh scripts/install-torch.sh)"
+  expect_cases 1; ok "# SKIP FSDP2 needs torch >= 2.6 (sh scripts/install-torch.sh)"
 fi
 done_testing

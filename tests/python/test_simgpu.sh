@@ -29,8 +29,8 @@ for py in $(torch_pys 2.0); do
   fi
 done
 if [ -z "$pys" ]; then
-  ok "# SKIP no CUDA 13 build of torch >= 2.0 (sh scripts/install-torch.sh)"
-  done_testing; exit
+  expect_cases 1
+  skip_all "no CUDA 13 build of torch >= 2.0 (sh scripts/install-torch.sh)"
 fi
 export MT_SIM_DEVICES=1
 run_sim() { # PY LABEL ALLOC_CONF [OOM_BYTES]
@@ -46,6 +46,8 @@ run_sim() { # PY LABEL ALLOC_CONF [OOM_BYTES]
   unset TAP_PREFIX
 }
 for py in $pys; do
+  # 19 cases of this script per torch, and its checkers' own plans (tap_py)
+  expect_cases 19
   run_sim "$py" default ""
   run_sim "$py" expandable "expandable_segments:True"
   run_sim "$py" async "backend:cudaMallocAsync"
@@ -99,6 +101,7 @@ PY
   MT_TEST_PROFILE=$TMP/timeline.raw.json.gz run_sim "$py" profiled ""
   export TAP_PREFIX="torch $(torch_version "$py") on $WHERE, vs torch.profiler: "
   if "$MT" import --format memory-timeline "$TMP/timeline.raw.json.gz" -o "$TMP/timeline.mtrace" >/dev/null 2>"$TMP/err"; then
+    ok "${TAP_PREFIX}memory timeline imported"
     tap_py "$py" "$SRC/tests/python/check_profiler.py" "$TMP/sim-$v-profiled" "$TMP/timeline.mtrace"
   else
     not_ok "${TAP_PREFIX}import of the memory timeline: $(cat "$TMP/err")"
@@ -122,22 +125,44 @@ for p in json.load(sys.stdin)['plans']:
     pred=$("$MT" replay "$d" --checkpoint "$plan" --format json | "$py" -c "
 import json, sys; p = json.load(sys.stdin)['predicted']; print(p['peak_allocated_bytes'], p['peak_reserved_bytes'])")
     arg=$plan; [ "$plan" = every:2 ] && arg=layers:0,2,4,6
-    LD_LIBRARY_PATH=$LDP "$py" "$SRC/tests/python/ckpt_simgpu.py" "$TMP/ck.json" 3 "$arg" 2>"$TMP/err"
-    meas=$("$py" -c "import json; d = json.load(open('$TMP/ck.json')); print(d['max_memory_allocated'], d['max_memory_reserved'])")
+    # a fresh measurement per plan: a run that fails must not leave the
+    # previous plan's numbers to be compared
+    rm -f "$TMP/ck.json"
+    LD_LIBRARY_PATH=$LDP "$py" "$SRC/tests/python/ckpt_simgpu.py" "$TMP/ck.json" 3 "$arg" 2>"$TMP/err" ||
+      diag "ckpt_simgpu.py $arg failed: $(tail -n 2 "$TMP/err")"
+    meas=$("$py" -c "import json; d = json.load(open('$TMP/ck.json')); print(d['max_memory_allocated'], d['max_memory_reserved'])" 2>/dev/null)
     what="predicted with --checkpoint $plan$([ "$plan" = "$rec" ] && echo " (recommend's first checkpoint-only plan for 70 MiB)") vs torch.utils.checkpoint on those blocks: allocated, reserved ($pred vs $meas)"
-    # the goal is 1%; where the last block is checkpointed the replay keeps
-    # one 2 MiB activation longer than torch does (docs/REPLAY.md)
-    todo=""; [ "$plan" = all ] && todo=" # TODO recomputed tensors freed at their last use inside the backward node (torch) vs at the original's free (replay)"
-    if "$py" -c "import sys; p, m = [list(map(int, x.split())) for x in sys.argv[1:3]]; sys.exit(not all(abs(a - b) <= b // 100 for a, b in zip(p, m)))" "$pred" "$meas"; then
-      ok "$what within 1%$todo"
-    else
-      not_ok "$what$todo"
-    fi
-    if [ "$plan" = "$rec" ]; then
-      set -- $meas
-      [ "$2" -le $((70 << 20)) ] && ok "the recommended plan fits 70 MiB in torch (reserved $2)" || not_ok "the recommended plan does not fit in torch: reserved $2"
-    fi
+    # the goal is 1%.  Where the last block is checkpointed (all) the replay
+    # keeps one 2 MiB activation longer than torch does, reserved exact
+    # (docs/REPLAY.md): that gap exactly is a TODO; any other miss fails.
+    verdict=$("$py" -c "
+import sys
+try:
+    p, m = [list(map(int, x.split())) for x in sys.argv[1:3]]
+except ValueError:
+    p = m = []
+if len(p) != 2 or len(m) != 2:
+    print('missing')      # no prediction or no measurement: never 'within 1%'
+elif all(abs(a - b) <= b // 100 for a, b in zip(p, m)):
+    print('within')
+elif sys.argv[3] == 'all' and p[0] - m[0] == 2 << 20 and p[1] == m[1]:
+    print('gap')
+else:
+    print('off')" "$pred" "$meas" "$plan")
+    case $verdict in
+      within) ok "$what within 1%";;
+      gap) not_ok "$what # TODO one 2 MiB recomputed activation freed at its last use inside the backward node (torch) vs at the original's free (replay), docs/REPLAY.md";;
+      missing) not_ok "$what: no prediction or no measurement";;
+      *) not_ok "$what: off by more than 1% (and not the documented 2 MiB gap)";;
+    esac
+    [ "$plan" = "$rec" ] && rec_meas=$meas
   done
+  # once, whatever recommend offered (no plan is a failure, not a missing case)
+  set -- ${rec_meas:-}
+  if [ -z "$rec" ] || [ -z "${2:-}" ]; then not_ok "recommend offered no checkpoint-only plan for 70 MiB, or it was not measured ($rec)"
+  elif [ "$2" -le $((70 << 20)) ]; then ok "the recommended plan ($rec) fits 70 MiB in torch (reserved $2)"
+  else not_ok "the recommended plan ($rec) does not fit in torch: reserved $2"; fi
+  rec_meas=""
   # a checkpointed run recorded: non-reentrant checkpoint stops its recompute
   # by raising inside the forward (early stop); every range still closes
   d=$TMP/sim-$v-ckpt-all

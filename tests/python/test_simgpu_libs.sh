@@ -11,7 +11,7 @@ B=${MT_BUILDDIR:-.}
 SIMLIBS=""
 for d in cublas/libcublas.so.13 cublaslt/libcublasLt.so.13 cudnn/libcudnn.so.9 cuda/libcudart.so.13; do
   if [ ! -f "$B/tests/sim/${d%/*}/.libs/${d#*/}" ]; then
-    ok "# SKIP the simulated ${d#*/} is not built (needs nvcc)"; done_testing; exit
+    expect_cases 1; skip_all "the simulated ${d#*/} is not built (needs nvcc)"
   fi
   SIMLIBS="$SIMLIBS${SIMLIBS:+:}$(cd "$B/tests/sim/${d%/*}/.libs" && pwd -P)"
 done
@@ -21,13 +21,14 @@ for py in $(torch_pys 2.0); do
   "$py" -c "import sys, torch; sys.exit(not (torch.version.cuda or '').startswith('13.'))" 2>/dev/null && pys="$pys $py"
 done
 if [ -z "$pys" ]; then
-  ok "# SKIP no CUDA 13 build of torch >= 2.0 (sh scripts/install-torch.sh)"
-  done_testing; exit
+  expect_cases 1; skip_all "no CUDA 13 build of torch >= 2.0 (sh scripts/install-torch.sh)"
 fi
 export MT_SIM_DEVICES=1
 unset CUBLAS_WORKSPACE_CONFIG CUBLASLT_WORKSPACE_SIZE MT_SIM_DEVICE_MEMORY
 for py in $pys; do
   v=$(torch_version "$py")
+  # 4 training runs (and check_nanogpt's plan each, tap_py), 3 zoo models
+  expect_cases 7
   for cfg in "gpt fp32" "gpt bf16" "conv fp32" "conv bf16"; do
     set -- $cfg
     d=$TMP/libs-$1-$2
@@ -45,7 +46,7 @@ for py in $pys; do
   # shapes with nn.Linear, its bf16 autocast (cuBLAS, cuBLASLt, cuDNN SDPA)
   zoo=${MT_ZOO:-${MT_SHARED:-$SRC/../shared}/workloads/train_zoo.py}
   if [ ! -f "$zoo" ]; then
-    ok "# SKIP no train_zoo.py at $zoo (set MT_ZOO)"
+    skip 3 "no train_zoo.py at $zoo (set MT_ZOO)"
     continue
   fi
   for m in vit bert pairformer; do

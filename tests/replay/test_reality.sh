@@ -34,6 +34,10 @@ have_record=0
 have_sim=0
 [ -x "$ST" ] && have_sim=1
 
+# the plan: one case per configuration; two per budget (recommend's first
+# plan, and its DP checkpoint placement when it is another plan)
+expect_cases $(( $(echo "$CONFIGS" | wc -l) + 3 * 2 ))
+
 peak() { # truth.json field -> max over ranks
   python3 -c 'import json,sys
 d=json.load(open(sys.argv[1])); r=d.get("ranks",[d])
@@ -57,7 +61,7 @@ echo "$CONFIGS" | while IFS='|' read -r name rec tech; do
     --truth "$TMP/truth.$name.json" >/dev/null 2>&1 || { echo "not ok - $name: simtrain failed"; continue; }
   "$MT" replay "$run" $tech --format json >"$TMP/pred.$name.json" 2>"$TMP/pred.$name.err" ||
     { echo "not ok - $name: replay failed: $(head -1 "$TMP/pred.$name.err")"; continue; }
-  python3 - "$TMP/pred.$name.json" "$TMP/truth.$name.json" "$name" <<'PY'
+  python3 - "$TMP/pred.$name.json" "$TMP/truth.$name.json" "$name" 2>"$TMP/chk.$name.err" <<'PY' ||
 import json, sys
 p = json.load(open(sys.argv[1]))["predicted"]
 d = json.load(open(sys.argv[2])); r = d.get("ranks", [d])
@@ -67,6 +71,7 @@ ok = abs(ea) <= 3 and abs(er) <= 3
 print("%s - %s: allocated %+.2f%% (pred %d, truth %d), reserved %+.2f%% (pred %d, truth %d)" %
       ("ok" if ok else "not ok", sys.argv[3], ea, p["peak_allocated_bytes"], ta, er, p["peak_reserved_bytes"], tr))
 PY
+  echo "not ok - $name: the checker crashed: $(tail -n 2 "$TMP/chk.$name.err" | tr '\n' ' ')"
 done > "$TMP/out"
 
 # A plan `memtrace recommend --budget B` ranks first (and its DP checkpoint
@@ -76,25 +81,36 @@ done > "$TMP/out"
 for pct in 85 65 50; do
   if [ $have_record = 0 ] || [ $have_sim = 0 ]; then
     echo "ok - recommend-$pct: # SKIP needs memtrace record and simtrain"
+    echo "ok - recommend-$pct: checkpoint placement # SKIP needs memtrace record and simtrain"
     continue
   fi
   run="$TMP/run.ckpt-all"  # the technique-free world-1 recording made above
-  if [ ! -d "$run" ]; then echo "not ok - recommend-$pct: no recording"; continue; fi
+  if [ ! -d "$run" ]; then echo "not ok - recommend-$pct: no recording"; echo "not ok - recommend-$pct: no recording"; continue; fi
   base=$("$MT" replay "$run" --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["baseline"]["peak_reserved_bytes"])')
   B=$((base * pct / 100))
   "$MT" recommend "$run" --budget "$B" --format json >"$TMP/rec.$pct.json" 2>"$TMP/rec.$pct.err" ||
-    { echo "not ok - recommend-$pct: recommend failed: $(head -1 "$TMP/rec.$pct.err")"; continue; }
-  python3 - "$TMP/rec.$pct.json" >"$TMP/plans.$pct" <<'PY'
+    { echo "not ok - recommend-$pct: recommend failed: $(head -1 "$TMP/rec.$pct.err")"; echo "not ok - recommend-$pct: (recommend failed)"; continue; }
+  # two lines: the first fitting plan, the first DP placement (layers:) unless
+  # it is the same plan; a missing one is a "not ok"/"SKIP" line, not nothing
+  python3 - "$TMP/rec.$pct.json" "$pct" "$B" >"$TMP/plans.$pct" 2>"$TMP/plans.$pct.err" <<'PY' ||
 import json, sys
-d = json.load(open(sys.argv[1]))
+d = json.load(open(sys.argv[1])); pct, B = sys.argv[2], sys.argv[3]
 fit = [p for p in d["plans"] if p["fits"] and p.get("verified_by_replay")]
-out = fit[:1] + [p for p in fit if "layers:" in p["options"]][:1]
-out = [p for i, p in enumerate(out) if p["options"] not in [q["options"] for q in out[:i]]]
-for p in out:
-    print("%s|%d" % (p["options"], p["peak_reserved_bytes"]))
+lay = [p for p in fit if "layers:" in p["options"]][:1]
+if not fit:
+    print("not ok - recommend-%s: no fitting plan for %s bytes" % (pct, B))
+else:
+    print("%s|%d" % (fit[0]["options"], fit[0]["peak_reserved_bytes"]))
+if not lay:
+    print("ok - recommend-%s: checkpoint placement # SKIP recommend offers no layers: plan for %s bytes" % (pct, B))
+elif fit and lay[0]["options"] == fit[0]["options"]:
+    print("ok - recommend-%s: the first plan is the checkpoint placement (checked above)" % pct)
+else:
+    print("%s|%d" % (lay[0]["options"], lay[0]["peak_reserved_bytes"]))
 PY
-  if [ ! -s "$TMP/plans.$pct" ]; then echo "not ok - recommend-$pct: no fitting plan for $B bytes"; continue; fi
+  { echo "not ok - recommend-$pct: reading the plans crashed: $(tail -n 1 "$TMP/plans.$pct.err")"; echo "not ok - recommend-$pct: (crashed)"; continue; }
   while IFS='|' read -r plan predr; do
+    case "$plan" in "ok - "*|"not ok - "*) echo "$plan"; continue;; esac
     t="$TMP/truth.rec.$pct.json"
     rm -f "$t"
     MT_SIM_DEVICE_MEMORY=$B "$ST" $SMALL --world 1 $plan --truth "$t" >/dev/null 2>&1
@@ -113,11 +129,5 @@ print("%s - recommend-%s%%: '%s' in simtrain on a %d-byte device: exit %d, peak 
 PY
   done < "$TMP/plans.$pct"
 done >> "$TMP/out"
-n=0; fail=0
-while read -r line; do
-  n=$((n + 1))
-  case "$line" in "not ok"*) fail=$((fail + 1));; esac
-  echo "$line" | sed "s/^\(not ok\|ok\) - /\1 $n - /"
-done < "$TMP/out"
-echo "1..$n"
-[ $fail -eq 0 ]
+tap_lines < "$TMP/out"
+done_testing

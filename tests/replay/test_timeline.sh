@@ -1,83 +1,90 @@
 #!/bin/sh
-# The predicted timeline of `memtrace replay --timeline N` against the
-# recorded one: simtrain recorded with no technique (one rank; cuBLAS's
-# workspace is an allocation of its own), replayed with no technique
-# through the caching model, sampled at 1 ns (N = span + 1), then read at the
-# sample times of the report's timeline (libmemtrace-analysis's, made from the
-# trace's memory events, not by the replay).  Ground truth: the report.
-#  * allocated: equal at every recorded sample;
-#  * reserved: equal, or (a known difference) the recording already holds the
-#    segment its next allocation needs: the collector records the segment's
-#    cudaMalloc before the block is registered, the replay reserves both at
-#    the block's allocation; so the recorded value is the replay's state
-#    after its next event;
-#  * maxima over (t_{i-1}, t_i]: equal where the replay has events there;
-#    elsewhere the recording's bucket holds only segment events or none
-#    (0 or the state); reserved's may hold the segment of the next
-#    allocation, as above;
-#  * the peaks: max(allocated_max), max(reserved_max) are the replay's.
+# The predicted timeline of `memtrace replay --timeline N` against ground
+# truth the replay did not compute: simtrain's truth file (its own account
+# of every tensor: bytes, allocation and free time; its peaks and the bytes
+# held at the end).  simtrain recorded with no technique (one rank; cuBLAS's
+# workspace is an allocation of its own), replayed with no technique through
+# the caching model, sampled at 1 ns (N = span + 1):
+#  1. allocated: the sequence of values it takes (a staircase; the trace's
+#     clock and simtrain's differ by the collector's own ns, so the order of
+#     the steps is compared, not their times) equals the truth's, the sum of
+#     its live tensors after each allocation and free in time order;
+#  2-3. max(allocated_max), max(reserved_max) are the truth's peaks;
+#  4. the last sample is the truth's bytes held at the end (both);
+#  5. reserved never below allocated;
+#  6. a cross-check, not ground truth: the report's timeline (the analyzer's,
+#     made from the same trace) agrees at its samples (allocated) -- two
+#     readers of one trace that must not drift apart.
 # The raw model is not used: its allocated are the requests rounded to 512 B,
-# the recording's the caching allocator's blocks.
+# the caching allocator's blocks are the truth's bytes.
 MT_TEST_NAME=timeline
 . "${MT_SRCDIR:-.}/tests/sim/simtrain/testenv.sh"
-echo "1..5"
+plan 6
 if ! [ -x "$ST" ] || ! "$MT" record --help >/dev/null 2>&1; then
-  for i in 1 2 3 4 5; do echo "ok $i # SKIP needs memtrace record and simtrain"; done
-  exit 0
+  skip_all "needs memtrace record and simtrain"
 fi
 run="$TMP/run"
 "$MT" record -o "$run" -- "$ST" --layers 2 --hidden 128 --heads 4 --seq 128 --batch 2 --steps 2 --world 1 \
-  >"$TMP/rec.log" 2>&1 || { echo "Bail out! recording failed"; exit 1; }
+  --truth-tensors all --truth "$TMP/truth.json" >"$TMP/rec.log" 2>&1 || { echo "Bail out! recording failed"; exit 1; }
 "$MT" report --format json "$run" >"$TMP/report.json" || { echo "Bail out! report failed"; exit 1; }
 span=$("$MT" replay "$run" --timeline 2 --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["timeline"]["dt_ns"])')
 "$MT" replay "$run" --timeline $((span + 1)) --format json >"$TMP/pred.json" || { echo "Bail out! replay failed"; exit 1; }
-python3 - "$TMP/report.json" "$TMP/pred.json" <<'PY'
+python3 - "$TMP/report.json" "$TMP/pred.json" "$TMP/truth.json" >"$TMP/out" 2>"$TMP/chk.err" <<'PY' ||
 import json, sys
 rep = json.load(open(sys.argv[1]))
 pred = json.load(open(sys.argv[2]))
+truth = json.load(open(sys.argv[3]))["ranks"][0]
+P = pred["timeline"]
+n = len(P["allocated"])
+assert P["dt_ns"] == 1, P["dt_ns"]
+
+def check(num, what, bad, detail=""):
+    print("%s - %s%s" % ("not ok" if bad else "ok", what, detail if not bad else ": " + str(bad)[:300]))
+
+def steps(v):  # the values a staircase takes, each once per run of equal values
+    out = []
+    for x in v:
+        if not out or out[-1] != x:
+            out.append(x)
+    return out
+
+# the truth's staircase: every allocation (+) and free (-) in time order
+ev = []
+for t in truth["tensors"]:
+    ev.append((t["alloc_ns"], 1, t["bytes"]))
+    if t["free_ns"] >= 0:
+        ev.append((t["free_ns"], 0, -t["bytes"]))
+ev.sort()
+live, want = 0, [0]
+for _, _, b in ev:
+    live += b
+    want.append(live)
+want = steps(want)
+got = steps([0] + P["allocated"])
+first = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+check(1, "allocated takes the truth's values, in its order (%d steps)" % len(want),
+      [] if got == want else [("first difference at step", first, got[first:first + 3], want[first:first + 3]),
+                              ("lengths", len(got), len(want))])
+check(2, "max(allocated_max) is the truth's peak allocated",
+      [] if max(P["allocated_max"]) == truth["peak_allocated_bytes"] else [(max(P["allocated_max"]), truth["peak_allocated_bytes"])],
+      " (%d)" % truth["peak_allocated_bytes"])
+check(3, "max(reserved_max) is the truth's peak reserved",
+      [] if max(P["reserved_max"]) == truth["peak_reserved_bytes"] else [(max(P["reserved_max"]), truth["peak_reserved_bytes"])],
+      " (%d)" % truth["peak_reserved_bytes"])
+end = (P["allocated"][-1], P["reserved"][-1])
+check(4, "the last sample holds the truth's bytes at the end (allocated, reserved)",
+      [] if end == (truth["final_allocated_bytes"], truth["final_reserved_bytes"]) else
+      [(end, (truth["final_allocated_bytes"], truth["final_reserved_bytes"]))])
+check(5, "reserved never below allocated", [i for i in range(n) if P["reserved"][i] < P["allocated"][i]][:5])
+# 6: the report's timeline at its samples (see the header: a cross-check)
 rk = [r for r in rep["ranks"] if r["rank"] == pred["rank"]][0]
 R = rk["timeline"]
 T0, DT, N = R["t0_ns"] - rk["start_ns"], R["dt_ns"], len(R["allocated"])
-P = pred["timeline"]
-t0, n = P["t0_ns"], len(P["allocated"])
-assert P["dt_ns"] == 1, P["dt_ns"]
-
-def at(k, t):  # the replay's state at relative time t
-    return 0 if t < t0 else P[k][min(t - t0, n - 1)]
-
-def bucket(k, j):  # the replay's maximum over (T_{j-1}, T_j], None without events there
-    lo = 0 if j == 0 else max(T0 + (j - 1) * DT + 1 - t0, 0)
-    hi = min(T0 + j * DT - t0, n - 1)
-    v = [x for x in P[k][lo:hi + 1] if x] if hi >= lo else []
-    return max(v) if v else None
-
-def after_next(k, t):  # the replay's state after its first event later than t
-    i = max(t + 1 - t0, 0)
-    while i < n and not P["allocated_max"][i] and not P["reserved_max"][i]:
-        i += 1
-    return P[k][min(i, n - 1)]
-
-def check(num, what, bad):
-    print("%s %d - %s (%d of %d samples differ%s)" % ("not ok" if bad else "ok", num, what, len(bad), N,
-          (": first " + str(bad[:3])) if bad else ""))
-
-check(1, "allocated equals the recorded timeline at its samples",
-      [(j, at("allocated", T0 + j * DT), R["allocated"][j]) for j in range(N)
-       if at("allocated", T0 + j * DT) != R["allocated"][j]])
-check(2, "reserved equals the recorded timeline, or its state after its next allocation (segment mapped first)",
-      [(j, at("reserved", T0 + j * DT), R["reserved"][j]) for j in range(N)
-       if R["reserved"][j] not in (at("reserved", T0 + j * DT), after_next("reserved", T0 + j * DT))])
-bad = []
-for k in ("allocated", "reserved"):
-    for j in range(N):
-        b, r = bucket(k + "_max", j), R[k + "_max"][j]
-        seg = after_next(k, T0 + j * DT) if k == "reserved" else None  # a segment mapped for the next one
-        if (b is not None and r not in (b, seg)) or (b is None and r not in (0, R[k][j], seg)):
-            bad.append((k, j, b, r))
-check(3, "maxima between samples equal the recorded ones where the replay has events", bad)
-pk = pred["predicted"]
-check(4, "max(allocated_max) is the predicted peak allocated, max(reserved_max) the peak reserved",
-      [x for x in [(max(P["allocated_max"]), pk["peak_allocated_bytes"]), (max(P["reserved_max"]), pk["peak_reserved_bytes"])]
-       if x[0] != x[1]])
-check(5, "reserved never below allocated", [i for i in range(n) if P["reserved"][i] < P["allocated"][i]])
+t0 = P["t0_ns"]
+at = lambda k, t: 0 if t < t0 else P[k][min(t - t0, n - 1)]
+check(6, "cross-check: allocated equals the report's timeline at its %d samples" % N,
+      [(j, at("allocated", T0 + j * DT), R["allocated"][j]) for j in range(N) if at("allocated", T0 + j * DT) != R["allocated"][j]][:3])
 PY
+  echo "not ok - the checker crashed: $(tail -n 2 "$TMP/chk.err" | tr '\n' ' ')" >>"$TMP/out"
+tap_lines <"$TMP/out"
+done_testing

@@ -11,6 +11,7 @@ CUDA_DIR=$(sed -n 's/^CUDA_DIR = //p' "$B/Makefile" 2>/dev/null)
 CUDA_DIR=${CUDA_DIR:-/usr/local/cuda}
 W=$(mktemp -d "${TMPDIR:-/tmp}/mt-stubs.XXXXXX")
 trap 'rm -rf "$W"' EXIT
+plan 9   # 3 per library
 PYC=""
 for p in python3 /usr/bin/python3; do
   "$p" -c "import pycparser" 2>/dev/null && { PYC=$p; break; }
@@ -37,7 +38,7 @@ check_lib() {
   fi
   real=$CUDA_DIR/lib64/$lib sim=$B/tests/sim/$dir/.libs/$lib
   if [ ! -f "$real" ] || [ ! -f "$sim" ]; then
-    ok "# SKIP $lib: the real ($real) or the simulated one is missing"
+    skip 2 "$lib: the real ($real) or the simulated one is missing"
     return
   fi
   # declared: every function name of the headers, as the stubs list them

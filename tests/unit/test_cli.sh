@@ -8,7 +8,7 @@ S=${MT_SRCDIR:-.}
 MT=$B/memtrace
 W=$(mktemp -d /tmp/mt-cli-XXXXXX)
 trap 'rm -rf "$W"' EXIT
-
+plan 35
 
 check "--help exits 0 and lists dump" sh -c "'$MT' --help | grep -q '^  dump '"
 check "--version names the version" sh -c "'$MT' --version | grep -q '^memtrace [0-9]'"
@@ -21,7 +21,13 @@ for c in $("$MT" --help | sed -n '/^Commands:/,/^$/p' | sed -n 's/^  \([a-z][a-z
   grep -q "^\.SS $c\$" "$S/docs/man/memtrace.1" || missing="$missing $c"
 done
 if [ -z "$missing" ]; then ok "the man page has a section for every command"; else not_ok "man page lacks:$missing (run make man)"; fi
-expect_fail 2 "no arguments is a usage error" "" sh -c "'$MT' 2>&1 >/dev/null | head -1 >&2; exit 2"
+# no arguments: the usage (several lines) on stderr, exit 2, nothing on stdout
+"$MT" >"$W/out" 2>"$W/err"; rc=$?
+if [ $rc -eq 2 ] && [ ! -s "$W/out" ] && head -n 1 "$W/err" | grep -q '^Usage: memtrace '; then
+  ok "no arguments is a usage error (exit 2, the usage on stderr)"
+else
+  not_ok "no arguments: exit $rc, stdout $(wc -c <"$W/out") bytes, stderr starts: $(head -n 1 "$W/err")"
+fi
 expect_fail 2 "unknown command" "unknown command 'frobnicate'" "$MT" frobnicate
 expect_fail 2 "unknown global option" "unknown option '--frobnicate'" "$MT" --frobnicate
 expect_fail 2 "unknown dump option" "unknown option '--bogus'" "$MT" dump --bogus x

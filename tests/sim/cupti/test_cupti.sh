@@ -17,6 +17,7 @@ if [ ! -e "$B/tests/sim/cupti/.libs/libcupti.so.13" ] || [ ! -e "$MEMTRACE_COLLE
   echo "1..0 # SKIP the CUPTI stand-in, the collector, the test program, the simulated runtime or python3 is missing"
   exit 0
 fi
+plan 13   # 9 of them with simtrain
 T=$(mktemp -d "${TMPDIR:-/tmp}/cupti-test.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 CK="python3 $S/tests/sim/cupti/check_gpu.py"
@@ -103,7 +104,7 @@ print(tot == sum(k['gpu_ns'] for k in r['kernels']) == r['overlap']['compute_gpu
   done
   check "simtrain world 2: both ranks' GPU times and gpu_memory exact" test $okc -eq 2 || say "$T/w2.ck"
 else
-  ok "# SKIP simtrain or the simulated cuBLAS not built"
+  skip 9 "simtrain or the simulated cuBLAS not built"
 fi
 
 # ---- two threads, five streams, pinned/managed/pool memory, frees --------

@@ -985,6 +985,13 @@ static int child_real_driver(void)
 
 static void test_buffers_real_driver(void **state)
 {
+	struct stat sb;
+	if (stat(real_path, &sb) != 0) {
+		/* a visible SKIP (scripts/tap-cmocka.sh makes cmocka's "not ok #
+		 * SKIP" the "ok # SKIP" TAP means), never a case left out */
+		printf("# %s not built\n", real_path);
+		skip();
+	}
 	static char env1[4300];
 	snprintf(env1, sizeof env1, "MT_SIM_NCCL_LIBCUDA=%s", real_path);
 	char *env[] = { env1, NULL };
@@ -1006,7 +1013,11 @@ static void rank_missing(int rank, int n, const ncclUniqueId *ids, void *arg)
 	double dt = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
 	CHECK(r != ncclSuccess && c == NULL, "init without rank 3: %d", (int)r);
 	CHECK(r == ncclSystemError || r == ncclRemoteError, "init without rank 3: %d", (int)r);
-	CHECK(dt < 6.0, "gave up after %.1f s", dt);
+	/* behaviour, not speed: it waited for the missing rank (about the 1.5 s
+	 * MT_SIM_NCCL_TIMEOUT says, counted from the id's creation) instead of
+	 * failing at once; a slow machine only waits longer.  The upper bound is
+	 * run_ranks' deadline, which fails the test on a hang. */
+	CHECK(dt >= 1.0, "gave up after %.2f s: did not wait for the 1.5 s timeout", dt);
 	if (r == ncclSystemError)
 		CHECK(strstr(ncclGetLastError(NULL), "3") != NULL, "message: %s", ncclGetLastError(NULL));
 }
@@ -1030,7 +1041,8 @@ static void rank_dies(int rank, int n, const ncclUniqueId *ids, void *arg)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double dt = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
 	CHECK(r != ncclSuccess, "allreduce with a dead rank succeeded");
-	CHECK(dt < 10.0, "took %.1f s", dt);
+	/* no time bound here: a hang is caught by run_ranks' deadline */
+	(void)dt;
 	ncclResult_t ae = ncclSuccess;
 	NCHECK(ncclCommGetAsyncError(c, &ae));
 	CHECK(ae != ncclSuccess, "async error not set");
@@ -1107,14 +1119,5 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_dead_rank_fails),
 		cmocka_unit_test(test_buffers_real_driver), /* last: run only when built */
 	};
-	/* cmocka prints a skip as "not ok # SKIP", which automake's TAP driver
-	 * counts as a failure; so the case is left out, and said so, instead. */
-	size_t ntests = sizeof tests / sizeof tests[0];
-	struct stat sb;
-	if (stat(real_path, &sb) != 0) {
-		printf("# %s not built: test_buffers_real_driver not run\n", real_path);
-		fflush(stdout);
-		ntests--;
-	}
-	return _cmocka_run_group_tests("sim_nccl", tests, ntests, NULL, NULL);
+	return cmocka_run_group_tests_name("sim_nccl", tests, NULL, NULL);
 }
