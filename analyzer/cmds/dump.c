@@ -149,7 +149,7 @@ static struct cursor cursors[] = {
 
 static int sql_error(mt_trace *t)
 {
-  mt_errorf("%s: damaged trace: %s", mt_trace_path(t), sqlite3_errmsg(mt_trace_db(t)));
+  mt_errorf("%s: damaged: %s", mt_trace_path(t), sqlite3_errmsg(mt_trace_db(t)));
   return MT_EXIT_USAGE;
 }
 

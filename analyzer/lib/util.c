@@ -215,9 +215,15 @@ const char *mt__str(mt__strs *s, int64_t id)
   const char *r = NULL;
   sqlite3_reset(s->lookup);
   sqlite3_bind_int64(s->lookup, 1, id);
-  if (sqlite3_step(s->lookup) == SQLITE_ROW) {
+  int rc = sqlite3_step(s->lookup);
+  if (rc == SQLITE_ROW) {
     const unsigned char *txt = sqlite3_column_text(s->lookup, 0);
     r = mt__strdup(s, txt ? (const char *)txt : "");
+  } else if (rc == SQLITE_DONE) {
+    if (!s->missing)
+      s->missing = id;
+  } else if (!s->sql_error) {
+    s->sql_error = rc;
   }
   sqlite3_reset(s->lookup);
   uint64_t *slot = mt__map_put(&s->ids, (uint64_t)id, 0, NULL);
