@@ -24,8 +24,36 @@ fuzz: $(addprefix fuzz/fuzz-,$(FUZZ_TARGETS))
 	  echo "fuzz $$t: corpus $$(ls fuzz/work/$$t | wc -l) files"; \
 	done
 .PHONY: fuzz
-CLEANFILES += $(addprefix fuzz/fuzz-,$(FUZZ_TARGETS))
-EXTRA_DIST += fuzz/fuzz_pickle.c fuzz/fuzz_kineto.c fuzz/fuzz_memtl.c fuzz/fuzz_nsys.c fuzz/replay.c fuzz/corpus
+
+# The trace reader through the whole analysis (fuzz/fuzz_trace.c): one
+# source, four targets (report, replay, export, viewer), seeded from small
+# real recordings (fuzz/corpus/trace, made by tests/fuzz/mkseeds.sh).  `make
+# fuzz-trace` runs each for $(FUZZ_SECONDS) s; ASan+UBSan as above.
+FUZZ_TRACE_TARGETS = report replay export viewer
+FUZZ_TRACE_SRC = $(addprefix $(top_srcdir)/, schemas/trace.c schemas/trace_check.c schemas/enums.c \
+	analyzer/lib/analyze.c analyzer/lib/load.c analyzer/lib/json.c analyzer/lib/util.c analyzer/lib/prefetch.c \
+	analyzer/cmds/render.c $(filter %.c,$(analyzer_replay_libmemtrace_replay_la_SOURCES)) \
+	analyzer/interop/util.c analyzer/interop/export_perfetto.c analyzer/interop/export_snapshot.c \
+	analyzer/interop/jstream.c analyzer/interop/pickle.c \
+	gui/lanes.c gui/liveset.c gui/units.c) schemas/migrations.c
+fuzz/fuzz-trace-%: $(top_srcdir)/fuzz/fuzz_trace.c $(FUZZ_TRACE_SRC)
+	$(AM_V_CC)n=1; for t in $(FUZZ_TRACE_TARGETS); do [ $$t = $* ] && break; n=$$((n + 1)); done; \
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -DMT_FUZZ_TRACE=$$n -I$(top_srcdir) -I$(top_builddir) $(CUDA_CPPFLAGS) \
+	  $(SQLITE_CFLAGS) $(JSONC_CFLAGS) $(ZLIB_CFLAGS) `$(PKG_CONFIG) --cflags glib-2.0 gio-2.0` \
+	  -o $@ $< $(FUZZ_TRACE_SRC) $(JSONC_LIBS) $(ZLIB_LIBS) $(SQLITE_LIBS) \
+	  `$(PKG_CONFIG) --libs glib-2.0 gio-2.0` -lpthread -lm
+
+fuzz-trace: $(addprefix fuzz/fuzz-trace-,$(FUZZ_TRACE_TARGETS))
+	@for t in $(FUZZ_TRACE_TARGETS); do \
+	  mkdir -p fuzz/work/trace-$$t; cp $(top_srcdir)/fuzz/corpus/trace/* fuzz/work/trace-$$t/ 2>/dev/null; \
+	  echo "fuzz trace-$$t: $(FUZZ_SECONDS) s"; \
+	  ./fuzz/fuzz-trace-$$t -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=2048 \
+	    -artifact_prefix=fuzz/work/trace-$$t- fuzz/work/trace-$$t || exit 1; \
+	done
+.PHONY: fuzz-trace
+CLEANFILES += $(addprefix fuzz/fuzz-,$(FUZZ_TARGETS)) $(addprefix fuzz/fuzz-trace-,$(FUZZ_TRACE_TARGETS))
+EXTRA_DIST += fuzz/fuzz_pickle.c fuzz/fuzz_kineto.c fuzz/fuzz_memtl.c fuzz/fuzz_nsys.c fuzz/replay.c fuzz/corpus \
+	fuzz/fuzz_trace.c
 
 # Corpus replay in CI: the harnesses linked with a plain main().
 if ENABLE_TESTS
