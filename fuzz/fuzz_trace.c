@@ -75,6 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   fwrite(data, 1, size, f);
   fclose(f);
   mt_error err = { 0 };
+  (void)err;   /* the replay target reports through its own buffer */
 #if MT_FUZZ_TRACE == 1
   mt_analysis *a = NULL;
   mt_analysis_opts o = { .rank = -1, .timeline_samples = 64 };

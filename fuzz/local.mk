@@ -75,3 +75,48 @@ fuzz_replay_nsys_LDADD = $(FUZZ_REPLAY_LDADD)
 TESTS += tests/interop/test_fuzz_corpus.sh
 endif
 EXTRA_DIST += tests/interop/test_fuzz_corpus.sh
+
+# The trace harnesses under ASan+UBSan in make check (CI): linked with the
+# plain main() of fuzz/replay.c, every source they reach compiled again with
+# the sanitizers, run by tests/analyzer/test_sanitized.sh over the checked-in
+# corpus (fuzz/corpus/trace) and the hostile and damaged traces of
+# test_damaged.sh.  docs/FUZZING.md says why this and not the whole suite.
+MT_SAN_TRACE_SRC = fuzz/replay.c fuzz/fuzz_trace.c schemas/trace.c schemas/trace_check.c schemas/enums.c \
+	analyzer/lib/analyze.c analyzer/lib/load.c analyzer/lib/json.c analyzer/lib/util.c analyzer/lib/prefetch.c \
+	analyzer/cmds/render.c analyzer/replay/alloc.c analyzer/replay/input.c analyzer/replay/engine.c \
+	analyzer/replay/transform.c analyzer/replay/plan.c analyzer/replay/planner.c analyzer/replay/input_trace.c \
+	analyzer/replay/rsort.c \
+	analyzer/interop/util.c analyzer/interop/export_perfetto.c analyzer/interop/export_snapshot.c \
+	analyzer/interop/jstream.c analyzer/interop/pickle.c
+MT_SAN_LIBS = $(SQLITE_LIBS) $(JSONC_LIBS) $(ZLIB_LIBS) $(AX_PTHREAD_LIBS) -lm
+if ENABLE_TESTS
+if HAVE_SANITIZERS
+check_PROGRAMS += fuzz/san-trace-report fuzz/san-trace-replay fuzz/san-trace-export
+fuzz_san_trace_report_SOURCES = $(MT_SAN_TRACE_SRC)
+nodist_fuzz_san_trace_report_SOURCES = schemas/migrations.c
+fuzz_san_trace_report_CFLAGS = $(AM_CFLAGS) $(MT_SAN_FLAGS) -O1 -DMT_FUZZ_TRACE=1 $(SQLITE_CFLAGS) $(JSONC_CFLAGS)
+fuzz_san_trace_report_LDFLAGS = $(MT_SAN_FLAGS)
+fuzz_san_trace_report_LDADD = $(MT_SAN_LIBS)
+fuzz_san_trace_replay_SOURCES = $(MT_SAN_TRACE_SRC)
+nodist_fuzz_san_trace_replay_SOURCES = schemas/migrations.c
+fuzz_san_trace_replay_CFLAGS = $(AM_CFLAGS) $(MT_SAN_FLAGS) -O1 -DMT_FUZZ_TRACE=2 $(SQLITE_CFLAGS) $(JSONC_CFLAGS)
+fuzz_san_trace_replay_LDFLAGS = $(MT_SAN_FLAGS)
+fuzz_san_trace_replay_LDADD = $(MT_SAN_LIBS)
+fuzz_san_trace_export_SOURCES = $(MT_SAN_TRACE_SRC)
+nodist_fuzz_san_trace_export_SOURCES = schemas/migrations.c
+fuzz_san_trace_export_CFLAGS = $(AM_CFLAGS) $(MT_SAN_FLAGS) -O1 -DMT_FUZZ_TRACE=3 $(SQLITE_CFLAGS) $(JSONC_CFLAGS)
+fuzz_san_trace_export_LDFLAGS = $(MT_SAN_FLAGS)
+fuzz_san_trace_export_LDADD = $(MT_SAN_LIBS)
+if ENABLE_GUI
+check_PROGRAMS += fuzz/san-trace-viewer
+fuzz_san_trace_viewer_SOURCES = $(MT_SAN_TRACE_SRC) gui/lanes.c gui/liveset.c gui/units.c
+nodist_fuzz_san_trace_viewer_SOURCES = schemas/migrations.c
+fuzz_san_trace_viewer_CFLAGS = $(AM_CFLAGS) $(MT_SAN_FLAGS) -O1 -DMT_FUZZ_TRACE=4 $(SQLITE_CFLAGS) $(JSONC_CFLAGS) \
+	$(GTK_CFLAGS) -Wno-unused-parameter
+fuzz_san_trace_viewer_LDFLAGS = $(MT_SAN_FLAGS)
+fuzz_san_trace_viewer_LDADD = $(MT_SAN_LIBS) $(GTK_LIBS)
+endif
+TESTS += tests/analyzer/test_sanitized.sh
+endif
+endif
+EXTRA_DIST += tests/analyzer/test_sanitized.sh
