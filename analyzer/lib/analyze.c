@@ -224,6 +224,30 @@ static int check_refs(st *s, int rc)
   return MT_OK;
 }
 
+/* The walk reads kernels through the `kernels` view, a join of each launch
+ * with its configuration: a launch whose configuration is not there would
+ * vanish from the counts unnoticed.  count(*) reads the launches' smallest
+ * index, about 50 ms per million launches. */
+static int check_launches(st *s)
+{
+  sqlite3_stmt *q;
+  int64_t n = -1;
+  if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM kernel_launches", -1, &q, NULL) != SQLITE_OK)
+    return fail(s, MT_ECORRUPT, "damaged");
+  if (sqlite3_step(q) == SQLITE_ROW)
+    n = sqlite3_column_int64(q, 0);
+  sqlite3_finalize(q);
+  if (n < 0)
+    return fail(s, MT_ECORRUPT, "damaged");
+  if ((uint64_t)n != s->r->n_kernels) {
+    mt_error_set(s->err, MT_ECORRUPT,
+                 "%s: damaged: %llu of %lld kernel launches name a configuration the kernel_configs table lacks",
+                 mt_trace_path(s->t), (unsigned long long)((uint64_t)n - s->r->n_kernels), (long long)n);
+    return MT_ECORRUPT;
+  }
+  return MT_OK;
+}
+
 static int nomem(st *s)
 {
   mt_error_set(s->err, MT_ENOMEM, "%s: out of memory", mt_trace_path(s->t));
@@ -2498,7 +2522,7 @@ static int analyze(mt_trace *t, const mt_analysis_opts *opts_in, mt_rank *r, mt_
   s->ntargets = 1 + noom;
   for (int i = 0; i < 16; i++)
     s->nccl[i].gpu_ns = -1;
-  if ((rc = walk(s)) != MT_OK || (rc = settle_live(s)) != MT_OK)
+  if ((rc = walk(s)) != MT_OK || (rc = settle_live(s)) != MT_OK || (rc = check_launches(s)) != MT_OK)
     goto out;
   for (size_t i = 0; i < s->ntargets; i++) {
     int step = s->targets[i].snap->step;

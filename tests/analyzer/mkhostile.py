@@ -11,7 +11,8 @@ Every variant is the good trace with one thing a reader must not trust:
   size-huge       a tensor of 2^62 bytes
   addr-wrap       a device allocation whose extent wraps the address space
   label-dangling  a region label pointing at a string that is not there
-  stack-dangling  an allocation whose stack names a missing frame
+  stack-dangling  allocations whose stack names a missing frame
+  config-dangling a kernel launch whose configuration is not there
   start-huge      a process start time near INT64_MAX
   heap-size       an allocator heap of 2^62 bytes
 The SQL is the only thing changed: the file stays a well-formed SQLite
@@ -35,6 +36,8 @@ VARIANTS = {
     "label-dangling": ["UPDATE region_events SET label_id = 987654321 "
                        "WHERE rowid = (SELECT min(rowid) FROM region_events WHERE label_id > 0)"],
     "stack-dangling": ["UPDATE region_events SET stack = 987654321", "UPDATE mem_events SET stack = 987654321"],
+    "config-dangling": ["UPDATE kernel_launches SET config = 987654321 "
+                        "WHERE rowid = (SELECT min(rowid) FROM kernel_launches)"],
     "start-huge": ["UPDATE process SET start_ns = 9223372036854775000"],
     "heap-size": ["UPDATE heaps SET size = 4611686018427387904 WHERE id = (SELECT min(id) FROM heaps)"],
 }
