@@ -1721,6 +1721,13 @@ static int load_heaps(st *s)
     h->created = I64(q, 4);
     h->destroyed = I64(q, 5);
     h->framework = I64(q, 6) == MT_HEAP_FRAMEWORK_POOL;
+    if (h->addr > UINT64_MAX - h->size || h->created < -MT_TIME_LIMIT || h->created > MT_TIME_LIMIT ||
+        h->destroyed < -MT_TIME_LIMIT || h->destroyed > MT_TIME_LIMIT) {
+      sqlite3_finalize(q);
+      mt__vec_free(&v);
+      return bad_row(s, "heaps", h->addr > UINT64_MAX - h->size ? "addr" : "created",
+                     h->addr > UINT64_MAX - h->size ? (int64_t)h->addr : h->created);
+    }
   }
   sqlite3_finalize(q);
   if (rc != SQLITE_DONE) {

@@ -14,7 +14,8 @@ Every variant is the good trace with one thing a reader must not trust:
   stack-dangling  allocations whose stack names a missing frame
   config-dangling a kernel launch whose configuration is not there
   start-huge      a process start time near INT64_MAX
-  heap-size       an allocator heap of 2^62 bytes
+  heap-size       an allocator heap of 2^63 - 1 bytes
+  heap-wrap       an allocator heap whose extent wraps the address space
 The SQL is the only thing changed: the file stays a well-formed SQLite
 database, so only memtrace's own checks can refuse it."""
 import os
@@ -39,7 +40,8 @@ VARIANTS = {
     "config-dangling": ["UPDATE kernel_launches SET config = 987654321 "
                         "WHERE rowid = (SELECT min(rowid) FROM kernel_launches)"],
     "start-huge": ["UPDATE process SET start_ns = 9223372036854775000"],
-    "heap-size": ["UPDATE heaps SET size = 4611686018427387904 WHERE id = (SELECT min(id) FROM heaps)"],
+    "heap-size": ["UPDATE heaps SET size = 9223372036854775807 WHERE id = (SELECT min(id) FROM heaps)"],
+    "heap-wrap": ["UPDATE heaps SET addr = -1048576, size = 4194304 WHERE id = (SELECT min(id) FROM heaps)"],
 }
 
 
