@@ -153,8 +153,10 @@ static void diff_rank(json_object *ra, json_object *rb, int64_t rank, int top)
       continue;
     if (!shown)
       printf("  allocations that changed most (bytes live at the peak):\n");
+    char key[256];   /* a label from the trace: control characters escaped */
     printf("    %12s %12s  %-18s %.48s\n", mt_size_str((uint64_t)ch[i].a, b1, sizeof b1),
-           mt_size_str((uint64_t)ch[i].b, b2, sizeof b2), delta(ch[i].a, ch[i].b, b3, sizeof b3), ch[i].key);
+           mt_size_str((uint64_t)ch[i].b, b2, sizeof b2), delta(ch[i].a, ch[i].b, b3, sizeof b3),
+           mt_text_escape(key, sizeof key, ch[i].key));
     shown++;
   }
   if (!shown)

@@ -133,8 +133,10 @@ static int export_one(ex *e, mt_trace *t, int pid, int64_t t0)
         if (MT__IPUSH(strs, NULL))
           break;
       const unsigned char *v = sqlite3_column_text(st, 1);
-      if ((int64_t)strs.n > id)
+      if ((int64_t)strs.n > id) {
+        free(strs.v[id]);   /* a damaged table may repeat an id */
         strs.v[id] = strdup(v ? (const char *)v : "");
+      }
     }
     sqlite3_finalize(st);
   }
