@@ -1723,10 +1723,11 @@ static int load_heaps(st *s)
     h->framework = I64(q, 6) == MT_HEAP_FRAMEWORK_POOL;
     if (h->addr > UINT64_MAX - h->size || h->created < -MT_TIME_LIMIT || h->created > MT_TIME_LIMIT ||
         h->destroyed < -MT_TIME_LIMIT || h->destroyed > MT_TIME_LIMIT) {
+      int wraps = h->addr > UINT64_MAX - h->size;
+      int64_t bad = wraps ? (int64_t)h->addr : h->created;
       sqlite3_finalize(q);
-      mt__vec_free(&v);
-      return bad_row(s, "heaps", h->addr > UINT64_MAX - h->size ? "addr" : "created",
-                     h->addr > UINT64_MAX - h->size ? (int64_t)h->addr : h->created);
+      mt__vec_free(&v);   /* h pointed into v */
+      return bad_row(s, "heaps", wraps ? "addr" : "created", bad);
     }
   }
   sqlite3_finalize(q);
