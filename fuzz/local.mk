@@ -24,8 +24,36 @@ fuzz: $(addprefix fuzz/fuzz-,$(FUZZ_TARGETS))
 	  echo "fuzz $$t: corpus $$(ls fuzz/work/$$t | wc -l) files"; \
 	done
 .PHONY: fuzz
-CLEANFILES += $(addprefix fuzz/fuzz-,$(FUZZ_TARGETS))
-EXTRA_DIST += fuzz/fuzz_pickle.c fuzz/fuzz_kineto.c fuzz/fuzz_memtl.c fuzz/fuzz_nsys.c fuzz/replay.c fuzz/corpus
+
+# The trace reader through the whole analysis (fuzz/fuzz_trace.c): one
+# source, four targets (report, replay, export, viewer), seeded from small
+# real recordings (fuzz/corpus/trace, made by tests/fuzz/mkseeds.sh).  `make
+# fuzz-trace` runs each for $(FUZZ_SECONDS) s; ASan+UBSan as above.
+FUZZ_TRACE_TARGETS = report replay export viewer
+FUZZ_TRACE_SRC = $(addprefix $(top_srcdir)/, schemas/trace.c schemas/trace_check.c schemas/enums.c \
+	analyzer/lib/analyze.c analyzer/lib/load.c analyzer/lib/json.c analyzer/lib/util.c analyzer/lib/prefetch.c \
+	analyzer/cmds/render.c $(filter %.c,$(analyzer_replay_libmemtrace_replay_la_SOURCES)) \
+	analyzer/interop/util.c analyzer/interop/export_perfetto.c analyzer/interop/export_snapshot.c \
+	analyzer/interop/jstream.c analyzer/interop/pickle.c \
+	gui/lanes.c gui/liveset.c gui/units.c) schemas/migrations.c
+fuzz/fuzz-trace-%: $(top_srcdir)/fuzz/fuzz_trace.c $(FUZZ_TRACE_SRC)
+	$(AM_V_CC)n=1; for t in $(FUZZ_TRACE_TARGETS); do [ $$t = $* ] && break; n=$$((n + 1)); done; \
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -DMT_FUZZ_TRACE=$$n -I$(top_srcdir) -I$(top_builddir) $(CUDA_CPPFLAGS) \
+	  $(SQLITE_CFLAGS) $(JSONC_CFLAGS) $(ZLIB_CFLAGS) `$(PKG_CONFIG) --cflags glib-2.0 gio-2.0` \
+	  -o $@ $< $(FUZZ_TRACE_SRC) $(JSONC_LIBS) $(ZLIB_LIBS) $(SQLITE_LIBS) \
+	  `$(PKG_CONFIG) --libs glib-2.0 gio-2.0` -lpthread -lm
+
+fuzz-trace: $(addprefix fuzz/fuzz-trace-,$(FUZZ_TRACE_TARGETS))
+	@for t in $(FUZZ_TRACE_TARGETS); do \
+	  mkdir -p fuzz/work/trace-$$t; cp $(top_srcdir)/fuzz/corpus/trace/* fuzz/work/trace-$$t/ 2>/dev/null; \
+	  echo "fuzz trace-$$t: $(FUZZ_SECONDS) s"; \
+	  ./fuzz/fuzz-trace-$$t -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=2048 \
+	    -artifact_prefix=fuzz/work/trace-$$t- fuzz/work/trace-$$t || exit 1; \
+	done
+.PHONY: fuzz-trace
+CLEANFILES += $(addprefix fuzz/fuzz-,$(FUZZ_TARGETS)) $(addprefix fuzz/fuzz-trace-,$(FUZZ_TRACE_TARGETS))
+EXTRA_DIST += fuzz/fuzz_pickle.c fuzz/fuzz_kineto.c fuzz/fuzz_memtl.c fuzz/fuzz_nsys.c fuzz/replay.c fuzz/corpus \
+	fuzz/fuzz_trace.c
 
 # Corpus replay in CI: the harnesses linked with a plain main().
 if ENABLE_TESTS
@@ -60,3 +88,48 @@ fuzz/asan-replay-%: $(top_srcdir)/fuzz/replay.c $(top_srcdir)/fuzz/fuzz_%.c $(FU
 fuzz-asan-replay: $(addprefix fuzz/asan-replay-,$(FUZZ_TARGETS))
 .PHONY: fuzz-asan-replay
 CLEANFILES += $(addprefix fuzz/asan-replay-,$(FUZZ_TARGETS))
+# The trace harnesses under ASan+UBSan in make check (CI): linked with the
+# plain main() of fuzz/replay.c, every source they reach compiled again with
+# the sanitizers, run by tests/analyzer/test_sanitized.sh over the checked-in
+# corpus (fuzz/corpus/trace) and the hostile and damaged traces of
+# test_damaged.sh.  docs/FUZZING.md says why this and not the whole suite.
+MT_SAN_TRACE_SRC = fuzz/replay.c fuzz/fuzz_trace.c schemas/trace.c schemas/trace_check.c schemas/enums.c \
+	analyzer/lib/analyze.c analyzer/lib/load.c analyzer/lib/json.c analyzer/lib/util.c analyzer/lib/prefetch.c \
+	analyzer/lib/ranks.c analyzer/lib/mrseries.c analyzer/replay/job.c analyzer/replay/technique.c \
+	analyzer/cmds/render.c analyzer/replay/alloc.c analyzer/replay/input.c analyzer/replay/engine.c \
+	analyzer/replay/transform.c analyzer/replay/plan.c analyzer/replay/planner.c analyzer/replay/input_trace.c \
+	analyzer/replay/rsort.c \
+	analyzer/interop/util.c analyzer/interop/export_perfetto.c analyzer/interop/export_snapshot.c \
+	analyzer/interop/jstream.c analyzer/interop/pickle.c
+MT_SAN_LIBS = $(SQLITE_LIBS) $(JSONC_LIBS) $(ZLIB_LIBS) $(AX_PTHREAD_LIBS) -lm
+if ENABLE_TESTS
+if HAVE_SANITIZERS
+check_PROGRAMS += fuzz/san-trace-report fuzz/san-trace-replay fuzz/san-trace-export
+fuzz_san_trace_report_SOURCES = $(MT_SAN_TRACE_SRC)
+nodist_fuzz_san_trace_report_SOURCES = schemas/migrations.c
+fuzz_san_trace_report_CFLAGS = $(AM_CFLAGS) $(MT_SAN_FLAGS) -O1 -DMT_FUZZ_TRACE=1 $(SQLITE_CFLAGS) $(JSONC_CFLAGS)
+fuzz_san_trace_report_LDFLAGS = $(MT_SAN_FLAGS)
+fuzz_san_trace_report_LDADD = $(MT_SAN_LIBS)
+fuzz_san_trace_replay_SOURCES = $(MT_SAN_TRACE_SRC)
+nodist_fuzz_san_trace_replay_SOURCES = schemas/migrations.c
+fuzz_san_trace_replay_CFLAGS = $(AM_CFLAGS) $(MT_SAN_FLAGS) -O1 -DMT_FUZZ_TRACE=2 $(SQLITE_CFLAGS) $(JSONC_CFLAGS)
+fuzz_san_trace_replay_LDFLAGS = $(MT_SAN_FLAGS)
+fuzz_san_trace_replay_LDADD = $(MT_SAN_LIBS)
+fuzz_san_trace_export_SOURCES = $(MT_SAN_TRACE_SRC)
+nodist_fuzz_san_trace_export_SOURCES = schemas/migrations.c
+fuzz_san_trace_export_CFLAGS = $(AM_CFLAGS) $(MT_SAN_FLAGS) -O1 -DMT_FUZZ_TRACE=3 $(SQLITE_CFLAGS) $(JSONC_CFLAGS)
+fuzz_san_trace_export_LDFLAGS = $(MT_SAN_FLAGS)
+fuzz_san_trace_export_LDADD = $(MT_SAN_LIBS)
+if ENABLE_GUI
+check_PROGRAMS += fuzz/san-trace-viewer
+fuzz_san_trace_viewer_SOURCES = $(MT_SAN_TRACE_SRC) gui/lanes.c gui/liveset.c gui/units.c
+nodist_fuzz_san_trace_viewer_SOURCES = schemas/migrations.c
+fuzz_san_trace_viewer_CFLAGS = $(AM_CFLAGS) $(MT_SAN_FLAGS) -O1 -DMT_FUZZ_TRACE=4 $(SQLITE_CFLAGS) $(JSONC_CFLAGS) \
+	$(GTK_CFLAGS) -Wno-unused-parameter
+fuzz_san_trace_viewer_LDFLAGS = $(MT_SAN_FLAGS)
+fuzz_san_trace_viewer_LDADD = $(MT_SAN_LIBS) $(GTK_LIBS)
+endif
+TESTS += tests/analyzer/test_sanitized.sh
+endif
+endif
+EXTRA_DIST += tests/analyzer/test_sanitized.sh

@@ -287,11 +287,14 @@ int mt_headless_list_live(const MtViewOptions *opts)
   printf("# bytes\tsize\tcategory\trule\tallocated\tfreed\tlabel\n");
   for (size_t i = 0; i < set->n; i++) {
     const MtLiveObject *o = &set->objects[i];
+    /* a trace's label or symbol: never the terminal's controls */
+    char *lab = mt_text_escape_dup(o->label ? o->label : o->where ? o->where : "-");
     printf("%llu\t%s\t%s\t%s\t%s\t%s\t%s\n", (unsigned long long)o->size, mt_size_str(o->size, sz, sizeof sz),
            o->category >= 0 ? mt_category_name(o->category) : "-", o->rule >= 0 ? mt_rule_name(o->rule) : "-",
            mt_time_str(o->alloc_ts, 100000000, a, sizeof a),
            o->free_ts < 0 ? "end" : mt_time_str(o->free_ts, 100000000, b, sizeof b),
-           o->label ? o->label : o->where ? o->where : "-");
+           lab ? lab : "?");
+    free(lab);
   }
   mt_liveset_free(set);
   g_object_unref(s);

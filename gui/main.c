@@ -7,6 +7,7 @@
  * --screenshot and --bench never open a display: they are handled in
  * handle-local-options, before GTK is initialised. */
 #include "config.h"
+#include "schemas/trace.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,6 +217,9 @@ static void on_activate(GApplication *app, gpointer data)
 
 int main(int argc, char **argv)
 {
+  /* before any SQLite call: corruption met by any reader is counted, and the
+     analysis refuses a trace whose pages SQLite could not read (trace.h) */
+  mt_trace_watch_damage();
   g_resources_register(mt_view_get_resource());
   GtkApplication *app = gtk_application_new("org.memtrace.View", G_APPLICATION_NON_UNIQUE);
   g_application_add_main_option_entries(G_APPLICATION(app), entries);

@@ -237,6 +237,24 @@ int mt_trace_ensure_indexes(mt_trace *t);
 
 void mt_trace_close(mt_trace *t);
 
+/* ---- damaged traces ---------------------------------------------------- */
+
+/* What the analysis may rely on once mt_trace_open (read) has accepted a
+ * trace and the walk has checked each row: relative times, durations and
+ * sizes within these bounds, so no sum or difference of two overflows.
+ * 2^53 ns is 104 days either side of the process start; 2^53 bytes 8 PiB. */
+#define MT_TIME_LIMIT ((int64_t)1 << 53)
+#define MT_SIZE_LIMIT ((uint64_t)1 << 53)
+
+/* Counts SQLite's own corruption reports (SQLITE_CORRUPT, whichever
+ * statement met it, whether or not its caller looked at the error) from
+ * now on: call once, first thing in main(), before any other SQLite call.
+ * Returns MT_OK, or MT_ESQL when SQLite was already in use. */
+int mt_trace_watch_damage(void);
+/* How many corruption reports SQLite made since mt_trace_watch_damage()
+ * (0 without it); the last one's text into msg when given. */
+unsigned long mt_trace_damage_seen(char *msg, size_t len);
+
 /* Formats a SQLite/system failure into err with the file name. */
 void mt_error_set(mt_error *err, int code, const char *fmt, ...)
   __attribute__((format(printf, 3, 4)));

@@ -2,6 +2,7 @@
  * one with a message that names the file, and upgrading older schemas. */
 #include "config.h"
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +51,7 @@ int mt__check_file(const char *path, mt_error *err)
   if (page == 1)
     page = 65536;
   if (page < 512 || (page & (page - 1))) {
-    mt_error_set(err, MT_ECORRUPT, "%s: damaged trace (bad page size %llu in header)", path,
+    mt_error_set(err, MT_ECORRUPT, "%s: damaged (bad page size %llu in header)", path,
                  (unsigned long long)page);
     return MT_ECORRUPT;
   }
@@ -103,6 +104,143 @@ static int has_table(sqlite3 *db, const char *name)
   return found;
 }
 
+/* ---- damage ------------------------------------------------------------ */
+
+/* SQLite reports every corruption it meets through its log (one call per
+ * SQLITE_CORRUPT_BKPT), also where the failing statement's caller only
+ * looked for SQLITE_ROW: counting them is what keeps a damaged page from
+ * passing for the end of a table. */
+static atomic_ulong damage_seen;
+static char damage_msg[256];
+
+static void on_sqlite_log(void *arg, int code, const char *msg)
+{
+  (void)arg;
+  if ((code & 0xff) != SQLITE_CORRUPT)
+    return;
+  if (atomic_fetch_add(&damage_seen, 1) == 0)
+    snprintf(damage_msg, sizeof damage_msg, "%s", msg ? msg : "");
+}
+
+int mt_trace_watch_damage(void)
+{
+  return sqlite3_config(SQLITE_CONFIG_LOG, on_sqlite_log, NULL) == SQLITE_OK ? MT_OK : MT_ESQL;
+}
+
+unsigned long mt_trace_damage_seen(char *msg, size_t len)
+{
+  unsigned long n = atomic_load(&damage_seen);
+  if (msg && len)
+    snprintf(msg, len, "%s", n ? "SQLite found the file malformed" : "");
+  return n;
+}
+
+/* The small tables every reader looks rows up in (strings, frames, heaps...):
+ * SQLite checks their b-trees (PRAGMA quick_check) when the trace is
+ * opened.  The event tables are not checked here: every analysis reads
+ * them whole, and a damaged page there is reported as it is met (above). */
+static const char *const ref_tables[] = {
+  "process", "meta", "strings", "enum_labels", "devices", "threads", "streams", "modules", "frames",
+  "heaps", "kernel_configs", "communicators", "drops",
+};
+
+/* The event tables and their time columns. */
+static const char *const timed_tables[] = {
+  "mem_events", "region_events", "ranges", "nccl_calls", "kernel_launches", "memcpys", "api_calls", "ooms",
+  "gpu_memory",
+};
+
+/* One integer from a query, or an error code (a query on a damaged page). */
+static int query_i64(sqlite3 *db, const char *sql, int64_t *v, int *is_null)
+{
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+    return sqlite3_extended_errcode(db);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    *is_null = sqlite3_column_type(st, 0) == SQLITE_NULL;
+    *v = sqlite3_column_int64(st, 0);
+    rc = SQLITE_OK;
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+#define DAMAGED(...) (mt_error_set(err, MT_ECORRUPT, __VA_ARGS__), MT_ECORRUPT)
+
+/* What the readers rely on and SQLite cannot know: the process row's times,
+ * the heaps' extents, and every event table's time range (from the time
+ * indexes: O(log n) each), within MT_TIME_LIMIT / MT_SIZE_LIMIT.  The rows
+ * in between are checked by the walk that reads them (analyzer/lib).
+ * Cost: docs/PERFORMANCE.md ("Checking a trace when it is opened"). */
+static int validate(sqlite3 *db, const char *path, mt_error *err)
+{
+  char sql[512];
+  int64_t v;
+  int null = 0, rc;
+  for (size_t i = 0; i < sizeof ref_tables / sizeof *ref_tables; i++) {
+    if (has_table(db, ref_tables[i]) != 1)
+      continue;
+    snprintf(sql, sizeof sql, "PRAGMA quick_check(%s)", ref_tables[i]);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+      return DAMAGED("%s: damaged: %s", path, sqlite3_errmsg(db));
+    rc = sqlite3_step(st);
+    char what[200] = "";
+    if (rc == SQLITE_ROW) {
+      const char *t = (const char *)sqlite3_column_text(st, 0);
+      if (t && strcmp(t, "ok") != 0)
+        snprintf(what, sizeof what, "%s", t);
+    } else {
+      snprintf(what, sizeof what, "%s", sqlite3_errmsg(db));
+    }
+    sqlite3_finalize(st);
+    for (char *c = what; *c; c++)
+      if (*c == '\n')
+        *c = ' ';
+    if (*what)
+      return DAMAGED("%s: damaged: table %s: %s", path, ref_tables[i], what);
+  }
+  /* process times: absolute start and wall offset are added to relative
+     times when printed */
+  static const struct { const char *sql, *what; int64_t lo, hi; int null_ok; } proc[] = {
+    { "SELECT start_ns FROM process", "process.start_ns", -((int64_t)1 << 62), (int64_t)1 << 62, 0 },
+    { "SELECT wall_offset_ns FROM process", "process.wall_offset_ns", -((int64_t)1 << 62), (int64_t)1 << 62, 0 },
+    { "SELECT end_ns FROM process", "process.end_ns", 0, MT_TIME_LIMIT, 1 },
+    /* importers describe an unbounded pool as one heap of 2^62 - 1 bytes
+       (import_kineto.c); the walk checks that no extent wraps */
+    { "SELECT max(abs(size)) FROM heaps", "heaps.size", 0, (int64_t)1 << 62, 1 },
+    { "SELECT max(abs(created)) FROM heaps", "heaps.created", 0, MT_TIME_LIMIT, 1 },
+    { "SELECT max(abs(destroyed)) FROM heaps", "heaps.destroyed", 0, MT_TIME_LIMIT, 1 },
+  };
+  for (size_t i = 0; i < sizeof proc / sizeof *proc; i++) {
+    if ((rc = query_i64(db, proc[i].sql, &v, &null)) != SQLITE_OK && rc != SQLITE_DONE) {
+      if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_ERROR)
+        return DAMAGED("%s: damaged: %s: %s", path, proc[i].what, sqlite3_errmsg(db));
+      mt_error_set(err, MT_EIO, "%s: cannot read: %s", path, sqlite3_errmsg(db));
+      return MT_EIO;
+    }
+    if (rc == SQLITE_DONE || (null && proc[i].null_ok))
+      continue;
+    if (null || v < proc[i].lo || v > proc[i].hi)
+      return DAMAGED("%s: damaged: %s is %lld, outside [%lld, %lld]", path, proc[i].what, (long long)v,
+                     (long long)proc[i].lo, (long long)proc[i].hi);
+  }
+  for (size_t i = 0; i < sizeof timed_tables / sizeof *timed_tables; i++) {
+    if (has_table(db, timed_tables[i]) != 1)
+      continue;
+    for (int m = 0; m < 2; m++) {
+      snprintf(sql, sizeof sql, "SELECT %s(ts) FROM %s", m ? "max" : "min", timed_tables[i]);
+      if ((rc = query_i64(db, sql, &v, &null)) != SQLITE_OK)
+        return DAMAGED("%s: damaged: %s: %s", path, timed_tables[i], sqlite3_errmsg(db));
+      if (!null && (v < -MT_TIME_LIMIT || v > MT_TIME_LIMIT))
+        return DAMAGED("%s: damaged: %s.ts holds %lld ns, outside the +-%lld ns a trace can span", path,
+                       timed_tables[i], (long long)v, (long long)MT_TIME_LIMIT);
+    }
+  }
+  return MT_OK;
+}
+
 static int classify_sqlite_error(sqlite3 *db, int rc)
 {
   (void)db;
@@ -133,16 +271,19 @@ static int open_checked(const char *path, int flags, sqlite3 **out, int *version
   if (read_version(db, version) != MT_OK) {
     int code = classify_sqlite_error(db, sqlite3_extended_errcode(db));
     mt_error_set(err, code, "%s: %s: %s", path,
-                 code == MT_ENOTTRACE ? "not a memtrace trace" : code == MT_ECORRUPT ? "damaged trace" : "cannot read",
+                 code == MT_ENOTTRACE ? "not a memtrace trace" : code == MT_ECORRUPT ? "damaged" : "cannot read",
                  sqlite3_errmsg(db));
     sqlite3_close(db);
     return code;
   }
   int has_process = *version == 0 ? 0 : has_table(db, "process");
   if (has_process < 0) {
-    mt_error_set(err, MT_EIO, "%s: cannot read: %s", path, sqlite3_errmsg(db));
+    int code = classify_sqlite_error(db, sqlite3_extended_errcode(db));
+    code = code == MT_ECORRUPT ? code : MT_EIO;
+    mt_error_set(err, code, "%s: %s: %s", path, code == MT_ECORRUPT ? "damaged" : "cannot read",
+                 sqlite3_errmsg(db));
     sqlite3_close(db);
-    return MT_EIO;
+    return code;
   }
   if (!has_process) {
     mt_error_set(err, MT_ENOTTRACE, "%s: not a memtrace trace (an SQLite database without memtrace tables)", path);
@@ -240,8 +381,13 @@ int mt_trace_open(const char *path, int flags, mt_trace **out, mt_error *err)
     if ((rc = open_checked(path, flags, &db, &version, err)) != MT_OK)
       return rc;
   }
-  if (flags == MT_OPEN_READ)
+  if (flags == MT_OPEN_READ) {
     build_analysis_index(path, db);
+    if ((rc = validate(db, path, err)) != MT_OK) {
+      sqlite3_close(db);
+      return rc;
+    }
+  }
   mt_trace *t = mt__trace_new(path);
   if (!t) {
     sqlite3_close(db);
@@ -266,7 +412,7 @@ int mt_trace_open(const char *path, int flags, mt_trace **out, mt_error *err)
   if (rc == MT_OK && t->writable && (mt__trace_load_strings(t) != MT_OK || mt__writer_pragmas(db) != SQLITE_OK))
     rc = MT_ESQL;
   if (rc != MT_OK) {
-    mt_error_set(err, rc, "%s: damaged trace: %s", path,
+    mt_error_set(err, rc, "%s: damaged: %s", path,
                  rc == MT_ECORRUPT && sqlite3_errcode(db) == SQLITE_OK ? "no process record" : sqlite3_errmsg(db));
     mt_trace_close(t);
     return rc;

@@ -63,4 +63,23 @@ const char *mt_fmt_bytes(uint64_t bytes, char *buf, size_t len);
 /* Parses "40GiB", "500MB", "1.5 GiB", "123" (bytes).  GiB/MiB/KiB are binary,
  * GB/MB/KB decimal.  Returns 0 and sets *out, or -1. */
 int mt_parse_size(const char *s, uint64_t *out);
+
+/* Output files (-o), one way for every command that writes one: never an
+ * input trace, written beside its final name and renamed into place, so a
+ * failure (or a damaged input met on the way) leaves nothing half-written.
+ *
+ * mt_output_check: 0 when OUT may be written; else says "memtrace CMD: OUT
+ * is the input trace IN" (same device and inode as an input, or as a trace
+ * in an input directory) and returns MT_EXIT_USAGE.
+ * mt_output_temp: a fresh name in OUT's directory (caller frees; nothing
+ * created), for writers that create the file themselves.
+ * mt_output_fopen: a new temporary file there, opened for writing (mode
+ * 0666 less the umask); *tmp receives its name.  NULL (message printed).
+ * mt_output_commit: renames tmp over out when ok and no damaged trace was
+ * met (mt_trace_damage_seen); else removes tmp (a file, or a directory and
+ * the files in it).  Frees tmp; 0, or -1 with a message printed. */
+int mt_output_check(const char *cmd, const char *out, char *const *inputs, int ninputs);
+char *mt_output_temp(const char *out);
+FILE *mt_output_fopen(const char *out, char **tmp);
+int mt_output_commit(char *tmp, const char *out, int ok);
 #endif

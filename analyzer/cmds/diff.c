@@ -312,7 +312,9 @@ static int diff_rank(json_object *ra, json_object *rb, int64_t rank, const struc
         delta(ch[i].a, ch[i].b, b3, sizeof b3);
       else
         snprintf(b3, sizeof b3, "= (allocs %+lld)", (long long)(ch[i].cb - ch[i].ca));
-      printf("    %12s %12s  %-20s %-16s %.60s\n", ba, bb, b3, ch[i].category ? ch[i].category : "-", ch[i].key);
+      char key[256];   /* a label from the trace: control characters escaped */
+      printf("    %12s %12s  %-20s %-16s %.60s\n", ba, bb, b3, ch[i].category ? ch[i].category : "-",
+             mt_text_escape(key, sizeof key, ch[i].key));
     }
   } else
     printf("  no allocation changed: every site has the same bytes at the peak, count and total\n");

@@ -8,6 +8,7 @@
 #include <string.h>
 #include "analyzer/cmds/cmds.h"
 #include "schemas/trace.h"
+#include "analyzer/lib/analysis.h"
 
 /* One time-ordered cursor per event table.  Each SELECT puts ts first and
  * resolves interned strings, so printing needs no further lookups. */
@@ -30,7 +31,20 @@ static const char *lbl(const char *e, int v, char *buf, size_t n)
 
 #define COL64(i) ((long long)sqlite3_column_int64(st, (i)))
 #define COLU(i) ((unsigned long long)sqlite3_column_int64(st, (i)))
-#define COLS(i) (sqlite3_column_text(st, (i)) ? (const char *)sqlite3_column_text(st, (i)) : "")
+#define COLS(i) esc(sqlite3_column_text(st, (i)) ? (const char *)sqlite3_column_text(st, (i)) : "")
+
+/* A trace's string as dump prints it: control characters escaped
+ * (mt_text_escape).  Valid until four more calls (a line uses at most
+ * four). */
+static const char *esc(const char *s)
+{
+  static char *ring[4];
+  static unsigned next;
+  char **slot = &ring[next++ % 4];
+  free(*slot);
+  *slot = mt_text_escape_dup(s);
+  return *slot ? *slot : "?";
+}
 #define GPU(i) (sqlite3_column_type(st, (i)) == SQLITE_NULL ? -1LL : COL64(i))
 
 /* GPU-side times exist only with CUPTI: printed when known. */
@@ -149,7 +163,7 @@ static struct cursor cursors[] = {
 
 static int sql_error(mt_trace *t)
 {
-  mt_errorf("%s: damaged trace: %s", mt_trace_path(t), sqlite3_errmsg(mt_trace_db(t)));
+  mt_errorf("%s: damaged: %s", mt_trace_path(t), sqlite3_errmsg(mt_trace_db(t)));
   return MT_EXIT_USAGE;
 }
 
@@ -158,17 +172,17 @@ static int print_header(FILE *f, mt_trace *t)
   mt_process_info p;
   if (mt_trace_process(t, &p) != MT_OK)
     return sql_error(t);
-  fprintf(f, "# memtrace trace %s (schema %d, %s)\n", mt_trace_path(t), mt_trace_version(t), p.producer);
-  fprintf(f, "# run %s rank %d/%d local_rank %d host %s pid %lld ppid %lld\n", p.run_id, p.rank,
-          p.world_size, p.local_rank, p.host, (long long)p.pid, (long long)p.ppid);
-  fprintf(f, "# command: %s\n", p.command_line);
+  fprintf(f, "# memtrace trace %s (schema %d, %s)\n", esc(mt_trace_path(t)), mt_trace_version(t), esc(p.producer));
+  fprintf(f, "# run %s rank %d/%d local_rank %d host %s pid %lld ppid %lld\n", esc(p.run_id), p.rank,
+          p.world_size, p.local_rank, esc(p.host), (long long)p.pid, (long long)p.ppid);
+  fprintf(f, "# command: %s\n", esc(p.command_line));
   fprintf(f, "# clock monotonic start_ns %lld wall_offset_ns %lld; ", (long long)p.start_ns,
           (long long)p.wall_offset_ns);
   if (p.end_ns >= 0)
     fprintf(f, "end %lld ns\n", (long long)p.end_ns);
   else
     fprintf(f, "INCOMPLETE: the process did not close its trace (killed?)\n");
-  fprintf(f, "# stacks %s, cupti %s\n", p.stacks, p.cupti);
+  fprintf(f, "# stacks %s, cupti %s\n", esc(p.stacks), esc(p.cupti));
 
   sqlite3 *db = mt_trace_db(t);
   sqlite3_stmt *st;

@@ -106,6 +106,8 @@ static int run(int argc, char **argv)
   if (!fmt || (strcmp(fmt, "perfetto") != 0 && strcmp(fmt, "torch-snapshot") != 0))
     return mt_usage_error("export", "--format perfetto or --format torch-snapshot");
   const char *in = argv[optind];
+  if (mt_output_check("export", out, argv + optind, 1) != 0)
+    return MT_EXIT_USAGE;
   char **traces;
   int n;
   if (list_traces(in, &traces, &n) != 0 || n == 0) {
@@ -113,10 +115,12 @@ static int run(int argc, char **argv)
     free(traces);
     return MT_EXIT_USAGE;
   }
-  size_t tl = strlen(out) + 64;
-  char *tmp = malloc(tl);
-  snprintf(tmp, tl, "%s.part-%ld", out, (long)getpid());
+  char *tmp = mt_output_temp(out);
   mt_error err = { 0 };
+  if (!tmp) {
+    mt_errorf("%s: out of memory", out);
+    return MT_EXIT_FAIL;
+  }
   int rc;
   if (strcmp(fmt, "perfetto") == 0) {
     size_t ol = strlen(out);
@@ -129,20 +133,15 @@ static int run(int argc, char **argv)
   } else {
     rc = mt_export_torch_snapshot(traces[0], tmp, &err);
   }
-  if (rc == MT_OK && rename(tmp, out) != 0) {
-    mt_error_set(&err, MT_EIO, "%s: cannot rename into place: %s", out, strerror(errno));
-    rc = MT_EIO;
-  }
-  if (rc)
-    unlink(tmp);
   for (int i = 0; i < n; i++)
     free(traces[i]);
   free(traces);
-  free(tmp);
-  if (rc) {
+  if (rc)
     mt_errorf("%s", err.msg);
+  if (mt_output_commit(tmp, out, rc == MT_OK) != 0 && rc == MT_OK)
+    return mt_trace_damage_seen(NULL, 0) ? MT_EXIT_USAGE : MT_EXIT_FAIL;
+  if (rc)
     return rc == MT_ENOMEM || rc == MT_EIO ? MT_EXIT_FAIL : MT_EXIT_USAGE;
-  }
   return MT_EXIT_OK;
 }
 

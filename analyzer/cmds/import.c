@@ -14,22 +14,6 @@
 #include "analyzer/cmds/cmds.h"
 #include "analyzer/interop/interop.h"
 
-static void remove_tree(const char *dir)
-{
-  DIR *d = opendir(dir);
-  if (d) {
-    struct dirent *e;
-    char p[4096];
-    while ((e = readdir(d))) {
-      if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-        continue;
-      snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-      unlink(p);
-    }
-    closedir(d);
-  }
-  rmdir(dir);
-}
 
 static const char *base_name(const char *p)
 {
@@ -67,41 +51,32 @@ static int run(int argc, char **argv)
     return mt_usage_error("import", "no input file");
   if (!out)
     return mt_usage_error("import", "no output (-o OUT)");
+  if (mt_output_check("import", out, argv + optind, nin) != 0)
+    return MT_EXIT_USAGE;
   if (access(out, F_OK) == 0) {
     mt_errorf("%s: already exists; not overwriting", out);
     return MT_EXIT_USAGE;
   }
   char rid[64];
   snprintf(rid, sizeof rid, "import:%s", run_id ? run_id : base_name(out));
-  size_t tl = strlen(out) + 64;
-  char *tmp = malloc(tl);
+  char *tmp = mt_output_temp(out);
   if (!tmp)
     return MT_EXIT_FAIL;
-  snprintf(tmp, tl, "%s.part-%ld", out, (long)getpid());
   mt_error err = { 0 };
   int rc;
 
   if (nin == 1) {
     mt_import_result res;
-    unlink(tmp);
     rc = mt_import_file(argv[optind], fmt, tmp, rid, &res, &err);
-    if (rc == MT_OK && rename(tmp, out) != 0) {
-      mt_error_set(&err, MT_EIO, "%s: cannot rename into place: %s", out, strerror(errno));
-      unlink(tmp);
-      rc = MT_EIO;
-    }
-    if (rc) {
+    if (rc)
       mt_errorf("%s", err.msg);
-      free(tmp);
-      return rc == MT_ENOMEM || rc == MT_ESQL ? MT_EXIT_FAIL : MT_EXIT_USAGE;
-    }
+    if (mt_output_commit(tmp, out, rc == MT_OK) != 0)
+      return rc == MT_ENOMEM || rc == MT_ESQL || rc == MT_OK ? MT_EXIT_FAIL : MT_EXIT_USAGE;
     printf("%s: %lld events from %s\n", out, (long long)res.events, argv[optind]);
-    free(tmp);
     return MT_EXIT_OK;
   }
 
   /* Several files: a run directory, one trace per rank. */
-  remove_tree(tmp);
   if (mkdir(tmp, 0777) != 0) {
     mt_errorf("%s: cannot create: %s", tmp, strerror(errno));
     free(tmp);
@@ -133,19 +108,12 @@ static int run(int argc, char **argv)
     }
     total += res.events;
   }
-  if (rc == MT_OK && rename(tmp, out) != 0) {
-    mt_error_set(&err, MT_EIO, "%s: cannot rename into place: %s", out, strerror(errno));
-    rc = MT_EIO;
-  }
   free(ranks);
-  if (rc) {
-    remove_tree(tmp);
+  if (rc)
     mt_errorf("%s", err.msg);
-    free(tmp);
-    return rc == MT_ENOMEM || rc == MT_ESQL ? MT_EXIT_FAIL : MT_EXIT_USAGE;
-  }
+  if (mt_output_commit(tmp, out, rc == MT_OK) != 0)
+    return rc == MT_ENOMEM || rc == MT_ESQL || rc == MT_OK ? MT_EXIT_FAIL : MT_EXIT_USAGE;
   printf("%s: %d traces, %lld events\n", out, nin, (long long)total);
-  free(tmp);
   return MT_EXIT_OK;
 }
 

@@ -217,12 +217,14 @@ static int one(const char *path, int json, json_object **out, const int *run)
     json_object_object_add(o, "dropped", d);
     *out = o;
   } else {
+    /* the trace's own strings: control characters escaped (mt_text_escape) */
+    char e1[256], e2[1024], e3[256], e4[64], e5[64];
     printf("%s\n", path);
-    printf("  run %s  rank %d/%d (local %d; from %s)  pid %lld on %s\n", p.run_id, p.rank, p.world_size,
-           p.local_rank, rank_source, (long long)p.pid, p.host);
-    printf("  command: %s\n", p.command_line ? p.command_line : "");
-    printf("  %s; stacks %s; cupti %s; %s\n", p.producer ? p.producer : "?", p.stacks ? p.stacks : "?",
-           p.cupti ? p.cupti : "?",
+    printf("  run %s  rank %d/%d (local %d; from %s)  pid %lld on %s\n", mt_text_escape(e1, sizeof e1, p.run_id), p.rank,
+           p.world_size, p.local_rank, rank_source, (long long)p.pid, mt_text_escape(e3, sizeof e3, p.host));
+    printf("  command: %s\n", mt_text_escape(e2, sizeof e2, p.command_line));
+    printf("  %s; stacks %s; cupti %s; %s\n", mt_text_escape(e1, sizeof e1, p.producer ? p.producer : "?"),
+           mt_text_escape(e4, sizeof e4, p.stacks ? p.stacks : "?"), mt_text_escape(e5, sizeof e5, p.cupti ? p.cupti : "?"),
            p.end_ns >= 0 ? "complete" : "INCOMPLETE (the process did not close its trace)");
     printf("  events: %lld alloc, %lld free, %lld kernel, %lld memcpy, %lld nccl, %lld range "
            "(%lld marks), %lld host_alloc, %lld region_register, %lld oom\n",

@@ -41,6 +41,8 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+  /* before any SQLite call: corruption met anywhere is counted (trace.h) */
+  mt_trace_watch_damage();
   if (argc < 2) {
     usage(stderr);
     return MT_EXIT_USAGE;
@@ -89,5 +91,13 @@ int main(int argc, char **argv)
     fputs(c->usage, stdout);
     return MT_EXIT_OK;
   }
-  return c->run(argc - 1, argv + 1);
+  int rc = c->run(argc - 1, argv + 1);
+  /* The last line of defence: a command that met a damaged page and carried
+     on (a statement's error taken for the end of its rows) does not succeed.
+     Files it wrote were not renamed into place (mt_output_commit). */
+  if (rc == MT_EXIT_OK && mt_trace_damage_seen(NULL, 0)) {
+    fprintf(stderr, "memtrace %s: damaged: SQLite found a trace malformed; what was printed is incomplete\n", a);
+    rc = MT_EXIT_USAGE;
+  }
+  return rc;
 }

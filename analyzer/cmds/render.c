@@ -50,7 +50,8 @@ static void tbl_row(tbl *t, ...)
   va_start(ap, t);
   for (int i = 0; i < t->ncol; i++) {
     const char *s = va_arg(ap, const char *);
-    t->cells[t->nrows * (size_t)t->ncol + (size_t)i] = strdup(s ? s : "");
+    /* a trace's strings (labels, names): never a terminal's controls */
+    t->cells[t->nrows * (size_t)t->ncol + (size_t)i] = mt_text_escape_dup(s ? s : "");
   }
   va_end(ap);
   t->nrows++;
@@ -231,11 +232,12 @@ typedef struct out {
 static void heading(out *o, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void heading(out *o, int level, const char *fmt, ...)
 {
-  char buf[512];
+  char raw[512], buf[2048];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
+  vsnprintf(raw, sizeof raw, fmt, ap);
   va_end(ap);
+  mt_text_escape(buf, sizeof buf, raw);
   if (o->fmt == MT_FMT_HTML) {
     fprintf(o->f, "<h%d>", level);
     html_esc(o->f, buf);
@@ -250,11 +252,12 @@ static void heading(out *o, int level, const char *fmt, ...)
 static void para(out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void para(out *o, const char *fmt, ...)
 {
-  char buf[1024];
+  char raw[1024], buf[4096];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
+  vsnprintf(raw, sizeof raw, fmt, ap);
   va_end(ap);
+  mt_text_escape(buf, sizeof buf, raw);
   if (o->fmt == MT_FMT_HTML) {
     fputs("<p>", o->f);
     html_esc(o->f, buf);

@@ -15,47 +15,23 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
-/* Writes the report to path atomically: a temporary file in the same
- * directory, renamed over path once complete.  Returns 0 or -1 (message
- * printed). */
+/* Writes the report to path: beside it, renamed into place when whole
+ * (util.c).  Returns 0 or -1 (message printed). */
 static int write_atomic(const char *path, const mt_analysis *a, int fmt)
 {
-  size_t n = strlen(path) + 16;
-  char *tmp = malloc(n);
-  if (!tmp) {
-    mt_errorf("%s: out of memory", path);
+  char *tmp;
+  FILE *f = mt_output_fopen(path, &tmp);
+  if (!f)
     return -1;
-  }
-  snprintf(tmp, n, "%s.tmpXXXXXX", path);
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    mt_errorf("%s: cannot write: %s", path, strerror(errno));
-    free(tmp);
-    return -1;
-  }
-  /* mkstemp makes 0600; a report is an ordinary file: 0666 less the umask */
-  mode_t um = umask(0);
-  umask(um);
-  fchmod(fd, 0666 & ~um);
-  FILE *f = fdopen(fd, "w");
-  int rc = f ? mt_render(f, a, fmt) : -1;
+  int rc = mt_render(f, a, fmt);
   int e = errno;
-  if (f) {
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
-      rc = -1, e = errno;
-    if (fclose(f) != 0 && rc == 0)
-      rc = -1, e = errno;
-  } else {
-    close(fd);
-  }
-  if (rc == 0 && rename(tmp, path) != 0)
+  if (fflush(f) != 0 || fsync(fileno(f)) != 0)
     rc = -1, e = errno;
-  if (rc != 0) {
-    unlink(tmp);
+  if (fclose(f) != 0 && rc == 0)
+    rc = -1, e = errno;
+  if (rc != 0)
     mt_errorf("%s: cannot write: %s", path, strerror(e));
-  }
-  free(tmp);
-  return rc;
+  return mt_output_commit(tmp, path, rc == 0);
 }
 
 static int parse_format(const char *s)
@@ -184,6 +160,8 @@ static int run(int argc, char **argv)
     return mt_usage_error("report", "--max-increase needs --baseline OLD.json");
   if (optind != argc - 1)
     return mt_usage_error("report", optind == argc ? "no trace or run directory given" : "one trace or run directory at a time");
+  if (outpath && mt_output_check("report", outpath, argv + optind, 1) != 0)
+    return MT_EXIT_USAGE;
   mt_analysis *a;
   mt_error err = { 0 };
   int rc = mt_analysis_run(argv[optind], &ao, &a, &err);

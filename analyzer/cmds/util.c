@@ -1,4 +1,5 @@
 /* Small helpers shared by the subcommands. */
+#define _GNU_SOURCE
 #include "config.h"
 #include <ctype.h>
 #include <errno.h>
@@ -8,7 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "analyzer/cmds/cmds.h"
+#include "schemas/trace.h"
 
 int mt_usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -89,4 +94,123 @@ int mt_parse_size(const char *s, uint64_t *out)
     }
   }
   return -1;
+}
+
+/* ---- output files ------------------------------------------------------ */
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+  return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+int mt_output_check(const char *cmd, const char *out, char *const *inputs, int ninputs)
+{
+  struct stat so, si;
+  if (stat(out, &so) != 0)
+    return 0;   /* nothing there yet: it cannot be an input */
+  for (int i = 0; i < ninputs; i++) {
+    if (stat(inputs[i], &si) != 0)
+      continue;
+    if (same_file(&so, &si))
+      return mt_usage_error(cmd, "%s is the input %s; not overwriting it (choose another -o)", out, inputs[i]);
+    if (!S_ISDIR(si.st_mode))
+      continue;
+    /* a run directory: none of its traces either */
+    DIR *d = opendir(inputs[i]);
+    struct dirent *e;
+    char p[4096];
+    while (d && (e = readdir(d))) {
+      if (snprintf(p, sizeof p, "%s/%s", inputs[i], e->d_name) < (int)sizeof p && stat(p, &si) == 0 &&
+          same_file(&so, &si)) {
+        closedir(d);
+        mt_usage_error(cmd, "%s is the input trace %s; not overwriting it (choose another -o)", out, p);
+        return MT_EXIT_USAGE;
+      }
+    }
+    if (d)
+      closedir(d);
+  }
+  return 0;
+}
+
+char *mt_output_temp(const char *out)
+{
+  static unsigned seq;
+  const char *slash = strrchr(out, '/');
+  int dirlen = slash ? (int)(slash - out + 1) : 0;
+  char *tmp = NULL;
+  /* hidden, beside out (same file system: rename is atomic) */
+  if (asprintf(&tmp, "%.*s.%s.%ld-%u.part", dirlen, out, slash ? slash + 1 : out, (long)getpid(), seq++) < 0)
+    return NULL;
+  return tmp;
+}
+
+FILE *mt_output_fopen(const char *out, char **tmp)
+{
+  char *base = mt_output_temp(out), *t = NULL;
+  *tmp = NULL;
+  if (!base || asprintf(&t, "%sXXXXXX", base) < 0) {
+    free(base);
+    mt_errorf("%s: out of memory", out);
+    return NULL;
+  }
+  free(base);
+  int fd = mkstemp(t);
+  if (fd < 0) {
+    mt_errorf("%s: cannot write: %s", out, strerror(errno));
+    free(t);
+    return NULL;
+  }
+  /* mkstemp makes 0600; an output is an ordinary file: 0666 less the umask */
+  mode_t um = umask(0);
+  umask(um);
+  fchmod(fd, 0666 & ~um);
+  FILE *f = fdopen(fd, "w");
+  if (!f) {
+    mt_errorf("%s: cannot write: %s", out, strerror(errno));
+    close(fd);
+    unlink(t);
+    free(t);
+    return NULL;
+  }
+  *tmp = t;
+  return f;
+}
+
+static void discard(const char *tmp)
+{
+  struct stat sb;
+  if (lstat(tmp, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    DIR *d = opendir(tmp);
+    struct dirent *e;
+    char p[4096];
+    while (d && (e = readdir(d)))
+      if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+          snprintf(p, sizeof p, "%s/%s", tmp, e->d_name) < (int)sizeof p)
+        unlink(p);
+    if (d)
+      closedir(d);
+    rmdir(tmp);
+  } else {
+    unlink(tmp);
+  }
+}
+
+int mt_output_commit(char *tmp, const char *out, int ok)
+{
+  int rc = 0;
+  if (ok && mt_trace_damage_seen(NULL, 0)) {
+    mt_errorf("%s: not written: a damaged trace was met while writing it", out);
+    ok = 0;
+  }
+  if (ok && rename(tmp, out) != 0) {
+    mt_errorf("%s: cannot rename into place: %s", out, strerror(errno));
+    ok = 0;
+  }
+  if (!ok) {
+    discard(tmp);
+    rc = -1;
+  }
+  free(tmp);
+  return rc;
 }

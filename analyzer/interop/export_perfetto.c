@@ -239,8 +239,10 @@ static int export_one(ex *e, mt_trace *t, int pid, int64_t t0, int rank)
         if (MT__IPUSH(strs, NULL))
           break;
       const unsigned char *v = sqlite3_column_text(st, 1);
-      if ((int64_t)strs.n > id)
+      if ((int64_t)strs.n > id) {
+        free(strs.v[id]);   /* a damaged table may repeat an id */
         strs.v[id] = strdup(v ? (const char *)v : "");
+      }
     }
     sqlite3_finalize(st);
   }
@@ -541,7 +543,15 @@ static int export_one(ex *e, mt_trace *t, int pid, int64_t t0, int rank)
     mt_rank rk;
     mt_error aerr;
     memset(&rk, 0, sizeof rk);
-    if (mt_analyze_trace(t, &ao, &rk, &aerr) == MT_OK) {
+    int arc = mt_analyze_trace(t, &ao, &rk, &aerr);
+    if (arc != MT_OK)
+      mt_rank_free(&rk);   /* what a failed analysis had built */
+    if (arc == MT_ECORRUPT) {
+      /* the rows the export copied are the ones the analysis refused */
+      if (e->err)
+        *e->err = aerr;
+      rc = arc;
+    } else if (arc == MT_OK) {
       const mt_timeline *tl = &rk.timeline;
       for (size_t i = 0; i < tl->n; i++) {
         int64_t ts = base + tl->t0 + (int64_t)i * tl->dt;
@@ -566,7 +576,7 @@ static int export_one(ex *e, mt_trace *t, int pid, int64_t t0, int rank)
   for (size_t i = 0; i < strs.n; i++)
     free(strs.v[i]);
   free(strs.v);
-  if (rc)
+  if (rc == MT_ENOMEM)
     mt_error_set(e->err, rc, "%s: out of memory", e->out);
   return rc;
 #undef S

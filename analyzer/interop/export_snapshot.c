@@ -8,6 +8,7 @@
  * str, int, bool and None; repeated frame lists are memoized, as torch's
  * own pickles are. */
 #include "config.h"
+#include "analyzer/lib/analysis.h"
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -378,12 +379,26 @@ static void write_traces(sctx *c, int ndev)
   op(&c->w, 'e');
 }
 
+static int no_lifetime(const mt_lifetime *l, void *arg)
+{
+  (void)l;
+  (void)arg;
+  return 0;
+}
+
 int mt_export_torch_snapshot(const char *trace, const char *out, mt_error *err)
 {
   mt_trace *t = NULL;
   int rc = mt_trace_open(trace, MT_OPEN_READ, &t, err);
   if (rc)
     return rc;
+  /* the rows, and the strings and frames they name, checked as the
+     analysis checks them (one walk) before any is copied */
+  mt_lifetime_visitor check = { .lifetime = no_lifetime };
+  if ((rc = mt_lifetimes_walk(t, &check, err)) != MT_OK) {
+    mt_trace_close(t);
+    return rc;
+  }
   sctx c = { .db = mt_trace_db(t) };
   mt_process_info pi;
   mt_trace_process(t, &pi);

@@ -82,6 +82,7 @@ typedef struct mt_pv {
   size_t len;                /* STR/BYTES length */
   struct mt_pv **items;      /* LIST/TUPLE: items; DICT: key,value,key,value */
   size_t n, cap;
+  int depth;                 /* containers nested inside (0: none) */
 } mt_pv;
 
 typedef struct mt_pickle mt_pickle;

@@ -7,6 +7,7 @@
  * bytes left, and the working memory is bounded.  docs/BY-HAND.md says why
  * this is not a library. */
 #include "config.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "analyzer/interop/interop_internal.h"
@@ -46,9 +47,13 @@ static int account(rd *r, uint64_t n)
   return MT_OK;
 }
 
+/* What a value costs, as the allocator sees it: the value, malloc's own
+ * header, and its slot in `all` (grown by doubling: up to two). */
+#define PV_COST (sizeof(mt_pv) + 16 + 2 * sizeof(mt_pv *))
+
 static mt_pv *new_pv(rd *r, mt_pv_type t)
 {
-  if (account(r, sizeof(mt_pv) + sizeof(mt_pv *)))
+  if (account(r, PV_COST))
     return NULL;
   mt_pv *v = calloc(1, sizeof *v);
   if (!v || mt__igrow((void **)&r->ctx->all, &r->ctx->capall, r->ctx->nall + 1, sizeof(mt_pv *))) {
@@ -61,12 +66,27 @@ static mt_pv *new_pv(rd *r, mt_pv_type t)
   return v;
 }
 
+/* Nesting, bounded (mt_interop_limits.max_depth) so that a hostile file is
+ * refused before it costs memory: through the stack (containers opened and
+ * not closed: pickle batches at most 1000 items (2000 for a dict) between a
+ * MARK and its APPENDS/SETITEMS, so a legitimate stack holds at most about
+ * 2000 entries per level), and through values (add_item: a container
+ * wrapped in another, which the memo allows at a constant stack depth). */
+static size_t max_stack(void)
+{
+  return (size_t)(mt_interop_limits_current.max_depth + 1) * 4096;
+}
+
 static int push(rd *r, mt_pv *v)
 {
   if (!v)
     return r->err ? r->err->code : MT_ENOMEM;
-  if (r->sn >= (1u << 24))
-    return fail(r, MT_EINVAL, "stack deeper than 16M entries");
+  if (r->sn >= max_stack()) {
+    char msg[120];
+    snprintf(msg, sizeof msg, "nested too deeply (stack of %zu entries; at most %d levels are read)", r->sn,
+             mt_interop_limits_current.max_depth);
+    return fail(r, MT_EINVAL, msg);
+  }
   if (mt__igrow((void **)&r->stack, &r->scap, r->sn + 1, sizeof *r->stack))
     return fail(r, MT_ENOMEM, "out of memory");
   r->stack[r->sn++] = v;
@@ -84,8 +104,18 @@ static mt_pv *pop(rd *r)
 
 static int add_item(rd *r, mt_pv *c, mt_pv *it)
 {
-  if (account(r, sizeof(mt_pv *)))
+  /* the items array grows by doubling: up to two slots per item, and a
+     header for the first */
+  if (account(r, 2 * sizeof(mt_pv *) + (c->n ? 0 : 16)))
     return r->err->code;
+  if (it->depth + 1 > c->depth) {
+    c->depth = it->depth + 1;
+    if (c->depth > mt_interop_limits_current.max_depth) {
+      char msg[96];
+      snprintf(msg, sizeof msg, "nested deeper than %d levels", mt_interop_limits_current.max_depth);
+      return fail(r, MT_EINVAL, msg);
+    }
+  }
   if (mt__igrow((void **)&c->items, &c->cap, c->n + 1, sizeof *c->items))
     return fail(r, MT_ENOMEM, "out of memory");
   c->items[c->n++] = it;
@@ -428,7 +458,10 @@ int mt_pickle_load(const unsigned char *buf, size_t len, const char *name, mt_pi
     mt_error_set(err, MT_ENOMEM, "%s: out of memory", name);
     return MT_ENOMEM;
   }
-  uint64_t lim = (uint64_t)len * 64 + (1u << 20);
+  /* working memory (accounted as the allocator sees it: PV_COST) at most
+     32x the file plus 16 MiB: PyTorch snapshots need 4-8x (measured:
+     docs/INTEROP.md) */
+  uint64_t lim = (uint64_t)len * 32 + (16u << 20);
   ctx->limit = lim < mt_interop_limits_current.max_object_bytes * 4 ? lim
                                                                     : mt_interop_limits_current.max_object_bytes * 4;
   mt_error dummy;

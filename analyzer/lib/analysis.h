@@ -21,6 +21,7 @@
 #define MT_ANALYSIS_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include "schemas/trace.h"
 
@@ -59,6 +60,18 @@ const char *mt_category_name(int cat);
 int mt_category_from_name(const char *name);   /* -1 when unknown */
 const char *mt_rule_name(int rule);
 const char *mt_rule_text(int rule);
+
+/* Text from a trace made safe for a terminal: control characters (C0,
+ * newline and tab included; DEL; C1, U+0080..U+009F) and bytes that are
+ * not UTF-8 are written as \n, \t, \xNN or \u00NN, so that a label cannot
+ * move the cursor, restyle or retitle the terminal that shows it.  Every
+ * text output (report, dump, info, the viewer's --list-live) goes through
+ * this.  mt_text_escape writes into dst (always terminated, truncated to
+ * len) and returns it; mt_text_escape_dup returns a malloc'd copy (NULL
+ * when out of memory); mt_fputs_escaped writes to f. */
+char *mt_text_escape(char *dst, size_t len, const char *s);
+char *mt_text_escape_dup(const char *s);
+int mt_fputs_escaped(const char *s, FILE *f);
 
 /* Formats bytes the way people write them: binary units ("1.50 GiB",
  * "512 B").  Decimal GB are never printed, so GiB and GB stay distinct. */

@@ -180,12 +180,72 @@ typedef struct st {
   int stop;             /* a callback asked to stop */
   int rowid_order;      /* memory only: region rows may be read in rowid order (restarted when unsorted) */
   int finished;         /* the trace was closed cleanly: 1, 0, or -1 not known yet */
+  int64_t missing_frame; /* first frame id referred to and absent, or 0 */
+  unsigned long damage0; /* mt_trace_damage_seen() when the walk began */
 } st;
 
 static int fail(st *s, int code, const char *what)
 {
   mt_error_set(s->err, code, "%s: %s: %s", mt_trace_path(s->t), what, sqlite3_errmsg(s->db));
   return code;
+}
+
+/* A row the analysis cannot rely on (trace.h: MT_TIME_LIMIT, MT_SIZE_LIMIT). */
+static int bad_row(st *s, const char *table, const char *col, int64_t v)
+{
+  mt_error_set(s->err, MT_ECORRUPT, "%s: damaged: %s.%s holds %lld, outside what a trace can hold",
+               mt_trace_path(s->t), table, col, (long long)v);
+  return MT_ECORRUPT;
+}
+
+/* References between tables that led nowhere, or lookups SQLite failed
+ * (mt__str): the names and categories built on them would be wrong. */
+static int check_refs(st *s, int rc)
+{
+  if (rc != MT_OK || !s->strs)
+    return rc;
+  /* a damaged page met by a statement whose caller took the error for the
+     end of its rows (the corruption count says so) */
+  if (mt_trace_damage_seen(NULL, 0) != s->damage0) {
+    mt_error_set(s->err, MT_ECORRUPT, "%s: damaged: database disk image is malformed", mt_trace_path(s->t));
+    return MT_ECORRUPT;
+  }
+  if (s->strs->sql_error) {
+    mt_error_set(s->err, MT_ECORRUPT, "%s: damaged: %s", mt_trace_path(s->t), sqlite3_errstr(s->strs->sql_error));
+    return MT_ECORRUPT;
+  }
+  if (s->strs->missing || s->missing_frame) {
+    mt_error_set(s->err, MT_ECORRUPT, "%s: damaged: refers to %s id %lld, which the %s table lacks",
+                 mt_trace_path(s->t), s->strs->missing ? "string" : "frame",
+                 (long long)(s->strs->missing ? s->strs->missing : s->missing_frame),
+                 s->strs->missing ? "strings" : "frames");
+    return MT_ECORRUPT;
+  }
+  return MT_OK;
+}
+
+/* The walk reads kernels through the `kernels` view, a join of each launch
+ * with its configuration: a launch whose configuration is not there would
+ * vanish from the counts unnoticed.  count(*) reads the launches' smallest
+ * index, about 50 ms per million launches. */
+static int check_launches(st *s)
+{
+  sqlite3_stmt *q;
+  int64_t n = -1;
+  if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM kernel_launches", -1, &q, NULL) != SQLITE_OK)
+    return fail(s, MT_ECORRUPT, "damaged");
+  if (sqlite3_step(q) == SQLITE_ROW)
+    n = sqlite3_column_int64(q, 0);
+  sqlite3_finalize(q);
+  if (n < 0)
+    return fail(s, MT_ECORRUPT, "damaged");
+  if ((uint64_t)n != s->r->n_kernels) {
+    mt_error_set(s->err, MT_ECORRUPT,
+                 "%s: damaged: %llu of %lld kernel launches name a configuration the kernel_configs table lacks",
+                 mt_trace_path(s->t), (unsigned long long)((uint64_t)n - s->r->n_kernels), (long long)n);
+    return MT_ECORRUPT;
+  }
+  return MT_OK;
 }
 
 static int nomem(st *s)
@@ -499,8 +559,14 @@ static const char *stack_where2(st *s, int64_t stack, int *guess, int *site)
   for (int depth = 0; id > 0 && depth < 12; depth++) {
     sqlite3_reset(s->frame_stmt);
     sqlite3_bind_int64(s->frame_stmt, 1, id);
-    if (sqlite3_step(s->frame_stmt) != SQLITE_ROW)
+    int frc = sqlite3_step(s->frame_stmt);
+    if (frc != SQLITE_ROW) {
+      if (frc != SQLITE_DONE && !s->strs->sql_error)
+        s->strs->sql_error = frc;
+      else if (frc == SQLITE_DONE && !s->missing_frame)
+        s->missing_frame = id;
       break;
+    }
     int64_t parent = sqlite3_column_int64(s->frame_stmt, 0);
     const char *sym = mt__str(s->strs, sqlite3_column_int64(s->frame_stmt, 1));
     int64_t module = sqlite3_column_int64(s->frame_stmt, 2);
@@ -1352,11 +1418,11 @@ static int cursor_step(st *s, cursor *c, int *live)
     c->row = mt__prefetch_next(c->pf);
     *live = c->row != NULL;
     int rc = c->row ? MT_OK : mt__prefetch_status(c->pf);
-    return rc == MT_OK || s->opts->memory_only ? rc : fail(s, MT_ECORRUPT, "damaged trace");
+    return rc == MT_OK || s->opts->memory_only ? rc : fail(s, MT_ECORRUPT, "damaged");
   }
   int st_ = sqlite3_step(c->q);
   *live = st_ == SQLITE_ROW;
-  return st_ == SQLITE_ROW || st_ == SQLITE_DONE ? MT_OK : fail(s, MT_ECORRUPT, "damaged trace");
+  return st_ == SQLITE_ROW || st_ == SQLITE_DONE ? MT_OK : fail(s, MT_ECORRUPT, "damaged");
 }
 
 /* Whether the trace was closed cleanly: no writer, so a second connection
@@ -1406,8 +1472,58 @@ static int cursor_open(st *s, int i, cursor *c, int *live)
   snprintf(sql, sizeof sql, "SELECT %s FROM %s%s%s ORDER BY ts, rowid", src->cols, src->table,
            src->where ? " WHERE " : "", src->where ? src->where : "");
   if (sqlite3_prepare_v2(s->db, sql, -1, &c->q, NULL) != SQLITE_OK)
-    return fail(s, MT_ECORRUPT, "damaged trace");
+    return fail(s, MT_ECORRUPT, "damaged");
   return cursor_step(s, c, live);
+}
+
+static int out_of_time(int64_t t)
+{
+  return t < -MT_TIME_LIMIT || t > MT_TIME_LIMIT;
+}
+
+/* What the walk relies on in a row, checked as it is read (no pass of its
+ * own): times in order and within MT_TIME_LIMIT, durations not negative,
+ * sizes within MT_SIZE_LIMIT, extents that do not wrap the address space.
+ * The time index's end points were checked when the trace was opened;
+ * a row between them that breaks the order means a damaged index. */
+static int check_row(st *s, int i, const cursor *c, int64_t *last)
+{
+  static const char *const table[NCUR] = { "ranges", "mem_events", "region_events", "kernels", "nccl_calls" };
+  int64_t ts = col(c, 0);
+  if (out_of_time(ts))
+    return bad_row(s, table[i], "ts", ts);
+  if (ts < *last) {
+    mt_error_set(s->err, MT_ECORRUPT, "%s: damaged: %s out of time order (%lld after %lld; index damaged)",
+                 mt_trace_path(s->t), table[i], (long long)ts, (long long)*last);
+    return MT_ECORRUPT;
+  }
+  *last = ts;
+  switch (i) {
+  case C_RANGE:
+    if (col(c, 1) != -1 && out_of_time(col(c, 1)))
+      return bad_row(s, table[i], "te", col(c, 1));
+    break;
+  case C_MEM:
+  case C_REGION: {
+    int sz = i == C_MEM ? 6 : 4, ad = i == C_MEM ? 5 : 3;
+    uint64_t size = (uint64_t)col(c, sz), addr = (uint64_t)col(c, ad);
+    if (size > MT_SIZE_LIMIT)
+      return bad_row(s, table[i], "size", col(c, sz));
+    if (addr > UINT64_MAX - size)
+      return bad_row(s, table[i], "addr", col(c, ad));
+    break;
+  }
+  case C_KERNEL:
+  case C_NCCL:
+    if (col(c, 1) < 0 || col(c, 1) > MT_TIME_LIMIT)
+      return bad_row(s, table[i], "dur", col(c, 1));
+    if (i == C_NCCL && (uint64_t)col(c, 3) > MT_SIZE_LIMIT)
+      return bad_row(s, table[i], "bytes", col(c, 3));
+    if (col(c, 6) && (out_of_time(col(c, 4)) || out_of_time(col(c, 5))))
+      return bad_row(s, table[i], "gpu_start", col(c, 4));
+    break;
+  }
+  return MT_OK;
 }
 
 static int walk(st *s)
@@ -1415,7 +1531,10 @@ static int walk(st *s)
   cursor cur[NCUR] = { 0 };
   int live[NCUR] = { 0 };
   int64_t head[NCUR];   /* ts of each cursor's current row */
+  int64_t last[NCUR];   /* ts of each cursor's previous row */
   int rc = MT_OK;
+  for (int i = 0; i < NCUR; i++)
+    last[i] = INT64_MIN;
   int mem = !s->visit || s->visit->lifetime;   /* a lifetimes walk reads what its callbacks need */
   int want[NCUR] = { !s->opts->memory_only, mem, mem, s->pass == 2 && (!s->visit || s->visit->range),
                      s->pass == 2 && !s->visit };
@@ -1472,6 +1591,8 @@ static int walk(st *s)
       continue;
     }
     cursor *c = &cur[best];
+    if ((rc = check_row(s, best, c, &last[best])) != MT_OK)
+      goto out;
     switch (best) {
     case C_RANGE:
       s->r->n_ranges += s->pass == 1;
@@ -1583,7 +1704,7 @@ static int load_heaps(st *s)
   sqlite3_stmt *q;
   if (sqlite3_prepare_v2(s->db, "SELECT id, device, addr, size, coalesce(created, 0), coalesce(destroyed, -1), "
                                 "usage FROM heaps ORDER BY id", -1, &q, NULL) != SQLITE_OK)
-    return fail(s, MT_ECORRUPT, "damaged trace");
+    return fail(s, MT_ECORRUPT, "damaged");
   mt__vec v = { .elem = sizeof(heapinfo) };
   int rc;
   while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -1600,11 +1721,19 @@ static int load_heaps(st *s)
     h->created = I64(q, 4);
     h->destroyed = I64(q, 5);
     h->framework = I64(q, 6) == MT_HEAP_FRAMEWORK_POOL;
+    if (h->addr > UINT64_MAX - h->size || h->created < -MT_TIME_LIMIT || h->created > MT_TIME_LIMIT ||
+        h->destroyed < -MT_TIME_LIMIT || h->destroyed > MT_TIME_LIMIT) {
+      int wraps = h->addr > UINT64_MAX - h->size;
+      int64_t bad = wraps ? (int64_t)h->addr : h->created;
+      sqlite3_finalize(q);
+      mt__vec_free(&v);   /* h pointed into v */
+      return bad_row(s, "heaps", wraps ? "addr" : "created", bad);
+    }
   }
   sqlite3_finalize(q);
   if (rc != SQLITE_DONE) {
     mt__vec_free(&v);
-    return fail(s, MT_ECORRUPT, "damaged trace");
+    return fail(s, MT_ECORRUPT, "damaged");
   }
   s->heaps = v.p;
   s->nheaps = v.n;
@@ -1671,7 +1800,7 @@ static int coverage(st *s)
   if (sqlite3_prepare_v2(s->db, "SELECT ts, rowid, op, kind, addr, size, result FROM mem_events "
                                 "WHERE op IN (1, 2, 7, 8) ORDER BY ts, rowid", -1, &q, NULL) != SQLITE_OK) {
     free(order);
-    return fail(s, MT_ECORRUPT, "damaged trace");
+    return fail(s, MT_ECORRUPT, "damaged");
   }
   mt__map live;   /* (cls, addr) -> rowid; sizes in a second map */
   mt__map sizes;
@@ -1728,7 +1857,7 @@ static int coverage(st *s)
     }
   }
   if (rc == MT_OK && srow != SQLITE_DONE)
-    rc = fail(s, MT_ECORRUPT, "damaged trace");
+    rc = fail(s, MT_ECORRUPT, "damaged");
   sqlite3_finalize(q);
   mt__map_free(&live);
   mt__map_free(&sizes);
@@ -1964,12 +2093,13 @@ static int overlap(st *s)
                                 "WHERE k.gpu_start IS NOT NULL AND k.gpu_end IS NOT NULL AND "
                                 "coalesce(n.value, '') NOT LIKE 'nccl%' ORDER BY k.gpu_start", -1, &qk, NULL) !=
           SQLITE_OK) {
-    rc = fail(s, MT_ECORRUPT, "damaged trace");
+    rc = fail(s, MT_ECORRUPT, "damaged");
     goto out;
   }
   mt__vec comm = { .elem = 2 * sizeof(int64_t) };
   int64_t total = 0;
-  while (sqlite3_step(qc) == SQLITE_ROW) {
+  int qrc;
+  while ((qrc = sqlite3_step(qc)) == SQLITE_ROW) {
     int64_t a = I64(qc, 0), b = I64(qc, 1);
     int64_t *last = comm.n ? (int64_t *)comm.p + 2 * (comm.n - 1) : NULL;
     if (last && a <= last[1]) {
@@ -1985,6 +2115,11 @@ static int overlap(st *s)
     }
     e[0] = a;
     e[1] = b;
+  }
+  if (qrc != SQLITE_DONE) {
+    mt__vec_free(&comm);
+    rc = fail(s, MT_ECORRUPT, "damaged");
+    goto out;
   }
   for (size_t i = 0; i < comm.n; i++)
     total += ((int64_t *)comm.p)[2 * i + 1] - ((int64_t *)comm.p)[2 * i];
@@ -2065,7 +2200,7 @@ static int load_process(st *s)
   mt_process_info p;
   mt_error e = { 0 };
   if (mt_trace_process(s->t, &p) != MT_OK)
-    return fail(s, MT_ECORRUPT, "damaged trace (process record)");
+    return fail(s, MT_ECORRUPT, "damaged (process record)");
   (void)e;
   snprintf(r->run_id, sizeof r->run_id, "%s", p.run_id);
   snprintf(r->host, sizeof r->host, "%s", p.host);
@@ -2084,7 +2219,7 @@ static int load_process(st *s)
   sqlite3_stmt *q;
   if (sqlite3_prepare_v2(s->db, "SELECT kind, sum(count), group_concat(DISTINCT reason) FROM drops GROUP BY kind "
                                 "ORDER BY kind", -1, &q, NULL) != SQLITE_OK)
-    return fail(s, MT_ECORRUPT, "damaged trace");
+    return fail(s, MT_ECORRUPT, "damaged");
   char buf[1024] = "";
   size_t len = 0;
   while (sqlite3_step(q) == SQLITE_ROW) {
@@ -2116,7 +2251,7 @@ static int load_process(st *s)
   /* the ooms table */
   if (sqlite3_prepare_v2(s->db, "SELECT ts, device, api, source, requested, coalesce(free_bytes, -1), "
                                 "coalesce(total_bytes, -1) FROM ooms ORDER BY ts, rowid", -1, &q, NULL) != SQLITE_OK)
-    return fail(s, MT_ECORRUPT, "damaged trace");
+    return fail(s, MT_ECORRUPT, "damaged");
   while (sqlite3_step(q) == SQLITE_ROW)
     add_oom(s, I64(q, 0), (int)I64(q, 1), (int)I64(q, 2), (int)I64(q, 3), (uint64_t)I64(q, 4), I64(q, 5), I64(q, 6));
   sqlite3_finalize(q);
@@ -2130,7 +2265,7 @@ static int load_process(st *s)
     "SELECT (SELECT min(ts) FROM region_events), (SELECT max(ts) FROM region_events)" };
   for (int i = 0; i < 2; i++) {
     if (sqlite3_prepare_v2(s->db, span[i], -1, &q, NULL) != SQLITE_OK)
-      return fail(s, MT_ECORRUPT, "damaged trace");
+      return fail(s, MT_ECORRUPT, "damaged");
     if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL) {
       if (I64(q, 0) < lo)
         lo = I64(q, 0);
@@ -2292,6 +2427,7 @@ static int cmp_step(const void *a, const void *b)
 static int st_init(st *s, mt_trace *t, const mt_analysis_opts *opts, mt_rank *r, mt_error *err)
 {
   s->t = t;
+  s->damage0 = mt_trace_damage_seen(NULL, 0);
   s->db = mt_trace_db(t);
   s->r = r;
   s->err = err;
@@ -2315,7 +2451,7 @@ static int st_init(st *s, mt_trace *t, const mt_analysis_opts *opts, mt_rank *r,
   s->strs = strs;
   mt__map_init(&strs->ids, 256);
   if (sqlite3_prepare_v2(s->db, "SELECT value FROM strings WHERE id = ?", -1, &strs->lookup, NULL) != SQLITE_OK)
-    return fail(s, MT_ECORRUPT, "damaged trace");
+    return fail(s, MT_ECORRUPT, "damaged");
   return MT_OK;
 }
 
@@ -2394,7 +2530,7 @@ static int analyze(mt_trace *t, const mt_analysis_opts *opts_in, mt_rank *r, mt_
   s->ntargets = 1 + noom;
   for (int i = 0; i < 16; i++)
     s->nccl[i].gpu_ns = -1;
-  if ((rc = walk(s)) != MT_OK || (rc = settle_live(s)) != MT_OK)
+  if ((rc = walk(s)) != MT_OK || (rc = settle_live(s)) != MT_OK || (rc = check_launches(s)) != MT_OK)
     goto out;
   for (size_t i = 0; i < s->ntargets; i++) {
     int step = s->targets[i].snap->step;
@@ -2471,6 +2607,7 @@ static int analyze(mt_trace *t, const mt_analysis_opts *opts_in, mt_rank *r, mt_
       r->nccl[r->nnccl++] = s->nccl[i];
   rc = overlap(s);
 out:
+  rc = check_refs(s, rc);
   st_free(s);
   /* the trace may be closed after this: no statement may outlive it */
   if (strs) {
@@ -2583,6 +2720,7 @@ int mt_lifetimes_walk(mt_trace *t, const mt_lifetime_visitor *v, mt_error *err)
     rc = settle_live(s);
   if (rc == MT_OK)
     rc = emit_open_ranges(s);
+  rc = check_refs(s, rc);
   st_free(s);
   mt_rank_free(&r);
   return rc;
@@ -2605,7 +2743,7 @@ int mt_trace_rank(mt_trace *t, int *rank, int *world, mt_error *err)
   mt_process_info p;
   int rc = mt_trace_process(t, &p);
   if (rc != MT_OK) {
-    mt_error_set(err, MT_ECORRUPT, "%s: damaged trace (process record)", mt_trace_path(t));
+    mt_error_set(err, MT_ECORRUPT, "%s: damaged (process record)", mt_trace_path(t));
     return MT_ECORRUPT;
   }
   mt__effective_rank(t, &p, rank, world);
@@ -2619,7 +2757,7 @@ int mt_trace_communicators(mt_trace *t, mt_communicator *out, size_t max, size_t
   *n = 0;
   if (sqlite3_prepare_v2(db, "SELECT id, nranks, rank, device, created, coalesce(destroyed, -1) "
                              "FROM communicators ORDER BY created, id", -1, &q, NULL) != SQLITE_OK) {
-    mt_error_set(err, MT_ECORRUPT, "%s: damaged trace: %s", mt_trace_path(t), sqlite3_errmsg(db));
+    mt_error_set(err, MT_ECORRUPT, "%s: damaged: %s", mt_trace_path(t), sqlite3_errmsg(db));
     return MT_ECORRUPT;
   }
   int rc;
@@ -2637,7 +2775,7 @@ int mt_trace_communicators(mt_trace *t, mt_communicator *out, size_t max, size_t
   }
   sqlite3_finalize(q);
   if (rc != SQLITE_DONE) {
-    mt_error_set(err, MT_ECORRUPT, "%s: damaged trace: %s", mt_trace_path(t), sqlite3_errmsg(db));
+    mt_error_set(err, MT_ECORRUPT, "%s: damaged: %s", mt_trace_path(t), sqlite3_errmsg(db));
     return MT_ECORRUPT;
   }
   return MT_OK;

@@ -41,9 +41,13 @@ typedef struct mt__strs {
   mt__map ids;             /* strings.id -> char* (owned) */
   mt__vec owned;           /* char* */
   sqlite3_stmt *lookup;
+  int64_t missing;         /* first id the trace refers to and does not hold, or 0 */
+  int sql_error;           /* first failed lookup's SQLite code, or 0 */
 } mt__strs;
 
-/* Trace string by id (NULL for 0 or unknown); cached. */
+/* Trace string by id (NULL for 0 or unknown); cached.  An id the strings
+ * table lacks, or a lookup SQLite fails, is noted in s (missing,
+ * sql_error): the analysis then reports the trace damaged. */
 const char *mt__str(mt__strs *s, int64_t id);
 /* Keeps a copy of str; returns it (NULL on failure). */
 const char *mt__strdup(mt__strs *s, const char *str);

@@ -215,9 +215,15 @@ const char *mt__str(mt__strs *s, int64_t id)
   const char *r = NULL;
   sqlite3_reset(s->lookup);
   sqlite3_bind_int64(s->lookup, 1, id);
-  if (sqlite3_step(s->lookup) == SQLITE_ROW) {
+  int rc = sqlite3_step(s->lookup);
+  if (rc == SQLITE_ROW) {
     const unsigned char *txt = sqlite3_column_text(s->lookup, 0);
     r = mt__strdup(s, txt ? (const char *)txt : "");
+  } else if (rc == SQLITE_DONE) {
+    if (!s->missing)
+      s->missing = id;
+  } else if (!s->sql_error) {
+    s->sql_error = rc;
   }
   sqlite3_reset(s->lookup);
   uint64_t *slot = mt__map_put(&s->ids, (uint64_t)id, 0, NULL);
@@ -392,3 +398,87 @@ int mt_parse_time_range(const char *text, int64_t *t0, int64_t *t1)
   return mt_parse_time(first, t0) || mt_parse_time(colon + 1, t1) || *t1 <= *t0 ? -1 : 0;
 }
 
+/* ---- text for terminals ------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at s that is not a C1 control, or 0. */
+static size_t utf8_ok(const unsigned char *s)
+{
+  unsigned c = s[0];
+  size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+  for (size_t i = 1; i < n; i++)
+    if ((s[i] & 0xc0) != 0x80)
+      return 0;
+  if (n == 2 && c == 0xc2 && s[1] < 0xa0)
+    return 0;   /* U+0080..U+009F: C1 controls (CSI is U+009B) */
+  if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] > 0x8f))
+    return 0;   /* overlong, or beyond U+10FFFF */
+  return n;
+}
+
+/* The escape for the byte (sequence) at s into e; its input length. */
+static size_t escape_one(const unsigned char *s, char e[8], size_t *elen)
+{
+  unsigned c = s[0];
+  if (c >= 0x20 && c < 0x7f) {
+    e[0] = (char)c;
+    *elen = 1;
+    return 1;
+  }
+  size_t n = c >= 0x80 ? utf8_ok(s) : 0;
+  if (n) {
+    memcpy(e, s, n);
+    *elen = n;
+    return n;
+  }
+  if (c == '\n' || c == '\t') {
+    e[0] = '\\';
+    e[1] = c == '\n' ? 'n' : 't';
+    *elen = 2;
+    return 1;
+  }
+  if (c == 0xc2 && s[1] >= 0x80 && s[1] < 0xa0) {
+    *elen = (size_t)snprintf(e, 8, "\\u%04x", s[1]);
+    return 2;
+  }
+  *elen = (size_t)snprintf(e, 8, "\\x%02x", c);
+  return 1;
+}
+
+char *mt_text_escape(char *dst, size_t len, const char *s)
+{
+  size_t o = 0;
+  if (!len)
+    return dst;
+  const unsigned char *p = (const unsigned char *)(s ? s : "");
+  while (*p) {
+    char e[8];
+    size_t el, in = escape_one(p, e, &el);
+    if (o + el >= len)
+      break;
+    memcpy(dst + o, e, el);
+    o += el;
+    p += in;
+  }
+  dst[o] = 0;
+  return dst;
+}
+
+char *mt_text_escape_dup(const char *s)
+{
+  size_t n = strlen(s ? s : "") * 6 + 1;   /* \u00NN for 2 bytes, \xNN for 1 */
+  char *d = malloc(n);
+  return d ? mt_text_escape(d, n, s) : NULL;
+}
+
+int mt_fputs_escaped(const char *s, FILE *f)
+{
+  const unsigned char *p = (const unsigned char *)(s ? s : "");
+  while (*p) {
+    char e[8];
+    size_t el, in = escape_one(p, e, &el);
+    if (fwrite(e, 1, el, f) != el)
+      return EOF;
+    p += in;
+  }
+  return 0;
+}

@@ -198,7 +198,8 @@ static int occ_cmp(const void *a, const void *b)
 
 void mt_rp_input_finish(mt_rp_input *in)
 {
-  qsort(in->w, in->nw, sizeof *in->w, win_cmp);
+  if (in->nw > 1)   /* qsort's array may not be NULL, even empty */
+    qsort(in->w, in->nw, sizeof *in->w, win_cmp);
   /* occurrence: n-th window of (unit, kind) within its step, counted in one
    * sweep over the windows grouped by (unit, kind, step) in window order
    * (a backward search per window was windows^2 on a long recording) */

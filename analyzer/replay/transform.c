@@ -2209,8 +2209,10 @@ int mt_rp_prefix_make(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_prefix *
   if (mt_rp_reserve((void **)&k.t, &k.cap, in->nt + 1, sizeof *k.t) != 0 ||
       mt_rp_reserve((void **)&k.w, &k.capw, in->nw + 1, sizeof *k.w) != 0)
     goto out;
-  memcpy(k.t, in->t, in->nt * sizeof *k.t);
-  memcpy(k.w, in->w, in->nw * sizeof *k.w);
+  if (in->nt)   /* memcpy's source may not be NULL, even for 0 bytes */
+    memcpy(k.t, in->t, in->nt * sizeof *k.t);
+  if (in->nw)
+    memcpy(k.w, in->w, in->nw * sizeof *k.w);
   k.n = in->nt;
   k.nw = in->nw;
   if (p->flash)

@@ -14,6 +14,13 @@ tests_analyzer_test_lifetimes_SOURCES = tests/analyzer/test_lifetimes.c tests/an
 tests_analyzer_test_lifetimes_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(JSONC_CFLAGS) $(CMOCKA_CFLAGS)
 tests_analyzer_test_lifetimes_LDADD = analyzer/lib/libmemtrace-analysis.la schemas/libmemtrace-trace.la \
 	$(SQLITE_LIBS) $(JSONC_LIBS) $(CMOCKA_LIBS)
+# Trust: hostile and damaged traces through every reader, -o never over an
+# input, control characters escaped in text outputs.
+if ENABLE_TESTS
+TESTS += tests/analyzer/test_damaged.sh tests/analyzer/test_outputs.sh tests/analyzer/test_escape.sh
+endif
+EXTRA_DIST += tests/analyzer/test_damaged.sh tests/analyzer/test_outputs.sh tests/analyzer/test_escape.sh \
+	tests/analyzer/mkhostile.py tests/fuzz/mkseeds.sh
 EXTRA_DIST += tests/analyzer/test_report.sh tests/analyzer/test_html.sh \
 	tests/analyzer/test_accuracy.sh tests/analyzer/test_diff.sh tests/analyzer/check_report.py
 

@@ -14,3 +14,8 @@ EXTRA_DIST += tests/interop/common.sh tests/interop/test_snapshot.sh tests/inter
 	tests/interop/test_hostile.sh tests/interop/test_export.sh tests/interop/test_perfetto_thin.sh \
 	tests/interop/check_snapshot.py tests/interop/check_perfetto.py tests/interop/test_report.sh \
 	tests/interop/count_kineto.py tests/interop/test_interop_unit.c tests/interop/test_snapshot_roles.sh
+# importers' memory bounds against hostile nesting (issue 15)
+if ENABLE_TESTS
+TESTS += tests/interop/test_limits.sh
+endif
+EXTRA_DIST += tests/interop/test_limits.sh
