@@ -33,6 +33,7 @@ enum {
   MT_F_API = 1u << 3,
   MT_F_NCCL = 1u << 4,
   MT_F_NVTX = 1u << 5,
+  MT_F_LIB = 1u << 6,    /* cuBLAS/cuBLASLt/cuDNN calls that take a workspace (hooks_libs.c) */
   MT_F_SELF = 0xffffu,   /* the collector's own calls: never recorded */
 };
 
@@ -248,6 +249,7 @@ MT_HIDDEN void *mt__dlsym_wrap(const char *name, void *real);
 MT_HIDDEN void *mt__driver_real(const char *name);   /* for the drain: cuFuncGetName... */
 MT_HIDDEN void *mt__nccl_dlsym_wrap(const char *name, void *real);
 MT_HIDDEN void *mt__cudart_dlsym_wrap(const char *name, void *real);
+MT_HIDDEN void *mt__libs_dlsym_wrap(const char *name, void *real);
 
 /* ---- drain.c -------------------------------------------------------------- */
 MT_HIDDEN extern _Atomic(mt_tbuf *) mt__threads;

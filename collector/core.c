@@ -314,7 +314,8 @@ void *mt__resolve(const char *name)
   if (p && !mt__is_self(p))
     return p;
   static const char *const libs[] = { "libcuda.so.1", "libcudart.so.13", "libcudart.so.12",
-                                      "libnccl.so.2" };
+                                      "libnccl.so.2", "libcublas.so.13", "libcublasLt.so.13", "libcublas.so.12",
+                                      "libcublasLt.so.12", "libcudnn.so.9" };
   for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) {
     void *h = dlopen(libs[i], RTLD_LAZY | RTLD_NOLOAD);
     if (!h)
@@ -339,7 +340,9 @@ MT_EXPORT void *dlsym(void *handle, const char *name)
   if (handle == RTLD_NEXT)   /* someone else's RTLD_NEXT chain: leave it alone */
     return real;
   void *w = NULL;
-  if (name[0] == 'c' && name[1] == 'u' && name[2] != 'd')
+  if (!strncmp(name, "cublas", 6) || !strncmp(name, "cudnn", 5))
+    w = mt__libs_dlsym_wrap(name, real);
+  else if (name[0] == 'c' && name[1] == 'u' && name[2] != 'd')
     w = mt__driver_wrap(name, real, 0);
   else if (name[0] == 'c' && name[1] == 'u')
     w = mt__cudart_dlsym_wrap(name, real);

@@ -7,7 +7,7 @@ MT_COLLECTOR_SOURCES = \
 	collector/collector.h collector/hooks.h \
 	collector/core.c collector/drain.c collector/cupti.c \
 	collector/hooks_cudart.c collector/hooks_driver.c \
-	collector/hooks_nccl.c collector/hooks_nvtx.c \
+	collector/hooks_nccl.c collector/hooks_nvtx.c collector/hooks_libs.c \
 	collector/hooks_framework.c collector/torch_actions.h
 
 collector_libmemtrace_collector_la_SOURCES = $(MT_COLLECTOR_SOURCES)

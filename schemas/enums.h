@@ -13,7 +13,8 @@
   X(5, CREATE, "create") \
   X(6, RELEASE, "release") \
   X(7, MAP, "map") \
-  X(8, UNMAP, "unmap")
+  X(8, UNMAP, "unmap") \
+  X(9, WORKSPACE, "workspace")   /* a library was lent [addr, addr+size) as its workspace (no memory change) */
 
 /* mem_events.kind */
 #define MT_MEM_KIND_LIST(X) \
@@ -123,6 +124,9 @@
   X(57, cuLaunchKernelEx, "cuLaunchKernelEx") \
   X(58, cuMemHostAlloc, "cuMemHostAlloc") \
   X(80, nccl, "nccl") \
+  X(81, cublasSetWorkspace, "cublasSetWorkspace_v2") \
+  X(82, cublasLtMatmul, "cublasLtMatmul") \
+  X(83, cudnnBackendExecute, "cudnnBackendExecute") \
   X(90, nvtxMem, "nvtxMem") \
   X(91, torch, "torch") \
   X(92, import, "import")

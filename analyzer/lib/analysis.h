@@ -50,7 +50,8 @@ enum mt_category { MT_CATEGORY_LIST(MT__CAT) MT_CAT_COUNT };
   X(NAME, "name", "name heuristic on the label or the allocating stack") \
   X(PERSISTENT, "persistent", "alive across steps, unannotated: parameter-like state of unknown kind") \
   X(UNKNOWN, "unknown", "no annotation, no phase information, no recognisable name") \
-  X(CACHE, "cache", "reserved by an allocator but holding no tensor")
+  X(CACHE, "cache", "reserved by an allocator but holding no tensor") \
+  X(LIBRARY_WORKSPACE, "library_workspace", "lent to cuBLAS, cuBLASLt or cuDNN as workspace (tried after annotation)")
 #define MT__RULE(n, l, d) MT_RULE_##n,
 enum mt_rule { MT_RULE_LIST(MT__RULE) MT_RULE_COUNT };
 #undef MT__RULE

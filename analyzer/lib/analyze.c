@@ -74,6 +74,7 @@ typedef struct obj {
   size_t nresizes;
   uint64_t seq;          /* allocation order (mt_lifetime.seq) */
   int end;               /* enum mt_lifetime_end */
+  int workspace;         /* a library was lent it as workspace (mem_events op workspace) */
 } obj;
 
 static void obj_free(obj *o)
@@ -622,6 +623,11 @@ static void decide(st *s, obj *o)
       }
     }
   }
+  if (o->workspace) {
+    o->o.category = MT_CAT_WORKSPACE;
+    o->o.rule = MT_RULE_LIBRARY_WORKSPACE;
+    return;
+  }
   if (!o->o.is_tensor) {
     int guess, site = -1;
     if (o->o.context == MT_CTX_NCCL)
@@ -880,9 +886,19 @@ static int cmp_oom(const void *a, const void *b)
   return x->ts < y->ts ? -1 : x->ts > y->ts;
 }
 
+static obj *live_block_at(st *s, uint64_t addr, int64_t ts);
+static size_t heaps_from(st *s, uint64_t a);
+
 static int on_mem(st *s, const memrow *m)
 {
   mt_rank *r = s->r;
+  if (m->op == MT_MEM_WORKSPACE) {
+    /* not a memory change: the block lent to the library is a workspace */
+    obj *o = s->pass == 2 && m->addr ? live_block_at(s, m->addr, m->ts) : NULL;
+    if (o)
+      o->workspace = 1;
+    return MT_OK;
+  }
   if (s->pass == 1)
     r->n_mem_events++;
   if (m->op == MT_MEM_ALLOC || m->op == MT_MEM_CREATE) {
@@ -1126,6 +1142,44 @@ static int on_region_(st *s, const regrow *e)
   s->pending_ts = e->ts;
   note_event_ctx(s, e->thread);
   return MT_OK;
+}
+
+/* Pass 2: the live object that starts at addr -- a framework allocator's
+ * block (a region of a heap alive at ts that covers addr), else a device
+ * allocation or mapping of its own; NULL when none.  A library is lent the
+ * start of a block (PyTorch, cuDNN frontends), so no interior search. */
+static obj *live_block_at(st *s, uint64_t addr, int64_t ts)
+{
+  /* heaps with a range: by address (as heap_covers_at); unbounded ones
+     (size 0, not in by_addr) are looked at one by one */
+  for (size_t i = heaps_from(s, addr), j = 0; i < s->naddr || (s->naddr < s->nheaps && j < s->nheaps); ) {
+    heapinfo *h;
+    if (i < s->naddr) {
+      h = &s->heaps[s->by_addr[i++]];
+      if (h->addr > addr) {
+        i = s->naddr;   /* past it: the unbounded heaps remain */
+        continue;
+      }
+      if (h->addr + h->size <= addr)
+        continue;
+    } else {
+      h = &s->heaps[j++];
+      if (h->size)
+        continue;
+    }
+    if (h->created > ts || (h->destroyed >= 0 && h->destroyed <= ts) || !h->live_regions)
+      continue;
+    uint64_t *v = mt__map_get(&s->regions, (uint64_t)h->id, addr);
+    if (v && *v)
+      return (obj *)(uintptr_t)*v;
+  }
+  static const int cls[] = { CLS_DEV, CLS_MAP };
+  for (size_t i = 0; i < sizeof cls / sizeof cls[0]; i++) {
+    uint64_t *v = mt__map_get(&s->allocs, (uint64_t)cls[i], addr);
+    if (v && *v && !(*v & (1ull << 47)))
+      return (obj *)(uintptr_t)*v;
+  }
+  return NULL;
 }
 
 /* A heap went away: whatever regions it still had go with it. */
@@ -1760,11 +1814,10 @@ static int load_heaps(st *s)
   return MT_OK;
 }
 
-/* Is [a, a+n) overlapped by a heap alive at ts? */
-static int heap_covers_at(st *s, uint64_t a, uint64_t n, int64_t ts)
+/* Index in by_addr of the first heap that may cover address a (none
+ * starts more than the largest heap's size below it). */
+static size_t heaps_from(st *s, uint64_t a)
 {
-  if (!s->naddr)
-    return 0;
   uint64_t lo = a > s->max_heap_size ? a - s->max_heap_size : 0;
   size_t l = 0, h = s->naddr;
   while (l < h) {
@@ -1774,7 +1827,15 @@ static int heap_covers_at(st *s, uint64_t a, uint64_t n, int64_t ts)
     else
       h = m;
   }
-  for (size_t i = l; i < s->naddr; i++) {
+  return l;
+}
+
+/* Is [a, a+n) overlapped by a heap alive at ts? */
+static int heap_covers_at(st *s, uint64_t a, uint64_t n, int64_t ts)
+{
+  if (!s->naddr)
+    return 0;
+  for (size_t i = heaps_from(s, a); i < s->naddr; i++) {
     heapinfo *hp = &s->heaps[s->by_addr[i]];
     if (hp->addr >= a + n)
       break;

@@ -384,6 +384,58 @@ static void test_bad_input(void **state)
   assert_non_null(strstr(err.msg, "no traces"));
 }
 
+/* Library workspaces (mem_events op workspace, no memory change):
+ *   t=100 cudaMalloc 20 MiB at A0; heap 1 over it created at 101
+ *   t=110 unlabelled block 4 MiB at A0; t=120 lent at A0 (cublasSetWorkspace) -> workspace
+ *   t=130 unlabelled block 2 MiB at A0+4M; t=140 lent at A0+5M, inside it -> stays other
+ *   t=150 cudaMalloc 1 MiB at C; t=160 lent at C (cudnnBackendExecute) -> workspace
+ *   t=170 lent at D, where nothing lives: ignored
+ *   t=180 unlabelled block 1 MiB at A0+8M, lent at t=190, freed t=200;
+ *         t=210 a new block of 2 MiB at the same address, never lent -> other
+ * peak allocated: 4 + 2 + 1 + 2 = 9 MiB at t=210; there workspace
+ * 4 + 1 = 5 MiB, other 2 + 2 = 4 MiB.  Only the 2 allocation calls are
+ * memory events. */
+static void ws(mt_trace *t, int64_t ts, int api, uint64_t addr, uint64_t size)
+{
+  mt_mem_event e = { .ts = ts, .op = MT_MEM_WORKSPACE, .api = api, .kind = MT_MEM_KIND_DEVICE, .addr = addr,
+                     .size = size, .thread = 1, .context = MT_CTX_BLAS };
+  assert_int_equal(mt_trace_put_mem(t, &e), MT_OK);
+}
+
+static void test_library_workspace(void **state)
+{
+  (void)state;
+  char path[512];
+  mt_trace *t = create("ws.mtrace", 0, 1000000000LL, path, sizeof path);
+  uint64_t C = 0x7f2000000000ull, D = 0x7f3000000000ull;
+  mem(t, 100, MT_MEM_ALLOC, MT_MEM_KIND_DEVICE, A0, 20 * MiB, MT_CTX_APP, 0);
+  heap(t, 1, A0, 20 * MiB, 101, -1);
+  reg(t, 110, MT_REGION_REGISTER, 1, A0, 4 * MiB, NULL);
+  ws(t, 120, MT_API_cublasSetWorkspace, A0, 4 * MiB);
+  reg(t, 130, MT_REGION_REGISTER, 1, A0 + 4 * MiB, 2 * MiB, NULL);
+  ws(t, 140, MT_API_cublasLtMatmul, A0 + 5 * MiB, 1 * MiB);
+  mem(t, 150, MT_MEM_ALLOC, MT_MEM_KIND_DEVICE, C, 1 * MiB, MT_CTX_APP, 0);
+  ws(t, 160, MT_API_cudnnBackendExecute, C, 1 * MiB);
+  ws(t, 170, MT_API_cublasLtMatmul, D, 1 * MiB);
+  reg(t, 180, MT_REGION_REGISTER, 1, A0 + 8 * MiB, 1 * MiB, NULL);
+  ws(t, 190, MT_API_cublasLtMatmul, A0 + 8 * MiB, 1 * MiB);
+  reg(t, 200, MT_REGION_UNREGISTER, 1, A0 + 8 * MiB, 1 * MiB, NULL);
+  reg(t, 210, MT_REGION_REGISTER, 1, A0 + 8 * MiB, 2 * MiB, NULL);
+  assert_int_equal(mt_trace_commit(t), MT_OK);
+  assert_int_equal(mt_trace_finalize(t, 1000), MT_OK);
+  mt_trace_close(t);
+  mt_analysis *a = analyse(path);
+  mt_rank *r = &a->ranks[0];
+  assert_int_equal(r->peak_allocated, 9 * MiB);
+  assert_int_equal(r->peak_allocated_ts, 210);
+  assert_int_equal(r->peak.by_category[MT_CAT_WORKSPACE], 5 * MiB);
+  assert_int_equal(r->peak.by_rule[MT_RULE_LIBRARY_WORKSPACE], 5 * MiB);
+  assert_int_equal(r->peak.by_category[MT_CAT_OTHER], 4 * MiB);
+  assert_int_equal(r->n_mem_events, 2);
+  assert_string_equal(mt_rule_name(MT_RULE_LIBRARY_WORKSPACE), "library_workspace");
+  mt_analysis_free(a);
+}
+
 static void test_range_names(void **state)
 {
   (void)state;
@@ -626,6 +678,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_peak_and_categories),
+    cmocka_unit_test(test_library_workspace),
     cmocka_unit_test(test_incomplete),
     cmocka_unit_test(test_first_instant),
     cmocka_unit_test(test_vmm),

@@ -3,8 +3,11 @@
 if ENABLE_TESTS
 check_PROGRAMS += tests/collector/cprog
 TESTS += tests/collector/test_collector.sh tests/collector/test_backpressure.sh
-TESTS += tests/collector/test_signals.sh
+TESTS += tests/collector/test_signals.sh tests/collector/test_lib_workspace.sh
 endif
+EXTRA_DIST += tests/collector/test_lib_workspace.sh
+tests/collector/test_lib_workspace.log: memtrace$(EXEEXT) collector/libmemtrace-collector.la \
+	tests/sim/cudnn/test_cudnn$(EXEEXT) tests/sim/cudnn/libcudnn.la
 EXTRA_DIST += tests/collector/test_signals.sh tests/collector/ctrl_c.py
 tests/collector/test_signals.log: memtrace$(EXEEXT) collector/libmemtrace-collector.la
 EXTRA_DIST += tests/collector/test_collector.sh tests/collector/test_backpressure.sh tests/collector/compare_truth.py \

@@ -55,10 +55,22 @@ if sim is not None:
     want = {l: sim[l + "_launches"] for l in got}
     tap(got == want and sum(want.values()) > 0, "kernel launches made from inside libcublas, libcublasLt, libcudnn == "
         "what each simulated library counted (%s)" % want, got)
-    # the workspaces at the peak: cuBLAS's and cuBLASLt's live from their
-    # first use to the end (a cuDNN one, during its call, may add to them)
-    lo = sum(n for a, n in sim["cublas_workspaces"] + sim["cublaslt_workspaces"])
+    # the workspaces at the peak: every buffer a simulated library was lent
+    # (cuBLAS's and cuBLASLt's live from their first use to the end, a
+    # cuDNN one during its call) whose allocator block the trace's own
+    # region rows show live at the peak, counted at that block's size
+    t = peak["time_ns"] - db.execute("SELECT start_ns FROM process").fetchone()[0]
+    live = {}
+    for ts, op, addr, size in db.execute("SELECT ts, op, addr, size FROM region_events WHERE op IN (1, 2) "
+                                         "AND ts <= ? ORDER BY ts, rowid", (t,)):
+        if op == 1:
+            live[addr] = size
+        else:
+            live.pop(addr, None)
+    lent = {a for lib in ("cublas", "cublaslt", "cudnn") for a, n in sim[lib + "_workspaces"]}
+    want = sum(live[a] for a in lent if a in live)
     w = cats.get("workspace", 0)
-    tap(w >= lo, "workspace at the peak holds the cuBLAS/cuBLASLt workspaces torch gave the libraries (%d B) # TODO torch "
-        "allocates them from its caching allocator, not from inside the libraries: memtrace files them under other" % lo, w)
+    tap(want > 0 and w == want, "workspace at the peak == the blocks the simulated cuBLAS, cuBLASLt and cuDNN were "
+        "lent as workspace that are live then (%d B)" % want, w)
+    tap(peak["by_rule"].get("library_workspace") == want, "all of it by rule library_workspace", peak["by_rule"])
 done()
