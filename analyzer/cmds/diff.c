@@ -173,8 +173,8 @@ static int run(int argc, char **argv)
   int c, top = 10;
   sqlite3_config(SQLITE_CONFIG_MULTITHREAD);   /* as report.c */
   opterr = 0;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "+t:h", opts, NULL)) != -1) {
+  optind = 0;   /* 0: glibc re-initialises, so options may follow operands (GNU order) */
+  while ((c = getopt_long(argc, argv, "t:h", opts, NULL)) != -1) {
     switch (c) {
     case 't': top = atoi(optarg); if (top <= 0) return mt_usage_error("diff", "--top wants a positive number"); break;
     case 'h': fputs(mt_cmd_diff.usage, stdout); return MT_EXIT_OK;

@@ -283,8 +283,8 @@ static int run(int argc, char **argv)
   const char *only = NULL;
   int header = 1, c;
   opterr = 0;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "+t:Hh", opts, NULL)) != -1) {
+  optind = 0;   /* 0: glibc re-initialises, so options may follow operands (GNU order) */
+  while ((c = getopt_long(argc, argv, "t:Hh", opts, NULL)) != -1) {
     switch (c) {
     case 't': only = optarg; break;
     case 'H': header = 0; break;

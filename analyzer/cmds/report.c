@@ -145,8 +145,8 @@ static int run(int argc, char **argv)
      big traces); refused harmlessly if SQLite is already initialised */
   sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
   opterr = 0;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "+f:o:r:h", opts, NULL)) != -1) {
+  optind = 0;   /* 0: glibc re-initialises, so options may follow operands (GNU order) */
+  while ((c = getopt_long(argc, argv, "f:o:r:h", opts, NULL)) != -1) {
     char *end;
     switch (c) {
     case 'f':
