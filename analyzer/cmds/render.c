@@ -335,23 +335,10 @@ static const char *short_where(const char *w)
   return slash ? slash + 1 : w;
 }
 
-static void section_rank(out *o, const mt_analysis *a, const mt_rank *r)
+/* The memory sections: the peak, fragmentation, what was live, per step. */
+static void section_memory(out *o, const mt_analysis *a, const mt_rank *r)
 {
-  char b1[64], b2[64], b3[64], b4[64], b5[64], b6[64];
-  heading(o, 2, "Rank %d  (pid %lld on %s, world size %d)", r->rank, (long long)r->pid, r->host, r->world_size);
-  para(o, "trace %s", r->path);
-  if (r->incomplete)
-    para(o, "INCOMPLETE: %s.", r->incomplete_reason);
-  if (r->import_lacks)
-    para(o, "Imported (%s): the source format does not provide %s; what depends on it is missing "
-         "from this report.", r->producer ? r->producer : "import", r->import_lacks);
-  para(o, "Dropped events: %llu%s%s%s", (unsigned long long)r->dropped, r->drops_detail ? " (" : "",
-       r->drops_detail ? r->drops_detail : "", r->drops_detail ? ")" : "");
-  if (!r->n_mem_events && !r->n_region_events) {
-    para(o, "No device memory events in this trace.");
-    gap(o);
-    return;
-  }
+  char b1[64], b2[64], b3[64], b4[64], b5[64];
   tbl t;
   tbl_init(&t, "lrrlll", "peak", "bytes", "at", "step", "phase", "innermost range");
   tbl_row(&t, "allocated", mt_size_str(r->peak_allocated, b1, sizeof b1),
@@ -423,6 +410,27 @@ static void section_rank(out *o, const mt_analysis *a, const mt_rank *r)
     tbl_print(o->f, &t, o->fmt, 4);
     gap(o);
   }
+}
+
+static void section_rank(out *o, const mt_analysis *a, const mt_rank *r)
+{
+  char b1[64], b2[64], b3[64], b4[64], b5[64], b6[64];
+  heading(o, 2, "Rank %d  (pid %lld on %s, world size %d)", r->rank, (long long)r->pid, r->host, r->world_size);
+  para(o, "trace %s", r->path);
+  if (r->incomplete)
+    para(o, "INCOMPLETE: %s.", r->incomplete_reason);
+  if (r->import_lacks)
+    para(o, "Imported (%s): the source format does not provide %s; what depends on it is missing "
+         "from this report.", r->producer ? r->producer : "import", r->import_lacks);
+  para(o, "Dropped events: %llu%s%s%s", (unsigned long long)r->dropped, r->drops_detail ? " (" : "",
+       r->drops_detail ? r->drops_detail : "", r->drops_detail ? ")" : "");
+  /* every section a source can fill is shown; one it cannot is named with the reason */
+  if (!r->n_mem_events && !r->n_region_events)
+    para(o, "Memory: no device memory events in this trace%s, so no peak, fragmentation or per-step "
+         "sections; kernel and NCCL sections follow.", r->import_lacks ? " (the source format lacks them)" : "");
+  else
+    section_memory(o, a, r);
+  tbl t;
   if (r->nlayers) {
     heading(o, 3, "Layers: activation bytes and kernel time");
     tbl_init(&t, "rrrrrr", "layer", "activations", "fwd kernels", "fwd time", "bwd kernels", "bwd time");
@@ -447,6 +455,9 @@ static void section_rank(out *o, const mt_analysis *a, const mt_rank *r)
               dur(r->kernels[i].api_ns, b3, sizeof b3), r->kernels[i].name);
     tbl_print(o->f, &t, o->fmt, 4);
     gap(o);
+  } else {
+    para(o, "Kernels: none in this trace%s.", r->import_lacks && strstr(r->import_lacks, "kernel")
+         ? " (the source format does not record them)" : "");
   }
   if (r->nnccl) {
     heading(o, 3, "NCCL");
@@ -464,6 +475,8 @@ static void section_rank(out *o, const mt_analysis *a, const mt_rank *r)
     else
       para(o, "No GPU times (CUPTI %s): communication/computation overlap unknown.", r->cupti);
     gap(o);
+  } else {
+    para(o, "NCCL: no collectives in this trace, so no communication/computation overlap.");
   }
   if (r->nooms) {
     heading(o, 3, "Out-of-memory failures (%zu)", r->nooms);

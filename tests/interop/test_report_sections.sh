@@ -1,0 +1,22 @@
+#!/bin/sh
+# Every report format shows the kernel and NCCL sections of a trace without
+# memory events, with the counts the files hold by their upstream READMEs
+# (../shared/validation/README.md), and names the memory section it cannot fill.
+. "${MT_SRCDIR:-.}/tests/interop/common.sh"
+need_data
+K=$TMP/k.mtrace N=$TMP/n.mtrace
+"$MT" import "$DATA/kineto-tb/pytorch__samples_resnet50_num_workers_0_worker0.1623143089861.pt.trace.json.gz" -o "$K" >/dev/null
+"$MT" import "$DATA/hta/facebookresearch__nccl_parser_config_nccl_data.json.gz" -o "$N" >/dev/null
+for f in text md html; do
+  "$MT" report -f $f "$K" >"$TMP/k.$f"
+  "$MT" report -f $f "$N" >"$TMP/n.$f"
+  # kineto-tb README: 8,772 kernels
+  check "$f: kineto-tb resnet50 shows its 8,772 kernels" grep -q 'Kernels (8772 launches)' "$TMP/k.$f"
+  check "$f: a trace without memory events names the missing memory sections" grep -q 'no device memory events' "$TMP/k.$f"
+  check "$f: no NCCL in a single-GPU trace is said, not silent" grep -q 'NCCL: no collectives' "$TMP/k.$f"
+  # HTA asserts 21 NCCL kernels in nccl_data
+  calls=$(sed -n 's/^ *\(allreduce\|broadcast\|allgather\|reducescatter\|sendrecv\|send\|recv\|reduce\|alltoall\)  *\([0-9]*\) .*/\2/p; s/^| \(allreduce\|broadcast\|allgather\|reducescatter\|send\|recv\|reduce\) | \([0-9]*\) .*/\2/p; s/.*<tr><td>\(allreduce\|broadcast\|allgather\|reducescatter\|send\|recv\|reduce\)<\/td><td[^>]*>\([0-9]*\)<.*/\2/p' "$TMP/n.$f" | awk '{s+=$1} END {print s+0}')
+  eq "$f: HTA nccl_data shows its 21 NCCL kernels" "$calls" 21
+  check "$f: and the overlap line" grep -q 'Communication overlapped with computation' "$TMP/n.$f"
+done
+done_testing
