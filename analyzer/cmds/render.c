@@ -359,7 +359,8 @@ static void section_memory(out *o, const mt_analysis *a, const mt_rank *r)
        "allocator's segments at the peak: %s.",
        mt_size_str(r->peak.by_category[MT_CAT_CACHE_FREE], b1, sizeof b1),
        mt_size_str(r->max_fragmentation, b2, sizeof b2), mt_fmt_secs(r->max_fragmentation_ts, b3, sizeof b3),
-       mt_size_str(r->peak.largest_free_block, b4, sizeof b4));
+       r->peak.nsegments || !r->peak.nobjects ? mt_size_str(r->peak.largest_free_block, b4, sizeof b4)
+       : "unknown (the trace does not say which segment holds each block)");
   if (r->peak.nsegments) {
     tbl_init(&t, "rrrrrr", "heap", "segment", "used", "free", "largest free", "blocks");
     for (size_t i = 0; i < r->peak.nsegments && i < 8; i++) {

@@ -19,4 +19,13 @@ for f in text md html; do
   eq "$f: HTA nccl_data shows its 21 NCCL kernels" "$calls" 21
   check "$f: and the overlap line" grep -q 'Communication overlapped with computation' "$TMP/n.$f"
 done
+# df_index_resolver: Kineto blocks with addresses but no segments; upstream peak reserved 12,782,141,440 B,
+# so no free block can be larger (the synthetic segment range made it 4.00 EiB)
+D=$TMP/df.mtrace
+"$MT" import "$DATA/hta/facebookresearch__df_index_resolver_df_index_resolver.json.gz" -o "$D" >/dev/null
+"$MT" report "$D" >"$TMP/df.txt"
+check "df_index_resolver: no free block larger than the reserved peak (no EiB)" sh -c "! grep -q 'EiB' '$TMP/df.txt'"
+check "df_index_resolver: the largest free block is said to be unknown, and why" grep -q 'segments at the peak: unknown' "$TMP/df.txt"
+big=$("$MT" report -f json "$D" | python3 -c 'import json,sys; print(max(r["peak"]["largest_free_block_bytes"] for r in json.load(sys.stdin)["ranks"]))')
+check "df_index_resolver: JSON largest free block <= 12,782,141,440 B" test "$big" -le 12782141440
 done_testing
