@@ -9,7 +9,7 @@ analyzer_lib_libmemtrace_analysis_la_SOURCES = \
 	analyzer/lib/util.c analyzer/lib/prefetch.c
 analyzer_lib_libmemtrace_analysis_la_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(JSONC_CFLAGS) $(AX_PTHREAD_LIBS)
 analyzer_lib_libmemtrace_analysis_la_LIBADD = schemas/libmemtrace-trace.la $(SQLITE_LIBS) $(JSONC_LIBS) \
-	$(AX_PTHREAD_LIBS)
+	$(AX_PTHREAD_LIBS) $(DEMANGLE_LIBS)
 
 bin_PROGRAMS += memtrace
 memtrace_SOURCES = \

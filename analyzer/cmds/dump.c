@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "analyzer/cmds/cmds.h"
+#include "analyzer/lib/analysis.h"
 #include "schemas/trace.h"
 
 /* One time-ordered cursor per event table.  Each SELECT puts ts first and
@@ -64,9 +65,9 @@ static void p_region(FILE *f, sqlite3_stmt *st)
 
 static void p_kernel(FILE *f, sqlite3_stmt *st)
 {
-  char a[32];
+  char a[32], dm[1024];
   fprintf(f, "%-9s %s %s dev=%lld stream=%lld grid=%lldx%lldx%lld block=%lldx%lldx%lld smem=%lld dur=%lld thread=%lld stack=%lld corr=%lld",
-          "kernel", lbl("api", (int)COL64(2), a, sizeof a), COLS(3), COL64(4), COL64(5), COL64(6),
+          "kernel", lbl("api", (int)COL64(2), a, sizeof a), mt_demangle(COLS(3), dm, sizeof dm), COL64(4), COL64(5), COL64(6),
           COL64(7), COL64(8), COL64(9), COL64(10), COL64(11), COL64(12), COL64(1), COL64(13),
           COL64(14), COL64(15));
   gpu_times(f, st, 16);

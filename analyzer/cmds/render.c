@@ -72,7 +72,7 @@ static void html_esc(FILE *f, const char *s)
 static void md_esc(FILE *f, const char *s)
 {
   for (; *s; s++) {
-    if (*s == '|' || *s == '*' || *s == '_' || *s == '`')
+    if (*s == '|' || *s == '*' || *s == '_' || *s == '`' || *s == '<')   /* '<': C++ templates are not HTML */
       fputc('\\', f);
     fputc(*s, f);
   }
@@ -451,9 +451,11 @@ static void section_rank(out *o, const mt_analysis *a, const mt_rank *r)
   if (r->nkernels) {
     heading(o, 3, "Kernels (%llu launches)", (unsigned long long)r->n_kernels);
     tbl_init(&t, "rrrl", "launches", "GPU time", "call time", "kernel");
-    for (size_t i = 0; i < r->nkernels && i < 10; i++)
+    for (size_t i = 0; i < r->nkernels && i < 10; i++) {
+      char dm[1024];
       tbl_row(&t, num(r->kernels[i].count, b1, sizeof b1), dur(r->kernels[i].gpu_ns, b2, sizeof b2),
-              dur(r->kernels[i].api_ns, b3, sizeof b3), r->kernels[i].name);
+              dur(r->kernels[i].api_ns, b3, sizeof b3), mt_demangle(r->kernels[i].name, dm, sizeof dm));
+    }
     tbl_print(o->f, &t, o->fmt, 4);
     gap(o);
   } else {

@@ -64,6 +64,11 @@ const char *mt_rule_text(int rule);
  * "512 B").  Decimal GB are never printed, so GiB and GB stay distinct. */
 const char *mt_size_str(uint64_t bytes, char *buf, size_t len);
 
+/* A C++ kernel name as people read it ("multi_tensor_adam_kernel()" for
+ * "_Z24multi_tensor_adam_kernelv"): buf, or name itself when it is not
+ * mangled or does not demangle.  Reports in JSON keep the mangled name. */
+const char *mt_demangle(const char *name, char *buf, size_t len);
+
 /* One allocation live at a snapshot (a tensor block, or a device allocation
  * no heap covers).  Strings are owned by the analysis. */
 typedef struct mt_object {

@@ -29,6 +29,24 @@ int mt_category_from_name(const char *name)
   return -1;
 }
 
+/* libstdc++'s demangler; extern "C" in the Itanium C++ ABI */
+extern char *__cxa_demangle(const char *mangled, char *out, size_t *len, int *status);
+
+const char *mt_demangle(const char *name, char *buf, size_t len)
+{
+  if (!name || strncmp(name, "_Z", 2) != 0 || len == 0)
+    return name;
+  int status = -1;
+  char *d = __cxa_demangle(name, NULL, NULL, &status);
+  if (!d || status != 0) {
+    free(d);
+    return name;
+  }
+  snprintf(buf, len, "%s", d);
+  free(d);
+  return buf;
+}
+
 const char *mt_size_str(uint64_t b, char *buf, size_t len)
 {
   static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
