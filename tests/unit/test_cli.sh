@@ -21,6 +21,7 @@ for c in $("$MT" --help | sed -n '/^Commands:/,/^$/p' | sed -n 's/^  \([a-z][a-z
   grep -q "^\.SS $c\$" "$S/docs/man/memtrace.1" || missing="$missing $c"
 done
 if [ -z "$missing" ]; then ok "the man page has a section for every command"; else not_ok "man page lacks:$missing (run make man)"; fi
+check "the man page names a path, not a shell variable" sh -c "! grep -q '\\\$prefix' '$S/docs/man/memtrace.1'"
 expect_fail 2 "no arguments is a usage error" "" sh -c "'$MT' 2>&1 >/dev/null | head -1 >&2; exit 2"
 expect_fail 2 "unknown command" "unknown command 'frobnicate'" "$MT" frobnicate
 expect_fail 2 "unknown global option" "unknown option '--frobnicate'" "$MT" --frobnicate
