@@ -205,8 +205,20 @@ static int run(int argc, char **argv)
     base = base ? base + 1 : cmd[0];
     snprintf(name, sizeof name, "%s-%s.memtrace", base, stamp);
   }
-  if (mkdir(name, 0777) != 0 && errno != EEXIST)
-    return mt_usage_error("record", "cannot create the run directory %s: %s", name, strerror(errno));
+  /* parents too, as mkdir -p: `-o runs/base` works without runs/ */
+  for (char *sl = name + 1;; sl++) {
+    if (*sl != '/' && *sl != 0)
+      continue;
+    char ch = *sl;
+    *sl = 0;
+    int bad = mkdir(name, 0777) != 0 && errno != EEXIST;
+    *sl = ch;
+    if (bad || !ch) {
+      if (bad)
+        return mt_usage_error("record", "cannot create the run directory %s: %s", name, strerror(errno));
+      break;
+    }
+  }
   struct stat sb;
   if (stat(name, &sb) != 0 || !S_ISDIR(sb.st_mode))
     return mt_usage_error("record", "%s exists and is not a directory", name);

@@ -22,5 +22,9 @@ same "dump TRACE -t region_events" "'$MT' dump -t region_events '$W/t.mtrace'" "
 "$MT" report -f json -o "$W/r.json" "$W/t.mtrace"
 same "diff A B -t 3" "'$MT' diff -t 3 '$W/r.json' '$W/t.mtrace'" "'$MT' diff '$W/r.json' '$W/t.mtrace' -t 3"
 expect_fail 2 "an unknown option after the trace is still refused" "unknown option '--bogus'" "$MT" report "$W/t.mtrace" --bogus
+# record -o creates missing parents, as mkdir -p
+check "record -o runs/base creates runs/" sh -c "cd '$W' && '$MT' record -q -o runs/base -- true && test -d runs/base"
+: >"$W/plain"
+expect_fail 2 "record -o under a regular file: one-line error" "cannot create the run directory" "$MT" record -q -o "$W/plain/x" -- true
 check "'--' ends the options: a file named -t is an operand" sh -c "cp '$W/t.mtrace' '$W/-t' && cd '$W' && '$MT' info -- -t >/dev/null"
 done_testing
