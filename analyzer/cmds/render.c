@@ -335,6 +335,14 @@ static const char *short_where(const char *w)
   return slash ? slash + 1 : w;
 }
 
+/* Steady-state tolerance of the per-step table (relative). */
+#define STEP_FOLD 0.01
+static int near(uint64_t x, uint64_t ref)
+{
+  double d = (double)x - (double)ref;
+  return (d < 0 ? -d : d) <= STEP_FOLD * (double)ref;
+}
+
 /* The memory sections: the peak, fragmentation, what was live, per step. */
 static void section_memory(out *o, const mt_analysis *a, const mt_rank *r)
 {
@@ -405,10 +413,32 @@ static void section_memory(out *o, const mt_analysis *a, const mt_rank *r)
   if (r->nsteps) {
     heading(o, 3, "Per-step peaks");
     tbl_init(&t, "rrrr", "step", "allocated", "reserved", "at");
-    for (size_t i = 0; i < r->nsteps; i++)
-      tbl_row(&t, inum(r->steps[i].step, b1, sizeof b1), mt_size_str(r->steps[i].allocated, b2, sizeof b2),
-              mt_size_str(r->steps[i].reserved, b3, sizeof b3), mt_fmt_secs(r->steps[i].allocated_ts, b4, sizeof b4));
+    size_t folded = 0;
+    for (size_t i = 0, j; i < r->nsteps; i = j) {
+      const mt_step_peak *p = &r->steps[i];
+      tbl_row(&t, inum(p->step, b1, sizeof b1), mt_size_str(p->allocated, b2, sizeof b2),
+              mt_size_str(p->reserved, b3, sizeof b3), mt_fmt_secs(p->allocated_ts, b4, sizeof b4));
+      /* steady state: the steps after this one within STEP_FOLD of it fold
+         into one row (their largest values); an outlier ends the run */
+      uint64_t amax = 0, rmax = 0;
+      for (j = i + 1; j < r->nsteps && near(r->steps[j].allocated, p->allocated) &&
+                      near(r->steps[j].reserved, p->reserved); j++) {
+        amax = r->steps[j].allocated > amax ? r->steps[j].allocated : amax;
+        rmax = r->steps[j].reserved > rmax ? r->steps[j].reserved : rmax;
+      }
+      if (j - i - 1 < 3) {   /* too few to fold: shown as they are */
+        j = i + 1;
+        continue;
+      }
+      char lab[64];
+      snprintf(lab, sizeof lab, "%d-%d (%zu steps)", r->steps[i + 1].step, r->steps[j - 1].step, j - i - 1);
+      tbl_row(&t, lab, mt_size_str(amax, b2, sizeof b2), mt_size_str(rmax, b3, sizeof b3), "(largest)");
+      folded += j - i - 1;
+    }
     tbl_print(o->f, &t, o->fmt, 4);
+    if (folded)
+      para(o, "Steps within %g%% of the step before the run are folded into one row (%zu steps); "
+           "the JSON report has every step.", 100 * STEP_FOLD, folded);
     gap(o);
   }
 }
