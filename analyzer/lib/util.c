@@ -284,8 +284,9 @@ void mt__classify_range(const char *name, mt__range_class *out)
   if (!name || !*name)
     return;
   size_t len = strlen(name);
-  /* step: "step N", "step_N", "iteration N", "iter N", "train_step N" */
-  static const char *const step_words[] = { "step", "iteration", "iter", "train_step", "training_step" };
+  /* step: "step N", "step_N", "iteration N", "iter N", "train_step N", "ProfilerStep#N" */
+  static const char *const step_words[] = { "step", "iteration", "iter", "train_step", "training_step",
+                                              "ProfilerStep" /* torch.profiler: ProfilerStep#N */ };
   for (size_t i = 0; i < sizeof step_words / sizeof step_words[0]; i++) {
     size_t n = strlen(step_words[i]);
     if (strncasecmp(name, step_words[i], n) == 0) {

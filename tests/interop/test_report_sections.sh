@@ -28,4 +28,10 @@ check "df_index_resolver: no free block larger than the reserved peak (no EiB)" 
 check "df_index_resolver: the largest free block is said to be unknown, and why" grep -q 'segments at the peak: unknown' "$TMP/df.txt"
 big=$("$MT" report -f json "$D" | python3 -c 'import json,sys; print(max(r["peak"]["largest_free_block_bytes"] for r in json.load(sys.stdin)["ranks"]))')
 check "df_index_resolver: JSON largest free block <= 12,782,141,440 B" test "$big" -le 12782141440
+# torch.profiler's ProfilerStep#N ranges are steps: the per-step peaks are those the file names
+check "df_index_resolver: one step per ProfilerStep#N in the file" python3 -c "
+import gzip, json, re, subprocess, sys
+want = sorted({int(m) for m in re.findall(r'\"ProfilerStep#(\\d+)\"', gzip.open('$DATA/hta/facebookresearch__df_index_resolver_df_index_resolver.json.gz', 'rt').read())})
+got = [s['step'] for s in json.loads(subprocess.run(['$MT', 'report', '-f', 'json', '$D'], capture_output=True).stdout)['ranks'][0]['steps']]
+assert want and got == want, (got, want)"
 done_testing
