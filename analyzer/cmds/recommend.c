@@ -8,6 +8,7 @@
 #include "analyzer/cmds/cmds.h"
 #include "analyzer/replay/input_trace.h"
 #include "analyzer/replay/planner.h"
+#include "analyzer/cmds/progress.h"
 
 static int run(int argc, char **argv)
 {
@@ -66,7 +67,9 @@ static int run(int argc, char **argv)
   for (int i = 0; i < n; i++) {
     mt_rp_input x;
     mt_rp_result r;
+    mt_progress("recommend", "reading the rank files", (size_t)i + 1, (size_t)n);
     if (mt_rp_input_from_trace(files[i], &x, err, sizeof err) != 0) {
+      mt_progress_done();
       mt_errorf("%s", err);
       for (int j = 0; j < n; j++)
         free(files[j]);
@@ -88,7 +91,10 @@ static int run(int argc, char **argv)
   mt_rp_choice *c = NULL;
   size_t nc = 0, explored = 0;
   int rc = MT_EXIT_OK;
-  if (mt_rp_recommend(&in, &o, &c, &nc, &explored) != 0) {
+  mt_progress("recommend", "replaying every plan", 0, 0);
+  int prc = mt_rp_recommend(&in, &o, &c, &nc, &explored);
+  mt_progress_done();
+  if (prc != 0) {
     mt_errorf("%s: out of memory while planning", path);
     rc = MT_EXIT_FAIL;
   } else {

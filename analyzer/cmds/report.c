@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "analyzer/cmds/cmds.h"
 #include "analyzer/cmds/render.h"
+#include "analyzer/cmds/progress.h"
 #include "analyzer/lib/analysis.h"
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -186,7 +187,9 @@ static int run(int argc, char **argv)
     return mt_usage_error("report", optind == argc ? "no trace or run directory given" : "one trace or run directory at a time");
   mt_analysis *a;
   mt_error err = { 0 };
+  mt_progress("report", "analysing", 0, 0);
   int rc = mt_analysis_run(argv[optind], &ao, &a, &err);
+  mt_progress_done();
   if (rc != MT_OK) {
     mt_errorf("%s", err.msg);
     return rc == MT_ENOMEM || rc == MT_ESQL ? MT_EXIT_FAIL : MT_EXIT_USAGE;
