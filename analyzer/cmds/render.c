@@ -620,14 +620,11 @@ static void section_job(out *o, const mt_analysis *a)
 
 /* ---- HTML: the SVG timeline -------------------------------------------- */
 
-static const char *const cat_colors[MT_CAT_COUNT] = {
-  "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#d7d7d7",
-};
 
 static void svg_timeline(FILE *f, const mt_rank *r)
 {
   const mt_timeline *tl = &r->timeline;
-  const int W = 960, H = 300, L = 70, B = 30, T = 10;
+  const int W = 960, H = 320, L = 70, B = 44, T = 10;
   double pw = W - L - 10, ph = H - B - T;
   uint64_t ymax = r->peak_reserved > r->peak_allocated ? r->peak_reserved : r->peak_allocated;
   if (!ymax)
@@ -646,7 +643,8 @@ static void svg_timeline(FILE *f, const mt_rank *r)
           any |= tl->by_category[c][i] != 0;
         if (!any)
           continue;
-        fprintf(f, "<path class=\"cat-%s\" fill=\"%s\" fill-opacity=\"0.9\" d=\"", mt_category_name(c), cat_colors[c]);
+        fprintf(f, "<path class=\"cat-%s\" fill=\"#%06x\" fill-opacity=\"0.9\" d=\"", mt_category_name(c),
+                mt_category_color(c));
         for (size_t i = 0; i < n; i++) {
           double x = L + pw * (double)i / (double)(n - 1);
           double y = T + ph - ph * (base[i] + (double)tl->by_category[c][i]) / (double)ymax;
@@ -665,23 +663,37 @@ static void svg_timeline(FILE *f, const mt_rank *r)
       }
       free(base);
     }
-    /* envelopes: max allocated and reserved per interval */
-    const uint64_t *env[2] = { tl->reserved_max, tl->allocated_max };
-    const char *col[2] = { "#333", "#c00" }, *nm[2] = { "reserved (max)", "allocated (max)" };
-    for (int k = 0; k < 2; k++) {
-      fprintf(f, "<path class=\"envelope\" fill=\"none\" stroke=\"%s\" stroke-width=\"1\" d=\"", col[k]);
-      uint64_t last = 0;
-      for (size_t i = 0; i < n; i++) {
-        uint64_t v = env[k][i] ? env[k][i] : (k ? tl->allocated[i] : tl->reserved[i]);
-        if (i && !env[k][i])
-          v = v > last ? v : (k ? tl->allocated[i] : tl->reserved[i]);
-        double x = L + pw * (double)i / (double)(n - 1);
-        double y = T + ph - ph * (double)v / (double)ymax;
-        fprintf(f, "%s%.1f,%.1f", i ? " L" : "M", x, y);
-        last = v;
+    /* envelopes: per pixel column, the band from the smallest sample to the
+       largest value inside it (the interval maxima), so a peak narrower than
+       a pixel still reaches its height and keeps a pixel's width */
+    size_t cols = n < (size_t)pw ? n : (size_t)pw;
+    const uint64_t *env[2] = { tl->reserved_max, tl->allocated_max }, *smp[2] = { tl->reserved, tl->allocated };
+    const char *col[2] = { "#333", "#c00" }, *nm[2] = { "reserved (min-max per pixel)", "allocated (min-max per pixel)" };
+    double *hi = malloc(cols * sizeof *hi), *lo = malloc(cols * sizeof *lo);
+    for (int k = 0; hi && lo && k < 2; k++) {
+      for (size_t c = 0; c < cols; c++) {
+        size_t a0 = c * n / cols, a1 = (c + 1) * n / cols;
+        uint64_t mx = 0, mn = UINT64_MAX;
+        for (size_t i = a0; i < a1; i++) {
+          uint64_t v = env[k][i] > smp[k][i] ? env[k][i] : smp[k][i];
+          mx = v > mx ? v : mx;
+          mn = smp[k][i] < mn ? smp[k][i] : mn;
+        }
+        hi[c] = T + ph - ph * (double)mx / (double)ymax;
+        lo[c] = T + ph - ph * (double)(mn == UINT64_MAX ? mx : mn) / (double)ymax;
       }
-      fprintf(f, "\"><title>%s</title></path>\n", nm[k]);
+      fprintf(f, "<path class=\"envelope\" fill=\"%s\" fill-opacity=\"0.35\" stroke=\"%s\" stroke-width=\"1\" d=\"",
+              col[k], col[k]);
+      for (size_t c = 0; c < cols; c++)   /* upper edge, one step per column */
+        fprintf(f, "%s%.1f,%.1f L%.1f,%.1f", c ? " L" : "M", L + pw * (double)c / (double)cols, hi[c],
+                L + pw * (double)(c + 1) / (double)cols, hi[c]);
+      for (size_t c = cols; c-- > 0;)     /* lower edge, back */
+        fprintf(f, " L%.1f,%.1f L%.1f,%.1f", L + pw * (double)(c + 1) / (double)cols, lo[c],
+                L + pw * (double)c / (double)cols, lo[c]);
+      fprintf(f, " Z\"><title>%s</title></path>\n", nm[k]);
     }
+    free(hi);
+    free(lo);
     /* the peak */
     if (tl->dt > 0) {
       double x = L + pw * (double)(r->peak_allocated_ts - tl->t0) / (double)(tl->dt * (int64_t)(n - 1));
@@ -689,19 +701,26 @@ static void svg_timeline(FILE *f, const mt_rank *r)
                  "stroke-dasharray=\"4 3\"/>\n", x, x, T, T + ph);
     }
   }
-  /* axes labels */
-  char b1[64], b2[64];
-  fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">%s</text>\n", L - 4, T + 10,
-          mt_size_str(ymax, b1, sizeof b1));
-  fprintf(f, "<text x=\"%d\" y=\"%.0f\" font-size=\"11\" text-anchor=\"end\">0</text>\n", L - 4, T + ph);
-  fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\">%s</text>\n", L, H - 10, mt_fmt_secs(tl->t0, b1, sizeof b1));
-  fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">%s</text>\n", W - 10, H - 10,
-          mt_fmt_secs(tl->t0 + tl->dt * (int64_t)(n ? n - 1 : 0), b2, sizeof b2));
+  /* axes: five gridlines with their sizes, five times (seconds since the trace started) */
+  char b1[64];
+  for (int k = 0; k <= 4; k++) {
+    double y = T + ph - ph * k / 4.0, x = L + pw * k / 4.0;
+    fprintf(f, "<line class=grid x1=\"%d\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>\n", L,
+            L + pw, y, y);
+    fprintf(f, "<text class=ylabel x=\"%d\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%s</text>\n", L - 4,
+            y + 4, k ? mt_size_str((uint64_t)((double)ymax * k / 4.0), b1, sizeof b1) : "0");
+    fprintf(f, "<text class=xlabel x=\"%.1f\" y=\"%.0f\" font-size=\"11\" text-anchor=\"%s\">%s</text>\n", x,
+            T + ph + 14, k == 0 ? "start" : k == 4 ? "end" : "middle",
+            mt_fmt_secs(tl->t0 + (int64_t)((double)tl->dt * (double)(n ? n - 1 : 0) * k / 4.0), b1, sizeof b1));
+  }
+  fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\">device memory</text>\n", 4, T + 10);
+  fprintf(f, "<text x=\"%.0f\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">time since the trace started</text>\n",
+          L + pw / 2, H - 8);
   fputs("</svg>\n<div class=legend>", f);
   for (int c = 0; c < MT_CAT_COUNT; c++)
-    fprintf(f, "<span><i style=\"background:%s\"></i>%s</span> ", cat_colors[c], mt_category_name(c));
-  fputs("<span><i style=\"background:#c00\"></i>allocated (max)</span> "
-        "<span><i style=\"background:#333\"></i>reserved (max)</span></div>\n", f);
+    fprintf(f, "<span><i style=\"background:#%06x\"></i>%s</span> ", mt_category_color(c), mt_category_name(c));
+  fputs("<span><i style=\"background:#c00\"></i>allocated (min-max per pixel)</span> "
+        "<span><i style=\"background:#333\"></i>reserved (min-max per pixel)</span></div>\n", f);
 }
 
 static void html_head(FILE *f, const mt_analysis *a)

@@ -56,6 +56,8 @@ enum mt_rule { MT_RULE_LIST(MT__RULE) MT_RULE_COUNT };
 
 /* Names; NULL for out-of-range values.  Pure lookups, thread-safe. */
 const char *mt_category_name(int cat);
+/* The category's colour, 0xRRGGBB: one palette for the HTML report, SVG and the viewer. */
+unsigned mt_category_color(int cat);
 int mt_category_from_name(const char *name);   /* -1 when unknown */
 const char *mt_rule_name(int rule);
 const char *mt_rule_text(int rule);

@@ -18,6 +18,27 @@ static const char *const rule_names[] = { MT_RULE_LIST(MT__RULENAME) };
 static const char *const rule_texts[] = { MT_RULE_LIST(MT__RULETEXT) };
 
 const char *mt_category_name(int c) { return c >= 0 && c < MT_CAT_COUNT ? cat_names[c] : NULL; }
+
+/* One colour per category for every output: the HTML report, SVG and the
+ * viewer (gui/palette.c).  Colour-blind safe (Okabe-Ito).  Keep
+ * docs/VIEWER.md in step. */
+static const unsigned category_hex[MT_CAT_COUNT] = {
+  [MT_CAT_PARAMETER] = 0x0072B2,       /* blue */
+  [MT_CAT_GRADIENT] = 0xE69F00,        /* orange */
+  [MT_CAT_OPTIMIZER_STATE] = 0x009E73, /* bluish green */
+  [MT_CAT_ACTIVATION] = 0xCC79A7,      /* reddish purple */
+  [MT_CAT_TEMPORARY] = 0xF0E442,       /* yellow */
+  [MT_CAT_WORKSPACE] = 0x56B4E9,       /* sky blue */
+  [MT_CAT_COMMUNICATION] = 0xD55E00,   /* vermillion */
+  [MT_CAT_INPUT] = 0x882255,           /* wine */
+  [MT_CAT_OTHER] = 0x777777,           /* grey */
+  [MT_CAT_CACHE_FREE] = 0xCFCFCF,      /* light grey: reserved, unused */
+};
+
+unsigned mt_category_color(int cat)
+{
+  return cat >= 0 && cat < MT_CAT_COUNT ? category_hex[cat] : 0x777777;
+}
 const char *mt_rule_name(int r) { return r >= 0 && r < MT_RULE_COUNT ? rule_names[r] : NULL; }
 const char *mt_rule_text(int r) { return r >= 0 && r < MT_RULE_COUNT ? rule_texts[r] : NULL; }
 
