@@ -308,6 +308,12 @@ done <"$T/wc.points"
 
 # 5. the real application under Xvfb, driven through its actions
 if command -v xvfb-run >/dev/null 2>&1; then
+  # a damaged (truncated) trace: the main area says why, the trace's actions are off
+  head -c 8192 "$T/basic.mtrace" >"$T/damaged.mtrace"
+  GSK_RENDERER=cairo timeout 60 xvfb-run -a -s "-screen 0 1400x1000x24" \
+    "$VIEW" "$T/damaged.mtrace" --no-cache --size 800x600 --script "wait 300;quit" >"$T/dout" 2>/dev/null
+  check "damaged trace: the main area shows the error, not 'analysing'" grep -q "main area: .*truncated trace" "$T/dout"
+  check "damaged trace: Go to Peak and What-if disabled" grep -q "go-to-peak disabled; what-if disabled" "$T/dout"
   script="go-to-peak;wait 600;screenshot $T/w1.png;layout $T/w1.layout;select-row 0;wait 600;screenshot $T/w2.png;layout $T/w2.layout;select-range 50ms:70ms;wait 200;quit"
   MT_VIEW_PREVIEW_TIME=1 GSK_RENDERER=cairo timeout 120 xvfb-run -a -s "-screen 0 1400x1000x24" \
     "$VIEW" "$T/basic.mtrace" --no-cache --size 1300x900 --script "$script" >"$T/xout" 2>&1; rc=$?
