@@ -28,6 +28,13 @@ check "df_index_resolver: no free block larger than the reserved peak (no EiB)" 
 check "df_index_resolver: the largest free block is said to be unknown, and why" grep -q 'segments at the peak: unknown' "$TMP/df.txt"
 big=$("$MT" report -f json "$D" | python3 -c 'import json,sys; print(max(r["peak"]["largest_free_block_bytes"] for r in json.load(sys.stdin)["ranks"]))')
 check "df_index_resolver: JSON largest free block <= 12,782,141,440 B" test "$big" -le 12782141440
+# a 2-GPU nsys export: two ranks, each with its kernel and NCCL sections; over them the
+# README's 4,010 kernels and 66 ncclDevKernel_SendRecv
+"$MT" import "$DATA/nsys-ai/GindaChen__mfu_2gpu_before.sqlite" -o "$TMP/nsys" >/dev/null
+"$MT" report "$TMP/nsys" >"$TMP/nsys.txt"
+eq "nsys 2-GPU: two ranks in the report" "$(grep -c '^Rank [01] ' "$TMP/nsys.txt")" 2
+eq "nsys 2-GPU: kernels over the ranks' sections" "$(sed -n 's/^  Kernels (\([0-9]*\) launches)/\1/p' "$TMP/nsys.txt" | awk '{ s += $1 } END { print s }')" 4010
+eq "nsys 2-GPU: SendRecv over the ranks' sections" "$(grep 'ncclDevKernel_SendRecv' "$TMP/nsys.txt" | awk '{ s += $1 } END { print s }')" 66
 # torch.profiler's ProfilerStep#N ranges are steps: the per-step peaks are those the file names
 check "df_index_resolver: one step per ProfilerStep#N in the file" python3 -c "
 import gzip, json, re, subprocess, sys
