@@ -12,7 +12,7 @@ for f in text md html; do
   "$MT" report -f $f "$N" >"$TMP/n.$f"
   # kineto-tb README: 8,772 kernels
   check "$f: kineto-tb resnet50 shows its 8,772 kernels" grep -q 'Kernels (8772 launches)' "$TMP/k.$f"
-  check "$f: a trace without memory events names the missing memory sections" grep -q 'no device memory events' "$TMP/k.$f"
+  check "$f: a trace without memory events names the missing memory sections" grep -q 'no device memory events' "$TMP/n.$f"
   check "$f: no NCCL in a single-GPU trace is said, not silent" grep -q 'NCCL: no collectives' "$TMP/k.$f"
   # HTA asserts 21 NCCL kernels in nccl_data
   calls=$(sed -n 's/^ *\(allreduce\|broadcast\|allgather\|reducescatter\|sendrecv\|send\|recv\|reduce\|alltoall\)  *\([0-9]*\) .*/\2/p; s/^| \(allreduce\|broadcast\|allgather\|reducescatter\|send\|recv\|reduce\) | \([0-9]*\) .*/\2/p; s/.*<tr><td>\(allreduce\|broadcast\|allgather\|reducescatter\|send\|recv\|reduce\)<\/td><td[^>]*>\([0-9]*\)<.*/\2/p' "$TMP/n.$f" | awk '{s+=$1} END {print s+0}')
@@ -35,6 +35,23 @@ check "df_index_resolver: JSON largest free block <= 12,782,141,440 B" test "$bi
 eq "nsys 2-GPU: two ranks in the report" "$(grep -c '^Rank [01] ' "$TMP/nsys.txt")" 2
 eq "nsys 2-GPU: kernels over the ranks' sections" "$(sed -n 's/^  Kernels (\([0-9]*\) launches)/\1/p' "$TMP/nsys.txt" | awk '{ s += $1 } END { print s }')" 4010
 eq "nsys 2-GPU: SendRecv over the ranks' sections" "$(grep 'ncclDevKernel_SendRecv' "$TMP/nsys.txt" | awk '{ s += $1 } END { print s }')" 66
+# kineto-tb: 8,220 / 8,280 CUDA [memory] events without Addr; the peak is the running sum of
+# their Bytes in time order (computed here from the file), and the report says how
+for kf in pytorch__samples_resnet50_num_workers_0_worker0.1623143089861 pytorch__samples_resnet50_num_workers_4_worker0.1623212756351; do
+  "$MT" import "$DATA/kineto-tb/$kf.pt.trace.json.gz" -o "$TMP/$kf.mtrace" >/dev/null
+  want=$(python3 -c "
+import gzip, json
+ev = [e for e in json.load(gzip.open('$DATA/kineto-tb/$kf.pt.trace.json.gz'))['traceEvents']
+      if e.get('name') == '[memory]' and e.get('args', {}).get('Device Type') == 1]
+ev.sort(key=lambda e: e['ts'])
+s = hi = lo = 0
+for e in ev:
+    s += e['args']['Bytes']; hi = max(hi, s); lo = min(lo, s)
+print(hi - lo)")
+  got=$("$MT" report -f json "$TMP/$kf.mtrace" | python3 -c "import json,sys; print(json.load(sys.stdin)['ranks'][0]['peak']['allocated_bytes'])")
+  eq "kineto-tb ${kf#pytorch__samples_}: peak allocated = running sum of Bytes" "$got" "$want"
+  check "kineto-tb ${kf#pytorch__samples_}: the report says how" sh -c "'$MT' report '$TMP/$kf.mtrace' | tr '\n' ' ' | grep -q 'running sum of *Bytes'"
+done
 # torch.profiler's ProfilerStep#N ranges are steps: the per-step peaks are those the file names
 check "df_index_resolver: one step per ProfilerStep#N in the file" python3 -c "
 import gzip, json, re, subprocess, sys
