@@ -6,7 +6,7 @@ noinst_LTLIBRARIES += analyzer/lib/libmemtrace-analysis.la
 analyzer_lib_libmemtrace_analysis_la_SOURCES = \
 	analyzer/lib/analysis.h analyzer/lib/internal.h \
 	analyzer/lib/analyze.c analyzer/lib/load.c analyzer/lib/json.c \
-	analyzer/lib/util.c analyzer/lib/prefetch.c
+	analyzer/lib/util.c analyzer/lib/prefetch.c analyzer/lib/ranks.c analyzer/lib/mrseries.h analyzer/lib/mrseries.c
 analyzer_lib_libmemtrace_analysis_la_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(JSONC_CFLAGS) $(AX_PTHREAD_LIBS)
 analyzer_lib_libmemtrace_analysis_la_LIBADD = schemas/libmemtrace-trace.la $(SQLITE_LIBS) $(JSONC_LIBS) \
 	$(AX_PTHREAD_LIBS) $(DEMANGLE_LIBS)
@@ -17,7 +17,7 @@ memtrace_SOURCES = \
 	analyzer/cmds/upgrade.c analyzer/cmds/util.c \
 	analyzer/cmds/report.c analyzer/cmds/render.c analyzer/cmds/render.h \
 	analyzer/cmds/diff.c \
-	analyzer/cmds/record.c analyzer/cmds/info.c \
+	analyzer/cmds/record.c analyzer/cmds/info.c analyzer/cmds/simulate.c \
 	analyzer/cmds/progress.c analyzer/cmds/progress.h
 memtrace_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(JSONC_CFLAGS) $(AX_PTHREAD_LIBS)
 memtrace_CPPFLAGS = $(AM_CPPFLAGS) -DMT_PKGLIBDIR='"$(pkglibdir)"'

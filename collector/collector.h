@@ -55,11 +55,12 @@ enum {
   MT_R_THREAD_NAME,  /* text follows */
   MT_R_FW,           /* framework channel (hooks_framework.c), op MT_FW_*: MEM kind mem op, api,
                         result mem kind, p0 addr p1 size p2 stream (written unless the hooks saw it);
-                        OOM p0 requested p1 free p2 total, text detail; META text key=value.
+                        OOM p0 requested p1 free p2 total, text detail; META text key=value;
+                        RANK p0 rank p1 world size; LOST p0 count, text kind=reason.
                         MT_R_REGION and MT_R_FW MEM of this channel may carry Python frame
                         keys (MT_PYFRAME_TAG) where other records carry PCs */
 };
-enum { MT_FW_MEM = 1, MT_FW_OOM = 2, MT_FW_META = 3 };
+enum { MT_FW_MEM = 1, MT_FW_OOM = 2, MT_FW_META = 3, MT_FW_RANK = 4, MT_FW_LOST = 5 };
 
 /* One fixed-size record: 64 bytes, one cache line.  Extra slots (nx of
  * them) follow for stack PCs (8 per slot) or inline text. */
@@ -94,6 +95,7 @@ typedef struct mt_tbuf {
   size_t map_bytes;
   _Atomic uint64_t drops[MT_D__N];  /* written by the producer, read by drain */
   _Atomic int dead;                 /* thread exited: drain, then unmap */
+  int overflow;                     /* producer-side: a wait timed out; drop until half empty */
   int unmapped;                     /* drain-side */
   pid_t tid;
   int64_t id;                       /* trace-local thread id, >= 1 */
@@ -146,6 +148,11 @@ MT_HIDDEN int mt__backtrace(void **pcs, int n);
 /* Reserves 1 + extra slots on this thread's ring; returns the first, or
  * NULL (counted as a drop of `dkind`) when the ring is full or capture is
  * over.  Slots may wrap: use mt__rec_slot() for the extra ones. */
+/* The ring is full: waits for the drain to make room for slots up to
+ * `end` (core.c; bounded, see there).  Returns 1 when there is room (and
+ * tail_cache updated), 0 to drop the event. */
+MT_HIDDEN int mt__rec_wait(mt_tbuf *b, uint64_t end);
+
 static inline mt_rec *mt__rec_reserve(unsigned extra, int dkind, uint64_t *pos)
 {
   mt_tbuf *b = mt__t_buf;
@@ -160,7 +167,7 @@ static inline mt_rec *mt__rec_reserve(unsigned extra, int dkind, uint64_t *pos)
   uint64_t need = (uint64_t)extra + 1;
   if (MT_UNLIKELY(h + need - b->tail_cache > b->mask + 1)) {
     b->tail_cache = atomic_load_explicit(&b->tail, memory_order_acquire);
-    if (h + need - b->tail_cache > b->mask + 1) {
+    if (h + need - b->tail_cache > b->mask + 1 && !mt__rec_wait(b, h + need)) {
       atomic_fetch_add_explicit(&b->drops[dkind], 1, memory_order_relaxed);
       return NULL;
     }

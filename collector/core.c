@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -126,6 +127,57 @@ out:
   initializing = 0;
   return b;
 #endif
+}
+
+/* Backpressure instead of loss: a thread whose ring is full waits for the
+ * drain (which empties rings continuously) rather than dropping events, so
+ * a job that produces events faster than SQLite takes them runs at the
+ * drain's pace and its trace stays whole.  Bounded: one wait lasts at most
+ * MEMTRACE_FULL_WAIT_MS (default 1000; 0 = never wait: drop at once, the
+ * old behaviour); after a wait times out (a drain that is stuck, or
+ * starved) the thread drops, counted, until its ring is half empty again,
+ * so a stalled drain costs the job one timeout, not one per event.  Never
+ * waits where the drain cannot help: before it runs, during shutdown, in a
+ * forked child that borrowed the parent's memory, or on a thread inside
+ * the collector itself. */
+static long full_wait_ms = -1;
+static pid_t owner_pid;   /* defined below (fork handling) */
+
+int mt__rec_wait(mt_tbuf *b, uint64_t end)
+{
+  if (full_wait_ms < 0) {
+    const char *e = getenv("MEMTRACE_FULL_WAIT_MS");
+    full_wait_ms = e && *e ? atol(e) : 1000;
+    if (full_wait_ms < 0)
+      full_wait_ms = 0;
+  }
+  uint64_t size = b->mask + 1;
+  if (b->overflow) {
+    if (end - atomic_load_explicit(&b->tail, memory_order_acquire) > size / 2)
+      return 0;
+    b->overflow = 0;
+  }
+  if (!full_wait_ms || atomic_load_explicit(&mt__state, memory_order_relaxed) != MT_S_ACTIVE ||
+      (mt__t_in & MT_F_SELF) || getpid() != owner_pid)
+    return 0;
+  int64_t deadline = mt__now() + (int64_t)full_wait_ms * 1000000;
+  for (unsigned spin = 0;; spin++) {
+    b->tail_cache = atomic_load_explicit(&b->tail, memory_order_acquire);
+    if (end - b->tail_cache <= size)
+      return 1;
+    if (atomic_load_explicit(&mt__state, memory_order_relaxed) != MT_S_ACTIVE)
+      return 0;
+    if (spin < 64) {
+      sched_yield();
+      continue;
+    }
+    if ((spin & 63) == 0 && mt__now() > deadline) {
+      b->overflow = 1;
+      return 0;
+    }
+    struct timespec z = { 0, 50000 };   /* 50 us: the drain reads about a block of records meanwhile */
+    nanosleep(&z, NULL);
+  }
 }
 
 void mt__emit_text(int type, int op, int kind, int dkind, int64_t ts, uint64_t p0, uint64_t p1,
@@ -301,7 +353,9 @@ MT_EXPORT void *dlsym(void *handle, const char *name)
 static _Atomic int crashing;
 #ifndef MT_NOP
 static struct sigaction old_act[32];
-static const int crash_sigs[] = { SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL };
+/* Crashes, and the signals that end a job (memtrace record forwards them to
+ * the job's group): what was recorded up to the signal is committed. */
+static const int crash_sigs[] = { SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGTERM, SIGINT, SIGHUP };
 
 static void crash_handler(int sig, siginfo_t *si, void *uc)
 {
@@ -309,7 +363,8 @@ static void crash_handler(int sig, siginfo_t *si, void *uc)
   int saved_errno = errno;
   if (!atomic_exchange(&crashing, 1)) {
     const char *n = sig == SIGSEGV ? "SIGSEGV" : sig == SIGABRT ? "SIGABRT" : sig == SIGBUS ? "SIGBUS"
-                  : sig == SIGFPE ? "SIGFPE" : "SIGILL";
+                  : sig == SIGFPE ? "SIGFPE" : sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT"
+                  : sig == SIGHUP ? "SIGHUP" : "SIGILL";
     mt__t_in = MT_F_SELF;
     mt__drain_stop(0, n, 2000);
   }
@@ -389,7 +444,11 @@ void mt__shutdown(const char *why)
     return;
   unsigned saved = mt__t_in;
   mt__t_in = MT_F_SELF;
-  mt__drain_stop(1, why, 10000);
+  /* returns as soon as the drain has finished: the bound is for a stuck
+     drain only.  10 s cut a --preset large recording's finalize (its last
+     ring and the time indexes of 3.5 M region rows, on a loaded machine):
+     a complete trace without indexes and with its WAL beside it */
+  mt__drain_stop(1, why, 120000);
   atomic_store(&mt__state, MT_S_DONE);
   mt__t_in = saved;
 #else

@@ -212,12 +212,18 @@ static struct {
   size_t nearly, capearly;
   uint64_t cupti_drops_written, cupti_records, cupti_unmatched, cupti_matched;
   int64_t early_swept;
-  int rank_from_env;            /* else inferred from the largest NCCL communicator */
-  int nccl_rank, nccl_world;
+  int rank_src;                 /* RS_*: where rank/world came from */
+  int rank, world;
+  int nccl_rank, nccl_world;    /* the largest NCCL communicator's */
   char path[4200];
   uint64_t events;
   int64_t last_commit;
 } D;
+
+/* Where the process's rank comes from, most trusted last: the launcher's
+ * environment, else torch.distributed's default group, else the largest
+ * NCCL communicator (a sub-communicator's rank is not the job's). */
+enum { RS_NONE, RS_NCCL, RS_TORCH, RS_ENV };
 
 static _Atomic int stop_req;      /* 0 run, 1 stop + finalize, 2 stop + commit only */
 static _Atomic int stopped;
@@ -370,10 +376,12 @@ static int create_trace(void)
   memset(&pi, 0, sizeof pi);
   snprintf(pi.run_id, sizeof pi.run_id, "%s", mt__cfg.run_id);
   pi.rank = env_int(rank_v, -1);
-  D.rank_from_env = pi.rank >= 0;
+  D.rank_src = pi.rank >= 0 ? RS_ENV : RS_NONE;
   if (pi.rank < 0)
     pi.rank = 0;
   pi.world_size = env_int(world_v, 1);
+  D.rank = pi.rank;
+  D.world = pi.world_size;
   pi.local_rank = env_int(local_v, 0);
   gethostname(pi.host, sizeof pi.host - 1);
   pi.pid = getpid();
@@ -428,8 +436,27 @@ static int create_trace(void)
   char v[64];
   snprintf(v, sizeof v, "%zu", mt__cfg.buffer_bytes);
   mt_trace_put_meta(D.t, "collector.buffer_bytes", v);
+  if (D.rank_src == RS_ENV)
+    mt_trace_put_meta(D.t, "rank.source", "environment");
   D.last_commit = mt__now();
   return 0;
+}
+
+static void commit(void);
+
+/* A rank learnt while recording: written at once and committed, so that a
+ * process killed afterwards keeps it. */
+static void learn_rank(int rank, int world, int src)
+{
+  if (rank < 0 || world < 1 || rank >= world || src < D.rank_src)
+    return;
+  if (src == D.rank_src && (src != RS_NCCL || world <= D.world))
+    return;
+  D.rank_src = src;
+  D.rank = rank;
+  D.world = world;
+  mt_trace_set_rank(D.t, rank, world, src == RS_TORCH ? "torch.distributed" : "nccl");
+  commit();
 }
 
 /* ---- ids ------------------------------------------------------------------ */
@@ -906,9 +933,15 @@ static void consume(mt_tbuf *b, uint64_t pos, const mt_rec *r)
       c->created = ts;
       c->destroyed = -1;
       mt_trace_put_comm(D.t, c);
-      if (!D.rank_from_env && c->nranks > D.nccl_world) {
+      if (c->nranks > D.nccl_world) {
+        char v[24];
         D.nccl_world = c->nranks;
         D.nccl_rank = c->rank;
+        snprintf(v, sizeof v, "%d", D.nccl_rank);
+        mt_trace_put_meta(D.t, "rank.nccl", v);
+        snprintf(v, sizeof v, "%d", D.nccl_world);
+        mt_trace_put_meta(D.t, "world_size.nccl", v);
+        learn_rank(c->rank, c->nranks, RS_NCCL);
       }
     } else if (r->op == 2 && ci) {
       mt_comm_info *c = &D.commv[ci - 1];
@@ -1070,6 +1103,16 @@ static void consume(mt_tbuf *b, uint64_t pos, const mt_rec *r)
         snprintf(key, sizeof key, "torch.oom.%lld", (long long)D.fw_ooms++);
         mt_trace_put_meta(D.t, key, text);
       }
+    } else if (r->op == MT_FW_RANK) {
+      D.events--;
+      learn_rank((int)r->p[0], (int)r->p[1], RS_TORCH);
+    } else if (r->op == MT_FW_LOST && r->ntext) {
+      D.events--;
+      text_of(b, pos, r, text);
+      char *eq = strchr(text, '=');
+      if (eq)
+        *eq++ = 0;
+      mt_trace_add_drops(D.t, text, (int64_t)r->p[0], eq);
     } else if (r->op == MT_FW_META && r->ntext) {
       D.events--;
       text_of(b, pos, r, text);
@@ -1216,32 +1259,24 @@ static void finish(int finalize)
   mt_trace_put_meta(D.t, "collector.events", v);
   if (stop_why[0])
     mt_trace_put_meta(D.t, "collector.end", stop_why);
-  if (D.nccl_world > 0) {
-    /* No rank in the environment (a launcher that forks without setting
-     * RANK): the largest communicator's rank is the best guess. */
-    snprintf(v, sizeof v, "%d", D.nccl_rank);
-    mt_trace_put_meta(D.t, "rank.nccl", v);
-    snprintf(v, sizeof v, "%d", D.nccl_world);
-    mt_trace_put_meta(D.t, "world_size.nccl", v);
-  }
   write_drops();
   mt_trace_commit(D.t);
   if (finalize)
     mt_trace_finalize(D.t, mt__now() - mt__start_ns);
   mt_trace_close(D.t);
   D.t = NULL;
-  if (finalize && D.events == 0 && !D.rank_from_env && D.nccl_world == 0 && !any_drops()) {
+  if (finalize && D.events == 0 && D.rank_src == RS_NONE && !any_drops()) {
     /* A launcher (torchrun's agent imports torch) or a helper process that
      * captured nothing: its empty file would read as one more rank 0. */
     unlink(D.path);
     return;
   }
-  if (finalize && D.nccl_world > 0 && D.nccl_rank != 0) {
+  if (finalize && D.rank_src != RS_ENV && D.rank != 0) {
     /* the file name follows: rank<r>.<pid>.mtrace */
     char np[4300];
     const char *slash = strrchr(D.path, '/');
     snprintf(np, sizeof np, "%.*s/rank%d.%ld.mtrace", slash ? (int)(slash - D.path) : 1,
-             slash ? D.path : ".", D.nccl_rank, (long)getpid());
+             slash ? D.path : ".", D.rank, (long)getpid());
     if (access(np, F_OK) != 0)
       rename(D.path, np);
   }

@@ -35,7 +35,7 @@
 #include "collector/hooks.h"
 #include "collector/torch_actions.h"
 
-#define MT_FW_API_VERSION 2
+#define MT_FW_API_VERSION 3   /* 3: memtrace_fw_rank, memtrace_fw_lost */
 
 /* The domain of framework ranges and heaps (interned by the drain from
  * this pointer). */
@@ -628,6 +628,39 @@ void memtrace_fw_meta(const char *key, const char *value)
   emit(MT_R_FW, MT_FW_META, 0, 0, mt__t_device, 0, MT_D_OTHER, mt__now(), 0, 0, 0, 0, kv);
 #else
   (void)key; (void)value;
+#endif
+}
+
+/* The process's rank in its job, from the framework (torch.distributed's
+ * default group): the trace takes it unless the launcher's environment
+ * named one (collector/drain.c, learn_rank). */
+MT_EXPORT void memtrace_fw_rank(int rank, int world_size);
+void memtrace_fw_rank(int rank, int world_size)
+{
+#ifndef MT_NOP
+  if (rank < 0 || world_size < 1 || rank >= world_size)
+    return;
+  emit(MT_R_FW, MT_FW_RANK, 0, 0, mt__t_device, 0, MT_D_OTHER, mt__now(), (uint64_t)rank, (uint64_t)world_size, 0,
+       0, NULL);
+#else
+  (void)rank; (void)world_size;
+#endif
+}
+
+/* Events the framework's side lost before they reached this channel (the
+ * allocator's history ring wrapped between two polls): `count` more of
+ * `kind` in the trace's drops table, so that every report says so. */
+MT_EXPORT void memtrace_fw_lost(const char *kind, uint64_t count, const char *reason);
+void memtrace_fw_lost(const char *kind, uint64_t count, const char *reason)
+{
+#ifndef MT_NOP
+  char kv[256];
+  if (!kind || !count)
+    return;
+  snprintf(kv, sizeof kv, "%s=%s", kind, reason ? reason : "");
+  emit(MT_R_FW, MT_FW_LOST, 0, 0, mt__t_device, 0, MT_D_OTHER, mt__now(), count, 0, 0, 0, kv);
+#else
+  (void)kind; (void)count; (void)reason;
 #endif
 }
 

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <pango/pangocairo.h>
 #include "gui/chart.h"
+#include "analyzer/lib/mrseries.h"
 #include "gui/palette.h"
 #include "gui/units.h"
 
@@ -135,6 +136,11 @@ void mt_view_go_to_peak(MtView *v, const MtChartData *d)
   int64_t a, b;
   mt_view_full_range(d, &a, &b);
   int64_t w = (b - a) / 20;
+  /* centred on the peak and inside the run: narrower when the peak is
+   * near either end (the first of many equal step peaks is near the start) */
+  int64_t room = r->peak_allocated_ts - a < b - r->peak_allocated_ts ? r->peak_allocated_ts - a : b - r->peak_allocated_ts;
+  if (room > 0 && w > 2 * room)
+    w = 2 * room;
   if (w < MIN_SPAN_NS)
     w = MIN_SPAN_NS;
   mt_view_set_range(v, d, r->peak_allocated_ts - w / 2, r->peak_allocated_ts + w / 2);
@@ -608,8 +614,43 @@ static gboolean curve_max(const MtCurve *c, int64_t ta, int64_t tb, uint64_t *ou
 
 /* A curve over the chart as a stroked step line: per pixel column its
  * highest value, so that narrow peaks stay visible zoomed out. */
+/* A map from this run's time to another's (NULL: the same time). */
+typedef struct TimeMap {
+  size_t n;
+  const int64_t *from, *to;   /* anchors, from increasing */
+} TimeMap;
+
+static int64_t map_time(const TimeMap *m, int64_t t)
+{
+  if (!m || !m->n)
+    return t;
+  if (t <= m->from[0])
+    return t + (m->to[0] - m->from[0]);
+  if (t >= m->from[m->n - 1])
+    return t + (m->to[m->n - 1] - m->from[m->n - 1]);
+  size_t lo = 0, hi = m->n - 1;   /* from[lo] <= t < from[hi] */
+  while (hi - lo > 1) {
+    size_t mid = (lo + hi) / 2;
+    if (m->from[mid] <= t)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  double f = (double)(t - m->from[lo]) / (double)(m->from[hi] - m->from[lo]);
+  return m->to[lo] + (int64_t)(f * (double)(m->to[hi] - m->to[lo]));
+}
+
+static void stroke_curve_mapped(Painter *p, const MtCurve *c, const MtView *v, const MtLayout *l, const double *dash,
+                                int ndash, double width, const TimeMap *map);
+
 static void stroke_curve(Painter *p, const MtCurve *c, const MtView *v, const MtLayout *l, const double *dash,
                          int ndash, double width)
+{
+  stroke_curve_mapped(p, c, v, l, dash, ndash, width, NULL);
+}
+
+static void stroke_curve_mapped(Painter *p, const MtCurve *c, const MtView *v, const MtLayout *l, const double *dash,
+                                int ndash, double width, const TimeMap *map)
 {
   if (!c->n || c->dt <= 0)
     return;
@@ -621,7 +662,8 @@ static void stroke_curve(Painter *p, const MtCurve *c, const MtView *v, const Mt
   double prev = NAN;
   for (int x = 0; x < cols; x++) {
     uint64_t val;
-    if (!curve_max(c, mt_chart_t(v, l, l->plot.x + x), mt_chart_t(v, l, l->plot.x + x + 1), &val)) {
+    int64_t ta = map_time(map, mt_chart_t(v, l, l->plot.x + x)), tb = map_time(map, mt_chart_t(v, l, l->plot.x + x + 1));
+    if (!curve_max(c, ta, tb > ta ? tb : ta + 1, &val)) {
       if (!isnan(prev))
         cairo_line_to(cr, l->plot.x + x, prev);
       prev = NAN;
@@ -642,8 +684,152 @@ static void stroke_curve(Painter *p, const MtCurve *c, const MtView *v, const Mt
   cairo_set_dash(cr, NULL, 0, 0);
 }
 
+/* The exact allocated curve (analyzer/lib/mrseries.h), per pixel column:
+ * its maximum over the column's time (*mn its minimum).  0 columns when
+ * the lanes (which carry it) are not loaded. */
+static const mt_mrseries *exact_of(const MtChartData *d)
+{
+  return d->lanes && d->lanes->exact && mt_mrseries_points(d->lanes->exact) ? d->lanes->exact : NULL;
+}
+
+static size_t exact_columns(const MtChartData *d, const MtView *v, const MtLayout *l, uint64_t **mx, uint64_t **mn)
+{
+  static uint64_t *bmx, *bmn;
+  static size_t cap;
+  const mt_mrseries *x = exact_of(d);
+  int cols = (int)ceil(l->plot.w);
+  if (!x || cols <= 0 || v->t1 <= v->t0)
+    return 0;
+  if ((size_t)cols > cap) {
+    cap = (size_t)cols * 2;
+    bmx = realloc(bmx, cap * sizeof *bmx);
+    bmn = realloc(bmn, cap * sizeof *bmn);
+  }
+  double ns_per_px = (double)(v->t1 - v->t0) / l->plot.w;
+  for (int c = 0; c < cols; c++) {
+    int64_t ta = v->t0 + (int64_t)floor(c * ns_per_px), tb = v->t0 + (int64_t)floor((c + 1) * ns_per_px);
+    if (tb <= ta)
+      tb = ta + 1;
+    mt_mrseries_extent(x, ta, tb, &bmn[c], &bmx[c], NULL);
+  }
+  *mx = bmx;
+  if (mn)
+    *mn = bmn;
+  return (size_t)cols;
+}
+
+uint64_t mt_chart_drawn_max(const MtChartData *d, const MtView *v, const MtLayout *l)
+{
+  uint64_t *mx, m = 0;
+  size_t n = exact_columns(d, v, l, &mx, NULL);
+  for (size_t c = 0; c < n; c++)
+    if (mx[c] > m)
+      m = mx[c];
+  return m;
+}
+
+/* The exact curve over the stacked (sampled) categories: per column a bar
+ * from its minimum to its maximum, so the top edge is the true maximum at
+ * any zoom, down to single allocations. */
+static void draw_exact(Painter *p, const MtChartData *d, const MtView *v, const MtLayout *l)
+{
+  uint64_t *mx, *mn;
+  size_t n = exact_columns(d, v, l, &mx, &mn);
+  if (!n || (v->hidden & ~(1u << MT_CAT_CACHE_FREE)))
+    return;
+  static Batch bars;
+  cairo_set_antialias(p->cr, CAIRO_ANTIALIAS_NONE);
+  double prev = -1;
+  for (size_t c = 0; c < n; c++) {
+    double yt = floor(mt_chart_y(l, (double)mx[c]) + 0.5), yb = floor(mt_chart_y(l, (double)mn[c]) + 0.5);
+    double x = l->plot.x + (double)c;
+    /* joined to the previous column so steps read as lines */
+    double y0 = prev >= 0 ? fmin(yt, prev) : yt, y1 = prev >= 0 ? fmax(yb, prev) : yb;
+    batch_add(&bars, x, y0 - 1, 1, fmax(1.5, y1 - y0 + 1));
+    prev = floor(mt_chart_y(l, (double)mt_mrseries_at(exact_of(d),
+                 v->t0 + (int64_t)floor((c + 1) * (double)(v->t1 - v->t0) / l->plot.w) - 1)) + 0.5);
+  }
+  batch_fill(p->cr, &bars, p->th.fg, 0.8);
+  cairo_set_antialias(p->cr, CAIRO_ANTIALIAS_DEFAULT);
+}
+
+/* Steps in the whole run: a faint line where each step starts (NVTX
+ * ranges the analysis classifies as steps, outermost lane) and a tick at
+ * each step's peak, from the exact curve (its maximum inside the step's
+ * range and the first instant it holds). */
+static void draw_steps(Painter *p, const MtChartData *d, const MtView *v, const MtLayout *l)
+{
+  cairo_t *cr = p->cr;
+  static Batch lines, ticks;
+  const mt_mrseries *x = exact_of(d);
+  if (!d->lanes)
+    return;
+  cairo_set_antialias(cr, CAIRO_ANTIALIAS_NONE);
+  for (size_t i = 0; i < d->lanes->nlanes; i++) {
+    const MtLane *ln = &d->lanes->lanes[i];
+    if (ln->type != MT_LANE_RANGE || ln->key != 0)
+      continue;
+    double last = -10, last_tick = -10;
+    for (size_t k = mt_lane_first_from(ln, v->t0); k < ln->n && ln->spans[k].t0 <= v->t1; k++) {
+      const MtSpan *sp = &ln->spans[k];
+      mt_range_class rc;
+      mt_range_classify(mt_lanes_span_name(d->lanes, ln, sp), &rc);
+      if (rc.step < 0)
+        continue;
+      double xs = floor(mt_chart_x(v, l, sp->t0) + 0.5);
+      if (xs >= l->plot.x && xs - last >= 3) {
+        batch_add(&lines, xs, l->plot.y, 1, l->plot.h);
+        last = xs;
+      }
+      if (x && sp->t1 > sp->t0) {
+        uint64_t mn, mx;
+        int64_t tm;
+        mt_mrseries_extent(x, sp->t0, sp->t1, &mn, &mx, &tm);
+        double xt = floor(mt_chart_x(v, l, tm) + 0.5), yt = floor(mt_chart_y(l, (double)mx) + 0.5);
+        if (xt >= l->plot.x && xt - last_tick >= 3) {
+          batch_add(&ticks, xt - 1, yt - 4, 3, 3);
+          last_tick = xt;
+        }
+      }
+    }
+  }
+  batch_fill(cr, &lines, p->th.fg, 0.12);
+  batch_fill(cr, &ticks, p->th.peak, 0.9);
+  cairo_set_antialias(cr, CAIRO_ANTIALIAS_DEFAULT);
+}
+
 /* Line styles of the overlays (the legend draws the same). */
 static const double DASH_COMPARE[] = { 6, 3 }, DASH_WHAT_IF[] = { 2, 3 }, DASH_WHAT_IF_RESV[] = { 7, 2, 2, 2 };
+
+/* The compare run's time for this run's, aligned by step: step N's peak
+ * over step N's peak, times between stretched linearly (runs whose steps
+ * take different times would otherwise draw step 332 over step 178). */
+static TimeMap compare_map(const MtChartData *d, const mt_rank *c)
+{
+  const mt_rank *r = mt_chart_rank(d);
+  static int64_t *from, *to;
+  static size_t cap;
+  TimeMap m = { 0 };
+  if (r && r->nsteps && c->nsteps) {
+    if (r->nsteps > cap) {
+      cap = r->nsteps;
+      from = realloc(from, cap * sizeof *from);
+      to = realloc(to, cap * sizeof *to);
+    }
+    for (size_t i = 0, j = 0; i < r->nsteps; i++) {
+      while (j < c->nsteps && c->steps[j].step < r->steps[i].step)
+        j++;
+      if (j < c->nsteps && c->steps[j].step == r->steps[i].step &&
+          (!m.n || (r->steps[i].allocated_ts > from[m.n - 1] && c->steps[j].allocated_ts > to[m.n - 1]))) {
+        from[m.n] = r->steps[i].allocated_ts;
+        to[m.n++] = c->steps[j].allocated_ts;
+      }
+    }
+    m.from = from;
+    m.to = to;
+  }
+  return m;
+}
 
 static void draw_compare(Painter *p, const MtChartData *d, const MtView *v, const MtLayout *l)
 {
@@ -652,7 +838,23 @@ static void draw_compare(Painter *p, const MtChartData *d, const MtView *v, cons
     return;
   const mt_timeline *tl = &c->timeline;
   MtCurve curve = { tl->n, tl->t0, tl->dt, tl->allocated, tl->allocated_max };
-  stroke_curve(p, &curve, v, l, DASH_COMPARE, 2, 2);
+  TimeMap m = compare_map(d, c);
+  stroke_curve_mapped(p, &curve, v, l, DASH_COMPARE, 2, 2, &m);
+}
+
+uint64_t mt_chart_compare_at(const MtChartData *d, const MtView *v, const MtLayout *l, int64_t t)
+{
+  const mt_rank *c = compare_rank(d);
+  if (!c || !c->timeline.n || t < v->t0 || t >= v->t1)
+    return 0;
+  const mt_timeline *tl = &c->timeline;
+  MtCurve curve = { tl->n, tl->t0, tl->dt, tl->allocated, tl->allocated_max };
+  TimeMap m = compare_map(d, c);
+  /* the pixel column holding t, as stroke_curve_mapped draws it */
+  double x = floor(mt_chart_x(v, l, t) - l->plot.x);
+  int64_t ta = map_time(&m, mt_chart_t(v, l, l->plot.x + x)), tb = map_time(&m, mt_chart_t(v, l, l->plot.x + x + 1));
+  uint64_t val = 0;
+  return curve_max(&curve, ta, tb > ta ? tb : ta + 1, &val) ? val : 0;
 }
 
 static void draw_what_if(Painter *p, const MtChartData *d, const MtView *v, const MtLayout *l)
@@ -1011,13 +1213,15 @@ static void draw_legend(Painter *p, const MtChartData *d, const MtView *v, MtLay
 static void draw_title(Painter *p, const MtChartData *d, const MtLayout *l)
 {
   const mt_rank *r = mt_chart_rank(d);
-  char buf[512], a[32], b[32], t[32];
+  char buf[512], a[32], b[32], t[32], dr[64] = "";
+  if (r->dropped)
+    g_snprintf(dr, sizeof dr, " \xc2\xb7 %llu events were dropped", (unsigned long long)r->dropped);
   g_snprintf(buf, sizeof buf, "%srank %d \xc2\xb7 peak allocated %s at %s%s%s \xc2\xb7 peak reserved %s%s%s",
              r->memory_only ? "analysing\xe2\x80\xa6 \xc2\xb7 " : "", r->rank,
              mt_size_str(r->peak_allocated, a, sizeof a),
              mt_time_str(r->peak_allocated_ts, r->last_ts - r->first_ts, t, sizeof t),
              r->peak.phase ? " in " : "", r->peak.phase ? r->peak.phase : "",
-             mt_size_str(r->peak_reserved, b, sizeof b), r->dropped ? " \xc2\xb7 events were dropped" : "",
+             mt_size_str(r->peak_reserved, b, sizeof b), dr,
              r->incomplete ? " \xc2\xb7 incomplete trace" : "");
   set_rgb(p->cr, p->th.fg, 1);
   text(p, buf, l->title.x, l->title.y + 2, 0, l->title.w, 1);
@@ -1142,6 +1346,8 @@ void mt_chart_draw(cairo_t *cr, const MtChartData *d, const MtView *v, int width
       mt_view_full_range(d, &fa, &fb);
       size_t n = make_cells(r, v, l, fb);
       draw_stack(&p, d, v, l, n);
+      draw_steps(&p, d, v, l);
+      draw_exact(&p, d, v, l);
       draw_compare(&p, d, v, l);
       draw_what_if(&p, d, v, l);
       draw_budget(&p, d, l);

@@ -87,6 +87,13 @@ void mt_view_pan(MtView *v, const MtChartData *d, int64_t dt);
 /* A window of 1/20 of the run centred on the allocated peak; cursor there. */
 void mt_view_go_to_peak(MtView *v, const MtChartData *d);
 
+/* The highest allocated bytes the exact curve draws in the view (the
+ * maximum over its pixel columns), 0 before the lanes carry the curve. */
+uint64_t mt_chart_drawn_max(const MtChartData *d, const MtView *v, const MtLayout *l);
+/* The --compare run's allocated bytes drawn in the pixel column holding t
+ * (aligned by step), 0 without one or outside the view. */
+uint64_t mt_chart_compare_at(const MtChartData *d, const MtView *v, const MtLayout *l, int64_t t);
+
 void mt_chart_layout(const MtChartData *d, const MtView *v, int width, int height, MtLayout *l);
 /* Draws at (0,0)..(width,height) of cr; fills *l (may be NULL). */
 void mt_chart_draw(cairo_t *cr, const MtChartData *d, const MtView *v, int width, int height, MtLayout *l);

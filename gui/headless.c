@@ -37,6 +37,9 @@ int mt_layout_write(const char *path, const MtLayout *l, const MtView *v, const 
     fprintf(f, "peak_ts=%lld\npeak_allocated=%llu\n", (long long)r->peak_allocated_ts,
             (unsigned long long)r->peak_allocated);
   fprintf(f, "what_if_peak=%llu\n", (unsigned long long)d->what_if_peak);
+  fprintf(f, "drawn_max=%llu\n", (unsigned long long)mt_chart_drawn_max(d, v, l));
+  if (r && d->compare)
+    fprintf(f, "compare_at_peak=%llu\n", (unsigned long long)mt_chart_compare_at(d, v, l, r->peak_allocated_ts));
   return fclose(f) ? -1 : 0;
 }
 

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 #include "schemas/trace.h"
 #include "analyzer/lib/analysis.h"
+#include "analyzer/lib/mrseries.h"
 #include "gui/lanes.h"
 #include "gui/liveset.h"
 #include "gui/units.h"
@@ -239,6 +240,11 @@ MtLanes *mt_lanes_load(const char *path, GError **error)
   }
 #undef CAP
   g_free(b.caps);
+  /* the exact allocated curve: the analysis library's lifetimes walk, read
+     here beside the lanes so the window's loading threads stay as they are */
+  mt_error xerr = { 0 };
+  if (mt_mrseries_build(t, &L->exact, &xerr) != MT_OK)
+    g_warning("exact curve of %s: %s", path, xerr.msg);
   mt_trace_close(t);
 
   if (tmin == INT64_MAX) {
@@ -299,6 +305,7 @@ void mt_lanes_free(MtLanes *L)
   }
   g_free(L->lanes);
   g_hash_table_unref(L->names);
+  mt_mrseries_free(L->exact);
   g_free(L->path);
   g_free(L);
 }

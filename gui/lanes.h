@@ -48,8 +48,13 @@ typedef struct MtLane {
   int nlevels;
 } MtLane;
 
+struct mt_mrseries;
+
 typedef struct MtLanes {
   char *path;
+  /* allocated bytes at every change (analyzer/lib/mrseries.h): what the
+   * chart draws as the exact curve at any zoom; NULL when it failed */
+  struct mt_mrseries *exact;
   MtLane *lanes;
   size_t nlanes;
   GHashTable *names;  /* strings.id -> char*, names of kernels and ranges */

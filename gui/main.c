@@ -21,6 +21,7 @@ GResource *mt_view_get_resource(void);
 static MtViewOptions opts = { .rank = -1, .width = 0, .height = 0, .select = MT_NONE, .list_live = MT_NONE };
 static char *opt_budget, *opt_size, *opt_range, *opt_select, *opt_hide, *opt_list_live;
 static gboolean opt_bench, opt_version, opt_list_recent;
+static gint64 opt_samples;
 static char **remaining;
 
 static const GOptionEntry entries[] = {
@@ -42,6 +43,8 @@ static const GOptionEntry entries[] = {
   { "cached", 0, 0, G_OPTION_ARG_NONE, &opts.cached, "With --screenshot: draw only the timeline cache of the last "
     "analysis (fails without a valid one)", NULL },
   { "no-cache", 0, 0, G_OPTION_ARG_NONE, &opts.no_cache, "Neither read nor write the timeline cache", NULL },
+  { "samples", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT64, &opt_samples, "Test hook: timeline samples per rank "
+    "(default 32768; fewer make a short trace sample as coarsely as a long run)", "N" },
   { "layout", 0, 0, G_OPTION_ARG_FILENAME, &opts.layout, "With --screenshot: write the chart geometry (tests)", "FILE" },
   { "script", 0, 0, G_OPTION_ARG_STRING, &opts.script, "Test hook: ';'-separated window actions run after loading "
     "(go-to-peak, zoom-in, select-time 45ms, select-row 0, screenshot F, layout F, quit, ...)", "CMDS" },
@@ -64,6 +67,11 @@ static int finish_options(void)
     g_printerr("memtrace-view: --size: expected WxH (at least 200x150): %s\n", opt_size);
     return 2;
   }
+  if (opt_samples < 0 || opt_samples == 1 || opt_samples > (1 << 24)) {
+    g_printerr("memtrace-view: --samples: expected 2 to 16777216: %lld\n", (long long)opt_samples);
+    return 2;
+  }
+  opts.samples = (size_t)opt_samples;
   if (opt_range && mt_parse_time_range(opt_range, &opts.r0, &opts.r1)) {
     g_printerr("memtrace-view: --range: expected START:END with START < END: %s\n", opt_range);
     return 2;

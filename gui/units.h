@@ -5,14 +5,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "analyzer/lib/analysis.h"
 
-/* Parses "45ms", "1.5s", "120us", "300ns" (a bare number is milliseconds).
- * Returns 0 and *ns, or -1 when the text is not a time. */
-int mt_parse_time(const char *text, int64_t *ns);
-
-/* Parses "START:END" (two times as above, END after START).  Returns 0, or
- * -1 leaving *t0 and *t1 unspecified. */
-int mt_parse_time_range(const char *text, int64_t *t0, int64_t *t1);
+/* mt_parse_time, mt_parse_time_range: analyzer/lib/analysis.h */
 
 /* Parses "70GiB", "80GB", "512MiB", "1.5TiB", "4096" (bytes).  Decimal
  * units are powers of 1000, binary ones of 1024.  Returns 0 or -1. */

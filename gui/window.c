@@ -81,10 +81,15 @@ static void update_status(MtWindow *self)
   } else {
     MtChartData *d = mt_chart_widget_get_data(chart_of(self));
     const mt_rank *r = mt_chart_rank(d);
-    char pk[32], rs[32];
+    char pk[32], rs[32], dr[64];
+    /* how many: the numbers beside it are short by them */
+    if (r && r->dropped)
+      g_snprintf(dr, sizeof dr, "%llu events dropped", (unsigned long long)r->dropped);
+    else
+      g_snprintf(dr, sizeof dr, "nothing dropped");
     g_snprintf(buf, sizeof buf, "%s%s \xc2\xb7 peak allocated %s, reserved %s \xc2\xb7 analysis %.2f s%s%s \xc2\xb7 frame %.1f ms%s",
                r && r->incomplete ? "incomplete trace \xc2\xb7 " : "",
-               r && r->dropped ? "events dropped" : "nothing dropped",
+               dr,
                r ? mt_size_str(r->peak_allocated, pk, sizeof pk) : "-",
                r ? mt_size_str(r->peak_reserved, rs, sizeof rs) : "-", mt_session_get_analysis_seconds(self->session),
                self->lanes_ready ? ", lanes " : ", loading lanes\xe2\x80\xa6", "",

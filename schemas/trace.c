@@ -411,6 +411,20 @@ int mt_trace_put_meta(mt_trace *t, const char *key, const char *value)
   return run(t, st);
 }
 
+int mt_trace_set_rank(mt_trace *t, int rank, int world_size, const char *source)
+{
+  sqlite3_stmt *st;
+  if (!t || !t->writable || rank < 0 || world_size < 1)
+    return MT_EINVAL;
+  if (sqlite3_prepare_v2(t->db, "UPDATE process SET rank = ?, world_size = ?", -1, &st, NULL) != SQLITE_OK)
+    return MT_ESQL;
+  I64(st, 1, rank);
+  I64(st, 2, world_size);
+  int rc = sqlite3_step(st) == SQLITE_DONE ? MT_OK : MT_ESQL;
+  sqlite3_finalize(st);
+  return rc == MT_OK && source ? mt_trace_put_meta(t, "rank.source", source) : rc;
+}
+
 int mt_trace_add_drops(mt_trace *t, const char *kind, int64_t count, const char *reason)
 {
   sqlite3_stmt *st = stmt(t, MT__S_DROPS);

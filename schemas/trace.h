@@ -195,6 +195,10 @@ int mt_trace_put_module(mt_trace *t, int64_t id, const char *path, uint64_t base
 int mt_trace_put_frame(mt_trace *t, int64_t id, int64_t parent, uint64_t pc,
                        int64_t module, const char *symbol);
 int mt_trace_put_meta(mt_trace *t, const char *key, const char *value);
+/* Rewrites the process row's rank and world size (a rank learnt after the
+ * trace was created: torch.distributed, an NCCL communicator) and records
+ * where it came from in meta `rank.source`.  In the open transaction. */
+int mt_trace_set_rank(mt_trace *t, int rank, int world_size, const char *source);
 /* Adds `count` to the drop counter of `kind`. */
 int mt_trace_add_drops(mt_trace *t, const char *kind, int64_t count, const char *reason);
 

@@ -36,6 +36,21 @@ int mt_info_list_traces(const char *dir, char ***paths, size_t *n);
 int mt_info_trace_counts(const char *path, int64_t *events, int64_t *dropped, int *rank,
                          int64_t *pid, char *err, size_t errlen);
 
+/* simulate.c: record --simulate-gpus N [--gpu-memory SIZE] [--gpu NAME]
+ * [--no-collect] (docs/SIMULATE.md). */
+enum { MT_SIM_OPT_GPUS = 0x100, MT_SIM_OPT_MEMORY, MT_SIM_OPT_GPU, MT_SIM_OPT_NO_COLLECT };
+typedef struct {
+  int gpus;             /* 0: no simulation */
+  uint64_t memory;      /* 0: the model's */
+  const char *gpu;      /* NULL: h100 */
+  int no_collect;
+} mt_simulate_opts;
+/* Parses one of the options above: 0, or a usage error's exit code. */
+int mt_simulate_option(mt_simulate_opts *o, int opt, const char *arg);
+/* Sets up the environment of the simulated GPUs; -1: go on recording;
+ * else the exit code to return (a usage error, or --no-collect's run). */
+int mt_simulate_prepare(const mt_simulate_opts *o, char **cmd);
+
 /* util.c */
 /* Prints "memtrace CMD: message" on stderr and returns MT_EXIT_USAGE. */
 int mt_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <json-c/json.h>
 #include "analyzer/cmds/cmds.h"
+#include "analyzer/lib/analysis.h"
 #include "schemas/trace.h"
 
 static const char usage_text[] =
@@ -146,8 +147,9 @@ static json_object *jcounts(const mt_info_counts *c)
   return o;
 }
 
-/* Builds the JSON object (or prints text) for one trace. */
-static int one(const char *path, int json, json_object **out)
+/* Builds the JSON object (or prints text) for one trace; `run` (rank,
+ * world size, numbered across the run) from mt_run_ranks, or NULL. */
+static int one(const char *path, int json, json_object **out, const int *run)
 {
   mt_trace *t = NULL;
   mt_error e = { 0 };
@@ -164,13 +166,27 @@ static int one(const char *path, int json, json_object **out)
   counts_of(db, &c);
   /* A process whose environment had no rank: the collector's guess from
    * its largest NCCL communicator (meta rank.nccl / world_size.nccl). */
-  const char *rank_source = "environment";
+  const char *rank_source = p.world_size > 1 || p.rank > 0 ? "environment" : "none";
   int64_t nr = q1(db, "SELECT value FROM meta WHERE key = 'rank.nccl'");
   int64_t nw = q1(db, "SELECT value FROM meta WHERE key = 'world_size.nccl'");
-  if (nw > 0 && p.world_size <= 1 && p.rank == 0) {
+  char src[32] = "";
+  sqlite3_stmt *sq;
+  if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'rank.source'", -1, &sq, NULL) == SQLITE_OK) {
+    if (sqlite3_step(sq) == SQLITE_ROW && sqlite3_column_text(sq, 0))
+      snprintf(src, sizeof src, "%s", (const char *)sqlite3_column_text(sq, 0));
+    sqlite3_finalize(sq);
+  }
+  if (src[0]) {
+    rank_source = src;   /* the collector's: environment, torch.distributed, nccl */
+  } else if (nw > 0 && p.world_size <= 1 && p.rank == 0) {
     p.rank = (int)nr;
     p.world_size = (int)nw;
     rank_source = "nccl";
+  }
+  if (run && run[2]) {
+    p.rank = run[0];
+    p.world_size = run[1];
+    rank_source = "nccl-run";
   }
   if (json) {
     json_object *o = json_object_new_object();
@@ -202,8 +218,8 @@ static int one(const char *path, int json, json_object **out)
     *out = o;
   } else {
     printf("%s\n", path);
-    printf("  run %s  rank %d/%d (local %d)  pid %lld on %s\n", p.run_id, p.rank, p.world_size,
-           p.local_rank, (long long)p.pid, p.host);
+    printf("  run %s  rank %d/%d (local %d; from %s)  pid %lld on %s\n", p.run_id, p.rank, p.world_size,
+           p.local_rank, rank_source, (long long)p.pid, p.host);
     printf("  command: %s\n", p.command_line ? p.command_line : "");
     printf("  %s; stacks %s; cupti %s; %s\n", p.producer ? p.producer : "?", p.stacks ? p.stacks : "?",
            p.cupti ? p.cupti : "?",
@@ -213,7 +229,19 @@ static int one(const char *path, int json, json_object **out)
            (long long)c.alloc, (long long)c.free, (long long)c.kernel, (long long)c.memcpy,
            (long long)c.nccl, (long long)c.range, (long long)c.marks, (long long)c.host_alloc,
            (long long)c.region_register, (long long)c.oom);
-    printf("  dropped: %lld%s\n", (long long)c.dropped, c.dropped ? " (the counts above are incomplete)" : "");
+    printf("  dropped: %lld", (long long)c.dropped);
+    sqlite3_stmt *dq;
+    if (c.dropped && sqlite3_prepare_v2(db, "SELECT kind, sum(count), max(reason) FROM drops GROUP BY kind ORDER BY kind",
+                                        -1, &dq, NULL) == SQLITE_OK) {
+      /* per kind, with the collector's reason: what the loss touches */
+      while (sqlite3_step(dq) == SQLITE_ROW)
+        printf("; %s %lld%s%s%s", (const char *)sqlite3_column_text(dq, 0), (long long)sqlite3_column_int64(dq, 1),
+               sqlite3_column_text(dq, 2) ? " (" : "",
+               sqlite3_column_text(dq, 2) ? (const char *)sqlite3_column_text(dq, 2) : "",
+               sqlite3_column_text(dq, 2) ? ")" : "");
+      sqlite3_finalize(dq);
+    }
+    printf("%s\n", c.dropped ? " -- the counts above are incomplete" : "");
   }
   mt_trace_close(t);
   return MT_EXIT_OK;
@@ -296,7 +324,7 @@ static int run(int argc, char **argv)
     return mt_usage_error("info", "%s: %s", path, strerror(errno));
   if (!S_ISDIR(sb.st_mode)) {
     json_object *o = NULL;
-    int rc = one(path, json, &o);
+    int rc = one(path, json, &o, NULL);
     if (rc == MT_EXIT_OK && o) {
       puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
       json_object_put(o);
@@ -314,9 +342,15 @@ static int run(int argc, char **argv)
   int rc = MT_EXIT_OK;
   json_object *arr = json ? json_object_new_array() : NULL;
   char run_id[64] = "";
+  int *rr = calloc(3 * n, sizeof *rr);
+  if (!rr || mt_run_ranks(paths, n, rr, rr + n, rr + 2 * n) != MT_OK) {
+    free(rr);
+    rr = NULL;
+  }
   for (size_t i = 0; i < n; i++) {
     json_object *o = NULL;
-    int r = one(paths[i], json, &o);
+    int ovr[3] = { rr ? rr[i] : 0, rr ? rr[n + i] : 1, rr ? rr[2 * n + i] : 0 };
+    int r = one(paths[i], json, &o, rr ? ovr : NULL);
     if (r != MT_EXIT_OK)
       rc = r;
     if (o) {
@@ -327,6 +361,7 @@ static int run(int argc, char **argv)
     free(paths[i]);
   }
   free(paths);
+  free(rr);
   if (json) {
     json_object *top = json_object_new_object();
     json_object_object_add(top, "run_dir", json_object_new_string(path));

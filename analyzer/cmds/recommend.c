@@ -9,6 +9,26 @@
 #include "analyzer/replay/input_trace.h"
 #include "analyzer/replay/planner.h"
 #include "analyzer/cmds/progress.h"
+#include "analyzer/replay/technique.h"
+#include <unistd.h>
+
+/* Progress on stderr when it is a terminal (progress.c: one line, redrawn, erased when done). */
+static void progress(size_t done, size_t total, void *arg)
+{
+  (void)arg;
+  mt_progress("recommend", "plans replayed", done, total);
+}
+
+static void json_str(const char *s)
+{
+  putchar('"');
+  for (; *s; s++)
+    if (*s == '"' || *s == '\\')
+      printf("\\%c", *s);
+    else if ((unsigned char)*s >= 0x20)
+      putchar(*s);
+  putchar('"');
+}
 
 static int run(int argc, char **argv)
 {
@@ -91,6 +111,10 @@ static int run(int argc, char **argv)
   mt_rp_choice *c = NULL;
   size_t nc = 0, explored = 0;
   int rc = MT_EXIT_OK;
+  static mt_rp_refusals refused;
+  o.refused = &refused;
+  if (isatty(2))
+    o.progress = progress;
   mt_progress("recommend", "replaying every plan", 0, 0);
   int prc = mt_rp_recommend(&in, &o, &c, &nc, &explored);
   mt_progress_done();
@@ -112,29 +136,52 @@ static int run(int argc, char **argv)
         printf("%s{\"options\": \"%s\", \"fits\": %s, \"peak_allocated_bytes\": %" PRIu64
                ", \"peak_reserved_bytes\": %" PRIu64 ", \"over_budget_bytes\": %" PRIu64
                ", \"compute_overhead\": %.4f, \"comm_overhead\": %.4f, \"recompute_ns\": %" PRId64
-               ", \"extra_comm_bytes\": %" PRIu64 ", \"verified_by_replay\": %s}",
+               ", \"extra_comm_bytes\": %" PRIu64 ", \"code_change\": %d, \"verified_by_replay\": %s",
                shown ? ", " : "", c[i].options, c[i].fits ? "true" : "false", c[i].result.peak_allocated,
                c[i].result.peak_reserved, c[i].fits ? 0 : c[i].result.peak_reserved - o.budget,
                c[i].compute_overhead, c[i].comm_overhead, c[i].result.recompute_ns, c[i].result.extra_comm_bytes,
-               c[i].verified_by_replay ? "true" : "false");
+               c[i].code_change, c[i].verified_by_replay ? "true" : "false");
+        char tc[2048];
+        mt_rp_plan_torch(&in, &c[i].plan, tc, sizeof tc);
+        printf(", \"pytorch\": ");
+        json_str(tc);
+        printf("}");
         shown++;
       }
-      printf("]}\n");
+      printf("], \"not_considered\": [");
+      for (size_t i = 0; i < refused.n; i++) {
+        printf("%s", i ? ", " : "");
+        json_str(refused.why[i]);
+      }
+      printf("]");
+      if (!nfit && nc)
+        printf(", \"closest\": {\"options\": \"%s\", \"over_budget_bytes\": %" PRIu64 "}", c[0].options,
+               c[0].result.peak_reserved - o.budget);
+      printf("}\n");
     } else {
       printf("budget %s; recorded peak reserved %s (rank file %s); %zu plans replayed, %zu fit\n",
              mt_fmt_bytes(o.budget, a, sizeof a), mt_fmt_bytes(best_peak, b, sizeof b), files[best], explored, nfit);
       if (!nfit && nc)
-        printf("nothing fits: the closest plan is %s over the budget\n",
-               mt_fmt_bytes(c[0].result.peak_reserved - o.budget, a, sizeof a));
+        printf("nothing fits: the closest plan, %s, is %s over the budget (%.1f %%)\n", c[0].options,
+               mt_fmt_bytes(c[0].result.peak_reserved - o.budget, a, sizeof a),
+               o.budget ? 100.0 * (double)(c[0].result.peak_reserved - o.budget) / (double)o.budget : 0.0);
       size_t shown = 0;
       for (size_t i = 0; i < nc && (int)shown < top; i++) {
         if (nfit && !c[i].fits)
           break;
-        printf("%2zu. %-60s reserved %10s  compute +%.1f%%  comm +%.1f%%%s\n", shown + 1, c[i].options,
+        printf("%2zu. %-60s reserved %10s  compute +%.1f%%  comm +%.1f%%  code %d%s\n", shown + 1, c[i].options,
                mt_fmt_bytes(c[i].result.peak_reserved, a, sizeof a), 100 * c[i].compute_overhead,
-               100 * c[i].comm_overhead, c[i].verified_by_replay ? "  (replayed)" : "");
+               100 * c[i].comm_overhead, c[i].code_change, c[i].verified_by_replay ? "  (replayed)" : "");
+        char tc[2048];
+        mt_rp_plan_torch(&in, &c[i].plan, tc, sizeof tc);
+        if (tc[0])
+          printf("    in PyTorch: %s\n", tc);
         shown++;
       }
+      if (refused.n)
+        printf("not considered (the recording does not support them):\n");
+      for (size_t i = 0; i < refused.n; i++)
+        printf("  %s\n", refused.why[i]);
     }
     if (!nfit)
       rc = MT_EXIT_THRESHOLD;
@@ -156,7 +203,10 @@ const mt_cmd mt_cmd_recommend = {
   "Explores checkpointing (incl. the cheapest placement for the budget, by a\n"
   "dynamic program over the chain of layers), ZeRO stages, offload, flash\n"
   "attention, micro-batches and optimizers; replays each plan; lists those\n"
-  "whose predicted peak reserved fits, cheapest first.  Exit 3 when none fits\n"
-  "(then the closest plans and how far they are over the budget).\n",
+  "whose predicted peak reserved fits, cheapest first, each with the PyTorch\n"
+  "change it stands for.  Techniques the recording cannot support (its job\n"
+  "model lacks what they act on) are listed as not considered, with why.\n"
+  "Exit 3 when none fits (then the closest plans and how far they are over\n"
+  "the budget).  Progress on stderr when it is a terminal.\n",
   run,
 };

@@ -9,6 +9,7 @@
 #include "analyzer/cmds/cmds.h"
 #include "analyzer/replay/input_trace.h"
 #include "analyzer/replay/replay.h"
+#include "analyzer/replay/technique.h"
 
 struct rank_out {
   int rank;
@@ -125,6 +126,15 @@ static int run(int argc, char **argv)
       break;
     }
     ro[i].rank = in.rank;
+    char why[768];
+    if (mt_rp_plan_refused(&in, &p, why, sizeof why)) {
+      /* never "no change" in silence: a technique the job model cannot
+       * express is refused with what is missing */
+      mt_errorf("%s: cannot model %s", files[i], why);
+      mt_rp_input_free(&in);
+      rc = MT_EXIT_FAIL;
+      break;
+    }
     if (mt_rp_baseline(&in, p.allocator, &ro[i].base) != 0 ||
         (samples ? mt_rp_replay_timeline(&in, &p, samples, &ro[i].pred, &ro[i].tl)
                  : mt_rp_replay(&in, &p, &ro[i].pred)) != 0) {
@@ -201,12 +211,14 @@ const mt_cmd mt_cmd_replay = {
   "transform them, through an allocator model, and prints the predicted peak\n"
   "(for the rank with the highest one; JSON lists every rank) with its cost.\n"
   "\n"
-  "Techniques (spelt as simtrain spells them):\n"
-  "  --checkpoint none|all|every:K|layers:A,B,...|selective\n"
+  "Techniques (the table of analyzer/replay/technique.c; each acts on the job model\n"
+  "the analysis builds from the recording; one the recording cannot support is refused\n"
+  "with what is missing, exit 1):\n"
+  "  --checkpoint none|all|every:K|layers:A,B,...|selective   (non-reentrant, per numbered module)\n"
   "  --zero 0|1|2|3   --world N          ZeRO stage / FSDP (3 = FULL_SHARD, 2 = SHARD_GRAD_OP)\n"
   "  --sp N --sp-kind megatron|ulysses   sequence parallelism\n"
   "  --offload optimizer|params          --micro-batches N\n"
-  "  --optimizer adamw|sgd|lion|adafactor|adam-mini|adam8bit\n"
+  "  --optimizer adamw|sgd|lion|adafactor|adam-mini|adam8bit   (sgd: with momentum)\n"
   "  --attention naive|flash             --train-layers K\n"
   "  --pp N --pp-schedule gpipe|1f1b     pipeline (every stage replayed; the highest is reported)\n"
   "Model and output:\n"

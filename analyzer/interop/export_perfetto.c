@@ -7,11 +7,27 @@
  *
  * Slices on one track never overlap: a slice that would overlap the one
  * before it goes to the next lane of that track ("stream 7 #2"), so nested
- * NVTX ranges appear as stacked lanes. */
+ * NVTX ranges appear as stacked lanes.
+ *
+ * Size.  A long run has a memory event per allocation (tens of millions):
+ * one counter sample each made a 500-step run 2.6 GiB of JSON, past what
+ * Perfetto's UI loads.  Counters are thinned: the span is cut into
+ * `counter_buckets` equal buckets, and each series keeps, per bucket it
+ * changes in, its minimum, its maximum (the first instant it is reached)
+ * and its last value, each at its own time -- so every peak and trough is
+ * exact in value and time, and the value at each bucket's end is right.
+ * Each series is its own counter event (one arg), so thinning one does not
+ * move another.  A time range keeps slices that overlap it and counters
+ * inside it (each series' value at its start first).  The file is gzip
+ * compressed when asked (Perfetto and chrome://tracing open .json.gz). */
 #include "config.h"
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1   /* fopencookie */
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 #include "analyzer/interop/interop_internal.h"
 #include "analyzer/lib/analysis.h"
 
@@ -33,7 +49,63 @@ typedef struct ex {
   int first;
   const char *out;
   mt_error *err;
+  const mt_perfetto_opts *o;
+  int64_t r0, r1;          /* time range kept, ns from the run's start */
 } ex;
+
+/* One counter series being thinned (see the header comment). */
+typedef struct thin {
+  int64_t bucket;
+  int have;
+  int64_t minv, min_ts, maxv, max_ts, lastv, last_ts;
+} thin;
+
+static void counter_point(ex *e, int pid, const char *name, const char *arg, int64_t ts, int64_t v);
+
+static void thin_flush(ex *e, thin *t, int pid, const char *name, const char *arg)
+{
+  if (!t->have)
+    return;
+  int64_t ts[3] = { t->min_ts, t->max_ts, t->last_ts }, v[3] = { t->minv, t->maxv, t->lastv };
+  /* in time order, each instant once */
+  for (int i = 0; i < 3; i++)
+    for (int j = i + 1; j < 3; j++)
+      if (ts[j] < ts[i]) {
+        int64_t x = ts[i]; ts[i] = ts[j]; ts[j] = x;
+        x = v[i]; v[i] = v[j]; v[j] = x;
+      }
+  for (int i = 0; i < 3; i++)
+    if (i == 0 || ts[i] != ts[i - 1])
+      counter_point(e, pid, name, arg, ts[i], v[i]);
+  t->have = 0;
+}
+
+/* The series takes value v at ts (after every change at ts). */
+static void thin_put(ex *e, thin *t, int64_t width, int64_t origin, int pid, const char *name, const char *arg,
+                     int64_t ts, int64_t v)
+{
+  if (width <= 0) {
+    counter_point(e, pid, name, arg, ts, v);
+    return;
+  }
+  int64_t b = (ts - origin) / width;
+  if (t->have && b != t->bucket)
+    thin_flush(e, t, pid, name, arg);
+  if (!t->have) {
+    *t = (thin){ .bucket = b, .have = 1, .minv = v, .min_ts = ts, .maxv = v, .max_ts = ts, .lastv = v, .last_ts = ts };
+    return;
+  }
+  if (v < t->minv) {
+    t->minv = v;
+    t->min_ts = ts;
+  }
+  if (v > t->maxv) {
+    t->maxv = v;
+    t->max_ts = ts;
+  }
+  t->lastv = v;
+  t->last_ts = ts;
+}
 
 static void jstr(FILE *f, const char *s)
 {
@@ -62,6 +134,18 @@ static void us(FILE *f, int64_t ns)
     ns = -ns;
   }
   fprintf(f, "%lld.%03lld", (long long)(ns / 1000), (long long)(ns % 1000));
+}
+
+static void counter_point(ex *e, int pid, const char *name, const char *arg, int64_t ts, int64_t v)
+{
+  sep(e);
+  fprintf(e->f, "{\"ph\":\"C\",\"pid\":%d,\"name\":", pid);
+  jstr(e->f, name);
+  fputs(",\"ts\":", e->f);
+  us(e->f, ts);
+  fputs(",\"args\":{", e->f);
+  jstr(e->f, arg);
+  fprintf(e->f, ":%lld}}", (long long)v);
 }
 
 static int cmp_slice(const void *a, const void *b)
@@ -103,11 +187,27 @@ static int track_of(trackvec *tracks, const char *name)
   return (int)tracks->n - 1;
 }
 
-static int export_one(ex *e, mt_trace *t, int pid, int64_t t0)
+/* Events the trace says were lost (table drops): the numbers drawn from it
+ * are short by them, so the export states them (otherData, and a process
+ * label in the viewer). */
+static int64_t dropped_of(mt_trace *t)
+{
+  sqlite3_stmt *q;
+  int64_t n = 0;
+  if (sqlite3_prepare_v2(mt_trace_db(t), "SELECT coalesce(sum(count), 0) FROM drops", -1, &q, NULL) == SQLITE_OK) {
+    if (sqlite3_step(q) == SQLITE_ROW)
+      n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+  }
+  return n;
+}
+
+static int export_one(ex *e, mt_trace *t, int pid, int64_t t0, int rank)
 {
   sqlite3 *db = mt_trace_db(t);
   mt_process_info pi;
   mt_trace_process(t, &pi);
+  pi.rank = rank;   /* the run's (mt_run_ranks) */
   int64_t base = pi.start_ns - t0;
   FILE *f = e->f;
   char nm[512];
@@ -119,6 +219,12 @@ static int export_one(ex *e, mt_trace *t, int pid, int64_t t0)
   sep(e);
   fprintf(f, "{\"ph\":\"M\",\"name\":\"process_sort_index\",\"pid\":%d,\"tid\":0,\"args\":{\"sort_index\":%d}}", pid,
           pi.rank);
+  int64_t lost = dropped_of(t);
+  if (lost > 0) {
+    sep(e);
+    fprintf(f, "{\"ph\":\"M\",\"name\":\"process_labels\",\"pid\":%d,\"tid\":0,\"args\":{\"labels\":"
+               "\"%lld events dropped: memory counters are incomplete\"}}", pid, (long long)lost);
+  }
 
   /* strings */
   MT__IVEC(char *) strs = { 0 };
@@ -211,6 +317,13 @@ static int export_one(ex *e, mt_trace *t, int pid, int64_t t0)
       }
     }
     sqlite3_finalize(st);
+  }
+  if (!rc && (e->r0 > INT64_MIN || e->r1 < INT64_MAX)) {
+    size_t k = 0;
+    for (size_t i = 0; i < sl.n; i++)
+      if (sl.v[i].te >= e->r0 && sl.v[i].ts <= e->r1)
+        sl.v[k++] = sl.v[i];
+    sl.n = k;
   }
   MT__ISORT(sl, cmp_slice);
   static const char *const cats[] = { "kernel", "memcpy", "nccl", "nvtx", "cuda_api", "mark" };
@@ -343,13 +456,48 @@ static int export_one(ex *e, mt_trace *t, int pid, int64_t t0)
   mt__imap_free(&rlive);
   MT__ISORT(dl, cmp_delta);
   int64_t (*bycat)[MAXCAT] = calloc(MAXDEV, sizeof *bycat);
+  /* series per device: 0 reserved, 1 allocated, 2 + c label prefix c */
+  thin (*th)[MAXCAT + 2] = calloc(MAXDEV, sizeof *th);
   int64_t reserved[MAXDEV] = { 0 }, alloc[MAXDEV] = { 0 };
   int have_regions[MAXDEV] = { 0 };
-  if (!bycat)
+  uint64_t seen = 0;       /* devices with events so far */
+  if (!bycat || !th)
     rc = MT_ENOMEM;
+  /* bucket width over the span kept */
+  int64_t lo = dl.n ? dl.v[0].ts : 0, hi = dl.n ? dl.v[dl.n - 1].ts : 0;
+  if (e->r0 > lo)
+    lo = e->r0;
+  if (e->r1 < hi)
+    hi = e->r1;
+  int64_t width = e->o && e->o->counter_buckets > 0 && hi > lo ? (hi - lo) / (int64_t)e->o->counter_buckets + 1 : 0;
+  int started = e->r0 == INT64_MIN;
+  char cname[MAXDEV][3][64];
+  for (int dev = 0; dev < MAXDEV; dev++) {
+    snprintf(cname[dev][0], sizeof cname[dev][0], "memory cuda:%d", dev);
+    snprintf(cname[dev][1], sizeof cname[dev][1], "allocated by label prefix cuda:%d", dev);
+  }
+#define PUT(dev, k, ts_, v_) \
+  thin_put(e, &th[dev][k], width, lo, pid, (k) < 2 ? cname[dev][0] : cname[dev][1], \
+           (k) == 0 ? "reserved" : (k) == 1 ? "allocated" : catname[(k) - 2], ts_, v_)
   for (size_t i = 0; !rc && i < dl.n;) {
     int64_t ts = dl.v[i].ts;
-    uint64_t touched = 0;
+    if (ts > e->r1)
+      break;
+    if (!started && ts >= e->r0) {
+      /* each series' value where the range starts */
+      started = 1;
+      for (int dev = 0; dev < MAXDEV; dev++) {
+        if (!(seen & (1ull << dev)))
+          continue;
+        PUT(dev, 0, e->r0, reserved[dev]);
+        if (have_regions[dev]) {
+          PUT(dev, 1, e->r0, alloc[dev]);
+          for (int c = 0; c < ncat; c++)
+            PUT(dev, 2 + c, e->r0, bycat[dev][c]);
+        }
+      }
+    }
+    uint64_t touched = 0, changed = 0;
     for (; i < dl.n && dl.v[i].ts == ts; i++) {
       delta *d = &dl.v[i];
       if (d->cat < 0) {
@@ -358,34 +506,31 @@ static int export_one(ex *e, mt_trace *t, int pid, int64_t t0)
         alloc[d->device] += d->bytes;
         bycat[d->device][d->cat] += d->bytes;
         have_regions[d->device] = 1;
+        changed |= 1ull << d->cat;
       }
       touched |= 1ull << (d->device & 63);
     }
+    seen |= touched;
+    if (!started)
+      continue;
     for (int dev = 0; dev < MAXDEV; dev++) {
       if (!(touched & (1ull << dev)))
         continue;
-      sep(e);
-      fprintf(f, "{\"ph\":\"C\",\"pid\":%d,\"name\":\"memory cuda:%d\",\"ts\":", pid, dev);
-      us(f, ts);
-      fprintf(f, ",\"args\":{\"reserved\":%lld", (long long)reserved[dev]);
-      if (have_regions[dev])
-        fprintf(f, ",\"allocated\":%lld", (long long)alloc[dev]);
-      fputs("}}", f);
+      PUT(dev, 0, ts, reserved[dev]);
       if (have_regions[dev]) {
-        sep(e);
-        fprintf(f, "{\"ph\":\"C\",\"pid\":%d,\"name\":\"allocated by label prefix cuda:%d\",\"ts\":", pid, dev);
-        us(f, ts);
-        fputs(",\"args\":{", f);
-        for (int c = 0; c < ncat; c++) {
-          if (c)
-            fputc(',', f);
-          jstr(f, catname[c]);
-          fprintf(f, ":%lld", (long long)bycat[dev][c]);
-        }
-        fputs("}}", f);
+        PUT(dev, 1, ts, alloc[dev]);
+        for (int c = 0; c < ncat; c++)
+          if (changed & (1ull << c))
+            PUT(dev, 2 + c, ts, bycat[dev][c]);
       }
     }
   }
+  for (int dev = 0; th && dev < MAXDEV; dev++)
+    for (int k = 0; k < ncat + 2; k++)
+      thin_flush(e, &th[dev][k], pid, k < 2 ? cname[dev][0] : cname[dev][1],
+                 k == 0 ? "reserved" : k == 1 ? "allocated" : catname[k - 2]);
+#undef PUT
+  free(th);
   free(bycat);
   free(dl.v);
 
@@ -399,9 +544,12 @@ static int export_one(ex *e, mt_trace *t, int pid, int64_t t0)
     if (mt_analyze_trace(t, &ao, &rk, &aerr) == MT_OK) {
       const mt_timeline *tl = &rk.timeline;
       for (size_t i = 0; i < tl->n; i++) {
+        int64_t ts = base + tl->t0 + (int64_t)i * tl->dt;
+        if (ts < e->r0 || ts > e->r1)
+          continue;
         sep(e);
         fprintf(f, "{\"ph\":\"C\",\"pid\":%d,\"name\":\"allocated by category\",\"ts\":", pid);
-        us(f, base + tl->t0 + (int64_t)i * tl->dt);
+        us(f, ts);
         fputs(",\"args\":{", f);
         for (int c = 0; c < MT_CAT_COUNT; c++)
           fprintf(f, "%s\"%s\":%llu", c ? "," : "", mt_category_name(c),
@@ -424,7 +572,33 @@ static int export_one(ex *e, mt_trace *t, int pid, int64_t t0)
 #undef S
 }
 
+/* stdio over zlib: the writer's fprintf calls go through gzwrite */
+static ssize_t gz_cookie_write(void *c, const char *buf, size_t n)
+{
+  size_t done = 0;
+  while (done < n) {
+    unsigned chunk = n - done > (1u << 30) ? 1u << 30 : (unsigned)(n - done);
+    int w = gzwrite((gzFile)c, buf + done, chunk);
+    if (w <= 0)
+      return done ? (ssize_t)done : -1;
+    done += (size_t)w;
+  }
+  return (ssize_t)done;
+}
+
+static int gz_cookie_close(void *c)
+{
+  return gzclose((gzFile)c) == Z_OK ? 0 : -1;
+}
+
 int mt_export_perfetto(const char *const *traces, int ntraces, const char *out, mt_error *err)
+{
+  mt_perfetto_opts o = MT_PERFETTO_OPTS_DEFAULT;
+  return mt_export_perfetto_opts(traces, ntraces, out, &o, err);
+}
+
+int mt_export_perfetto_opts(const char *const *traces, int ntraces, const char *out, const mt_perfetto_opts *o,
+                            mt_error *err)
 {
   mt_trace **ts = calloc((size_t)ntraces, sizeof *ts);
   int rc = MT_OK;
@@ -440,21 +614,47 @@ int mt_export_perfetto(const char *const *traces, int ntraces, const char *out, 
         t0 = pi.start_ns;
     }
   }
-  ex e = { .first = 1, .out = out, .err = err };
-  if (!rc && !(e.f = fopen(out, "w"))) {
-    mt_error_set(err, MT_EIO, "%s: cannot create", out);
-    rc = MT_EIO;
+  ex e = { .first = 1, .out = out, .err = err, .o = o, .r0 = INT64_MIN, .r1 = INT64_MAX };
+  if (o && o->has_range) {
+    e.r0 = o->range_t0;
+    e.r1 = o->range_t1;
   }
   if (!rc) {
-    fputs("{\"displayTimeUnit\":\"ns\",\"otherData\":{\"producer\":\"memtrace export\"},\"traceEvents\":[", e.f);
+    if (o && o->gzip) {
+      gzFile gz = gzopen(out, "wb6");
+      static const cookie_io_functions_t io = { .write = gz_cookie_write, .close = gz_cookie_close };
+      if (gz && !(e.f = fopencookie(gz, "w", io)))
+        gzclose(gz);
+    } else
+      e.f = fopen(out, "w");
+    if (!e.f) {
+      mt_error_set(err, MT_EIO, "%s: cannot create", out);
+      rc = MT_EIO;
+    }
+  }
+  if (!rc) {
+    /* a large stdio buffer: fewer, larger compressor calls */
+    setvbuf(e.f, NULL, _IOFBF, 1 << 20);
+    int64_t lost = 0;
+    for (int i = 0; i < ntraces; i++)
+      lost += dropped_of(ts[i]);
+    fprintf(e.f, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"producer\":\"memtrace export\",\"dropped_events\":%lld},"
+                 "\"traceEvents\":[", (long long)lost);
+    int *rr = calloc(2 * (size_t)ntraces, sizeof *rr);
+    if (!rr || mt_run_ranks((char *const *)traces, (size_t)ntraces, rr, rr + ntraces, NULL) != MT_OK)
+      mt_error_set(err, rc = MT_ENOMEM, "%s: out of memory", out);
     for (int i = 0; i < ntraces && !rc; i++)
-      rc = export_one(&e, ts[i], i, t0);
+      rc = export_one(&e, ts[i], i, t0, rr[i]);
+    free(rr);
     fputs("\n]}\n", e.f);
     if (fflush(e.f) != 0 || ferror(e.f)) {
       mt_error_set(err, MT_EIO, "%s: write failed", out);
       rc = MT_EIO;
     }
-    fclose(e.f);
+    if (fclose(e.f) != 0 && !rc) {
+      mt_error_set(err, MT_EIO, "%s: write failed", out);
+      rc = MT_EIO;
+    }
   }
   for (int i = 0; i < ntraces; i++)
     if (ts[i])

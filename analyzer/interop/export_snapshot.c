@@ -321,7 +321,8 @@ static void entry(sctx *c, const char *action, uint64_t addr, uint64_t size, uin
 }
 
 /* device_traces: one list per device, entries in time order.  State the
- * importer synthesised (labels "import/...", api 'import') is left out:
+ * importer synthesised (labels "import/...", or "<category>/import/..." when
+ * its roles from frames gave it a category; api 'import') is left out:
  * it was never an event. */
 static void write_traces(sctx *c, int ndev)
 {
@@ -332,7 +333,8 @@ static void write_traces(sctx *c, int ndev)
     "SELECT ts, 0 AS k, r.op, r.addr, r.size, COALESCE(s.handle, 0), r.stack, r.rowid FROM region_events r "
     "LEFT JOIN heaps h ON h.id = r.heap LEFT JOIN streams s ON s.id = r.stream "
     "LEFT JOIN strings l ON l.id = r.label_id WHERE COALESCE(h.device, 0) = ?1 "
-    "AND (l.value IS NULL OR l.value NOT LIKE 'import/%') "
+    "AND (l.value IS NULL OR (l.value NOT LIKE 'import/%' AND l.value NOT LIKE '%/import/live at dump%' "
+    "AND l.value NOT LIKE '%/import/allocated before recording%')) "
     "UNION ALL SELECT ts, 1, m.op, m.addr, m.size, COALESCE(s.handle, 0), m.stack, m.rowid FROM mem_events m "
     "LEFT JOIN streams s ON s.id = m.stream WHERE m.device = ?1 AND m.result = 0 AND m.op IN (1, 2) "
     "AND m.api != 92 ORDER BY 1, 2 DESC, 8";

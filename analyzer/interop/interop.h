@@ -48,6 +48,20 @@ int mt_import_file(const char *in_path, mt_import_format fmt, const char *out_pa
  * handles temporary names). */
 int mt_export_perfetto(const char *const *traces, int ntraces, const char *out, mt_error *err);
 
+/* How: memory counters thinned to at most 3 samples per series per bucket
+ * (min, max, last: peaks exact; 0 buckets = every change), an optional time
+ * range in ns from the run's start (the earliest process start), gzip. */
+typedef struct mt_perfetto_opts {
+  size_t counter_buckets;
+  int has_range;
+  int64_t range_t0, range_t1;
+  int gzip;
+} mt_perfetto_opts;
+#define MT_PERFETTO_BUCKETS_DEFAULT 20000
+#define MT_PERFETTO_OPTS_DEFAULT { .counter_buckets = MT_PERFETTO_BUCKETS_DEFAULT }
+int mt_export_perfetto_opts(const char *const *traces, int ntraces, const char *out, const mt_perfetto_opts *o,
+                            mt_error *err);
+
 /* Writes a PyTorch memory snapshot pickle (plain dicts/lists/str/int,
  * protocol 4) that torch.cuda._memory_viz can render, from one trace. */
 int mt_export_torch_snapshot(const char *trace, const char *out, mt_error *err);

@@ -66,6 +66,14 @@ const char *mt_rule_text(int rule);
  * "512 B").  Decimal GB are never printed, so GiB and GB stay distinct. */
 const char *mt_size_str(uint64_t bytes, char *buf, size_t len);
 
+/* Parses "45ms", "1.5s", "120us", "300ns" (a bare number is milliseconds).
+ * Returns 0 and *ns, or -1 when the text is not a time. */
+int mt_parse_time(const char *text, int64_t *ns);
+
+/* Parses "START:END" (two times as above, END after START).  Returns 0, or
+ * -1 leaving *t0 and *t1 unspecified. */
+int mt_parse_time_range(const char *text, int64_t *t0, int64_t *t1);
+
 /* A C++ kernel name as people read it ("multi_tensor_adam_kernel()" for
  * "_Z24multi_tensor_adam_kernelv"): buf, or name itself when it is not
  * mangled or does not demangle.  Reports in JSON keep the mangled name. */
@@ -260,6 +268,13 @@ typedef struct mt_analysis_opts {
  * process).  Returns MT_OK and *out (free with mt_analysis_free), or an
  * MT_E* code with a one-line message naming the file in err.  Traces that
  * were never closed are analysed and marked incomplete, not refused. */
+/* The rank and world size of each trace of one run directory (`paths`, n;
+ * `rank`, `world` and `joined` hold n each, `joined` may be NULL): each
+ * trace's own, except a job whose ranks all came from NCCL communicators
+ * none of which spans it, numbered across the run (analyzer/lib/ranks.c;
+ * joined[i] = 1 there).  MT_OK, or MT_ENOMEM. */
+int mt_run_ranks(char *const *paths, size_t n, int *rank, int *world, int *joined);
+
 int mt_analysis_run(const char *path, const mt_analysis_opts *opts, mt_analysis **out, mt_error *err);
 
 /* Analyses one open trace into *out (zeroed by the caller).  Returns MT_OK

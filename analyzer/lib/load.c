@@ -94,6 +94,13 @@ int mt_analysis_run(const char *path, const mt_analysis_opts *opts, mt_analysis 
   }
   char **names = files ? files : single;
   int rc = MT_OK;
+  /* ranks across the run: a job of NCCL sub-communicators only */
+  int *rrank = calloc(3 * nfiles, sizeof *rrank);
+  if (!rrank || mt_run_ranks(names, nfiles, rrank, rrank + nfiles, rrank + 2 * nfiles) != MT_OK) {
+    mt_error_set(err, MT_ENOMEM, "%s: out of memory", path);
+    rc = MT_ENOMEM;
+    goto out;
+  }
   a->ranks = calloc(nfiles, sizeof *a->ranks);
   if (!a->ranks) {
     mt_error_set(err, MT_ENOMEM, "%s: out of memory", path);
@@ -104,21 +111,19 @@ int mt_analysis_run(const char *path, const mt_analysis_opts *opts, mt_analysis 
     mt_trace *t;
     if ((rc = mt_trace_open(names[i], MT_OPEN_READ, &t, err)) != MT_OK)
       goto out;
-    if (opts && opts->rank >= 0) {
-      mt_process_info p;
-      int rank = -1, world;
-      if (mt_trace_process(t, &p) == MT_OK)
-        mt__effective_rank(t, &p, &rank, &world);
-      if (rank != opts->rank) {
-        mt_trace_close(t);
-        continue;
-      }
+    if (opts && opts->rank >= 0 && rrank[i] != opts->rank) {
+      mt_trace_close(t);
+      continue;
     }
     mt_rank *r = &a->ranks[a->nranks++];
     rc = mt_analyze_trace(t, opts, r, err);
     mt_trace_close(t);
     if (rc != MT_OK)
       goto out;
+    if (rrank[2 * nfiles + i]) {
+      r->rank = rrank[i];
+      r->world_size = rrank[nfiles + i];
+    }
   }
   if (a->nranks == 0) {
     mt_error_set(err, MT_EINVAL, "%s: no trace of rank %d", path, opts ? opts->rank : -1);
@@ -140,6 +145,7 @@ int mt_analysis_run(const char *path, const mt_analysis_opts *opts, mt_analysis 
   double mean = sum / (double)a->nranks;
   a->imbalance = mean > 0 ? (double)a->ranks[a->job_peak_index].peak_allocated / mean : 1.0;
 out:
+  free(rrank);
   if (files) {
     for (size_t i = 0; i < nfiles; i++)
       free(files[i]);

@@ -15,8 +15,10 @@
  *   (ts, rowid) order, the order the walk needs, and the walk starts again
  *   without read-ahead;
  * - (ts, rowid) order (the other walks, which cannot start again: a
- *   lifetimes walk has called back): the function is the result column of
- *   the same ORDER BY the walk's own statement has, stepped row by row.
+ *   lifetimes walk has called back): the same ORDER BY the walk's own
+ *   statement has, stepped row by row, columns copied (not the function:
+ *   SQLite evaluates result columns before it sorts, so on a table without
+ *   its time index the rows would reach it in scan order).
  * Either stops with MT__ERETRY when the second connection cannot be had or
  * its scan fails (the first connection then says why, if it can).  What it
  * buys: SQLite's work (most of a walk) overlaps with the walk's own. */
@@ -108,10 +110,18 @@ static void *producer(void *arg)
       sqlite3_prepare_v2(db, p->sql, -1, &q, NULL) != SQLITE_OK)
     p->wstatus = MT__ERETRY;
   else if (p->ordered) {
+    /* columns copied per row: a function in the result columns would be
+       evaluated before a sort (a table without its time index), in scan
+       order */
     int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
-      ;
-    if (rc != SQLITE_DONE)
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+      int64_t *row = p->wblock + p->wn * (size_t)p->ncols;
+      for (int i = 0; i < p->ncols; i++)
+        row[i] = sqlite3_column_int64(q, i);
+      if (++p->wn == PF_ROWS && hand_over(p))
+        break;
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
       p->wstatus = MT__ERETRY;
   } else if (sqlite3_step(q) != SQLITE_ROW)
     p->wstatus = MT__ERETRY;
@@ -142,7 +152,7 @@ mt__prefetch *mt__prefetch_start(const char *path, const char *table, const char
   if (!p->path || !p->sql || !p->buf)
     goto fail;
   if (ordered)
-    snprintf(p->sql, len, "SELECT mt__row(rowid, %s) FROM %s%s%s ORDER BY ts, rowid", cols, table,
+    snprintf(p->sql, len, "SELECT %s FROM %s%s%s ORDER BY ts, rowid", cols, table,
              where ? " WHERE " : "", where ? where : "");
   else if (!where)
     snprintf(p->sql, len, "SELECT count(*) FROM %s WHERE mt__row(rowid, %s)", table, cols);

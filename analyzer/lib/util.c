@@ -388,3 +388,47 @@ int mt__category_from_text(const char *t)
     return MT_CAT_ACTIVATION;
   return -1;
 }
+
+/* Times as people type them (shared by the viewer and `memtrace export`). */
+static const char *mt__skip_space(const char *s)
+{
+  while (*s && isspace((unsigned char)*s))
+    s++;
+  return s;
+}
+
+int mt_parse_time(const char *text, int64_t *ns)
+{
+  if (!text || !*text)
+    return -1;
+  char *end;
+  double v = strtod(text, &end);
+  if (end == text)
+    return -1;
+  const char *u = mt__skip_space(end);
+  double mult;
+  if (!*u || !strcasecmp(u, "ms"))
+    mult = 1e6;
+  else if (!strcasecmp(u, "s"))
+    mult = 1e9;
+  else if (!strcasecmp(u, "us"))
+    mult = 1e3;
+  else if (!strcasecmp(u, "ns"))
+    mult = 1;
+  else
+    return -1;
+  *ns = (int64_t)(v * mult + (v >= 0 ? 0.5 : -0.5));
+  return 0;
+}
+
+int mt_parse_time_range(const char *text, int64_t *t0, int64_t *t1)
+{
+  const char *colon = strchr(text, ':');
+  char first[64];
+  if (!colon || (size_t)(colon - text) >= sizeof first)
+    return -1;
+  memcpy(first, text, (size_t)(colon - text));
+  first[colon - text] = 0;
+  return mt_parse_time(first, t0) || mt_parse_time(colon + 1, t1) || *t1 <= *t0 ? -1 : 0;
+}
+

@@ -114,12 +114,32 @@ static int unit_of_name(const char *name, char *unit, size_t len, int *layer)
   return 0;
 }
 
+static int add_unit(mt_rp_input *in, const char *u, int layer);
+
 int mt_rp_input_unit(mt_rp_input *in, const char *name)
 {
   char u[48];
   int layer;
   if (unit_of_name(name, u, sizeof u, &layer) != 0)
     return -1;
+  return add_unit(in, u, layer);
+}
+
+int mt_rp_input_unit_exact(mt_rp_input *in, const char *name)
+{
+  const char *last = strrchr(name, '.');
+  int layer = -1;
+  if (strlen(name) >= sizeof in->units[0].name)
+    return -1;
+  if (last && last[1] >= '0' && last[1] <= '9' && strspn(last + 1, "0123456789") == strlen(last + 1))
+    layer = atoi(last + 1);
+  else if (!last)
+    return mt_rp_input_unit(in, name);
+  return add_unit(in, name, layer);
+}
+
+static int add_unit(mt_rp_input *in, const char *u, int layer)
+{
   for (size_t i = 0; i < in->nunits; i++)
     if (strcmp(in->units[i].name, u) == 0)
       return (int)i;
@@ -227,4 +247,5 @@ void mt_rp_input_finish(mt_rp_input *in)
     if (t->layer >= 0 && t->layer + 1 > in->nlayers)
       in->nlayers = t->layer + 1;
   }
+  mt__rp_job_build(in);
 }

@@ -13,18 +13,19 @@
 #include "analyzer/lib/analysis.h"
 #include "schemas/trace.h"
 
-/* NCCL's buffers per communicator: channels * (nranks - 1) peer buffers of
- * one size and one smaller (work FIFO), learnt from the recorded ones. */
+/* NCCL's buffers per communicator of n >= 2 ranks (replay.h): channels
+ * receive buffers of one size, and in P2P read mode as many smaller send
+ * buffers, learnt from the recorded ones. */
 static void nccl_model(mt_rp_input *in)
 {
   uint64_t big = 0, small = 0;
   size_t nbig = 0, nsmall = 0;
-  int peers = 0;
+  int multi = 0;
   in->nccl_channels = 2;
-  in->nccl_peer_bytes = 4ull << 20;
-  in->nccl_fixed_bytes = 1ull << 20;
+  in->nccl_peer_bytes = (4ull << 20) + 524288 + 4915200;
+  in->nccl_fixed_bytes = 0;
   for (int c = 0; c < in->ncomms; c++)
-    peers += in->comm_nranks[c] > 1 ? in->comm_nranks[c] - 1 : 0;
+    multi += in->comm_nranks[c] > 1;
   for (size_t i = 0; i < in->nt; i++)
     if (in->t[i].outside && in->t[i].cat == MT_RP_COMMUNICATION && in->t[i].bytes > big)
       big = in->t[i].bytes;
@@ -39,10 +40,10 @@ static void nccl_model(mt_rp_input *in)
       small = x->bytes;
     }
   }
-  if (peers > 0 && nbig > 0 && nbig % (size_t)peers == 0) {
-    in->nccl_channels = (int)(nbig / (size_t)peers);
+  if (multi > 0 && nbig > 0 && nbig % (size_t)multi == 0) {
+    in->nccl_channels = (int)(nbig / (size_t)multi);
     in->nccl_peer_bytes = big;
-    in->nccl_fixed_bytes = nsmall == (size_t)in->ncomms ? small : 0;
+    in->nccl_fixed_bytes = nsmall == nbig ? small : 0;
   }
 }
 
@@ -299,7 +300,7 @@ static int arrange(struct walk *w)
     win.layer = -1;
     win.unit = -1;
     if (x->kind == MT_RP_W_FORWARD || x->kind == MT_RP_W_BACKWARD || x->kind == MT_RP_W_RECOMPUTE)
-      win.unit = mt_rp_input_unit(in, x->unit);
+      win.unit = mt_rp_input_unit_exact(in, x->unit);
     if (mt_rp_input_add_window(in, &win) < 0)
       return -1;
   }

@@ -5,8 +5,9 @@
 noinst_LTLIBRARIES += analyzer/replay/libmemtrace-replay.la
 analyzer_replay_libmemtrace_replay_la_SOURCES = \
 	analyzer/replay/alloc.h analyzer/replay/alloc.c \
-	analyzer/replay/replay.h analyzer/replay/input.c analyzer/replay/engine.c \
+	analyzer/replay/replay.h analyzer/replay/input.c analyzer/replay/job.c analyzer/replay/engine.c \
 	analyzer/replay/transform.c analyzer/replay/plan.c \
+	analyzer/replay/technique.h analyzer/replay/technique.c \
 	analyzer/replay/planner.h analyzer/replay/planner.c \
 	analyzer/replay/input_trace.h analyzer/replay/input_trace.c \
 	analyzer/replay/rsort.h analyzer/replay/rsort.c analyzer/replay/prefix.h

@@ -1,6 +1,7 @@
 /* Planner: checkpoint placement DP, revolve, knapsack, recommend. */
 #include "config.h"
 #include "analyzer/replay/planner.h"
+#include "analyzer/replay/technique.h"
 #include "analyzer/replay/prefix.h"
 
 #include <stdio.h>
@@ -280,12 +281,11 @@ static int choice_cmp(const void *a, const void *b)
   const mt_rp_choice *x = a, *y = b;
   if (x->fits != y->fits)
     return y->fits - x->fits;
-  if (x->fits) {
-    if (x->total_overhead != y->total_overhead)
-      return x->total_overhead < y->total_overhead ? -1 : 1;
-    return x->result.peak_reserved < y->result.peak_reserved ? -1 : x->result.peak_reserved > y->result.peak_reserved;
-  }
-  return x->result.peak_reserved < y->result.peak_reserved ? -1 : x->result.peak_reserved > y->result.peak_reserved;
+  if (x->fits && x->total_overhead != y->total_overhead)
+    return x->total_overhead < y->total_overhead ? -1 : 1;
+  if (x->result.peak_reserved != y->result.peak_reserved)
+    return x->result.peak_reserved < y->result.peak_reserved ? -1 : 1;
+  return strcmp(x->options, y->options); /* equal plans in a fixed order */
 }
 
 /* A full replay of p (continuing from prefix x when not NULL). */
@@ -302,7 +302,9 @@ static int evaluate(const mt_rp_input *in, const mt_rp_recommend_opts *o, const 
   c->compute_overhead = (double)c->result.recompute_ns / st;
   /* host traffic at ~ 25 GB/s PCIe, counted as communication */
   c->comm_overhead = ((double)c->result.extra_comm_ns + (double)c->result.offload_bytes / 25.0) / st;
-  c->total_overhead = c->compute_overhead + c->comm_overhead;
+  c->code_change = mt_rp_plan_code_change(p);
+  /* among plans of equal cost, the one that changes less code first */
+  c->total_overhead = c->compute_overhead + c->comm_overhead + 0.002 * c->code_change;
   if (p->micro_batches > 1)
     c->total_overhead += 0.02 * (p->micro_batches - 1); /* smaller GEMMs run less efficiently */
   if (p->optimizer != MT_RP_OPT_KEEP)
@@ -333,8 +335,18 @@ struct rpool {
   size_t nt;
   int layers;    /* this round runs the layers tasks (they need their base) */
   size_t next;
+  size_t done;   /* tasks finished (progress) */
   pthread_mutex_t mu;
 };
+
+static void tick(struct rpool *P)
+{
+  if (!P->o->progress)
+    return;
+  pthread_mutex_lock(&P->mu);
+  P->o->progress(++P->done, P->nt, P->o->progress_arg);
+  pthread_mutex_unlock(&P->mu);
+}
 
 /* x made for p (its arrays reused; as it is when it was made for a plan
  * with the same prefix), or NULL when p cannot continue from a prefix
@@ -356,11 +368,14 @@ static void run_task(struct rpool *P, struct rtask *T, mt_rp_prefix *x)
   if (!T->layers) {
     /* this plan and those sharing its prefix (the model states differ) */
     mt_rp_prefix *xp = prefix_for(P, &T->p, x);
-    for (struct rtask *U = T; U; U = U->next < P->nt ? &P->t[U->next] : NULL)
+    for (struct rtask *U = T; U; U = U->next < P->nt ? &P->t[U->next] : NULL) {
       U->rc = evaluate(P->in, P->o, &U->p, P->step_ns, xp, &U->c);
+      tick(P);
+    }
     return;
   }
   const mt_rp_choice *base = &P->t[T->base].c;
+  tick(P);
   if (P->nl == 0 || P->t[T->base].rc != 0 || base->fits)
     return;
   uint64_t need = base->result.peak_reserved - P->o->budget;
@@ -430,17 +445,36 @@ static void run_round(struct rpool *P, int layers)
     pthread_join(th[i], NULL);
 }
 
+static void refusal(mt_rp_refusals *r, const char *why)
+{
+  if (!r)
+    return;
+  for (size_t i = 0; i < r->n; i++)
+    if (strcmp(r->why[i], why) == 0)
+      return;
+  if (r->n < sizeof r->why / sizeof r->why[0])
+    snprintf(r->why[r->n++], sizeof r->why[0], "%s", why);
+}
+
 int mt_rp_recommend(const mt_rp_input *in, const mt_rp_recommend_opts *o, mt_rp_choice **out, size_t *n,
                     size_t *explored)
 {
-  static const enum mt_rp_ckpt cks[] = { MT_RP_CK_NONE, MT_RP_CK_SELECTIVE, MT_RP_CK_EVERY, MT_RP_CK_EVERY,
-                                         MT_RP_CK_ALL, MT_RP_CK_LAYERS };
-  static const int every[] = { 0, 0, 2, 3, 0, 0 };
   int world = o->world > 0 ? o->world : in->world;
-  int zmax = world > 1 ? 3 : 0;
-  static const int micros[] = { 1, 2, 4 };
-  static const enum mt_rp_optim opts[] = { MT_RP_OPT_KEEP, MT_RP_OPT_LION, MT_RP_OPT_ADAFACTOR };
-  size_t cap = 6 * 4 * 3 * 2 * 3 * 3, nc = 0;
+  /* the techniques recommend varies (those with candidates), in the
+   * table's order: the first varies slowest, checkpointing fastest */
+  const mt_rp_technique *T[16];
+  size_t nT = 0, cap = 1;
+  for (size_t i = 0; i < mt_rp_ntechniques && nT < 16; i++)
+    if (mt_rp_techniques[i].candidates) {
+      size_t c = 0;
+      while (mt_rp_techniques[i].candidates[c])
+        c++;
+      T[nT++] = &mt_rp_techniques[i];
+      cap *= c;
+    }
+  if (o->refused)
+    o->refused->n = 0;
+  size_t nc = 0;
   mt_rp_choice *c = calloc(cap, sizeof *c);
   struct rtask *tk = calloc(cap, sizeof *tk);
   mt_rp_layer_cost *lc = NULL;
@@ -451,39 +485,56 @@ int mt_rp_recommend(const mt_rp_input *in, const mt_rp_recommend_opts *o, mt_rp_
     return -1;
   }
   /* The plans, in the order they are listed before ranking. */
-  size_t ntk = 0, none_at = 0;
-  for (int z = 0; z <= zmax; z++)
-    for (int off = 0; off < 3; off++)
-      for (int fl = 0; fl < 2; fl++)
-        for (int mi = 0; mi < 3; mi++)
-          for (int oi = 0; oi < 3; oi++)
-            for (int ki = 0; ki < 6; ki++) {
-              mt_rp_plan *p = &tk[ntk].p;
-              mt_rp_plan_init(p);
-              p->allocator = o->allocator;
-              p->zero = world > 1 || z ? z : -1;
-              p->world = world != in->world ? world : 0;
-              p->offload = (enum mt_rp_offload)off;
-              p->flash = fl;
-              p->micro_batches = micros[mi];
-              p->optimizer = opts[oi];
-              p->ckpt = cks[ki];
-              p->ckpt_every = every[ki];
-              if (off && oi)
-                continue; /* the optimizer runs on the host: its states do not matter */
-              if (p->ckpt == MT_RP_CK_SELECTIVE && fl)
-                continue; /* flash keeps no attention maps to drop */
-              if (ki == 0)
-                none_at = ntk;
-              if (p->ckpt == MT_RP_CK_LAYERS) {
-                /* the cheapest placement that should fit, by the chain DP,
-                 * then corrected by replay; its base is the plan of ki = 0
-                 * (the same plan without checkpointing), replayed once */
-                tk[ntk].layers = 1;
-                tk[ntk].base = none_at;
-              }
-              ntk++;
-            }
+  size_t ntk = 0, none_at = 0, idx[16] = { 0 };
+  for (int more = 1; more;) {
+    mt_rp_plan *p = &tk[ntk].p;
+    int placement = 0, ok = 1;
+    char err[256], why[sizeof o->refused->why[0]];
+    mt_rp_plan_init(p);
+    p->allocator = o->allocator;
+    p->world = world != in->world ? world : 0;
+    for (size_t t = 0; t < nT; t++) {
+      const char *v = T[t]->candidates[idx[t]];
+      if (strcmp(v, "@placement") == 0) {
+        placement = 1;
+        p->ckpt = MT_RP_CK_LAYERS;
+      } else if (*v && T[t]->parse(p, v, err, sizeof err) != 0) {
+        ok = 0;
+      }
+    }
+    /* odometer: the last technique varies fastest */
+    more = 0;
+    for (size_t t = nT; t-- > 0;) {
+      if (T[t]->candidates[++idx[t]]) {
+        more = 1;
+        break;
+      }
+      idx[t] = 0;
+    }
+    if (!ok)
+      continue;
+    if (p->offload && p->optimizer != MT_RP_OPT_KEEP)
+      continue; /* the optimizer runs on the host: its states do not matter */
+    if (p->ckpt == MT_RP_CK_SELECTIVE && p->flash)
+      continue; /* flash keeps no attention maps to drop */
+    mt_rp_plan q = *p;
+    if (placement)
+      q.ckpt = MT_RP_CK_ALL; /* any placement needs what "all" needs */
+    if (mt_rp_plan_refused(in, &q, why, sizeof why)) {
+      refusal(o->refused, why);
+      continue;
+    }
+    if (p->ckpt == MT_RP_CK_NONE)
+      none_at = ntk;
+    if (placement) {
+      /* the cheapest placement that should fit, by the chain DP, then
+       * corrected by replay; its base is the same plan without
+       * checkpointing (listed before it), replayed once */
+      tk[ntk].layers = 1;
+      tk[ntk].base = none_at;
+    }
+    ntk++;
+  }
   /* plain plans that differ only in the model states share their prefix */
   for (size_t i = 0; i < ntk; i++)
     tk[i].next = ntk;

@@ -53,10 +53,18 @@ typedef struct mt_rp_choice {
   char options[512];         /* the plan as command-line options */
   double compute_overhead;   /* extra compute / recorded step time */
   double comm_overhead;      /* extra communication time / step time */
-  double total_overhead;
+  double total_overhead;      /* compute + communication + 0.2 % per place of code changed */
+  int code_change;           /* places of a training script the plan changes (technique.h) */
   int fits;
   int verified_by_replay;    /* 1: result came from a full replay */
 } mt_rp_choice;
+
+/* What recommend could not consider on a recording, one line per
+ * technique value ("--zero 1: sharding needs a world of ..."). */
+typedef struct mt_rp_refusals {
+  size_t n;
+  char why[24][320];
+} mt_rp_refusals;
 
 typedef struct mt_rp_recommend_opts {
   uint64_t budget;            /* bytes, compared with peak reserved */
@@ -64,10 +72,16 @@ typedef struct mt_rp_recommend_opts {
   double max_overhead;        /* fraction; < 0 = no limit */
   enum mt_rp_allocator allocator;
   int max_plans;              /* 0 = all explored */
+  mt_rp_refusals *refused;    /* out (may be NULL): the techniques left out, and why */
+  /* called after each replayed plan (from the worker threads, serialised) */
+  void (*progress)(size_t done, size_t total, void *arg);
+  void *progress_arg;
 } mt_rp_recommend_opts;
 
-/* Explores plans (checkpointing incl. the optimal placement, ZeRO stages,
- * offload, flash attention, micro-batches, optimizers) on in, replaying each.
+/* Explores plans (the candidates of technique.c's table: checkpointing incl.
+ * the optimal placement, ZeRO stages, offload, flash attention,
+ * micro-batches, optimizers) on in, replaying each; plans using a technique
+ * the job model cannot support are left out (o->refused says which).
  * *out: fitting plans ranked by overhead, then the closest non-fitting ones
  * (fits = 0).  *explored: plans replayed.  Caller frees *out. */
 int mt_rp_recommend(const mt_rp_input *in, const mt_rp_recommend_opts *o, mt_rp_choice **out, size_t *n,

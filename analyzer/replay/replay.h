@@ -43,8 +43,14 @@ typedef struct mt_rp_tensor {
   int32_t layer;            /* -1 none */
   int32_t step;             /* -1 outside steps */
   int32_t unit;             /* index into mt_rp_input.units, -1 none */
+  int32_t pid;              /* job model (job.c): ((parameter + 1) << 4) | (state key + 1); 0 none */
   const char *name;         /* region label without its "<category>/" prefix, or NULL */
 } mt_rp_tensor;
+
+/* The job model's identity of a tensor: which parameter it is, or is the
+ * gradient or optimizer state of (-1 unknown), and which state (-1 none). */
+static inline int mt_rp_param_of(const mt_rp_tensor *x) { return (x->pid >> 4) - 1; }
+static inline int mt_rp_skey_of(const mt_rp_tensor *x) { return (x->pid & 15) - 1; }
 
 enum { MT_RP_F_RECOMPUTED = 1, MT_RP_F_INSERTED = 2 };
 
@@ -86,14 +92,36 @@ typedef struct mt_rp_input {
   double link_bytes_per_ns; /* assumed bandwidth for communication time; 0 = 25 GB/s */
   uint64_t recorded_peak_allocated, recorded_peak_reserved; /* from the trace, 0 = unknown */
   /* NCCL communicators of the recording (sizes) and the buffer model learnt
-   * from their device buffers: per communicator of n ranks, channels*(n-1)
-   * peer buffers of nccl_peer_bytes and one of nccl_fixed_bytes (NCCL's
-   * defaults, 2 x 4 MiB and 1 MiB, when the recording has none). */
+   * from their device buffers: NCCL connects each rank to its ring
+   * neighbours only, so a communicator of n >= 2 ranks holds, whatever n,
+   * per channel one receive buffer of nccl_peer_bytes and, in P2P read
+   * mode, one send buffer of nccl_fixed_bytes (else 0).  NCCL 2.2x's
+   * defaults when the recording has none: 2 channels of 4 MiB + 512 KiB +
+   * 4,915,200 B (SIMPLE, LL, LL128; tests/sim/nccl/README.md). */
   int ncomms;
   int comm_nranks[16];
   int nccl_channels;
   uint64_t nccl_peer_bytes, nccl_fixed_bytes;
   int64_t t_first;          /* first recorded event (ns) */
+  /* The job model (job.c, docs/REPLAY.md "Job model"), built by
+   * mt_rp_input_finish from categories, names and windows alone, the same
+   * for a live PyTorch recording, simtrain and an imported snapshot. */
+  struct mt_rp_job {
+    size_t nparams;         /* parameter identities (a name held by one tensor at a time) */
+    size_t ngrads, nstates; /* gradient / optimizer-state tensors tied to a parameter */
+    uint64_t param_bytes, grad_bytes, state_bytes; /* bytes of the first tensor of each identity / key */
+    int nkeys;              /* optimizer-state keys: a state name after its parameter's, or the name */
+    char keys[8][160];
+    uint64_t key_bytes[8];
+    size_t state_tensors;   /* optimizer-state tensors with a key */
+    size_t opt_temps;       /* temporaries made and freed in the optimizer phase */
+    int recorded_optimizer; /* enum mt_rp_optim from the keys (KEEP: unknown) */
+    int flat;               /* one flat parameter buffer per unit ("<unit>.params": simtrain's layout) */
+    int phases;             /* forward/backward phase windows: 0 none, 1 recorded, 2 the root module's */
+    int unit_windows;       /* units with forward and backward windows */
+    int root_unit;          /* the unit of the outermost forward window (the root module), -1 */
+    size_t attn_maps;       /* attention-map tensors (mt__rp_attn_map) */
+  } job;
   char **strs;              /* owned copies of names */
   size_t nstrs, capstrs;
 } mt_rp_input;
@@ -104,13 +132,19 @@ void mt_rp_input_free(mt_rp_input *in);
 long mt_rp_input_add(mt_rp_input *in, const mt_rp_tensor *t);
 /* Returns the unit index for a name like "layer.3" or "embed", adding it. */
 int mt_rp_input_unit(mt_rp_input *in, const char *name);
+/* The same for a window's unit, the whole name ("model.embed" is a unit of
+ * its own, not "model"; "model.blocks.3" is layer 3). */
+int mt_rp_input_unit_exact(mt_rp_input *in, const char *name);
 /* Appends a window; occurrence is computed here. */
 long mt_rp_input_add_window(mt_rp_input *in, const mt_rp_window *w);
 /* Derives units/layers of tensors from their names and windows, sorts
  * windows, numbers occurrences.  Call once after adding everything. */
 void mt_rp_input_finish(mt_rp_input *in);
+/* Internal (job.c): the job model of a finished input; mt_rp_input_finish calls it. */
+void mt__rp_job_build(mt_rp_input *in);
+int mt__rp_attn_map(const char *name);
 
-/* Techniques.  The option spellings are simtrain's (see mt_rp_plan_parse). */
+/* Techniques: the options of the table in technique.c (technique.h). */
 enum mt_rp_ckpt { MT_RP_CK_NONE = 0, MT_RP_CK_ALL, MT_RP_CK_EVERY, MT_RP_CK_LAYERS, MT_RP_CK_SELECTIVE };
 enum mt_rp_optim { MT_RP_OPT_KEEP = 0, MT_RP_OPT_ADAMW, MT_RP_OPT_SGD, MT_RP_OPT_LION, MT_RP_OPT_ADAFACTOR,
                    MT_RP_OPT_ADAM_MINI, MT_RP_OPT_ADAM8BIT };
@@ -140,7 +174,8 @@ typedef struct mt_rp_plan {
 } mt_rp_plan;
 
 void mt_rp_plan_init(mt_rp_plan *p);
-/* Applies one option (name without "--", value) to p.  Returns 1 when the
+/* Applies one option (name without "--", value) to p, by the technique
+ * table (technique.h) or the allocator model.  Returns 1 when the
  * option is a plan option and was applied, 0 when it is not a plan option,
  * -1 when its value is invalid (message in err). */
 int mt_rp_plan_option(mt_rp_plan *p, const char *name, const char *value, char *err, size_t errlen);

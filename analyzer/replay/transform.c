@@ -148,8 +148,7 @@ static int batch_cat(int cat)
  * what selective recompute drops. */
 static int attn_map(const char *name)
 {
-  return has(name, "softmax") || has(name, "attn.dropout") || has(name, "attn.scores") ||
-         has(name, "attn_probs") || has(name, "attn_weights");
+  return mt__rp_attn_map(name);
 }
 
 static const mt_rp_window *find_win(const struct work *k, int kind, int unit, int step, int occ)
@@ -900,6 +899,24 @@ static int micro_batches(struct work *k, const mt_rp_plan *p)
     x->t_alloc += sa;
     if (x->t_free != MT_RP_NEVER)
       x->t_free += sf;
+    if (!inside && q < nr && x->cat == MT_RP_GRADIENT && mt_rp_param_of(x) >= 0) {
+      /* gradient accumulation: a later micro-batch's backward makes the
+       * gradient again, and torch's AccumulateGrad adds it to the one kept
+       * and frees it (the first micro-batch's is kept as the gradient) */
+      int64_t D = r[q].te - r[q].ts + 1;
+      for (int j = 1; j < m; j++) {
+        mt_rp_tensor c = *x;
+        c.t_alloc += j * D;
+        c.t_free = c.t_alloc;
+        c.s_free = c.s_alloc + 1;
+        c.flags |= MT_RP_F_INSERTED;
+        if (push(k, &c) != 0) {
+          free(rx);
+          return -1;
+        }
+        x = &k->t[i];
+      }
+    }
     if (!inside)
       continue;
     if (batch_cat(x->cat))
@@ -1509,6 +1526,209 @@ static int allocs_by_time(struct work *k, mt_rp_rev *v)
   return 0;
 }
 
+/* Model states of a job whose parameters are tensors of their own (PyTorch:
+ * one per nn.Parameter, each with its gradient and optimizer states; an
+ * imported snapshot: states by the line that made them), from the job model
+ * (job.c): an optimizer change resizes or drops each state by its key (the
+ * n-th state of a parameter) and, to torch.optim.SGD, drops the recorded
+ * step's temporaries (SGD's foreach step updates in place); offloading the
+ * optimizer drops the states and the step's temporaries. */
+/* ZeRO-2/3 (FSDP2's fully_shard per block, then the root) on a job with a
+ * tensor per parameter.  A parameter belongs to the unit it is named under
+ * when that unit has forward and backward windows (model.blocks.3), else to
+ * the root module (the unit of the outermost forward window).  ZeRO-2/3:
+ * each gradient is made whole in its unit's backward and reduce-scattered at
+ * its end: the full gradients are copied into one flat buffer of the unit's
+ * (padded) gradients, freed, and the shard (1/Nd) lives to the recorded
+ * free.  ZeRO-3: parameters are shards; a unit's full parameters are
+ * gathered when its forward and backward windows start (the gather's flat
+ * output, as large, lives only while they are copied out) and freed at their
+ * end; the root's from its forward to the end of its backward (FSDP2 keeps
+ * the root unsharded after forward); in backward the next unit's gather is
+ * issued with this one's (prefetch).  Communication: +Psi bytes per step
+ * over DDP (ORACLES section 1).  Not checked against torch (FSDP2 needs
+ * NCCL on the simulated GPUs); the model states against ORACLES section 1. */
+static int param_zero(struct work *k, int zero, int nd)
+{
+  const mt_rp_input *in = k->in;
+  size_t nu = in->nunits, n0 = k->n;
+  int root = in->job.root_unit;
+  uint64_t *full = calloc(nu + 1, sizeof *full), *gsum = calloc(k->nw + 1, sizeof *gsum);
+  unsigned char *win = calloc(nu + 1, 1), *seen = calloc(in->job.nparams + 1, 1);
+  int rc = -1;
+  if (!full || !gsum || !win || !seen || root < 0 || (size_t)root >= nu)
+    goto out;
+  for (size_t w = 0; w < k->nw; w++)
+    if ((k->w[w].kind == MT_RP_W_FORWARD || k->w[w].kind == MT_RP_W_BACKWARD) && k->w[w].unit >= 0 &&
+        (size_t)k->w[w].unit < nu)
+      win[k->w[w].unit] |= k->w[w].kind == MT_RP_W_FORWARD ? 1 : 2;
+#define OWNER(x) ((x)->unit >= 0 && (size_t)(x)->unit < nu && win[(x)->unit] == 3 ? (x)->unit : root)
+  for (size_t i = 0; i < n0; i++) {
+    mt_rp_tensor *x = &k->t[i];
+    int id = mt_rp_param_of(x);
+    if (id < 0 || (size_t)id >= in->job.nparams)
+      continue;
+    if (x->cat == MT_RP_PARAMETER) {
+      if (!seen[id]) {
+        seen[id] = 1;
+        full[OWNER(x)] += div_up(x->bytes, (uint64_t)nd) * (uint64_t)nd;
+      }
+      if (zero == 3)
+        x->bytes = div_up(x->bytes, (uint64_t)nd);
+    } else if (x->cat == MT_RP_GRADIENT) {
+      int u = OWNER(x);
+      size_t best = k->nw;
+      for (size_t w = 0; w < k->nw; w++) {
+        const mt_rp_window *W = &k->w[w];
+        if (W->kind == MT_RP_W_BACKWARD && W->unit == u && W->ts <= x->t_alloc && x->t_alloc <= W->te &&
+            (best == k->nw || W->ts >= k->w[best].ts))
+          best = w;
+      }
+      if (best == k->nw || x->t_free <= k->w[best].te)
+        continue;
+      mt_rp_tensor sh = *x;
+      sh.bytes = div_up(x->bytes, (uint64_t)nd);
+      sh.t_alloc = k->w[best].te;
+      sh.s_alloc = -2;
+      sh.flags |= MT_RP_F_INSERTED;
+      gsum[best] += div_up(x->bytes, (uint64_t)nd) * (uint64_t)nd;
+      x->t_free = k->w[best].te;
+      x->s_free = -3;
+      if (push(k, &sh) != 0)
+        goto out;
+    }
+  }
+  mt_rp_tensor base = { 0 };
+  base.layer = -1;
+  base.flags = MT_RP_F_INSERTED;
+  for (size_t w = 0; w < k->nw; w++)
+    if (gsum[w]) {
+      mt_rp_tensor rs = base;   /* the reduce-scatter input */
+      rs.cat = MT_RP_GRADIENT;
+      rs.bytes = gsum[w];
+      rs.t_alloc = rs.t_free = k->w[w].te;
+      rs.s_alloc = -4;
+      rs.s_free = -1;
+      rs.step = k->w[w].step;
+      rs.unit = k->w[w].unit;
+      if (push(k, &rs) != 0)
+        goto out;
+    }
+  if (zero == 3) {
+    int64_t root_from = MT_RP_NEVER;
+    size_t prev_bwd = k->nw;
+    for (size_t w = 0; w < k->nw; w++) {
+      const mt_rp_window *W = &k->w[w];
+      if ((W->kind != MT_RP_W_FORWARD && W->kind != MT_RP_W_BACKWARD) || W->unit < 0 || (size_t)W->unit >= nu ||
+          !full[W->unit])
+        continue;
+      mt_rp_tensor g = base;
+      g.cat = MT_RP_PARAMETER;
+      g.unit = W->unit;
+      g.step = W->step;
+      g.bytes = full[W->unit];
+      if (W->unit == root) {
+        if (W->kind == MT_RP_W_FORWARD) {
+          if (root_from == MT_RP_NEVER)
+            root_from = W->ts;
+          continue;
+        }
+        g.t_alloc = root_from != MT_RP_NEVER ? root_from : W->ts;
+        root_from = MT_RP_NEVER;
+      } else {
+        g.t_alloc = W->ts;
+        /* backward: gathered with the previous unit's (prefetch) */
+        if (W->kind == MT_RP_W_BACKWARD && prev_bwd < k->nw && k->w[prev_bwd].step == W->step)
+          g.t_alloc = k->w[prev_bwd].ts;
+        if (W->kind == MT_RP_W_BACKWARD)
+          prev_bwd = w;
+      }
+      g.s_alloc = 2;
+      g.t_free = W->te;
+      g.s_free = 1;
+      mt_rp_tensor flat = g;   /* the all-gather output, copied out */
+      flat.s_alloc = 1;
+      flat.t_free = g.t_alloc;
+      flat.s_free = 3;
+      if (push(k, &g) != 0 || push(k, &flat) != 0)
+        goto out;
+    }
+    k->cost->extra_comm_bytes += in->job.param_bytes;
+  }
+  rc = 0;
+out:
+#undef OWNER
+  free(full);
+  free(gsum);
+  free(win);
+  free(seen);
+  return rc;
+}
+
+static int param_states(struct work *k, const mt_rp_plan *p)
+{
+  const struct mt_rp_job *j = &k->in->job;
+  enum mt_rp_optim rec = (enum mt_rp_optim)j->recorded_optimizer;
+  enum mt_rp_optim opt = p->optimizer != MT_RP_OPT_KEEP ? p->optimizer : rec;
+  int host_opt = p->offload != MT_RP_OFF_NONE, ns_new = 2, ns_rec = 2;
+  opt_state_bytes(opt, 0, 1, &ns_new);
+  opt_state_bytes(rec, 0, 1, &ns_rec);
+  int resize = opt != rec && opt != MT_RP_OPT_SGD && opt != MT_RP_OPT_LION && opt != MT_RP_OPT_ADAMW;
+  int drop_temps = host_opt || (opt == MT_RP_OPT_SGD && rec != MT_RP_OPT_SGD);
+  int zero = p->zero < 0 ? 0 : p->zero, world, dp, nd;
+  plan_geom(k->in, p, &world, &dp, &nd);
+  mt_rp_tensor *extra = NULL;
+  size_t nextra = 0, n0 = k->n, w = 0, kept = 0;
+  for (size_t i = 0; i < n0; i++) {
+    mt_rp_tensor x = k->t[i];
+    int keep = 1, si = mt_rp_skey_of(&x);
+    if (x.cat == MT_RP_OPTIMIZER_STATE && si >= 0) {
+      int ns = 2;
+      if (host_opt || si >= ns_new)
+        keep = 0;
+      else if (resize)
+        x.bytes = opt_state_bytes(opt, si, x.bytes / 4, &ns); /* fp32 states */
+      if (nd > 1 && zero >= 1)
+        x.bytes = div_up(x.bytes, (uint64_t)nd); /* the optimizer updates its shard */
+      /* a recorded optimizer with fewer states than the new one: the others
+       * are made with the last recorded one */
+      for (int e = si + 1; keep && si + 1 == ns_rec && e < ns_new; e++) {
+        mt_rp_tensor c = x;
+        c.bytes = resize ? opt_state_bytes(opt, e, k->t[i].bytes / 4, &ns) : x.bytes;
+        c.s_alloc = x.s_alloc + e;
+        c.pid = (x.pid & ~15) | (e + 1);
+        c.flags |= MT_RP_F_INSERTED;
+        mt_rp_tensor *v = realloc(extra, (nextra + 1) * sizeof *v);
+        if (!v) {
+          free(extra);
+          return -1;
+        }
+        extra = v;
+        extra[nextra++] = c;
+      }
+    } else if (x.cat == MT_RP_TEMPORARY && x.phase == MT_RP_PH_OPTIMIZER && drop_temps) {
+      keep = 0;
+    } else if (x.cat == MT_RP_TEMPORARY && x.phase == MT_RP_PH_OPTIMIZER && nd > 1 && zero >= 1) {
+      x.bytes = div_up(x.bytes, (uint64_t)nd);
+    }
+    if (keep) {
+      keep_at(k, i, w, &kept);
+      k->t[w++] = x;
+    }
+  }
+  k->nkept = kept;
+  k->n = w;
+  for (size_t i = 0; i < nextra; i++)
+    if (push(k, &extra[i]) != 0) {
+      free(extra);
+      return -1;
+    }
+  free(extra);
+  if (host_opt)
+    k->cost->offload_bytes += (int64_t)(2 * j->param_bytes);
+  return nd > 1 && zero >= 2 ? param_zero(k, zero, nd) : 0;
+}
+
 static int model_states(struct work *k, const mt_rp_plan *p)
 {
   const mt_rp_input *in = k->in;
@@ -1523,6 +1743,8 @@ static int model_states(struct work *k, const mt_rp_plan *p)
     return 0;
   if (in->recorded_zero != 0)
     return 0; /* re-sharding a sharded recording is not modelled (docs/REPLAY.md) */
+  if (!in->job.flat)
+    return param_states(k, p);
   if (nd < 1)
     nd = 1;
   size_t nu = in->nunits;
@@ -1952,9 +2174,9 @@ static int nccl_buffers(struct work *k, const mt_rp_plan *p)
   for (int c = 0; c < 3; c++) {
     if (sizes[c] <= 1)
       continue;
-    int nb = in->nccl_channels * (sizes[c] - 1);
-    for (int i = 0; i <= nb; i++) {
-      b.bytes = i < nb ? in->nccl_peer_bytes : in->nccl_fixed_bytes;
+    /* per channel the receive buffer, then the send one (read mode) */
+    for (int i = 0; i < 2 * in->nccl_channels; i++) {
+      b.bytes = i % 2 == 0 ? in->nccl_peer_bytes : in->nccl_fixed_bytes;
       b.s_alloc = s++;
       if (b.bytes && push(k, &b) != 0)
         return -1;

@@ -2,9 +2,12 @@
 # simulated CUDA stack (see tests/collector/test_collector.sh).
 if ENABLE_TESTS
 check_PROGRAMS += tests/collector/cprog
-TESTS += tests/collector/test_collector.sh
+TESTS += tests/collector/test_collector.sh tests/collector/test_backpressure.sh
+TESTS += tests/collector/test_signals.sh
 endif
-EXTRA_DIST += tests/collector/test_collector.sh tests/collector/compare_truth.py \
+EXTRA_DIST += tests/collector/test_signals.sh tests/collector/ctrl_c.py
+tests/collector/test_signals.log: memtrace$(EXEEXT) collector/libmemtrace-collector.la
+EXTRA_DIST += tests/collector/test_collector.sh tests/collector/test_backpressure.sh tests/collector/compare_truth.py \
 	tests/collector/static_prog.cu
 
 # A program on the runtime API: linked against the real toolkit's

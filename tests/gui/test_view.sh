@@ -199,6 +199,37 @@ if [ -x "$SIM" ] && [ -x "$B/memtrace" ] && [ -f "$COLL" ] && command -v sqlite3
     x=$(xat "$tms"); y=$(awk -v g="$tbytes" -v y="$plot_y" -v h="$plot_h" -v m="$ymax" 'BEGIN { printf "%d", y + h - g / m * h }')
     n=$("$PROBE" "$T/s.png" count $((x - 2)) $((y - 2)) $((x + 2)) $((y + 2)) 000000 60)
     check "simulated run: the peak dot sits at simtrain's peak bytes ($n dark px)" test "$n" -ge 6
+    # the exact curve at every zoom: sampled as coarsely as a long run is
+    # (64 samples over the run), 150 us around the peak, the highest value
+    # drawn is still simtrain's peak; so in the whole run
+    r0=$(awk -v t="$tms" 'BEGIN { printf "%.6fms", t - 0.075 }'); r1=$(awk -v t="$tms" 'BEGIN { printf "%.6fms", t + 0.075 }')
+    "$VIEW" "$T/sim" --rank 0 --no-cache --samples 64 --screenshot "$T/z.png" --layout "$T/z.layout" --size 1200x700 \
+      --range "$r0:$r1" 2>"$T/err"
+    drawn_max=; . "$T/z.layout"
+    check "simulated run: 150 us around the peak, 64 samples, the curve drawn reaches simtrain's peak ($drawn_max = $tbytes B)" \
+      test "$drawn_max" = "$tbytes"
+    drawn_max=; "$VIEW" "$T/sim" --rank 0 --no-cache --samples 64 --screenshot "$T/z2.png" --layout "$T/z2.layout" --size 1200x700
+    . "$T/z2.layout"
+    check "simulated run: the whole run, 64 samples, drawn maximum is simtrain's peak ($drawn_max = $tbytes B)" \
+      test "$drawn_max" = "$tbytes"
+    "$VIEW" "$T/sim" --rank 0 --no-cache --peak --screenshot "$T/z3.png" --layout "$T/z3.layout" --size 1200x700
+    . "$T/z3.layout"
+    check "simulated run: --peak centres on the peak and stays inside the run ($t0..$t1, peak $peak_ts)" \
+      awk -v a="$t0" -v b="$t1" -v p="$peak_ts" 'BEGIN { c = (a + b) / 2; exit !(a >= 0 && c - p <= 1 && p - c <= 1) }'
+    # --compare aligned by step: a run and its --checkpoint all twin (slower
+    # steps: recompute); at this run's peak (step 1) the compare curve drawn
+    # is the twin's step-1 peak, as its truth file gives it
+    for k in none all; do
+      LD_LIBRARY_PATH="$B/tests/sim/cublas/.libs:$B/tests/sim/cuda/.libs:$B/tests/sim/nccl/.libs" MEMTRACE_COLLECTOR="$COLL" \
+        "$B/memtrace" record -q -o "$T/ck-$k" -- "$SIM" --layers 4 --steps 3 --checkpoint $k --truth "$T/ck-$k.json" >/dev/null 2>&1
+    done
+    want=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["ranks"][0]; a=json.load(open(sys.argv[2]))["ranks"][0]
+print([s["allocated"] for s in r["step_peaks"] if s["step"] == a["peak_step"]][0])' "$T/ck-all.json" "$T/ck-none.json" 2>/dev/null)
+    compare_at_peak=; "$VIEW" "$T/ck-none" --no-cache --compare "$T/ck-all" --peak --screenshot "$T/ck.png" --layout "$T/ck.layout" \
+      --size 1200x700 2>"$T/err"
+    . "$T/ck.layout"
+    check "--compare aligned by step: at the peak the twin's same-step peak is drawn ($compare_at_peak, truth ${want:-?})" \
+      test -n "$want" -a "$compare_at_peak" = "$want"
     "$VIEW" "$T/sim" --rank 0 --screenshot "$T/w.png" --layout "$T/w.layout" --size 1200x700 --what-if checkpoint=all 2>"$T/err"
     . "$T/w.layout"
     n=$("$PROBE" "$T/w.png" count "$(printf %.0f "$plot_x")" "$(printf %.0f "$plot_y")" 1180 \
@@ -213,10 +244,10 @@ if [ -x "$SIM" ] && [ -x "$B/memtrace" ] && [ -f "$COLL" ] && command -v sqlite3
       not_ok "memtrace replay printed no predicted peak"
     fi
   else
-    for d in bytes marker dot what-if what-if-value; do not_ok "simulated run did not record ($d)"; done
+    for d in bytes marker dot exact-zoom exact-whole centred compare-by-step what-if what-if-value; do not_ok "simulated run did not record ($d)"; done
   fi
 else
-  for d in "peak bytes" "peak marker" "peak dot" "what-if" "what-if value"; do
+  for d in "peak bytes" "peak marker" "peak dot" "zoomed exact peak" "whole-run exact peak" "peak centred" "compare by step" "what-if" "what-if value"; do
     _tap_n=$((_tap_n + 1)); echo "ok $_tap_n # SKIP simulated run $d: simtrain or the collector not built"
   done
 fi

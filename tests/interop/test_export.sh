@@ -36,7 +36,7 @@ run_py "$C/check_snapshot.py" "$TMP/df.pickle"
 # Perfetto
 check "export perfetto (snapshot import)" "$MT" export "$TMP/b.mtrace" --format perfetto -o "$TMP/b.json"
 ALL=parameter,gradient,optimizer_state,activation,temporary,workspace,communication,input,other,cache_free
-WANT_CATEGORIES=$ALL WANT_NONZERO=other,cache_free run_py "$C/check_perfetto.py" "$TMP/b.json" 1
+WANT_CATEGORIES=$ALL WANT_NONZERO=parameter,optimizer_state,cache_free run_py "$C/check_perfetto.py" "$TMP/b.json" 1
 check "export perfetto (Kineto import)" "$MT" export "$TMP/df.mtrace" --format perfetto -o "$TMP/df.json"
 WANT_CATEGORIES=$ALL run_py "$C/check_perfetto.py" "$TMP/df.json" 1
 "$MT" import "$DATA/hta/facebookresearch__memory_analysis_memory_timeline.raw.gz" -o "$TMP/tl.mtrace" >/dev/null

@@ -42,6 +42,16 @@ assert torch.cuda.is_available(), "no (simulated) CUDA device"
 torch.manual_seed(0)
 model = nn.Sequential(*[Block(128) for _ in range(3)]).cuda()
 opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+# MT_TEST_USER_HISTORY=N: the program keeps its own allocator history (CUDA
+# already initialised), a ring of N entries: another user of the ring
+# memtrace reads
+if os.environ.get("MT_TEST_USER_HISTORY"):
+    torch.cuda.memory._record_memory_history(max_entries=int(os.environ["MT_TEST_USER_HISTORY"]))
+# MT_TEST_USER_HISTORY_C=N: the same through torch's C binding (as a C++
+# extension would: nothing in Python sees it); torch >= 2.6's argument list
+if os.environ.get("MT_TEST_USER_HISTORY_C"):
+    torch._C._cuda_record_memory_history("all", None, "python", int(os.environ["MT_TEST_USER_HISTORY_C"]),
+                                         False, False, False, [])
 # MT_TEST_PROFILE=FILE.raw.json.gz: the steps under torch.profiler, its
 # memory timeline (torch's own categories) exported to FILE
 profile_to = os.environ.get("MT_TEST_PROFILE")

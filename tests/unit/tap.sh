@@ -27,3 +27,16 @@ expect_fail() {
     not_ok "$name"; diag "exit $rc, $lines stderr lines:"; sed 's/^/#   /' "$W/err"
   fi
 }
+
+# tap_from FILE: a checker's "ok - ..." / "not ok - ..." lines as our TAP
+# lines (other lines as diagnostics); no such line at all is a failure.
+tap_from() {
+  grep -q "^ok - \|^not ok - " "$1" || not_ok "the checks ran: $(tail -1 "$1")"
+  while IFS= read -r _l; do
+    case $_l in
+    "ok - "*) ok "${_l#ok - }" ;;
+    "not ok - "*) not_ok "${_l#not ok - }" ;;
+    *) diag "$_l" ;;
+    esac
+  done <"$1"
+}

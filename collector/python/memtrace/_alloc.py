@@ -308,8 +308,9 @@ class Tail(object):
             if start is None:
                 self.lost += 1
                 start = 0
-        if n:
-            self.last = [_key(x) for x in ring[max(0, n - self.K):n]]
+        # an empty ring was cleared (enabled=None, clear_history): nothing
+        # left to find the next ring's new entries after
+        self.last = [_key(x) for x in ring[max(0, n - self.K):n]]
         return ring[start:]
 
 
@@ -468,6 +469,34 @@ def pool_name(seg):
     return seg.get("segment_type") or "large"
 
 
+def guard_history(torch, stream_of):
+    """torch has one allocator history ring per process.  A program that
+    records its own (torch.cuda.memory._record_memory_history, e.g.
+    max_entries=500 to dump a snapshot) would shrink it under memtrace, which
+    then loses entries between polls, or disable it.  Installed when torch is
+    imported (before the program can bind the function): the program's call
+    goes through after memtrace took what the ring held; then memtrace's
+    settings are put back (the larger ring, recording on; the program's
+    context and stacks kept) and the call is written to the trace's meta
+    (torch.history_user).  stream_of() is the running Stream, or None."""
+    mem = getattr(getattr(torch, "cuda", None), "memory", None)
+    orig = getattr(mem, "_record_memory_history", None)
+    if orig is None or getattr(orig, "_memtrace", False):
+        return
+
+    def _record_memory_history(*a, **k):
+        st = stream_of()
+        if st is None or not st.started or st._asserting:
+            return orig(*a, **k)
+        return st.user_history(orig, a, k)
+    _record_memory_history._memtrace = True
+    _record_memory_history.__wrapped__ = orig
+    _record_memory_history.__doc__ = orig.__doc__
+    for owner in (mem, torch.cuda):
+        if getattr(owner, "_record_memory_history", None) is orig:
+            owner._record_memory_history = _record_memory_history
+
+
 class Stream(object):
     """The live allocator stream of one process (needs torch with CUDA)."""
 
@@ -486,17 +515,73 @@ class Stream(object):
         self.started = False
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self.user_calls = 0       # the program's own _record_memory_history calls
+        self.user_max = None      # ... the ring size it asked for last
+        self.user_ctx = {}        # ... the context/stacks it asked for (kept)
+        self._asserting = False
+        self._cleared = False
+        self.lost_entries = 0     # allocator entries known lost (ring wrapped between polls)
+        self.counts = {}          # device -> torch's cumulative alloc/free/segment counts at the last poll
+
+    def _enable(self):
+        mem = self.torch.cuda.memory
+        ctx = "all" if self.python_stacks else None
+        self._asserting = True
+        try:
+            try:   # torch >= 2.1
+                mem._record_memory_history(enabled="all", context=self.user_ctx.get("context", ctx),
+                                           stacks=self.user_ctx.get("stacks", "python"),
+                                           max_entries=max(self.max_entries, self.user_max or 0))
+            except TypeError:   # torch 1.13 / 2.0
+                mem._record_memory_history(True, record_context=self.python_stacks,
+                                           trace_alloc_max_entries=max(self.max_entries, self.user_max or 0),
+                                           trace_alloc_record_context=self.python_stacks)
+        finally:
+            self._asserting = False
+
+    def user_history(self, orig, a, k):
+        self.user_calls += 1
+        self.poll(wait=True)            # what the ring holds before the call can clear it
+        try:
+            return orig(*a, **k)
+        finally:
+            m = k.get("max_entries", k.get("trace_alloc_max_entries"))
+            if m is None and len(a) >= 4 and not isinstance(a[0], bool):
+                m = a[3]   # torch >= 2.1: (enabled, context, stacks, max_entries, ...)
+            if isinstance(m, int):
+                self.user_max = m
+            for key in ("context", "stacks"):
+                if k.get(key) is not None:
+                    self.user_ctx[key] = k[key]
+            try:
+                self._enable()
+                # a cleared ring is not a loss: it held nothing unread
+                lost = [t.lost for t in self.tails.values()]
+                self._cleared = True
+                self.poll(wait=True)
+                for t, n in zip(self.tails.values(), lost):
+                    t.lost = n
+            except Exception:
+                pass
+            finally:
+                self._cleared = False
+            _native.meta("torch.history_user", "calls=%d max_entries=%s args=%s; memtrace kept its ring of %d"
+                         % (self.user_calls, self.user_max, ",".join(sorted(k)) or "-",
+                            max(self.max_entries, self.user_max or 0)))
+
+    def _counts(self, d):
+        """torch's cumulative count of the entries a ring gets (allocs, frees,
+        segment allocs and frees) of device d, or None."""
+        try:
+            st = self.torch.cuda.memory_stats(d)
+            return sum(st.get(k, 0) for k in ("allocation.all.allocated", "allocation.all.freed",
+                                               "segment.all.allocated", "segment.all.freed"))
+        except Exception:
+            return None
 
     def start(self):
         mem = self.torch.cuda.memory
-        ctx = "all" if self.python_stacks else None
-        try:   # torch >= 2.1
-            mem._record_memory_history(enabled="all", context=ctx, stacks="python",
-                                       max_entries=self.max_entries)
-        except TypeError:   # torch 1.13 / 2.0
-            mem._record_memory_history(True, record_context=self.python_stacks,
-                                       trace_alloc_max_entries=self.max_entries,
-                                       trace_alloc_record_context=self.python_stacks)
+        self._enable()
         self.started = True
         if self.python_stacks:
             # the first snapshot with frames imports torch._dynamo (~800
@@ -513,6 +598,7 @@ class Stream(object):
             self.channel.seed(snap.get("segments", []) if isinstance(snap, dict) else [])
             for d, ring in enumerate(snap.get("device_traces", []) if isinstance(snap, dict) else []):
                 self.tails.setdefault(d, Tail(self.max_entries)).new_entries(ring)
+                self.counts[d] = self._counts(d)
         except Exception:
             pass
         t = threading.Thread(target=self._run, name="memtrace-torch-alloc", daemon=True)
@@ -527,10 +613,12 @@ class Stream(object):
             if time.monotonic() - self.last_poll >= min(self.interval, self.MIN_INTERVAL):
                 self.poll()
 
-    def poll(self, min_gap=0.0):
+    COUNTED = ("alloc", "free_completed", "segment_alloc", "segment_free")
+
+    def poll(self, min_gap=0.0, wait=False):
         if not self.started or time.monotonic() - self.last_poll < min_gap:
             return False
-        if not self.lock.acquire(False):
+        if not self.lock.acquire(wait):
             return False
         try:
             t0 = time.monotonic()
@@ -539,9 +627,12 @@ class Stream(object):
             traces = snap.get("device_traces", []) if isinstance(snap, dict) else []
             new = 0
             for d, ring in enumerate(traces):
-                ents = self.tails.setdefault(d, Tail(self.max_entries)).new_entries(ring)
+                tail = self.tails.setdefault(d, Tail(self.max_entries))
+                overruns = tail.lost
+                ents = tail.new_entries(ring)
                 new += len(ents)
                 self.channel.feed(d, ents, horizon)
+                self._account(d, tail.lost - overruns, ents, len(ring))
             self.pace(new, time.monotonic() - self.last_poll if self.last_poll else None)
             segs = snap.get("segments", []) if isinstance(snap, dict) else []
             # the mirror follows torch's own blocks at this instant (the end
@@ -581,6 +672,36 @@ class Stream(object):
         want = min(want, 2 * self.interval)
         self.interval = min(self.MAX_INTERVAL, max(self.MIN_INTERVAL, want))
 
+    def _account(self, d, overran, ents, ring_len):
+        """Entries lost when the ring wrapped between two polls (another
+        user of the ring shrank it, or a burst): torch's own counts say how
+        many it made, the ring how many came; the difference goes to the
+        trace's drops (kind "torch"), so that every report states it.  A
+        wrapped ring shorter than memtrace's was shrunk by someone memtrace
+        did not see (a C++ caller): memtrace's settings are put back."""
+        now = self._counts(d)
+        before = self.counts.get(d)
+        if now is not None:
+            self.counts[d] = now
+        if not overran or self._cleared:
+            return
+        got = sum(1 for e in ents if e.get("action") in self.COUNTED)
+        n = now - before - got if now is not None and before is not None else 1
+        if n <= 0:
+            return   # torch's counts say everything came: the ring was cleared, not overrun
+        self.lost_entries += n
+        want = max(self.max_entries, self.user_max or 0)
+        if ring_len < want:
+            why = "another user of torch's history ring made it %d entries (memtrace keeps %d)" % (ring_len, want)
+            try:
+                self._enable()
+            except Exception:
+                pass
+        else:
+            why = "torch's history ring (%d entries) wrapped between two polls" % ring_len
+        _native.lost("torch", n, "allocator history entries lost: %s; allocated bytes, peaks and categories "
+                     "are wrong after it" % why)
+
     def kick(self):
         if time.monotonic() - self.last_poll >= self.interval:
             self._wake.set()
@@ -591,7 +712,8 @@ class Stream(object):
         self.poll()
         lost = sum(t.lost for t in self.tails.values())
         fr = self.channel.frames
-        _native.meta("torch.alloc_stream", "polls=%d poll_s=%.3f entries=%d relabels=%d ring_overruns=%d max_entries=%d"
+        _native.meta("torch.alloc_stream", "polls=%d poll_s=%.3f entries=%d relabels=%d ring_overruns=%d "
+                     "lost_entries=%d max_entries=%d"
                      % (self.polls, self.poll_s, self.channel.entries, self.channel.relabels, lost,
-                        self.max_entries)
+                        self.lost_entries, self.max_entries)
                      + (" python_frames=%d unnamed_frames=%d" % (len(fr.ids), fr.unnamed) if fr else ""))

@@ -6,12 +6,13 @@ import ctypes
 
 _C = None
 ok = False
-frames_ok = False     # the collector takes Python frames (API version 2)
+frames_ok = False
+rank_ok = False       # memtrace_fw_rank and memtrace_fw_lost (API version 3)     # the collector takes Python frames (API version 2)
 MAX_FRAMES = 32       # innermost frames kept per entry (MT_FW_MAX_PYFRAMES)
 
 
 def load():
-    global _C, ok, frames_ok
+    global _C, ok, frames_ok, rank_ok
     if _C is not None:
         return ok
     try:
@@ -44,6 +45,10 @@ def load():
         sig["memtrace_fw_relabel_frames"] = (i, [i, u64, s, i64, i, pu64, i])
         sig["memtrace_fw_frame_name"] = (i, [u64, s])
         frames_ok = True
+    if version >= 3:
+        sig["memtrace_fw_rank"] = (None, [i, i])
+        sig["memtrace_fw_lost"] = (None, [s, u64, s])
+        rank_ok = True
     for name, (res, args) in sig.items():
         f = getattr(lib, name)
         f.restype = res
@@ -137,3 +142,15 @@ def busy_drops():
 
 def flush(timeout_ms=2000):
     return _C.memtrace_fw_flush(timeout_ms) if ok else -1
+
+
+def rank(r, world):
+    """This process's rank and world size (torch.distributed's default group)."""
+    if rank_ok:
+        _C.memtrace_fw_rank(r, world)
+
+
+def lost(kind, count, reason):
+    """`count` events of `kind` lost before the collector saw them."""
+    if rank_ok and count > 0:
+        _C.memtrace_fw_lost(_b(kind), count, _b(reason[:200]))

@@ -60,6 +60,7 @@ class State(object):
         self.gtid = getattr(torch._C, "_current_graph_task_id", None)
         self.names = weakref.WeakKeyDictionary()     # module -> (forward, recompute, backward) range names, encoded
         self.state_seen = {}                         # id(state tensor) -> (weakref, data_ptr) annotated
+        self.rank_known = False                      # torch.distributed's rank sent to the collector
 
     # ---- names -------------------------------------------------------------
     def name_root(self, root, prefix):
@@ -97,6 +98,8 @@ class State(object):
     def begin_step(self):
         if self.stream is not None:
             self.stream.kick()
+        if not self.rank_known:
+            self.rank_known = _report_rank(self.torch)
         if self.step_rid is None:
             self.close_backward()
             self.step_rid = _native.range_start("step %d" % self.step_no)
@@ -389,6 +392,48 @@ def _wrap_lazy_init(torch, state):
     cuda._lazy_init = _lazy_init
 
 
+def _report_rank(torch):
+    """torch.distributed's rank and world size, once its default group
+    exists (the collector keeps a launcher's RANK over it)."""
+    try:
+        dist = torch.distributed
+        if dist.is_available() and dist.is_initialized():
+            _native.rank(dist.get_rank(), dist.get_world_size())
+            return True
+    except Exception:
+        pass
+    return False
+
+
+def _distributed_hooks(torch, state):
+    """The rank is written when init_process_group returns: a job started by
+    torch.multiprocessing.spawn (or any launcher that sets no RANK) gets it
+    at the first moment it is known.  Wrapped in both namespaces that
+    export it; each step start checks again (a group made another way)."""
+    if _report_rank(torch):
+        state.rank_known = True
+        return
+    try:
+        import importlib
+        c10d = importlib.import_module("torch.distributed.distributed_c10d")
+    except Exception:
+        return
+    orig = getattr(c10d, "init_process_group", None)
+    if orig is None or getattr(orig, "_memtrace", False):
+        return
+
+    def init_process_group(*a, **k):
+        r = orig(*a, **k)
+        state.rank_known = _report_rank(torch)
+        return r
+    init_process_group._memtrace = True
+    init_process_group.__wrapped__ = orig
+    init_process_group.__doc__ = orig.__doc__
+    c10d.init_process_group = init_process_group
+    if getattr(torch.distributed, "init_process_group", None) is orig:
+        torch.distributed.init_process_group = init_process_group
+
+
 def _optimizer_hooks(torch, state):
     import importlib
     opt_mod = importlib.import_module("torch.optim.optimizer")
@@ -464,6 +509,8 @@ def install(torch):
     _native.meta("torch.hooks", "modules (global forward hooks, tensor grad hooks), optimizer: " + how)
     _native.meta("torch.python_stacks", "1" if st.python_stacks else "0")
     _wrap_lazy_init(torch, st)
+    _alloc.guard_history(torch, lambda: st.stream)
+    _distributed_hooks(torch, st)
     try:
         if torch.cuda.is_initialized():
             st.start_cuda()

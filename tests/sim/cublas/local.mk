@@ -5,7 +5,7 @@
 # real toolkit's libcudart at link time (same soname as the stand-in), so it
 # binds to whichever libcudart.so.13 LD_LIBRARY_PATH offers at run time.
 if HAVE_NVCC
-noinst_LTLIBRARIES += tests/sim/cublas/libcublas.la
+simlib_LTLIBRARIES += tests/sim/cublas/libcublas.la
 tests_sim_cublas_libcublas_la_SOURCES = \
 	tests/sim/cublas/cublas.c \
 	tests/sim/cublas/cublas_stubs.c \
@@ -14,7 +14,7 @@ tests_sim_cublas_libcublas_la_SOURCES = \
 	tests/sim/cublas/status.h \
 	tests/sim/cublas/bufset.h
 tests_sim_cublas_libcublas_la_CFLAGS = $(AM_CFLAGS) $(AX_PTHREAD_LIBS)
-tests_sim_cublas_libcublas_la_LDFLAGS = -version-number 13 -rpath $(abs_builddir)/tests/sim/cublas \
+tests_sim_cublas_libcublas_la_LDFLAGS = -version-number 13 \
 	-Wl,--version-script=$(srcdir)/tests/sim/cublas/libcublas.map -no-undefined
 tests_sim_cublas_libcublas_la_LIBADD = tests/sim/cublas/gemm_kernels.lo \
 	-L@CUDA_DIR@/lib64 -lcudart $(AX_PTHREAD_LIBS) -lstdc++

@@ -7,23 +7,25 @@
 #                          (nvcc -L$(top_builddir)/tests/sim/cuda picks it up
 #                          in place of the real -lcudart_static)
 #
-# Both libraries are shared objects with an -rpath into the build tree, so
-# that they are real .so files; nothing links libcudart against libcuda: the
-# runtime dlopen()s libcuda.so.1 at run time, as the real runtime does.
+# Nothing links libcudart against libcuda: the runtime dlopen()s
+# libcuda.so.1 at run time, as the real runtime does.
 
-noinst_LTLIBRARIES += tests/sim/cuda/libcuda.la tests/sim/cuda/libcudart.la
+# Installed under $(pkglibdir)/sim, where `memtrace record --simulate-gpus`
+# finds them (build tree: tests/sim/<lib>/.libs; analyzer/cmds/simulate.c).
+simlibdir = $(pkglibdir)/sim
+simlib_LTLIBRARIES = tests/sim/cuda/libcuda.la tests/sim/cuda/libcudart.la
 tests_sim_cuda_libcuda_la_SOURCES = \
 	tests/sim/cuda/sim_driver.c \
 	tests/sim/cuda/sim_arena.c \
 	tests/sim/cuda/sim_arena.h \
 	tests/sim/cuda/sim_procs.h \
 	tests/sim/cuda/simcuda.h
-tests_sim_cuda_libcuda_la_LDFLAGS = -version-number 1 -rpath $(abs_builddir)/tests/sim/cuda \
+tests_sim_cuda_libcuda_la_LDFLAGS = -version-number 1 \
 	-export-symbols-regex '^(cu|mt_sim_)' -no-undefined
 tests_sim_cuda_libcuda_la_LIBADD = $(AX_PTHREAD_LIBS) -lm
 
 tests_sim_cuda_libcudart_la_SOURCES = tests/sim/cuda/sim_runtime.c
-tests_sim_cuda_libcudart_la_LDFLAGS = -version-number 13 -rpath $(abs_builddir)/tests/sim/cuda \
+tests_sim_cuda_libcudart_la_LDFLAGS = -version-number 13 \
 	-Wl,--version-script=$(srcdir)/tests/sim/cuda/libcudart.map -no-undefined
 tests_sim_cuda_libcudart_la_LIBADD = $(AX_PTHREAD_LIBS) -ldl
 EXTRA_tests_sim_cuda_libcudart_la_DEPENDENCIES = tests/sim/cuda/libcudart.map

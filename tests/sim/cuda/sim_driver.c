@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -141,6 +142,22 @@ static struct {
 	int log_fd;
 } S = { .lock = PTHREAD_MUTEX_INITIALIZER, .log_fd = -1 };
 
+/* MT_SIM_GPU: the device model.  Memory is what nvidia-smi reports as
+ * memory.total for the SXM part; SMs and compute capability from NVIDIA's
+ * data sheets / CUDA programming guide. */
+struct sim_model {
+	const char *key, *name;
+	uint64_t memory;
+	int sms, cc_major, cc_minor;
+};
+static const struct sim_model sim_models[] = {
+	{ "h100", "NVIDIA H100 80GB HBM3", 81559ULL << 20, 132, 9, 0 },
+	{ "h200", "NVIDIA H200", 143771ULL << 20, 132, 9, 0 },
+	{ "a100-80gb", "NVIDIA A100-SXM4-80GB", 81920ULL << 20, 108, 8, 0 },
+	{ "a100-40gb", "NVIDIA A100-SXM4-40GB", 40960ULL << 20, 108, 8, 0 },
+};
+static const struct sim_model *S_model; /* NULL: the generic H100-class device */
+
 static pthread_once_t S_once = PTHREAD_ONCE_INIT;
 static CUresult S_init_rc = CUDA_SUCCESS; /* model set-up result */
 static __thread struct CUctx_st *tls_ctx;
@@ -251,6 +268,15 @@ static void sim_setup(void)
 
 	S.alloc_gran = SIM_ALLOC_ALIGN;
 	S.time_scale = 1.0;
+	if ((e = getenv("MT_SIM_GPU")) && *e) {
+		for (i = 0; i < (int)(sizeof sim_models / sizeof sim_models[0]); i++)
+			if (!strcasecmp(e, sim_models[i].key))
+				S_model = &sim_models[i];
+		if (S_model)
+			mem = S_model->memory;
+		else
+			warn("MT_SIM_GPU=%s is not one of h100, h200, a100-80gb, a100-40gb; using the generic device", e);
+	}
 	if ((e = getenv("MT_SIM_DEVICES")) && *e) {
 		char *end;
 		long v = strtol(e, &end, 10);
@@ -722,7 +748,10 @@ CUresult cuDeviceGetName(char *name, int len, CUdevice dev)
 		return CUDA_ERROR_INVALID_VALUE;
 	if ((rc = check_dev(dev)) != CUDA_SUCCESS)
 		return rc;
-	snprintf(name, (size_t)len, "memtrace-sim H100-class GPU %d", dev);
+	if (S_model)
+		snprintf(name, (size_t)len, "%s", S_model->name);
+	else
+		snprintf(name, (size_t)len, "memtrace-sim H100-class GPU %d", dev);
 	return CUDA_SUCCESS;
 }
 
@@ -759,7 +788,7 @@ static int attr_value(CUdevice_attribute a, int dev)
 	case CU_DEVICE_ATTRIBUTE_CLOCK_RATE: return 1980000;
 	case CU_DEVICE_ATTRIBUTE_TEXTURE_ALIGNMENT: return 512;
 	case CU_DEVICE_ATTRIBUTE_GPU_OVERLAP: return 1;
-	case CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT: return 132;
+	case CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT: return S_model ? S_model->sms : 132;
 	case CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY: return 1;
 	case CU_DEVICE_ATTRIBUTE_SURFACE_ALIGNMENT: return 512;
 	case CU_DEVICE_ATTRIBUTE_CONCURRENT_KERNELS: return 1;
@@ -772,8 +801,8 @@ static int attr_value(CUdevice_attribute a, int dev)
 	case CU_DEVICE_ATTRIBUTE_ASYNC_ENGINE_COUNT: return 3;
 	case CU_DEVICE_ATTRIBUTE_UNIFIED_ADDRESSING: return 1;
 	case CU_DEVICE_ATTRIBUTE_TEXTURE_PITCH_ALIGNMENT: return 32;
-	case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR: return 9;
-	case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR: return 0;
+	case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR: return S_model ? S_model->cc_major : 9;
+	case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR: return S_model ? S_model->cc_minor : 0;
 	case CU_DEVICE_ATTRIBUTE_STREAM_PRIORITIES_SUPPORTED: return 1;
 	case CU_DEVICE_ATTRIBUTE_GLOBAL_L1_CACHE_SUPPORTED: return 1;
 	case CU_DEVICE_ATTRIBUTE_LOCAL_L1_CACHE_SUPPORTED: return 1;

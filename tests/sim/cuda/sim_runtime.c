@@ -326,13 +326,29 @@ cudaError_t cudaGetDeviceCount(int *count)
 	return cudaSuccess;
 }
 
+/* A job of several simulated nodes launched as one node (torchrun
+ * --nproc-per-node 16 on 8-GPU nodes) asks for devices past the node's: say
+ * how it is launched instead (once per process). */
+static void node_hint(int device)
+{
+	static int said;
+	const char *nodes = getenv("MT_SIM_NODES");
+	if (device >= rt_ndev && nodes && atoi(nodes) > 1 && !__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+		fprintf(stderr, "memtrace-sim libcudart: device %d asked of a simulated node of %d GPUs "
+			"(MT_SIM_NODES=%s): launch one launcher per node, e.g. torchrun --nnodes %s "
+			"--node-rank K --nproc-per-node %d (docs/SIMULATE.md)\n",
+			device, rt_ndev, nodes, nodes, rt_ndev);
+}
+
 cudaError_t cudaSetDevice(int device)
 {
 	cudaError_t e = rt_init();
 	if (e != cudaSuccess)
 		return rt_ret(e);
-	if (device < 0 || device >= rt_ndev)
+	if (device < 0 || device >= rt_ndev) {
+		node_hint(device);
 		return rt_ret(cudaErrorInvalidDevice);
+	}
 	tls_dev = device;
 	return rt_ret(rt_bind(device));
 }

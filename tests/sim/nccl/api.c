@@ -50,6 +50,36 @@ double mt__timeout_s(void)
 	return 60.0;
 }
 
+static int env_int(const char *name, int dflt)
+{
+	const char *s = getenv(name);
+	char *end;
+	long v = s && *s ? strtol(s, &end, 10) : -1;
+	return s && *s && !*end && v >= 0 && v < (1L << 30) ? (int)v : dflt;
+}
+
+/* Which simulated node (host) this process is on: MT_SIM_NODE; else the
+ * node rank torchrun gives its workers (GROUP_RANK); else, on a cluster of
+ * several simulated nodes (MT_SIM_NODES > 1), the global rank of the
+ * launcher (RANK, OMPI_COMM_WORLD_RANK, PMI_RANK) over the devices per node
+ * (MT_SIM_DEVICES, default 8); else 0. */
+int mt__sim_node(void)
+{
+	int n = env_int("MT_SIM_NODE", -1);
+	if (n >= 0)
+		return n;
+	if ((n = env_int("GROUP_RANK", -1)) >= 0)
+		return n;
+	if (env_int("MT_SIM_NODES", 1) > 1) {
+		static const char *const ranks[] = { "RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK" };
+		int per = env_int("MT_SIM_DEVICES", 8);
+		for (size_t i = 0; i < sizeof ranks / sizeof ranks[0]; i++)
+			if ((n = env_int(ranks[i], -1)) >= 0 && per > 0)
+				return n / per;
+	}
+	return 0;
+}
+
 NCCL_API ncclResult_t ncclGetVersion(int *version)
 {
 	if (!version)
@@ -125,6 +155,7 @@ static ncclResult_t init_rank(ncclComm_t *out, int nranks, ncclUniqueId id, int 
 		return ncclSystemError;
 	c->rank = rank;
 	c->nranks = nranks;
+	c->node = mt__sim_node();
 	if (mt__driver_prepare(dev, &c->cudev) != 0) {
 		mt__set_error(NULL, "%s", mt__driver_error());
 		free(c);
@@ -215,6 +246,20 @@ NCCL_API ncclResult_t ncclCommInitRankConfig(ncclComm_t *comm, int nranks, ncclU
 {
 	(void)config; /* always blocking: init completes here, or at ncclGroupEnd */
 	return init_or_defer(comm, nranks, id, rank);
+}
+
+/* Scalable init: nId roots each made an id and every rank holds all of
+ * them; the first serves as the rendezvous of all ranks (one shm segment
+ * needs no spreading of the bootstrap). */
+NCCL_API ncclResult_t ncclCommInitRankScalable(ncclComm_t *newcomm, int nranks, int myrank, int nId,
+					       ncclUniqueId *commIds, ncclConfig_t *config)
+{
+	(void)config;
+	if (nId < 1 || !commIds) {
+		mt__set_error(NULL, "ncclCommInitRankScalable: %d ids at %p", nId, (void *)commIds);
+		return ncclInvalidArgument;
+	}
+	return init_or_defer(newcomm, nranks, commIds[0], myrank);
 }
 
 NCCL_API ncclResult_t ncclCommInitAll(ncclComm_t *comms, int ndev, const int *devlist)
@@ -502,8 +547,17 @@ static ncclResult_t submit(struct mt__op op)
 		why = "unknown datatype";
 	else if (reduces && !mt__type_reducible(op.dtype))
 		why = "datatype cannot be reduced by the simulated NCCL (fp8)";
-	else if (reduces && ((int)op.redop < 0 || op.redop >= ncclNumOps))
-		why = "unknown or custom reduction op (ncclRedOpCreatePreMulSum is not simulated)";
+	else if (reduces && (int)op.redop >= (int)ncclNumOps &&
+		 (int)op.redop < (int)ncclNumOps + (int)(sizeof c->premul / sizeof c->premul[0]) &&
+		 c->premul[op.redop - ncclNumOps].used) {
+		struct mt__premul *pm = &c->premul[op.redop - ncclNumOps];
+		if (pm->dtype != op.dtype)
+			why = "PreMulSum op used with another datatype than it was made for";
+		op.premul = 1;
+		op.scalar = pm->residence == ncclScalarDevice ? mt__scalar_value(pm->ptr, pm->dtype) : pm->value;
+		op.redop = ncclSum;
+	} else if (reduces && ((int)op.redop < 0 || op.redop >= ncclNumOps))
+		why = "unknown reduction op";
 	else if ((op.kind == MT__REDUCE || op.kind == MT__BROADCAST || op.kind == MT__SEND ||
 		  op.kind == MT__RECV) && (op.root < 0 || op.root >= c->nranks))
 		why = op.kind == MT__SEND || op.kind == MT__RECV ? "peer out of range" : "root out of range";
@@ -607,7 +661,234 @@ NCCL_API ncclResult_t ncclRecv(void *recvbuff, size_t count, ncclDataType_t data
 		.dtype = datatype, .root = peer, .comm = comm, .stream = stream });
 }
 
+/* ---- custom reduction ops ---------------------------------------------- */
+
+NCCL_API ncclResult_t ncclRedOpCreatePreMulSum(ncclRedOp_t *op, void *scalar, ncclDataType_t datatype,
+					       ncclScalarResidence_t residence, ncclComm_t comm)
+{
+	ncclResult_t rc = check_comm(comm);
+	if (rc != ncclSuccess)
+		return rc;
+	if (!op || !scalar || !mt__type_reducible(datatype) ||
+	    (residence != ncclScalarDevice && residence != ncclScalarHostImmediate)) {
+		mt__set_error(comm, "ncclRedOpCreatePreMulSum: invalid argument");
+		return ncclInvalidArgument;
+	}
+	for (int i = 0; i < (int)(sizeof comm->premul / sizeof comm->premul[0]); i++)
+		if (!comm->premul[i].used) {
+			comm->premul[i] = (struct mt__premul){ 1, (int)residence, datatype, scalar,
+							       mt__scalar_value(scalar, datatype) };
+			*op = (ncclRedOp_t)(ncclNumOps + i);
+			return ncclSuccess;
+		}
+	mt__set_error(comm, "ncclRedOpCreatePreMulSum: more than %d live ops",
+		      (int)(sizeof comm->premul / sizeof comm->premul[0]));
+	return ncclInvalidUsage;
+}
+
+NCCL_API ncclResult_t ncclRedOpDestroy(ncclRedOp_t op, ncclComm_t comm)
+{
+	ncclResult_t rc = check_comm(comm);
+	if (rc != ncclSuccess)
+		return rc;
+	int i = (int)op - (int)ncclNumOps;
+	if (i < 0 || i >= (int)(sizeof comm->premul / sizeof comm->premul[0]) || !comm->premul[i].used) {
+		mt__set_error(comm, "ncclRedOpDestroy: op %d was not made by ncclRedOpCreatePreMulSum", (int)op);
+		return ncclInvalidArgument;
+	}
+	comm->premul[i].used = 0;
+	return ncclSuccess;
+}
+
+/* ---- not implemented (stubs.c) ------------------------------------------ */
+
+ncclResult_t mt__not_implemented(const char *name, ncclResult_t rc)
+{
+	/* once per name: a list of names said, under a lock */
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static const char *said[64];
+	static int nsaid;
+	int first = 1;
+	pthread_mutex_lock(&mu);
+	for (int i = 0; i < nsaid; i++)
+		if (said[i] == name)
+			first = 0;
+	if (first && nsaid < 64)
+		said[nsaid++] = name;
+	pthread_mutex_unlock(&mu);
+	mt__set_error(NULL, "%s is not implemented by the simulated NCCL (memtrace tests/sim/nccl)", name);
+	if (first)
+		fprintf(stderr, "simnccl[%d]: %s is not implemented by the simulated NCCL; returning %s\n",
+			(int)getpid(), name, rc == ncclInvalidUsage ? "ncclInvalidUsage" : "an error");
+	return rc;
+}
+
+/* ---- memory and registration -------------------------------------------- */
+
+/* ncclMemAlloc: NCCL allocates through cuMem (VMM) rounded up to the
+ * allocation granularity (2 MiB here, the simulated driver's and H100's);
+ * the simulated one takes the rounded size from cuMemAlloc_v2.  It is the
+ * caller's memory (PyTorch's NCCL MemPool), not NCCL's own buffers. */
+#define MT__MEM_GRANULARITY ((size_t)2 << 20)
+
+NCCL_API ncclResult_t ncclMemAlloc(void **ptr, size_t size)
+{
+	if (!ptr || size == 0) {
+		mt__set_error(NULL, "ncclMemAlloc: %s", !ptr ? "ptr is NULL" : "size is 0");
+		return ncclInvalidArgument;
+	}
+	size = (size + MT__MEM_GRANULARITY - 1) / MT__MEM_GRANULARITY * MT__MEM_GRANULARITY;
+	return mt__driver_user_alloc(ptr, size);
+}
+
+NCCL_API ncclResult_t ncclMemFree(void *ptr)
+{
+	return ptr ? mt__driver_user_free(ptr) : ncclSuccess;
+}
+
+/* Buffer and window registration: nothing to set up (no NIC, no NVLink
+ * mappings); a handle that says which buffer it is. */
+struct mt__reg {
+	void *buff;
+	size_t size;
+	ncclComm_t comm;
+};
+
+static ncclResult_t reg_new(ncclComm_t comm, void *buff, size_t size, void **out)
+{
+	ncclResult_t rc = check_comm(comm);
+	if (rc != ncclSuccess)
+		return rc;
+	if (!out) {
+		mt__set_error(comm, "registration: handle pointer is NULL");
+		return ncclInvalidArgument;
+	}
+	struct mt__reg *r = malloc(sizeof *r);
+	if (!r)
+		return ncclSystemError;
+	*r = (struct mt__reg){ buff, size, comm };
+	*out = r;
+	return ncclSuccess;
+}
+
+static ncclResult_t reg_free(ncclComm_t comm, void *handle)
+{
+	struct mt__reg *r = handle;
+	if (!r || r->comm != comm) {
+		mt__set_error(comm, "deregistration: not a handle of this communicator");
+		return ncclInvalidArgument;
+	}
+	free(r);
+	return ncclSuccess;
+}
+
+NCCL_API ncclResult_t ncclCommRegister(const ncclComm_t comm, void *buff, size_t size, void **handle)
+{
+	return reg_new(comm, buff, size, handle);
+}
+
+NCCL_API ncclResult_t ncclCommDeregister(const ncclComm_t comm, void *handle)
+{
+	return reg_free(comm, handle);
+}
+
+NCCL_API ncclResult_t ncclCommWindowRegister(ncclComm_t comm, void *buff, size_t size, ncclWindow_t *win,
+					     int winFlags)
+{
+	(void)winFlags;
+	return reg_new(comm, buff, size, (void **)win);
+}
+
+NCCL_API ncclResult_t ncclCommWindowDeregister(ncclComm_t comm, ncclWindow_t win)
+{
+	return reg_free(comm, win);
+}
+
+/* ---- all-to-all, gather, scatter: grouped sends and receives ------------ */
+
+/* As NCCL builds them itself (and PyTorch did before NCCL 2.28 had them):
+ * one group of ncclSend/ncclRecv, so that they progress together. */
+static ncclResult_t p2p_group(const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t dt,
+			      int root, ncclComm_t comm, cudaStream_t stream, int kind)
+{
+	ncclResult_t rc = check_comm(comm);
+	size_t es = mt__type_size(dt);
+	if (rc != ncclSuccess)
+		return rc;
+	if (es == 0) {
+		mt__set_error(comm, "unknown datatype");
+		return ncclInvalidArgument;
+	}
+	if (kind != 0 && (root < 0 || root >= comm->nranks)) {
+		mt__set_error(comm, "root out of range");
+		return ncclInvalidArgument;
+	}
+	size_t blk = count * es;
+	ncclGroupStart();
+	for (int p = 0; p < comm->nranks; p++) {
+		const char *sb = (const char *)sendbuff + (size_t)p * blk;
+		char *rb = (char *)recvbuff + (size_t)p * blk;
+		if (kind == 0) { /* all-to-all: block p to rank p, block p from rank p */
+			ncclSend(sb, count, dt, p, comm, stream);
+			ncclRecv(rb, count, dt, p, comm, stream);
+		} else if (kind == 1) { /* gather: every rank's block to the root, at its rank's place */
+			if (p == comm->rank)
+				ncclSend(sendbuff, count, dt, root, comm, stream);
+			if (comm->rank == root)
+				ncclRecv(rb, count, dt, p, comm, stream);
+		} else { /* scatter: the root's block p to rank p */
+			if (comm->rank == root)
+				ncclSend(sb, count, dt, p, comm, stream);
+			if (p == comm->rank)
+				ncclRecv(recvbuff, count, dt, root, comm, stream);
+		}
+	}
+	return ncclGroupEnd();
+}
+
+NCCL_API ncclResult_t ncclAlltoAll(const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t datatype,
+				   ncclComm_t comm, cudaStream_t stream)
+{
+	return p2p_group(sendbuff, recvbuff, count, datatype, 0, comm, stream, 0);
+}
+
+NCCL_API ncclResult_t ncclGather(const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t datatype,
+				 int root, ncclComm_t comm, cudaStream_t stream)
+{
+	return p2p_group(sendbuff, recvbuff, count, datatype, root, comm, stream, 1);
+}
+
+NCCL_API ncclResult_t ncclScatter(const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t datatype,
+				  int root, ncclComm_t comm, cudaStream_t stream)
+{
+	return p2p_group(sendbuff, recvbuff, count, datatype, root, comm, stream, 2);
+}
+
 /* ---- simnccl.h ---------------------------------------------------------- */
+
+NCCL_API size_t mt_sim_nccl_process_buffer_bytes(void)
+{
+	size_t live, peak;
+	uint64_t a, f;
+	mt__driver_totals(&live, &peak, &a, &f);
+	return live;
+}
+
+NCCL_API size_t mt_sim_nccl_process_buffer_peak(void)
+{
+	size_t live, peak;
+	uint64_t a, f;
+	mt__driver_totals(&live, &peak, &a, &f);
+	return peak;
+}
+
+NCCL_API unsigned long long mt_sim_nccl_process_buffer_allocs(void)
+{
+	size_t live, peak;
+	uint64_t a, f;
+	mt__driver_totals(&live, &peak, &a, &f);
+	return a;
+}
 
 NCCL_API size_t mt_sim_nccl_comm_buffer_bytes(ncclComm_t comm)
 {

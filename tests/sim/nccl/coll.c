@@ -43,6 +43,8 @@ static ncclResult_t allreduce_like(struct mt__op *op, int root /* -1: all */)
 				mt__reduce(dst, mt__slot(c, r, h), n, op->dtype, op->redop);
 			if (op->redop == ncclAvg)
 				mt__divide(dst, n, op->dtype, c->nranks);
+			if (op->premul)
+				mt__scale(dst, n, op->dtype, op->scalar);
 		}
 		c->step++;
 	}
@@ -121,6 +123,8 @@ static ncclResult_t reducescatter(struct mt__op *op)
 			mt__reduce(dst, mt__slot(c, r, h) + piece, n, op->dtype, op->redop);
 		if (op->redop == ncclAvg)
 			mt__divide(dst, n, op->dtype, c->nranks);
+		if (op->premul)
+			mt__scale(dst, n, op->dtype, op->scalar);
 		c->step++;
 	}
 	return ncclSuccess;

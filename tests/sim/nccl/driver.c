@@ -7,12 +7,7 @@
  * allocations exactly as it sees real NCCL's.  MT_SIM_NCCL_LIBCUDA names
  * another file to dlopen (tests use it); the default is "libcuda.so.1".
  *
- * Layout per communicator, in allocation order (see README.md):
- *   for channel c in [0, nchannels), for peer p = rank+1 .. rank+nranks-1:
- *       one buffer of NCCL_BUFFSIZE bytes            (ring receive buffer)
- *   then one work FIFO of NCCL_WORK_FIFO_BYTES bytes
- * total = nchannels * (nranks - 1) * BUFFSIZE + FIFO_BYTES,
- * allocations = nchannels * (nranks - 1) + 1. */
+ * The layout of the buffers is mt__driver_alloc_buffers' (README.md). */
 #include "tests/sim/nccl/nccl_int.h"
 
 #include <dlfcn.h>
@@ -30,9 +25,13 @@ typedef CUresult (*ctxset_fn)(CUcontext);
 typedef CUresult (*ctxdev_fn)(CUdevice *);
 typedef CUresult (*devget_fn)(CUdevice *, int);
 typedef CUresult (*retain_fn)(CUcontext *, CUdevice);
+typedef CUresult (*attr_fn)(int *, CUdevice_attribute, CUdevice);
 
 static pthread_mutex_t drv_lock = PTHREAD_MUTEX_INITIALIZER;
 static int drv_loaded;
+/* every communicator of the process together (simnccl.h), under drv_lock */
+static size_t proc_bytes, proc_peak;
+static uint64_t proc_allocs, proc_frees;
 static char drv_error[400];
 static struct {
 	getproc_fn getproc;
@@ -44,6 +43,7 @@ static struct {
 	ctxdev_fn ctx_dev;
 	devget_fn dev_get;
 	retain_fn retain;
+	attr_fn attr;
 } drv;
 
 static void *proc(const char *name, const char *alt)
@@ -95,6 +95,7 @@ static int driver_load(void)
 		drv.ctx_dev = (ctxdev_fn)proc("cuCtxGetDevice", NULL);
 		drv.dev_get = (devget_fn)proc("cuDeviceGet", NULL);
 		drv.retain = (retain_fn)proc("cuDevicePrimaryCtxRetain", NULL);
+		drv.attr = (attr_fn)proc("cuDeviceGetAttribute", NULL);
 		drv_loaded = 1;
 	}
 out:
@@ -131,6 +132,15 @@ int mt__driver_prepare(int dev, int *cudev)
 	return 0;
 }
 
+int mt__driver_cc(int dev)
+{
+	int maj = 0, min = 0;
+	if (!drv.attr || drv.attr(&maj, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev) != CUDA_SUCCESS ||
+	    drv.attr(&min, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev) != CUDA_SUCCESS)
+		return 0;
+	return maj * 10 + min;
+}
+
 const char *mt__driver_error(void)
 {
 	return drv_error;
@@ -146,47 +156,134 @@ static size_t env_size(const char *name, size_t dflt)
 	return (end == s || *end || v == 0) ? dflt : (size_t)v;
 }
 
+/* NCCL's per-protocol buffer sizes (src/init.cc of NCCL 2.2x):
+ *   SIMPLE DEFAULT_BUFFSIZE       = 1 << 22                         4,194,304
+ *   LL     DEFAULT_LL_BUFFSIZE    = 8 lines * 512 thr * 8 steps * 16   524,288
+ *   LL128  DEFAULT_LL128_BUFFSIZE = 120 * 640 thr * 8 steps * 8      4,915,200
+ * each overridden by NCCL_BUFFSIZE, NCCL_LL_BUFFSIZE, NCCL_LL128_BUFFSIZE. */
+#define SIM_LL_BUFFSIZE ((size_t)8 * 512 * 8 * 16)
+#define SIM_LL128_BUFFSIZE ((size_t)120 * 640 * 8 * 8)
+
+static ncclResult_t alloc_one(struct ncclComm *c, size_t sz, int cap)
+{
+	CUdeviceptr p = 0;
+	CUresult r = drv.mem_alloc(&p, sz);
+	if (r != CUDA_SUCCESS) {
+		mt__set_error(c, "cuMemAlloc_v2(%zu) for NCCL buffer %d failed: CUresult %d", sz,
+			      c->ndev_bufs, (int)r);
+		mt__driver_free_buffers(c);
+		return ncclUnhandledCudaError;
+	}
+	if (c->ndev_bufs == cap) { /* cannot happen: cap counts every buffer */
+		drv.mem_free(p);
+		return ncclInternalError;
+	}
+	c->dev_bufs[c->ndev_bufs] = p;
+	c->dev_sizes[c->ndev_bufs] = sz;
+	c->ndev_bufs++;
+	c->dev_bytes += sz;
+	pthread_mutex_lock(&drv_lock);
+	proc_bytes += sz;
+	proc_allocs++;
+	if (proc_bytes > proc_peak)
+		proc_peak = proc_bytes;
+	pthread_mutex_unlock(&drv_lock);
+	return ncclSuccess;
+}
+
+/* The ring's connections, as NCCL's transports set them up (README.md,
+ * "NCCL's device buffers"): per channel, the receive side of the connection
+ * from the previous rank and the send side of the one to the next.
+ *   same node (P2P transport): the receiver holds every protocol's buffer,
+ *     except in P2P read mode (NVLink between two compute capability 8.0
+ *     GPUs, src/graph/paths.cc; NCCL_P2P_READ_ENABLE overrides) where the
+ *     SIMPLE buffer is the sender's;
+ *   other node (NET transport, GPUDirect RDMA): the receiver holds SIMPLE
+ *     and LL128 on the device; LL and the sender's buffers are host memory. */
 ncclResult_t mt__driver_alloc_buffers(struct ncclComm *c)
 {
 	c->nchannels = (int)env_size("MT_SIM_NCCL_NCHANNELS", 2);
 	if (c->nchannels > 64)
 		c->nchannels = 64;
 	c->buffsize = env_size("NCCL_BUFFSIZE", (size_t)4 << 20);
-	c->fifo_bytes = env_size("NCCL_WORK_FIFO_BYTES", (size_t)1 << 20);
-	int n = c->nchannels * (c->nranks - 1) + 1;
-	c->dev_bufs = calloc((size_t)n, sizeof *c->dev_bufs);
-	c->dev_sizes = calloc((size_t)n, sizeof *c->dev_sizes);
+	size_t ll = env_size("NCCL_LL_BUFFSIZE", SIM_LL_BUFFSIZE);
+	size_t ll128 = env_size("NCCL_LL128_BUFFSIZE", SIM_LL128_BUFFSIZE);
+	c->fifo_bytes = 0;
+	int cap = 2 * c->nchannels;
+	c->dev_bufs = calloc((size_t)cap, sizeof *c->dev_bufs);
+	c->dev_sizes = calloc((size_t)cap, sizeof *c->dev_sizes);
 	if (!c->dev_bufs || !c->dev_sizes) {
 		mt__set_error(c, "out of host memory");
 		return ncclSystemError;
 	}
-	for (int i = 0; i < n; i++) {
-		size_t sz = i == n - 1 ? c->fifo_bytes : c->buffsize;
-		CUdeviceptr p = 0;
-		CUresult r = drv.mem_alloc(&p, sz);
-		if (r != CUDA_SUCCESS) {
-			mt__set_error(c, "cuMemAlloc_v2(%zu) for NCCL buffer %d of %d failed: CUresult %d",
-				      sz, i, n, (int)r);
-			mt__driver_free_buffers(c);
-			return ncclUnhandledCudaError;
-		}
-		c->dev_bufs[c->ndev_bufs] = p;
-		c->dev_sizes[c->ndev_bufs] = sz;
-		c->ndev_bufs++;
-		c->dev_bytes += sz;
+	if (c->nranks < 2)
+		return ncclSuccess;
+	int prev = (c->rank + c->nranks - 1) % c->nranks, next = (c->rank + 1) % c->nranks;
+	int inter_prev = mt__rank_node(c, prev) != c->node, inter_next = mt__rank_node(c, next) != c->node;
+	const char *re = getenv("NCCL_P2P_READ_ENABLE");
+	int read = re && *re ? atoi(re) != 0 : mt__driver_cc(c->cudev) == 80;
+	size_t recv = inter_prev ? c->buffsize + ll128 : (read ? 0 : c->buffsize) + ll + ll128;
+	size_t send = !inter_next && read ? c->buffsize : 0;
+	for (int ch = 0; ch < c->nchannels; ch++) {
+		ncclResult_t rc = alloc_one(c, recv, cap);
+		if (rc == ncclSuccess && send)
+			rc = alloc_one(c, send, cap);
+		if (rc != ncclSuccess)
+			return rc;
 	}
 	return ncclSuccess;
 }
 
 void mt__driver_free_buffers(struct ncclComm *c)
 {
-	for (int i = c->ndev_bufs - 1; i >= 0; i--)
+	for (int i = c->ndev_bufs - 1; i >= 0; i--) {
 		if (drv.mem_free)
 			drv.mem_free(c->dev_bufs[i]);
+		pthread_mutex_lock(&drv_lock);
+		proc_bytes -= c->dev_sizes[i];
+		proc_frees++;
+		pthread_mutex_unlock(&drv_lock);
+	}
 	c->ndev_bufs = 0;
 	c->dev_bytes = 0;
 	free(c->dev_bufs);
 	free(c->dev_sizes);
 	c->dev_bufs = NULL;
 	c->dev_sizes = NULL;
+}
+
+void mt__driver_totals(size_t *live, size_t *peak, uint64_t *allocs, uint64_t *frees)
+{
+	pthread_mutex_lock(&drv_lock);
+	*live = proc_bytes;
+	*peak = proc_peak;
+	*allocs = proc_allocs;
+	*frees = proc_frees;
+	pthread_mutex_unlock(&drv_lock);
+}
+
+ncclResult_t mt__driver_user_alloc(void **ptr, size_t size)
+{
+	int dev;
+	if (mt__driver_prepare(-1, &dev) != 0) {
+		mt__set_error(NULL, "%s", drv_error);
+		return ncclSystemError;
+	}
+	CUdeviceptr p = 0;
+	CUresult r = drv.mem_alloc(&p, size);
+	if (r != CUDA_SUCCESS) {
+		mt__set_error(NULL, "ncclMemAlloc: cuMemAlloc_v2(%zu) failed: CUresult %d", size, (int)r);
+		return ncclUnhandledCudaError;
+	}
+	*ptr = (void *)(uintptr_t)p;
+	return ncclSuccess;
+}
+
+ncclResult_t mt__driver_user_free(void *ptr)
+{
+	if (!drv_loaded || drv.mem_free((CUdeviceptr)(uintptr_t)ptr) != CUDA_SUCCESS) {
+		mt__set_error(NULL, "ncclMemFree: %p is not memory of ncclMemAlloc", ptr);
+		return ncclInvalidArgument;
+	}
+	return ncclSuccess;
 }

@@ -47,7 +47,7 @@ struct mt__rank_info {
 	_Atomic int joined;
 	pid_t pid;
 	int cudev;
-	int pad;
+	int node;                       /* simulated node (host) of the rank */
 };
 
 struct mt__shm {
@@ -71,7 +71,7 @@ struct mt__shm {
 
 /* ---- a communicator (process-local) ------------------------------------- */
 struct ncclComm {
-	int rank, nranks, cudev;
+	int rank, nranks, cudev, node;
 	struct mt__shm *shm;
 	size_t map_bytes;
 	char shm_name[64];
@@ -85,6 +85,13 @@ struct ncclComm {
 	size_t buffsize, fifo_bytes;
 	char last_error[512];
 	int destroyed;
+	/* ncclRedOpCreatePreMulSum ops: ncclNumOps + i */
+	struct mt__premul {
+		int used, residence;
+		ncclDataType_t dtype;
+		const void *ptr;        /* ncclScalarDevice: read at each use */
+		double value;           /* ncclScalarHostImmediate: read at creation */
+	} premul[32];
 };
 
 /* ---- errors ------------------------------------------------------------- */
@@ -109,6 +116,12 @@ static inline char *mt__slot(struct ncclComm *c, int rank, int half)
 	return (char *)c->shm + c->shm->off_slots +
 	       ((size_t)rank * 2 + (size_t)half) * c->shm->half_bytes;
 }
+static inline int mt__rank_node(struct ncclComm *c, int rank)
+{
+	return ((struct mt__rank_info *)((char *)c->shm + c->shm->off_info) + rank)->node;
+}
+/* The simulated node of this process (README.md, "Nodes"). */
+int mt__sim_node(void);
 static inline struct mt__ring *mt__ring(struct ncclComm *c, int src, int dst)
 {
 	return (struct mt__ring *)((char *)c->shm + c->shm->off_rings) +
@@ -127,6 +140,9 @@ int mt__type_reducible(ncclDataType_t t);
 void mt__reduce(void *acc, const void *src, size_t count, ncclDataType_t t, ncclRedOp_t op);
 /* buf[i] /= n for ncclAvg, after the sum. */
 void mt__divide(void *buf, size_t count, ncclDataType_t t, int n);
+/* buf[i] *= s for a PreMulSum op, after the sum. */
+void mt__scale(void *buf, size_t count, ncclDataType_t t, double s);
+double mt__scalar_value(const void *p, ncclDataType_t t);
 float mt__half_to_float(uint16_t h);
 uint16_t mt__float_to_half(float f);
 float mt__bf16_to_float(uint16_t h);
@@ -146,6 +162,8 @@ struct mt__op {
 	struct ncclComm *comm;
 	cudaStream_t stream;
 	size_t done;                    /* bytes moved so far (send/recv) */
+	int premul;                     /* a PreMulSum op: reduce as ncclSum, then scale */
+	double scalar;
 };
 ncclResult_t mt__run_collective(struct mt__op *op);
 /* Progress every send/recv in ops[] (all on one comm) until all are done. */
@@ -158,6 +176,19 @@ void mt__driver_free_buffers(struct ncclComm *comm);
  * dev < 0 and none is current) and say which device it is.  -1: no driver,
  * mt__driver_error() says why. */
 int mt__driver_prepare(int dev, int *cudev);
+/* ncclMemAlloc / ncclMemFree: device memory of the current context. */
+ncclResult_t mt__driver_user_alloc(void **ptr, size_t size);
+ncclResult_t mt__driver_user_free(void *ptr);
+/* Compute capability of a device (major * 10 + minor), 0 if unknown. */
+int mt__driver_cc(int dev);
 const char *mt__driver_error(void);
+/* Every communicator of the process: live and highest bytes, cuMemAlloc and
+ * cuMemFree calls. */
+void mt__driver_totals(size_t *live, size_t *peak, uint64_t *allocs, uint64_t *frees);
+
+/* ---- stubs.c (generated) ------------------------------------------------ */
+/* An entry point the simulation does not implement: says so on stderr once
+ * per name and process, records the message as the last error, returns rc. */
+ncclResult_t mt__not_implemented(const char *name, ncclResult_t rc);
 
 #endif

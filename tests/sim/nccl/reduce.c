@@ -159,37 +159,67 @@ void mt__reduce(void *acc, const void *src, size_t count, ncclDataType_t t, nccl
 	}
 }
 
-#define DIV_LOOP(T)                                     \
-	do {                                            \
-		T *b_ = buf;                            \
-		for (size_t i = 0; i < count; i++)      \
-			b_[i] = (T)(b_[i] / (T)n);      \
+/* buf[i] /= n (n > 0: ncclAvg, after the sum; integer division for integer
+ * types, as NCCL) or buf[i] *= s (n == 0: the scalar of a PreMulSum op,
+ * applied once to the sum). */
+#define RESCALE_LOOP(T)                                                                  \
+	do {                                                                             \
+		T *b_ = buf;                                                             \
+		for (size_t i = 0; i < count; i++)                                       \
+			b_[i] = n ? (T)(b_[i] / (T)n) : (T)((double)b_[i] * s);          \
 	} while (0)
 
-void mt__divide(void *buf, size_t count, ncclDataType_t t, int n)
+static void rescale(void *buf, size_t count, ncclDataType_t t, int n, double s)
 {
 	switch (t) {
-	case ncclInt8: DIV_LOOP(int8_t); break;
-	case ncclUint8: DIV_LOOP(uint8_t); break;
-	case ncclInt32: DIV_LOOP(int32_t); break;
-	case ncclUint32: DIV_LOOP(uint32_t); break;
-	case ncclInt64: DIV_LOOP(int64_t); break;
-	case ncclUint64: DIV_LOOP(uint64_t); break;
-	case ncclFloat32: DIV_LOOP(float); break;
-	case ncclFloat64: DIV_LOOP(double); break;
-	case ncclFloat16: {
-		uint16_t *b = buf;
-		for (size_t i = 0; i < count; i++)
-			b[i] = mt__float_to_half(mt__half_to_float(b[i]) / (float)n);
-		break;
-	}
+	case ncclInt8: RESCALE_LOOP(int8_t); break;
+	case ncclUint8: RESCALE_LOOP(uint8_t); break;
+	case ncclInt32: RESCALE_LOOP(int32_t); break;
+	case ncclUint32: RESCALE_LOOP(uint32_t); break;
+	case ncclInt64: RESCALE_LOOP(int64_t); break;
+	case ncclUint64: RESCALE_LOOP(uint64_t); break;
+	case ncclFloat32: RESCALE_LOOP(float); break;
+	case ncclFloat64: RESCALE_LOOP(double); break;
+	case ncclFloat16:
 	case ncclBfloat16: {
 		uint16_t *b = buf;
-		for (size_t i = 0; i < count; i++)
-			b[i] = mt__float_to_bf16(mt__bf16_to_float(b[i]) / (float)n);
+		int half = t == ncclFloat16;
+		for (size_t i = 0; i < count; i++) {
+			float v = half ? mt__half_to_float(b[i]) : mt__bf16_to_float(b[i]);
+			v = n ? v / (float)n : (float)(v * s);
+			b[i] = half ? mt__float_to_half(v) : mt__float_to_bf16(v);
+		}
 		break;
 	}
 	default:
 		break;
+	}
+}
+
+void mt__divide(void *buf, size_t count, ncclDataType_t t, int n)
+{
+	rescale(buf, count, t, n, 0);
+}
+
+void mt__scale(void *buf, size_t count, ncclDataType_t t, double s)
+{
+	rescale(buf, count, t, 0, s);
+}
+
+/* The value of a scalar of type t at p, as a double. */
+double mt__scalar_value(const void *p, ncclDataType_t t)
+{
+	switch (t) {
+	case ncclInt8: return *(const int8_t *)p;
+	case ncclUint8: return *(const uint8_t *)p;
+	case ncclInt32: return *(const int32_t *)p;
+	case ncclUint32: return *(const uint32_t *)p;
+	case ncclInt64: return (double)*(const int64_t *)p;
+	case ncclUint64: return (double)*(const uint64_t *)p;
+	case ncclFloat32: return *(const float *)p;
+	case ncclFloat64: return *(const double *)p;
+	case ncclFloat16: return mt__half_to_float(*(const uint16_t *)p);
+	case ncclBfloat16: return mt__bf16_to_float(*(const uint16_t *)p);
+	default: return 0;
 	}
 }

@@ -299,6 +299,7 @@ ncclResult_t mt__shm_join(struct ncclComm *c, const struct mt__uid *uid)
 	}
 	me->pid = getpid();
 	me->cudev = c->cudev;
+	me->node = c->node;
 	atomic_store(&me->joined, 1);
 	s->joined++;
 	if (s->joined == s->nranks)

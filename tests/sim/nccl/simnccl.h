@@ -32,6 +32,12 @@ int mt_sim_nccl_comm_buffer_count(ncclComm_t comm);
  * ptrs[] and sizes[] (either may be NULL); returns the total count. */
 int mt_sim_nccl_comm_buffers(ncclComm_t comm, unsigned long long *ptrs, size_t *sizes, int max);
 
+/* Every communicator of the calling process together: live bytes of NCCL
+ * device buffers, the highest live bytes so far, and cuMemAlloc_v2 calls. */
+size_t mt_sim_nccl_process_buffer_bytes(void);
+size_t mt_sim_nccl_process_buffer_peak(void);
+unsigned long long mt_sim_nccl_process_buffer_allocs(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -305,6 +305,100 @@ static void rank_allreduce(int rank, int nranks, const ncclUniqueId *ids, void *
 	NCHECK(ncclCommDestroy(c));
 }
 
+/* ncclRedOpCreatePreMulSum (FSDP2's gradient divide factor): the sum of
+ * scalar * x over the ranks.  A host-immediate scalar is read at creation; a
+ * device one at each use. */
+static void rank_premulsum(int rank, int n, const ncclUniqueId *ids, void *arg)
+{
+	ncclComm_t c = init(n, &ids[0], rank);
+	float scalar = 0.25f;
+	double dscalar = 0.5;
+	ncclRedOp_t op_h, op_d;
+	NCHECK(ncclRedOpCreatePreMulSum(&op_h, &scalar, ncclFloat32, ncclScalarHostImmediate, c));
+	NCHECK(ncclRedOpCreatePreMulSum(&op_d, &dscalar, ncclFloat64, ncclScalarDevice, c));
+	scalar = 100.0f; /* immediate: no effect any more */
+	dscalar = 2.0;   /* device residence: read when the collective runs */
+	float x[3] = { (float)rank, 1.0f, (float)(2 * rank) }, y[3];
+	NCHECK(ncclAllReduce(x, y, 3, ncclFloat32, op_h, c, NULL));
+	/* sum over ranks 0..3 of rank = 6, of 1 = 4, of 2 rank = 12; times 0.25 */
+	CHECK(y[0] == 1.5f && y[1] == 1.0f && y[2] == 3.0f, "premulsum allreduce: %g %g %g", y[0], y[1], y[2]);
+	double in[8], out[2];
+	for (int i = 0; i < 8; i++)
+		in[i] = rank * 8 + i;
+	NCHECK(ncclReduceScatter(in, out, 2, ncclFloat64, op_d, c, NULL));
+	for (int j = 0; j < 2; j++) {
+		double want = 0;
+		for (int r = 0; r < n; r++)
+			want += r * 8 + rank * 2 + j;
+		CHECK(out[j] == 2.0 * want, "premulsum reducescatter [%d]: %g, want %g", j, out[j], 2.0 * want);
+	}
+	CHECK(ncclAllReduce(x, y, 3, ncclFloat64, op_h, c, NULL) == ncclInvalidArgument,
+	      "an op used with another datatype is refused");
+	NCHECK(ncclRedOpDestroy(op_h, c));
+	NCHECK(ncclRedOpDestroy(op_d, c));
+	CHECK(ncclAllReduce(x, y, 3, ncclFloat32, op_h, c, NULL) == ncclInvalidArgument,
+	      "a destroyed op is refused");
+	NCHECK(ncclCommDestroy(c));
+}
+
+static void test_premulsum(void **state)
+{
+	assert_int_equal(run_ranks(4, 1, rank_premulsum, NULL, 60), 0);
+}
+
+/* ncclAlltoAll, ncclGather, ncclScatter (NCCL 2.28; PyTorch 2.11's
+ * all_to_all_single calls ncclAlltoAll) */
+static void rank_a2a(int rank, int n, const ncclUniqueId *ids, void *arg)
+{
+	ncclComm_t c = init(n, &ids[0], rank);
+	enum { K = 3 };
+	int32_t send[4 * K], recv[4 * K], one[K];
+	for (int i = 0; i < n * K; i++)
+		send[i] = rank * 1000 + i; /* block p (i / K) goes to rank p */
+	NCHECK(ncclAlltoAll(send, recv, K, ncclInt32, c, NULL));
+	for (int p = 0; p < n; p++)
+		for (int j = 0; j < K; j++)
+			CHECK(recv[p * K + j] == p * 1000 + rank * K + j, "alltoall from %d [%d] = %d", p, j,
+			      recv[p * K + j]);
+	for (int j = 0; j < K; j++)
+		one[j] = rank * 10 + j;
+	memset(recv, 0, sizeof recv);
+	NCHECK(ncclGather(one, recv, K, ncclInt32, 2, c, NULL));
+	for (int p = 0; rank == 2 && p < n; p++)
+		for (int j = 0; j < K; j++)
+			CHECK(recv[p * K + j] == p * 10 + j, "gather at root from %d [%d] = %d", p, j, recv[p * K + j]);
+	NCHECK(ncclScatter(send, one, K, ncclInt32, 1, c, NULL));
+	for (int j = 0; j < K; j++) /* root 1's block for this rank */
+		CHECK(one[j] == 1000 + rank * K + j, "scatter [%d] = %d", j, one[j]);
+	NCHECK(ncclCommDestroy(c));
+}
+
+/* ncclCommInitRankScalable (PyTorch above TORCH_NCCL_RANKS_PER_ROOT ranks):
+ * two roots' ids, every rank given both */
+static void rank_scalable(int rank, int n, const ncclUniqueId *ids, void *arg)
+{
+	ncclUniqueId both[2] = { ids[0], ids[1] };
+	ncclComm_t c = NULL;
+	NCHECK(ncclCommInitRankScalable(&c, n, rank, 2, both, NULL));
+	if (!c)
+		return;
+	int v = rank + 1, sum = 0, count = 0;
+	NCHECK(ncclAllReduce(&v, &sum, 1, ncclInt32, ncclSum, c, NULL));
+	NCHECK(ncclCommCount(c, &count));
+	CHECK(sum == n * (n + 1) / 2 && count == n, "scalable init: sum %d, count %d", sum, count);
+	NCHECK(ncclCommDestroy(c));
+}
+
+static void test_init_scalable(void **state)
+{
+	assert_int_equal(run_ranks(4, 2, rank_scalable, NULL, 60), 0);
+}
+
+static void test_alltoall_gather_scatter(void **state)
+{
+	assert_int_equal(run_ranks(4, 1, rank_a2a, NULL, 60), 0);
+}
+
 static void test_allreduce(void **state)
 {
 	assert_int_equal(run_ranks(4, 1, rank_allreduce, NULL, 120), 0);
@@ -651,10 +745,16 @@ static stat_fn *fake_stat(void)
 	return h ? (stat_fn *)dlsym(h, "fakecuda_stat") : NULL;
 }
 
-/* The documented layout, computed here from the same inputs. */
-static size_t layout_bytes(int nranks, size_t nch, size_t buffsize, size_t fifo)
+/* NCCL 2.2x's LL and LL128 buffer sizes (src/init.cc), restated here */
+#define LL_BYTES ((size_t)524288)
+#define LL128_BYTES ((size_t)4915200)
+
+/* The documented layout of one rank on one node, write mode (the fake
+ * driver reports no compute capability): per channel one receive buffer
+ * holding every protocol. */
+static size_t layout_bytes(int nranks, size_t nch, size_t buffsize)
 {
-	return nch * (size_t)(nranks - 1) * buffsize + fifo;
+	return nranks > 1 ? nch * (buffsize + LL_BYTES + LL128_BYTES) : 0;
 }
 
 static void rank_buffers(int rank, int n, const ncclUniqueId *ids, void *arg)
@@ -667,32 +767,84 @@ static void rank_buffers(int rank, int n, const ncclUniqueId *ids, void *arg)
 		return;
 	/* forked from a parent that may have used the driver: count from here */
 	long a0 = st(0), f0 = st(1), l0 = st(2);
+	size_t b0 = mt_sim_nccl_process_buffer_bytes(); /* the parent's, forked */
 	ncclComm_t c = init(n, &ids[0], rank);
-	size_t want = layout_bytes(n, 3, 1 << 20, 1 << 20);
-	long nalloc = 3 * (n - 1) + 1;
+	size_t want = layout_bytes(n, 3, 1 << 20);
+	long nalloc = 3;
 	CHECK(st(0) - a0 == nalloc, "cuMemAlloc calls %ld, want %ld", st(0) - a0, nalloc);
 	CHECK(st(2) - l0 == (long)want, "driver live bytes %ld, want %zu", st(2) - l0, want);
 	CHECK(mt_sim_nccl_comm_buffer_bytes(c) == want, "mt_sim_nccl_comm_buffer_bytes %zu, want %zu",
 	      mt_sim_nccl_comm_buffer_bytes(c), want);
 	CHECK(mt_sim_nccl_comm_buffer_count(c) == nalloc, "buffer count %d",
 	      mt_sim_nccl_comm_buffer_count(c));
+	CHECK(mt_sim_nccl_process_buffer_bytes() - b0 == want, "process bytes %zu", mt_sim_nccl_process_buffer_bytes());
 	unsigned long long p[16];
 	size_t sz[16];
 	CHECK(mt_sim_nccl_comm_buffers(c, p, sz, 16) == nalloc, "buffers()");
 	for (int i = 0; i < nalloc; i++)
-		CHECK(p[i] != 0 && sz[i] == (size_t)1 << 20, "buffer %d: %llx %zu", i, p[i], sz[i]);
+		CHECK(p[i] != 0 && sz[i] == ((size_t)1 << 20) + LL_BYTES + LL128_BYTES, "buffer %d: %llx %zu", i,
+		      p[i], sz[i]);
 	/* a second communicator allocates its own */
 	setenv("NCCL_BUFFSIZE", "65536", 1);
 	unsetenv("MT_SIM_NCCL_NCHANNELS");
 	ncclComm_t c2 = init(n, &ids[1], rank);
-	size_t want2 = layout_bytes(n, 2, 65536, 1 << 20);
+	size_t want2 = layout_bytes(n, 2, 65536);
 	CHECK(mt_sim_nccl_comm_buffer_bytes(c2) == want2, "second comm bytes %zu, want %zu",
 	      mt_sim_nccl_comm_buffer_bytes(c2), want2);
 	CHECK(st(2) - l0 == (long)(want + want2), "driver live bytes %ld with two comms", st(2) - l0);
+	CHECK(mt_sim_nccl_process_buffer_bytes() - b0 == want + want2 &&
+	      mt_sim_nccl_process_buffer_peak() >= b0 + want + want2, "process bytes %zu, peak %zu",
+	      mt_sim_nccl_process_buffer_bytes(), mt_sim_nccl_process_buffer_peak());
 	NCHECK(ncclCommDestroy(c));
 	NCHECK(ncclCommDestroy(c2));
 	CHECK(st(2) == l0 && st(1) - f0 == st(0) - a0, "after destroy: live %ld, frees %ld of %ld",
 	      st(2) - l0, st(1) - f0, st(0) - a0);
+	CHECK(mt_sim_nccl_process_buffer_bytes() == b0, "process bytes after destroy %zu",
+	      mt_sim_nccl_process_buffer_bytes());
+	unsetenv("NCCL_BUFFSIZE");
+}
+
+/* Two simulated nodes of two ranks each (MT_SIM_NODE = rank / 2): the ring
+ * 0-1-2-3 crosses nodes from 1 to 2 and from 3 to 0.  A receiver whose
+ * previous rank is on another node holds SIMPLE + LL128 (NET transport);
+ * one on its node every protocol (P2P write mode), or, in P2P read mode
+ * (arg != NULL: NCCL_P2P_READ_ENABLE=1), LL + LL128 while the sender holds
+ * SIMPLE for a next rank on its node. */
+static void rank_two_nodes(int rank, int n, const ncclUniqueId *ids, void *arg)
+{
+	char node[16];
+	snprintf(node, sizeof node, "%d", rank / 2);
+	setenv("MT_SIM_NODE", node, 1);
+	setenv("NCCL_P2P_READ_ENABLE", arg ? "1" : "0", 1);
+	stat_fn *st = fake_stat();
+	CHECK(st != NULL, "cannot load %s", fake_path);
+	if (!st)
+		return;
+	long a0 = st(0), l0 = st(2);
+	ncclComm_t c = init(n, &ids[0], rank);
+	const size_t simple = (size_t)4 << 20;
+	int inter_prev = rank % 2 == 0, inter_next = rank % 2 == 1;
+	size_t recv = inter_prev ? simple + LL128_BYTES : (arg ? 0 : simple) + LL_BYTES + LL128_BYTES;
+	size_t send = arg && !inter_next ? simple : 0;
+	size_t want = 2 * (recv + send);
+	long nalloc = 2 * (1 + (send > 0));
+	CHECK(st(0) - a0 == nalloc, "rank %d: cuMemAlloc calls %ld, want %ld", rank, st(0) - a0, nalloc);
+	CHECK(st(2) - l0 == (long)want, "rank %d: driver live bytes %ld, want %zu", rank, st(2) - l0, want);
+	CHECK(mt_sim_nccl_comm_buffer_bytes(c) == want, "rank %d: comm bytes %zu, want %zu", rank,
+	      mt_sim_nccl_comm_buffer_bytes(c), want);
+	/* data still moves across the simulated nodes */
+	int v = rank + 1, sum = 0;
+	NCHECK(ncclAllReduce(&v, &sum, 1, ncclInt32, ncclSum, c, NULL));
+	CHECK(sum == 10, "allreduce across nodes: %d", sum);
+	NCHECK(ncclCommDestroy(c));
+	unsetenv("MT_SIM_NODE");
+	unsetenv("NCCL_P2P_READ_ENABLE");
+}
+
+static void test_buffers_two_nodes(void **state)
+{
+	assert_int_equal(run_ranks(4, 1, rank_two_nodes, NULL, 60), 0);
+	assert_int_equal(run_ranks(4, 1, rank_two_nodes, "read", 60), 0);
 }
 
 static void test_buffers_fake_driver(void **state)
@@ -704,18 +856,20 @@ static void test_buffers_fake_driver(void **state)
  * in a re-executed child (the loader reads LD_LIBRARY_PATH at start-up). */
 static int child_ldpath(void)
 {
-	ncclUniqueId id;
-	ncclComm_t c = NULL;
-	if (ncclGetUniqueId(&id) != ncclSuccess || ncclCommInitRank(&c, 1, id, 0) != ncclSuccess) {
+	ncclComm_t c[2] = { NULL, NULL };
+	if (ncclCommInitAll(c, 2, NULL) != ncclSuccess) {
 		fprintf(stderr, "init through LD_LIBRARY_PATH: %s\n", ncclGetLastError(NULL));
 		return 1;
 	}
 	void *h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
 	stat_fn *st = h ? (stat_fn *)dlsym(h, "fakecuda_stat") : NULL;
-	int ok = st && st(0) == 1 && st(2) == (1 << 20) && mt_sim_nccl_comm_buffer_bytes(c) == (1 << 20);
+	/* two ranks, two channels each, allocated through the fake driver */
+	int ok = st && st(0) == 4 && (size_t)st(2) == mt_sim_nccl_process_buffer_bytes() &&
+		 mt_sim_nccl_process_buffer_allocs() == 4;
 	if (!ok)
-		fprintf(stderr, "single rank: %ld allocs, %ld bytes\n", st ? st(0) : -1, st ? st(2) : -1);
-	ncclCommDestroy(c);
+		fprintf(stderr, "two ranks: %ld allocs, %ld bytes\n", st ? st(0) : -1, st ? st(2) : -1);
+	ncclCommDestroy(c[0]);
+	ncclCommDestroy(c[1]);
 	return ok ? 0 : 1;
 }
 
@@ -766,7 +920,6 @@ static void test_no_driver(void **state)
 static void rank_real_driver(int rank, int n, const ncclUniqueId *ids, void *arg)
 {
 	setenv("NCCL_BUFFSIZE", "4194304", 1);
-	setenv("NCCL_WORK_FIFO_BYTES", "2097152", 1);
 	void *h = dlopen(real_path, RTLD_NOW);
 	CHECK(h != NULL, "dlopen %s: %s", real_path, dlerror());
 	if (!h)
@@ -781,10 +934,10 @@ static void rank_real_driver(int rank, int n, const ncclUniqueId *ids, void *arg
 	int dev = -1;
 	NCHECK(ncclCommCuDevice(c, &dev));
 	CHECK(dev == 0, "device %d", dev);
-	size_t want = layout_bytes(n, 2, 4 << 20, 2 << 20);
+	size_t want = layout_bytes(n, 2, 4 << 20); /* sm_90: P2P write mode */
 	CHECK(used(0) - u0 == want, "device bytes grew by %llu, want %zu",
 	      (unsigned long long)(used(0) - u0), want);
-	CHECK(cnt(0) - c0 == (uint64_t)(2 * (n - 1) + 1), "allocations grew by %llu",
+	CHECK(cnt(0) - c0 == 2, "allocations grew by %llu",
 	      (unsigned long long)(cnt(0) - c0));
 	/* NCCL's buffers are real device memory of the stand-in */
 	int (*dev_of)(const void *) = (int (*)(const void *))dlsym(h, "mt_sim_device_of_ptr");
@@ -804,6 +957,21 @@ static void rank_real_driver(int rank, int n, const ncclUniqueId *ids, void *arg
 				break;
 			}
 	}
+	/* ncclMemAlloc: device memory rounded up to the 2 MiB granularity */
+	uint64_t u1 = used(0);
+	void *m = NULL;
+	NCHECK(ncclMemAlloc(&m, (3 << 20) + 1));
+	CHECK(m && dev_of && dev_of(m) == 0 && used(0) - u1 == (4 << 20), "ncclMemAlloc(3 MiB + 1): %p, +%llu B",
+	      m, (unsigned long long)(used(0) - u1));
+	void *reg = NULL;
+	ncclWindow_t win = NULL;
+	NCHECK(ncclCommRegister(c, m, 3 << 20, &reg));
+	NCHECK(ncclCommWindowRegister(c, m, 3 << 20, &win, NCCL_WIN_DEFAULT));
+	CHECK(reg && win, "registration handles");
+	NCHECK(ncclCommWindowDeregister(c, win));
+	NCHECK(ncclCommDeregister(c, reg));
+	NCHECK(ncclMemFree(m));
+	CHECK(used(0) == u1, "after ncclMemFree: %llu B", (unsigned long long)used(0));
 	NCHECK(ncclCommDestroy(c));
 	CHECK(used(0) == u0 && cnt(0) == c0, "after destroy: %llu bytes, %llu allocations",
 	      (unsigned long long)used(0), (unsigned long long)cnt(0));
@@ -922,6 +1090,9 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_api_basics),
 		cmocka_unit_test(test_allreduce),
+		cmocka_unit_test(test_premulsum),
+		cmocka_unit_test(test_alltoall_gather_scatter),
+		cmocka_unit_test(test_init_scalable),
 		cmocka_unit_test(test_reduce),
 		cmocka_unit_test(test_reducescatter),
 		cmocka_unit_test(test_allgather_broadcast),
@@ -929,6 +1100,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_two_comms),
 		cmocka_unit_test(test_init_all),
 		cmocka_unit_test(test_buffers_fake_driver),
+		cmocka_unit_test(test_buffers_two_nodes),
 		cmocka_unit_test(test_default_dlopen_name),
 		cmocka_unit_test(test_no_driver),
 		cmocka_unit_test(test_missing_rank_times_out),

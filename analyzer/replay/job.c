@@ -1,0 +1,216 @@
+/* The job model (docs/REPLAY.md, "Job model"): what each recorded tensor is
+ * to the training job -- which parameter it is, or is the gradient or
+ * optimizer state of, and which state -- and the job's phases, from the
+ * categories, names and windows the analysis gives every source alike:
+ *   live PyTorch: parameter/<path>, gradient/<path>, optimizer_state/<path>.<key>
+ *                 (the bootstrap's labels), ranges <module>.forward/.backward;
+ *   simtrain:     the same categories and its own labels;
+ *   snapshots:    the importer's roles from frames (optimizer_state/<site>,
+ *                 gradient/..., ranges forward/backward/optimizer).
+ * The transforms read this model, never names. */
+#include "config.h"
+#include "analyzer/replay/replay.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Attention-map tensors (s^2 in size), by the names frameworks give them:
+ * what flash attention never makes and selective recompute drops. */
+int mt__rp_attn_map(const char *name)
+{
+  static const char *const pat[] = { "softmax", "attn.dropout", "attn.scores", "attn_probs", "attn_weights" };
+  for (size_t i = 0; name && i < sizeof pat / sizeof pat[0]; i++)
+    if (strstr(name, pat[i]))
+      return 1;
+  return 0;
+}
+
+struct pslot {
+  const char *name;
+  int32_t id;
+  int ambiguous;
+  int64_t t_free;
+};
+
+static uint64_t hash_n(const char *s, size_t n)
+{
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+  return h;
+}
+
+/* Open addressing over names (length n): the slot holding it, or the empty one. */
+static struct pslot *slot(struct pslot *v, size_t cap, const char *s, size_t n)
+{
+  size_t i = (size_t)hash_n(s, n) & (cap - 1);
+  while (v[i].name && !(strncmp(v[i].name, s, n) == 0 && v[i].name[n] == 0))
+    i = (i + 1) & (cap - 1);
+  return &v[i];
+}
+
+static int key_index(struct mt_rp_job *j, const char *key, uint64_t bytes)
+{
+  for (int k = 0; k < j->nkeys; k++)
+    if (strcmp(j->keys[k], key) == 0)
+      return k;
+  if (j->nkeys >= 8 || strlen(key) >= sizeof j->keys[0])
+    return -1;
+  snprintf(j->keys[j->nkeys], sizeof j->keys[0], "%s", key);
+  j->key_bytes[j->nkeys] = bytes;
+  return j->nkeys++;
+}
+
+static int win_cmp(const void *a, const void *b)
+{
+  const mt_rp_window *x = a, *y = b;
+  if (x->ts != y->ts)
+    return x->ts < y->ts ? -1 : 1;
+  return x->te > y->te ? -1 : x->te < y->te;
+}
+
+/* No phase windows recorded: the outermost forward/backward windows of a
+ * unit (PyTorch's root module, "model.forward") are the phases. */
+static void root_phases(mt_rp_input *in)
+{
+  struct mt_rp_job *j = &in->job;
+  size_t nw0 = in->nw;
+  for (size_t i = 0; i < nw0; i++)
+    if (in->w[i].kind == MT_RP_W_PHASE_FWD || in->w[i].kind == MT_RP_W_PHASE_BWD) {
+      j->phases = 1;
+      return;
+    }
+  int64_t end[2] = { INT64_MIN, INT64_MIN };
+  for (size_t i = 0; i < nw0; i++) {
+    mt_rp_window w = in->w[i];
+    int b = w.kind == MT_RP_W_BACKWARD;
+    if ((w.kind != MT_RP_W_FORWARD && !b) || w.ts < end[b] || w.ts == w.te)
+      continue;
+    end[b] = w.te;
+    w.kind = b ? MT_RP_W_PHASE_BWD : MT_RP_W_PHASE_FWD;
+    w.unit = w.layer = -1;
+    w.occurrence = 0;
+    if (mt_rp_input_add_window(in, &w) < 0)
+      return;
+    j->phases = 2;
+  }
+  if (j->phases)
+    qsort(in->w, in->nw, sizeof *in->w, win_cmp);
+}
+
+void mt__rp_job_build(mt_rp_input *in)
+{
+  struct mt_rp_job *j = &in->job;
+  memset(j, 0, sizeof *j);
+  j->root_unit = -1;
+  root_phases(in);
+  /* the root module: the unit of the longest forward window */
+  int64_t longest = -1;
+  for (size_t i = 0; i < in->nw; i++)
+    if (in->w[i].kind == MT_RP_W_FORWARD && in->w[i].unit >= 0 && in->w[i].te - in->w[i].ts > longest) {
+      longest = in->w[i].te - in->w[i].ts;
+      j->root_unit = in->w[i].unit;
+    }
+  /* units with both windows (what ZeRO-3 gathers and checkpointing cuts by) */
+  for (size_t u = 0; u < in->nunits; u++) {
+    int f = 0, b = 0;
+    for (size_t i = 0; i < in->nw && !(f && b); i++)
+      if (in->w[i].unit == (int)u) {
+        f |= in->w[i].kind == MT_RP_W_FORWARD;
+        b |= in->w[i].kind == MT_RP_W_BACKWARD;
+      }
+    j->unit_windows += f && b;
+  }
+  size_t cap = 64;
+  while (cap < 2 * in->nt + 2)
+    cap *= 2;
+  struct pslot *v = calloc(cap, sizeof *v);
+  if (!v)
+    return;
+  /* parameters: a name held by one tensor at a time is an identity */
+  for (size_t i = 0; i < in->nt; i++) {
+    mt_rp_tensor *x = &in->t[i];
+    x->pid = 0;
+    if (x->cat != MT_RP_PARAMETER || !x->name)
+      continue;
+    size_t n = strlen(x->name);
+    if (n > 6 && strcmp(x->name + n - 7, ".params") == 0)
+      j->flat = 1;
+    struct pslot *s = slot(v, cap, x->name, n);
+    if (!s->name) {
+      s->name = x->name;
+      s->id = (int32_t)j->nparams++;
+      j->param_bytes += x->bytes;
+    } else if (x->t_alloc < s->t_free) {
+      s->ambiguous = 1;   /* two live at once: a shared label, not a name */
+    }
+    s->t_free = x->t_free;
+  }
+  for (size_t i = 0; i < in->nt; i++) {
+    mt_rp_tensor *x = &in->t[i];
+    if (!x->name)
+      continue;
+    if (x->cat == MT_RP_PARAMETER || x->cat == MT_RP_GRADIENT) {
+      struct pslot *s = slot(v, cap, x->name, strlen(x->name));
+      if (s->name && !s->ambiguous) {
+        x->pid = (s->id + 1) << 4;
+        if (x->cat == MT_RP_GRADIENT && j->ngrads++ < j->nparams)
+          j->grad_bytes += x->bytes;
+      }
+    } else if (x->cat == MT_RP_OPTIMIZER_STATE) {
+      /* "<parameter>.<key>": the longest parameter name before a dot */
+      int32_t id = -1;
+      const char *key = x->name;
+      for (const char *d = x->name + strlen(x->name); d-- > x->name;)
+        if (*d == '.') {
+          struct pslot *s = slot(v, cap, x->name, (size_t)(d - x->name));
+          if (s->name && !s->ambiguous) {
+            id = s->id;
+            key = d + 1;
+            break;
+          }
+        }
+      int k = key_index(j, key, x->bytes);
+      x->pid = ((id + 1) << 4) | (k + 1);
+      j->state_tensors += k >= 0;
+      j->nstates += id >= 0;
+      j->state_bytes += x->bytes;
+    }
+  }
+  free(v);
+  /* a job with a tensor per parameter names them by module path: a model
+   * state belongs to the longest unit its name starts with
+   * ("model.blocks.3.fc1.weight" -> model.blocks.3, "model.embed.weight" ->
+   * model.embed), not to the first word */
+  for (size_t i = 0; !j->flat && i < in->nt; i++) {
+    mt_rp_tensor *x = &in->t[i];
+    if (!x->name || (x->cat != MT_RP_PARAMETER && x->cat != MT_RP_GRADIENT && x->cat != MT_RP_OPTIMIZER_STATE))
+      continue;
+    size_t best = 0;
+    for (size_t u = 0; u < in->nunits; u++) {
+      size_t n = strlen(in->units[u].name);
+      if (n > best && strncmp(x->name, in->units[u].name, n) == 0 && x->name[n] == '.') {
+        best = n;
+        x->unit = (int32_t)u;
+        x->layer = in->units[u].layer;
+      }
+    }
+  }
+  for (size_t i = 0; i < in->nt; i++) {
+    j->opt_temps += in->t[i].cat == MT_RP_TEMPORARY && in->t[i].phase == MT_RP_PH_OPTIMIZER;
+    j->attn_maps += mt__rp_attn_map(in->t[i].name);
+  }
+  /* the recorded optimizer, from its state keys */
+  int avg = 0, sq = 0, mom = 0;
+  for (int k = 0; k < j->nkeys; k++) {
+    avg |= strcmp(j->keys[k], "exp_avg") == 0;
+    sq |= strcmp(j->keys[k], "exp_avg_sq") == 0;
+    mom |= strcmp(j->keys[k], "momentum_buffer") == 0;
+  }
+  j->recorded_optimizer = mom ? MT_RP_OPT_SGD
+                          : avg && sq ? MT_RP_OPT_ADAMW
+                          : j->nkeys == 2 ? MT_RP_OPT_ADAMW   /* two states per parameter: Adam's kind */
+                          : j->nkeys == 1 ? MT_RP_OPT_SGD
+                          : MT_RP_OPT_KEEP;
+}

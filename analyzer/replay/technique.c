@@ -1,0 +1,534 @@
+/* The technique table (technique.h, docs/REPLAY.md "Techniques"). */
+#include "config.h"
+#include "analyzer/replay/technique.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int int_arg(const char *v, int lo, int hi, int *out)
+{
+  char *end;
+  long x = v ? strtol(v, &end, 10) : 0;
+  if (!v || *end || x < lo || x > hi)
+    return -1;
+  *out = (int)x;
+  return 0;
+}
+
+#define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
+#define OUT(...) snprintf(buf, len, __VA_ARGS__)
+
+/* What the job model says a technique needs (job.c). */
+static int has_layers(const mt_rp_input *in)
+{
+  return in->nlayers > 0 && in->job.unit_windows > 0;
+}
+
+static int has_states(const mt_rp_input *in)
+{
+  return in->job.flat || in->job.state_tensors > 0;
+}
+
+static const char *const NO_STATES = "no optimizer state identified: record with the PyTorch layer "
+                                     "(memtrace record -- python train.py) or label it optimizer_state/...";
+static const char *const NO_LAYERS = "no numbered module with forward and backward windows: record with the "
+                                     "PyTorch layer (model.blocks.N) or NVTX ranges <unit>.N.forward/.backward";
+static const char *const FLAT_ONLY = "modelled only for a flat parameter buffer per layer (simtrain's layout); "
+                                     "not yet for a job with a tensor per parameter";
+
+/* Module paths of the checkpointed layers, "model.blocks.0-2,5". */
+static void layer_paths(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len)
+{
+  char stem[48] = "";
+  size_t o = 0;
+  int run = -1;
+  buf[0] = 0;
+  for (size_t u = 0; u < in->nunits && !stem[0]; u++)
+    if (in->units[u].layer >= 0) {
+      const char *d = strrchr(in->units[u].name, '.');
+      snprintf(stem, sizeof stem, "%.*s", d ? (int)(d - in->units[u].name + 1) : 0, in->units[u].name);
+    }
+  for (int l = 0; l <= in->nlayers && o < len; l++) {
+    int on = l < in->nlayers && (p->ckpt == MT_RP_CK_ALL || (p->ckpt == MT_RP_CK_EVERY && l % p->ckpt_every == 0) ||
+                                 (p->ckpt == MT_RP_CK_LAYERS && p->ckpt_layer[l]));
+    if (on && run < 0)
+      run = l;
+    if (!on && run >= 0) {
+      o += (size_t)snprintf(buf + o, len - o, "%s%d", o ? "," : stem, run);
+      if (o < len && l - 1 > run)
+        o += (size_t)snprintf(buf + o, len - o, "-%d", l - 1);
+      run = -1;
+    }
+    if (o >= len && len)
+      buf[len - 1] = 0;
+  }
+}
+
+/* ---- --checkpoint ---- */
+static int ck_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
+{
+  if (!v)
+    BAD("--checkpoint needs none|all|every:K|layers:A,B|selective");
+  memset(p->ckpt_layer, 0, sizeof p->ckpt_layer);
+  if (strcmp(v, "none") == 0)
+    p->ckpt = MT_RP_CK_NONE;
+  else if (strcmp(v, "all") == 0)
+    p->ckpt = MT_RP_CK_ALL;
+  else if (strcmp(v, "selective") == 0)
+    p->ckpt = MT_RP_CK_SELECTIVE;
+  else if (strncmp(v, "every:", 6) == 0) {
+    if (int_arg(v + 6, 1, MT_RP_MAX_LAYERS, &p->ckpt_every))
+      BAD("--checkpoint every:K needs K >= 1");
+    p->ckpt = MT_RP_CK_EVERY;
+  } else if (strncmp(v, "layers:", 7) == 0) {
+    const char *s = v + 7;
+    p->ckpt = MT_RP_CK_LAYERS;
+    while (*s) {
+      char *end;
+      long a = strtol(s, &end, 10);
+      if (end == s || a < 0 || a >= MT_RP_MAX_LAYERS)
+        BAD("--checkpoint layers:A,B,... needs layer numbers");
+      p->ckpt_layer[a] = 1;
+      s = *end == ',' ? end + 1 : end;
+      if (*end && *end != ',')
+        BAD("--checkpoint layers:A,B,... needs layer numbers");
+    }
+  } else
+    BAD("--checkpoint: unknown value '%s'", v);
+  return 0;
+}
+
+static void ck_value(const mt_rp_plan *p, char *buf, size_t len)
+{
+  size_t o = 0;
+  buf[0] = 0;
+  switch (p->ckpt) {
+  case MT_RP_CK_ALL: OUT("all"); break;
+  case MT_RP_CK_SELECTIVE: OUT("selective"); break;
+  case MT_RP_CK_EVERY: OUT("every:%d", p->ckpt_every); break;
+  case MT_RP_CK_LAYERS:
+    o = (size_t)snprintf(buf, len, "layers:");
+    for (int i = 0; i < MT_RP_MAX_LAYERS && o < len; i++)
+      if (p->ckpt_layer[i])
+        o += (size_t)snprintf(buf + o, len - o, "%s%d", buf[o - 1] == ':' ? "" : ",", i);
+    break;
+  default: break;
+  }
+}
+
+static const char *ck_refuse(const mt_rp_input *in, const mt_rp_plan *p)
+{
+  if (p->ckpt == MT_RP_CK_NONE)
+    return NULL;
+  if (!has_layers(in))
+    return NO_LAYERS;
+  if (p->ckpt == MT_RP_CK_SELECTIVE && !in->job.attn_maps)
+    return "no attention-map tensor identified (softmax / attn_probs / attn_weights ...) to recompute";
+  if (p->ckpt == MT_RP_CK_LAYERS)
+    for (int i = in->nlayers; i < MT_RP_MAX_LAYERS; i++)
+      if (p->ckpt_layer[i])
+        return "a layer the recording does not have";
+  return NULL;
+}
+
+static void ck_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len)
+{
+  char l[256];
+  buf[0] = 0;
+  if (p->ckpt == MT_RP_CK_NONE)
+    return;
+  if (p->ckpt == MT_RP_CK_SELECTIVE) {
+    OUT("recompute the attention maps in backward: F.scaled_dot_product_attention, or "
+        "checkpoint(attn_core, ..., use_reentrant=False) around softmax(QK^T)V");
+    return;
+  }
+  layer_paths(in, p, l, sizeof l);
+  OUT("x = torch.utils.checkpoint.checkpoint(block, x, use_reentrant=False) for block %s", l);
+}
+
+/* ---- --zero / --world ---- */
+static int zero_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
+{
+  if (int_arg(v, 0, 3, &p->zero))
+    BAD("--zero needs 0, 1, 2 or 3");
+  return 0;
+}
+
+static void zero_value(const mt_rp_plan *p, char *buf, size_t len)
+{
+  buf[0] = 0;
+  if (p->zero >= 0)
+    OUT("%d", p->zero);
+}
+
+static const char *zero_refuse(const mt_rp_input *in, const mt_rp_plan *p)
+{
+  if (p->zero <= 0 || p->zero == in->recorded_zero)
+    return NULL;
+  if ((p->world > 0 ? p->world : in->world) <= 1)
+    return "sharding needs a world of more than one rank: give --world N";
+  if (!in->job.flat && !in->job.nparams)
+    return "no parameter identified: record with the PyTorch layer";
+  if (!in->job.flat && p->zero >= 2 && in->job.root_unit < 0)
+    return "no module forward/backward windows to gather and reduce by: record with the PyTorch layer";
+  return NULL;
+}
+
+static void zero_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len)
+{
+  char l[256];
+  mt_rp_plan all = *p;
+  buf[0] = 0;
+  all.ckpt = MT_RP_CK_ALL;
+  layer_paths(in, &all, l, sizeof l);
+  int w = p->world > 0 ? p->world : in->world;
+  if (p->zero == 3)
+    OUT("fully_shard(block) for block %s, then fully_shard(model) (FSDP2, %d ranks)", l[0] ? l : "of the model", w);
+  else if (p->zero == 2)
+    OUT("fully_shard(block, reshard_after_forward=False) for block %s, then fully_shard(model) (%d ranks)",
+        l[0] ? l : "of the model", w);
+  else if (p->zero == 1)
+    OUT("torch.distributed.optim.ZeroRedundancyOptimizer(params, optimizer_class=...) under DDP (%d ranks)", w);
+}
+
+static int world_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
+{
+  if (int_arg(v, 1, 1 << 20, &p->world))
+    BAD("--world needs a positive number");
+  return 0;
+}
+
+static void world_value(const mt_rp_plan *p, char *buf, size_t len)
+{
+  buf[0] = 0;
+  if (p->world > 0)
+    OUT("%d", p->world);
+}
+
+/* ---- --sp / --sp-kind / --tp ---- */
+static int sp_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
+{
+  if (int_arg(v, 1, 1 << 16, &p->sp))
+    BAD("--sp needs a positive number");
+  return 0;
+}
+
+static void sp_value(const mt_rp_plan *p, char *buf, size_t len)
+{
+  buf[0] = 0;
+  if (p->sp > 1)
+    OUT("%d --sp-kind %s", p->sp, p->sp_ulysses ? "ulysses" : "megatron");
+}
+
+static const char *sp_refuse(const mt_rp_input *in, const mt_rp_plan *p)
+{
+  return p->sp > 1 && !in->job.flat ? FLAT_ONLY : NULL;
+}
+
+static int spkind_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
+{
+  if (v && strcmp(v, "megatron") == 0)
+    p->sp_ulysses = 0;
+  else if (v && strcmp(v, "ulysses") == 0)
+    p->sp_ulysses = 1;
+  else
+    BAD("--sp-kind needs megatron or ulysses");
+  return 0;
+}
+
+static int tp_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
+{
+  if (int_arg(v, 1, 1 << 16, &p->tp))
+    BAD("--tp needs a positive number");
+  return 0;
+}
+
+/* ---- --offload ---- */
+static int off_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
+{
+  if (v && strcmp(v, "optimizer") == 0)
+    p->offload = MT_RP_OFF_OPTIMIZER;
+  else if (v && strcmp(v, "params") == 0)
+    p->offload = MT_RP_OFF_PARAMS;
+  else if (v && strcmp(v, "none") == 0)
+    p->offload = MT_RP_OFF_NONE;
+  else
+    BAD("--offload needs optimizer, params or none");
+  return 0;
+}
+
+static void off_value(const mt_rp_plan *p, char *buf, size_t len)
+{
+  buf[0] = 0;
+  if (p->offload != MT_RP_OFF_NONE)
+    OUT("%s", p->offload == MT_RP_OFF_OPTIMIZER ? "optimizer" : "params");
+}
+
+static const char *off_refuse(const mt_rp_input *in, const mt_rp_plan *p)
+{
+  if (p->offload == MT_RP_OFF_OPTIMIZER && !has_states(in))
+    return NO_STATES;
+  if (p->offload == MT_RP_OFF_PARAMS && !in->job.flat)
+    return FLAT_ONLY;
+  return NULL;
+}
+
+static void off_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len)
+{
+  (void)in;
+  buf[0] = 0;
+  if (p->offload == MT_RP_OFF_OPTIMIZER)
+    OUT("optimizer states and step on the host (DeepSpeed ZeRO-Offload \"offload_optimizer\": {\"device\": \"cpu\"})");
+  else if (p->offload == MT_RP_OFF_PARAMS)
+    OUT("fully_shard(..., offload_policy=CPUOffloadPolicy())");
+}
+
+/* ---- --micro-batches ---- */
+static int mb_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
+{
+  if (int_arg(v, 1, 1 << 16, &p->micro_batches))
+    BAD("--micro-batches needs a positive number");
+  return 0;
+}
+
+static void mb_value(const mt_rp_plan *p, char *buf, size_t len)
+{
+  buf[0] = 0;
+  if (p->micro_batches > 1)
+    OUT("%d", p->micro_batches);
+}
+
+static const char *mb_refuse(const mt_rp_input *in, const mt_rp_plan *p)
+{
+  if (p->micro_batches <= 1 || p->micro_batches == in->recorded_micro || p->pp > 1)
+    return NULL;
+  return in->job.phases ? NULL : "no forward/backward phases in the recording: record with the PyTorch layer "
+                                  "or NVTX ranges forward/backward";
+}
+
+static void mb_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len)
+{
+  (void)in;
+  buf[0] = 0;
+  if (p->micro_batches > 1)
+    OUT("for mb in batch.chunk(%d): (model(mb).loss / %d).backward(); then optimizer.step() "
+        "(gradient accumulation)", p->micro_batches, p->micro_batches);
+}
+
+/* ---- --optimizer ---- */
+static const char *const opt_names[] = { "", "adamw", "sgd", "lion", "adafactor", "adam-mini", "adam8bit" };
+
+static int opt_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
+{
+  for (int i = 1; i < 7; i++)
+    if (v && strcmp(v, opt_names[i]) == 0) {
+      p->optimizer = (enum mt_rp_optim)i;
+      return 0;
+    }
+  BAD("--optimizer needs adamw, sgd, lion, adafactor, adam-mini or adam8bit");
+}
+
+static void opt_value(const mt_rp_plan *p, char *buf, size_t len)
+{
+  buf[0] = 0;
+  if (p->optimizer != MT_RP_OPT_KEEP)
+    OUT("%s", opt_names[p->optimizer]);
+}
+
+static const char *opt_refuse(const mt_rp_input *in, const mt_rp_plan *p)
+{
+  if (p->optimizer == MT_RP_OPT_KEEP)
+    return NULL;
+  if (!has_states(in))
+    return NO_STATES;
+  if (!in->job.flat && p->optimizer != MT_RP_OPT_SGD && p->optimizer != MT_RP_OPT_ADAMW)
+    return "for a job with a tensor per parameter only torch.optim's AdamW and SGD (momentum) are modelled";
+  if (!in->job.flat && in->job.recorded_optimizer == MT_RP_OPT_KEEP)
+    return "the recorded optimizer is not recognised from its state names";
+  return NULL;
+}
+
+static void opt_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len)
+{
+  (void)in;
+  static const char *const t[] = { "", "torch.optim.AdamW(params, lr=...)", "torch.optim.SGD(params, lr=..., momentum=0.9)",
+                                   "Lion(params, lr=...) (lion-pytorch)", "torch.optim.Adafactor(params, lr=...)",
+                                   "Adam-mini(model, lr=...) (adam-mini)", "bnb.optim.AdamW8bit(params, lr=...) (bitsandbytes)" };
+  buf[0] = 0;
+  if (p->optimizer != MT_RP_OPT_KEEP)
+    OUT("%s", t[p->optimizer]);
+}
+
+/* ---- --attention ---- */
+static int attn_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
+{
+  if (v && strcmp(v, "flash") == 0)
+    p->flash = 1;
+  else if (v && strcmp(v, "naive") == 0)
+    p->flash = 0;
+  else
+    BAD("--attention needs naive or flash");
+  return 0;
+}
+
+static void attn_value(const mt_rp_plan *p, char *buf, size_t len)
+{
+  buf[0] = 0;
+  if (p->flash)
+    OUT("flash");
+}
+
+static const char *attn_refuse(const mt_rp_input *in, const mt_rp_plan *p)
+{
+  return p->flash && !in->job.attn_maps ? "no attention-map tensor identified (softmax / attn_probs / attn_weights ...)"
+                                        : NULL;
+}
+
+static void attn_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len)
+{
+  (void)in;
+  buf[0] = 0;
+  if (p->flash)
+    OUT("F.scaled_dot_product_attention(q, k, v) (flash / memory-efficient kernel) instead of softmax(QK^T)V");
+}
+
+/* ---- --pp / --pp-schedule ---- */
+static int pp_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
+{
+  if (int_arg(v, 1, 1 << 12, &p->pp))
+    BAD("--pp needs a positive number");
+  return 0;
+}
+
+static void pp_value(const mt_rp_plan *p, char *buf, size_t len)
+{
+  buf[0] = 0;
+  if (p->pp > 1)
+    OUT("%d --pp-schedule %s", p->pp, p->pp_1f1b ? "1f1b" : "gpipe");
+}
+
+static const char *pp_refuse(const mt_rp_input *in, const mt_rp_plan *p)
+{
+  if (p->pp <= 1)
+    return NULL;
+  if (!has_layers(in) || !in->job.phases)
+    return NO_LAYERS;
+  return in->nlayers < p->pp ? "fewer layers than pipeline stages" : !in->job.flat ? FLAT_ONLY : NULL;
+}
+
+static int ppsched_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
+{
+  if (v && strcmp(v, "gpipe") == 0)
+    p->pp_1f1b = 0;
+  else if (v && strcmp(v, "1f1b") == 0)
+    p->pp_1f1b = 1;
+  else
+    BAD("--pp-schedule needs gpipe or 1f1b");
+  return 0;
+}
+
+/* ---- --train-layers ---- */
+static int tl_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
+{
+  if (int_arg(v, 0, MT_RP_MAX_LAYERS, &p->train_layers))
+    BAD("--train-layers needs a number");
+  return 0;
+}
+
+static void tl_value(const mt_rp_plan *p, char *buf, size_t len)
+{
+  buf[0] = 0;
+  if (p->train_layers > 0)
+    OUT("%d", p->train_layers);
+}
+
+static const char *tl_refuse(const mt_rp_input *in, const mt_rp_plan *p)
+{
+  return p->train_layers > 0 && !in->job.flat ? FLAT_ONLY : NULL;
+}
+
+static const char *const ck_cand[] = { "none", "selective", "every:2", "every:3", "all", "@placement", NULL };
+static const char *const zero_cand[] = { "", "1", "2", "3", NULL };
+static const char *const off_cand[] = { "none", "optimizer", "params", NULL };
+static const char *const attn_cand[] = { "naive", "flash", NULL };
+static const char *const mb_cand[] = { "1", "2", "4", NULL };
+static const char *const opt_cand[] = { "", "lion", "adafactor", "sgd", NULL };
+
+/* In recommend's nesting order: the first entry with candidates varies slowest. */
+const mt_rp_technique mt_rp_techniques[] = {
+  { "zero", "0|1|2|3", "ZeRO stage / FSDP (3 = FULL_SHARD, 2 = SHARD_GRAD_OP), with --world N",
+    zero_parse, zero_value, zero_refuse, zero_torch, 0, "model_states", zero_cand, 3 },
+  { "world", "N", "ranks in all (data x sequence x pipeline parallel)", world_parse, world_value, NULL, NULL, 0,
+    "model_states, nccl_buffers", NULL, 0 },
+  { "offload", "optimizer|params|none", "optimizer states (and parameters) on the host",
+    off_parse, off_value, off_refuse, off_torch, 0, "model_states", off_cand, 2 },
+  { "attention", "naive|flash", "flash attention: no attention maps", attn_parse, attn_value, attn_refuse,
+    attn_torch, 1, "flash", attn_cand, 1 },
+  { "micro-batches", "N", "gradient accumulation over N micro-batches", mb_parse, mb_value, mb_refuse, mb_torch, 1,
+    "micro_batches", mb_cand, 2 },
+  { "optimizer", "adamw|sgd|lion|adafactor|adam-mini|adam8bit", "another optimizer's states",
+    opt_parse, opt_value, opt_refuse, opt_torch, 0, "model_states", opt_cand, 1 },
+  { "checkpoint", "none|all|every:K|layers:A,B,...|selective", "activation checkpointing (non-reentrant)",
+    ck_parse, ck_value, ck_refuse, ck_torch, 1, "checkpointing", ck_cand, 1 },
+  { "sp", "N", "sequence parallelism (with --sp-kind)", sp_parse, sp_value, sp_refuse, NULL, 1, "seq_parallel", NULL, 3 },
+  { "sp-kind", "megatron|ulysses", "sequence parallelism's kind", spkind_parse, NULL, NULL, NULL, 1, "seq_parallel",
+    NULL, 0 },
+  { "tp", "N", "tensor parallel degree", tp_parse, NULL, NULL, NULL, 0, "model_states", NULL, 3 },
+  { "pp", "N", "pipeline stages (every stage replayed; the highest is reported)", pp_parse, pp_value, pp_refuse,
+    NULL, 1, "pipeline", NULL, 3 },
+  { "pp-schedule", "gpipe|1f1b", "pipeline schedule", ppsched_parse, NULL, NULL, NULL, 1, "pipeline", NULL, 0 },
+  { "train-layers", "K", "layer-wise training (LISA): K layers trained per step", tl_parse, tl_value, tl_refuse,
+    NULL, 0, "model_states (lisa_states)", NULL, 2 },
+};
+const size_t mt_rp_ntechniques = sizeof mt_rp_techniques / sizeof mt_rp_techniques[0];
+
+const mt_rp_technique *mt_rp_technique_find(const char *option)
+{
+  for (size_t i = 0; i < mt_rp_ntechniques; i++)
+    if (strcmp(mt_rp_techniques[i].option, option) == 0)
+      return &mt_rp_techniques[i];
+  return NULL;
+}
+
+int mt_rp_plan_refused(const mt_rp_input *in, const mt_rp_plan *p, char *why, size_t len)
+{
+  for (size_t i = 0; i < mt_rp_ntechniques; i++) {
+    const mt_rp_technique *t = &mt_rp_techniques[i];
+    const char *r = t->refuse ? t->refuse(in, p) : NULL;
+    if (r) {
+      char v[128] = "";
+      if (t->value)
+        t->value(p, v, sizeof v);
+      snprintf(why, len, "--%s%s%s: %s", t->option, v[0] ? " " : "", v, r);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+int mt_rp_plan_code_change(const mt_rp_plan *p)
+{
+  int n = 0;
+  for (size_t i = 0; i < mt_rp_ntechniques; i++) {
+    char v[64] = "";
+    if (mt_rp_techniques[i].value)
+      mt_rp_techniques[i].value(p, v, sizeof v);
+    n += v[0] ? mt_rp_techniques[i].code_change : 0;
+  }
+  return n;
+}
+
+void mt_rp_plan_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len)
+{
+  size_t o = 0;
+  buf[0] = 0;
+  for (size_t i = 0; i < mt_rp_ntechniques && o < len; i++) {
+    char s[512];
+    if (!mt_rp_techniques[i].torch)
+      continue;
+    mt_rp_techniques[i].torch(in, p, s, sizeof s);
+    if (s[0])
+      o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? "; " : "", s);
+  }
+}

@@ -1,0 +1,101 @@
+#!/bin/sh
+# What-if on real PyTorch jobs: torch 2.11 (a CUDA 13 build) trains on the
+# simulated GPU (tests/sim/cuda: the caching allocator runs for real, kernels
+# compute nothing) under memtrace record; each technique is predicted by
+# `memtrace replay` from that one recording, then applied for real by the
+# same script, and torch's own max_memory_allocated / max_memory_reserved
+# are the truth.  Bars: allocated within 1 %, reserved within 3 %.  Two model
+# shapes of ../shared/workloads/train_zoo.py (a BERT-style masked LM and a
+# ViT), with --linear fn (nn.Linear's allocations without a GEMM: the
+# simulated stack has no cuBLAS yet).  ZeRO/FSDP2 at world 2 and 4: the
+# per-rank optimizer states against the paper's formula (no NCCL yet).  Also: techniques the recording cannot
+# support are refused with the reason, never predicted as "no change".
+. "${MT_SRCDIR:-.}/tests/python/common.sh"
+export MEMTRACE_PYTHON_DIR=$(cd "$SRC/collector/python" && pwd -P)
+B=${MT_BUILDDIR:-.}
+ZOO=${MT_SHARED:-}/workloads/train_zoo.py
+pys=""
+for py in $(torch_pys 2.0); do
+  "$py" -c "import sys, torch; sys.exit(not (torch.version.cuda or '').startswith('13.'))" 2>/dev/null && pys="$py"
+done
+if [ -z "$pys" ] || [ ! -f "$ZOO" ]; then
+  ok "# SKIP needs a CUDA 13 build of torch >= 2.0 (sh scripts/install-torch.sh) and ../shared/workloads/train_zoo.py"
+  done_testing; exit
+fi
+py=$pys
+SIM=$(cd "$B/tests/sim/cuda/.libs" && pwd -P)
+export MT_SIM_DEVICES=1
+zoo() { # OUT.json ARGS...: torch's truth for one configuration
+  o=$1; shift
+  LD_LIBRARY_PATH=$SIM "$py" "$ZOO" --linear fn --out "$o" "$@" >/dev/null 2>"$TMP/err"
+}
+# pct PRED TRUTH: signed error in %
+pct() { awk -v p="$1" -v t="$2" 'BEGIN { printf "%+.2f", 100 * (p - t) / t }'; }
+within() { awk -v p="$1" -v t="$2" -v b="$3" 'BEGIN { d = p - t; if (d < 0) d = -d; exit !(d <= t * b / 100) }'; }
+
+for model in bert vit; do
+  d=$TMP/$model
+  if ! LD_LIBRARY_PATH=$SIM "$MT" record -q -o "$d" -- "$py" "$ZOO" --model $model --linear fn --out "$d.json" \
+      >/dev/null 2>"$TMP/err"; then
+    not_ok "$model: recording failed: $(grep -v Warning "$TMP/err" | tail -n 3)"
+    continue
+  fi
+  ok "$model: recorded on the simulated GPU (AdamW, no technique)"
+  # technique as replay spells it | as train_zoo.py spells it | known gap
+  while IFS='|' read -r tech zooargs todo; do
+    [ -n "$tech" ] || continue
+    if ! zoo "$TMP/truth.json" --model $model $zooargs; then
+      not_ok "$model $tech: torch run failed: $(tail -n 2 "$TMP/err")"
+      continue
+    fi
+    set -- $("$MT" replay "$d" $tech --format json | "$PLAIN" -c "
+import json, sys; p = json.load(sys.stdin)['predicted']; print(p['peak_allocated_bytes'], p['peak_reserved_bytes'])") \
+      $("$PLAIN" -c "import json; d = json.load(open('$TMP/truth.json')); print(d['max_memory_allocated'], d['max_memory_reserved'])")
+    if [ $# -ne 4 ]; then
+      not_ok "$model $tech: no prediction"
+      continue
+    fi
+    case $todo in "$model:"*) ;; *) todo="" ;; esac   # a known gap of this model only
+    what="$model $tech vs torch: allocated $(pct $1 $3)% ($1 vs $3), reserved $(pct $2 $4)% ($2 vs $4)"
+    if within $1 $3 1 && within $2 $4 3; then ok "$what"; else not_ok "$what${todo:+ # TODO $todo}"; fi
+  done <<EOT
+--checkpoint all|--ckpt all|
+--micro-batches 2|--micro 2|
+--optimizer sgd|--opt sgd|
+--micro-batches 2 --optimizer sgd|--micro 2 --opt sgd|bert: reserved +8.6 % (allocated +0.3 %): the cache of two micro-batches below the recorded peak is not yet modelled to 3 %
+--micro-batches 2 --checkpoint all|--micro 2 --ckpt all|bert: reserved +7.5 % (allocated +0.3 %), as above
+EOT
+  # ZeRO / FSDP2 at a world size, from this single-GPU recording: no torch
+  # truth yet (FSDP2 needs NCCL on the simulated GPUs); the optimizer states
+  # each rank holds are the paper's K Psi / Nd (ORACLES section 1), with
+  # K Psi = torch's own optimizer-state bytes of the recorded run
+  st=$("$PLAIN" -c "import json; print(json.load(open('$d.json'))['opt_state_bytes'])")
+  for zw in "1 2" "2 4" "3 2" "3 4"; do
+    set -- $zw
+    got=$("$MT" replay "$d" --zero $1 --world $2 --format json | "$PLAIN" -c "
+import json, sys; print(json.load(sys.stdin)['predicted']['by_category']['optimizer_state'])")
+    if within "${got:-0}" $((st / $2)) 1; then
+      ok "$model --zero $1 --world $2: optimizer state per rank = torch's $st B / $2, within 1 % ($got)"
+    else
+      not_ok "$model --zero $1 --world $2: optimizer state per rank $got, want $st / $2"
+    fi
+  done
+  # refused, with the reason: a world of one rank has nothing to shard
+  "$MT" replay "$d" --zero 3 >"$TMP/out" 2>"$TMP/err"; rc=$?
+  if [ $rc = 1 ] && grep -q "cannot model --zero 3: .*world" "$TMP/err" && [ ! -s "$TMP/out" ]; then
+    ok "$model: --zero 3 at world 1 refused with the reason ($(cat "$TMP/err"))"
+  else
+    not_ok "$model: --zero 3 at world 1: exit $rc, $(cat "$TMP/err" "$TMP/out" | head -n 3)"
+  fi
+done
+# recommend on the last recording: each plan with its PyTorch change, and
+# what it could not consider
+"$MT" recommend "$d" --budget 64MiB --format json > "$TMP/rec.json" 2>"$TMP/err"
+r=$("$PLAIN" -c "
+import json, sys; d = json.load(open(sys.argv[1]))
+ps = d['plans']
+print(len(ps) > 0 and all(p['pytorch'] for p in ps if p['options'] != '(as recorded)'),
+      any('--zero' in w for w in d['not_considered']))" "$TMP/rec.json" 2>&1)
+[ "$r" = "True True" ] && ok "recommend: every plan names its PyTorch change; ZeRO listed as not considered at world 1" \
+  || not_ok "recommend: $r $(cat "$TMP/err")"
+done_testing
