@@ -9,7 +9,7 @@ if [ ! -x "$ST" ] || ! command -v script >/dev/null || ! "$MT" record --help >/d
 fi
 "$MT" record -q -o "$TMP/run" -- "$ST" --layers 2 --world 2 --zero 1 --steps 2 >/dev/null 2>&1
 MTA=$(cd "$(dirname "$MT")" && pwd)/memtrace
-for c in "report $TMP/run" "recommend $TMP/run --budget 64MiB"; do
+for c in "report $TMP/run" "recommend $TMP/run --budget 64MiB" "replay $TMP/run --checkpoint all"; do
   n=${c%% *}
   # script gives the command a terminal on all three descriptors: redirect
   # stdout only, and let stderr reach the terminal
