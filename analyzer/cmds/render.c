@@ -602,7 +602,13 @@ static void section_job(out *o, const mt_analysis *a)
             "categories and phases below can be wrong where they fell.", (unsigned long long)a->dropped);
   else
     para(o, "Dropped events: 0.");
-  if (a->nranks > 1) {
+  int any_mem = 0;
+  for (size_t i = 0; i < a->nranks; i++)
+    any_mem |= a->ranks[i].n_mem_events || a->ranks[i].n_region_events;
+  if (a->nranks > 1 && !any_mem) {
+    para(o, "%zu ranks; no device memory events in any, so no job peak: each rank's kernel and NCCL "
+            "sections follow.", a->nranks);
+  } else if (a->nranks > 1) {
     para(o, "Job peak: %s allocated on rank %d; imbalance %.2fx (max / mean of the ranks' peaks).",
          mt_size_str(pk->peak_allocated, b1, sizeof b1), pk->rank, a->imbalance);
     tbl t;

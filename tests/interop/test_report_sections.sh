@@ -33,6 +33,7 @@ check "df_index_resolver: JSON largest free block <= 12,782,141,440 B" test "$bi
 "$MT" import "$DATA/nsys-ai/GindaChen__mfu_2gpu_before.sqlite" -o "$TMP/nsys" >/dev/null
 "$MT" report "$TMP/nsys" >"$TMP/nsys.txt"
 eq "nsys 2-GPU: two ranks in the report" "$(grep -c '^Rank [01] ' "$TMP/nsys.txt")" 2
+check "nsys 2-GPU: no '0 B' job peak for a run without memory events" sh -c "! grep -q 'Job peak: 0 B' '$TMP/nsys.txt' && grep -q 'no device memory events in any' '$TMP/nsys.txt'"
 eq "nsys 2-GPU: kernels over the ranks' sections" "$(sed -n 's/^  Kernels (\([0-9]*\) launches)/\1/p' "$TMP/nsys.txt" | awk '{ s += $1 } END { print s }')" 4010
 eq "nsys 2-GPU: SendRecv over the ranks' sections" "$(grep 'ncclDevKernel_SendRecv' "$TMP/nsys.txt" | awk '{ s += $1 } END { print s }')" 66
 # kineto-tb: 8,220 / 8,280 CUDA [memory] events without Addr; the peak is the running sum of
