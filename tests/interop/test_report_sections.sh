@@ -53,6 +53,15 @@ print(hi - lo)")
   eq "kineto-tb ${kf#pytorch__samples_}: peak allocated = running sum of Bytes" "$got" "$want"
   check "kineto-tb ${kf#pytorch__samples_}: the report says how" sh -c "'$MT' report '$TMP/$kf.mtrace' | tr '\n' ' ' | grep -q 'running sum of *Bytes'"
 done
+# diff compares kernels and NCCL too: HTA's trace_diff pair holds 8,568 / 9,876 kernels
+"$MT" import "$DATA/hta/facebookresearch__trace_diff_control_control.json.gz" -o "$TMP/dc.mtrace" >/dev/null
+"$MT" import "$DATA/hta/facebookresearch__trace_diff_test_test.json.gz" -o "$TMP/dt.mtrace" >/dev/null
+check "diff: kernel launches of both runs (8,568 / 9,876)" sh -c "'$MT' diff '$TMP/dc.mtrace' '$TMP/dt.mtrace' | grep -q 'kernel launches  *8568  *9876'"
+check "diff -f json: the same, and NCCL per operation" python3 -c "
+import json, subprocess
+r = json.loads(subprocess.run(['$MT', 'diff', '-f', 'json', '$TMP/dc.mtrace', '$TMP/dt.mtrace'], capture_output=True).stdout)['ranks'][0]
+assert r['kernels'] == {'a_launches': 8568, 'b_launches': 9876}, r['kernels']
+assert r['nccl'] and all('a_calls' in x and 'b_calls' in x for x in r['nccl'])"
 # torch.profiler's ProfilerStep#N ranges are steps: the per-step peaks are those the file names
 check "df_index_resolver: one step per ProfilerStep#N in the file" python3 -c "
 import gzip, json, re, subprocess, sys
