@@ -9,7 +9,7 @@ analyzer_lib_libmemtrace_analysis_la_SOURCES = \
 	analyzer/lib/util.c analyzer/lib/prefetch.c analyzer/lib/ranks.c analyzer/lib/mrseries.h analyzer/lib/mrseries.c
 analyzer_lib_libmemtrace_analysis_la_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(JSONC_CFLAGS) $(AX_PTHREAD_LIBS)
 analyzer_lib_libmemtrace_analysis_la_LIBADD = schemas/libmemtrace-trace.la $(SQLITE_LIBS) $(JSONC_LIBS) \
-	$(AX_PTHREAD_LIBS)
+	$(AX_PTHREAD_LIBS) $(DEMANGLE_LIBS)
 
 bin_PROGRAMS += memtrace
 memtrace_SOURCES = \
@@ -17,8 +17,9 @@ memtrace_SOURCES = \
 	analyzer/cmds/upgrade.c analyzer/cmds/util.c \
 	analyzer/cmds/report.c analyzer/cmds/render.c analyzer/cmds/render.h \
 	analyzer/cmds/diff.c \
-	analyzer/cmds/record.c analyzer/cmds/info.c analyzer/cmds/simulate.c
-memtrace_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(JSONC_CFLAGS)
+	analyzer/cmds/record.c analyzer/cmds/info.c analyzer/cmds/simulate.c \
+	analyzer/cmds/progress.c analyzer/cmds/progress.h
+memtrace_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(JSONC_CFLAGS) $(AX_PTHREAD_LIBS)
 memtrace_CPPFLAGS = $(AM_CPPFLAGS) -DMT_PKGLIBDIR='"$(pkglibdir)"'
 memtrace_LDADD = analyzer/lib/libmemtrace-analysis.la schemas/libmemtrace-trace.la \
 	$(SQLITE_LIBS) $(JSONC_LIBS) -lm

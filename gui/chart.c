@@ -1328,7 +1328,8 @@ void mt_chart_draw(cairo_t *cr, const MtChartData *d, const MtView *v, int width
   const mt_rank *r = mt_chart_rank(d);
   if (!r) {
     set_rgb(cr, p.th.fg, 1);
-    text(&p, d->analysis ? "no ranks in this trace" : "analysing\xe2\x80\xa6", width / 2.0, height / 2.0, 0.5, 0, 1);
+    text(&p, d->error ? d->error : d->analysis ? "no ranks in this trace" : "analysing\xe2\x80\xa6", width / 2.0,
+         height / 2.0, 0.5, 0, 1);
   } else {
     if (v->title)
       draw_title(&p, d, l);

@@ -41,6 +41,7 @@ typedef struct MtChartData {
   uint64_t what_if_peak;       /* predicted peak allocated under a replay plan; 0: none */
   const char *what_if_label;   /* the plan, "--checkpoint all" */
   MtCurve what_if_allocated, what_if_reserved;   /* the replay's predicted curves (n = 0: only the peak) */
+  const char *error;           /* the trace could not be read: drawn instead of the chart */
 } MtChartData;
 
 enum { MT_MODE_TIMELINE = 0, MT_MODE_RANKS = 1 };

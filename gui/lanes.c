@@ -123,7 +123,9 @@ static int load_names(sqlite3 *db, MtLanes *L)
     return -1;
   while (sqlite3_step(st) == SQLITE_ROW) {
     const char *v = (const char *)sqlite3_column_text(st, 1);
-    g_hash_table_insert(L->names, GINT_TO_POINTER((gint)sqlite3_column_int64(st, 0)), g_strdup(v ? v : ""));
+    char dm[1024];   /* kernel names as people read them */
+    g_hash_table_insert(L->names, GINT_TO_POINTER((gint)sqlite3_column_int64(st, 0)),
+                        g_strdup(v ? mt_demangle(v, dm, sizeof dm) : ""));
   }
   sqlite3_finalize(st);
   return 0;

@@ -2,25 +2,10 @@
 #include "analyzer/lib/analysis.h"
 #include "gui/palette.h"
 
-/* Index = enum mt_category.  Keep docs/VIEWER.md in step. */
-static const unsigned category_hex[MT_CAT_COUNT] = {
-  [MT_CAT_PARAMETER] = 0x0072B2,       /* blue */
-  [MT_CAT_GRADIENT] = 0xE69F00,        /* orange */
-  [MT_CAT_OPTIMIZER_STATE] = 0x009E73, /* bluish green */
-  [MT_CAT_ACTIVATION] = 0xCC79A7,      /* reddish purple */
-  [MT_CAT_TEMPORARY] = 0xF0E442,       /* yellow */
-  [MT_CAT_WORKSPACE] = 0x56B4E9,       /* sky blue */
-  [MT_CAT_COMMUNICATION] = 0xD55E00,   /* vermillion */
-  [MT_CAT_INPUT] = 0x882255,           /* wine */
-  [MT_CAT_OTHER] = 0x777777,           /* grey */
-  [MT_CAT_CACHE_FREE] = 0xCFCFCF,      /* light grey: reserved, unused */
-};
-
+/* the analysis library holds the one palette (reports, SVG and viewer) */
 unsigned mt_palette_category_hex(int cat)
 {
-  if (cat < 0 || cat >= MT_CAT_COUNT)
-    return 0x777777;
-  return category_hex[cat];
+  return mt_category_color(cat);
 }
 
 static MtRgb rgb(unsigned hex)

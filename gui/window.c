@@ -50,6 +50,7 @@ struct _MtWindow {
   gint64 idle_deadline;     /* wait-idle: monotonic us */
   gboolean lanes_ready;
   gboolean showing_preview;   /* the chart draws the memory-only preview */
+  char *load_error;           /* the trace could not be read: the chart says why */
 };
 
 G_DEFINE_FINAL_TYPE(MtWindow, mt_window, GTK_TYPE_APPLICATION_WINDOW)
@@ -929,6 +930,8 @@ static void on_lanes_ready(MtSession *s, MtWindow *self)
     script_next(self, 300);
 }
 
+static void disable_trace_actions(MtWindow *self);
+
 /* The memory-only preview: allocated and reserved over time and the peaks,
  * drawn until the full analysis replaces it (on_loaded). */
 static void on_preview(MtSession *s, GParamSpec *pspec, MtWindow *self)
@@ -962,9 +965,24 @@ static void on_loaded(GObject *src, GAsyncResult *res, gpointer data)
   if (!mt_session_load_finish(MT_SESSION(src), res, &e)) {
     gtk_label_set_text(GTK_LABEL(self->status), e->message);
     set_details(self, e->message);
+    /* the main area says why, not "analysing..." forever; nothing to act on */
+    g_free(self->load_error);
+    self->load_error = g_strdup(e->message);
+    MtChartData *fd = mt_chart_widget_get_data(chart_of(self));
+    fd->error = self->load_error;
+    fd->analysis = NULL;   /* a preview drawn before the failure goes too */
+    self->showing_preview = FALSE;
+    gtk_label_set_text(GTK_LABEL(self->subtitle), "cannot be read");
+    disable_trace_actions(self);
+    if (self->what_if_button)
+      gtk_widget_set_sensitive(self->what_if_button, FALSE);
+    mt_chart_widget_changed(chart_of(self));
     g_printerr("memtrace-view: %s\n", e->message);
     g_error_free(e);
-    if (self->script) {
+    if (self->script) {   /* what the window shows, for the tests */
+      g_print("load failed; main area: %s; go-to-peak %s; what-if %s\n", fd->error,
+              g_action_group_get_action_enabled(G_ACTION_GROUP(self), "go-to-peak") ? "enabled" : "disabled",
+              g_action_group_get_action_enabled(G_ACTION_GROUP(self), "what-if") ? "enabled" : "disabled");
       g_application_quit(G_APPLICATION(gtk_window_get_application(GTK_WINDOW(self))));
     }
     g_object_unref(self);
@@ -1070,6 +1088,7 @@ static void mt_window_finalize(GObject *obj)
   g_free(self->opts.path);
   g_free(self->opts.compare);
   g_free(self->opts.what_if);
+  g_free(self->load_error);
   G_OBJECT_CLASS(mt_window_parent_class)->finalize(obj);
 }
 
@@ -1235,11 +1254,9 @@ static void pack_main_menu(GtkWidget *hb)
   gtk_header_bar_pack_end(GTK_HEADER_BAR(hb), menu);
 }
 
-/* No trace yet: Open and Recent in the header bar, what to do in the body;
- * the actions that need a trace are disabled. */
-static void build_empty(MtWindow *self)
+/* The actions that need a readable trace (Go to Peak, What-if, ...) off. */
+static void disable_trace_actions(MtWindow *self)
 {
-  gtk_window_set_title(GTK_WINDOW(self), "memtrace viewer");
   for (size_t i = 0; i < G_N_ELEMENTS(win_actions); i++)
     if (!works_without_trace(win_actions[i].name))
       g_simple_action_set_enabled(
@@ -1249,6 +1266,14 @@ static void build_empty(MtWindow *self)
     g_snprintf(name, sizeof name, "cat-%s", mt_category_name(c));
     g_simple_action_set_enabled(G_SIMPLE_ACTION(g_action_map_lookup_action(G_ACTION_MAP(self), name)), FALSE);
   }
+}
+
+/* No trace yet: Open and Recent in the header bar, what to do in the body;
+ * the actions that need a trace are disabled. */
+static void build_empty(MtWindow *self)
+{
+  gtk_window_set_title(GTK_WINDOW(self), "memtrace viewer");
+  disable_trace_actions(self);
   GtkWidget *hb = gtk_header_bar_new();
   pack_open_buttons(self, hb);
   pack_main_menu(hb);

@@ -2,9 +2,9 @@
 # Regenerates docs/man/memtrace.1 from the commands' own help texts, so the
 # man page says exactly what `memtrace help COMMAND` says.  Maintainer tool:
 # `make man` runs it; the result is committed (and distributed).
-# Usage: gen-man.sh MEMTRACE OUT
+# Usage: gen-man.sh MEMTRACE OUT [PKGDATADIR]  (make man passes the configured one)
 set -eu
-mt=$1; out=$2
+mt=$1; out=$2; pkgdatadir=${3:-/usr/local/share/memtrace}
 ver=$("$mt" --version | awk '{print $2}')
 esc() { sed -e 's/\\/\\e/g' -e 's/^\./\\\&./' -e "s/^'/\\\\\\&'/"; }
 {
@@ -46,7 +46,8 @@ esc() { sed -e 's/\\/\\e/g' -e 's/^\./\\\&./' -e "s/^'/\\\\\\&'/"; }
   echo ".SH FILES"
   echo "The trace schema's migrations and its documentation, every table and"
   echo "column with its unit:"
-  echo ".IR \$prefix/share/memtrace/schemas/ ."
+  echo ".I $pkgdatadir/schemas/"
+  echo "(share/memtrace/schemas/ under the installation prefix)."
   echo ".SH SEE ALSO"
   echo ".BR memtrace-view (1),"
   echo ".BR sqlite3 (1)"

@@ -208,6 +208,58 @@ struct opts {
 };
 
 /* One rank's comparison: printed as text, or appended to jranks. */
+/* Kernel launches and NCCL collectives (calls and bytes per operation),
+ * A against B: the timing side of a run, which memory alone does not show. */
+static void diff_launches(json_object *ra, json_object *rb, json_object *jr)
+{
+  char b1[64], b2[64], b3[96];
+  int64_t ka = geti(getk(ra, "counts"), "kernels"), kb = geti(getk(rb, "counts"), "kernels");
+  json_object *na = getk(ra, "nccl"), *nb = getk(rb, "nccl"), *arr = jr ? json_object_new_array() : NULL;
+  if (jr) {
+    json_object *k = json_object_new_object();
+    json_object_object_add(k, "a_launches", json_object_new_int64(ka));
+    json_object_object_add(k, "b_launches", json_object_new_int64(kb));
+    json_object_object_add(jr, "kernels", k);
+  } else {
+    snprintf(b1, sizeof b1, "%lld", (long long)ka);
+    snprintf(b2, sizeof b2, "%lld", (long long)kb);
+    printf("  kernel launches   %14s %14s  %s\n", b1, b2, ka == kb ? "=" : kb > ka ? "more in B" : "fewer in B");
+  }
+  /* the operations of A, then those only B has */
+  for (int side = 0; side < 2; side++) {
+    json_object *x = side ? nb : na, *y = side ? na : nb;
+    size_t n = x && json_object_is_type(x, json_type_array) ? json_object_array_length(x) : 0;
+    for (size_t i = 0; i < n; i++) {
+      json_object *e = json_object_array_get_idx(x, i), *m = NULL;
+      const char *opn = json_object_get_string(getk(e, "op"));
+      size_t ny = y && json_object_is_type(y, json_type_array) ? json_object_array_length(y) : 0;
+      for (size_t j = 0; j < ny && !m; j++)
+        if (!strcmp(json_object_get_string(getk(json_object_array_get_idx(y, j), "op")), opn ? opn : ""))
+          m = json_object_array_get_idx(y, j);
+      if (side && m)
+        continue;   /* shown with A's */
+      json_object *ea = side ? m : e, *eb = side ? e : m;
+      int64_t ca = ea ? geti(ea, "count") : 0, cb = eb ? geti(eb, "count") : 0;
+      int64_t ya = ea ? geti(ea, "bytes") : 0, yb = eb ? geti(eb, "bytes") : 0;
+      if (arr) {
+        json_object *d = json_object_new_object();
+        json_object_object_add(d, "op", json_object_new_string(opn ? opn : "unknown"));
+        json_object_object_add(d, "a_calls", json_object_new_int64(ca));
+        json_object_object_add(d, "b_calls", json_object_new_int64(cb));
+        json_object_object_add(d, "a_bytes", json_object_new_int64(ya));
+        json_object_object_add(d, "b_bytes", json_object_new_int64(yb));
+        json_object_array_add(arr, d);
+      } else {
+        snprintf(b1, sizeof b1, "%lld calls", (long long)ca);
+        snprintf(b2, sizeof b2, "%lld calls", (long long)cb);
+        printf("  NCCL %-12s %14s %14s  bytes %s\n", opn ? opn : "?", b1, b2, delta(ya, yb, b3, sizeof b3));
+      }
+    }
+  }
+  if (arr)
+    json_object_object_add(jr, "nccl", arr);
+}
+
 static int diff_rank(json_object *ra, json_object *rb, int64_t rank, const struct opts *op, json_object *jranks)
 {
   char b1[64], b2[64], b3[96];
@@ -353,6 +405,7 @@ static int diff_rank(json_object *ra, json_object *rb, int64_t rank, const struc
              mt_size_str((uint64_t)st[i].b, b2, sizeof b2), delta(st[i].a, st[i].b, b3, sizeof b3));
   }
   free(st);
+  diff_launches(ra, rb, jr);
   if (!jr)
     putchar('\n');
   return 0;
@@ -370,8 +423,8 @@ static int run(int argc, char **argv)
   struct opts op = { .top = 10 };
   sqlite3_config(SQLITE_CONFIG_MULTITHREAD);   /* as report.c */
   opterr = 0;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "+t:f:h", opts, NULL)) != -1) {
+  optind = 0;   /* 0: glibc re-initialises, so options may follow operands (GNU order) */
+  while ((c = getopt_long(argc, argv, "t:f:h", opts, NULL)) != -1) {
     switch (c) {
     case 't': {
       char *end;

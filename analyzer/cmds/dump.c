@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "analyzer/cmds/cmds.h"
+#include "analyzer/lib/analysis.h"
 #include "schemas/trace.h"
 #include "analyzer/lib/analysis.h"
 
@@ -78,9 +79,9 @@ static void p_region(FILE *f, sqlite3_stmt *st)
 
 static void p_kernel(FILE *f, sqlite3_stmt *st)
 {
-  char a[32];
+  char a[32], dm[1024];
   fprintf(f, "%-9s %s %s dev=%lld stream=%lld grid=%lldx%lldx%lld block=%lldx%lldx%lld smem=%lld dur=%lld thread=%lld stack=%lld corr=%lld",
-          "kernel", lbl("api", (int)COL64(2), a, sizeof a), COLS(3), COL64(4), COL64(5), COL64(6),
+          "kernel", lbl("api", (int)COL64(2), a, sizeof a), mt_demangle(COLS(3), dm, sizeof dm), COL64(4), COL64(5), COL64(6),
           COL64(7), COL64(8), COL64(9), COL64(10), COL64(11), COL64(12), COL64(1), COL64(13),
           COL64(14), COL64(15));
   gpu_times(f, st, 16);
@@ -297,8 +298,8 @@ static int run(int argc, char **argv)
   const char *only = NULL;
   int header = 1, c;
   opterr = 0;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "+t:Hh", opts, NULL)) != -1) {
+  optind = 0;   /* 0: glibc re-initialises, so options may follow operands (GNU order) */
+  while ((c = getopt_long(argc, argv, "t:Hh", opts, NULL)) != -1) {
     switch (c) {
     case 't': only = optarg; break;
     case 'H': header = 0; break;

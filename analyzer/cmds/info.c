@@ -306,9 +306,9 @@ static int run(int argc, char **argv)
     { NULL, 0, NULL, 0 },
   };
   int json = 0, c;
-  optind = 1;
+  optind = 0;   /* 0: glibc re-initialises, so options may follow operands (GNU order) */
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
     switch (c) {
     case 'j': json = 1; break;
     case 'h': fputs(usage_text, stdout); return MT_EXIT_OK;

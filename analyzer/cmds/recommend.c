@@ -8,14 +8,15 @@
 #include "analyzer/cmds/cmds.h"
 #include "analyzer/replay/input_trace.h"
 #include "analyzer/replay/planner.h"
+#include "analyzer/cmds/progress.h"
 #include "analyzer/replay/technique.h"
 #include <unistd.h>
 
-/* Progress on stderr when it is a terminal (one line, rewritten). */
+/* Progress on stderr when it is a terminal (progress.c: one line, redrawn, erased when done). */
 static void progress(size_t done, size_t total, void *arg)
 {
   (void)arg;
-  fprintf(stderr, "\rrecommend: %zu of %zu plans replayed%s", done, total, done == total ? "\n" : "");
+  mt_progress("recommend", "plans replayed", done, total);
 }
 
 static void json_str(const char *s)
@@ -86,7 +87,9 @@ static int run(int argc, char **argv)
   for (int i = 0; i < n; i++) {
     mt_rp_input x;
     mt_rp_result r;
+    mt_progress("recommend", "reading the rank files", (size_t)i + 1, (size_t)n);
     if (mt_rp_input_from_trace(files[i], &x, err, sizeof err) != 0) {
+      mt_progress_done();
       mt_errorf("%s", err);
       for (int j = 0; j < n; j++)
         free(files[j]);
@@ -112,7 +115,10 @@ static int run(int argc, char **argv)
   o.refused = &refused;
   if (isatty(2))
     o.progress = progress;
-  if (mt_rp_recommend(&in, &o, &c, &nc, &explored) != 0) {
+  mt_progress("recommend", "replaying every plan", 0, 0);
+  int prc = mt_rp_recommend(&in, &o, &c, &nc, &explored);
+  mt_progress_done();
+  if (prc != 0) {
     mt_errorf("%s: out of memory while planning", path);
     rc = MT_EXIT_FAIL;
   } else {

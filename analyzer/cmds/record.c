@@ -347,8 +347,19 @@ static int run(int argc, char **argv)
   strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
   if (out) {
     snprintf(name, sizeof name, "%s", out);
-    if (mkdir(name, 0777) != 0 && errno != EEXIST)
-      return mt_usage_error("record", "cannot create the run directory %s: %s", name, strerror(errno));
+    /* parents too, as mkdir -p: `-o runs/base` works without runs/ */
+    for (char *sl = name + 1;; sl++) {
+      if (*sl != '/' && *sl != 0)
+        continue;
+      char ch = *sl;
+      *sl = 0;
+      int bad = mkdir(name, 0777) != 0 && errno != EEXIST;
+      *sl = ch;
+      if (bad)
+        return mt_usage_error("record", "cannot create the run directory %s: %s", name, strerror(errno));
+      if (!ch)
+        break;
+    }
   } else {
     const char *base = strrchr(cmd[0], '/');
     base = base ? base + 1 : cmd[0];

@@ -73,7 +73,7 @@ static void html_esc(FILE *f, const char *s)
 static void md_esc(FILE *f, const char *s)
 {
   for (; *s; s++) {
-    if (*s == '|' || *s == '*' || *s == '_' || *s == '`')
+    if (*s == '|' || *s == '*' || *s == '_' || *s == '`' || *s == '<')   /* '<': C++ templates are not HTML */
       fputc('\\', f);
     fputc(*s, f);
   }
@@ -338,23 +338,18 @@ static const char *short_where(const char *w)
   return slash ? slash + 1 : w;
 }
 
-static void section_rank(out *o, const mt_analysis *a, const mt_rank *r)
+/* Steady-state tolerance of the per-step table (relative). */
+#define STEP_FOLD 0.01
+static int near(uint64_t x, uint64_t ref)
 {
-  char b1[64], b2[64], b3[64], b4[64], b5[64], b6[64];
-  heading(o, 2, "Rank %d  (pid %lld on %s, world size %d)", r->rank, (long long)r->pid, r->host, r->world_size);
-  para(o, "trace %s", r->path);
-  if (r->incomplete)
-    para(o, "INCOMPLETE: %s.", r->incomplete_reason);
-  if (r->import_lacks)
-    para(o, "Imported (%s): the source format does not provide %s; what depends on it is missing "
-         "from this report.", r->producer ? r->producer : "import", r->import_lacks);
-  para(o, "Dropped events: %llu%s%s%s", (unsigned long long)r->dropped, r->drops_detail ? " (" : "",
-       r->drops_detail ? r->drops_detail : "", r->drops_detail ? ")" : "");
-  if (!r->n_mem_events && !r->n_region_events) {
-    para(o, "No device memory events in this trace.");
-    gap(o);
-    return;
-  }
+  double d = (double)x - (double)ref;
+  return (d < 0 ? -d : d) <= STEP_FOLD * (double)ref;
+}
+
+/* The memory sections: the peak, fragmentation, what was live, per step. */
+static void section_memory(out *o, const mt_analysis *a, const mt_rank *r)
+{
+  char b1[64], b2[64], b3[64], b4[64], b5[64];
   tbl t;
   tbl_init(&t, "lrrlll", "peak", "bytes", "at", "step", "phase", "innermost range");
   tbl_row(&t, "allocated", mt_size_str(r->peak_allocated, b1, sizeof b1),
@@ -375,7 +370,8 @@ static void section_rank(out *o, const mt_analysis *a, const mt_rank *r)
        "allocator's segments at the peak: %s.",
        mt_size_str(r->peak.by_category[MT_CAT_CACHE_FREE], b1, sizeof b1),
        mt_size_str(r->max_fragmentation, b2, sizeof b2), mt_fmt_secs(r->max_fragmentation_ts, b3, sizeof b3),
-       mt_size_str(r->peak.largest_free_block, b4, sizeof b4));
+       r->peak.nsegments || !r->peak.nobjects ? mt_size_str(r->peak.largest_free_block, b4, sizeof b4)
+       : "unknown (the trace does not say which segment holds each block)");
   if (r->peak.nsegments) {
     tbl_init(&t, "rrrrrr", "heap", "segment", "used", "free", "largest free", "blocks");
     for (size_t i = 0; i < r->peak.nsegments && i < 8; i++) {
@@ -420,12 +416,55 @@ static void section_rank(out *o, const mt_analysis *a, const mt_rank *r)
   if (r->nsteps) {
     heading(o, 3, "Per-step peaks");
     tbl_init(&t, "rrrr", "step", "allocated", "reserved", "at");
-    for (size_t i = 0; i < r->nsteps; i++)
-      tbl_row(&t, inum(r->steps[i].step, b1, sizeof b1), mt_size_str(r->steps[i].allocated, b2, sizeof b2),
-              mt_size_str(r->steps[i].reserved, b3, sizeof b3), mt_fmt_secs(r->steps[i].allocated_ts, b4, sizeof b4));
+    size_t folded = 0;
+    for (size_t i = 0, j; i < r->nsteps; i = j) {
+      const mt_step_peak *p = &r->steps[i];
+      tbl_row(&t, inum(p->step, b1, sizeof b1), mt_size_str(p->allocated, b2, sizeof b2),
+              mt_size_str(p->reserved, b3, sizeof b3), mt_fmt_secs(p->allocated_ts, b4, sizeof b4));
+      /* steady state: the steps after this one within STEP_FOLD of it fold
+         into one row (their largest values); an outlier ends the run */
+      uint64_t amax = 0, rmax = 0;
+      for (j = i + 1; j < r->nsteps && near(r->steps[j].allocated, p->allocated) &&
+                      near(r->steps[j].reserved, p->reserved); j++) {
+        amax = r->steps[j].allocated > amax ? r->steps[j].allocated : amax;
+        rmax = r->steps[j].reserved > rmax ? r->steps[j].reserved : rmax;
+      }
+      if (j - i - 1 < 3) {   /* too few to fold: shown as they are */
+        j = i + 1;
+        continue;
+      }
+      char lab[64];
+      snprintf(lab, sizeof lab, "%d-%d (%zu steps)", r->steps[i + 1].step, r->steps[j - 1].step, j - i - 1);
+      tbl_row(&t, lab, mt_size_str(amax, b2, sizeof b2), mt_size_str(rmax, b3, sizeof b3), "(largest)");
+      folded += j - i - 1;
+    }
     tbl_print(o->f, &t, o->fmt, 4);
+    if (folded)
+      para(o, "Steps within %g%% of the step before the run are folded into one row (%zu steps); "
+           "the JSON report has every step.", 100 * STEP_FOLD, folded);
     gap(o);
   }
+}
+
+static void section_rank(out *o, const mt_analysis *a, const mt_rank *r)
+{
+  char b1[64], b2[64], b3[64], b4[64], b5[64], b6[64];
+  heading(o, 2, "Rank %d  (pid %lld on %s, world size %d)", r->rank, (long long)r->pid, r->host, r->world_size);
+  para(o, "trace %s", r->path);
+  if (r->incomplete)
+    para(o, "INCOMPLETE: %s.", r->incomplete_reason);
+  if (r->import_lacks)
+    para(o, "Imported (%s): the source format does not provide %s; what depends on it is missing "
+         "from this report.", r->producer ? r->producer : "import", r->import_lacks);
+  para(o, "Dropped events: %llu%s%s%s", (unsigned long long)r->dropped, r->drops_detail ? " (" : "",
+       r->drops_detail ? r->drops_detail : "", r->drops_detail ? ")" : "");
+  /* every section a source can fill is shown; one it cannot is named with the reason */
+  if (!r->n_mem_events && !r->n_region_events)
+    para(o, "Memory: no device memory events in this trace%s, so no peak, fragmentation or per-step "
+         "sections; kernel and NCCL sections follow.", r->import_lacks ? " (the source format lacks them)" : "");
+  else
+    section_memory(o, a, r);
+  tbl t;
   if (r->nlayers) {
     heading(o, 3, "Layers: activation bytes and kernel time");
     tbl_init(&t, "rrrrrr", "layer", "activations", "fwd kernels", "fwd time", "bwd kernels", "bwd time");
@@ -445,11 +484,16 @@ static void section_rank(out *o, const mt_analysis *a, const mt_rank *r)
   if (r->nkernels) {
     heading(o, 3, "Kernels (%llu launches)", (unsigned long long)r->n_kernels);
     tbl_init(&t, "rrrl", "launches", "GPU time", "call time", "kernel");
-    for (size_t i = 0; i < r->nkernels && i < 10; i++)
+    for (size_t i = 0; i < r->nkernels && i < 10; i++) {
+      char dm[1024];
       tbl_row(&t, num(r->kernels[i].count, b1, sizeof b1), dur(r->kernels[i].gpu_ns, b2, sizeof b2),
-              dur(r->kernels[i].api_ns, b3, sizeof b3), r->kernels[i].name);
+              dur(r->kernels[i].api_ns, b3, sizeof b3), mt_demangle(r->kernels[i].name, dm, sizeof dm));
+    }
     tbl_print(o->f, &t, o->fmt, 4);
     gap(o);
+  } else {
+    para(o, "Kernels: none in this trace%s.", r->import_lacks && strstr(r->import_lacks, "kernel")
+         ? " (the source format does not record them)" : "");
   }
   if (r->nnccl) {
     heading(o, 3, "NCCL");
@@ -467,6 +511,8 @@ static void section_rank(out *o, const mt_analysis *a, const mt_rank *r)
     else
       para(o, "No GPU times (CUPTI %s): communication/computation overlap unknown.", r->cupti);
     gap(o);
+  } else {
+    para(o, "NCCL: no collectives in this trace, so no communication/computation overlap.");
   }
   if (r->nooms) {
     heading(o, 3, "Out-of-memory failures (%zu)", r->nooms);
@@ -559,7 +605,13 @@ static void section_job(out *o, const mt_analysis *a)
             "categories and phases below can be wrong where they fell.", (unsigned long long)a->dropped);
   else
     para(o, "Dropped events: 0.");
-  if (a->nranks > 1) {
+  int any_mem = 0;
+  for (size_t i = 0; i < a->nranks; i++)
+    any_mem |= a->ranks[i].n_mem_events || a->ranks[i].n_region_events;
+  if (a->nranks > 1 && !any_mem) {
+    para(o, "%zu ranks; no device memory events in any, so no job peak: each rank's kernel and NCCL "
+            "sections follow.", a->nranks);
+  } else if (a->nranks > 1) {
     para(o, "Job peak: %s allocated on rank %d; imbalance %.2fx (max / mean of the ranks' peaks).",
          mt_size_str(pk->peak_allocated, b1, sizeof b1), pk->rank, a->imbalance);
     tbl t;
@@ -577,14 +629,11 @@ static void section_job(out *o, const mt_analysis *a)
 
 /* ---- HTML: the SVG timeline -------------------------------------------- */
 
-static const char *const cat_colors[MT_CAT_COUNT] = {
-  "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#d7d7d7",
-};
 
 static void svg_timeline(FILE *f, const mt_rank *r)
 {
   const mt_timeline *tl = &r->timeline;
-  const int W = 960, H = 300, L = 70, B = 30, T = 10;
+  const int W = 960, H = 320, L = 70, B = 44, T = 10;
   double pw = W - L - 10, ph = H - B - T;
   uint64_t ymax = r->peak_reserved > r->peak_allocated ? r->peak_reserved : r->peak_allocated;
   if (!ymax)
@@ -603,7 +652,8 @@ static void svg_timeline(FILE *f, const mt_rank *r)
           any |= tl->by_category[c][i] != 0;
         if (!any)
           continue;
-        fprintf(f, "<path class=\"cat-%s\" fill=\"%s\" fill-opacity=\"0.9\" d=\"", mt_category_name(c), cat_colors[c]);
+        fprintf(f, "<path class=\"cat-%s\" fill=\"#%06x\" fill-opacity=\"0.9\" d=\"", mt_category_name(c),
+                mt_category_color(c));
         for (size_t i = 0; i < n; i++) {
           double x = L + pw * (double)i / (double)(n - 1);
           double y = T + ph - ph * (base[i] + (double)tl->by_category[c][i]) / (double)ymax;
@@ -622,23 +672,37 @@ static void svg_timeline(FILE *f, const mt_rank *r)
       }
       free(base);
     }
-    /* envelopes: max allocated and reserved per interval */
-    const uint64_t *env[2] = { tl->reserved_max, tl->allocated_max };
-    const char *col[2] = { "#333", "#c00" }, *nm[2] = { "reserved (max)", "allocated (max)" };
-    for (int k = 0; k < 2; k++) {
-      fprintf(f, "<path class=\"envelope\" fill=\"none\" stroke=\"%s\" stroke-width=\"1\" d=\"", col[k]);
-      uint64_t last = 0;
-      for (size_t i = 0; i < n; i++) {
-        uint64_t v = env[k][i] ? env[k][i] : (k ? tl->allocated[i] : tl->reserved[i]);
-        if (i && !env[k][i])
-          v = v > last ? v : (k ? tl->allocated[i] : tl->reserved[i]);
-        double x = L + pw * (double)i / (double)(n - 1);
-        double y = T + ph - ph * (double)v / (double)ymax;
-        fprintf(f, "%s%.1f,%.1f", i ? " L" : "M", x, y);
-        last = v;
+    /* envelopes: per pixel column, the band from the smallest sample to the
+       largest value inside it (the interval maxima), so a peak narrower than
+       a pixel still reaches its height and keeps a pixel's width */
+    size_t cols = n < (size_t)pw ? n : (size_t)pw;
+    const uint64_t *env[2] = { tl->reserved_max, tl->allocated_max }, *smp[2] = { tl->reserved, tl->allocated };
+    const char *col[2] = { "#333", "#c00" }, *nm[2] = { "reserved (min-max per pixel)", "allocated (min-max per pixel)" };
+    double *hi = malloc(cols * sizeof *hi), *lo = malloc(cols * sizeof *lo);
+    for (int k = 0; hi && lo && k < 2; k++) {
+      for (size_t c = 0; c < cols; c++) {
+        size_t a0 = c * n / cols, a1 = (c + 1) * n / cols;
+        uint64_t mx = 0, mn = UINT64_MAX;
+        for (size_t i = a0; i < a1; i++) {
+          uint64_t v = env[k][i] > smp[k][i] ? env[k][i] : smp[k][i];
+          mx = v > mx ? v : mx;
+          mn = smp[k][i] < mn ? smp[k][i] : mn;
+        }
+        hi[c] = T + ph - ph * (double)mx / (double)ymax;
+        lo[c] = T + ph - ph * (double)(mn == UINT64_MAX ? mx : mn) / (double)ymax;
       }
-      fprintf(f, "\"><title>%s</title></path>\n", nm[k]);
+      fprintf(f, "<path class=\"envelope\" fill=\"%s\" fill-opacity=\"0.35\" stroke=\"%s\" stroke-width=\"1\" d=\"",
+              col[k], col[k]);
+      for (size_t c = 0; c < cols; c++)   /* upper edge, one step per column */
+        fprintf(f, "%s%.1f,%.1f L%.1f,%.1f", c ? " L" : "M", L + pw * (double)c / (double)cols, hi[c],
+                L + pw * (double)(c + 1) / (double)cols, hi[c]);
+      for (size_t c = cols; c-- > 0;)     /* lower edge, back */
+        fprintf(f, " L%.1f,%.1f L%.1f,%.1f", L + pw * (double)(c + 1) / (double)cols, lo[c],
+                L + pw * (double)c / (double)cols, lo[c]);
+      fprintf(f, " Z\"><title>%s</title></path>\n", nm[k]);
     }
+    free(hi);
+    free(lo);
     /* the peak */
     if (tl->dt > 0) {
       double x = L + pw * (double)(r->peak_allocated_ts - tl->t0) / (double)(tl->dt * (int64_t)(n - 1));
@@ -646,19 +710,26 @@ static void svg_timeline(FILE *f, const mt_rank *r)
                  "stroke-dasharray=\"4 3\"/>\n", x, x, T, T + ph);
     }
   }
-  /* axes labels */
-  char b1[64], b2[64];
-  fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">%s</text>\n", L - 4, T + 10,
-          mt_size_str(ymax, b1, sizeof b1));
-  fprintf(f, "<text x=\"%d\" y=\"%.0f\" font-size=\"11\" text-anchor=\"end\">0</text>\n", L - 4, T + ph);
-  fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\">%s</text>\n", L, H - 10, mt_fmt_secs(tl->t0, b1, sizeof b1));
-  fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">%s</text>\n", W - 10, H - 10,
-          mt_fmt_secs(tl->t0 + tl->dt * (int64_t)(n ? n - 1 : 0), b2, sizeof b2));
+  /* axes: five gridlines with their sizes, five times (seconds since the trace started) */
+  char b1[64];
+  for (int k = 0; k <= 4; k++) {
+    double y = T + ph - ph * k / 4.0, x = L + pw * k / 4.0;
+    fprintf(f, "<line class=grid x1=\"%d\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>\n", L,
+            L + pw, y, y);
+    fprintf(f, "<text class=ylabel x=\"%d\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%s</text>\n", L - 4,
+            y + 4, k ? mt_size_str((uint64_t)((double)ymax * k / 4.0), b1, sizeof b1) : "0");
+    fprintf(f, "<text class=xlabel x=\"%.1f\" y=\"%.0f\" font-size=\"11\" text-anchor=\"%s\">%s</text>\n", x,
+            T + ph + 14, k == 0 ? "start" : k == 4 ? "end" : "middle",
+            mt_fmt_secs(tl->t0 + (int64_t)((double)tl->dt * (double)(n ? n - 1 : 0) * k / 4.0), b1, sizeof b1));
+  }
+  fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\">device memory</text>\n", 4, T + 10);
+  fprintf(f, "<text x=\"%.0f\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">time since the trace started</text>\n",
+          L + pw / 2, H - 8);
   fputs("</svg>\n<div class=legend>", f);
   for (int c = 0; c < MT_CAT_COUNT; c++)
-    fprintf(f, "<span><i style=\"background:%s\"></i>%s</span> ", cat_colors[c], mt_category_name(c));
-  fputs("<span><i style=\"background:#c00\"></i>allocated (max)</span> "
-        "<span><i style=\"background:#333\"></i>reserved (max)</span></div>\n", f);
+    fprintf(f, "<span><i style=\"background:#%06x\"></i>%s</span> ", mt_category_color(c), mt_category_name(c));
+  fputs("<span><i style=\"background:#c00\"></i>allocated (min-max per pixel)</span> "
+        "<span><i style=\"background:#333\"></i>reserved (min-max per pixel)</span></div>\n", f);
 }
 
 static void html_head(FILE *f, const mt_analysis *a)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "analyzer/cmds/cmds.h"
+#include "analyzer/cmds/progress.h"
 #include "analyzer/replay/input_trace.h"
 #include "analyzer/replay/replay.h"
 #include "analyzer/replay/technique.h"
@@ -120,7 +121,9 @@ static int run(int argc, char **argv)
   int worst = 0, rc = MT_EXIT_OK;
   for (int i = 0; i < n && ro; i++) {
     mt_rp_input in;
+    mt_progress("replay", "reading and replaying the rank files", (size_t)i + 1, (size_t)n);
     if (mt_rp_input_from_trace(files[i], &in, err, sizeof err) != 0) {
+      mt_progress_done();
       mt_errorf("%s", err);
       rc = MT_EXIT_USAGE;
       break;
@@ -130,6 +133,7 @@ static int run(int argc, char **argv)
     if (mt_rp_plan_refused(&in, &p, why, sizeof why)) {
       /* never "no change" in silence: a technique the job model cannot
        * express is refused with what is missing */
+      mt_progress_done();
       mt_errorf("%s: cannot model %s", files[i], why);
       mt_rp_input_free(&in);
       rc = MT_EXIT_FAIL;
@@ -138,6 +142,7 @@ static int run(int argc, char **argv)
     if (mt_rp_baseline(&in, p.allocator, &ro[i].base) != 0 ||
         (samples ? mt_rp_replay_timeline(&in, &p, samples, &ro[i].pred, &ro[i].tl)
                  : mt_rp_replay(&in, &p, &ro[i].pred)) != 0) {
+      mt_progress_done();
       mt_errorf("%s: out of memory while replaying", files[i]);
       rc = MT_EXIT_FAIL;
     }
@@ -145,6 +150,7 @@ static int run(int argc, char **argv)
       worst = i;
     mt_rp_input_free(&in);
   }
+  mt_progress_done();
   if (rc == MT_EXIT_OK) {
     char desc[512];
     mt_rp_plan_describe(&p, desc, sizeof desc);

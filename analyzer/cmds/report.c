@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "analyzer/cmds/cmds.h"
 #include "analyzer/cmds/render.h"
+#include "analyzer/cmds/progress.h"
 #include "analyzer/lib/analysis.h"
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -121,8 +122,8 @@ static int run(int argc, char **argv)
      big traces); refused harmlessly if SQLite is already initialised */
   sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
   opterr = 0;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "+f:o:r:h", opts, NULL)) != -1) {
+  optind = 0;   /* 0: glibc re-initialises, so options may follow operands (GNU order) */
+  while ((c = getopt_long(argc, argv, "f:o:r:h", opts, NULL)) != -1) {
     char *end;
     switch (c) {
     case 'f':
@@ -164,7 +165,9 @@ static int run(int argc, char **argv)
     return MT_EXIT_USAGE;
   mt_analysis *a;
   mt_error err = { 0 };
+  mt_progress("report", "analysing", 0, 0);
   int rc = mt_analysis_run(argv[optind], &ao, &a, &err);
+  mt_progress_done();
   if (rc != MT_OK) {
     mt_errorf("%s", err.msg);
     return rc == MT_ENOMEM || rc == MT_ESQL ? MT_EXIT_FAIL : MT_EXIT_USAGE;

@@ -32,6 +32,7 @@ typedef struct kev {
   uint32_t grid[3], block[3], smem;
   int64_t bytes;              /* memcpy bytes; [memory] Bytes (signed) */
   uint64_t addr;
+  uint8_t no_addr;            /* [memory] without Addr (2021 Kineto): paired by size, pair_addr */
   int64_t total_alloc, total_reserved;
   int64_t count;              /* NCCL elements */
   int32_t dtype, group_size;
@@ -260,6 +261,45 @@ static void heap_down(kit *it, size_t i)
   }
 }
 
+/* [memory] events without Addr (the 2021 Kineto schema: Device Type/Id and
+ * Bytes only): each allocation gets a synthetic address; a free takes the
+ * latest live allocation of the same size on its device (the caching
+ * allocator frees whole blocks), or one of its own when none (allocated
+ * before recording).  Every pass replays the same time order, so each makes
+ * the same pairs.  The allocated curve is then the running sum of Bytes. */
+struct pnode { uint64_t addr, next; };
+typedef struct kpair {
+  mt__imap head;               /* (device, size) -> 1 + index of the newest live node */
+  MT__IVEC(struct pnode) nodes;
+  uint64_t n;
+} kpair;
+
+static uint64_t pair_addr(kpair *p, const kev *v)
+{
+  uint64_t size = (uint64_t)(v->bytes > 0 ? v->bytes : -v->bytes), key = ((uint64_t)(v->device & 0xff) << 56) ^ size;
+  uint64_t h = 0, a = (1ull << 61) + (++p->n << 4);   /* below the synthetic segments at 2^62 */
+  if (v->bytes > 0) {
+    mt__imap_get(&p->head, key, &h);
+    struct pnode nd = { a, h };
+    if (MT__IPUSH(p->nodes, nd) == 0)
+      mt__imap_put(&p->head, key, p->nodes.n);
+    return a;
+  }
+  if (mt__imap_get(&p->head, key, &h) && h) {
+    struct pnode *nd = &p->nodes.v[h - 1];
+    mt__imap_put(&p->head, key, nd->next);
+    return nd->addr;
+  }
+  return a;
+}
+
+static void pair_free(kpair *p)
+{
+  mt__imap_free(&p->head);
+  free(p->nodes.v);
+  memset(p, 0, sizeof *p);
+}
+
 static int kit_open(kit *it, kctx *k)
 {
   memset(it, 0, sizeof *it);
@@ -337,9 +377,9 @@ static int on_event(kctx *k, json_object *e)
       k->cpu_mem_events++;
       return MT_OK;
     }
-    if (!jhas(args, "Addr")) {
+    if (!jhas(args, "Addr")) {   /* kept: pair_addr gives it an address */
       k->mem_without_addr++;
-      return MT_OK;
+      v.no_addr = 1;
     }
     v.type = K_MEM;
     v.device = (int32_t)jint(args, "Device Id", 0);
@@ -464,6 +504,7 @@ static int cmp_ev(const void *a, const void *b)
 /* Writes the collected events.  */
 static int write_trace(kctx *k, const char *out, const char *run_id, mt_import_result *res)
 {
+  kpair pairs = { 0 };
   mt_error *err = k->err;
   int rc;
   if (k->runs.n) {   /* the last run joins the others in the file */
@@ -530,6 +571,8 @@ static int write_trace(kctx *k, const char *out, const char *run_id, mt_import_r
     }
     if (v->type != K_MEM || v->device < 0 || v->device >= 16)
       continue;
+    if (v->no_addr)
+      v->addr = pair_addr(&pairs, v);
     int d = v->device;
     uint64_t key = v->addr ^ ((uint64_t)d << 56);
     if (first_alloc_before[d] < 0 && v->total_alloc >= 0) {
@@ -590,6 +633,7 @@ static int write_trace(kctx *k, const char *out, const char *run_id, mt_import_r
   }
 
   /* pass 2: the events, in time order */
+  pair_free(&pairs);
   if ((rc = kit_open(&it, k)))
     goto io_fail;
   while ((more = kit_next(&it, &ev)) == 1) {
@@ -700,6 +744,8 @@ static int write_trace(kctx *k, const char *out, const char *run_id, mt_import_r
       int d = v->device;
       if (d < 0 || d >= 16)
         break;
+      if (v->no_addr && v->bytes != 0)
+        v->addr = pair_addr(&pairs, v);
       if (v->bytes != 0) {
         mt_region_event r = { .ts = ts, .op = v->bytes > 0 ? MT_REGION_REGISTER : MT_REGION_UNREGISTER,
                               .heap = heap_of[d], .addr = v->addr,
@@ -758,8 +804,12 @@ static int write_trace(kctx *k, const char *out, const char *run_id, mt_import_r
     mt_trace_put_meta(t, "import.synthesized_label",
                       "import/allocated before recording began; device allocations follow 'Total Reserved' "
                       "at synthetic addresses from 2^62 (api 'import')");
-    mt_trace_put_meta(t, "import.lacks", "stacks, categories (no tensor roles), segment addresses, launch "
-                                         "parameters of NCCL calls other than the kernel's");
+    mt_trace_put_meta(t, "import.lacks", k->mem_without_addr
+                      ? "stacks, categories (no tensor roles), segment addresses, launch parameters of NCCL "
+                        "calls other than the kernel's, memory addresses (each free is paired with the latest "
+                        "live allocation of its size, so allocated is the running sum of Bytes)"
+                      : "stacks, categories (no tensor roles), segment addresses, launch "
+                        "parameters of NCCL calls other than the kernel's");
     rc = mt_trace_commit(t);
   }
   if (!rc)
@@ -774,6 +824,7 @@ io_fail:
   mt_error_set(err, rc, rc == MT_ENOMEM ? "%s: out of memory" : "%s: cannot read back the sorted events", k->path);
 cleanup:
   mt_trace_close(t);
+  pair_free(&pairs);
   free(launches.v);
   for (int d = 0; d < 16; d++)
     free(segstack[d].v);

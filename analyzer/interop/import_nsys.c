@@ -13,8 +13,12 @@
  * gpu_memory and mem_events.  Times stay nsys's ns (start_ns = 0;
  * wall_offset_ns = the session's UTC start). */
 #include "config.h"
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "analyzer/interop/interop_internal.h"
 
 typedef struct nctx {
@@ -437,7 +441,11 @@ static int do_gpu_memory(nctx *c)
   return rc;
 }
 
-int mt__import_nsys(const char *in, const char *out, const char *run_id, mt_import_result *res, mt_error *err)
+/* One process of the export (gpid > 0: only its rows, by temporary views
+ * that shadow every table with a globalPid or globalTid column; 0: all)
+ * as the trace of rank/world. */
+static int import_one(const char *in, const char *out, const char *run_id, int64_t gpid, int rank, int world,
+                      mt_import_result *res, mt_error *err)
 {
   nctx c = { .path = in, .err = err, .dealloc_op = 1 };
   int rc = MT_OK;
@@ -446,7 +454,25 @@ int mt__import_nsys(const char *in, const char *out, const char *run_id, mt_impo
     sqlite3_close(c.db);
     return MT_EIO;
   }
-  sqlite3_exec(c.db, "PRAGMA trusted_schema = OFF; PRAGMA query_only = 1", NULL, NULL, NULL);
+  sqlite3_exec(c.db, "PRAGMA trusted_schema = OFF", NULL, NULL, NULL);
+  if (gpid > 0) {
+    sqlite3_stmt *vt;
+    if (sqlite3_prepare_v2(c.db, "SELECT name, sql LIKE '%globalPid%' FROM main.sqlite_master WHERE type = 'table' "
+                           "AND (sql LIKE '%globalPid%' OR sql LIKE '%globalTid%')", -1, &vt, NULL) == SQLITE_OK) {
+      while (sqlite3_step(vt) == SQLITE_ROW) {
+        const char *tn = (const char *)sqlite3_column_text(vt, 0);
+        /* both ids carry the pid in bits 24-47 */
+        char *sql = sqlite3_mprintf("CREATE TEMP VIEW \"%w\" AS SELECT * FROM main.\"%w\" WHERE "
+                                    "((%s >> 24) & 16777215) = %lld", tn, tn,
+                                    sqlite3_column_int(vt, 1) ? "globalPid" : "globalTid", (long long)gpid);
+        if (sql)
+          sqlite3_exec(c.db, sql, NULL, NULL, NULL);
+        sqlite3_free(sql);
+      }
+      sqlite3_finalize(vt);
+    }
+  }
+  sqlite3_exec(c.db, "PRAGMA query_only = 1", NULL, NULL, NULL);
   if (!has_table(&c, "StringIds") || (!has_table(&c, "META_DATA_EXPORT") && !has_table(&c, "EXPORT_META_DATA") &&
                                       !has_table(&c, "CUPTI_ACTIVITY_KIND_KERNEL"))) {
     mt_error_set(err, MT_ECORRUPT, "%s: SQLite, but not an Nsight Systems export (no StringIds/export metadata)", in);
@@ -488,7 +514,7 @@ int mt__import_nsys(const char *in, const char *out, const char *run_id, mt_impo
     sqlite3_finalize(st);
   }
   mt_process_info pi;
-  mt__import_process(&pi, in, "import:nsys", run_id, -1, 0, 0, wall);
+  mt__import_process(&pi, in, "import:nsys", run_id, rank, world, 0, wall);
   pi.pid = pid;
   pi.cupti = "active";
   if ((rc = mt_trace_create(out, &pi, &c.t, err))) {
@@ -552,4 +578,55 @@ int mt__import_nsys(const char *in, const char *out, const char *run_id, mt_impo
   free(c.api_thread.v);
   free(c.api_enum.v);
   return rc;
+}
+
+/* An export of several GPU processes (one per GPU under torchrun/mpirun) is
+ * a run: OUT becomes a run directory with one trace per process, ranks in
+ * pid order (the export does not record ranks); one process: the trace OUT. */
+int mt__import_nsys(const char *in, const char *out, const char *run_id, mt_import_result *res, mt_error *err)
+{
+  int64_t pids[256];
+  int np = 0;
+  sqlite3 *db = NULL;
+  sqlite3_stmt *st;
+  if (sqlite3_open_v2(in, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+      sqlite3_prepare_v2(db, "SELECT DISTINCT (globalPid >> 24) & 16777215 FROM CUPTI_ACTIVITY_KIND_KERNEL ORDER BY 1",
+                         -1, &st, NULL) == SQLITE_OK) {
+    while (sqlite3_step(st) == SQLITE_ROW && np < 256)
+      pids[np++] = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
+  if (np <= 1)
+    return import_one(in, out, run_id, 0, -1, 0, res, err);
+  if (mkdir(out, 0777) != 0) {
+    mt_error_set(err, MT_EIO, "%s: cannot create the run directory: %s", out, strerror(errno));
+    return MT_EIO;
+  }
+  char rid[64];
+  if (!run_id) {   /* the ranks of one run share its id */
+    snprintf(rid, sizeof rid, "import-nsys-%lld", (long long)pids[0]);
+    run_id = rid;
+  }
+  int64_t events = 0;
+  int rc = MT_OK, k;
+  for (k = 0; k < np && rc == MT_OK; k++) {
+    char path[4096];
+    mt_import_result r = { 0 };
+    snprintf(path, sizeof path, "%s/rank%d.%lld.mtrace", out, k, (long long)pids[k]);
+    rc = import_one(in, path, run_id, pids[k], k, np, &r, err);
+    events += r.events;
+  }
+  if (rc != MT_OK) {   /* nothing half-written */
+    for (int j = 0; j < k; j++) {
+      char path[4096];
+      snprintf(path, sizeof path, "%s/rank%d.%lld.mtrace", out, j, (long long)pids[j]);
+      unlink(path);
+    }
+    rmdir(out);
+    return rc;
+  }
+  if (res)
+    res->events = events;
+  return MT_OK;
 }

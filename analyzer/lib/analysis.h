@@ -58,6 +58,8 @@ enum mt_rule { MT_RULE_LIST(MT__RULE) MT_RULE_COUNT };
 
 /* Names; NULL for out-of-range values.  Pure lookups, thread-safe. */
 const char *mt_category_name(int cat);
+/* The category's colour, 0xRRGGBB: one palette for the HTML report, SVG and the viewer. */
+unsigned mt_category_color(int cat);
 int mt_category_from_name(const char *name);   /* -1 when unknown */
 const char *mt_rule_name(int rule);
 const char *mt_rule_text(int rule);
@@ -85,6 +87,11 @@ int mt_parse_time(const char *text, int64_t *ns);
 /* Parses "START:END" (two times as above, END after START).  Returns 0, or
  * -1 leaving *t0 and *t1 unspecified. */
 int mt_parse_time_range(const char *text, int64_t *t0, int64_t *t1);
+
+/* A C++ kernel name as people read it ("multi_tensor_adam_kernel()" for
+ * "_Z24multi_tensor_adam_kernelv"): buf, or name itself when it is not
+ * mangled or does not demangle.  Reports in JSON keep the mangled name. */
+const char *mt_demangle(const char *name, char *buf, size_t len);
 
 /* One allocation live at a snapshot (a tensor block, or a device allocation
  * no heap covers).  Strings are owned by the analysis. */

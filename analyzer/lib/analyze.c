@@ -2019,6 +2019,16 @@ static int finish_snapshot(st *s, target *tg)
       continue;
     mt_segment_frag *f = &sv[*x - 1];
     uint64_t pos = f->addr, end = f->addr + f->size;
+    /* blocks outside their heap's range (an import that lacks segment
+       addresses gives a synthetic range): its layout is unknown, and gaps
+       measured against it would be the range's size (4 EiB) */
+    size_t out = 0;
+    for (size_t k = i; k < j; k++)
+      out += v[k].addr < f->addr || v[k].addr - f->addr > f->size || v[k].size > end - v[k].addr;
+    if (out) {
+      f->nblocks = UINT64_MAX;
+      continue;
+    }
     for (size_t k = i; k < j; k++) {
       const mt_object *o = &v[k];
       if (o->addr > pos && o->addr <= end && o->addr - pos > f->largest_free)
@@ -2033,12 +2043,17 @@ static int finish_snapshot(st *s, target *tg)
     if (f->used > f->size)
       f->used = f->size;
   }
+  size_t known = 0;
   for (size_t i = 0; i < segs.n; i++) {
+    if (sv[i].nblocks == UINT64_MAX)   /* layout unknown: left out */
+      continue;
     if (sv[i].nblocks == 0)
       sv[i].largest_free = sv[i].size;
     if (sv[i].largest_free > sn->largest_free_block)
       sn->largest_free_block = sv[i].largest_free;
+    sv[known++] = sv[i];
   }
+  segs.n = known;
   mt__map_free(&seg_of);
   mt__sort(sv, segs.n, sizeof *sv, cmp_seg);
   sn->segments = sv;

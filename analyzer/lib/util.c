@@ -18,6 +18,27 @@ static const char *const rule_names[] = { MT_RULE_LIST(MT__RULENAME) };
 static const char *const rule_texts[] = { MT_RULE_LIST(MT__RULETEXT) };
 
 const char *mt_category_name(int c) { return c >= 0 && c < MT_CAT_COUNT ? cat_names[c] : NULL; }
+
+/* One colour per category for every output: the HTML report, SVG and the
+ * viewer (gui/palette.c).  Colour-blind safe (Okabe-Ito).  Keep
+ * docs/VIEWER.md in step. */
+static const unsigned category_hex[MT_CAT_COUNT] = {
+  [MT_CAT_PARAMETER] = 0x0072B2,       /* blue */
+  [MT_CAT_GRADIENT] = 0xE69F00,        /* orange */
+  [MT_CAT_OPTIMIZER_STATE] = 0x009E73, /* bluish green */
+  [MT_CAT_ACTIVATION] = 0xCC79A7,      /* reddish purple */
+  [MT_CAT_TEMPORARY] = 0xF0E442,       /* yellow */
+  [MT_CAT_WORKSPACE] = 0x56B4E9,       /* sky blue */
+  [MT_CAT_COMMUNICATION] = 0xD55E00,   /* vermillion */
+  [MT_CAT_INPUT] = 0x882255,           /* wine */
+  [MT_CAT_OTHER] = 0x777777,           /* grey */
+  [MT_CAT_CACHE_FREE] = 0xCFCFCF,      /* light grey: reserved, unused */
+};
+
+unsigned mt_category_color(int cat)
+{
+  return cat >= 0 && cat < MT_CAT_COUNT ? category_hex[cat] : 0x777777;
+}
 const char *mt_rule_name(int r) { return r >= 0 && r < MT_RULE_COUNT ? rule_names[r] : NULL; }
 const char *mt_rule_text(int r) { return r >= 0 && r < MT_RULE_COUNT ? rule_texts[r] : NULL; }
 
@@ -27,6 +48,24 @@ int mt_category_from_name(const char *name)
     if (strcmp(name, cat_names[i]) == 0)
       return i;
   return -1;
+}
+
+/* libstdc++'s demangler; extern "C" in the Itanium C++ ABI */
+extern char *__cxa_demangle(const char *mangled, char *out, size_t *len, int *status);
+
+const char *mt_demangle(const char *name, char *buf, size_t len)
+{
+  if (!name || strncmp(name, "_Z", 2) != 0 || len == 0)
+    return name;
+  int status = -1;
+  char *d = __cxa_demangle(name, NULL, NULL, &status);
+  if (!d || status != 0) {
+    free(d);
+    return name;
+  }
+  snprintf(buf, len, "%s", d);
+  free(d);
+  return buf;
 }
 
 const char *mt_size_str(uint64_t b, char *buf, size_t len)
@@ -272,8 +311,9 @@ void mt__classify_range(const char *name, mt__range_class *out)
   if (!name || !*name)
     return;
   size_t len = strlen(name);
-  /* step: "step N", "step_N", "iteration N", "iter N", "train_step N" */
-  static const char *const step_words[] = { "step", "iteration", "iter", "train_step", "training_step" };
+  /* step: "step N", "step_N", "iteration N", "iter N", "train_step N", "ProfilerStep#N" */
+  static const char *const step_words[] = { "step", "iteration", "iter", "train_step", "training_step",
+                                              "ProfilerStep" /* torch.profiler: ProfilerStep#N */ };
   for (size_t i = 0; i < sizeof step_words / sizeof step_words[0]; i++) {
     size_t n = strlen(step_words[i]);
     if (strncasecmp(name, step_words[i], n) == 0) {

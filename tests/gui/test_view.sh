@@ -14,7 +14,7 @@ trap 'rm -rf "$T"' EXIT
 XDG_DATA_HOME="$T/data" XDG_CACHE_HOME="$T/cache"
 export XDG_DATA_HOME XDG_CACHE_HOME
 mkdir -p "$XDG_DATA_HOME" "$XDG_CACHE_HOME"
-plan 115   # 9 of them need simtrain, 26 xvfb-run (SKIPs without)
+plan 117   # 9 of them need simtrain, 26 xvfb-run (SKIPs without)
 
 # Palette (docs/VIEWER.md) and furniture colours.
 PARAM=0072B2 OPT=009E73 GRAD=E69F00 ACT=CC79A7 WS=56B4E9 CACHE=CFCFCF BG=FFFFFF DARKBG=1E1E1E
@@ -341,6 +341,12 @@ done <"$T/wc.points"
 
 # 5. the real application under Xvfb, driven through its actions
 if command -v xvfb-run >/dev/null 2>&1; then
+  # a damaged (truncated) trace: the main area says why, the trace's actions are off
+  head -c 8192 "$T/basic.mtrace" >"$T/damaged.mtrace"
+  GSK_RENDERER=cairo timeout 60 xvfb-run -a -s "-screen 0 1400x1000x24" \
+    "$VIEW" "$T/damaged.mtrace" --no-cache --size 800x600 --script "wait 300;quit" >"$T/dout" 2>/dev/null
+  check "damaged trace: the main area shows the error, not 'analysing'" grep -q "main area: .*truncated trace" "$T/dout"
+  check "damaged trace: Go to Peak and What-if disabled" grep -q "go-to-peak disabled; what-if disabled" "$T/dout"
   # wait-idle: until the window has no task pending and has painted since
   # (60 s deadline), not a fixed guess of how fast this machine draws
   script="go-to-peak;wait-idle 60000;screenshot $T/w1.png;layout $T/w1.layout;select-row 0;wait-idle 60000;screenshot $T/w2.png;layout $T/w2.layout;select-range 50ms:70ms;wait-idle 60000;quit"

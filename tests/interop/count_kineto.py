@@ -22,5 +22,5 @@ for e in ev:
             c["rt"] += 1
     elif e.get("ph") in ("i", "I") and e["name"] == "[memory]":
         a = e.get("args", {})
-        c["mem"] += a.get("Device Type") == 1 and "Addr" in a
+        c["mem"] += a.get("Device Type") == 1   # with or without Addr (2021 schema)
 print(c["k"], c["cp"], c["rt"], c["nccl"], c["mem"])

@@ -41,9 +41,9 @@ WANT_CATEGORIES=$ALL WANT_NONZERO=parameter,optimizer_state,input,activation,gra
 "$MT" import "$DATA"/hta/facebookresearch__trace_filter_sampled_rank-*.json.gz -o "$TMP/run" >/dev/null
 check "export perfetto (run directory, 2 ranks)" "$MT" export "$TMP/run" --format perfetto -o "$TMP/run.json"
 WANT_COUNTERS=0 run_py "$C/check_perfetto.py" "$TMP/run.json" 2
-"$MT" import "$DATA/nsys-ai/GindaChen__mfu_2gpu_before.sqlite" -o "$TMP/nsys.mtrace" >/dev/null
-check "export perfetto (nsys import)" "$MT" export "$TMP/nsys.mtrace" --format perfetto -o "$TMP/nsys.json"
-WANT_COUNTERS=0 run_py "$C/check_perfetto.py" "$TMP/nsys.json" 1
+"$MT" import "$DATA/nsys-ai/GindaChen__mfu_2gpu_before.sqlite" -o "$TMP/nsys" >/dev/null
+check "export perfetto (nsys import: 2 GPU processes, 2 ranks)" "$MT" export "$TMP/nsys" --format perfetto -o "$TMP/nsys.json"
+WANT_COUNTERS=0 run_py "$C/check_perfetto.py" "$TMP/nsys.json" 2
 "${MT_BUILDDIR:-.}/tests/unit/mktrace" basic "$TMP/basic.mtrace" >/dev/null 2>&1
 check "export perfetto (collector-format trace)" "$MT" export "$TMP/basic.mtrace" --format perfetto -o "$TMP/basic.json"
 run_py "$C/check_perfetto.py" "$TMP/basic.json" 1

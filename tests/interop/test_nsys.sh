@@ -49,13 +49,17 @@ eq "saxpy: NVTX push/pop ranges" "$(q "$S" "SELECT COUNT(*) FROM ranges WHERE ki
    (SELECT id FROM strings WHERE value = 'cuda_api')")" 22
 
 # nsys-ai captures (schema 3.25): kernels, NCCL, memcpy, NVTX.
+# Two GPU processes each: a run directory, one rank per process; the
+# counts over its ranks are the file's.
 while read -r f kern nccl cpy nvtx; do
-  o=$TMP/$f.mtrace
+  o=$TMP/$f
   "$MT" import "$N/$f.sqlite" -o "$o" >/dev/null 2>&1
-  eq "$f: kernels/NCCL/memcpy/NVTX" "$(q "$o" "SELECT (SELECT COUNT(*) FROM kernels) || '/' ||
-     (SELECT COUNT(*) FROM nccl_calls) || '/' || (SELECT COUNT(*) FROM memcpys WHERE kind != 5) || '/' ||
-     (SELECT COUNT(*) FROM ranges WHERE domain_id != (SELECT id FROM strings WHERE value = 'cuda_api'))")" \
-     "$kern/$nccl/$cpy/$nvtx"
+  eq "$f: one trace per GPU process" "$(ls "$o" 2>/dev/null | grep -c '^rank[01]\..*\.mtrace$')" 2
+  eq "$f: each rank of world size 2" "$(for t in "$o"/*.mtrace; do q "$t" "SELECT rank || ':' || world_size FROM process"; done | tr '\n' ' ')" "0:2 1:2 "
+  eq "$f: kernels/NCCL/memcpy/NVTX over the ranks" "$(for t in "$o"/*.mtrace; do q "$t" "SELECT (SELECT COUNT(*) FROM kernels),
+     (SELECT COUNT(*) FROM nccl_calls), (SELECT COUNT(*) FROM memcpys WHERE kind != 5),
+     (SELECT COUNT(*) FROM ranges WHERE domain_id != (SELECT id FROM strings WHERE value = 'cuda_api'))"; done |
+     awk -F'|' '{ k += $1; n += $2; c += $3; v += $4 } END { print k "/" n "/" c "/" v }')" "$kern/$nccl/$cpy/$nvtx"
 done <<'EOF2'
 GindaChen__mfu_2gpu_before 4010 66 1020 19118
 GindaChen__h100_2gpu_1s 3442 0 904 16782

@@ -1,0 +1,22 @@
+#!/bin/sh
+# Progress on stderr only when it is a terminal (util-linux script(1) gives
+# the command one): report and recommend say what they are doing, erase the
+# line when done, and print nothing extra into a pipe.
+MT_TEST_NAME=progress
+. "${MT_SRCDIR:-.}/tests/sim/simtrain/testenv.sh"
+if [ ! -x "$ST" ] || ! command -v script >/dev/null || ! "$MT" record --help >/dev/null 2>&1; then
+  echo "ok 1 # SKIP needs simtrain, memtrace record and script(1)"; echo "1..1"; exit 0
+fi
+"$MT" record -q -o "$TMP/run" -- "$ST" --layers 2 --world 2 --zero 1 --steps 2 >/dev/null 2>&1
+MTA=$(cd "$(dirname "$MT")" && pwd)/memtrace
+for c in "report $TMP/run" "recommend $TMP/run --budget 64MiB" "replay $TMP/run --checkpoint all"; do
+  n=${c%% *}
+  # script gives the command a terminal on all three descriptors: redirect
+  # stdout only, and let stderr reach the terminal
+  script -qec "'$MTA' $c >/dev/null" /dev/null >"$TMP/tty" 2>&1
+  check "$n: progress on a terminal" grep -q "memtrace $n: " "$TMP/tty"
+  check "$n: the line is erased when done" sh -c "tail -c 8 '$TMP/tty' | od -c | grep -q '033   \\[   K'"
+  "$MTA" $c >/dev/null 2>"$TMP/pipe.err"
+  check "$n: nothing on stderr when it is not a terminal" test ! -s "$TMP/pipe.err"
+done
+done_testing
