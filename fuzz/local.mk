@@ -101,7 +101,7 @@ MT_SAN_TRACE_SRC = fuzz/replay.c fuzz/fuzz_trace.c schemas/trace.c schemas/trace
 	analyzer/replay/rsort.c \
 	analyzer/interop/util.c analyzer/interop/export_perfetto.c analyzer/interop/export_snapshot.c \
 	analyzer/interop/jstream.c analyzer/interop/pickle.c
-MT_SAN_LIBS = $(SQLITE_LIBS) $(JSONC_LIBS) $(ZLIB_LIBS) $(AX_PTHREAD_LIBS) -lm
+MT_SAN_LIBS = $(SQLITE_LIBS) $(JSONC_LIBS) $(ZLIB_LIBS) $(AX_PTHREAD_LIBS) $(DEMANGLE_LIBS) -lm
 if ENABLE_TESTS
 if HAVE_SANITIZERS
 check_PROGRAMS += fuzz/san-trace-report fuzz/san-trace-replay fuzz/san-trace-export
