@@ -35,8 +35,9 @@ check() { _d=$1; shift; if "$@" >/dev/null 2>&1; then ok "$_d"; else not_ok "$_d
 diag() { printf '# %s\n' "$@"; }
 # skip N REASON: N skipped cases
 skip() { _s=$1; shift; while [ "$_s" -gt 0 ]; do ok "# SKIP $*"; _s=$((_s - 1)); done; }
-# skip_rest REASON: the rest of the plan skipped (needs `plan`)
-skip_rest() { skip $((${_tap_plan:-$_tap_n} - _tap_n)) "$@"; }
+# skip_rest REASON: the rest of the plan skipped (`plan`, or what
+# `expect_cases` and tap_py's checkers expect so far)
+skip_rest() { skip $((${_tap_plan:-$((${_tap_expect:-0} + _tap_py_expect))} - _tap_n)) "$@"; }
 # skip_all REASON: the whole script skipped (before any case; needs `plan`
 # or `expect_cases`), then exits
 skip_all() {
