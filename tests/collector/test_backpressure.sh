@@ -11,6 +11,8 @@ if ! [ -x "$ST" ] || ! "$MT" record --help >/dev/null 2>&1; then
   echo "1..0 # SKIP needs memtrace record and simtrain"
   exit 0
 fi
+# 2 on the waiting run, the checker's 2 against the truth, 2 without waiting
+plan 6
 run() { # name env...
   n=$1; shift
   env "$@" "$MT" record -q --buffer-size 64KiB -o "$TMP/$n" -- "$ST" --layers 2 --steps 6 --truth "$TMP/$n.json" \

@@ -17,6 +17,9 @@ if [ ! -x "$ST" ] || [ ! -e "$MEMTRACE_COLLECTOR" ] || ! command -v python3 >/de
   echo "1..0 # SKIP simtrain, the collector or python3 is missing"
   exit 0
 fi
+# 4 per signal to memtrace record, 2 Ctrl-C, 3 SIGKILL, 1 leader, 2 --sp,
+# 3 default names
+plan 23
 TINY="--layers 2 --hidden 64 --heads 2 --seq 32 --batch 2"
 FOREVER="$TINY --steps 1000000"
 
@@ -62,6 +65,9 @@ for sig in TERM INT HUP; do
   rec=$!
   if ! wait_until 60 comms_in "$d" 2; then
     not_ok "SIG$sig: the two ranks did not start within 60 s: $(tail -n 3 "$TMP/$sig.out")"
+    not_ok "SIG$sig: exit status and leftovers not checked"
+    not_ok "SIG$sig: ranks not checked"
+    not_ok "SIG$sig: collector.end not checked"
     kill -KILL "$rec" $(job_pids "$d") 2>/dev/null; wait "$rec" 2>/dev/null
     continue
   fi

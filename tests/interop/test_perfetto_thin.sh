@@ -14,6 +14,8 @@ if ! [ -x "$ST" ] || ! "$MT" record --help >/dev/null 2>&1; then
   echo "1..0 # SKIP needs memtrace record and simtrain"
   exit 0
 fi
+# 4 exports, the checker's 10 cases
+plan 14
 # shellcheck disable=SC2086
 "$MT" record -q -o "$TMP/run" -- "$ST" --layers 2 --steps 6 --truth "$TMP/truth.json" >"$TMP/rec.log" 2>&1 ||
   { not_ok "recording failed: $(tail -1 "$TMP/rec.log")"; done_testing; exit 1; }

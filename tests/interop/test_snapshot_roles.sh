@@ -8,6 +8,8 @@
 # AdamW's two states are 2 x 4 x P bytes of requested size.  Block sizes add
 # the caching allocator's rounding, < 3 % here.
 . "${MT_SRCDIR:-.}/tests/interop/common.sh"
+# 6 cases per full-step dump (2), 2 for the forward-only one
+plan 14
 need_data
 S=$DATA/cs336-snapshots
 # params V d L d_ff
@@ -23,7 +25,7 @@ import json, sys; p = json.load(sys.stdin)['ranks'][0]['peak']
 print(p['allocated_bytes'] if sys.argv[1] == 'allocated' else p['by_category'][sys.argv[1]])" "$2"
 }
 if ! command -v python3 >/dev/null 2>&1; then
-  ok "# SKIP no python3"; done_testing; exit
+  skip_all "no python3"
 fi
 # file, bytes of one AdamW state (0: not checked), whether the dump holds a full step
 for spec in "notHanmin__memory_snapshot $((4 * P_HANMIN)) 1" "notHanmin__memory_snapshot_forward 0 0" \

@@ -6,7 +6,8 @@ _record_memory_history(max_entries=10) must not shrink the ring memtrace
 reads; a shrink memtrace cannot see must be counted, exactly, as lost.  TAP."""
 import sys
 sys.path.insert(0, sys.argv[1])
-from taplib import tap, done
+from taplib import plan, tap, done
+plan(9)
 from memtrace import _alloc, _native
 
 lost, meta = [], {}

@@ -6,7 +6,8 @@ a process is torch's caching allocator plus NCCL's own buffers, so
 memtrace's peak is torch's max_memory_allocated (reserved) plus the bytes
 the simulated NCCL says it holds.  TAP."""
 import json, os, subprocess, sys
-from taplib import tap, done
+from taplib import plan, tap, done
+plan(6)
 
 run, outdir, nranks, per_node = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 mt = os.path.join(os.environ.get("MT_BUILDDIR", "."), "memtrace")

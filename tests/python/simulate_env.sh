@@ -1,6 +1,8 @@
-# Shared by tests/python/test_simulate*.sh (sourced after common.sh): a CUDA 13
-# torch >= 2.4 ($py, else the test skips), and dist MODE LAUNCH, which
-# records a 2-rank dist_simgpu.py job on 2 simulated GPUs and checks every rank.
+# Shared by tests/python/test_simulate*.sh (sourced after common.sh and the
+# script's expect_cases, its own cases): a CUDA 13 torch >= 2.4 ($py, else
+# the rest of those cases are skipped), and dist MODE LAUNCH, which records a
+# 2-rank dist_simgpu.py job on 2 simulated GPUs (one case) and checks every
+# rank (check_simulate.py, its own plan).
 export MEMTRACE_PYTHON_DIR=$(cd "$SRC/collector/python" && pwd -P)
 W=$TMP
 MT=$(cd "$(dirname "$MT")" && pwd -P)/memtrace
@@ -9,7 +11,7 @@ for p in $(torch_pys 2.4); do
   "$p" -c "import sys, torch; sys.exit(not (torch.version.cuda or '').startswith('13.'))" 2>/dev/null && { py=$p; break; }
 done
 if [ -z "$py" ]; then
-  ok "# SKIP no CUDA 13 build of torch >= 2.4 (sh scripts/install-torch.sh)"
+  skip_rest "no CUDA 13 build of torch >= 2.4 (sh scripts/install-torch.sh)"
   done_testing; exit
 fi
 v=$(torch_version "$py")

@@ -22,11 +22,15 @@ for py in $(torch_pys 2.1); do
   "$py" -c "import sys, torch; sys.exit(not (torch.version.cuda or '').startswith('13.'))" 2>/dev/null && pys="$pys $py"
 done
 if [ -z "$pys" ]; then
-  ok "# SKIP no CUDA 13 build of torch >= 2.1 (sh scripts/install-torch.sh)"
+  expect_cases 1
+  skip 1 "no CUDA 13 build of torch >= 2.1 (sh scripts/install-torch.sh)"
   done_testing; exit
 fi
 export MT_SIM_DEVICES=1
 for py in $pys; do
+  # 4 cases of this script per torch (the C-shrink one skipped before 2.6),
+  # and check_simgpu.py's own plan (tap_py)
+  expect_cases 4
   v=$(torch_version "$py"); d=$TMP/user-$v
   export TAP_PREFIX="torch $v, the program's own history ring of 500: "
   if MT_TEST_USER_HISTORY=500 LD_LIBRARY_PATH=$SIM${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
@@ -56,7 +60,7 @@ print(db.execute('SELECT coalesce(sum(count), 0) FROM drops').fetchone()[0])" "$
   d=$TMP/c-$v
   export TAP_PREFIX="torch $v, the ring shrunk to 500 from C: "
   if ! "$py" -c "import sys, torch; sys.exit(tuple(int(x) for x in torch.__version__.split('.')[:2]) < (2, 6))"; then
-    ok "# SKIP torch $v: the C binding's argument list differs before 2.6"
+    skip 1 "torch $v: the C binding's argument list differs before 2.6"
     continue
   fi
   MT_TEST_USER_HISTORY_C=500 LD_LIBRARY_PATH=$SIM${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \

@@ -7,6 +7,9 @@
 # buffers; the device model; --no-collect; an out-of-memory as a real GPU
 # raises it; bad options.
 . "${MT_SRCDIR:-.}/tests/python/common.sh"
+# 4 bad options, 2 jobs (and check_simulate.py's plan each), the device
+# model, the OOM and its record
+expect_cases 9
 # bad options: one line, exit 2, nothing run
 expect_fail 2 "--simulate-gpus 0 is refused" "simulate-gpus: '0' is not a number of GPUs" "$MT" record --simulate-gpus 0 -- true
 expect_fail 2 "--gpu with an unknown model is refused" "unknown GPU 'v100'" "$MT" record --simulate-gpus 1 --gpu v100 -- true

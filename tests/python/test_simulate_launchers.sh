@@ -6,6 +6,8 @@
 # P2P read mode; with the simulated cuBLAS/cuBLASLt/cuDNN built, FSDP2 of
 # the model with nn.Linear and SDPA.
 . "${MT_SRCDIR:-.}/tests/python/common.sh"
+# 2 jobs (and check_simulate.py's plan each, when they run), --no-collect
+expect_cases 3
 . "$SRC/tests/python/simulate_env.sh"
 dist ddp spawn
 # --no-collect: the same job on the simulated GPUs, nothing recorded or preloaded
@@ -34,6 +36,6 @@ if [ -f "$L/cublaslt/.libs/libcublasLt.so.13" ] && [ -f "$L/cudnn/.libs/libcudnn
   MT_TEST_LINEAR=1 MEMTRACE_SIM_DIR=$L/cuda/.libs:$L/nccl/.libs:$L/cublas/.libs:$L/cublaslt/.libs:$L/cudnn/.libs \
     dist fsdp torchrun
 else
-  ok "# SKIP FSDP2 with nn.Linear: no simulated cuBLASLt/cuDNN in this tree"
+  skip 1 "FSDP2 with nn.Linear: no simulated cuBLASLt/cuDNN in this tree"
 fi
 done_testing

@@ -7,6 +7,8 @@
 # network-receive buffers (SIMPLE + LL128), the others the NVLink ones
 # (SIMPLE + LL + LL128).  Prints the wall time and the machine's memory in use.
 . "${MT_SRCDIR:-.}/tests/python/common.sh"
+# the job (and check_simulate.py's plan), NCCL's buffers per rank
+expect_cases 2
 . "$SRC/tests/python/simulate_env.sh"
 d=$TMP/nodes; mkdir -p "$d.out"
 export TAP_PREFIX="torch $v, FSDP2 on 16 simulated GPUs in 2 nodes: "

@@ -14,13 +14,14 @@
 export MEMTRACE_PYTHON_DIR=$(cd "$SRC/collector/python" && pwd -P)
 B=${MT_BUILDDIR:-.}
 ZOO=${MT_SHARED:-}/workloads/train_zoo.py
+# 2 models x (recorded, 5 techniques, 4 ZeRO/FSDP2 worlds, 1 refusal), recommend
+plan 23
 pys=""
 for py in $(torch_pys 2.0); do
   "$py" -c "import sys, torch; sys.exit(not (torch.version.cuda or '').startswith('13.'))" 2>/dev/null && pys="$py"
 done
 if [ -z "$pys" ] || [ ! -f "$ZOO" ]; then
-  ok "# SKIP needs a CUDA 13 build of torch >= 2.0 (sh scripts/install-torch.sh) and ../shared/workloads/train_zoo.py"
-  done_testing; exit
+  skip_all "needs a CUDA 13 build of torch >= 2.0 (sh scripts/install-torch.sh) and ../shared/workloads/train_zoo.py"
 fi
 py=$pys
 SIM=$(cd "$B/tests/sim/cuda/.libs" && pwd -P)

@@ -14,6 +14,8 @@ ST=$(cd "$B/tests/sim/simtrain" && pwd -P)/simtrain
 L=$(cd "$B/tests/sim" && pwd -P)
 W=$(mktemp -d "${TMPDIR:-/tmp}/mt-nodes64.XXXXXX")
 trap 'rm -rf "$W"' EXIT
+# the job, the peaks against the truth, the ninth device's hint
+plan 3
 t0=$(date +%s)
 # simtrain's GEMMs need the simulated cuBLAS (not among --simulate-gpus's own libraries yet)
 if MEMTRACE_SIM_DIR=$L/cublas/.libs:$L/cuda/.libs:$L/nccl/.libs MT_SIM_RENDEZVOUS=$W MASTER_ADDR=nodes64 MASTER_PORT=$$ \

@@ -11,6 +11,8 @@ CUDA_INC=${CUDA_DIR:-/usr/local/cuda}/include
 LIB=$B/tests/sim/nccl/.libs/libnccl.so.2
 W=$(mktemp -d "${TMPDIR:-/tmp}/mt-stubs.XXXXXX")
 trap 'rm -rf "$W"' EXIT
+# nccl.h, torch's links, a stub, stubs.c current
+plan 4
 nm -D --defined-only "$LIB" | awk '{print $3}' | sort -u > "$W/exports"
 # every function nccl.h declares (a line "TYPE ncclName(")
 sed -n 's/^[A-Za-z_][A-Za-z_ *]*[ *]\(nccl[A-Za-z0-9_]*\)(.*/\1/p' "$CUDA_INC/nccl.h" | sort -u > "$W/header"
@@ -27,7 +29,7 @@ if [ -f "$TORCH_LIB" ]; then
   [ -s "$W/torch" ] && [ -z "$missing" ] && ok "all $(wc -l < "$W/torch") NCCL symbols libtorch_cuda.so links are exported" \
     || not_ok "NCCL symbols libtorch_cuda.so links and the stand-in lacks: $missing"
 else
-  ok "# SKIP no torch 2.11 (sh scripts/install-torch.sh)"
+  skip 1 "no torch 2.11 (sh scripts/install-torch.sh)"
 fi
 # a stub: its error and one message per name, whatever the number of calls
 if python3 - "$LIB" > "$W/out" 2> "$W/err" <<'PY'
@@ -54,6 +56,6 @@ if python3 -c "import pycparser" 2>/dev/null; then
     not_ok "stubs.c is stale: python3 tests/sim/nccl/gen_stubs.py > tests/sim/nccl/stubs.c $(cat "$W/gen.err")"
   fi
 else
-  ok "# SKIP no pycparser to regenerate stubs.c"
+  skip 1 "no pycparser to regenerate stubs.c"
 fi
 done_testing
