@@ -12,6 +12,10 @@ plan "$(ls -d "$C"/*/ | wc -l)"
 for d in "$C"/*/; do
   t=$(basename "$d")
   r=$B/fuzz/asan-replay-$t; how="under ASan+UBSan"
+  # the trace reader's corpus: its sanitized harness is built by make check
+  # (fuzz/san-trace-report, through the whole report; test_sanitized.sh
+  # runs all four over more inputs)
+  [ "$t" = trace ] && r=$B/fuzz/san-trace-report
   if [ ! -x "$r" ]; then
     if [ "${CI:-}" = true ]; then not_ok "$t: no $r (CI=true: make fuzz-asan-replay)"; continue; fi
     r=$B/fuzz/replay-$t; how="without sanitizers (make fuzz-asan-replay for ASan+UBSan)"
