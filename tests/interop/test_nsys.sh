@@ -3,7 +3,7 @@
 # GPU activity and CUDA API call with ns timestamps; the imported trace must
 # reproduce each one exactly.  Old (2.9.1) and new (3.x) export schemas.
 . "${MT_SRCDIR:-.}/tests/interop/common.sh"
-plan 11
+plan 15
 need_data
 P=$DATA/pipit-nsys
 N=$DATA/nsys-ai
