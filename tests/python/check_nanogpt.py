@@ -6,7 +6,7 @@ from taplib import plan, tap, done
 
 run, exp = sys.argv[1], json.load(open(sys.argv[2]))
 # what the simulated libraries reported (in torch's json) adds 4 cases
-plan(5 + (4 if exp.get("sim") is not None else 0))
+plan(5 + (5 if exp.get("sim") is not None else 0))
 mt = os.path.join(os.environ.get("MT_BUILDDIR", "."), "memtrace")
 rep = json.loads(subprocess.run([mt, "report", "--format", "json", run], check=True, capture_output=True).stdout)
 r = rep["ranks"][0]
