@@ -4,8 +4,9 @@
 # line when done, and print nothing extra into a pipe.
 MT_TEST_NAME=progress
 . "${MT_SRCDIR:-.}/tests/sim/simtrain/testenv.sh"
+plan 9   # 3 commands x 3 cases
 if [ ! -x "$ST" ] || ! command -v script >/dev/null || ! "$MT" record --help >/dev/null 2>&1; then
-  echo "ok 1 # SKIP needs simtrain, memtrace record and script(1)"; echo "1..1"; exit 0
+  skip_rest "needs simtrain, memtrace record and script(1)"; done_testing; exit
 fi
 "$MT" record -q -o "$TMP/run" -- "$ST" --layers 2 --world 2 --zero 1 --steps 2 >/dev/null 2>&1
 MTA=$(cd "$(dirname "$MT")" && pwd)/memtrace

@@ -3,6 +3,8 @@
 # memory events, with the counts the files hold by their upstream READMEs
 # (../shared/validation/README.md), and names the memory section it cannot fill.
 . "${MT_SRCDIR:-.}/tests/interop/common.sh"
+# 3 formats x 5, df_index_resolver 3, nsys 4, kineto-tb 2 x 2, diff 2, steps 1
+plan 29
 need_data
 K=$TMP/k.mtrace N=$TMP/n.mtrace
 "$MT" import "$DATA/kineto-tb/pytorch__samples_resnet50_num_workers_0_worker0.1623143089861.pt.trace.json.gz" -o "$K" >/dev/null
