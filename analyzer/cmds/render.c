@@ -809,8 +809,11 @@ int mt_render(FILE *f, const mt_analysis *a, int fmt)
     const mt_rank *r = &a->ranks[i];
     if (fmt == MT_FMT_HTML) {
       fprintf(f, "<section class=rank id=\"rank-%d\">\n", r->rank);
-      heading(&o, 2, "Rank %d timeline", r->rank);
-      svg_timeline(f, r);
+      /* no memory events: no chart of zeros (section_rank says why) */
+      if (r->n_mem_events || r->n_region_events) {
+        heading(&o, 2, "Rank %d timeline", r->rank);
+        svg_timeline(f, r);
+      }
     }
     section_rank(&o, a, r);
     if (fmt == MT_FMT_HTML)

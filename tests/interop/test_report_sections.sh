@@ -3,8 +3,8 @@
 # memory events, with the counts the files hold by their upstream READMEs
 # (../shared/validation/README.md), and names the memory section it cannot fill.
 . "${MT_SRCDIR:-.}/tests/interop/common.sh"
-# 3 formats x 5, df_index_resolver 3, nsys 5, kineto-tb 2 x 3, diff 2, steps 1
-plan 32
+# 3 formats x 5, html 1, df_index_resolver 3, nsys 5, kineto-tb 2 x 3, diff 2, steps 1
+plan 33
 need_data
 # unknown_json TRACE WHY: in the JSON report, every rank's largest free block
 # at the peak is null and largest_free_block_unknown says WHY
@@ -31,6 +31,7 @@ for f in text md html; do
   eq "$f: HTA nccl_data shows its 21 NCCL kernels" "$calls" 21
   check "$f: and the overlap line" grep -q 'Communication overlapped with computation' "$TMP/n.$f"
 done
+check "html: no memory chart (of zeros) for a trace without memory events" sh -c "! grep -q '<svg class=timeline' '$TMP/n.html'"
 # df_index_resolver: Kineto blocks with addresses but no segments; upstream peak reserved 12,782,141,440 B,
 # so no free block can be larger (the synthetic segment range made it 4.00 EiB)
 D=$TMP/df.mtrace
