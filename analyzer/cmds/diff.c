@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "analyzer/cmds/cmds.h"
+#include "analyzer/cmds/progress.h"
 #include "analyzer/lib/analysis.h"
 #include <sqlite3.h>
 
@@ -33,7 +34,10 @@ static json_object *load_side(const char *path, int *rc, int *all_sites)
   mt_analysis *a;
   mt_error err = { 0 };
   mt_analysis_opts o = { .rank = -1, .max_groups = SIZE_MAX };
+  /* each side is a whole analysis (seconds on a long run): say so on a terminal */
+  mt_progress("diff", "analysing", 0, 0);
   int r = mt_analysis_run(path, &o, &a, &err);
+  mt_progress_done();
   if (r != MT_OK) {
     mt_errorf("%s", err.msg);
     *rc = r == MT_ENOMEM ? MT_EXIT_FAIL : MT_EXIT_USAGE;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "analyzer/cmds/cmds.h"
+#include "analyzer/cmds/progress.h"
 #include "analyzer/interop/interop.h"
 #include "analyzer/lib/analysis.h"
 
@@ -122,6 +123,8 @@ static int run(int argc, char **argv)
     return MT_EXIT_FAIL;
   }
   int rc;
+  /* a long run's trace takes seconds to read and write: say so on a terminal */
+  mt_progress("export", n > 1 ? "writing the ranks' traces" : "writing", 0, 0);
   if (strcmp(fmt, "perfetto") == 0) {
     size_t ol = strlen(out);
     if (ol > 3 && strcmp(out + ol - 3, ".gz") == 0)
@@ -136,6 +139,7 @@ static int run(int argc, char **argv)
   for (int i = 0; i < n; i++)
     free(traces[i]);
   free(traces);
+  mt_progress_done();
   if (rc)
     mt_errorf("%s", err.msg);
   if (mt_output_commit(tmp, out, rc == MT_OK) != 0 && rc == MT_OK)

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "analyzer/cmds/cmds.h"
+#include "analyzer/cmds/progress.h"
 #include "analyzer/interop/interop.h"
 
 
@@ -67,7 +68,10 @@ static int run(int argc, char **argv)
 
   if (nin == 1) {
     mt_import_result res;
+    /* a large Kineto or nsys file takes seconds: say so on a terminal */
+    mt_progress("import", base_name(argv[optind]), 0, 0);
     rc = mt_import_file(argv[optind], fmt, tmp, rid, &res, &err);
+    mt_progress_done();
     if (rc)
       mt_errorf("%s", err.msg);
     if (mt_output_commit(tmp, out, rc == MT_OK) != 0)
@@ -89,6 +93,7 @@ static int run(int argc, char **argv)
     char part[4096], final[4096];
     mt_import_result res;
     snprintf(part, sizeof part, "%s/input%d.mtrace", tmp, i);
+    mt_progress("import", base_name(argv[optind + i]), (size_t)i + 1, (size_t)nin);
     rc = mt_import_file(argv[optind + i], fmt, part, rid, &res, &err);
     if (rc)
       break;
@@ -109,6 +114,7 @@ static int run(int argc, char **argv)
     total += res.events;
   }
   free(ranks);
+  mt_progress_done();
   if (rc)
     mt_errorf("%s", err.msg);
   if (mt_output_commit(tmp, out, rc == MT_OK) != 0)

@@ -222,6 +222,17 @@ static const char *inum(int v, char *buf, size_t len)
   return buf;
 }
 
+/* The largest free block of a snapshot, or "unknown (why)" when the trace
+ * cannot tell (mt_largest_free_unknown); len >= 128 holds every reason. */
+static const char *largest_free(const mt_rank *r, const mt_snapshot *s, char *buf, size_t len)
+{
+  const char *why = mt_largest_free_unknown(r, s);
+  if (!why)
+    return mt_size_str(s->largest_free_block, buf, len);
+  snprintf(buf, len, "unknown (%s)", why);
+  return buf;
+}
+
 /* ---- sections ----------------------------------------------------------- */
 
 typedef struct out {
@@ -349,7 +360,7 @@ static int near(uint64_t x, uint64_t ref)
 /* The memory sections: the peak, fragmentation, what was live, per step. */
 static void section_memory(out *o, const mt_analysis *a, const mt_rank *r)
 {
-  char b1[64], b2[64], b3[64], b4[64], b5[64];
+  char b1[64], b2[64], b3[64], b4[128], b5[64];
   tbl t;
   tbl_init(&t, "lrrlll", "peak", "bytes", "at", "step", "phase", "innermost range");
   tbl_row(&t, "allocated", mt_size_str(r->peak_allocated, b1, sizeof b1),
@@ -370,8 +381,7 @@ static void section_memory(out *o, const mt_analysis *a, const mt_rank *r)
        "allocator's segments at the peak: %s.",
        mt_size_str(r->peak.by_category[MT_CAT_CACHE_FREE], b1, sizeof b1),
        mt_size_str(r->max_fragmentation, b2, sizeof b2), mt_fmt_secs(r->max_fragmentation_ts, b3, sizeof b3),
-       r->peak.nsegments || !r->peak.nobjects ? mt_size_str(r->peak.largest_free_block, b4, sizeof b4)
-       : "unknown (the trace does not say which segment holds each block)");
+       largest_free(r, &r->peak, b4, sizeof b4));
   if (r->peak.nsegments) {
     tbl_init(&t, "rrrrrr", "heap", "segment", "used", "free", "largest free", "blocks");
     for (size_t i = 0; i < r->peak.nsegments && i < 8; i++) {
@@ -446,10 +456,34 @@ static void section_memory(out *o, const mt_analysis *a, const mt_rank *r)
   }
 }
 
+/* Whether an import's list of what it lacks ("a, b (why), c") has an item
+ * that starts with `what` ("kernels", "NCCL calls"): not a mere mention
+ * ("launch parameters of NCCL calls other than the kernel's"). */
+static int import_lacks(const mt_rank *r, const char *what)
+{
+  size_t n = strlen(what);
+  for (const char *p = r->import_lacks; p && *p;) {
+    while (*p == ' ')
+      p++;
+    if (strncmp(p, what, n) == 0 && (p[n] == ',' || p[n] == ' ' || p[n] == 0))
+      return 1;
+    /* the next item: after a comma outside parentheses */
+    int depth = 0;
+    for (; *p && (depth || *p != ','); p++)
+      depth += *p == '(' ? 1 : *p == ')' ? -1 : 0;
+    if (*p)
+      p++;
+  }
+  return 0;
+}
+
 static void section_rank(out *o, const mt_analysis *a, const mt_rank *r)
 {
   char b1[64], b2[64], b3[64], b4[64], b5[64], b6[64];
-  heading(o, 2, "Rank %d  (pid %lld on %s, world size %d)", r->rank, (long long)r->pid, r->host, r->world_size);
+  if (*r->host)
+    heading(o, 2, "Rank %d  (pid %lld on %s, world size %d)", r->rank, (long long)r->pid, r->host, r->world_size);
+  else   /* imports: the source names no host */
+    heading(o, 2, "Rank %d  (pid %lld, world size %d)", r->rank, (long long)r->pid, r->world_size);
   para(o, "trace %s", r->path);
   if (r->incomplete)
     para(o, "INCOMPLETE: %s.", r->incomplete_reason);
@@ -492,7 +526,7 @@ static void section_rank(out *o, const mt_analysis *a, const mt_rank *r)
     tbl_print(o->f, &t, o->fmt, 4);
     gap(o);
   } else {
-    para(o, "Kernels: none in this trace%s.", r->import_lacks && strstr(r->import_lacks, "kernel")
+    para(o, "Kernels: none in this trace%s.", import_lacks(r, "kernels")
          ? " (the source format does not record them)" : "");
   }
   if (r->nnccl) {
@@ -512,19 +546,20 @@ static void section_rank(out *o, const mt_analysis *a, const mt_rank *r)
       para(o, "No GPU times (CUPTI %s): communication/computation overlap unknown.", r->cupti);
     gap(o);
   } else {
-    para(o, "NCCL: no collectives in this trace, so no communication/computation overlap.");
+    para(o, "NCCL: no collectives in this trace%s, so no communication/computation overlap.",
+         import_lacks(r, "NCCL calls") ? " (the source format does not record them)" : "");
   }
   if (r->nooms) {
     heading(o, 3, "Out-of-memory failures (%zu)", r->nooms);
     tbl_init(&t, "rrrrrrl", "at", "requested", "allocated", "reserved", "cache free", "largest free", "step/phase");
     for (size_t i = 0; i < r->nooms; i++) {
       const mt_oom *m = &r->ooms[i];
-      char c1[64] = "-", c2[64] = "-", c3[64] = "-", c4[64] = "-";
+      char c1[64] = "-", c2[64] = "-", c3[64] = "-", c4[128] = "-";
       if (m->has_snapshot) {
         mt_size_str(m->at.allocated, c1, sizeof c1);
         mt_size_str(m->at.reserved, c2, sizeof c2);
         mt_size_str(m->at.by_category[MT_CAT_CACHE_FREE], c3, sizeof c3);
-        mt_size_str(m->at.largest_free_block, c4, sizeof c4);
+        largest_free(r, &m->at, c4, sizeof c4);
       }
       char sp[160];
       if (m->step >= 0 || m->phase)
@@ -562,7 +597,7 @@ static void oom_summary(out *o, const mt_rank *r)
       m = &r->ooms[i];
       break;
     }
-  char b1[64], b2[64], b3[64], b4[64], b5[64], b6[64], b7[64], ctx[200] = "", live[600] = "";
+  char b1[128], b2[64], b3[64], b4[64], b5[64], b6[64], b7[64], ctx[200] = "", live[600] = "";
   if (m->step >= 0 || m->phase)
     snprintf(ctx, sizeof ctx, " (step %s, %s)", inum(m->step, b1, sizeof b1), m->phase ? m->phase : "-");
   if (m->has_snapshot) {
@@ -578,7 +613,7 @@ static void oom_summary(out *o, const mt_rank *r)
        m->has_snapshot ? mt_size_str(m->at.allocated, b4, sizeof b4) : "?",
        m->has_snapshot ? mt_size_str(m->at.reserved, b5, sizeof b5) : "?",
        m->has_snapshot ? mt_size_str(m->at.by_category[MT_CAT_CACHE_FREE], b6, sizeof b6) : "?",
-       m->has_snapshot ? mt_size_str(m->at.largest_free_block, b1, sizeof b1) : "?",
+       m->has_snapshot ? largest_free(r, &m->at, b1, sizeof b1) : "?",
        m->free_bytes >= 0 ? "; the device had " : "",
        m->free_bytes >= 0 ? mt_size_str((uint64_t)m->free_bytes, b7, sizeof b7) : "",
        m->free_bytes >= 0 ? " free" : "",
@@ -774,25 +809,24 @@ int mt_render(FILE *f, const mt_analysis *a, int fmt)
     const mt_rank *r = &a->ranks[i];
     if (fmt == MT_FMT_HTML) {
       fprintf(f, "<section class=rank id=\"rank-%d\">\n", r->rank);
-      heading(&o, 2, "Rank %d timeline", r->rank);
-      svg_timeline(f, r);
+      /* no memory events: no chart of zeros (section_rank says why) */
+      if (r->n_mem_events || r->n_region_events) {
+        heading(&o, 2, "Rank %d timeline", r->rank);
+        svg_timeline(f, r);
+      }
     }
     section_rank(&o, a, r);
     if (fmt == MT_FMT_HTML)
       fputs("</section>\n", f);
   }
-  if (fmt == MT_FMT_HTML) {
-    fputs("<h2>Rules</h2>\n<table>\n<tr><th>rule</th><th>meaning</th></tr>\n", f);
-    for (int k = 0; k < MT_RULE_COUNT; k++)
-      fprintf(f, "<tr><td>%s</td><td>%s</td></tr>\n", mt_rule_name(k), mt_rule_text(k));
-    fputs("</table>\n</body></html>\n", f);
-  } else {
-    heading(&o, 2, "Rules");
-    tbl t;
-    tbl_init(&t, "ll", "rule", "meaning");
-    for (int k = 0; k < MT_RULE_COUNT; k++)
-      tbl_row(&t, mt_rule_name(k), mt_rule_text(k));
-    tbl_print(f, &t, fmt, 2);
-  }
+  /* through tbl_print in every format: the texts hold '<' (HTML-escaped there) */
+  heading(&o, 2, "Rules");
+  tbl t;
+  tbl_init(&t, "ll", "rule", "meaning");
+  for (int k = 0; k < MT_RULE_COUNT; k++)
+    tbl_row(&t, mt_rule_name(k), mt_rule_text(k));
+  tbl_print(f, &t, fmt, 2);
+  if (fmt == MT_FMT_HTML)
+    fputs("</body></html>\n", f);
   return ferror(f) ? -1 : 0;
 }

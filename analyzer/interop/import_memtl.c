@@ -107,7 +107,7 @@ int mt__import_memtl(const char *in, const char *out, const char *run_id, mt_imp
   mt_trace_put_meta(t, "import.format", "memory-timeline");
   mt_trace_put_meta(t, "import.source", in);
   mt_trace_put_meta(t, "import.lacks", "addresses (synthetic, one per tensor version), device, segments "
-                                       "(reserved memory), kernels, stacks");
+                                       "(reserved memory), kernels, NCCL calls, stacks");
   mt_trace_put_device(t, 0, "cuda", 0, 0, 0, NULL);
   mt_heap_info h = { .id = 1, .name_id = mt_trace_intern(t, "torch-caching-allocator"),
                      .usage = MT_HEAP_FRAMEWORK_POOL, .created = 0, .destroyed = -1 };

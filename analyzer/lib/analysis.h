@@ -298,6 +298,20 @@ int mt_analyze_trace(mt_trace *t, const mt_analysis_opts *opts, mt_rank *out, mt
 void mt_rank_free(mt_rank *r);
 void mt_analysis_free(mt_analysis *a);
 
+/* Why the largest free block of snapshot s (of rank r) is unknown, or NULL
+ * when s->largest_free_block is a measure: a trace without device memory
+ * events has no allocator state, and memory without a known segment layout
+ * (an import that lacks block addresses or segments) has no gaps to
+ * measure.  Reports print null / "unknown (REASON)", never a made-up 0. */
+static inline const char *mt_largest_free_unknown(const mt_rank *r, const mt_snapshot *s)
+{
+  if (!r->n_mem_events && !r->n_region_events)
+    return "no device memory events in the trace";
+  if (!s->nsegments && (s->nobjects || s->allocated))
+    return "the trace does not say which segment holds each block";
+  return NULL;
+}
+
 /* ---- Lifetimes: the analysis's own walk, for other consumers ----------
  *
  * The replay (analyzer/replay) and anything else that needs every

@@ -100,7 +100,9 @@ static json_object *rank_json(const mt_rank *r)
   ADD(p, "reserved_at_peak_bytes", I(r->peak.reserved));
   ADD(p, "by_category", cats(r->peak.by_category));
   ADD(p, "by_rule", rules(r->peak.by_rule));
-  ADD(p, "largest_free_block_bytes", I(r->peak.largest_free_block));
+  const char *why = mt_largest_free_unknown(r, &r->peak);
+  ADD(p, "largest_free_block_bytes", why ? NULL : I(r->peak.largest_free_block));
+  ADD(p, "largest_free_block_unknown", S(why));
   ADD(p, "top_allocations", objects(r, &r->peak, 20));
   ADD(o, "peak", p);
 
@@ -267,7 +269,9 @@ static json_object *rank_json(const mt_rank *r)
       ADD(d, "allocated_bytes", I(m->at.allocated));
       ADD(d, "reserved_bytes", I(m->at.reserved));
       ADD(d, "cache_free_bytes", I(m->at.by_category[MT_CAT_CACHE_FREE]));
-      ADD(d, "largest_free_block_bytes", I(m->at.largest_free_block));
+      const char *lf_why = mt_largest_free_unknown(r, &m->at);
+      ADD(d, "largest_free_block_bytes", lf_why ? NULL : I(m->at.largest_free_block));
+      ADD(d, "largest_free_block_unknown", S(lf_why));
       ADD(d, "by_category", cats(m->at.by_category));
     }
     json_object_array_add(a, d);

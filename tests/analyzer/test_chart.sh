@@ -6,8 +6,9 @@
 MT_TEST_NAME=chart
 . "${MT_SRCDIR:-.}/tests/sim/simtrain/testenv.sh"
 S=${MT_SRCDIR:-.}
+plan 3
 if [ ! -x "$ST" ] || ! "$MT" record --help >/dev/null 2>&1; then
-  echo "ok 1 # SKIP needs memtrace record and simtrain"; echo "1..1"; exit 0
+  skip_rest "needs memtrace record and simtrain"; done_testing; exit
 fi
 "$MT" record -q -o "$TMP/run" -- "$ST" --layers 2 --steps 40 --truth "$TMP/truth.json" >/dev/null 2>&1
 "$MT" report -f html -o "$TMP/r.html" "$TMP/run"

@@ -4,8 +4,9 @@
 # every step.  Checked against simtrain's own per-step peaks (--truth).
 MT_TEST_NAME=fold
 . "${MT_SRCDIR:-.}/tests/sim/simtrain/testenv.sh"
+plan 3
 if [ ! -x "$ST" ] || ! "$MT" record --help >/dev/null 2>&1; then
-  echo "ok 1 # SKIP needs memtrace record and simtrain"; echo "1..1"; exit 0
+  skip_rest "needs memtrace record and simtrain"; done_testing; exit
 fi
 "$MT" record -q -o "$TMP/run" -- "$ST" --layers 2 --steps 40 --truth "$TMP/truth.json" >"$TMP/rec.log" 2>&1
 "$MT" report "$TMP/run" >"$TMP/r.txt"

@@ -7,8 +7,9 @@ B=${MT_BUILDDIR:-.}
 MT=$B/memtrace
 W=$(mktemp -d /tmp/mt-names-XXXXXX)
 trap 'rm -rf "$W"' EXIT
+plan 11   # oracle, dump 2, report text/md/html x 2, json, unmangled
 if ! command -v c++filt >/dev/null || ! command -v sqlite3 >/dev/null; then
-  echo "ok 1 # SKIP needs c++filt and sqlite3"; echo "1..1"; exit 0
+  skip_rest "needs c++filt and sqlite3"; done_testing; exit
 fi
 M='_ZN2at6native29vectorized_elementwise_kernelILi4ENS0_11FillFunctorIfEENS_6detail5ArrayIPcLi1EEEEEviT0_T1_'
 "$B/tests/unit/mktrace" basic "$W/t.mtrace"

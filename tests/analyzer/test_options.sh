@@ -7,6 +7,7 @@ B=${MT_BUILDDIR:-.}
 MT=$(cd "$B" && pwd)/memtrace
 W=$(mktemp -d /tmp/mt-options-XXXXXX)
 trap 'rm -rf "$W"' EXIT
+plan 9
 
 "$B/tests/unit/mktrace" basic "$W/t.mtrace"
 same() {   # same NAME "options-first command" "options-after command"

@@ -9,6 +9,7 @@ B=${MT_BUILDDIR:-.}
 MT=$B/memtrace
 W=$(mktemp -d /tmp/mt-outputs-XXXXXX)
 trap 'rm -rf "$W"' EXIT
+plan 14   # 8 refusals, import, temporaries, 2 replacements, 2 damaged inputs
 
 "$B/tests/unit/mktrace" basic "$W/a.mtrace"
 cp "$W/a.mtrace" "$W/a.orig"

@@ -8,7 +8,7 @@ S=${MT_SRCDIR:-.}
 MT=$B/memtrace
 W=$(mktemp -d /tmp/mt-report-XXXXXX)
 trap 'rm -rf "$W"' EXIT
-plan 52
+plan 53
 
 "$B/tests/unit/mktrace" basic "$W/basic.mtrace"
 check "help report shows its usage" sh -c "'$MT' help report | grep -q '^Usage: memtrace report'"
@@ -41,6 +41,15 @@ check "md: headings and tables" sh -c "'$MT' report -f md '$W/basic.mtrace' | gr
 check "html: svg timeline and tables" sh -c "grep -q '<svg class=timeline' '$W/r.html' && grep -q '<table>' '$W/r.html'"
 # no network: no URL but the SVG namespace, no protocol-relative src/href
 check "html: no network (no URL but the SVG namespace)" sh -c "! grep -o -E '[a-zA-Z][a-zA-Z0-9+.-]*://[^\"'\'' )<>]*' '$W/r.html' | grep -v -x 'http://www.w3.org/2000/svg' | grep -q . && ! grep -q -E '(src|href)=[\"'\'']?//' '$W/r.html'"
+# text is escaped: every tag is one of HTML's or SVG's (the rules' "<category>/" was a tag)
+check "html: every tag an HTML or SVG element (text escaped)" python3 -c "
+import html.parser, sys
+known = set('html head meta title style body h1 h2 h3 h4 p table tr th td section div span i b a ul li code pre br svg g path rect line text polyline circle'.split())
+class P(html.parser.HTMLParser):
+    tags = set()
+    def handle_starttag(self, t, a): self.tags.add(t)
+p = P(); p.feed(open(sys.argv[1]).read())
+sys.exit('unknown tags: %s' % sorted(p.tags - known) if p.tags - known else 0)" "$W/r.html"
 check "-o leaves no temporary file" sh -c "test \"\$(ls '$W' | grep -c tmp)\" -eq 0"
 expect_fail 1 "-o into a missing directory: exit 1, nothing written" "cannot write" "$MT" report -o "$W/no/such/r.txt" "$W/basic.mtrace"
 check "-o failure left nothing" sh -c "test ! -e '$W/no'"

@@ -10,7 +10,8 @@ MT_TEST_NAME=sanitized
 S=${MT_SRCDIR:-.}
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99 UBSAN_OPTIONS=print_stacktrace=1
 export MEMTRACE_THREADS=1 TMPDIR="$TMP"
-sh "$S/tests/fuzz/mkseeds.sh" "$B" "$TMP/seeds" || not_ok "mkseeds.sh made the seeds"
+plan 5   # the seeds, then report, replay, export, viewer
+check "mkseeds.sh made the seeds" sh "$S/tests/fuzz/mkseeds.sh" "$B" "$TMP/seeds"
 python3 "$S/tests/analyzer/mkhostile.py" "$TMP/seeds/simtrain.mtrace" "$TMP/hostile"
 mkdir -p "$TMP/garbage"
 python3 - "$TMP/seeds/simtrain.mtrace" "$TMP/garbage" <<'PY'

@@ -13,9 +13,9 @@ MT_TEST_NAME=libws
 AB=$(cd "$B" && pwd -P)
 PROG=$AB/tests/sim/cudnn/test_cudnn
 export MEMTRACE_COLLECTOR="$AB/collector/.libs/libmemtrace-collector.so"
+plan 5
 if [ ! -x "$PROG" ] || [ ! -e "$AB/tests/sim/cudnn/.libs/libcudnn.so.9" ] || ! command -v python3 >/dev/null; then
-  echo "1..0 # SKIP the simulated cuDNN, its test program or python3 is missing"
-  exit 0
+  skip_all "the simulated cuDNN, its test program or python3 is missing"
 fi
 LD_LIBRARY_PATH="$AB/tests/sim/cudnn/.libs:$AB/tests/sim/cuda/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
   MT_SIM_DEVICES=1 MT_SIM_DEVICE_MEMORY=256MiB "$MT" record -q -o "$TMP/run" -- "$PROG" >"$TMP/out" 2>&1

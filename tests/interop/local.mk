@@ -15,6 +15,11 @@ EXTRA_DIST += tests/interop/common.sh tests/interop/test_snapshot.sh tests/inter
 	tests/interop/check_snapshot.py tests/interop/check_perfetto.py tests/interop/test_report.sh \
 	tests/interop/count_kineto.py tests/interop/test_interop_unit.c tests/interop/test_snapshot_roles.sh \
 	tests/interop/test_report_sections.sh
+# issue 20's Bar: every held-out file's reports show its kernel and NCCL counts
+if ENABLE_TESTS
+TESTS += tests/interop/test_report_counts.sh
+endif
+EXTRA_DIST += tests/interop/test_report_counts.sh tests/interop/check_report_counts.py
 # importers' memory bounds against hostile nesting (issue 15)
 if ENABLE_TESTS
 TESTS += tests/interop/test_limits.sh

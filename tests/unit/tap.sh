@@ -12,9 +12,8 @@
 #                   "not ok" when the count differs.  May be called several
 #                   times (e.g. once per python found, before its cases).
 # A script that skips prints its planned cases as SKIPs (skip N REASON, or
-# skip_rest REASON after `plan`), never fewer.  done_testing without a plan
-# says so (a diagnostic, for now: the scripts added beside this change are
-# being given theirs; docs/TESTING.md lists them), and counts what ran.
+# skip_rest REASON), never fewer.  done_testing without a plan is a failing
+# case (every script of the suite declares one).
 _tap_n=0
 _tap_failed=0
 _tap_plan=""
@@ -55,7 +54,7 @@ done_testing() {
     return
   fi
   if [ -z "$_tap_expect" ]; then
-    diag "this script declares no plan (plan N or expect_cases N: tests/unit/tap.sh, docs/TESTING.md): a case that vanishes goes unnoticed"
+    not_ok "this script declares no plan (plan N or expect_cases N: tests/unit/tap.sh, docs/TESTING.md): a case that vanishes would go unnoticed"
   elif [ "$_tap_n" -ne $((_tap_expect + _tap_py_expect)) ]; then
     not_ok "expected $((_tap_expect + _tap_py_expect)) cases, ran $_tap_n (cases vanished, or ran unplanned)"
   fi
@@ -87,9 +86,8 @@ tap_py() {
   _c=$(printf '%s\n' "$_out" | sed -n 's/^#count //p')
   if [ -n "$_p" ]; then _tap_py_expect=$((_tap_py_expect + _p))
   else
-    # no plan: what it ran is what is expected (a diagnostic, for now, as
-    # for scripts; docs/TESTING.md)
-    diag "checker $2 declares no plan (taplib.plan(N)): a case that vanishes goes unnoticed"
+    # no plan: a failing case (below, once its cases are numbered); what
+    # it ran is what is expected
     _c0=$(printf '%s\n' "$_out" | sed -n 's/^#count //p'); [ -n "$_c0" ] && _tap_py_expect=$((_tap_py_expect + ${_c0% *} - _tap_n))
   fi
   # no count: killed before taplib could say so (its own crashes print one)
@@ -98,6 +96,8 @@ tap_py() {
   fi
   _tap_n=${_c% *}; _tap_failed=$((_tap_failed + ${_c#* }))
   [ "$_rc" -eq 0 ] || [ "${_c#* }" -gt 0 ] || not_ok "checker $2 exited $_rc after passing: $(tail -n 3 "$_e" | tr '\n' ' ')"
+  [ -n "$_p" ] || { _tap_py_expect=$((_tap_py_expect + 1))
+    not_ok "checker $2 declares no plan (taplib.plan(N)): a case that vanishes would go unnoticed"; }
   rm -f "$_e"
 }
 
