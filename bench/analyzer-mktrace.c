@@ -12,7 +12,7 @@
  * little larger or smaller (+-2%, the batch's sequence lengths), and K
  * outlier ranks (default 3 when N >= 16, else 0) that differ as real ones
  * do -- one holds 60% more activations (an unbalanced batch), one leaks a
- * 32 MiB communication buffer per step (its memory grows over time), one
+ * 64 MiB communication buffer per step (its memory grows over time), one
  * keeps an extra 256 MiB of optimizer state.  DIR/truth.json holds, per
  * rank, what the generator itself counted: the peak of allocated bytes
  * (live tensor bytes), the peak of reserved bytes, and which ranks are
@@ -195,13 +195,13 @@ static int write_trace(const char *path, int rank, int world, uint64_t target, d
     br.te = now++;
     mt_trace_put_range(t, &br);
     if (kind == OUT_LEAK) {
-      if (!leak_seg || leak_top + 32 * MiB > GiB) {
+      if (!leak_seg || leak_top + 64 * MiB > GiB) {
         leak_seg = leak_seg ? leak_seg + 1 : NSEG + 1;
         new_segment(leak_seg, seg_addr(leak_seg - 1), GiB);
         leak_top = 0;
       }
-      put_region(MT_REGION_REGISTER, leak_seg, seg_addr(leak_seg - 1) + leak_top, 32 * MiB, leak_lbl);
-      leak_top += 32 * MiB;
+      put_region(MT_REGION_REGISTER, leak_seg, seg_addr(leak_seg - 1) + leak_top, 64 * MiB, leak_lbl);
+      leak_top += 64 * MiB;
     }
     mt_range_event orr = { .ts = now++, .kind = MT_RANGE_PUSH_POP, .name_id = opt, .depth = 1, .thread = 1 };
     for (int k = 0; k < 64; k++)

@@ -202,15 +202,27 @@ static int cmp_dev(const void *a, const void *b)
   return i < j ? -1 : i > j;
 }
 
+/* How much rank s's per-step peak grew from its first step to its last. */
+static int64_t growth(const mt_fleet_rank *s)
+{
+  if (s->nsteps < 2)
+    return 0;
+  return (int64_t)s->step_peak[s->nsteps - 1] - (int64_t)s->step_peak[0];
+}
+
 /* A rank is an outlier when its peak allocated is further from the median
  * than 3.5 robust standard deviations (the modified z-score of Iglewicz and
  * Hoaglin: |x - median| > 3.5 / 0.6745 * MAD) and than 5% of the median --
  * the second keeps a job of near-identical ranks (MAD ~ 0) from flagging
- * bytes of noise. */
-static int is_outlier(const view *v, uint64_t x)
+ * bytes of noise -- or when its per-step peak grew by 5% of the median peak
+ * more than the median rank's did (a leak that has not yet made it the
+ * largest). */
+static int is_outlier(const view *v, size_t i)
 {
-  double d = (double)absdiff(x, v->med);
-  return d > 3.5 / 0.6745 * (double)v->mad && d > 0.05 * (double)v->med;
+  double d = (double)absdiff(v->r[i].peak_allocated, v->med);
+  if (d > 3.5 / 0.6745 * (double)v->mad && d > 0.05 * (double)v->med)
+    return 1;
+  return (double)(growth(&v->r[i]) - growth(&v->r[v->median])) > 0.05 * (double)v->med;
 }
 
 static int view_init(view *v, const mt_fleet_rank *r, size_t n)
@@ -242,7 +254,7 @@ static int view_init(view *v, const mt_fleet_rank *r, size_t n)
   v->mad = n ? dev[(n - 1) / 2] : 0;
   free(dev);
   for (size_t i = 0; i < n; i++)
-    if (is_outlier(v, r[i].peak_allocated))
+    if (is_outlier(v, i))
       v->out[v->nout++] = i;
   g_med = v->med;
   mt__sort(v->out, v->nout, sizeof *v->out, cmp_dev);
@@ -291,14 +303,6 @@ static int diffs(const view *v, size_t i, int64_t d[3], int cat[3])
     d[k] = (int64_t)v->r[i].by_category[best] - (int64_t)v->r[v->median].by_category[best];
   }
   return k;
-}
-
-/* How much rank i's per-step peak grew from its first step to its last. */
-static int64_t growth(const mt_fleet_rank *s)
-{
-  if (s->nsteps < 2)
-    return 0;
-  return (int64_t)s->step_peak[s->nsteps - 1] - (int64_t)s->step_peak[0];
 }
 
 /* The steps every rank ran (its per-step peak known), else none: imbalance
@@ -436,7 +440,8 @@ static void text(FILE *f, const char *path, const view *v)
   fprintf(f, "min %s, median rank's %s, max %s\n", sz(v->n ? rmin : 0, b1, sizeof b1),
           sz(r[v->median].peak_reserved, b2, sizeof b2), sz(rmax, b3, sizeof b3));
 
-  fprintf(f, "\nOutlier ranks (peak allocated further than 3.5 robust SDs and 5%% from the median %s): %zu\n",
+  fprintf(f, "\nOutlier ranks (peak allocated further than 3.5 robust SDs and 5%% from the median %s,\n"
+             "or a per-step peak that grows 5%% of it more than the median rank's): %zu\n",
           sz(v->med, b1, sizeof b1), v->nout);
   size_t shown = v->nout < 20 ? v->nout : 20;
   for (size_t k = 0; k < shown; k++) {
