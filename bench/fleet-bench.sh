@@ -30,5 +30,5 @@ awk -v n="$N" -v e="$E" -v c="$cpus" -v s="$seq" -v p="$par" -v o="$one" 'BEGIN 
   printf "%-22s %8.2f %8.2f %7.1f MiB\n", "parallel (--jobs " c ")", P[1], P[2] + P[3], P[4] / 1024
   printf "%-22s %8.2f %8.2f %7.1f MiB\n", "largest rank alone", O[1], O[2] + O[3], O[4] / 1024
   printf "wall / (sequential / CPUs)  %.2fx (bar <= 1.3x)\n", P[1] / (S[1] / c)
-  printf "peak RSS / largest rank's   %.2fx (bar <= 2x)\n", P[4] / O[4]
+  printf "peak RSS / largest rank     %.2fx (bar <= 2x)\n", P[4] / O[4]
 }'

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "config.h"
 #include <json-c/json.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +109,9 @@ static void *worker(void *arg)
     if (i >= p->n)
       return NULL;
     analyse_one(p->paths[i], &p->out[i]);
+    /* hand the analysis's freed heap back: without it each thread's arena
+       keeps its largest rank's high-water mark */
+    malloc_trim(0);
     pthread_mutex_lock(&p->mu);
     p->done++;
     if (p->progress)
