@@ -259,7 +259,9 @@ static int run(int argc, char **argv)
     return mt_usage_error("report", "--per-rank and --%s exclude each other", mpi ? "mpi" : "fleet");
   struct stat sb;
   int is_dir = stat(argv[optind], &sb) == 0 && S_ISDIR(sb.st_mode);
-  if (!per_rank && !fleet && !mpi && is_dir && ao.rank < 0) {
+  /* the text for people: a summary; JSON and the others keep their
+     per-rank documents (schemas/report.schema.json) unless asked */
+  if (!per_rank && !fleet && !mpi && is_dir && ao.rank < 0 && fmt == MT_FMT_TEXT && !baseline) {
     size_t n = 0;
     char **paths = mt_fleet_list(argv[optind], &n, NULL);
     for (size_t i = 0; paths && i < n; i++)
@@ -349,14 +351,15 @@ const mt_cmd mt_cmd_report = {
   "usage or input that is not a readable trace, 3 when --budget or --baseline\n"
   "is crossed (one line on stderr says which rank and by how much).\n"
   "\n"
-  "Many ranks: a run directory of more than 16 traces (or --fleet) gets the\n"
-  "fleet summary instead: the distribution of peaks, the outlier ranks and\n"
-  "what differs in them against the median rank by category, the imbalance\n"
-  "over steps (or time); the JSON form holds every rank's summary.  Each rank\n"
-  "is analysed, summarised and freed in a pool of threads, so memory stays\n"
-  "near one rank's analysis per thread (docs/FLEET.md).\n"
+  "Many ranks: the text report of a run directory of more than 16 traces (any\n"
+  "format with --fleet) is the fleet summary instead: the distribution of\n"
+  "peaks, the outlier ranks and what differs in them against the median rank\n"
+  "by category, the imbalance over steps (or time); its JSON form holds every\n"
+  "rank's summary.  Each rank is analysed, summarised and freed in a pool of\n"
+  "threads, so memory stays near one rank's analysis per thread\n"
+  "(docs/FLEET.md).\n"
   "      --fleet            the fleet summary, whatever the number of traces\n"
-  "      --per-rank         every rank's full report, whatever their number\n"
+  "      --per-rank         every rank's full text report, whatever their number\n"
   "  -j, --jobs N           analysis threads (default: one per online CPU)\n"
   "      --mpi              under mpirun/srun: each process analyses its share\n"
   "                         of the traces (those on its node, or an equal share\n"
