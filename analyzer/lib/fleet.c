@@ -406,6 +406,12 @@ static void text(FILE *f, const char *path, const view *v)
   fprintf(f, "memtrace report: %s\n\n", path);
   fprintf(f, "%zu ranks on %zu host%s (fleet summary; every rank's numbers: --format json; full per-rank\n"
              "reports: --per-rank)\n", v->n, nhosts, nhosts == 1 ? "" : "s");
+  size_t dup = 0;
+  for (size_t i = 1; i < v->n; i++)   /* r is in rank order */
+    dup += r[i].rank == r[i - 1].rank;
+  if (dup)
+    fprintf(f, "WARNING: %zu traces repeat another's rank number (ranks from NCCL sub-communicators,\n"
+               "or several runs in one directory): --per-rank numbers a job's ranks across the run\n", dup);
   if (v->tot_dropped || v->nincomplete)
     fprintf(f, "WARNING: %llu events dropped in all; %zu rank%s INCOMPLETE (never closed)\n",
             (unsigned long long)v->tot_dropped, v->nincomplete, v->nincomplete == 1 ? "" : "s");
