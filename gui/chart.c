@@ -1267,6 +1267,111 @@ static void draw_selection(Painter *p, const MtView *v, const MtLayout *l)
   }
 }
 
+/* All ranks of a large job (more than MT_HEATMAP_MIN_RANKS): a heatmap,
+ * rank (rows, rank order top-down) x time (columns, each rank's time from
+ * its first event, the longest run across the plot), the colour of a cell
+ * the largest allocated bytes in it (the timeline's per-sample maxima)
+ * relative to the job's largest peak.  One image of ranks x columns,
+ * scaled by cairo with the nearest filter: its cost is ranks x samples,
+ * whatever the window's size, so 1,024 ranks stay smooth. */
+#define MT_HEATMAP_MIN_RANKS 16
+
+/* a perceptually ordered colour map (viridis' endpoints and three inner
+ * stops): luminance rises with the value, so rows can be compared in grey */
+static uint32_t heat_rgb(double f)
+{
+  static const double st[5][3] = { { 68, 1, 84 }, { 59, 82, 139 }, { 33, 145, 140 }, { 94, 201, 98 }, { 253, 231, 37 } };
+  f = f < 0 ? 0 : f > 1 ? 1 : f;
+  double x = f * 4;
+  int i = x >= 4 ? 3 : (int)x;
+  double u = x - i;
+  uint32_t c = 0xff000000u;
+  for (int k = 0; k < 3; k++)
+    c |= (uint32_t)(st[i][k] + (st[i + 1][k] - st[i][k]) * u + 0.5) << (16 - 8 * k);
+  return c;
+}
+
+static void draw_heatmap(Painter *p, const MtChartData *d, const MtLayout *l)
+{
+  const mt_analysis *a = d->analysis;
+  cairo_t *cr = p->cr;
+  size_t n = a->nranks;
+  int cols = (int)fmax(1, fmin(l->plot.w, 2000));
+  int64_t span = 1;
+  uint64_t top = 1;
+  for (size_t i = 0; i < n; i++) {
+    const mt_rank *r = &a->ranks[i];
+    const mt_timeline *tl = &r->timeline;
+    if (tl->n && tl->t0 + (int64_t)tl->n * tl->dt - r->first_ts > span)
+      span = tl->t0 + (int64_t)tl->n * tl->dt - r->first_ts;
+    top = r->peak_allocated > top ? r->peak_allocated : top;
+  }
+  cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, cols, (int)n);
+  if (cairo_surface_status(img) != CAIRO_STATUS_SUCCESS) {
+    cairo_surface_destroy(img);
+    return;
+  }
+  cairo_surface_flush(img);
+  unsigned char *px = cairo_image_surface_get_data(img);
+  int stride = cairo_image_surface_get_stride(img);
+  uint64_t *row = g_new0(uint64_t, (size_t)cols);
+  for (size_t i = 0; i < n; i++) {
+    const mt_rank *r = &a->ranks[i];
+    const mt_timeline *tl = &r->timeline;
+    memset(row, 0, (size_t)cols * sizeof *row);
+    for (size_t k = 0; k < tl->n; k++) {
+      int64_t t = tl->t0 + (int64_t)k * tl->dt - r->first_ts;
+      int c = (int)((double)t / (double)span * cols);
+      c = c < 0 ? 0 : c >= cols ? cols - 1 : c;
+      uint64_t v = tl->allocated_max ? tl->allocated_max[k] : tl->allocated[k];
+      if (tl->allocated[k] > v)
+        v = tl->allocated[k];
+      row[c] = v > row[c] ? v : row[c];
+    }
+    /* columns between two samples (fewer samples than columns) hold the
+       sample before them */
+    uint64_t last = 0;
+    int seen = 0;
+    uint32_t *out = (uint32_t *)(px + (size_t)i * (size_t)stride);
+    int64_t end = tl->n ? tl->t0 + (int64_t)tl->n * tl->dt - r->first_ts : 0;
+    for (int c = 0; c < cols; c++) {
+      if (row[c] || (double)c * (double)span / cols < (double)end)
+        seen = 1;
+      if (row[c])
+        last = row[c];
+      int past = (double)c * (double)span / cols >= (double)end;
+      out[c] = past || !seen ? (uint32_t)0xff000000u | (uint32_t)((p->th.bg.r * 255.0)) << 16 |
+                                 (uint32_t)(p->th.bg.g * 255.0) << 8 | (uint32_t)(p->th.bg.b * 255.0)
+                             : heat_rgb((double)last / (double)top);
+    }
+  }
+  g_free(row);
+  cairo_surface_mark_dirty(img);
+  cairo_save(cr);
+  cairo_rectangle(cr, l->plot.x, l->plot.y, l->plot.w, l->plot.h);
+  cairo_clip(cr);
+  cairo_translate(cr, l->plot.x, l->plot.y);
+  cairo_scale(cr, l->plot.w / cols, l->plot.h / (double)n);
+  cairo_set_source_surface(cr, img, 0, 0);
+  cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_NEAREST);
+  cairo_paint(cr);
+  cairo_restore(cr);
+  cairo_surface_destroy(img);
+  /* ranks on the left (about every 24 px), time and the scale below */
+  char buf[160], sz[32];
+  size_t every = (size_t)ceil(24.0 / (l->plot.h / (double)n));
+  every = every < 1 ? 1 : every;
+  set_rgb(cr, p->th.fg, 1);
+  for (size_t i = 0; i < n; i += every) {
+    g_snprintf(buf, sizeof buf, "%d", a->ranks[i].rank);
+    text(p, buf, l->plot.x - 4, l->plot.y + (i + 0.5) * l->plot.h / (double)n - 7, 1, 0, 0);
+  }
+  char t1[48];
+  g_snprintf(buf, sizeof buf, "rank x time (0 .. %s of each rank's run); colour: allocated, 0 .. %s",
+             mt_dur_str(span, t1, sizeof t1), mt_size_str(top, sz, sizeof sz));
+  text(p, buf, l->plot.x, l->ruler.y + 2, 0, l->plot.w, 0);
+}
+
 static void draw_ranks(Painter *p, const MtChartData *d, const MtView *v, const MtLayout *l)
 {
   const mt_analysis *a = d->analysis;
@@ -1334,7 +1439,9 @@ void mt_chart_draw(cairo_t *cr, const MtChartData *d, const MtView *v, int width
     if (v->title)
       draw_title(&p, d, l);
     draw_legend(&p, d, v, l);
-    if (v->mode == MT_MODE_RANKS) {
+    if (v->mode == MT_MODE_RANKS && d->analysis->nranks > MT_HEATMAP_MIN_RANKS) {
+      draw_heatmap(&p, d, l);
+    } else if (v->mode == MT_MODE_RANKS) {
       draw_grid_and_axis(&p, v, l, 0);
       draw_ranks(&p, d, v, l);
     } else {

@@ -82,4 +82,14 @@ int mt_output_check(const char *cmd, const char *out, char *const *inputs, int n
 char *mt_output_temp(const char *out);
 FILE *mt_output_fopen(const char *out, char **tmp);
 int mt_output_commit(char *tmp, const char *out, int ok);
+/* report's fleet summary (report.c): checks the summaries for errors,
+ * sorts, writes them (outpath, else stdout) and checks the budget (NULL:
+ * none).  Returns an MT_EXIT_* status. */
+struct mt_fleet_rank;
+int mt_report_fleet_finish(const char *path, struct mt_fleet_rank *r, size_t n, int json, const char *outpath,
+                           const uint64_t *budget);
+/* report --mpi (report_mpi.c): the fleet summary with the traces shared out
+ * among the MPI processes; rank 0 writes.  MT_EXIT_USAGE with a message
+ * when memtrace was built without MPI. */
+int mt_report_mpi(const char *dir, int jobs, int json, const char *outpath, const uint64_t *budget);
 #endif

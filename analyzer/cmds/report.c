@@ -13,6 +13,7 @@
 #include "analyzer/cmds/render.h"
 #include "analyzer/cmds/progress.h"
 #include "analyzer/lib/analysis.h"
+#include "analyzer/lib/fleet.h"
 #include <sqlite3.h>
 #include <sys/stat.h>
 
@@ -101,6 +102,83 @@ static int check_baseline(const mt_analysis *a, const char *path, double max_pct
   return rc;
 }
 
+/* A run directory of more traces than this gets the fleet summary unless
+ * --per-rank asks for every rank's full report. */
+#define FLEET_MIN_RANKS 16
+
+static void fleet_progress(size_t done, size_t n)
+{
+  mt_progress("report", "analysing ranks", done, n);
+}
+
+int mt_report_fleet_finish(const char *path, mt_fleet_rank *r, size_t n, int json, const char *outpath,
+                           const uint64_t *budget)
+{
+  for (size_t i = 0; i < n; i++)
+    if (r[i].error[0]) {
+      mt_errorf("%s", r[i].error);
+      return MT_EXIT_USAGE;
+    }
+  mt_fleet_sort(r, n);
+  int rc = 0;
+  if (outpath) {
+    char *tmp;
+    FILE *f = mt_output_fopen(outpath, &tmp);
+    if (!f)
+      return MT_EXIT_FAIL;
+    rc = mt_fleet_render(f, path, r, n, json);
+    int e = errno;
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+      rc = -1, e = errno;
+    if (fclose(f) != 0 && rc == 0)
+      rc = -1, e = errno;
+    if (rc != 0)
+      mt_errorf("%s: cannot write: %s", outpath, strerror(e));
+    if (mt_output_commit(tmp, outpath, rc == 0) != 0 || rc != 0)
+      return MT_EXIT_FAIL;
+  } else if (mt_fleet_render(stdout, path, r, n, json) != 0 || fflush(stdout) != 0) {
+    mt_errorf("report: cannot write output: %s", strerror(errno));
+    return MT_EXIT_FAIL;
+  }
+  for (size_t i = 0; budget && i < n; i++)
+    if (r[i].peak_reserved > *budget || r[i].peak_allocated > *budget) {
+      char b1[64], b2[64], b3[64];
+      fprintf(stderr, "memtrace report: over budget: rank %d peak reserved %s (allocated %s) > budget %s\n",
+              r[i].rank, mt_size_str(r[i].peak_reserved, b1, sizeof b1),
+              mt_size_str(r[i].peak_allocated, b2, sizeof b2), mt_size_str(*budget, b3, sizeof b3));
+      return MT_EXIT_THRESHOLD;
+    }
+  return MT_EXIT_OK;
+}
+
+/* The fleet summary of a run directory in this process: every core. */
+static int fleet_report(const char *dir, int jobs, int json, const char *outpath, const uint64_t *budget)
+{
+  mt_error err = { 0 };
+  size_t n;
+  char **paths = mt_fleet_list(dir, &n, &err);
+  if (!paths) {
+    mt_errorf("%s", err.msg);
+    return err.code == MT_ENOMEM ? MT_EXIT_FAIL : MT_EXIT_USAGE;
+  }
+  mt_fleet_rank *r = calloc(n, sizeof *r);
+  int rc = MT_EXIT_FAIL;
+  if (!r)
+    mt_errorf("%s: out of memory", dir);
+  else if (mt_fleet_analyse(paths, n, jobs, r, fleet_progress) != MT_OK)
+    mt_errorf("%s: cannot start the analysis threads", dir);
+  else {
+    mt_progress_done();
+    rc = mt_report_fleet_finish(dir, r, n, json, outpath, budget);
+  }
+  mt_progress_done();
+  free(r);
+  for (size_t i = 0; i < n; i++)
+    free(paths[i]);
+  free(paths);
+  return rc;
+}
+
 static int run(int argc, char **argv)
 {
   static const struct option opts[] = {
@@ -110,10 +188,14 @@ static int run(int argc, char **argv)
     { "budget", required_argument, NULL, 'b' },
     { "baseline", required_argument, NULL, 'B' },
     { "max-increase", required_argument, NULL, 'm' },
+    { "fleet", no_argument, NULL, 'F' },
+    { "per-rank", no_argument, NULL, 'P' },
+    { "jobs", required_argument, NULL, 'j' },
+    { "mpi", no_argument, NULL, 'M' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
-  int fmt = MT_FMT_TEXT, c, have_budget = 0, have_max = 0;
+  int fmt = MT_FMT_TEXT, c, have_budget = 0, have_max = 0, fleet = 0, per_rank = 0, mpi = 0, jobs = 0;
   const char *outpath = NULL, *baseline = NULL;
   mt_analysis_opts ao = { .rank = -1 };
   uint64_t budget = 0;
@@ -123,7 +205,7 @@ static int run(int argc, char **argv)
   sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
   opterr = 0;
   optind = 0;   /* 0: glibc re-initialises, so options may follow operands (GNU order) */
-  while ((c = getopt_long(argc, argv, "f:o:r:h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "f:o:r:j:h", opts, NULL)) != -1) {
     char *end;
     switch (c) {
     case 'f':
@@ -150,10 +232,20 @@ static int run(int argc, char **argv)
         return mt_usage_error("report", "--max-increase wants a percentage, not '%s'", optarg);
       have_max = 1;
       break;
+    case 'F': fleet = 1; break;
+    case 'P': per_rank = 1; break;
+    case 'M': mpi = 1; break;
+    case 'j': {
+      long v = strtol(optarg, &end, 10);
+      if (*optarg == 0 || *end || v < 1 || v > 4096)
+        return mt_usage_error("report", "--jobs wants a number of threads in 1..4096, not '%s'", optarg);
+      jobs = (int)v;
+      break;
+    }
     case 'h': fputs(mt_cmd_report.usage, stdout); return MT_EXIT_OK;
     default:
       if (optopt)
-        return mt_usage_error("report", "option '-%c' %s", optopt, strchr("forbBm", optopt) ? "needs a value" : "is unknown");
+        return mt_usage_error("report", "option '-%c' %s", optopt, strchr("forbBmj", optopt) ? "needs a value" : "is unknown");
       return mt_usage_error("report", "unknown option '%s'", argv[optind - 1]);
     }
   }
@@ -163,6 +255,31 @@ static int run(int argc, char **argv)
     return mt_usage_error("report", optind == argc ? "no trace or run directory given" : "one trace or run directory at a time");
   if (outpath && mt_output_check("report", outpath, argv + optind, 1) != 0)
     return MT_EXIT_USAGE;
+  if (per_rank && (fleet || mpi))
+    return mt_usage_error("report", "--per-rank and --%s exclude each other", mpi ? "mpi" : "fleet");
+  struct stat sb;
+  int is_dir = stat(argv[optind], &sb) == 0 && S_ISDIR(sb.st_mode);
+  /* the text for people: a summary; JSON and the others keep their
+     per-rank documents (schemas/report.schema.json) unless asked */
+  if (!per_rank && !fleet && !mpi && is_dir && ao.rank < 0 && fmt == MT_FMT_TEXT && !baseline) {
+    size_t n = 0;
+    char **paths = mt_fleet_list(argv[optind], &n, NULL);
+    for (size_t i = 0; paths && i < n; i++)
+      free(paths[i]);
+    free(paths);
+    fleet = n > FLEET_MIN_RANKS;
+  }
+  if (fleet || mpi) {
+    if ((fleet || mpi) && !is_dir)
+      return mt_usage_error("report", "--%s wants a run directory, not '%s'", mpi ? "mpi" : "fleet", argv[optind]);
+    if (fmt != MT_FMT_TEXT && fmt != MT_FMT_JSON)
+      return mt_usage_error("report", "the fleet summary is text or json (--per-rank for md or html)");
+    if (baseline || ao.rank >= 0)
+      return mt_usage_error("report", "--%s works on one rank's report: add --per-rank", baseline ? "baseline" : "rank");
+    if (mpi)
+      return mt_report_mpi(argv[optind], jobs, fmt == MT_FMT_JSON, outpath, have_budget ? &budget : NULL);
+    return fleet_report(argv[optind], jobs, fmt == MT_FMT_JSON, outpath, have_budget ? &budget : NULL);
+  }
   mt_analysis *a;
   mt_error err = { 0 };
   mt_progress("report", "analysing", 0, 0);
@@ -202,6 +319,7 @@ static int run(int argc, char **argv)
 const mt_cmd mt_cmd_report = {
   "report", "the memory peak of a trace or run: when, what it is made of, why",
   "Usage: memtrace report [OPTIONS] TRACE|RUNDIR\n"
+  "       memtrace report [--fleet|--mpi] [--jobs N] [-f text|json] RUNDIR\n"
   "\n"
   "Analyses one trace, or every *.mtrace in a run directory (one per process),\n"
   "and reports for each rank: the peak of allocated bytes (live tensors, plus\n"
@@ -231,6 +349,23 @@ const mt_cmd mt_cmd_report = {
   "\n"
   "Exit status: 0 on success, 1 if the report could not be written, 2 for bad\n"
   "usage or input that is not a readable trace, 3 when --budget or --baseline\n"
-  "is crossed (one line on stderr says which rank and by how much).\n",
+  "is crossed (one line on stderr says which rank and by how much).\n"
+  "\n"
+  "Many ranks: the text report of a run directory of more than 16 traces (any\n"
+  "format with --fleet) is the fleet summary instead: the distribution of\n"
+  "peaks, the outlier ranks and what differs in them against the median rank\n"
+  "by category, the imbalance over steps (or time); its JSON form holds every\n"
+  "rank's summary.  Each rank is analysed, summarised and freed in a pool of\n"
+  "threads, so memory stays near one rank's analysis per thread\n"
+  "(docs/FLEET.md).\n"
+  "      --fleet            the fleet summary, whatever the number of traces\n"
+  "      --per-rank         every rank's full text report, whatever their number\n"
+  "  -j, --jobs N           analysis threads (default: one per online CPU)\n"
+  "      --mpi              under mpirun/srun: each process analyses its share\n"
+  "                         of the traces (those on its node, or an equal share\n"
+  "                         of a shared directory), the summaries are gathered\n"
+  "                         by MPI, and rank 0 writes the report -- the same\n"
+  "                         bytes as without --mpi.  Needs a memtrace built with\n"
+  "                         Open MPI (configure --with-mpi).\n",
   run,
 };

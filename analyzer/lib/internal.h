@@ -65,6 +65,10 @@ void mt__classify_range(const char *name, mt__range_class *out);
  * environment had none, the collector's guess from NCCL (meta rank.nccl). */
 void mt__effective_rank(mt_trace *t, const mt_process_info *p, int *rank, int *world);
 
+/* The *.mtrace files of a run directory, "DIR/NAME", sorted by name and
+ * NULL-terminated (caller frees each and the array); NULL with err set. */
+char **mt__list_traces(const char *dir, size_t *n, mt_error *err);
+
 /* qsort that accepts an empty (possibly NULL) array. */
 #include <stdlib.h>
 static inline void mt__sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))

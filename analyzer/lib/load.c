@@ -24,7 +24,7 @@ static int cmp_rank(const void *a, const void *b)
 }
 
 /* The *.mtrace files of a directory, sorted; NULL-terminated. */
-static char **list_traces(const char *dir, size_t *n, mt_error *err)
+char **mt__list_traces(const char *dir, size_t *n, mt_error *err)
 {
   DIR *d = opendir(dir);
   if (!d) {
@@ -87,7 +87,7 @@ int mt_analysis_run(const char *path, const mt_analysis_opts *opts, mt_analysis 
   char *single[2] = { (char *)path, NULL };
   if (S_ISDIR(sb.st_mode)) {
     a->is_run_dir = 1;
-    if (!(files = list_traces(path, &nfiles, err))) {
+    if (!(files = mt__list_traces(path, &nfiles, err))) {
       mt_analysis_free(a);
       return err ? err->code : MT_EINVAL;
     }

@@ -6,7 +6,7 @@ check_PROGRAMS += tests/analyzer/test_analysis tests/analyzer/test_lifetimes
 TESTS += tests/analyzer/test_analysis tests/analyzer/test_lifetimes tests/analyzer/test_report.sh \
 	tests/analyzer/test_html.sh tests/analyzer/test_accuracy.sh tests/analyzer/test_diff.sh \
 	tests/analyzer/test_options.sh tests/analyzer/test_names.sh tests/analyzer/test_fold.sh \
-	tests/analyzer/test_progress.sh tests/analyzer/test_chart.sh
+	tests/analyzer/test_progress.sh tests/analyzer/test_chart.sh tests/analyzer/test_fleet.sh
 endif
 tests_analyzer_test_analysis_SOURCES = tests/analyzer/test_analysis.c tests/analyzer/synth.h
 tests_analyzer_test_analysis_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(JSONC_CFLAGS) $(CMOCKA_CFLAGS)
@@ -23,7 +23,7 @@ TESTS += tests/analyzer/test_damaged.sh tests/analyzer/test_outputs.sh tests/ana
 endif
 EXTRA_DIST += tests/analyzer/test_damaged.sh tests/analyzer/test_outputs.sh tests/analyzer/test_escape.sh \
 	tests/analyzer/mkhostile.py tests/fuzz/mkseeds.sh
-EXTRA_DIST += tests/analyzer/test_report.sh tests/analyzer/test_html.sh \
+EXTRA_DIST += tests/analyzer/test_fleet.sh tests/analyzer/test_report.sh tests/analyzer/test_html.sh \
 	tests/analyzer/test_accuracy.sh tests/analyzer/test_diff.sh tests/analyzer/check_report.py \
 	tests/analyzer/test_options.sh tests/analyzer/test_names.sh tests/analyzer/test_fold.sh \
 	tests/analyzer/test_progress.sh tests/analyzer/test_chart.sh

@@ -14,7 +14,7 @@ trap 'rm -rf "$T"' EXIT
 XDG_DATA_HOME="$T/data" XDG_CACHE_HOME="$T/cache"
 export XDG_DATA_HOME XDG_CACHE_HOME
 mkdir -p "$XDG_DATA_HOME" "$XDG_CACHE_HOME"
-plan 117   # 9 of them need simtrain, 26 xvfb-run (SKIPs without)
+plan 119   # 9 of them need simtrain, 26 xvfb-run (SKIPs without)
 
 # Palette (docs/VIEWER.md) and furniture colours.
 PARAM=0072B2 OPT=009E73 GRAD=E69F00 ACT=CC79A7 WS=56B4E9 CACHE=CFCFCF BG=FFFFFF DARKBG=1E1E1E
@@ -167,6 +167,26 @@ if "$VIEW" "$T/run" --screenshot "$T/r.png" --layout "$T/r.layout" --size 1200x7
     awk -v a="$a0" -v b="$a1" 'BEGIN { exit !(b > 0 && a / b > 1.4 && a / b < 1.6) }'
 else
   not_ok "run directory, --all-ranks: $(cat "$T/err")"; not_ok "rank bars"
+fi
+
+# 3b. a large job's All ranks: a rank x time heatmap (24 synthetic ranks
+# whose generator chose its outliers; the colour map's top, viridis'
+# FDE725, only where a rank's allocated bytes near the job's largest peak)
+"$B/bench/analyzer-mktrace" --ranks 24 --outliers 3 --seed 7 "$T/run24" 20000 >/dev/null
+if "$VIEW" "$T/run24" --screenshot "$T/h.png" --layout "$T/h.layout" --size 1200x700 --all-ranks 2>"$T/err"; then
+  ok "24 ranks, --all-ranks"
+  . "$T/h.layout"
+  top=$(sed -n 's/.*"rank": \([0-9]*\), "peak_allocated": \([0-9]*\).*/\2 \1/p' "$T/run24/truth.json" | sort -n | tail -n 1 | cut -d' ' -f2)
+  best=-1 bestn=0 others=0
+  for i in $(seq 0 23); do
+    y=$(awk -v y="$plot_y" -v h="$plot_h" -v i="$i" 'BEGIN { printf "%d", y + (i + 0.5) * h / 24 }')
+    c=$("$PROBE" "$T/h.png" count "$plot_x" "$y" "$(awk -v x="$plot_x" -v w="$plot_w" 'BEGIN { printf "%d", x + w - 1 }')" "$y" FDE725 24)
+    if [ "$c" -gt "$bestn" ]; then [ "$best" -ge 0 ] && others=$((others + bestn)); best=$i bestn=$c; else others=$((others + c)); fi
+  done
+  check "heatmap: only the row of the rank with the largest peak ($top, the generator's) reaches the top colour ($bestn px in row $best, $others elsewhere)" \
+    test "$best" = "$top" -a "$others" -eq 0
+else
+  not_ok "24 ranks, --all-ranks: $(cat "$T/err")"; not_ok "heatmap"
 fi
 
 # 4. errors

@@ -7,7 +7,7 @@ memtrace's peak is torch's max_memory_allocated (reserved) plus the bytes
 the simulated NCCL says it holds.  TAP."""
 import json, os, subprocess, sys
 from taplib import plan, tap, done
-plan(6)
+plan(7)
 
 run, outdir, nranks, per_node = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 mt = os.path.join(os.environ.get("MT_BUILDDIR", "."), "memtrace")
@@ -20,7 +20,7 @@ for r in range(nranks):
     if os.path.exists(p):
         exp[r] = json.load(open(p))
 tap(len(exp) == nranks, "every rank finished and wrote torch's numbers", sorted(exp))
-bad = {"allocated": [], "reserved": [], "communication": [], "devices": []}
+bad = {"allocated": [], "reserved": [], "communication": [], "devices": [], "local": []}
 for r, e in sorted(exp.items()):
     m = by_rank.get(r)
     if m is None:
@@ -34,6 +34,12 @@ for r, e in sorted(exp.items()):
         bad["communication"].append((r, m["peak"]["by_category"].get("communication"), nccl))
     if e["device_count"] != per_node:
         bad["devices"].append((r, e["device_count"]))
+    # the local rank picks the device: the trace holds memory on that device
+    # only, and says which local rank the launcher gave (spawn gives none)
+    used = sorted(d["device"] for d in m["devices"] if d["peak_reserved_bytes"] > 0)
+    given = e.get("launcher_local_rank")
+    if used != [e["local_rank"]] or (given is not None and m.get("local_rank") != int(given)):
+        bad["local"].append((r, m.get("local_rank"), used, e["local_rank"]))
 tap(not bad["allocated"], "on every rank the peak allocated == torch.cuda.max_memory_allocated() + the simulated NCCL's buffers",
     bad["allocated"][:4])
 tap(not bad["reserved"], "on every rank the peak reserved == torch.cuda.max_memory_reserved() + the simulated NCCL's buffers",
@@ -41,4 +47,5 @@ tap(not bad["reserved"], "on every rank the peak reserved == torch.cuda.max_memo
 tap(not bad["communication"], "on every rank 'communication' at the peak == the bytes the simulated NCCL allocated",
     bad["communication"][:4])
 tap(not bad["devices"], "every process sees its node's %d devices" % per_node, bad["devices"][:4])
+tap(not bad["local"], "every rank's device memory is on its local rank's device only, and its trace has the launcher's local rank", bad["local"][:4])
 done()

@@ -8,7 +8,10 @@ Dense layers and attention are broadcast products and sums (MT_TEST_LINEAR=1:
 nn.Linear and F.scaled_dot_product_attention, which need cuBLAS/cuDNN).
 
 dist_simgpu.py OUTDIR ddp|fsdp STEPS [NPROCS [PORT]]: under torchrun (RANK
-set), or with NPROCS through torch.multiprocessing.spawn.  Each rank writes
+set); under mpirun (Open MPI's OMPI_COMM_WORLD_* only: the script takes its
+rank, world size and local rank from them and sets MASTER_ADDR/MASTER_PORT
+itself, as users do -- RANK is never set); or with NPROCS through
+torch.multiprocessing.spawn.  Each rank writes
 OUTDIR/rank<R>.json with torch's own numbers (max_memory_allocated/reserved,
 the device's properties) and what the simulated NCCL says it allocated."""
 import ctypes, json, os, sys
@@ -76,10 +79,11 @@ class GPT(nn.Module):
         return self.head(self.ln(x))
 
 
-def main(rank, world, outdir, mode, steps):
-    os.environ.setdefault("RANK", str(rank))
-    os.environ.setdefault("WORLD_SIZE", str(world))
-    local = int(os.environ.get("LOCAL_RANK", rank))
+def main(rank, world, outdir, mode, steps, local=None):
+    if local is None:
+        os.environ.setdefault("RANK", str(rank))
+        os.environ.setdefault("WORLD_SIZE", str(world))
+        local = int(os.environ.get("LOCAL_RANK", rank))
     torch.cuda.set_device(local)
     dev = torch.device("cuda", local)
     dist.init_process_group("nccl", device_id=dev, rank=rank, world_size=world)
@@ -121,6 +125,7 @@ def main(rank, world, outdir, mode, steps):
         "nccl_buffer_bytes_live": sim.mt_sim_nccl_process_buffer_bytes(),
         "nccl_buffer_allocs": sim.mt_sim_nccl_process_buffer_allocs(),
         "ld_preload": os.environ.get("LD_PRELOAD", ""),
+        "launcher_local_rank": os.environ.get("LOCAL_RANK", os.environ.get("OMPI_COMM_WORLD_LOCAL_RANK")),
     }
     dist.destroy_process_group()
     json.dump(res, open(os.path.join(outdir, "rank%d.json" % rank), "w"))
@@ -130,6 +135,11 @@ if __name__ == "__main__":
     outdir, mode, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if "RANK" in os.environ:  # torchrun, mpirun with the env set
         main(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), outdir, mode, steps)
+    elif "OMPI_COMM_WORLD_RANK" in os.environ:  # mpirun
+        os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+        os.environ.setdefault("MASTER_PORT", sys.argv[4] if len(sys.argv) > 4 else "29534")
+        main(int(os.environ["OMPI_COMM_WORLD_RANK"]), int(os.environ["OMPI_COMM_WORLD_SIZE"]), outdir, mode, steps,
+             int(os.environ["OMPI_COMM_WORLD_LOCAL_RANK"]))
     else:  # dist_simgpu.py OUTDIR MODE STEPS NPROCS: torch.multiprocessing.spawn
         world = int(sys.argv[4])
         os.environ.setdefault("MASTER_ADDR", "127.0.0.1")

@@ -4,7 +4,8 @@
 include collector/python/local.mk
 if ENABLE_TESTS
 TESTS += tests/python/test_bootstrap.sh tests/python/test_channel.sh tests/python/test_dist.sh tests/python/test_compile.sh tests/python/test_simgpu.sh \
-	tests/python/test_simgpu_libs.sh tests/python/test_simulate.sh tests/python/test_simulate_launchers.sh tests/python/test_simulate_nodes.sh
+	tests/python/test_simgpu_libs.sh tests/python/test_simulate.sh tests/python/test_simulate_launchers.sh tests/python/test_simulate_nodes.sh \
+	tests/python/test_simulate_mpi.sh
 TESTS += tests/python/test_history_owner.sh tests/python/test_spawn.sh
 endif
 EXTRA_DIST += tests/python/common.sh tests/python/test_bootstrap.sh tests/python/test_channel.sh \
@@ -17,4 +18,4 @@ EXTRA_DIST += tests/python/common.sh tests/python/test_bootstrap.sh tests/python
 	tests/python/test_history_owner.sh tests/python/check_history_fake.py \
 	tests/python/test_spawn.sh tests/python/train_spawn.py \
 	tests/python/test_simulate.sh tests/python/test_simulate_launchers.sh tests/python/test_simulate_nodes.sh \
-	tests/python/simulate_env.sh tests/python/dist_simgpu.py tests/python/check_simulate.py
+	tests/python/test_simulate_mpi.sh tests/python/simulate_env.sh tests/python/dist_simgpu.py tests/python/check_simulate.py

@@ -23,6 +23,9 @@ dist() {
   case $launch in
     torchrun) set -- "$py" -m torch.distributed.run --nproc-per-node 2 --master-port 29541 "$DIST" "$d.out" "$mode" 2;;
     spawn) set -- "$py" "$DIST" "$d.out" "$mode" 2 2 29542;;
+    # Open MPI refuses root unless told; 2 ranks on fewer cores need --oversubscribe
+    mpirun) set -- env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+              mpirun --oversubscribe -np 2 "$py" "$DIST" "$d.out" "$mode" 2 29544;;
   esac
   t0=$(date +%s)
   if "$MT" record -q --simulate-gpus 2 -o "$d" -- "$@" >"$TMP/out" 2>"$TMP/err"; then
