@@ -888,6 +888,11 @@ static int micro_batches(struct work *k, const mt_rp_plan *p)
     return -1;
   rindex_build(rx, r, nr, m);
   size_t n0 = k->n;
+  unsigned char *gone = calloc(n0 + 1, 1);
+  if (!gone) {
+    free(rx);
+    return -1;
+  }
   for (size_t i = 0; i < n0; i++) {
     mt_rp_tensor *x = &k->t[i];
     int64_t sa, sf = 0;
@@ -912,6 +917,7 @@ static int micro_batches(struct work *k, const mt_rp_plan *p)
         c.flags |= MT_RP_F_INSERTED;
         if (push(k, &c) != 0) {
           free(rx);
+          free(gone);
           return -1;
         }
         x = &k->t[i];
@@ -919,6 +925,10 @@ static int micro_batches(struct work *k, const mt_rp_plan *p)
     }
     if (!inside)
       continue;
+    if (!mt_rp_made_at(x, m)) {
+      gone[i] = 1;   /* a split reduction's buffers: its kernel no longer splits */
+      continue;
+    }
     if (batch_cat(x->cat))
       x->bytes = div_up(x->bytes, (uint64_t)m);
     int64_t D = r[q].te - r[q].ts + 1;
@@ -928,12 +938,19 @@ static int micro_batches(struct work *k, const mt_rp_plan *p)
       c.t_free += j * D;
       if (push(k, &c) != 0) {
         free(rx);
+        free(gone);
         return -1;
       }
       x = &k->t[i];
     }
   }
   free(rx);
+  size_t w0 = 0;
+  for (size_t i = 0; i < k->n; i++)
+    if (i >= n0 || !gone[i])
+      k->t[w0++] = k->t[i];
+  k->n = w0;
+  free(gone);
   size_t nw0 = k->nw;
   for (size_t i = 0; i < nw0; i++) {
     mt_rp_window *w = &k->w[i];

@@ -252,6 +252,46 @@ static void micro_batches_scale(void **st)
   mt_rp_input_free(&in);
 }
 
+/* A split column reduction in backward (torch's Reduce.cuh: a bias
+ * gradient of 8192 fp32 outputs, 32 lanes x 4-wide vectors per block) with
+ * ctas blocks per output: staging buffer 4 * 8192 * ctas * 128 bytes and
+ * semaphores, after its output.  Reduce.cuh makes them only while each
+ * thread sums >= 256 values, and ctas >= values / 16: at ctas = 16 the rows
+ * held 256 values per thread, half of them (2 micro-batches) 128, so the
+ * kernel does not split and makes neither; at ctas = 64, 1024 values, 512
+ * per micro-batch, it still splits (half the CTAs, half the buffer). */
+static uint64_t split_reduce_peak(uint64_t ctas, int m)
+{
+  mt_rp_input in;
+  mt_rp_input_init(&in);
+  win(&in, NULL, MT_RP_W_PHASE_FWD, 0, 10, 20, 0);
+  win(&in, NULL, MT_RP_W_PHASE_BWD, 0, 21, 40, 0);
+  add(&in, "act", MT_RP_ACTIVATION, MiB, 12, 30, MT_RP_PH_FORWARD, 0);
+  add(&in, "bias.grad", MT_RP_GRADIENT, 4 * 8192, 25, MT_RP_NEVER, MT_RP_PH_BACKWARD, 0);
+  add(&in, NULL, MT_RP_TEMPORARY, 4 * 8192 * ctas * 128, 26, 29, MT_RP_PH_BACKWARD, 0);
+  add(&in, NULL, MT_RP_TEMPORARY, 512, 27, 28, MT_RP_PH_BACKWARD, 0);
+  mt_rp_input_finish(&in);
+  mt_rp_plan p;
+  mt_rp_plan_init(&p);
+  p.allocator = MT_RP_ALLOC_RAW;
+  p.micro_batches = m;
+  mt_rp_result r;
+  assert_int_equal(mt_rp_replay(&in, &p, &r), 0);
+  mt_rp_input_free(&in);
+  return r.peak_allocated;
+}
+
+static void micro_batches_split_reduction(void **st)
+{
+  (void)st;
+  /* recorded: activation, output, buffer and semaphores all live */
+  assert_int_equal(split_reduce_peak(16, 1), MiB + 32768 + 64 * MiB + 512);
+  /* 2 micro-batches: half the activation and the output, no buffers */
+  assert_int_equal(split_reduce_peak(16, 2), MiB / 2 + 32768);
+  /* ctas 64: still split, on half the rows (the 256 B semaphores at raw's 512) */
+  assert_int_equal(split_reduce_peak(64, 2), MiB / 2 + 32768 + 128 * MiB + 512);
+}
+
 static void flash_drops_maps(void **st)
 {
   (void)st;
@@ -692,6 +732,7 @@ int main(void)
     cmocka_unit_test(baseline_matches_sum), cmocka_unit_test(checkpoint_all_keeps_less),
     cmocka_unit_test(zero_states_oracle),   cmocka_unit_test(zero_paper_numbers),
     cmocka_unit_test(micro_batches_scale),  cmocka_unit_test(flash_drops_maps),
+    cmocka_unit_test(micro_batches_split_reduction),
     cmocka_unit_test(activation_formulas),  cmocka_unit_test(revolve_values),
     cmocka_unit_test(knapsack_case),        cmocka_unit_test(placement_equals_brute_force),
     cmocka_unit_test(recommend_fits),       cmocka_unit_test(plan_options),

@@ -14,8 +14,8 @@
 export MEMTRACE_PYTHON_DIR=$(cd "$SRC/collector/python" && pwd -P)
 B=${MT_BUILDDIR:-.}
 ZOO=${MT_SHARED:-}/workloads/train_zoo.py
-# 2 models x (recorded, 5 techniques, 4 ZeRO/FSDP2 worlds, 1 refusal), recommend
-plan 23
+# 2 models x (recorded, 8 techniques, 4 ZeRO/FSDP2 worlds, 1 refusal), recommend
+plan 29
 pys=""
 for py in $(torch_pys 2.0); do
   "$py" -c "import sys, torch; sys.exit(not (torch.version.cuda or '').startswith('13.'))" 2>/dev/null && pys="$py"
@@ -61,10 +61,13 @@ import json, sys; p = json.load(sys.stdin)['predicted']; print(p['peak_allocated
     if within $1 $3 1 && within $2 $4 3; then ok "$what"; else not_ok "$what${todo:+ # TODO $todo}"; fi
   done <<EOT
 --checkpoint all|--ckpt all|
+--checkpoint every:2|--ckpt every:2|
+--checkpoint layers:1,2|--ckpt layers:1,2|
 --micro-batches 2|--micro 2|
+--micro-batches 4|--micro 4|
 --optimizer sgd|--opt sgd|
---micro-batches 2 --optimizer sgd|--micro 2 --opt sgd|bert: reserved +8.6 % (allocated +0.3 %): the cache of two micro-batches below the recorded peak is not yet modelled to 3 %
---micro-batches 2 --checkpoint all|--micro 2 --ckpt all|bert: reserved +7.5 % (allocated +0.3 %), as above
+--micro-batches 2 --optimizer sgd|--micro 2 --opt sgd|
+--micro-batches 2 --checkpoint all|--micro 2 --ckpt all|
 EOT
   # ZeRO / FSDP2 at a world size, from this single-GPU recording: no torch
   # truth yet (FSDP2 needs NCCL on the simulated GPUs); the optimizer states
