@@ -1562,10 +1562,12 @@ static int allocs_by_time(struct work *k, mt_rp_rev *v)
  * output, as large, lives only while they are copied out) and freed at their
  * end; the root's from its forward to the end of its backward (FSDP2 keeps
  * the root unsharded after forward); in backward the next unit's gather is
- * issued after this one's (prefetch).  Communication: +Psi bytes per step
+ * issued after this one's (prefetch), the first block's when the root's
+ * backward starts (the root's pre-backward prefetch).  Communication: +Psi bytes per step
  * over DDP (ORACLES section 1).  Checked against torch's FSDP2 on simulated
  * GPUs (tests/replay/test_torch_whatif.sh, docs/REPLAY.md): allocated within
- * 1.6 %; reserved not yet (no allocator stream per block is recorded). */
+ * 1.6 % (bert 0.7 %); reserved not yet (no allocator stream per block is
+ * recorded). */
 /* The FSDP unit of a parameter's tensor: the outermost numbered module its
  * name is under (model.blocks.3 for model.blocks.3.fc1.weight) when it has
  * forward and backward windows (win[u] == 3), as fully_shard(block) wraps
@@ -1678,6 +1680,7 @@ static int param_zero(struct work *k, int zero, int nd)
         }
         g.t_alloc = root_from != MT_RP_NEVER ? root_from : W->ts;
         root_from = MT_RP_NEVER;
+        prev_bwd = w;   /* the root's pre-backward prefetches the first block */
       } else {
         g.t_alloc = W->ts;
         /* backward: gathered with the previous unit's (prefetch), after it
