@@ -4,6 +4,7 @@
 #include "analyzer/replay/replay.h"
 #include "analyzer/replay/input_trace.h"
 #include "analyzer/replay/planner.h"
+#include "analyzer/replay/technique.h"
 #include "gui/tlcache.h"
 #include "gui/liveset.h"
 
@@ -333,8 +334,10 @@ static gboolean plan_parse(const char *spec, mt_rp_plan *plan, GError **error)
 }
 
 /* Each rank of the analysis replayed under the plan, its predicted
- * memory sampled on as many points as the analysis's timeline. */
-static WhatIf *what_if_run(const mt_analysis *a, const mt_rp_plan *plan)
+ * memory sampled on as many points as the analysis's timeline.  A plan the
+ * job model cannot express is refused as memtrace replay refuses it
+ * (mt_rp_plan_refused), never drawn as "no change": NULL and the reason. */
+static WhatIf *what_if_run(const mt_analysis *a, const mt_rp_plan *plan, GError **error)
 {
   WhatIf *w = g_new0(WhatIf, 1);
   char desc[256], err[512];
@@ -350,6 +353,13 @@ static WhatIf *what_if_run(const mt_analysis *a, const mt_rp_plan *plan)
       g_warning("what-if: %s", err);
       continue;
     }
+    char why[768];
+    if (mt_rp_plan_refused(&in, plan, why, sizeof why)) {
+      g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "%s: cannot model %s", a->ranks[i].path, why);
+      mt_rp_input_free(&in);
+      what_if_free(w);
+      return NULL;
+    }
     size_t samples = a->ranks[i].timeline.n > 1 ? a->ranks[i].timeline.n : 2;
     w->ok[i] = mt_rp_replay_timeline(&in, plan, samples, &w->pred[i], &w->tl[i]) == 0;
     mt_rp_input_free(&in);
@@ -362,8 +372,8 @@ static gboolean run_what_if(AnalysisJob *j, GError **error)
   mt_rp_plan plan;
   if (!plan_parse(j->what_if, &plan, error))
     return FALSE;
-  j->predicted = what_if_run(j->analysis, &plan);
-  return TRUE;
+  j->predicted = what_if_run(j->analysis, &plan, error);
+  return j->predicted != NULL;
 }
 
 static struct LanesJob *lanes_job_new(const char *path);
@@ -811,8 +821,12 @@ static void what_if_job_free(WhatIfJob *j)
 static void what_if_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
   WhatIfJob *j = data;
-  j->result = what_if_run(j->analysis, &j->plan);
-  g_task_return_boolean(task, TRUE);
+  GError *e = NULL;
+  j->result = what_if_run(j->analysis, &j->plan, &e);
+  if (j->result)
+    g_task_return_boolean(task, TRUE);
+  else
+    g_task_return_error(task, e);
 }
 
 gboolean mt_session_what_if_async(MtSession *self, const char *spec, GCancellable *cancellable,

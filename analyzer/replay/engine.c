@@ -152,8 +152,10 @@ static int run(const mt_rp_tensor *t, const ev_t *e, size_t ne, struct loopbuf *
       }
       live_cat[cat] += blk[i];
       if (dump)
-        fprintf(stderr, "A %s %llu %llu %llu\n", x->name ? x->name : "?", (unsigned long long)x->bytes,
-                (unsigned long long)blk[i], (unsigned long long)(st->allocated + outside + (x->outside ? x->bytes : 0)));
+        fprintf(stderr, "A %s %s %llu %llu %llu %llu\n", mt_rp_cat_name(cat), x->name ? x->name : "?",
+                (unsigned long long)x->bytes, (unsigned long long)blk[i],
+                (unsigned long long)(st->allocated + outside + (x->outside ? x->bytes : 0)),
+                (unsigned long long)(st->reserved + outside));
       uint64_t alloc = st->allocated + outside, res = st->reserved + outside;
       if (alloc > peak_a) {
         peak_a = alloc;
@@ -168,7 +170,7 @@ static int run(const mt_rp_tensor *t, const ev_t *e, size_t ne, struct loopbuf *
         continue;
       live_cat[cat] -= blk[i];
       if (dump)
-        fprintf(stderr, "F %s %llu\n", x->name ? x->name : "?", (unsigned long long)blk[i]);
+        fprintf(stderr, "F %s %s %llu\n", mt_rp_cat_name(cat), x->name ? x->name : "?", (unsigned long long)blk[i]);
       if (h[i] == -2)
         outside -= blk[i];
       else

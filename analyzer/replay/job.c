@@ -99,6 +99,63 @@ static void root_phases(mt_rp_input *in)
     qsort(in->w, in->nw, sizeof *in->w, win_cmp);
 }
 
+/* Split reductions.  torch's reduction kernel (ATen/native/cuda/Reduce.cuh)
+ * spreads the rows of a column reduction (a bias gradient, x.sum(0)) over
+ * ctas blocks per output when each thread would still sum at least 256
+ * values, with a staging buffer of 4 * outputs * ctas * 128 bytes (fp32,
+ * 32 lanes x 4-wide vectors) and a semaphore array; ctas is at least the
+ * values per thread / 16, so the rows it had were about 16 * ctas values per
+ * thread.  Divided by d (micro-batches), the kernel no longer splits once
+ * 16 * ctas / d < 256, and neither buffer is made.  In the recording: a
+ * temporary whose lifetime holds one allocation only, a small one nested in
+ * it (the semaphores), right after the allocation of a smaller tensor that
+ * outlives it (the output), at least 256 times the output's bytes (ctas >= 2). */
+struct aev { int64_t t; int32_t s; uint32_t i; };
+
+static int aev_cmp(const void *a, const void *b)
+{
+  const struct aev *x = a, *y = b;
+  if (x->t != y->t)
+    return x->t < y->t ? -1 : 1;
+  if (x->s != y->s)
+    return x->s < y->s ? -1 : 1;
+  return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static void split_reductions(mt_rp_input *in)
+{
+  struct aev *v = malloc((in->nt + 1) * sizeof *v);
+  size_t n = 0;
+  if (!v)
+    return;
+  for (size_t i = 0; i < in->nt; i++)
+    if (!in->t[i].outside)
+      v[n++] = (struct aev){ in->t[i].t_alloc, in->t[i].s_alloc, (uint32_t)i };
+  qsort(v, n, sizeof *v, aev_cmp);
+  for (size_t q = 1; q + 1 < n; q++) {
+    mt_rp_tensor *w = &in->t[v[q].i], *o = &in->t[v[q - 1].i], *sem = &in->t[v[q + 1].i];
+    if (w->cat != MT_RP_TEMPORARY || w->t_free == MT_RP_NEVER || o->bytes == 0 || sem->bytes > 8192 ||
+        sem->t_free > w->t_free || o->t_free <= w->t_free || w->bytes / o->bytes < 256)
+      continue;
+    if (q + 2 < n && v[q + 2].t < w->t_free)
+      continue;   /* something else was made meanwhile: not one kernel's buffers */
+    uint64_t ctas = w->bytes / o->bytes / 128;
+    int limit = (int)(ctas / 16 + 1);   /* the least d with 16 * ctas / d < 256 */
+    if (limit > 31)
+      continue;   /* splits for any divisor the flags can say */
+    w->flags = (int8_t)((w->flags & 3) | limit << MT_RP_F_SPLIT_SHIFT);
+    sem->flags = (int8_t)((sem->flags & 3) | limit << MT_RP_F_SPLIT_SHIFT);
+    in->job.split_buffers += 2;
+  }
+  free(v);
+}
+
+int mt_rp_made_at(const mt_rp_tensor *x, int d)
+{
+  int lim = mt_rp_split_limit(x);
+  return !lim || d < lim;
+}
+
 void mt__rp_job_build(mt_rp_input *in)
 {
   struct mt_rp_job *j = &in->job;
@@ -197,6 +254,7 @@ void mt__rp_job_build(mt_rp_input *in)
       }
     }
   }
+  split_reductions(in);
   for (size_t i = 0; i < in->nt; i++) {
     j->opt_temps += in->t[i].cat == MT_RP_TEMPORARY && in->t[i].phase == MT_RP_PH_OPTIMIZER;
     j->attn_maps += mt__rp_attn_map(in->t[i].name);

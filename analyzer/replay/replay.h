@@ -53,6 +53,13 @@ static inline int mt_rp_param_of(const mt_rp_tensor *x) { return (x->pid >> 4) -
 static inline int mt_rp_skey_of(const mt_rp_tensor *x) { return (x->pid & 15) - 1; }
 
 enum { MT_RP_F_RECOMPUTED = 1, MT_RP_F_INSERTED = 2 };
+/* Flags bits 2-6 (job.c): a split reduction's staging buffer or semaphores
+ * (torch's Reduce.cuh global reduce), with the batch divisor from which the
+ * kernel no longer splits its rows across blocks and makes neither; 0: not one. */
+#define MT_RP_F_SPLIT_SHIFT 2
+static inline int mt_rp_split_limit(const mt_rp_tensor *x) { return (x->flags >> MT_RP_F_SPLIT_SHIFT) & 31; }
+/* Whether tensor x is still made when the rows of the batch are divided by d. */
+int mt_rp_made_at(const mt_rp_tensor *x, int d);
 
 enum mt_rp_wkind { MT_RP_W_FORWARD = 1, MT_RP_W_BACKWARD, MT_RP_W_RECOMPUTE, MT_RP_W_STEP,
                    MT_RP_W_PHASE_FWD, MT_RP_W_PHASE_BWD, MT_RP_W_OPTIMIZER };
@@ -121,6 +128,7 @@ typedef struct mt_rp_input {
     int unit_windows;       /* units with forward and backward windows */
     int root_unit;          /* the unit of the outermost forward window (the root module), -1 */
     size_t attn_maps;       /* attention-map tensors (mt__rp_attn_map) */
+    size_t split_buffers;   /* split reductions' staging buffers and semaphores (mt_rp_split_limit) */
   } job;
   char **strs;              /* owned copies of names */
   size_t nstrs, capstrs;

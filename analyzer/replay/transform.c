@@ -888,6 +888,11 @@ static int micro_batches(struct work *k, const mt_rp_plan *p)
     return -1;
   rindex_build(rx, r, nr, m);
   size_t n0 = k->n;
+  unsigned char *gone = calloc(n0 + 1, 1);
+  if (!gone) {
+    free(rx);
+    return -1;
+  }
   for (size_t i = 0; i < n0; i++) {
     mt_rp_tensor *x = &k->t[i];
     int64_t sa, sf = 0;
@@ -912,6 +917,7 @@ static int micro_batches(struct work *k, const mt_rp_plan *p)
         c.flags |= MT_RP_F_INSERTED;
         if (push(k, &c) != 0) {
           free(rx);
+          free(gone);
           return -1;
         }
         x = &k->t[i];
@@ -919,6 +925,10 @@ static int micro_batches(struct work *k, const mt_rp_plan *p)
     }
     if (!inside)
       continue;
+    if (!mt_rp_made_at(x, m)) {
+      gone[i] = 1;   /* a split reduction's buffers: its kernel no longer splits */
+      continue;
+    }
     if (batch_cat(x->cat))
       x->bytes = div_up(x->bytes, (uint64_t)m);
     int64_t D = r[q].te - r[q].ts + 1;
@@ -928,12 +938,19 @@ static int micro_batches(struct work *k, const mt_rp_plan *p)
       c.t_free += j * D;
       if (push(k, &c) != 0) {
         free(rx);
+        free(gone);
         return -1;
       }
       x = &k->t[i];
     }
   }
   free(rx);
+  size_t w0 = 0;
+  for (size_t i = 0; i < k->n; i++)
+    if (i >= n0 || !gone[i])
+      k->t[w0++] = k->t[i];
+  k->n = w0;
+  free(gone);
   size_t nw0 = k->nw;
   for (size_t i = 0; i < nw0; i++) {
     mt_rp_window *w = &k->w[i];
@@ -1534,9 +1551,9 @@ static int allocs_by_time(struct work *k, mt_rp_rev *v)
  * step's temporaries (SGD's foreach step updates in place); offloading the
  * optimizer drops the states and the step's temporaries. */
 /* ZeRO-2/3 (FSDP2's fully_shard per block, then the root) on a job with a
- * tensor per parameter.  A parameter belongs to the unit it is named under
- * when that unit has forward and backward windows (model.blocks.3), else to
- * the root module (the unit of the outermost forward window).  ZeRO-2/3:
+ * tensor per parameter.  A parameter belongs to the numbered block it is
+ * named under (fsdp_unit: model.blocks.3, not its model.blocks.3.fc1), else
+ * to the root module (the unit of the outermost forward window).  ZeRO-2/3:
  * each gradient is made whole in its unit's backward and reduce-scattered at
  * its end: the full gradients are copied into one flat buffer of the unit's
  * (padded) gradients, freed, and the shard (1/Nd) lives to the recorded
@@ -1545,9 +1562,36 @@ static int allocs_by_time(struct work *k, mt_rp_rev *v)
  * output, as large, lives only while they are copied out) and freed at their
  * end; the root's from its forward to the end of its backward (FSDP2 keeps
  * the root unsharded after forward); in backward the next unit's gather is
- * issued with this one's (prefetch).  Communication: +Psi bytes per step
- * over DDP (ORACLES section 1).  Not checked against torch (FSDP2 needs
- * NCCL on the simulated GPUs); the model states against ORACLES section 1. */
+ * issued after this one's (prefetch), the first block's when the root's
+ * backward starts (the root's pre-backward prefetch).  Communication: +Psi bytes per step
+ * over DDP (ORACLES section 1).  Checked against torch's FSDP2 on simulated
+ * GPUs (tests/replay/test_torch_whatif.sh, docs/REPLAY.md): allocated within
+ * 1.6 % (bert 0.7 %); reserved not yet (no allocator stream per block is
+ * recorded). */
+/* The FSDP unit of a parameter's tensor: the outermost numbered module its
+ * name is under (model.blocks.3 for model.blocks.3.fc1.weight) when it has
+ * forward and backward windows (win[u] == 3), as fully_shard(block) wraps
+ * each block; else the root, which holds everything outside the blocks
+ * (embedding, head, final norm).  Without names, the tensor's own unit. */
+static int fsdp_unit(const mt_rp_input *in, const unsigned char *win, const mt_rp_tensor *x, int root)
+{
+  int best = -1;
+  size_t bestn = SIZE_MAX;
+  for (size_t u = 0; x->name && u < in->nunits; u++) {
+    size_t n = strlen(in->units[u].name);
+    if (in->units[u].layer >= 0 && win[u] == 3 && n < bestn && strncmp(x->name, in->units[u].name, n) == 0 &&
+        x->name[n] == '.') {
+      best = (int)u;
+      bestn = n;
+    }
+  }
+  if (best >= 0)
+    return best;
+  if (!x->name && x->unit >= 0 && (size_t)x->unit < in->nunits && win[x->unit] == 3)
+    return x->unit;
+  return root;
+}
+
 static int param_zero(struct work *k, int zero, int nd)
 {
   const mt_rp_input *in = k->in;
@@ -1562,7 +1606,7 @@ static int param_zero(struct work *k, int zero, int nd)
     if ((k->w[w].kind == MT_RP_W_FORWARD || k->w[w].kind == MT_RP_W_BACKWARD) && k->w[w].unit >= 0 &&
         (size_t)k->w[w].unit < nu)
       win[k->w[w].unit] |= k->w[w].kind == MT_RP_W_FORWARD ? 1 : 2;
-#define OWNER(x) ((x)->unit >= 0 && (size_t)(x)->unit < nu && win[(x)->unit] == 3 ? (x)->unit : root)
+#define OWNER(x) fsdp_unit(in, win, (x), root)
   for (size_t i = 0; i < n0; i++) {
     mt_rp_tensor *x = &k->t[i];
     int id = mt_rp_param_of(x);
@@ -1623,6 +1667,7 @@ static int param_zero(struct work *k, int zero, int nd)
           !full[W->unit])
         continue;
       mt_rp_tensor g = base;
+      int after = 0;
       g.cat = MT_RP_PARAMETER;
       g.unit = W->unit;
       g.step = W->step;
@@ -1635,21 +1680,25 @@ static int param_zero(struct work *k, int zero, int nd)
         }
         g.t_alloc = root_from != MT_RP_NEVER ? root_from : W->ts;
         root_from = MT_RP_NEVER;
+        prev_bwd = w;   /* the root's pre-backward prefetches the first block */
       } else {
         g.t_alloc = W->ts;
-        /* backward: gathered with the previous unit's (prefetch) */
-        if (W->kind == MT_RP_W_BACKWARD && prev_bwd < k->nw && k->w[prev_bwd].step == W->step)
+        /* backward: gathered with the previous unit's (prefetch), after it
+         * (FSDP2 unshards the unit, then issues the next one's all-gather) */
+        if (W->kind == MT_RP_W_BACKWARD && prev_bwd < k->nw && k->w[prev_bwd].step == W->step) {
           g.t_alloc = k->w[prev_bwd].ts;
+          after = 3;
+        }
         if (W->kind == MT_RP_W_BACKWARD)
           prev_bwd = w;
       }
-      g.s_alloc = 2;
+      g.s_alloc = 2 + after;
       g.t_free = W->te;
       g.s_free = 1;
       mt_rp_tensor flat = g;   /* the all-gather output, copied out */
-      flat.s_alloc = 1;
+      flat.s_alloc = 1 + after;
       flat.t_free = g.t_alloc;
-      flat.s_free = 3;
+      flat.s_free = 3 + after;
       if (push(k, &g) != 0 || push(k, &flat) != 0)
         goto out;
     }

@@ -14,7 +14,7 @@ trap 'rm -rf "$T"' EXIT
 XDG_DATA_HOME="$T/data" XDG_CACHE_HOME="$T/cache"
 export XDG_DATA_HOME XDG_CACHE_HOME
 mkdir -p "$XDG_DATA_HOME" "$XDG_CACHE_HOME"
-plan 119   # 9 of them need simtrain, 26 xvfb-run (SKIPs without)
+plan 120   # 9 of them need simtrain, 26 xvfb-run (SKIPs without)
 
 # Palette (docs/VIEWER.md) and furniture colours.
 PARAM=0072B2 OPT=009E73 GRAD=E69F00 ACT=CC79A7 WS=56B4E9 CACHE=CFCFCF BG=FFFFFF DARKBG=1E1E1E
@@ -358,6 +358,17 @@ while read -r kind t b; do
   check "what-if curve: predicted $kind at $(awk -v t="$t" 'BEGIN { printf "%.2f", t / 1e6 }') ms is drawn at $b B ($n px)" \
     test "$n" -ge 2
 done <"$T/wc.points"
+
+# 4c. a plan the job model cannot express is refused by the viewer's
+# what-if as memtrace replay refuses it (the same check, its words), with
+# no screenshot drawn as if nothing changed
+rm -f "$T/wr.png"
+"$VIEW" "$T/basic.mtrace" --no-cache --what-if "--zero 3" --screenshot "$T/wr.png" --size 400x300 >/dev/null 2>"$T/err"
+rc=$?
+"$B/memtrace" replay "$T/basic.mtrace" --zero 3 >/dev/null 2>"$T/rerr"
+why=$(sed -n 's/.*: cannot model //p' "$T/rerr")
+check "what-if: a plan replay cannot model is refused with replay's reason (rc $rc: $(head -c 200 "$T/err"))" \
+  sh -c '[ "$1" -ne 0 ] && [ -n "$2" ] && [ ! -e "$3" ] && grep -qF "cannot model $2" "$4"' - "$rc" "$why" "$T/wr.png" "$T/err"
 
 # 5. the real application under Xvfb, driven through its actions
 if command -v xvfb-run >/dev/null 2>&1; then

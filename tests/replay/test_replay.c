@@ -11,6 +11,7 @@
 
 #include "analyzer/replay/planner.h"
 #include "analyzer/replay/replay.h"
+#include "analyzer/replay/technique.h"
 
 #define MiB (1ull << 20)
 
@@ -249,6 +250,100 @@ static void micro_batches_scale(void **st)
   assert_int_equal(mt_rp_replay(&in, &p, &mb), 0);
   assert_true(mb.peak_allocated < base.peak_allocated);
   assert_int_equal(base.by_cat[MT_RP_ACTIVATION] / 2, mb.by_cat[MT_RP_ACTIVATION]);
+  mt_rp_input_free(&in);
+}
+
+/* A split column reduction in backward (torch's Reduce.cuh: a bias
+ * gradient of 8192 fp32 outputs, 32 lanes x 4-wide vectors per block) with
+ * ctas blocks per output: staging buffer 4 * 8192 * ctas * 128 bytes and
+ * semaphores, after its output.  Reduce.cuh makes them only while each
+ * thread sums >= 256 values, and ctas >= values / 16: at ctas = 16 the rows
+ * held 256 values per thread, half of them (2 micro-batches) 128, so the
+ * kernel does not split and makes neither; at ctas = 64, 1024 values, 512
+ * per micro-batch, it still splits (half the CTAs, half the buffer). */
+static uint64_t split_reduce_peak(uint64_t ctas, int m)
+{
+  mt_rp_input in;
+  mt_rp_input_init(&in);
+  win(&in, NULL, MT_RP_W_PHASE_FWD, 0, 10, 20, 0);
+  win(&in, NULL, MT_RP_W_PHASE_BWD, 0, 21, 40, 0);
+  add(&in, "act", MT_RP_ACTIVATION, MiB, 12, 30, MT_RP_PH_FORWARD, 0);
+  add(&in, "bias.grad", MT_RP_GRADIENT, 4 * 8192, 25, MT_RP_NEVER, MT_RP_PH_BACKWARD, 0);
+  add(&in, NULL, MT_RP_TEMPORARY, 4 * 8192 * ctas * 128, 26, 29, MT_RP_PH_BACKWARD, 0);
+  add(&in, NULL, MT_RP_TEMPORARY, 512, 27, 28, MT_RP_PH_BACKWARD, 0);
+  mt_rp_input_finish(&in);
+  mt_rp_plan p;
+  mt_rp_plan_init(&p);
+  p.allocator = MT_RP_ALLOC_RAW;
+  p.micro_batches = m;
+  mt_rp_result r;
+  assert_int_equal(mt_rp_replay(&in, &p, &r), 0);
+  mt_rp_input_free(&in);
+  return r.peak_allocated;
+}
+
+static void micro_batches_split_reduction(void **st)
+{
+  (void)st;
+  /* recorded: activation, output, buffer and semaphores all live */
+  assert_int_equal(split_reduce_peak(16, 1), MiB + 32768 + 64 * MiB + 512);
+  /* 2 micro-batches: half the activation and the output, no buffers */
+  assert_int_equal(split_reduce_peak(16, 2), MiB / 2 + 32768);
+  /* ctas 64: still split, on half the rows (the 256 B semaphores at raw's 512) */
+  assert_int_equal(split_reduce_peak(64, 2), MiB / 2 + 32768 + 128 * MiB + 512);
+}
+
+/* ZeRO-3 as FSDP2 applies it, fully_shard(block) on each numbered block and
+ * then on the root: a block's parameters, its sub-modules' included, are one
+ * all-gather (output and unsharded parameters live together while copied
+ * out); in backward the block before is prefetched once this one is
+ * unsharded, and the root's pre-backward prefetches the last block (before
+ * the head's backward); the rest is the root's, gathered from the start of
+ * forward.  Two blocks of a 4 MiB linear and a 1 MiB norm (each a module
+ * with its own windows) and a 2 MiB head, world 2: shards 6 MiB, the root
+ * 2 MiB, and a 20 MiB temporary of the loss's backward beside block 1's
+ * prefetched parameters (5 MiB); NCCL's buffers aside. */
+static void zero3_gathers_blocks(void **st)
+{
+  (void)st;
+  mt_rp_input in;
+  mt_rp_input_init(&in);
+  static const char *const unit[7] = { "model", "model.blocks.0", "model.blocks.0.fc", "model.blocks.0.ln",
+                                       "model.blocks.1", "model.blocks.1.fc", "model.blocks.1.ln" };
+  static const int64_t fw[7][2] = { { 100, 300 }, { 110, 190 }, { 115, 140 }, { 150, 180 },
+                                    { 200, 290 }, { 205, 240 }, { 250, 280 } };
+  for (int u = 0; u < 7; u++) {
+    mt_rp_window w = { 0 };
+    w.unit = mt_rp_input_unit_exact(&in, unit[u]);
+    w.layer = in.units[w.unit].layer;
+    w.kind = MT_RP_W_FORWARD;
+    w.ts = fw[u][0];
+    w.te = fw[u][1];
+    assert_true(mt_rp_input_add_window(&in, &w) >= 0);
+    w.kind = MT_RP_W_BACKWARD;   /* backward mirrors forward */
+    w.ts = 700 - fw[u][1];
+    w.te = 700 - fw[u][0];
+    assert_true(mt_rp_input_add_window(&in, &w) >= 0);
+  }
+  add(&in, "model.blocks.0.fc.weight", MT_RP_PARAMETER, 4 * MiB, 1, MT_RP_NEVER, 0, -1);
+  add(&in, "model.blocks.0.ln.weight", MT_RP_PARAMETER, MiB, 2, MT_RP_NEVER, 0, -1);
+  add(&in, "model.blocks.1.fc.weight", MT_RP_PARAMETER, 4 * MiB, 3, MT_RP_NEVER, 0, -1);
+  add(&in, "model.blocks.1.ln.weight", MT_RP_PARAMETER, MiB, 4, MT_RP_NEVER, 0, -1);
+  add(&in, "model.head.weight", MT_RP_PARAMETER, 2 * MiB, 5, MT_RP_NEVER, 0, -1);
+  add(&in, NULL, MT_RP_TEMPORARY, 20 * MiB, 402, 405, MT_RP_PH_BACKWARD, 0);
+  mt_rp_input_finish(&in);
+  mt_rp_plan p;
+  mt_rp_plan_init(&p);
+  p.allocator = MT_RP_ALLOC_RAW;
+  p.zero = 3;
+  p.world = 2;
+  mt_rp_result r;
+  char why[256] = "";
+  assert_int_equal(mt_rp_plan_refused(&in, &p, why, sizeof why), 0);
+  assert_int_equal(mt_rp_replay(&in, &p, &r), 0);
+  printf("# ZeRO-3 world 2: %llu B in torch's allocator at the peak\n",
+         (unsigned long long)(r.peak_allocated - r.by_cat[MT_RP_COMMUNICATION]));
+  assert_int_equal(r.peak_allocated - r.by_cat[MT_RP_COMMUNICATION], 6 * MiB + 2 * MiB + 5 * MiB + 20 * MiB);
   mt_rp_input_free(&in);
 }
 
@@ -692,6 +787,7 @@ int main(void)
     cmocka_unit_test(baseline_matches_sum), cmocka_unit_test(checkpoint_all_keeps_less),
     cmocka_unit_test(zero_states_oracle),   cmocka_unit_test(zero_paper_numbers),
     cmocka_unit_test(micro_batches_scale),  cmocka_unit_test(flash_drops_maps),
+    cmocka_unit_test(micro_batches_split_reduction), cmocka_unit_test(zero3_gathers_blocks),
     cmocka_unit_test(activation_formulas),  cmocka_unit_test(revolve_values),
     cmocka_unit_test(knapsack_case),        cmocka_unit_test(placement_equals_brute_force),
     cmocka_unit_test(recommend_fits),       cmocka_unit_test(plan_options),
