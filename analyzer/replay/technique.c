@@ -448,15 +448,118 @@ static const char *tl_refuse(const mt_rp_input *in, const mt_rp_plan *p)
   return p->train_layers > 0 && !in->job.flat ? FLAT_ONLY : NULL;
 }
 
+/* ---- --precision ---- */
+static const char *const prec_names[] = { "", "fp32", "bf16", "fp16", "fp8" };
+
+static int prec_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
+{
+  for (int i = 1; i < 5; i++)
+    if (v && strcmp(v, prec_names[i]) == 0) {
+      p->precision = (enum mt_rp_prec)i;
+      return 0;
+    }
+  BAD("--precision needs fp32, bf16, fp16 or fp8");
+}
+
+static void prec_value(const mt_rp_plan *p, char *buf, size_t len)
+{
+  buf[0] = 0;
+  if (p->precision != MT_RP_PREC_KEEP)
+    OUT("%s", prec_names[p->precision]);
+}
+
+static const char *prec_refuse(const mt_rp_input *in, const mt_rp_plan *p)
+{
+  if (p->precision == MT_RP_PREC_KEEP || mt__rp_prec_bytes(p->precision) == in->job.param_esize)
+    return NULL;
+  if (p->precision == MT_RP_PREC_FP8)
+    return "FP8 training (per-tensor scales; which GEMM inputs are saved in fp8) is not modelled, "
+           "and simtrain cannot apply it";
+  if (!in->job.nparams)
+    return "no parameter identified: record with the PyTorch layer";
+  if (!in->job.named_acts)
+    return "the recording names no activation, so their dtypes are unknown (autocast casts op by op): "
+           "record the job at the precision to predict";
+  return NULL;
+}
+
+static void prec_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len)
+{
+  buf[0] = 0;
+  if (p->precision == MT_RP_PREC_KEEP || mt__rp_prec_bytes(p->precision) == in->job.param_esize)
+    return;
+  if (p->precision == MT_RP_PREC_FP32)
+    OUT("train in fp32: no torch.autocast, fp32 parameters (no master copy)");
+  else
+    OUT("with torch.autocast(\"cuda\", dtype=torch.%s): loss = model(x) (fp32 master weights)",
+        p->precision == MT_RP_PREC_FP16 ? "float16" : p->precision == MT_RP_PREC_FP8 ? "float8_e4m3fn" : "bfloat16");
+}
+
+/* ---- --train-only ---- */
+static int to_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
+{
+  if (!v || !*v || strlen(v) >= sizeof p->train_only || *v == ',' || strstr(v, ",,"))
+    BAD("--train-only needs module path prefixes, comma-separated (model.blocks.3,model.head)");
+  snprintf(p->train_only, sizeof p->train_only, "%s", v);
+  return 0;
+}
+
+static void to_value(const mt_rp_plan *p, char *buf, size_t len)
+{
+  buf[0] = 0;
+  if (p->train_only[0])
+    OUT("%s", p->train_only);
+}
+
+static const char *to_refuse(const mt_rp_input *in, const mt_rp_plan *p)
+{
+  static __thread char why[320];
+  if (!p->train_only[0])
+    return NULL;
+  if (!in->job.flat && !in->job.nparams)
+    return "no parameter identified: record with the PyTorch layer";
+  if (p->train_layers > 0 || p->pp > 1)
+    return "not with --train-layers or --pp (simtrain cannot apply them together)";
+  /* every prefix names some parameter (a typo would freeze everything) */
+  for (const char *q = p->train_only; *q;) {
+    size_t l = strcspn(q, ","), hit = 0;
+    char one[256];
+    snprintf(one, sizeof one, "%.*s", (int)l, q);
+    for (size_t i = 0; i < in->nt && !hit; i++) {
+      const mt_rp_tensor *x = &in->t[i];
+      const char *n = in->job.flat ? (x->unit >= 0 ? in->units[x->unit].name : NULL) : x->name;
+      hit = x->cat == MT_RP_PARAMETER && n && mt__rp_under(one, n);
+    }
+    if (!hit) {
+      snprintf(why, sizeof why, "no parameter under '%s' in the recording", one);
+      return why;
+    }
+    q += l + (q[l] == ',');
+  }
+  return NULL;
+}
+
+static void to_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len)
+{
+  (void)in;
+  buf[0] = 0;
+  if (p->train_only[0])
+    OUT("p.requires_grad_(False) for every parameter not under %s; the optimizer gets only the others",
+        p->train_only);
+}
+
 static const char *const ck_cand[] = { "none", "selective", "every:2", "every:3", "all", "@placement", NULL };
 static const char *const zero_cand[] = { "", "1", "2", "3", NULL };
 static const char *const off_cand[] = { "none", "optimizer", "params", NULL };
 static const char *const attn_cand[] = { "naive", "flash", NULL };
 static const char *const mb_cand[] = { "1", "2", "4", NULL };
 static const char *const opt_cand[] = { "", "lion", "adafactor", "sgd", NULL };
+static const char *const prec_cand[] = { "", "bf16", NULL };
 
 /* In recommend's nesting order: the first entry with candidates varies slowest. */
 const mt_rp_technique mt_rp_techniques[] = {
+  { "precision", "fp32|bf16|fp16|fp8", "compute precision (autocast; fp32 master weights below fp32)",
+    prec_parse, prec_value, prec_refuse, prec_torch, 1, "precision", prec_cand, 1 },
   { "zero", "0|1|2|3", "ZeRO stage / FSDP (3 = FULL_SHARD, 2 = SHARD_GRAD_OP), with --world N",
     zero_parse, zero_value, zero_refuse, zero_torch, 0, "model_states", zero_cand, 3 },
   { "world", "N", "ranks in all (data x sequence x pipeline parallel)", world_parse, world_value, NULL, NULL, 0,
@@ -480,6 +583,8 @@ const mt_rp_technique mt_rp_techniques[] = {
   { "pp-schedule", "gpipe|1f1b", "pipeline schedule", ppsched_parse, NULL, NULL, NULL, 1, "pipeline", NULL, 0 },
   { "train-layers", "K", "layer-wise training (LISA): K layers trained per step", tl_parse, tl_value, tl_refuse,
     NULL, 0, "model_states (lisa_states)", NULL, 2 },
+  { "train-only", "MODULE,...", "train only the parameters under these module paths; the rest frozen",
+    to_parse, to_value, to_refuse, to_torch, 1, "train_only, model_states", NULL, 1 },
 };
 const size_t mt_rp_ntechniques = sizeof mt_rp_techniques / sizeof mt_rp_techniques[0];
 

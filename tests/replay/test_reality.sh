@@ -27,7 +27,15 @@ micro2|--world 1|--micro-batches 2
 pp-1f1b|--world 2|--pp 2 --pp-schedule 1f1b --micro-batches 4
 train-layers|--world 1|--train-layers 2
 combo|--world 2|--checkpoint all --zero 2 --attention flash
-evoformer-ckpt|--world 1 --arch evoformer|--checkpoint all'
+evoformer-ckpt|--world 1 --arch evoformer|--checkpoint all
+precision-fp32|--world 1|--precision fp32
+precision-bf16|--world 1 --precision fp32|--precision bf16
+precision-fp16-zero2|--world 2 --precision fp32|--precision fp16 --zero 2
+evoformer-fp32|--world 1 --arch evoformer|--precision fp32
+evoformer-bf16|--world 1 --arch evoformer --precision fp32|--precision bf16
+train-only|--world 1|--train-only layer.2,layer.3
+train-only-zero2|--world 2|--train-only layer.3,head --zero 2
+evoformer-train-only|--world 1 --arch evoformer|--train-only layer.1,head'
 
 have_record=0
 [ -x "$MT" ] && "$MT" record --help >/dev/null 2>&1 && have_record=1

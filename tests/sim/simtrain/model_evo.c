@@ -125,7 +125,8 @@ void st_evo_forward_backward(struct st_rank *r, int micro)
 	st_range_pop();
 	for (k = 0; k < o->layers; k++) {
 		struct st_tensor **sv = &saved[((size_t)micro * (size_t)o->layers + (size_t)k) * EVO_MAXOPS];
-		int ck = st_opts_layer_checkpointed(o, k);
+		int frozen = st_frozen_prefix(r, k);
+		int ck = st_opts_layer_checkpointed(o, k) || frozen;
 		uint64_t sum = msa + pair;
 		st_range_push("layer.%d.forward", k);
 		for (i = 0; i < nops; i++) {
@@ -144,6 +145,12 @@ void st_evo_forward_backward(struct st_rank *r, int micro)
 		x_m = st_new(r, ST_CAT_ACTIVATION, k + 1, msa, "layer.%d.input.msa", k + 1);
 		x_z = st_new(r, ST_CAT_ACTIVATION, k + 1, pair, "layer.%d.input.pair", k + 1);
 		st_kernel(r, K_elementwise_add_kernel, msa + pair);
+		if (frozen) {
+			/* no autograd graph yet (--train-only): the input is not kept */
+			st_del(r, sv[EVO_MAXOPS - 2]);
+			st_del(r, sv[EVO_MAXOPS - 1]);
+			sv[EVO_MAXOPS - 2] = sv[EVO_MAXOPS - 1] = NULL;
+		}
 		st_range_pop();
 	}
 	st_range_push("head.forward");
@@ -162,7 +169,7 @@ void st_evo_forward_backward(struct st_rank *r, int micro)
 	st_del(r, x_z);
 	st_unit_grad_done(r, uh);
 	st_range_pop();
-	for (k = o->layers - 1; k >= 0; k--) {
+	for (k = o->layers - 1; k >= 0 && !st_frozen_prefix(r, k); k--) {
 		struct st_tensor **sv = &saved[((size_t)micro * (size_t)o->layers + (size_t)k) * EVO_MAXOPS];
 		struct st_unit *u = st_unit_of_layer(r, k);
 		st_range_push("layer.%d.backward", k);
@@ -190,14 +197,18 @@ void st_evo_forward_backward(struct st_rank *r, int micro)
 			st_unit_grad_done(r, u);
 		st_range_pop();
 	}
-	st_range_push("embed.backward");
-	st_unit_grad_begin(r, ue);
-	st_kernel(r, K_embedding_bwd_kernel, msa + pair);
+	if (ue->trainable) {
+		st_range_push("embed.backward");
+		st_unit_grad_begin(r, ue);
+		st_kernel(r, K_embedding_bwd_kernel, msa + pair);
+	}
 	st_del(r, g_m);
 	st_del(r, g_z);
 	st_del(r, in_m);
 	st_del(r, in_z);
-	st_unit_grad_done(r, ue);
-	st_range_pop();
+	if (ue->trainable) {
+		st_unit_grad_done(r, ue);
+		st_range_pop();
+	}
 	st_range_pop();
 }

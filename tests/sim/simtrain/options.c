@@ -8,11 +8,11 @@
 static const char *usage_text =
 	"usage: simtrain [options]\n"
 	"  --layers N --hidden N --heads N --seq N --batch N --vocab N --steps N\n"
-	"  --dtype fp32|bf16  --optimizer adamw|sgd|lion|adafactor\n"
+	"  --dtype fp32|bf16  --precision fp32|bf16|fp16  --optimizer adamw|sgd|lion|adafactor\n"
 	"  --world N  --checkpoint none|all|every:K|layers:A,B,...|selective\n"
 	"  --zero 0|1|2|3  --sp N  --sp-kind megatron|ulysses  --offload optimizer|params\n"
 	"  --micro-batches N  --attention naive|flash  --pp N  --pp-schedule gpipe|1f1b\n"
-	"  --train-layers K  --arch gpt|evoformer  --msa-seqs N --residues N --c-m N --c-z N\n"
+	"  --train-layers K  --train-only UNIT,...  --arch gpt|evoformer  --msa-seqs N --residues N --c-m N --c-z N\n"
 	"  --truth FILE  --truth-tensors all|none  --seed N  --annotate identity|all|none\n"
 	"  --preset small|large|af2\n";
 
@@ -20,7 +20,7 @@ enum {
 	O_LAYERS = 256, O_HIDDEN, O_HEADS, O_SEQ, O_BATCH, O_VOCAB, O_STEPS, O_DTYPE,
 	O_OPTIM, O_WORLD, O_CKPT, O_ZERO, O_SP, O_SPKIND, O_OFFLOAD, O_MICRO, O_ATTN,
 	O_PP, O_PPSCHED, O_TRAINL, O_ARCH, O_TRUTH, O_SEED, O_ANNOT, O_PRESET, O_MSA,
-	O_RES, O_CM, O_CZ, O_TT, O_HELP
+	O_RES, O_CM, O_CZ, O_TT, O_PREC, O_TONLY, O_HELP
 };
 
 static const struct option long_opts[] = {
@@ -34,7 +34,7 @@ static const struct option long_opts[] = {
 	{"arch", 1, 0, O_ARCH}, {"truth", 1, 0, O_TRUTH}, {"seed", 1, 0, O_SEED},
 	{"annotate", 1, 0, O_ANNOT}, {"preset", 1, 0, O_PRESET}, {"msa-seqs", 1, 0, O_MSA},
 	{"residues", 1, 0, O_RES}, {"c-m", 1, 0, O_CM}, {"c-z", 1, 0, O_CZ},
-	{"truth-tensors", 1, 0, O_TT}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}
+	{"truth-tensors", 1, 0, O_TT}, {"precision", 1, 0, O_PREC}, {"train-only", 1, 0, O_TONLY}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}
 };
 
 static int pos_int(const char *name, const char *v, int *out, int min)
@@ -91,6 +91,7 @@ static void defaults(struct st_opts *o)
 	o->pp = 1; o->arch = ST_ARCH_GPT; o->msa_seqs = 32; o->residues = 64; o->c_m = 64;
 	o->c_z = 32; o->truth_tensors = 1; o->seed = 1; o->annotate = ST_ANN_IDENTITY;
 	snprintf(o->ckpt_spec, sizeof o->ckpt_spec, "none");
+	snprintf(o->precision, sizeof o->precision, "bf16");
 }
 
 /* AlphaFold2's Evoformer stack: 48 blocks, c_m 256, c_z 128 (~81M
@@ -142,6 +143,25 @@ int st_opts_parse(struct st_opts *o, int argc, char **argv)
 			if (!strcmp(v, "bf16")) o->bf16 = 1;
 			else if (!strcmp(v, "fp32")) o->bf16 = 0;
 			else r = -1;
+			if (!r)
+				snprintf(o->precision, sizeof o->precision, "%s", v);
+			break;
+		case O_TONLY:
+			if (!*v || strlen(v) >= sizeof o->train_only) r = -1;
+			else snprintf(o->train_only, sizeof o->train_only, "%s", v);
+			break;
+		case O_PREC:
+			/* fp16 is bf16's memory (2-byte compute, fp32 master; the loss
+			 * scale is a scalar); fp8 needs FP8 GEMMs and per-tensor scales
+			 * the simulated cuBLASLt does not have */
+			if (!strcmp(v, "bf16") || !strcmp(v, "fp16")) o->bf16 = 1;
+			else if (!strcmp(v, "fp32")) o->bf16 = 0;
+			else if (!strcmp(v, "fp8")) {
+				fprintf(stderr, "simtrain: --precision fp8 is not simulated (no FP8 GEMM in the simulated cuBLASLt)\n");
+				return -1;
+			} else r = -1;
+			if (!r)
+				snprintf(o->precision, sizeof o->precision, "%s", v);
 			break;
 		case O_OPTIM:
 			if (!strcmp(v, "adamw")) o->optimizer = ST_OPT_ADAMW;
@@ -243,9 +263,28 @@ int st_opts_parse(struct st_opts *o, int argc, char **argv)
 		fprintf(stderr, "simtrain: --train-layers needs --zero 0|1\n");
 		return -1;
 	}
+	if (o->train_only[0] && (o->train_layers || o->pp > 1)) {
+		fprintf(stderr, "simtrain: --train-only needs no --train-layers and --pp 1\n");
+		return -1;
+	}
 	if (o->train_layers > o->layers) {
 		fprintf(stderr, "simtrain: --train-layers exceeds --layers\n");
 		return -1;
+	}
+	return 0;
+}
+
+int st_opts_unit_trainable(const struct st_opts *o, const char *unit)
+{
+	const char *p = o->train_only;
+	size_t n = strlen(unit);
+	if (!*p)
+		return 1;
+	while (*p) {
+		size_t l = strcspn(p, ",");
+		if (l && l <= n && !strncmp(unit, p, l) && (unit[l] == 0 || unit[l] == '.'))
+			return 1;
+		p += l + (p[l] == ',');
 	}
 	return 0;
 }
@@ -271,15 +310,15 @@ void st_opts_json(const struct st_opts *o, FILE *f)
 	static const char *offn[] = {"none", "optimizer", "params"};
 	static const char *annn[] = {"identity", "all", "none"};
 	fprintf(f, "{\"arch\": \"%s\", \"layers\": %d, \"hidden\": %d, \"heads\": %d, \"seq\": %d, "
-		"\"batch\": %d, \"vocab\": %d, \"steps\": %d, \"dtype\": \"%s\", \"optimizer\": \"%s\", "
+		"\"batch\": %d, \"vocab\": %d, \"steps\": %d, \"dtype\": \"%s\", \"precision\": \"%s\", \"optimizer\": \"%s\", "
 		"\"world\": %d, \"checkpoint\": \"%s\", \"zero\": %d, \"sp\": %d, \"sp_kind\": \"%s\", "
 		"\"dp\": %d, \"offload\": \"%s\", \"micro_batches\": %d, \"attention\": \"%s\", \"pp\": %d, "
-		"\"pp_schedule\": \"%s\", \"train_layers\": %d, \"msa_seqs\": %d, \"residues\": %d, "
+		"\"pp_schedule\": \"%s\", \"train_layers\": %d, \"train_only\": \"%s\", \"msa_seqs\": %d, \"residues\": %d, "
 		"\"c_m\": %d, \"c_z\": %d, \"seed\": %u, \"annotate\": \"%s\"}",
 		o->arch == ST_ARCH_GPT ? "gpt" : "evoformer", o->layers, o->hidden, o->heads, o->seq,
-		o->batch, o->vocab, o->steps, o->bf16 ? "bf16" : "fp32", optn[o->optimizer],
+		o->batch, o->vocab, o->steps, o->bf16 ? "bf16" : "fp32", o->precision, optn[o->optimizer],
 		o->world, o->ckpt_spec, o->zero, o->sp, o->sp_ulysses ? "ulysses" : "megatron",
 		st_opts_dp(o), offn[o->offload], o->micro_batches, o->flash ? "flash" : "naive", o->pp,
-		o->pp_1f1b ? "1f1b" : "gpipe", o->train_layers, o->msa_seqs, o->residues, o->c_m,
+		o->pp_1f1b ? "1f1b" : "gpipe", o->train_layers, o->train_only, o->msa_seqs, o->residues, o->c_m,
 		o->c_z, o->seed, annn[o->annotate]);
 }

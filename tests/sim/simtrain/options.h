@@ -33,6 +33,8 @@ struct st_opts {
 	int truth_tensors;      /* 1: write the tensors list */
 	unsigned seed;
 	enum st_annot annotate;
+	char train_only[256];   /* --train-only: unit-name prefixes trained, the rest frozen ("" = all) */
+	char precision[8];      /* --precision / --dtype as given: fp32, bf16, fp16 */
 	char ckpt_spec[256];    /* as given, for the config echo */
 };
 
@@ -43,6 +45,8 @@ int st_opts_parse(struct st_opts *o, int argc, char **argv);
 int st_opts_layer_checkpointed(const struct st_opts *o, int k);
 /* Writes the options as a JSON object (no trailing newline). */
 void st_opts_json(const struct st_opts *o, FILE *f);
+/* Whether --train-only trains the unit of this name (a prefix at a '.' boundary). */
+int st_opts_unit_trainable(const struct st_opts *o, const char *unit);
 /* Data-parallel degree: world / (sp * pp). */
 int st_opts_dp(const struct st_opts *o);
 

@@ -222,11 +222,13 @@ static void build_buckets(struct st_rank *r)
 {
 	int i, nb = 0;
 	uint64_t cur = 0;
-	int per_unit = r->o->train_layers > 0;
+	int per_unit = r->o->train_layers > 0 || r->o->train_only[0];
 	r->buckets = calloc((size_t)r->nunits, sizeof *r->buckets);
 	for (i = r->nunits - 1; i >= 0; i--) {
 		struct st_unit *u = &r->units[i];
 		uint64_t n = r->o->zero >= 1 ? u->numel_pad : u->numel;
+		if (r->o->train_only[0] && !u->trainable)
+			continue; /* frozen: in no bucket (DDP buckets what requires grad) */
 		if (nb == 0 || per_unit || cur * (uint64_t)r->pbytes >= ST_BUCKET_BYTES) {
 			nb++;
 			r->buckets[nb - 1].last = i;
@@ -249,7 +251,12 @@ static void unit_grad_alloc(struct st_rank *r, struct st_unit *u)
 
 static int unit_active(struct st_rank *r, struct st_unit *u)
 {
-	return u->layer < 0 || !r->o->train_layers || r->active[u->layer];
+	return (u->layer < 0 || !r->o->train_layers || r->active[u->layer]) && st_opts_unit_trainable(r->o, u->name);
+}
+
+int st_frozen_prefix(const struct st_rank *r, int k)
+{
+	return k < r->grad_from;
 }
 
 /* Initial model states: parameters, gradient buffers, master weights. */
@@ -276,6 +283,13 @@ static void model_init(struct st_rank *r)
 		st_kernel(r, K_fill_zero_kernel, u->numel * (uint64_t)r->pbytes);
 	}
 	build_buckets(r);
+	/* frozen embedding: the layers before the first trainable one run
+	 * without an autograd graph */
+	r->grad_from = 0;
+	if (r->o->train_only[0] && !unit_active(r, st_unit_named(r, "embed")))
+		for (r->grad_from = r->o->layers, i = 0; i < r->nunits; i++)
+			if (r->units[i].layer >= 0 && r->units[i].trainable && r->units[i].layer < r->grad_from)
+				r->grad_from = r->units[i].layer;
 	for (i = 0; i < r->nbuckets; i++)
 		if (r->o->zero <= 1 && !gathers(r) && unit_active(r, &r->units[r->buckets[i].first]))
 			bucket_alloc(r, &r->buckets[i], 0);
