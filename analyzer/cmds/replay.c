@@ -231,6 +231,8 @@ const mt_cmd mt_cmd_replay = {
   "                                      fp8 refused: not modelled)\n"
   "  --train-only MODULE,...             train only the parameters under these module paths\n"
   "                                      (prefixes at a '.'); the rest frozen\n"
+  "  --batch N[/R]  --seq N[/R]          another batch / sequence length (crop); R: the recorded\n"
+  "                                      one unless the job states it (NVTX \"memtrace.shape batch=B seq=S\")\n"
   "Model and output:\n"
   "  --allocator caching|expandable|async|raw   (default caching)\n"
   "  --format text|json\n"

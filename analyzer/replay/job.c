@@ -37,6 +37,15 @@ int mt__rp_fixed_dtype(const char *name)
   return 0;
 }
 
+int mt__rp_seq_power(const char *name)
+{
+  if (!name)
+    return 1;
+  if (mt__rp_attn_map(name))
+    return strstr(name, "tri_att") ? 3 : strstr(name, "col_att") ? 1 : 2;
+  return strstr(name, "pair") || strstr(name, "tri_") || strstr(name, ".outer") ? 2 : 1;
+}
+
 struct pslot {
   const char *name;
   uint64_t bytes;           /* the first tensor's */

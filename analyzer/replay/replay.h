@@ -80,6 +80,7 @@ typedef struct mt_rp_input {
   int recorded_zero;        /* ZeRO stage the recording ran with (0 unless known) */
   int recorded_micro;       /* micro-batches per step in the recording (1 unless known) */
   int recorded_sp;          /* sequence-parallel degree of the recording (1 unless known) */
+  int64_t recorded_batch, recorded_seq; /* the job's shape from a "memtrace.shape batch=B seq=S" range, 0 unknown */
   mt_rp_tensor *t;
   size_t nt, capt;
   mt_rp_window *w;
@@ -162,6 +163,10 @@ int mt__rp_prec_bytes(enum mt_rp_prec p);   /* bytes per element: fp32 4, bf16/f
 /* Whether a module path or parameter name lies under one of the
  * comma-separated prefixes (at a '.' boundary); 1 when list is empty. */
 int mt__rp_under(const char *list, const char *name);
+/* How a tensor grows with the sequence length (power 1, 2, 3) by its
+ * module: attention maps 2 (triangle attention 3, MSA column attention 1),
+ * pair representations 2, the rest 1. */
+int mt__rp_seq_power(const char *name);
 
 #define MT_RP_MAX_LAYERS 4096
 
@@ -182,6 +187,8 @@ typedef struct mt_rp_plan {
   int pp_stage;             /* the stage to replay; -1 = every stage (the result is the highest) */
   int train_layers;         /* 0 = all */
   char train_only[256];     /* --train-only: module path prefixes trained, the rest frozen ("" = all) */
+  int64_t batch, seq;       /* --batch / --seq: the new size (0 = as recorded) */
+  int64_t batch_rec, seq_rec; /* the recorded size given as N/R (0 = the recording's own) */
   enum mt_rp_prec precision; /* compute precision (fp32 master weights below fp32); KEEP = as recorded */
   enum mt_rp_allocator allocator;
   uint64_t capacity;        /* device bytes for OOM prediction; 0 = unlimited */

@@ -548,6 +548,97 @@ static void to_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size
         p->train_only);
 }
 
+/* ---- --batch / --seq ---- */
+static int size_arg(const char *v, int64_t *n, int64_t *rec)
+{
+  char *end;
+  long long a = v ? strtoll(v, &end, 10) : 0, b = 0;
+  if (!v || end == v || a < 1 || a > (1ll << 40))
+    return -1;
+  if (*end == '/') {
+    const char *q = end + 1;
+    b = strtoll(q, &end, 10);
+    if (end == q || b < 1 || b > (1ll << 40))
+      return -1;
+  }
+  if (*end)
+    return -1;
+  *n = a;
+  *rec = b;
+  return 0;
+}
+
+static int batch_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
+{
+  if (size_arg(v, &p->batch, &p->batch_rec))
+    BAD("--batch needs N, or N/R with R the recorded batch");
+  return 0;
+}
+
+static int seq_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
+{
+  if (size_arg(v, &p->seq, &p->seq_rec))
+    BAD("--seq needs N, or N/R with R the recorded sequence length");
+  return 0;
+}
+
+static void batch_value(const mt_rp_plan *p, char *buf, size_t len)
+{
+  buf[0] = 0;
+  if (p->batch > 0 && p->batch_rec > 0)
+    OUT("%lld/%lld", (long long)p->batch, (long long)p->batch_rec);
+  else if (p->batch > 0)
+    OUT("%lld", (long long)p->batch);
+}
+
+static void seq_value(const mt_rp_plan *p, char *buf, size_t len)
+{
+  buf[0] = 0;
+  if (p->seq > 0 && p->seq_rec > 0)
+    OUT("%lld/%lld", (long long)p->seq, (long long)p->seq_rec);
+  else if (p->seq > 0)
+    OUT("%lld", (long long)p->seq);
+}
+
+static const char *batch_refuse(const mt_rp_input *in, const mt_rp_plan *p)
+{
+  if (p->batch <= 0 || p->batch_rec > 0)
+    return NULL;
+  return in->recorded_batch > 0 ? NULL
+         : in->recorded_seq > 0 ? "the job states a shape without a batch dimension (memtrace.shape: one crop per step)"
+                                : "the recorded batch is unknown: give --batch N/R (R: the recorded batch), or have the "
+                                  "job push an NVTX range \"memtrace.shape batch=B seq=S\"";
+}
+
+static const char *seq_refuse(const mt_rp_input *in, const mt_rp_plan *p)
+{
+  if (p->seq <= 0)
+    return NULL;
+  if (!in->job.named_acts)
+    return "the recording names no activation, so how each grows with the sequence is unknown";
+  return p->seq_rec > 0 || in->recorded_seq > 0 ? NULL
+         : "the recorded sequence length is unknown: give --seq N/R (R: the recorded length), or have the job "
+           "push an NVTX range \"memtrace.shape batch=B seq=S\"";
+}
+
+static void shape_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len)
+{
+  (void)in;
+  buf[0] = 0;
+  if (p->batch > 0 && p->seq > 0)
+    OUT("a batch of %lld sequences of %lld", (long long)p->batch, (long long)p->seq);
+  else if (p->batch > 0)
+    OUT("DataLoader(..., batch_size=%lld)", (long long)p->batch);
+}
+
+static void seq_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len)
+{
+  (void)in;
+  buf[0] = 0;
+  if (p->seq > 0 && p->batch <= 0)
+    OUT("sequences (crops) of %lld", (long long)p->seq);
+}
+
 static const char *const ck_cand[] = { "none", "selective", "every:2", "every:3", "all", "@placement", NULL };
 static const char *const zero_cand[] = { "", "1", "2", "3", NULL };
 static const char *const off_cand[] = { "none", "optimizer", "params", NULL };
@@ -583,6 +674,10 @@ const mt_rp_technique mt_rp_techniques[] = {
   { "pp-schedule", "gpipe|1f1b", "pipeline schedule", ppsched_parse, NULL, NULL, NULL, 1, "pipeline", NULL, 0 },
   { "train-layers", "K", "layer-wise training (LISA): K layers trained per step", tl_parse, tl_value, tl_refuse,
     NULL, 0, "model_states (lisa_states)", NULL, 2 },
+  { "batch", "N|N/R", "batch size (R: the recorded one, when the recording does not state it)", batch_parse,
+    batch_value, batch_refuse, shape_torch, 1, "shape", NULL, 0 },
+  { "seq", "N|N/R", "sequence length / crop: activations linear, attention maps quadratic, triangle maps cubic",
+    seq_parse, seq_value, seq_refuse, seq_torch, 1, "shape", NULL, 0 },
   { "train-only", "MODULE,...", "train only the parameters under these module paths; the rest frozen",
     to_parse, to_value, to_refuse, to_torch, 1, "train_only, model_states", NULL, 1 },
 };

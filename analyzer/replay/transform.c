@@ -302,6 +302,33 @@ static int precision(struct work *k, const mt_rp_plan *p)
   return 0;
 }
 
+/* ---- batch and sequence length ---- */
+
+/* Every tensor made by the forward and backward (activations, temporaries,
+ * inputs; not the optimizer's) scales with the batch, and with the sequence
+ * length to the power its module gives it (mt__rp_seq_power: linear, the
+ * attention maps quadratic, triangle attention cubic).  Model states do not
+ * change (a learnt position table's rows are left as recorded). */
+static int shape(struct work *k, const mt_rp_plan *p)
+{
+  const mt_rp_input *in = k->in;
+  double fb = 1, fs = 1;
+  if (p->batch > 0)
+    fb = (double)p->batch / (double)(p->batch_rec > 0 ? p->batch_rec : in->recorded_batch);
+  if (p->seq > 0)
+    fs = (double)p->seq / (double)(p->seq_rec > 0 ? p->seq_rec : in->recorded_seq);
+  if (fb == 1 && fs == 1)
+    return 0;
+  for (size_t i = 0; i < k->n; i++) {
+    mt_rp_tensor *x = &k->t[i];
+    if (!batch_cat(x->cat) || x->phase == MT_RP_PH_OPTIMIZER || x->outside)
+      continue;
+    double f = fb * pow(fs, mt__rp_seq_power(x->name));
+    x->bytes = (uint64_t)llround((double)x->bytes * f);
+  }
+  return 0;
+}
+
 /* ---- freezing (--train-only) ---- */
 
 int mt__rp_under(const char *list, const char *name)
@@ -465,13 +492,13 @@ static int train_only(struct work *k, const mt_rp_plan *p)
           /* without a graph a tensor dies once consumed: taken as just
            * after the next allocation (its consumer's output), within the window */
           int64_t nx = u->te;
-          size_t a = 0, b = na;
-          while (a < b) {
-            size_t m = (a + b) / 2;
+          size_t a = 0, z = na;
+          while (a < z) {
+            size_t m = (a + z) / 2;
             if (ta[m] <= x.t_alloc)
               a = m + 1;
             else
-              b = m;
+              z = m;
           }
           if (a < na && ta[a] < nx)
             nx = ta[a];
@@ -2449,7 +2476,8 @@ static int nccl_buffers(struct work *k, const mt_rp_plan *p)
 int mt_rp_prefix_shared(const mt_rp_plan *a, const mt_rp_plan *b)
 {
   if (a->ckpt != b->ckpt || a->flash != b->flash || a->precision != b->precision ||
-      strcmp(a->train_only, b->train_only) != 0 || a->sp != b->sp || a->sp_ulysses != b->sp_ulysses ||
+      strcmp(a->train_only, b->train_only) != 0 || a->batch != b->batch || a->seq != b->seq ||
+      a->batch_rec != b->batch_rec || a->seq_rec != b->seq_rec || a->sp != b->sp || a->sp_ulysses != b->sp_ulysses ||
       a->micro_batches != b->micro_batches || a->pp != b->pp || a->pp_1f1b != b->pp_1f1b ||
       (a->pp > 1 && a->pp_stage != b->pp_stage))
     return 0;
@@ -2475,7 +2503,7 @@ int mt_rp_prefix_make(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_prefix *
     memcpy(k.w, in->w, in->nw * sizeof *k.w);
   k.n = in->nt;
   k.nw = in->nw;
-  if (precision(&k, p) != 0 || train_only(&k, p) != 0)
+  if (precision(&k, p) != 0 || shape(&k, p) != 0 || train_only(&k, p) != 0)
     goto out;
   if (p->flash)
     flash(&k);

@@ -9,6 +9,7 @@ MT_TEST_NAME=reality
 . "${MT_SRCDIR:-.}/tests/sim/simtrain/testenv.sh"
 
 # name | recorded options | technique options (same spelling for both tools)
+# [| simtrain's spelling, where it differs: the Evoformer's crop is --residues]
 CONFIGS='ckpt-all|--world 1|--checkpoint all
 ckpt-every2|--world 1|--checkpoint every:2
 ckpt-layers|--world 1|--checkpoint layers:0,3
@@ -35,7 +36,13 @@ evoformer-fp32|--world 1 --arch evoformer|--precision fp32
 evoformer-bf16|--world 1 --arch evoformer --precision fp32|--precision bf16
 train-only|--world 1|--train-only layer.2,layer.3
 train-only-zero2|--world 2|--train-only layer.3,head --zero 2
-evoformer-train-only|--world 1 --arch evoformer|--train-only layer.1,head'
+evoformer-train-only|--world 1 --arch evoformer|--train-only layer.1,head
+batch8|--world 1|--batch 8
+batch2-zero2|--world 2|--batch 2 --zero 2
+seq512|--world 1|--seq 512
+seq128-flash|--world 1|--seq 128 --attention flash
+evoformer-seq96|--world 1 --arch evoformer|--seq 96|--residues 96
+evoformer-seq48|--world 1 --arch evoformer|--seq 48|--residues 48'
 
 have_record=0
 [ -x "$MT" ] && "$MT" record --help >/dev/null 2>&1 && have_record=1
@@ -52,7 +59,7 @@ d=json.load(open(sys.argv[1])); r=d.get("ranks",[d])
 print(max(x[sys.argv[2]] for x in r))' "$1" "$2"
 }
 
-echo "$CONFIGS" | while IFS='|' read -r name rec tech; do
+echo "$CONFIGS" | while IFS='|' read -r name rec tech simt; do
   if [ $have_record = 0 ] || [ $have_sim = 0 ]; then
     echo "ok - $name # SKIP needs memtrace record and simtrain (record: $have_record, simtrain: $have_sim)"
     continue
@@ -65,7 +72,7 @@ echo "$CONFIGS" | while IFS='|' read -r name rec tech; do
   "$MT" record -o "$run" -- "$ST" $SMALL $rec >"$TMP/rec.$name.log" 2>&1 ||
     { echo "not ok - $name: recording failed"; continue; }
   # the technique run: same model; an other world keeps the per-rank batch
-  "$ST" $SMALL $arch --world "${tw:-$world}" $(echo "$tech" | sed 's/--world [0-9]*//') \
+  "$ST" $SMALL $arch --world "${tw:-$world}" $(echo "${simt:-$tech}" | sed 's/--world [0-9]*//') \
     --truth "$TMP/truth.$name.json" >/dev/null 2>&1 || { echo "not ok - $name: simtrain failed"; continue; }
   "$MT" replay "$run" $tech --format json >"$TMP/pred.$name.json" 2>"$TMP/pred.$name.err" ||
     { echo "not ok - $name: replay failed: $(head -1 "$TMP/pred.$name.err")"; continue; }
