@@ -582,22 +582,23 @@ static int seq_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
   return 0;
 }
 
-static void batch_value(const mt_rp_plan *p, char *buf, size_t len)
+static void size_value(int64_t n, int64_t rec, char *buf, size_t len)
 {
   buf[0] = 0;
-  if (p->batch > 0 && p->batch_rec > 0)
-    OUT("%lld/%lld", (long long)p->batch, (long long)p->batch_rec);
-  else if (p->batch > 0)
-    OUT("%lld", (long long)p->batch);
+  if (n > 0 && rec > 0)
+    OUT("%lld/%lld", (long long)n, (long long)rec);
+  else if (n > 0)
+    OUT("%lld", (long long)n);
+}
+
+static void batch_value(const mt_rp_plan *p, char *buf, size_t len)
+{
+  size_value(p->batch, p->batch_rec, buf, len);
 }
 
 static void seq_value(const mt_rp_plan *p, char *buf, size_t len)
 {
-  buf[0] = 0;
-  if (p->seq > 0 && p->seq_rec > 0)
-    OUT("%lld/%lld", (long long)p->seq, (long long)p->seq_rec);
-  else if (p->seq > 0)
-    OUT("%lld", (long long)p->seq);
+  size_value(p->seq, p->seq_rec, buf, len);
 }
 
 static const char *batch_refuse(const mt_rp_input *in, const mt_rp_plan *p)
