@@ -40,6 +40,11 @@ static int maximize(const mt_rp_input *in, const char *path, mt_rp_plan *p, cons
   int is_batch = strcmp(what, "batch") == 0;
   int64_t rec = is_batch ? in->recorded_batch : in->recorded_seq;
   char why[512], a[32], b[32];
+  if (rec <= 0 && is_batch && in->recorded_seq > 0) {
+    mt_errorf("%s: the job states a shape without a batch dimension (memtrace.shape: one crop per step): "
+              "cannot maximize the batch", path);
+    return MT_EXIT_USAGE;
+  }
   if (rec <= 0) {
     mt_errorf("%s: the recorded %s is unknown (no \"memtrace.shape %s=N\" range): cannot maximize it", path, what,
               is_batch ? "batch" : "seq");
