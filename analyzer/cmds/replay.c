@@ -223,6 +223,7 @@ const mt_cmd mt_cmd_replay = {
   "  --checkpoint none|all|every:K|layers:A,B,...|selective   (non-reentrant, per numbered module)\n"
   "  --zero 0|1|2|3   --world N          ZeRO stage / FSDP (3 = FULL_SHARD, 2 = SHARD_GRAD_OP)\n"
   "  --sp N --sp-kind megatron|ulysses   sequence parallelism\n"
+  "  --tp N                              Megatron tensor parallelism (with its sequence parallelism)\n"
   "  --offload optimizer|params          --micro-batches N\n"
   "  --optimizer adamw|sgd|lion|adafactor|adam-mini|adam8bit   (sgd: with momentum)\n"
   "  --attention naive|flash             --train-layers K\n"

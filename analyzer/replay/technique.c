@@ -211,13 +211,15 @@ static int sp_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
 {
   if (int_arg(v, 1, 1 << 16, &p->sp))
     BAD("--sp needs a positive number");
+  if (p->tp > 1 && p->sp != p->tp)
+    BAD("--sp %d: --tp %d already sets Megatron's sequence parallelism of its degree", p->sp, p->tp);
   return 0;
 }
 
 static void sp_value(const mt_rp_plan *p, char *buf, size_t len)
 {
   buf[0] = 0;
-  if (p->sp > 1)
+  if (p->sp > 1 && p->tp <= 1)
     OUT("%d --sp-kind %s", p->sp, p->sp_ulysses ? "ulysses" : "megatron");
 }
 
@@ -237,11 +239,46 @@ static int spkind_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
   return 0;
 }
 
+/* --tp N is Megatron tensor parallelism with its sequence parallelism
+ * (Korthikanti et al. 2022: what Megatron-LM runs TP with): the same
+ * transform as --sp N --sp-kind megatron.  TP without SP (LayerNorm and
+ * dropout activations replicated) is not modelled. */
 static int tp_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
 {
   if (int_arg(v, 1, 1 << 16, &p->tp))
     BAD("--tp needs a positive number");
+  if (p->tp > 1 && p->sp > 1 && p->sp != p->tp)
+    BAD("--tp %d is Megatron TP with sequence parallelism of the same degree: not with --sp %d", p->tp, p->sp);
+  if (p->tp > 1) {
+    p->sp = p->tp;
+    p->sp_ulysses = 0;
+  }
   return 0;
+}
+
+static void tp_value(const mt_rp_plan *p, char *buf, size_t len)
+{
+  buf[0] = 0;
+  if (p->tp > 1)
+    OUT("%d", p->tp);
+}
+
+static const char *tp_refuse(const mt_rp_input *in, const mt_rp_plan *p)
+{
+  if (p->tp <= 1)
+    return NULL;
+  if (p->sp_ulysses || p->sp != p->tp)
+    return "Megatron TP runs with its own sequence parallelism: not with --sp-kind ulysses or another --sp";
+  return sp_refuse(in, p);
+}
+
+static void tp_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len)
+{
+  (void)in;
+  buf[0] = 0;
+  if (p->tp > 1)
+    OUT("parallelize_module(block, tp_mesh, {ColwiseParallel / RowParallel / SequenceParallel plan}) "
+        "over %d ranks (Megatron TP + SP)", p->tp);
 }
 
 /* ---- --offload ---- */
@@ -669,7 +706,8 @@ const mt_rp_technique mt_rp_techniques[] = {
   { "sp", "N", "sequence parallelism (with --sp-kind)", sp_parse, sp_value, sp_refuse, NULL, 1, "seq_parallel", NULL, 3 },
   { "sp-kind", "megatron|ulysses", "sequence parallelism's kind", spkind_parse, NULL, NULL, NULL, 1, "seq_parallel",
     NULL, 0 },
-  { "tp", "N", "tensor parallel degree", tp_parse, NULL, NULL, NULL, 0, "model_states", NULL, 3 },
+  { "tp", "N", "Megatron tensor parallelism (with its sequence parallelism: --sp N --sp-kind megatron)", tp_parse,
+    tp_value, tp_refuse, tp_torch, 1, "seq_parallel, model_states", NULL, 3 },
   { "pp", "N", "pipeline stages (every stage replayed; the highest is reported)", pp_parse, pp_value, pp_refuse,
     NULL, 1, "pipeline", NULL, 3 },
   { "pp-schedule", "gpipe|1f1b", "pipeline schedule", ppsched_parse, NULL, NULL, NULL, 1, "pipeline", NULL, 0 },

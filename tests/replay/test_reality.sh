@@ -42,7 +42,9 @@ batch2-zero2|--world 2|--batch 2 --zero 2
 seq512|--world 1|--seq 512
 seq128-flash|--world 1|--seq 128 --attention flash
 evoformer-seq96|--world 1 --arch evoformer|--seq 96|--residues 96
-evoformer-seq48|--world 1 --arch evoformer|--seq 48|--residues 48'
+evoformer-seq48|--world 1 --arch evoformer|--seq 48|--residues 48
+tp2|--world 2|--tp 2
+tp4-ckpt|--world 4|--tp 4 --checkpoint all'
 
 have_record=0
 [ -x "$MT" ] && "$MT" record --help >/dev/null 2>&1 && have_record=1

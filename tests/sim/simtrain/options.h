@@ -22,6 +22,7 @@ struct st_opts {
 	unsigned char ckpt_layer[ST_MAX_LAYERS]; /* --checkpoint layers:A,B */
 	int zero;
 	int sp, sp_ulysses;     /* degree, kind */
+	int tp;                 /* --tp: Megatron TP + SP (sets sp, megatron) */
 	enum st_offload offload;
 	int micro_batches;
 	int flash;
