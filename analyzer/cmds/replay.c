@@ -224,7 +224,7 @@ const mt_cmd mt_cmd_replay = {
   "  --zero 0|1|2|3   --world N          ZeRO stage / FSDP (3 = FULL_SHARD, 2 = SHARD_GRAD_OP)\n"
   "  --sp N --sp-kind megatron|ulysses   sequence parallelism\n"
   "  --tp N                              Megatron tensor parallelism (with its sequence parallelism)\n"
-  "  --offload optimizer|params          --micro-batches N\n"
+  "  --offload optimizer|optimizer:layerwise|params   --micro-batches N\n"
   "  --optimizer adamw|sgd|lion|adafactor|adam-mini|adam8bit   (sgd: with momentum)\n"
   "  --attention naive|flash             --train-layers K\n"
   "  --pp N --pp-schedule gpipe|1f1b     pipeline (every stage replayed; the highest is reported)\n"

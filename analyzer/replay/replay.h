@@ -180,6 +180,7 @@ typedef struct mt_rp_plan {
   int sp_ulysses;
   int tp;                   /* tensor parallel degree, 0/1 = none */
   enum mt_rp_offload offload;
+  int offload_layerwise;    /* --offload optimizer:layerwise (GRASS): states on the host, one unit's in for its update */
   int micro_batches;        /* 0/1 = as recorded */
   enum mt_rp_optim optimizer;
   int flash;

@@ -284,14 +284,18 @@ static void tp_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size
 /* ---- --offload ---- */
 static int off_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
 {
-  if (v && strcmp(v, "optimizer") == 0)
+  p->offload_layerwise = 0;
+  if (v && strcmp(v, "optimizer:layerwise") == 0) {
+    p->offload = MT_RP_OFF_NONE;
+    p->offload_layerwise = 1;
+  } else if (v && strcmp(v, "optimizer") == 0)
     p->offload = MT_RP_OFF_OPTIMIZER;
   else if (v && strcmp(v, "params") == 0)
     p->offload = MT_RP_OFF_PARAMS;
   else if (v && strcmp(v, "none") == 0)
     p->offload = MT_RP_OFF_NONE;
   else
-    BAD("--offload needs optimizer, params or none");
+    BAD("--offload needs optimizer, optimizer:layerwise, params or none");
   return 0;
 }
 
@@ -300,10 +304,18 @@ static void off_value(const mt_rp_plan *p, char *buf, size_t len)
   buf[0] = 0;
   if (p->offload != MT_RP_OFF_NONE)
     OUT("%s", p->offload == MT_RP_OFF_OPTIMIZER ? "optimizer" : "params");
+  else if (p->offload_layerwise)
+    OUT("optimizer:layerwise");
 }
 
 static const char *off_refuse(const mt_rp_input *in, const mt_rp_plan *p)
 {
+  if (p->offload_layerwise) {
+    if (!has_states(in))
+      return NO_STATES;
+    if (p->zero > 0 || in->recorded_zero || p->pp > 1 || p->train_layers > 0)
+      return "layer-wise offload is modelled (and applied by simtrain) without ZeRO, pipelines or --train-layers";
+  }
   if (p->offload == MT_RP_OFF_OPTIMIZER && !has_states(in))
     return NO_STATES;
   if (p->offload == MT_RP_OFF_PARAMS && !in->job.flat)
@@ -319,6 +331,9 @@ static void off_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, siz
     OUT("optimizer states and step on the host (DeepSpeed ZeRO-Offload \"offload_optimizer\": {\"device\": \"cpu\"})");
   else if (p->offload == MT_RP_OFF_PARAMS)
     OUT("fully_shard(..., offload_policy=CPUOffloadPolicy())");
+  else if (p->offload_layerwise)
+    OUT("optimizer states in pinned host memory; per layer, copy its states in (non_blocking, the next "
+        "layer's prefetched on a side stream), step, copy back (GRASS's layer-wise offload)");
 }
 
 /* ---- --micro-batches ---- */
@@ -693,7 +708,8 @@ const mt_rp_technique mt_rp_techniques[] = {
     zero_parse, zero_value, zero_refuse, zero_torch, 0, "model_states", zero_cand, 3 },
   { "world", "N", "ranks in all (data x sequence x pipeline parallel)", world_parse, world_value, NULL, NULL, 0,
     "model_states, nccl_buffers", NULL, 0 },
-  { "offload", "optimizer|params|none", "optimizer states (and parameters) on the host",
+  { "offload", "optimizer|optimizer:layerwise|params|none",
+    "optimizer states (and parameters) on the host; layerwise: one layer's brought in for its update",
     off_parse, off_value, off_refuse, off_torch, 0, "model_states", off_cand, 2 },
   { "attention", "naive|flash", "flash attention: no attention maps", attn_parse, attn_value, attn_refuse,
     attn_torch, 1, "flash", attn_cand, 1 },

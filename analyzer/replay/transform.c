@@ -2471,6 +2471,117 @@ static int nccl_buffers(struct work *k, const mt_rp_plan *p)
   return 0;
 }
 
+/* ---- layer-wise optimizer-state offload (GRASS) ---- */
+
+struct lgroup { int64_t first; size_t lo, n; };
+
+static int lgroup_cmp(const void *a, const void *b)
+{
+  const struct lgroup *x = a, *y = b;
+  return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/* The optimizer states (with any master copy) live on the host; in each
+ * optimizer window a unit's (flat layout) or a parameter's states come to
+ * the device for its update while the next one's are prefetched, and go
+ * back after it: A0 A1 F0 A2 F1 ... on evenly spaced times of the window,
+ * in the order the states were first made (the update order).  By identity. */
+static int layerwise(struct work *k, const mt_rp_plan *p)
+{
+  const mt_rp_input *in = k->in;
+  if (!p->offload_layerwise)
+    return 0;
+  size_t ng = in->job.flat ? in->nunits : in->job.nparams;
+  struct lgroup *g = calloc(ng + 1, sizeof *g);
+  size_t *cnt = calloc(ng + 1, sizeof *cnt);
+  mt_rp_tensor *st = malloc((k->n + 1) * sizeof *st);
+  int rc = -1;
+  if (!g || !cnt || !st)
+    goto out;
+  /* the states by group (one tensor per key: the first made), the rest kept */
+  size_t w = 0, kept = 0, ns = 0;
+  for (size_t i = 0; i < ng; i++)
+    g[i].first = INT64_MAX;
+  for (size_t i = 0; i < k->n; i++) {
+    mt_rp_tensor x = k->t[i];
+    int gi = in->job.flat ? x.unit : mt_rp_param_of(&x);
+    if (x.cat == MT_RP_OPTIMIZER_STATE && gi >= 0 && (size_t)gi < ng) {
+      st[ns++] = x;
+      if (x.t_alloc < g[gi].first)
+        g[gi].first = x.t_alloc;
+      continue;
+    }
+    keep_at(k, i, w, &kept);
+    k->t[w++] = x;
+  }
+  k->n = w;
+  if (k->orig)
+    k->nkept = kept;
+  /* group the states: counting sort by group, keys in the order made */
+  for (size_t i = 0; i < ns; i++)
+    cnt[in->job.flat ? st[i].unit : mt_rp_param_of(&st[i])]++;
+  size_t o = 0;
+  for (size_t i = 0; i < ng; i++) {
+    g[i].lo = o;
+    o += cnt[i];
+    cnt[i] = g[i].lo;
+  }
+  mt_rp_tensor *bygroup = malloc((ns + 1) * sizeof *bygroup);
+  if (!bygroup)
+    goto out;
+  for (size_t i = 0; i < ns; i++) {
+    int gi = in->job.flat ? st[i].unit : mt_rp_param_of(&st[i]);
+    bygroup[cnt[gi]++] = st[i];
+  }
+  for (size_t i = 0; i < ng; i++)
+    g[i].n = cnt[i] - g[i].lo;
+  qsort(g, ng, sizeof *g, lgroup_cmp);
+  size_t G = 0;
+  while (G < ng && g[G].n)
+    G++;
+  uint64_t moved = 0;
+  for (size_t wi = 0; wi < k->nw && G; wi++) {
+    const mt_rp_window *W = &k->w[wi];
+    if (W->kind != MT_RP_W_OPTIMIZER)
+      continue;
+    int64_t span = W->te - W->ts;
+    for (size_t i = 0; i < G; i++) {
+      int64_t ti = W->ts + (int64_t)((double)span * (double)(i + 1) / (double)(G + 2));
+      for (size_t a = i ? i + 1 : 0; a <= i + 1 && a < G; a++) /* the first iteration brings two */
+        for (size_t q = 0; q < g[a].n; q++) {
+          mt_rp_tensor x = bygroup[g[a].lo + q];
+          const mt_rp_tensor *src = &bygroup[g[a].lo + q];
+          /* keys of one group once each (the recorded tensors of a key) */
+          int dup = 0;
+          for (size_t e = 0; e < q && !dup; e++)
+            dup = bygroup[g[a].lo + e].pid == src->pid && bygroup[g[a].lo + e].name == src->name;
+          if (dup)
+            continue;
+          x.t_alloc = ti;
+          x.s_alloc = (int32_t)(a == i ? -20 + (int)q : 1 + (int)q);
+          x.t_free = W->ts + (int64_t)((double)span * (double)(a + 1) / (double)(G + 2));
+          x.s_free = 50;
+          x.step = W->step;
+          x.phase = MT_RP_PH_OPTIMIZER;
+          x.flags |= MT_RP_F_INSERTED;
+          moved += x.bytes;
+          if (push(k, &x) != 0) {
+            free(bygroup);
+            goto out;
+          }
+        }
+    }
+  }
+  free(bygroup);
+  k->cost->offload_bytes += (int64_t)moved;
+  rc = 0;
+out:
+  free(g);
+  free(cnt);
+  free(st);
+  return rc;
+}
+
 /* ---- prefix.h: the stream before the model states, and the rest ---- */
 
 int mt_rp_prefix_shared(const mt_rp_plan *a, const mt_rp_plan *b)
@@ -2588,7 +2699,7 @@ int mt_rp_transform_rest(const mt_rp_input *in, mt_rp_prefix *x, const mt_rp_pla
   if (orig)
     for (size_t i = 0; i < x->n; i++)
       orig[i] = (int32_t)i;
-  int rc = model_states(&k, p) != 0 || nccl_buffers(&k, p) != 0 ? -1 : 0;
+  int rc = model_states(&k, p) != 0 || layerwise(&k, p) != 0 || nccl_buffers(&k, p) != 0 ? -1 : 0;
   free(k.rw);
   double bw = in->link_bytes_per_ns > 0 ? in->link_bytes_per_ns : 25.0;
   cost->extra_comm_ns = (int64_t)((double)cost->extra_comm_bytes / bw);

@@ -44,7 +44,10 @@ seq128-flash|--world 1|--seq 128 --attention flash
 evoformer-seq96|--world 1 --arch evoformer|--seq 96|--residues 96
 evoformer-seq48|--world 1 --arch evoformer|--seq 48|--residues 48
 tp2|--world 2|--tp 2
-tp4-ckpt|--world 4|--tp 4 --checkpoint all'
+tp4-ckpt|--world 4|--tp 4 --checkpoint all
+offload-layerwise|--world 1|--offload optimizer:layerwise
+offload-layerwise-fp32-ckpt|--world 1 --precision fp32|--offload optimizer:layerwise --checkpoint all
+evoformer-offload-layerwise|--world 1 --arch evoformer|--offload optimizer:layerwise'
 
 have_record=0
 [ -x "$MT" ] && "$MT" record --help >/dev/null 2>&1 && have_record=1

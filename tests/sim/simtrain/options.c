@@ -10,7 +10,7 @@ static const char *usage_text =
 	"  --layers N --hidden N --heads N --seq N --batch N --vocab N --steps N\n"
 	"  --dtype fp32|bf16  --precision fp32|bf16|fp16  --optimizer adamw|sgd|lion|adafactor\n"
 	"  --world N  --checkpoint none|all|every:K|layers:A,B,...|selective\n"
-	"  --zero 0|1|2|3  --sp N  --sp-kind megatron|ulysses  --tp N  --offload optimizer|params\n"
+	"  --zero 0|1|2|3  --sp N  --sp-kind megatron|ulysses  --tp N  --offload optimizer|params|optimizer:layerwise\n"
 	"  --micro-batches N  --attention naive|flash  --pp N  --pp-schedule gpipe|1f1b\n"
 	"  --train-layers K  --train-only UNIT,...  --arch gpt|evoformer  --msa-seqs N --residues N --c-m N --c-z N\n"
 	"  --truth FILE  --truth-tensors all|none  --seed N  --annotate identity|all|none\n"
@@ -187,6 +187,7 @@ int st_opts_parse(struct st_opts *o, int argc, char **argv)
 			if (!strcmp(v, "optimizer")) o->offload = ST_OFF_OPTIMIZER;
 			else if (!strcmp(v, "params")) o->offload = ST_OFF_PARAMS;
 			else if (!strcmp(v, "none")) o->offload = ST_OFF_NONE;
+			else if (!strcmp(v, "optimizer:layerwise")) o->offload = ST_OFF_LAYERWISE;
 			else r = -1;
 			break;
 		case O_ATTN:
@@ -271,6 +272,10 @@ int st_opts_parse(struct st_opts *o, int argc, char **argv)
 		fprintf(stderr, "simtrain: --train-layers needs --zero 0|1\n");
 		return -1;
 	}
+	if (o->offload == ST_OFF_LAYERWISE && (o->zero || o->pp > 1 || o->train_layers)) {
+		fprintf(stderr, "simtrain: --offload optimizer:layerwise needs --zero 0, --pp 1 and no --train-layers\n");
+		return -1;
+	}
 	if (o->tp > 1 && (o->sp != o->tp || o->sp_ulysses)) {
 		fprintf(stderr, "simtrain: --tp N is Megatron TP + SP of degree N: not with another --sp or --sp-kind ulysses\n");
 		return -1;
@@ -319,7 +324,7 @@ int st_opts_layer_checkpointed(const struct st_opts *o, int k)
 void st_opts_json(const struct st_opts *o, FILE *f)
 {
 	static const char *optn[] = {"adamw", "sgd", "lion", "adafactor"};
-	static const char *offn[] = {"none", "optimizer", "params"};
+	static const char *offn[] = {"none", "optimizer", "params", "optimizer:layerwise"};
 	static const char *annn[] = {"identity", "all", "none"};
 	fprintf(f, "{\"arch\": \"%s\", \"layers\": %d, \"hidden\": %d, \"heads\": %d, \"seq\": %d, "
 		"\"batch\": %d, \"vocab\": %d, \"steps\": %d, \"dtype\": \"%s\", \"precision\": \"%s\", \"optimizer\": \"%s\", "

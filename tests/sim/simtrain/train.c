@@ -151,11 +151,37 @@ static const char *state_name(const struct st_rank *r, int i)
 	}
 }
 
+static int layerwise(const struct st_rank *r)
+{
+	return r->o->offload == ST_OFF_LAYERWISE;
+}
+
+/* GRASS-style layer-wise offload: a unit's master and states live on the
+ * host and come to the device for its update only (allocated here, freed
+ * by layerwise_put). */
+static void layerwise_get(struct st_rank *r, struct st_unit *u);
+
 /* Master copy + optimizer states (device or pinned host). */
 static void optimizer_alloc(struct st_rank *r, struct st_unit *u, int with_states)
 {
 	uint64_t n = opt_numel(r, u);
 	int i;
+	if (layerwise(r)) {
+		if (!u->host_bytes) {
+			u->host_bytes = (mixed(r) ? 4 * n : 0);
+			if (mixed(r))
+				u->host_master = st_gpu_malloc_host(4 * n);
+			r->truth.ev.host_alloc += mixed(r);
+			for (i = 0; i < nstates(r); i++) {
+				u->host_state[i] = st_gpu_malloc_host(state_bytes(r, u, i));
+				u->host_bytes += state_bytes(r, u, i);
+				r->truth.ev.host_alloc++;
+			}
+			r->truth.host_pinned_bytes += u->host_bytes;
+			r->truth.host_model_state_bytes += u->host_bytes;
+		}
+		return;
+	}
 	if (r->o->offload != ST_OFF_NONE) {
 		if (!u->host_grad) {
 			u->host_grad = st_gpu_malloc_host(4 * n);
@@ -185,6 +211,37 @@ static void optimizer_alloc(struct st_rank *r, struct st_unit *u, int with_state
 		for (i = 0; i < nstates(r); i++)
 			u->state[i] = st_new(r, ST_CAT_OPTIMIZER_STATE, u->layer, state_bytes(r, u, i), "%s.%s",
 					     u->name, state_name(r, i));
+}
+
+static void layerwise_get(struct st_rank *r, struct st_unit *u)
+{
+	uint64_t n = opt_numel(r, u);
+	int i;
+	if (u->state[0])
+		return;
+	if (mixed(r)) {
+		u->master = st_new(r, ST_CAT_OPTIMIZER_STATE, u->layer, 4 * n, "%s.master", u->name);
+		st_gpu_h2d(u->master->ptr, u->host_master, 4 * n);
+	}
+	for (i = 0; i < nstates(r); i++) {
+		u->state[i] = st_new(r, ST_CAT_OPTIMIZER_STATE, u->layer, state_bytes(r, u, i), "%s.%s", u->name,
+				     state_name(r, i));
+		st_gpu_h2d(u->state[i]->ptr, u->host_state[i], state_bytes(r, u, i));
+	}
+}
+
+static void optimizer_free(struct st_rank *r, struct st_unit *u);
+
+/* Back to the host after the update. */
+static void layerwise_put(struct st_rank *r, struct st_unit *u)
+{
+	int i;
+	if (u->master)
+		st_gpu_d2h(u->host_master, u->master->ptr, u->master->requested);
+	for (i = 0; i < 2; i++)
+		if (u->state[i])
+			st_gpu_d2h(u->host_state[i], u->state[i]->ptr, u->state[i]->requested);
+	optimizer_free(r, u);
 }
 
 static void optimizer_free(struct st_rank *r, struct st_unit *u)
@@ -461,6 +518,23 @@ static void optimizer_step(struct st_rank *r)
 		if (!u->trainable)
 			continue;
 		optimizer_alloc(r, u, 1); /* states are created lazily at the first step */
+		if (layerwise(r)) {
+			/* this unit's states in, the next trainable unit's prefetched
+			 * (overlapped with this update), this one's back out */
+			int j;
+			layerwise_get(r, u);
+			for (j = i + 1; j < r->nunits && !r->units[j].trainable; j++)
+				;
+			if (j < r->nunits) {
+				optimizer_alloc(r, &r->units[j], 1);
+				layerwise_get(r, &r->units[j]);
+			}
+			st_kernel(r, step_kernel(r), n * 16);
+			if (mixed(r))
+				st_kernel(r, K_cast_fp32_to_bf16_kernel, n * 2);
+			layerwise_put(r, u);
+			continue;
+		}
 		if (r->o->offload != ST_OFF_NONE) {
 			/* CPU step (DeepSpeed CPU Adam), then the updated bf16 params go back */
 			if (u->param)
