@@ -232,6 +232,7 @@ const mt_cmd mt_cmd_replay = {
   "                                      fp8 refused: not modelled)\n"
   "  --train-only MODULE,...             train only the parameters under these module paths\n"
   "                                      (prefixes at a '.'); the rest frozen\n"
+  "  --chunk N                           the Evoformer's attention N residues at a time\n"
   "  --batch N[/R]  --seq N[/R]          another batch / sequence length (crop); R: the recorded\n"
   "                                      one unless the job states it (NVTX \"memtrace.shape batch=B seq=S\")\n"
   "Model and output:\n"

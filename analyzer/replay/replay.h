@@ -188,6 +188,7 @@ typedef struct mt_rp_plan {
   int pp_stage;             /* the stage to replay; -1 = every stage (the result is the highest) */
   int train_layers;         /* 0 = all */
   char train_only[256];     /* --train-only: module path prefixes trained, the rest frozen ("" = all) */
+  int64_t chunk;            /* --chunk N: attention maps made N rows (residues) at a time, never kept whole */
   int64_t batch, seq;       /* --batch / --seq: the new size (0 = as recorded) */
   int64_t batch_rec, seq_rec; /* the recorded size given as N/R (0 = the recording's own) */
   enum mt_rp_prec precision; /* compute precision (fp32 master weights below fp32); KEEP = as recorded */

@@ -692,6 +692,44 @@ static void seq_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, siz
     OUT("sequences (crops) of %lld", (long long)p->seq);
 }
 
+/* ---- --chunk ---- */
+static int chunk_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
+{
+  int c;
+  if (int_arg(v, 0, 1 << 30, &c))
+    BAD("--chunk needs a number of rows (0: none)");
+  p->chunk = c;
+  return 0;
+}
+
+static void chunk_value(const mt_rp_plan *p, char *buf, size_t len)
+{
+  buf[0] = 0;
+  if (p->chunk > 0)
+    OUT("%lld", (long long)p->chunk);
+}
+
+static const char *chunk_refuse(const mt_rp_input *in, const mt_rp_plan *p)
+{
+  if (p->chunk <= 0)
+    return NULL;
+  if (!in->job.attn_maps)
+    return "no attention-map tensor identified (softmax / attn_probs / attn_weights ...) to chunk";
+  if (in->recorded_seq <= 0 || in->recorded_batch > 0)
+    return "chunking is modelled for a job that states one crop per step (NVTX \"memtrace.shape seq=R\", "
+           "AlphaFold-like; simtrain applies it to the Evoformer only)";
+  return NULL;
+}
+
+static void chunk_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len)
+{
+  (void)in;
+  buf[0] = 0;
+  if (p->chunk > 0)
+    OUT("chunk_size=%lld in the Evoformer's attention (OpenFold chunk_layer), each chunk checkpointed",
+        (long long)p->chunk);
+}
+
 static const char *const ck_cand[] = { "none", "selective", "every:2", "every:3", "all", "@placement", NULL };
 static const char *const zero_cand[] = { "", "1", "2", "3", NULL };
 static const char *const off_cand[] = { "none", "optimizer", "params", NULL };
@@ -733,6 +771,8 @@ const mt_rp_technique mt_rp_techniques[] = {
     batch_value, batch_refuse, shape_torch, 1, "shape", NULL, 0 },
   { "seq", "N|N/R", "sequence length / crop: activations linear, attention maps quadratic, triangle maps cubic",
     seq_parse, seq_value, seq_refuse, seq_torch, 1, "shape", NULL, 0 },
+  { "chunk", "N", "the Evoformer's attention in chunks of N residues (OpenFold/FastFold chunk size)", chunk_parse,
+    chunk_value, chunk_refuse, chunk_torch, 1, "chunk", NULL, 1 },
   { "train-only", "MODULE,...", "train only the parameters under these module paths; the rest frozen",
     to_parse, to_value, to_refuse, to_torch, 1, "train_only, model_states", NULL, 1 },
 };

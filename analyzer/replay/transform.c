@@ -329,6 +329,47 @@ static int shape(struct work *k, const mt_rp_plan *p)
   return 0;
 }
 
+/* ---- chunked attention (--chunk N, OpenFold/FastFold's chunk size) ---- */
+
+/* The attention maps are made N of the crop's R rows at a time and never
+ * kept whole: a map the forward (or a recompute) made becomes a chunk of
+ * N/R its size, dropped at once; where the backward freed it, its chunk is
+ * recomputed beside its gradient; the gradients of maps are chunks too.
+ * R is the crop after --seq. */
+static int chunk(struct work *k, const mt_rp_plan *p)
+{
+  if (p->chunk <= 0)
+    return 0;
+  int64_t R = p->seq > 0 ? p->seq : k->in->recorded_seq;
+  if (R <= 0 || p->chunk >= R)
+    return 0;
+  size_t n0 = k->n;
+  for (size_t i = 0; i < n0; i++) {
+    mt_rp_tensor *x = &k->t[i];
+    if (!batch_cat(x->cat) || !attn_map(x->name))
+      continue;
+    x->bytes = x->bytes / (uint64_t)R * (uint64_t)p->chunk;
+    if (x->phase == MT_RP_PH_BACKWARD || x->t_free == MT_RP_NEVER)
+      continue;
+    mt_rp_tensor c = *x;
+    int64_t tf = x->t_free;
+    int32_t sf = x->s_free;
+    x->t_free = x->t_alloc;
+    x->s_free = x->s_alloc + 1;
+    if (x->phase == MT_RP_PH_FORWARD && x->cat == MT_RP_TEMPORARY)
+      continue; /* made and dropped in forward already (checkpointed) */
+    c.t_alloc = tf;
+    c.s_alloc = sf - 2;
+    c.t_free = tf;
+    c.s_free = sf;
+    c.phase = MT_RP_PH_BACKWARD;
+    c.flags |= MT_RP_F_INSERTED;
+    if (push(k, &c) != 0)
+      return -1;
+  }
+  return 0;
+}
+
 /* ---- freezing (--train-only) ---- */
 
 int mt__rp_under(const char *list, const char *name)
@@ -2588,7 +2629,7 @@ int mt_rp_prefix_shared(const mt_rp_plan *a, const mt_rp_plan *b)
 {
   if (a->ckpt != b->ckpt || a->flash != b->flash || a->precision != b->precision ||
       strcmp(a->train_only, b->train_only) != 0 || a->batch != b->batch || a->seq != b->seq ||
-      a->batch_rec != b->batch_rec || a->seq_rec != b->seq_rec || a->sp != b->sp || a->sp_ulysses != b->sp_ulysses ||
+      a->batch_rec != b->batch_rec || a->seq_rec != b->seq_rec || a->chunk != b->chunk || a->sp != b->sp || a->sp_ulysses != b->sp_ulysses ||
       a->micro_batches != b->micro_batches || a->pp != b->pp || a->pp_1f1b != b->pp_1f1b ||
       (a->pp > 1 && a->pp_stage != b->pp_stage))
     return 0;
@@ -2623,7 +2664,7 @@ int mt_rp_prefix_make(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_prefix *
     k.ustage = x->ustage;
     k.stage = p->pp_stage >= 0 && p->pp_stage < p->pp ? p->pp_stage : 0;
   }
-  if (checkpointing(&k, p) != 0 || seq_parallel(&k, p) != 0)
+  if (checkpointing(&k, p) != 0 || seq_parallel(&k, p) != 0 || chunk(&k, p) != 0)
     goto out;
   if (p->pp > 1 ? pipeline(&k, p, k.stage, x->ustage) != 0 : micro_batches(&k, p) != 0)
     goto out;

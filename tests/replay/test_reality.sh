@@ -47,7 +47,10 @@ tp2|--world 2|--tp 2
 tp4-ckpt|--world 4|--tp 4 --checkpoint all
 offload-layerwise|--world 1|--offload optimizer:layerwise
 offload-layerwise-fp32-ckpt|--world 1 --precision fp32|--offload optimizer:layerwise --checkpoint all
-evoformer-offload-layerwise|--world 1 --arch evoformer|--offload optimizer:layerwise'
+evoformer-offload-layerwise|--world 1 --arch evoformer|--offload optimizer:layerwise
+evoformer-chunk16|--world 1 --arch evoformer|--chunk 16
+evoformer-chunk16-ckpt|--world 1 --arch evoformer|--chunk 16 --checkpoint all
+evoformer-chunk8-seq96|--world 1 --arch evoformer|--chunk 8 --seq 96|--chunk 8 --residues 96'
 
 have_record=0
 [ -x "$MT" ] && "$MT" record --help >/dev/null 2>&1 && have_record=1

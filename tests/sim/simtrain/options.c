@@ -12,7 +12,7 @@ static const char *usage_text =
 	"  --world N  --checkpoint none|all|every:K|layers:A,B,...|selective\n"
 	"  --zero 0|1|2|3  --sp N  --sp-kind megatron|ulysses  --tp N  --offload optimizer|params|optimizer:layerwise\n"
 	"  --micro-batches N  --attention naive|flash  --pp N  --pp-schedule gpipe|1f1b\n"
-	"  --train-layers K  --train-only UNIT,...  --arch gpt|evoformer  --msa-seqs N --residues N --c-m N --c-z N\n"
+	"  --train-layers K  --train-only UNIT,...  --arch gpt|evoformer  --msa-seqs N --residues N --c-m N --c-z N --chunk N\n"
 	"  --truth FILE  --truth-tensors all|none  --seed N  --annotate identity|all|none\n"
 	"  --preset small|large|af2\n";
 
@@ -20,7 +20,7 @@ enum {
 	O_LAYERS = 256, O_HIDDEN, O_HEADS, O_SEQ, O_BATCH, O_VOCAB, O_STEPS, O_DTYPE,
 	O_OPTIM, O_WORLD, O_CKPT, O_ZERO, O_SP, O_SPKIND, O_OFFLOAD, O_MICRO, O_ATTN,
 	O_PP, O_PPSCHED, O_TRAINL, O_ARCH, O_TRUTH, O_SEED, O_ANNOT, O_PRESET, O_MSA,
-	O_RES, O_CM, O_CZ, O_TT, O_PREC, O_TONLY, O_TP, O_HELP
+	O_RES, O_CM, O_CZ, O_TT, O_PREC, O_TONLY, O_TP, O_CHUNK, O_HELP
 };
 
 static const struct option long_opts[] = {
@@ -34,7 +34,7 @@ static const struct option long_opts[] = {
 	{"arch", 1, 0, O_ARCH}, {"truth", 1, 0, O_TRUTH}, {"seed", 1, 0, O_SEED},
 	{"annotate", 1, 0, O_ANNOT}, {"preset", 1, 0, O_PRESET}, {"msa-seqs", 1, 0, O_MSA},
 	{"residues", 1, 0, O_RES}, {"c-m", 1, 0, O_CM}, {"c-z", 1, 0, O_CZ},
-	{"truth-tensors", 1, 0, O_TT}, {"precision", 1, 0, O_PREC}, {"train-only", 1, 0, O_TONLY}, {"tp", 1, 0, O_TP}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}
+	{"truth-tensors", 1, 0, O_TT}, {"precision", 1, 0, O_PREC}, {"train-only", 1, 0, O_TONLY}, {"tp", 1, 0, O_TP}, {"chunk", 1, 0, O_CHUNK}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}
 };
 
 static int pos_int(const char *name, const char *v, int *out, int min)
@@ -146,6 +146,7 @@ int st_opts_parse(struct st_opts *o, int argc, char **argv)
 			if (!r)
 				snprintf(o->precision, sizeof o->precision, "%s", v);
 			break;
+		case O_CHUNK: r = pos_int("chunk", v, &o->chunk, 1); break;
 		case O_TP:
 			/* Megatron TP runs with its sequence parallelism (Korthikanti et al.) */
 			r = pos_int("tp", v, &o->tp, 1);
@@ -262,6 +263,14 @@ int st_opts_parse(struct st_opts *o, int argc, char **argv)
 	}
 	if (o->pp > 1 && (o->arch != ST_ARCH_GPT || o->train_layers)) {
 		fprintf(stderr, "simtrain: --pp > 1 needs --arch gpt and no --train-layers\n");
+		return -1;
+	}
+	if (o->chunk && o->arch != ST_ARCH_EVOFORMER) {
+		fprintf(stderr, "simtrain: --chunk is the Evoformer's (--arch evoformer)\n");
+		return -1;
+	}
+	if (o->arch == ST_ARCH_EVOFORMER && o->flash) {
+		fprintf(stderr, "simtrain: --arch evoformer has no flash attention (its pair-biased maps are made whole; --chunk N)\n");
 		return -1;
 	}
 	if (o->arch == ST_ARCH_EVOFORMER && o->sp > 1) {

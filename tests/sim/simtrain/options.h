@@ -23,6 +23,7 @@ struct st_opts {
 	int zero;
 	int sp, sp_ulysses;     /* degree, kind */
 	int tp;                 /* --tp: Megatron TP + SP (sets sp, megatron) */
+	int chunk;              /* --chunk N: Evoformer attention in chunks of N residues (0 = none) */
 	enum st_offload offload;
 	int micro_batches;
 	int flash;
