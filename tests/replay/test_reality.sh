@@ -46,7 +46,7 @@ evoformer-seq48|--world 1 --arch evoformer|--seq 48|--residues 48
 tp2|--world 2|--tp 2
 tp4-ckpt|--world 4|--tp 4 --checkpoint all
 offload-layerwise|--world 1|--offload optimizer:layerwise
-offload-layerwise-fp32-ckpt|--world 1 --precision fp32|--offload optimizer:layerwise --checkpoint all
+offload-layerwise-fp32-ckpt|--world 1 --precision fp32|--precision fp32 --offload optimizer:layerwise --checkpoint all
 evoformer-offload-layerwise|--world 1 --arch evoformer|--offload optimizer:layerwise
 evoformer-chunk16|--world 1 --arch evoformer|--chunk 16
 evoformer-chunk16-ckpt|--world 1 --arch evoformer|--chunk 16 --checkpoint all
