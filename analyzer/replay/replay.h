@@ -181,6 +181,8 @@ typedef struct mt_rp_plan {
   int tp;                   /* tensor parallel degree, 0/1 = none */
   enum mt_rp_offload offload;
   int offload_layerwise;    /* --offload optimizer:layerwise (GRASS): states on the host, one unit's in for its update */
+  int offload_nvme;         /* --offload nvme (ZeRO-Infinity): states on NVMe, two pinned swap buffers on the host */
+  uint64_t host_memory;     /* --host-memory: pinned host bytes available (0 = unlimited) */
   int micro_batches;        /* 0/1 = as recorded */
   enum mt_rp_optim optimizer;
   int flash;
@@ -214,6 +216,8 @@ typedef struct mt_rp_result {
   uint64_t extra_comm_bytes;      /* per step, relative to the recording (may be 0) */
   int64_t extra_comm_ns;
   int64_t offload_bytes;          /* host<->device traffic per step added */
+  uint64_t host_pinned;           /* pinned host bytes the plan's offload needs (0 without one) */
+  int host_oom;                   /* 1: more than the plan's --host-memory */
   uint64_t ooms;                  /* with a capacity: requests the model refused */
   size_t nevents;                 /* events replayed */
   int stage;                      /* pipeline: the stage of the highest peak (-1 without one) */

@@ -284,8 +284,11 @@ static void tp_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size
 /* ---- --offload ---- */
 static int off_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
 {
-  p->offload_layerwise = 0;
-  if (v && strcmp(v, "optimizer:layerwise") == 0) {
+  p->offload_layerwise = p->offload_nvme = 0;
+  if (v && strcmp(v, "nvme") == 0) {
+    p->offload = MT_RP_OFF_OPTIMIZER; /* on the device, ZeRO-Offload's; the host differs */
+    p->offload_nvme = 1;
+  } else if (v && strcmp(v, "optimizer:layerwise") == 0) {
     p->offload = MT_RP_OFF_NONE;
     p->offload_layerwise = 1;
   } else if (v && strcmp(v, "optimizer") == 0)
@@ -295,14 +298,16 @@ static int off_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
   else if (v && strcmp(v, "none") == 0)
     p->offload = MT_RP_OFF_NONE;
   else
-    BAD("--offload needs optimizer, optimizer:layerwise, params or none");
+    BAD("--offload needs optimizer, optimizer:layerwise, nvme, params or none");
   return 0;
 }
 
 static void off_value(const mt_rp_plan *p, char *buf, size_t len)
 {
   buf[0] = 0;
-  if (p->offload != MT_RP_OFF_NONE)
+  if (p->offload_nvme)
+    OUT("nvme");
+  else if (p->offload != MT_RP_OFF_NONE)
     OUT("%s", p->offload == MT_RP_OFF_OPTIMIZER ? "optimizer" : "params");
   else if (p->offload_layerwise)
     OUT("optimizer:layerwise");
@@ -327,7 +332,10 @@ static void off_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, siz
 {
   (void)in;
   buf[0] = 0;
-  if (p->offload == MT_RP_OFF_OPTIMIZER)
+  if (p->offload_nvme)
+    OUT("optimizer states on NVMe, the step on the host (DeepSpeed ZeRO-Infinity \"offload_optimizer\": "
+        "{\"device\": \"nvme\", \"nvme_path\": ...})");
+  else if (p->offload == MT_RP_OFF_OPTIMIZER)
     OUT("optimizer states and step on the host (DeepSpeed ZeRO-Offload \"offload_optimizer\": {\"device\": \"cpu\"})");
   else if (p->offload == MT_RP_OFF_PARAMS)
     OUT("fully_shard(..., offload_policy=CPUOffloadPolicy())");
@@ -730,6 +738,32 @@ static void chunk_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, s
         (long long)p->chunk);
 }
 
+/* ---- --host-memory ---- */
+static int hostmem_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
+{
+  char *end;
+  unsigned long long x = v ? strtoull(v, &end, 10) : 0;
+  if (!v || end == v)
+    BAD("--host-memory needs a size (bytes, or NKiB/NMiB/NGiB)");
+  if (strcmp(end, "KiB") == 0)
+    x <<= 10;
+  else if (strcmp(end, "MiB") == 0)
+    x <<= 20;
+  else if (strcmp(end, "GiB") == 0)
+    x <<= 30;
+  else if (*end)
+    BAD("--host-memory needs a size (bytes, or NKiB/NMiB/NGiB)");
+  p->host_memory = x;
+  return 0;
+}
+
+static void hostmem_value(const mt_rp_plan *p, char *buf, size_t len)
+{
+  buf[0] = 0;
+  if (p->host_memory)
+    OUT("%llu", (unsigned long long)p->host_memory);
+}
+
 static const char *const ck_cand[] = { "none", "selective", "every:2", "every:3", "all", "@placement", NULL };
 static const char *const zero_cand[] = { "", "1", "2", "3", NULL };
 static const char *const off_cand[] = { "none", "optimizer", "params", NULL };
@@ -746,7 +780,7 @@ const mt_rp_technique mt_rp_techniques[] = {
     zero_parse, zero_value, zero_refuse, zero_torch, 0, "model_states", zero_cand, 3 },
   { "world", "N", "ranks in all (data x sequence x pipeline parallel)", world_parse, world_value, NULL, NULL, 0,
     "model_states, nccl_buffers", NULL, 0 },
-  { "offload", "optimizer|optimizer:layerwise|params|none",
+  { "offload", "optimizer|optimizer:layerwise|nvme|params|none",
     "optimizer states (and parameters) on the host; layerwise: one layer's brought in for its update",
     off_parse, off_value, off_refuse, off_torch, 0, "model_states", off_cand, 2 },
   { "attention", "naive|flash", "flash attention: no attention maps", attn_parse, attn_value, attn_refuse,
@@ -771,6 +805,8 @@ const mt_rp_technique mt_rp_techniques[] = {
     batch_value, batch_refuse, shape_torch, 1, "shape", NULL, 0 },
   { "seq", "N|N/R", "sequence length / crop: activations linear, attention maps quadratic, triangle maps cubic",
     seq_parse, seq_value, seq_refuse, seq_torch, 1, "shape", NULL, 0 },
+  { "host-memory", "SIZE", "pinned host memory available to an offload (the plan does not fit above it)",
+    hostmem_parse, hostmem_value, NULL, NULL, 0, "host_memory", NULL, 0 },
   { "chunk", "N", "the Evoformer's attention in chunks of N residues (OpenFold/FastFold chunk size)", chunk_parse,
     chunk_value, chunk_refuse, chunk_torch, 1, "chunk", NULL, 1 },
   { "train-only", "MODULE,...", "train only the parameters under these module paths; the rest frozen",

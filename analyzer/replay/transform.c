@@ -2623,6 +2623,45 @@ out:
   return rc;
 }
 
+/* ---- host memory of an offload (--host-memory) ---- */
+
+/* What an optimizer offload pins on the host, from the job model: an fp32
+ * gradient per parameter element plus the recorded optimizer states (with
+ * any master copy; a ZeRO shard of them), or for NVMe (ZeRO-Infinity) the
+ * gradients plus two swap buffers of the largest unit's (parameter's)
+ * states; layer-wise offload pins the states.  Above --host-memory the
+ * plan does not fit the host. */
+static int host_memory(struct work *k, const mt_rp_plan *p)
+{
+  const mt_rp_input *in = k->in;
+  const struct mt_rp_job *j = &in->job;
+  if (p->offload != MT_RP_OFF_OPTIMIZER && !p->offload_layerwise)
+    return 0;
+  int world, dp, nd;
+  plan_geom(in, p, &world, &dp, &nd);
+  int zero = p->zero < 0 ? in->recorded_zero : p->zero;
+  uint64_t div = zero >= 1 && nd > 1 ? (uint64_t)nd : 1;
+  uint64_t elems = j->param_bytes / (uint64_t)(j->param_esize ? j->param_esize : 4);
+  uint64_t grads = p->offload_layerwise ? 0 : 4 * elems / div, states = j->state_bytes / div, big = 0;
+  if (p->offload_nvme) {
+    size_t ng = j->flat ? in->nunits : j->nparams;
+    uint64_t *gb = calloc(ng + 1, sizeof *gb);
+    if (!gb)
+      return -1;
+    for (size_t i = 0; i < in->nt; i++) {
+      const mt_rp_tensor *x = &in->t[i];
+      int gi = j->flat ? x->unit : mt_rp_param_of(x);
+      if (x->cat == MT_RP_OPTIMIZER_STATE && x->name && gi >= 0 && (size_t)gi < ng && (gb[gi] += x->bytes) > big)
+        big = gb[gi];
+    }
+    free(gb);
+    states = 2 * (big / div);
+  }
+  k->cost->host_pinned = grads + states;
+  k->cost->host_oom = p->host_memory && k->cost->host_pinned > p->host_memory;
+  return 0;
+}
+
 /* ---- prefix.h: the stream before the model states, and the rest ---- */
 
 int mt_rp_prefix_shared(const mt_rp_plan *a, const mt_rp_plan *b)
@@ -2740,7 +2779,8 @@ int mt_rp_transform_rest(const mt_rp_input *in, mt_rp_prefix *x, const mt_rp_pla
   if (orig)
     for (size_t i = 0; i < x->n; i++)
       orig[i] = (int32_t)i;
-  int rc = model_states(&k, p) != 0 || layerwise(&k, p) != 0 || nccl_buffers(&k, p) != 0 ? -1 : 0;
+  int rc = model_states(&k, p) != 0 || layerwise(&k, p) != 0 || nccl_buffers(&k, p) != 0 ||
+           host_memory(&k, p) != 0 ? -1 : 0;
   free(k.rw);
   double bw = in->link_bytes_per_ns > 0 ? in->link_bytes_per_ns : 25.0;
   cost->extra_comm_ns = (int64_t)((double)cost->extra_comm_bytes / bw);

@@ -7,11 +7,7 @@
 MT_TEST_NAME=maximize
 . "${MT_SRCDIR:-.}/tests/sim/simtrain/testenv.sh"
 plan 4
-if [ ! -x "$MT" ] || ! "$MT" record --help >/dev/null 2>&1 || [ ! -x "$ST" ]; then
-  skip_rest "needs memtrace record and simtrain"
-  done_testing
-  exit 0
-fi
+need_record_and_simtrain
 if ! "$MT" record -q -o "$TMP/gpt" -- "$ST" $SMALL >/dev/null 2>&1 ||
    ! "$MT" record -q -o "$TMP/evo" -- "$ST" $SMALL --arch evoformer >/dev/null 2>&1; then
   not_ok "recording simtrain failed"

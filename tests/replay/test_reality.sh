@@ -48,6 +48,8 @@ tp4-ckpt|--world 4|--tp 4 --checkpoint all
 offload-layerwise|--world 1|--offload optimizer:layerwise
 offload-layerwise-fp32-ckpt|--world 1 --precision fp32|--precision fp32 --offload optimizer:layerwise --checkpoint all
 evoformer-offload-layerwise|--world 1 --arch evoformer|--offload optimizer:layerwise
+offload-nvme|--world 1|--offload nvme
+offload-nvme-zero1|--world 2|--offload nvme --zero 1
 evoformer-chunk16|--world 1 --arch evoformer|--chunk 16
 evoformer-chunk16-ckpt|--world 1 --arch evoformer|--chunk 16 --checkpoint all
 evoformer-chunk8-seq96|--world 1 --arch evoformer|--chunk 8 --seq 96|--chunk 8 --residues 96'

@@ -10,7 +10,8 @@ static const char *usage_text =
 	"  --layers N --hidden N --heads N --seq N --batch N --vocab N --steps N\n"
 	"  --dtype fp32|bf16  --precision fp32|bf16|fp16  --optimizer adamw|sgd|lion|adafactor\n"
 	"  --world N  --checkpoint none|all|every:K|layers:A,B,...|selective\n"
-	"  --zero 0|1|2|3  --sp N  --sp-kind megatron|ulysses  --tp N  --offload optimizer|params|optimizer:layerwise\n"
+	"  --zero 0|1|2|3  --sp N  --sp-kind megatron|ulysses  --tp N  --offload optimizer|params|optimizer:layerwise|nvme\n"
+	"  --host-memory SIZE (bytes, or NKiB/NMiB/NGiB: pinned host memory available)\n"
 	"  --micro-batches N  --attention naive|flash  --pp N  --pp-schedule gpipe|1f1b\n"
 	"  --train-layers K  --train-only UNIT,...  --arch gpt|evoformer  --msa-seqs N --residues N --c-m N --c-z N --chunk N\n"
 	"  --truth FILE  --truth-tensors all|none  --seed N  --annotate identity|all|none\n"
@@ -20,7 +21,7 @@ enum {
 	O_LAYERS = 256, O_HIDDEN, O_HEADS, O_SEQ, O_BATCH, O_VOCAB, O_STEPS, O_DTYPE,
 	O_OPTIM, O_WORLD, O_CKPT, O_ZERO, O_SP, O_SPKIND, O_OFFLOAD, O_MICRO, O_ATTN,
 	O_PP, O_PPSCHED, O_TRAINL, O_ARCH, O_TRUTH, O_SEED, O_ANNOT, O_PRESET, O_MSA,
-	O_RES, O_CM, O_CZ, O_TT, O_PREC, O_TONLY, O_TP, O_CHUNK, O_HELP
+	O_RES, O_CM, O_CZ, O_TT, O_PREC, O_TONLY, O_TP, O_CHUNK, O_HOSTMEM, O_HELP
 };
 
 static const struct option long_opts[] = {
@@ -34,7 +35,7 @@ static const struct option long_opts[] = {
 	{"arch", 1, 0, O_ARCH}, {"truth", 1, 0, O_TRUTH}, {"seed", 1, 0, O_SEED},
 	{"annotate", 1, 0, O_ANNOT}, {"preset", 1, 0, O_PRESET}, {"msa-seqs", 1, 0, O_MSA},
 	{"residues", 1, 0, O_RES}, {"c-m", 1, 0, O_CM}, {"c-z", 1, 0, O_CZ},
-	{"truth-tensors", 1, 0, O_TT}, {"precision", 1, 0, O_PREC}, {"train-only", 1, 0, O_TONLY}, {"tp", 1, 0, O_TP}, {"chunk", 1, 0, O_CHUNK}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}
+	{"truth-tensors", 1, 0, O_TT}, {"precision", 1, 0, O_PREC}, {"train-only", 1, 0, O_TONLY}, {"tp", 1, 0, O_TP}, {"chunk", 1, 0, O_CHUNK}, {"host-memory", 1, 0, O_HOSTMEM}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}
 };
 
 static int pos_int(const char *name, const char *v, int *out, int min)
@@ -147,6 +148,15 @@ int st_opts_parse(struct st_opts *o, int argc, char **argv)
 				snprintf(o->precision, sizeof o->precision, "%s", v);
 			break;
 		case O_CHUNK: r = pos_int("chunk", v, &o->chunk, 1); break;
+		case O_HOSTMEM: {
+			char *end;
+			o->host_memory = strtoull(v, &end, 10);
+			if (!strcmp(end, "KiB")) o->host_memory <<= 10;
+			else if (!strcmp(end, "MiB")) o->host_memory <<= 20;
+			else if (!strcmp(end, "GiB")) o->host_memory <<= 30;
+			else if (*end || end == v) r = -1;
+			break;
+		}
 		case O_TP:
 			/* Megatron TP runs with its sequence parallelism (Korthikanti et al.) */
 			r = pos_int("tp", v, &o->tp, 1);
@@ -189,6 +199,7 @@ int st_opts_parse(struct st_opts *o, int argc, char **argv)
 			else if (!strcmp(v, "params")) o->offload = ST_OFF_PARAMS;
 			else if (!strcmp(v, "none")) o->offload = ST_OFF_NONE;
 			else if (!strcmp(v, "optimizer:layerwise")) o->offload = ST_OFF_LAYERWISE;
+			else if (!strcmp(v, "nvme")) o->offload = ST_OFF_NVME;
 			else r = -1;
 			break;
 		case O_ATTN:
@@ -333,7 +344,7 @@ int st_opts_layer_checkpointed(const struct st_opts *o, int k)
 void st_opts_json(const struct st_opts *o, FILE *f)
 {
 	static const char *optn[] = {"adamw", "sgd", "lion", "adafactor"};
-	static const char *offn[] = {"none", "optimizer", "params", "optimizer:layerwise"};
+	static const char *offn[] = {"none", "optimizer", "params", "optimizer:layerwise", "nvme"};
 	static const char *annn[] = {"identity", "all", "none"};
 	fprintf(f, "{\"arch\": \"%s\", \"layers\": %d, \"hidden\": %d, \"heads\": %d, \"seq\": %d, "
 		"\"batch\": %d, \"vocab\": %d, \"steps\": %d, \"dtype\": \"%s\", \"precision\": \"%s\", \"optimizer\": \"%s\", "

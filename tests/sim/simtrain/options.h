@@ -6,7 +6,7 @@
 
 enum st_ckpt { ST_CK_NONE, ST_CK_ALL, ST_CK_EVERY, ST_CK_LAYERS, ST_CK_SELECTIVE };
 enum st_optim { ST_OPT_ADAMW, ST_OPT_SGD, ST_OPT_LION, ST_OPT_ADAFACTOR };
-enum st_offload { ST_OFF_NONE, ST_OFF_OPTIMIZER, ST_OFF_PARAMS, ST_OFF_LAYERWISE };
+enum st_offload { ST_OFF_NONE, ST_OFF_OPTIMIZER, ST_OFF_PARAMS, ST_OFF_LAYERWISE, ST_OFF_NVME };
 enum st_annot { ST_ANN_IDENTITY, ST_ANN_ALL, ST_ANN_NONE };
 enum st_arch { ST_ARCH_GPT, ST_ARCH_EVOFORMER };
 
@@ -23,6 +23,7 @@ struct st_opts {
 	int zero;
 	int sp, sp_ulysses;     /* degree, kind */
 	int tp;                 /* --tp: Megatron TP + SP (sets sp, megatron) */
+	unsigned long long host_memory; /* --host-memory: pinned host bytes available (0 = unlimited) */
 	int chunk;              /* --chunk N: Evoformer attention in chunks of N residues (0 = none) */
 	enum st_offload offload;
 	int micro_batches;

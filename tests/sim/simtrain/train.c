@@ -14,6 +14,7 @@
 #include "tests/sim/simtrain/kernels.h"
 #include "tests/sim/simtrain/report.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,6 +162,51 @@ static int layerwise(const struct st_rank *r)
  * by layerwise_put). */
 static void layerwise_get(struct st_rank *r, struct st_unit *u);
 
+/* Pinned host memory within --host-memory, else the rank fails as a host OOM. */
+static void *host_pin(struct st_rank *r, uint64_t bytes)
+{
+	if (r->o->host_memory && r->truth.host_pinned_bytes + bytes > r->o->host_memory) {
+		fprintf(stderr, "simtrain rank %d: out of host memory: pinning %llu bytes with %llu of %llu in use "
+			"(--host-memory)\n", r->rank, (unsigned long long)bytes,
+			(unsigned long long)r->truth.host_pinned_bytes, (unsigned long long)r->o->host_memory);
+		exit(1);
+	}
+	r->truth.ev.host_alloc++;
+	r->truth.host_pinned_bytes += bytes;
+	return st_gpu_malloc_host(bytes);
+}
+
+/* ZeRO-Infinity's NVMe offload: master and states live in a file (here
+ * plain memory, not pinned); two pinned swap buffers of the largest unit's
+ * master + states stage them for the CPU step. */
+static void *nvme_swap[2];
+
+static void nvme_alloc(struct st_rank *r, struct st_unit *u, int with_states)
+{
+	uint64_t n = opt_numel(r, u), big = 0;
+	int i, j;
+	if (!u->host_grad) {
+		u->host_grad = host_pin(r, 4 * n);
+		u->host_bytes += 4 * n;
+		if (mixed(r))
+			u->host_master = malloc(4 * n);
+	}
+	if (!with_states || u->host_state[0])
+		return;
+	for (i = 0; i < nstates(r); i++)
+		u->host_state[i] = malloc(state_bytes(r, u, i));
+	if (nvme_swap[0])
+		return;
+	for (j = 0; j < r->nunits; j++) {
+		uint64_t b = mixed(r) ? 4 * opt_numel(r, &r->units[j]) : 0;
+		for (i = 0; i < nstates(r); i++)
+			b += state_bytes(r, &r->units[j], i);
+		big = b > big ? b : big;
+	}
+	nvme_swap[0] = host_pin(r, big);
+	nvme_swap[1] = host_pin(r, big);
+}
+
 /* Master copy + optimizer states (device or pinned host). */
 static void optimizer_alloc(struct st_rank *r, struct st_unit *u, int with_states)
 {
@@ -182,24 +228,22 @@ static void optimizer_alloc(struct st_rank *r, struct st_unit *u, int with_state
 		}
 		return;
 	}
+	if (r->o->offload == ST_OFF_NVME) {
+		nvme_alloc(r, u, with_states);
+		return;
+	}
 	if (r->o->offload != ST_OFF_NONE) {
 		if (!u->host_grad) {
-			u->host_grad = st_gpu_malloc_host(4 * n);
+			u->host_grad = host_pin(r, 4 * n);
 			u->host_bytes += 4 * n;
-			r->truth.ev.host_alloc++;
-			r->truth.host_pinned_bytes += 4 * n;
 			if (mixed(r)) {
-				u->host_master = st_gpu_malloc_host(4 * n);
-				r->truth.ev.host_alloc++;
-				r->truth.host_pinned_bytes += 4 * n;
+				u->host_master = host_pin(r, 4 * n);
 				r->truth.host_model_state_bytes += 4 * n;
 			}
 		}
 		if (with_states && !u->host_state[0]) {
 			for (i = 0; i < nstates(r); i++) {
-				u->host_state[i] = st_gpu_malloc_host(state_bytes(r, u, i));
-				r->truth.ev.host_alloc++;
-				r->truth.host_pinned_bytes += state_bytes(r, u, i);
+				u->host_state[i] = host_pin(r, state_bytes(r, u, i));
 				r->truth.host_model_state_bytes += state_bytes(r, u, i);
 			}
 		}
@@ -472,7 +516,7 @@ void st_unit_grad_done(struct st_rank *r, struct st_unit *u)
 		/* DDP: all-reduce the bucket once the last micro-batch filled it */
 		if (last_micro && r->nd > 1)
 			st_allreduce(r, r->grad_comm, b->buf->ptr, b->numel, r->pbytes);
-		if (last_micro && r->o->offload == ST_OFF_OPTIMIZER)
+		if (last_micro && (r->o->offload == ST_OFF_OPTIMIZER || r->o->offload == ST_OFF_NVME))
 			for (i = b->first; i <= b->last; i++)
 				unit_offload_grad(r, &r->units[i], b->buf->ptr, opt_numel(r, &r->units[i]));
 		return;
@@ -490,7 +534,7 @@ void st_unit_grad_done(struct st_rank *r, struct st_unit *u)
 	}
 	if (r->nd > 1)
 		st_nccl(r, ncclGroupEnd(), "ncclGroupEnd");
-	if (r->o->offload == ST_OFF_OPTIMIZER)
+	if ((r->o->offload == ST_OFF_OPTIMIZER || r->o->offload == ST_OFF_NVME))
 		for (i = b->first; i <= b->last; i++)
 			unit_offload_grad(r, &r->units[i], r->units[i].grad->ptr, r->units[i].shard);
 	st_del(r, b->buf);
