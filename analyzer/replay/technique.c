@@ -766,7 +766,7 @@ static void hostmem_value(const mt_rp_plan *p, char *buf, size_t len)
 
 static const char *const ck_cand[] = { "none", "selective", "every:2", "every:3", "all", "@placement", NULL };
 static const char *const zero_cand[] = { "", "1", "2", "3", NULL };
-static const char *const off_cand[] = { "none", "optimizer", "params", NULL };
+static const char *const off_cand[] = { "none", "optimizer", "optimizer:layerwise", "params", NULL };
 static const char *const attn_cand[] = { "naive", "flash", NULL };
 static const char *const mb_cand[] = { "1", "2", "4", NULL };
 static const char *const opt_cand[] = { "", "lion", "adafactor", "sgd", NULL };
