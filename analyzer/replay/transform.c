@@ -2556,8 +2556,7 @@ static int layerwise(struct work *k, const mt_rp_plan *p)
     k->t[w++] = x;
   }
   k->n = w;
-  if (k->orig)
-    k->nkept = kept;
+  k->nkept = kept;
   /* group the states: counting sort by group, keys in the order made */
   for (size_t i = 0; i < ns; i++)
     cnt[in->job.flat ? st[i].unit : mt_rp_param_of(&st[i])]++;
