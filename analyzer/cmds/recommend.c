@@ -30,12 +30,94 @@ static void json_str(const char *s)
   putchar('"');
 }
 
+/* recommend --maximize batch|seq: the largest value with which plan p
+ * (as recorded, or the technique options given) fits the budget, by
+ * replay: doubled from the recorded value until it does not fit, then
+ * bisected.  0, or an exit status after a message. */
+static int maximize(const mt_rp_input *in, const char *path, mt_rp_plan *p, const char *what, uint64_t budget,
+                    const char *format)
+{
+  int is_batch = strcmp(what, "batch") == 0;
+  int64_t rec = is_batch ? in->recorded_batch : in->recorded_seq;
+  char why[512], a[32], b[32];
+  if (rec <= 0 && is_batch && in->recorded_seq > 0) {
+    mt_errorf("%s: the job states a shape without a batch dimension (memtrace.shape: one crop per step): "
+              "cannot maximize the batch", path);
+    return MT_EXIT_USAGE;
+  }
+  if (rec <= 0) {
+    mt_errorf("%s: the recorded %s is unknown (no \"memtrace.shape %s=N\" range): cannot maximize it", path, what,
+              is_batch ? "batch" : "seq");
+    return MT_EXIT_USAGE;
+  }
+  uint64_t peak[2] = { 0, 0 };
+  /* fits(n): the plan at n replays within the budget */
+#define FITS(n, out) (is_batch ? (p->batch = (n)) : (p->seq = (n)), \
+                      mt_rp_replay(in, p, &r) == 0 && !r.ooms && ((out) = r.peak_reserved) <= budget)
+  mt_rp_result r;
+  if (is_batch)
+    p->batch = rec;
+  else
+    p->seq = rec;
+  if (mt_rp_plan_refused(in, p, why, sizeof why)) {
+    mt_errorf("%s: cannot model %s", path, why);
+    return MT_EXIT_FAIL;
+  }
+  int64_t lo = 0, hi = rec;   /* lo fits (0: none known), hi does not */
+  uint64_t pk = 0;
+  while (FITS(hi, pk)) {
+    lo = hi;
+    peak[0] = pk;
+    if (hi > (1ll << 30))
+      break;
+    hi *= 2;
+  }
+  if (lo == hi) {
+    mt_errorf("%s: a %s of %lld still fits in the budget", path, what, (long long)hi);
+    return MT_EXIT_FAIL;
+  }
+  if (!lo) {
+    for (lo = hi / 2; lo >= 1 && !FITS(lo, pk); hi = lo, lo /= 2)
+      ;
+    if (lo >= 1)
+      peak[0] = pk;
+  }
+  while (hi - lo > 1) {
+    int64_t m = lo + (hi - lo) / 2;
+    if (FITS(m, pk)) {
+      lo = m;
+      peak[0] = pk;
+    } else {
+      hi = m;
+    }
+  }
+  FITS(hi, peak[1]);
+  peak[1] = r.peak_reserved;
+#undef FITS
+  if (strcmp(format, "json") == 0)
+    printf("{\"budget_bytes\": %" PRIu64 ", \"maximize\": \"%s\", \"recorded\": %lld, \"value\": %lld, "
+           "\"peak_reserved_bytes\": %" PRIu64 ", \"next_value\": %lld, \"next_peak_reserved_bytes\": %" PRIu64 "}\n",
+           budget, what, (long long)rec, (long long)lo, peak[0], (long long)hi, peak[1]);
+  else if (lo < 1)
+    printf("no %s fits in %s: %s 1 needs %s\n", what, mt_fmt_bytes(budget, a, sizeof a), what,
+           mt_fmt_bytes(peak[1], b, sizeof b));
+  else
+    printf("largest %s that fits in %s: %lld (recorded %lld), predicted peak reserved %s; %lld needs %s\n", what,
+           mt_fmt_bytes(budget, a, sizeof a), (long long)lo, (long long)rec, mt_fmt_bytes(peak[0], b, sizeof b),
+           (long long)hi, mt_fmt_bytes(peak[1], why, sizeof why));
+  return MT_EXIT_OK;
+}
+
 static int run(int argc, char **argv)
 {
   const char *path = NULL, *format = "text";
   mt_rp_recommend_opts o = { .max_overhead = -1, .allocator = MT_RP_ALLOC_CACHING };
   int have_budget = 0, top = 10;
   char err[512];
+  const char *maxim = NULL;
+  int plan_opts = 0, prc;
+  mt_rp_plan mp;            /* --maximize: the plan, from technique options */
+  mt_rp_plan_init(&mp);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -64,6 +146,17 @@ static int run(int argc, char **argv)
         return mt_usage_error("recommend", "--format needs text or json");
       format = v;
       i++;
+    } else if (strcmp(a, "--maximize") == 0 && v) {
+      if (strcmp(v, "batch") && strcmp(v, "seq"))
+        return mt_usage_error("recommend", "--maximize needs batch or seq");
+      maxim = v;
+      i++;
+    } else if (a[0] == '-' && a[1] == '-' && v && (prc = mt_rp_plan_option(&mp, a + 2, v, err, sizeof err)) != 0) {
+      /* a technique option: the plan --maximize keeps */
+      if (prc < 0)
+        return mt_usage_error("recommend", "%s", err);
+      plan_opts = 1;
+      i++;
     } else if (a[0] == '-') {
       return mt_usage_error("recommend", "unknown option '%s'", a);
     } else if (path) {
@@ -74,6 +167,8 @@ static int run(int argc, char **argv)
   }
   if (!path || !have_budget)
     return mt_usage_error("recommend", "needs TRACE|RUNDIR and --budget SIZE");
+  if (plan_opts && !maxim)
+    return mt_usage_error("recommend", "technique options go with --maximize (recommend chooses them otherwise)");
   char **files;
   int n = mt_rp_run_files(path, &files, err, sizeof err);
   if (n < 0) {
@@ -108,6 +203,17 @@ static int run(int argc, char **argv)
       mt_rp_input_free(&x);
     }
   }
+  if (maxim) {
+    mp.allocator = o.allocator;
+    if (o.world > 0)
+      mp.world = o.world;
+    int mrc = maximize(&in, path, &mp, maxim, o.budget, format);
+    for (int i = 0; i < n; i++)
+      free(files[i]);
+    free(files);
+    mt_rp_input_free(&in);
+    return mrc;
+  }
   mt_rp_choice *c = NULL;
   size_t nc = 0, explored = 0;
   int rc = MT_EXIT_OK;
@@ -116,7 +222,7 @@ static int run(int argc, char **argv)
   if (isatty(2))
     o.progress = progress;
   mt_progress("recommend", "replaying every plan", 0, 0);
-  int prc = mt_rp_recommend(&in, &o, &c, &nc, &explored);
+  prc = mt_rp_recommend(&in, &o, &c, &nc, &explored);
   mt_progress_done();
   if (prc != 0) {
     mt_errorf("%s: out of memory while planning", path);
@@ -207,6 +313,12 @@ const mt_cmd mt_cmd_recommend = {
   "change it stands for.  Techniques the recording cannot support (its job\n"
   "model lacks what they act on) are listed as not considered, with why.\n"
   "Exit 3 when none fits (then the closest plans and how far they are over\n"
-  "the budget).  Progress on stderr when it is a terminal.\n",
+  "the budget).  Progress on stderr when it is a terminal.\n"
+  "\n"
+  "  --maximize batch|seq [TECHNIQUE OPTIONS]\n"
+  "      instead: the largest batch (or sequence length / crop) with which the\n"
+  "      recording, under the techniques given (replay's options: --checkpoint all,\n"
+  "      --precision bf16, ...), fits the budget; the next value's peak beside it.\n"
+  "      Needs the recorded shape (an NVTX range \"memtrace.shape batch=B seq=S\").\n",
   run,
 };

@@ -41,8 +41,9 @@ static void json_result(FILE *f, const mt_rp_result *r, int cats)
 static void cost_json(FILE *f, const mt_rp_result *r)
 {
   fprintf(f, "{\"recompute_ns\": %" PRId64 ", \"extra_comm_bytes\": %" PRIu64 ", \"extra_comm_ns\": %" PRId64
-             ", \"host_transfer_bytes\": %" PRId64 "}", r->recompute_ns, r->extra_comm_bytes, r->extra_comm_ns,
-          r->offload_bytes);
+             ", \"host_transfer_bytes\": %" PRId64 ", \"host_pinned_bytes\": %" PRIu64 ", \"host_oom\": %s}",
+          r->recompute_ns, r->extra_comm_bytes, r->extra_comm_ns, r->offload_bytes, r->host_pinned,
+          r->host_oom ? "true" : "false");
 }
 
 static void json_samples(FILE *f, const char *key, const uint64_t *v, size_t n)
@@ -196,6 +197,9 @@ static int run(int argc, char **argv)
       printf("  cost: recompute %.3f ms, extra communication %s per step (%.3f ms), host transfers %s\n",
              (double)w->pred.recompute_ns / 1e6, mt_fmt_bytes(w->pred.extra_comm_bytes, a, sizeof a),
              (double)w->pred.extra_comm_ns / 1e6, mt_fmt_bytes((uint64_t)w->pred.offload_bytes, b, sizeof b));
+      if (w->pred.host_pinned)
+        printf("  host: pinned %s%s\n", mt_fmt_bytes(w->pred.host_pinned, a, sizeof a),
+               w->pred.host_oom ? ", more than --host-memory: out of host memory" : "");
     }
   }
   for (int i = 0; i < n; i++) {
@@ -223,10 +227,20 @@ const mt_cmd mt_cmd_replay = {
   "  --checkpoint none|all|every:K|layers:A,B,...|selective   (non-reentrant, per numbered module)\n"
   "  --zero 0|1|2|3   --world N          ZeRO stage / FSDP (3 = FULL_SHARD, 2 = SHARD_GRAD_OP)\n"
   "  --sp N --sp-kind megatron|ulysses   sequence parallelism\n"
-  "  --offload optimizer|params          --micro-batches N\n"
+  "  --tp N                              Megatron tensor parallelism (with its sequence parallelism)\n"
+  "  --offload optimizer|optimizer:layerwise|params   --micro-batches N\n"
   "  --optimizer adamw|sgd|lion|adafactor|adam-mini|adam8bit   (sgd: with momentum)\n"
   "  --attention naive|flash             --train-layers K\n"
   "  --pp N --pp-schedule gpipe|1f1b     pipeline (every stage replayed; the highest is reported)\n"
+  "  --precision fp32|bf16|fp16          compute precision (fp32 master weights below fp32;\n"
+  "                                      fp8 refused: not modelled)\n"
+  "  --train-only MODULE,...             train only the parameters under these module paths\n"
+  "                                      (prefixes at a '.'); the rest frozen\n"
+  "  --chunk N                           the Evoformer's attention N residues at a time\n"
+  "  --offload nvme --host-memory SIZE   ZeRO-Infinity; the pinned host memory an offload needs is\n"
+  "                                      predicted and checked against SIZE (JSON cost.host_oom)\n"
+  "  --batch N[/R]  --seq N[/R]          another batch / sequence length (crop); R: the recorded\n"
+  "                                      one unless the job states it (NVTX \"memtrace.shape batch=B seq=S\")\n"
   "Model and output:\n"
   "  --allocator caching|expandable|async|raw   (default caching)\n"
   "  --format text|json\n"

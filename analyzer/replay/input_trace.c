@@ -192,6 +192,15 @@ static int on_range(const mt_range_span *r, void *arg)
   int kind = window_kind(r, x.unit, sizeof x.unit);
   if (r->te > w->t_last)
     w->t_last = r->te;
+  if (r->name && strncmp(r->name, "memtrace.shape ", 15) == 0) {
+    /* the job's own statement of its shape */
+    const char *b = strstr(r->name, "batch="), *q = strstr(r->name, "seq=");
+    if (b)
+      w->in->recorded_batch = strtoll(b + 6, NULL, 10);
+    if (q)
+      w->in->recorded_seq = strtoll(q + 4, NULL, 10);
+    return 0;
+  }
   if (kind < 0)
     return 0;
   x.kind = (int8_t)kind;

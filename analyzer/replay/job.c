@@ -26,8 +26,29 @@ int mt__rp_attn_map(const char *name)
   return 0;
 }
 
+/* Framework names of tensors that keep their dtype under autocast: dropout
+ * and attention masks (bool/uint8), the fp32 logsumexp of flash attention. */
+int mt__rp_fixed_dtype(const char *name)
+{
+  static const char *const pat[] = { "mask", ".lse", "logsumexp" };
+  for (size_t i = 0; name && i < sizeof pat / sizeof pat[0]; i++)
+    if (strstr(name, pat[i]))
+      return 1;
+  return 0;
+}
+
+int mt__rp_seq_power(const char *name)
+{
+  if (!name)
+    return 1;
+  if (mt__rp_attn_map(name))
+    return strstr(name, "tri_att") ? 3 : strstr(name, "col_att") ? 1 : 2;
+  return strstr(name, "pair") || strstr(name, "tri_") || strstr(name, ".outer") ? 2 : 1;
+}
+
 struct pslot {
   const char *name;
+  uint64_t bytes;           /* the first tensor's */
   int32_t id;
   int ambiguous;
   int64_t t_free;
@@ -185,12 +206,16 @@ void mt__rp_job_build(mt_rp_input *in)
   struct pslot *v = calloc(cap, sizeof *v);
   if (!v)
     return;
+  /* the first persistent parameter tensor of each unit (a flat layout's) */
+  uint64_t *ubytes = in->nunits ? calloc(in->nunits, sizeof *ubytes) : NULL;
   /* parameters: a name held by one tensor at a time is an identity */
   for (size_t i = 0; i < in->nt; i++) {
     mt_rp_tensor *x = &in->t[i];
     x->pid = 0;
     if (x->cat != MT_RP_PARAMETER || !x->name)
       continue;
+    if (ubytes && x->unit >= 0 && (size_t)x->unit < in->nunits && !ubytes[x->unit] && x->t_free == MT_RP_NEVER)
+      ubytes[x->unit] = x->bytes;
     size_t n = strlen(x->name);
     if (n > 6 && strcmp(x->name + n - 7, ".params") == 0)
       j->flat = 1;
@@ -198,12 +223,15 @@ void mt__rp_job_build(mt_rp_input *in)
     if (!s->name) {
       s->name = x->name;
       s->id = (int32_t)j->nparams++;
+      s->bytes = x->bytes;
       j->param_bytes += x->bytes;
     } else if (x->t_alloc < s->t_free) {
       s->ambiguous = 1;   /* two live at once: a shared label, not a name */
     }
     s->t_free = x->t_free;
   }
+  /* per state key: its tensors, and those twice their parameter's size */
+  size_t kn[8] = { 0 }, ktwice[8] = { 0 };
   for (size_t i = 0; i < in->nt; i++) {
     mt_rp_tensor *x = &in->t[i];
     if (!x->name)
@@ -219,23 +247,44 @@ void mt__rp_job_build(mt_rp_input *in)
       /* "<parameter>.<key>": the longest parameter name before a dot */
       int32_t id = -1;
       const char *key = x->name;
+      uint64_t pbytes = 0;
       for (const char *d = x->name + strlen(x->name); d-- > x->name;)
         if (*d == '.') {
           struct pslot *s = slot(v, cap, x->name, (size_t)(d - x->name));
           if (s->name && !s->ambiguous) {
             id = s->id;
             key = d + 1;
+            pbytes = s->bytes;
             break;
           }
         }
+      /* one flat parameter per unit: "<unit>.<key>", the unit's parameter */
+      size_t un = x->unit >= 0 && (size_t)x->unit < in->nunits ? strlen(in->units[x->unit].name) : 0;
+      if (id < 0 && un && ubytes && strncmp(x->name, in->units[x->unit].name, un) == 0 && x->name[un] == '.') {
+        key = x->name + un + 1;
+        pbytes = ubytes[x->unit];
+      }
       int k = key_index(j, key, x->bytes);
       x->pid = ((id + 1) << 4) | (k + 1);
+      if (k >= 0 && pbytes) {
+        kn[k]++;
+        ktwice[k] += x->bytes == 2 * pbytes;
+      }
       j->state_tensors += k >= 0;
       j->nstates += id >= 0;
       j->state_bytes += x->bytes;
     }
   }
   free(v);
+  free(ubytes);
+  j->param_esize = 4;
+  j->master_key = -1;
+  for (int k = 0; k < j->nkeys; k++)
+    if (kn[k] && ktwice[k] == kn[k]) {
+      j->param_esize = 2;
+      j->master_key = k;
+      break;
+    }
   /* a job with a tensor per parameter names them by module path: a model
    * state belongs to the longest unit its name starts with
    * ("model.blocks.3.fc1.weight" -> model.blocks.3, "model.embed.weight" ->
@@ -258,6 +307,7 @@ void mt__rp_job_build(mt_rp_input *in)
   for (size_t i = 0; i < in->nt; i++) {
     j->opt_temps += in->t[i].cat == MT_RP_TEMPORARY && in->t[i].phase == MT_RP_PH_OPTIMIZER;
     j->attn_maps += mt__rp_attn_map(in->t[i].name);
+    j->named_acts += in->t[i].name && (in->t[i].cat == MT_RP_ACTIVATION || in->t[i].cat == MT_RP_TEMPORARY);
   }
   /* the recorded optimizer, from its state keys */
   int avg = 0, sq = 0, mom = 0;

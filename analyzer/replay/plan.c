@@ -34,7 +34,7 @@ void mt_rp_plan_describe(const mt_rp_plan *p, char *buf, size_t len)
 {
   /* the order options have always been written in */
   static const char *const order[] = { "checkpoint", "zero", "world", "sp", "offload", "micro-batches",
-                                       "optimizer", "attention", "pp", "train-layers" };
+                                       "optimizer", "attention", "pp", "train-layers", "precision", "train-only", "batch", "seq", "tp", "chunk", "host-memory" };
   size_t o = 0;
   buf[0] = 0;
   for (size_t i = 0; i < sizeof order / sizeof order[0] && o < len; i++) {

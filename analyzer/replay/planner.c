@@ -517,6 +517,8 @@ int mt_rp_recommend(const mt_rp_input *in, const mt_rp_recommend_opts *o, mt_rp_
       continue; /* the optimizer runs on the host: its states do not matter */
     if (p->ckpt == MT_RP_CK_SELECTIVE && p->flash)
       continue; /* flash keeps no attention maps to drop */
+    if (p->precision != MT_RP_PREC_KEEP && mt__rp_prec_bytes(p->precision) == in->job.param_esize)
+      continue; /* the recorded precision: the plan without it */
     mt_rp_plan q = *p;
     if (placement)
       q.ckpt = MT_RP_CK_ALL; /* any placement needs what "all" needs */

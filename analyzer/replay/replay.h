@@ -87,6 +87,7 @@ typedef struct mt_rp_input {
   int recorded_zero;        /* ZeRO stage the recording ran with (0 unless known) */
   int recorded_micro;       /* micro-batches per step in the recording (1 unless known) */
   int recorded_sp;          /* sequence-parallel degree of the recording (1 unless known) */
+  int64_t recorded_batch, recorded_seq; /* the job's shape from a "memtrace.shape batch=B seq=S" range, 0 unknown */
   mt_rp_tensor *t;
   size_t nt, capt;
   mt_rp_window *w;
@@ -129,6 +130,11 @@ typedef struct mt_rp_input {
     int root_unit;          /* the unit of the outermost forward window (the root module), -1 */
     size_t attn_maps;       /* attention-map tensors (mt__rp_attn_map) */
     size_t split_buffers;   /* split reductions' staging buffers and semaphores (mt_rp_split_limit) */
+    /* dtype: bytes per parameter element, 2 when an optimizer-state key is
+     * twice its parameter's size (fp32 master weights of half-precision
+     * parameters: mixed precision), else 4; master_key that key or -1 */
+    int param_esize, master_key;
+    size_t named_acts;      /* activations/temporaries with a name (their dtype is known by module) */
   } job;
   char **strs;              /* owned copies of names */
   size_t nstrs, capstrs;
@@ -151,12 +157,24 @@ void mt_rp_input_finish(mt_rp_input *in);
 /* Internal (job.c): the job model of a finished input; mt_rp_input_finish calls it. */
 void mt__rp_job_build(mt_rp_input *in);
 int mt__rp_attn_map(const char *name);
+/* Tensors whose dtype does not follow the compute precision: masks
+ * (bool/uint8) and softmax statistics (fp32 logsumexp). */
+int mt__rp_fixed_dtype(const char *name);
 
 /* Techniques: the options of the table in technique.c (technique.h). */
 enum mt_rp_ckpt { MT_RP_CK_NONE = 0, MT_RP_CK_ALL, MT_RP_CK_EVERY, MT_RP_CK_LAYERS, MT_RP_CK_SELECTIVE };
 enum mt_rp_optim { MT_RP_OPT_KEEP = 0, MT_RP_OPT_ADAMW, MT_RP_OPT_SGD, MT_RP_OPT_LION, MT_RP_OPT_ADAFACTOR,
                    MT_RP_OPT_ADAM_MINI, MT_RP_OPT_ADAM8BIT };
 enum mt_rp_offload { MT_RP_OFF_NONE = 0, MT_RP_OFF_OPTIMIZER, MT_RP_OFF_PARAMS };
+enum mt_rp_prec { MT_RP_PREC_KEEP = 0, MT_RP_PREC_FP32, MT_RP_PREC_BF16, MT_RP_PREC_FP16, MT_RP_PREC_FP8 };
+int mt__rp_prec_bytes(enum mt_rp_prec p);   /* bytes per element: fp32 4, bf16/fp16 2, fp8 1 */
+/* Whether a module path or parameter name lies under one of the
+ * comma-separated prefixes (at a '.' boundary); 1 when list is empty. */
+int mt__rp_under(const char *list, const char *name);
+/* How a tensor grows with the sequence length (power 1, 2, 3) by its
+ * module: attention maps 2 (triangle attention 3, MSA column attention 1),
+ * pair representations 2, the rest 1. */
+int mt__rp_seq_power(const char *name);
 
 #define MT_RP_MAX_LAYERS 4096
 
@@ -170,13 +188,20 @@ typedef struct mt_rp_plan {
   int sp_ulysses;
   int tp;                   /* tensor parallel degree, 0/1 = none */
   enum mt_rp_offload offload;
+  int offload_layerwise;    /* --offload optimizer:layerwise (GRASS): states on the host, one unit's in for its update */
+  int offload_nvme;         /* --offload nvme (ZeRO-Infinity): states on NVMe, two pinned swap buffers on the host */
+  uint64_t host_memory;     /* --host-memory: pinned host bytes available (0 = unlimited) */
   int micro_batches;        /* 0/1 = as recorded */
   enum mt_rp_optim optimizer;
   int flash;
   int pp, pp_1f1b;
   int pp_stage;             /* the stage to replay; -1 = every stage (the result is the highest) */
   int train_layers;         /* 0 = all */
-  int precision_bytes;      /* 0 = as recorded; 2 or 4: activations/params re-sized */
+  char train_only[256];     /* --train-only: module path prefixes trained, the rest frozen ("" = all) */
+  int64_t chunk;            /* --chunk N: attention maps made N rows (residues) at a time, never kept whole */
+  int64_t batch, seq;       /* --batch / --seq: the new size (0 = as recorded) */
+  int64_t batch_rec, seq_rec; /* the recorded size given as N/R (0 = the recording's own) */
+  enum mt_rp_prec precision; /* compute precision (fp32 master weights below fp32); KEEP = as recorded */
   enum mt_rp_allocator allocator;
   uint64_t capacity;        /* device bytes for OOM prediction; 0 = unlimited */
 } mt_rp_plan;
@@ -199,6 +224,8 @@ typedef struct mt_rp_result {
   uint64_t extra_comm_bytes;      /* per step, relative to the recording (may be 0) */
   int64_t extra_comm_ns;
   int64_t offload_bytes;          /* host<->device traffic per step added */
+  uint64_t host_pinned;           /* pinned host bytes the plan's offload needs (0 without one) */
+  int host_oom;                   /* 1: more than the plan's --host-memory */
   uint64_t ooms;                  /* with a capacity: requests the model refused */
   size_t nevents;                 /* events replayed */
   int stage;                      /* pipeline: the stage of the highest peak (-1 without one) */

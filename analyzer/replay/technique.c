@@ -211,13 +211,15 @@ static int sp_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
 {
   if (int_arg(v, 1, 1 << 16, &p->sp))
     BAD("--sp needs a positive number");
+  if (p->tp > 1 && p->sp != p->tp)
+    BAD("--sp %d: --tp %d already sets Megatron's sequence parallelism of its degree", p->sp, p->tp);
   return 0;
 }
 
 static void sp_value(const mt_rp_plan *p, char *buf, size_t len)
 {
   buf[0] = 0;
-  if (p->sp > 1)
+  if (p->sp > 1 && p->tp <= 1)
     OUT("%d --sp-kind %s", p->sp, p->sp_ulysses ? "ulysses" : "megatron");
 }
 
@@ -237,36 +239,88 @@ static int spkind_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
   return 0;
 }
 
+/* --tp N is Megatron tensor parallelism with its sequence parallelism
+ * (Korthikanti et al. 2022: what Megatron-LM runs TP with): the same
+ * transform as --sp N --sp-kind megatron.  TP without SP (LayerNorm and
+ * dropout activations replicated) is not modelled. */
 static int tp_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
 {
   if (int_arg(v, 1, 1 << 16, &p->tp))
     BAD("--tp needs a positive number");
+  if (p->tp > 1 && p->sp > 1 && p->sp != p->tp)
+    BAD("--tp %d is Megatron TP with sequence parallelism of the same degree: not with --sp %d", p->tp, p->sp);
+  if (p->tp > 1) {
+    p->sp = p->tp;
+    p->sp_ulysses = 0;
+  }
   return 0;
+}
+
+static void tp_value(const mt_rp_plan *p, char *buf, size_t len)
+{
+  buf[0] = 0;
+  if (p->tp > 1)
+    OUT("%d", p->tp);
+}
+
+static const char *tp_refuse(const mt_rp_input *in, const mt_rp_plan *p)
+{
+  if (p->tp <= 1)
+    return NULL;
+  if (p->sp_ulysses || p->sp != p->tp)
+    return "Megatron TP runs with its own sequence parallelism: not with --sp-kind ulysses or another --sp";
+  return sp_refuse(in, p);
+}
+
+static void tp_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len)
+{
+  (void)in;
+  buf[0] = 0;
+  if (p->tp > 1)
+    OUT("parallelize_module(block, tp_mesh, {ColwiseParallel / RowParallel / SequenceParallel plan}) "
+        "over %d ranks (Megatron TP + SP)", p->tp);
 }
 
 /* ---- --offload ---- */
 static int off_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
 {
-  if (v && strcmp(v, "optimizer") == 0)
+  p->offload_layerwise = p->offload_nvme = 0;
+  if (v && strcmp(v, "nvme") == 0) {
+    p->offload = MT_RP_OFF_OPTIMIZER; /* on the device, ZeRO-Offload's; the host differs */
+    p->offload_nvme = 1;
+  } else if (v && strcmp(v, "optimizer:layerwise") == 0) {
+    p->offload = MT_RP_OFF_NONE;
+    p->offload_layerwise = 1;
+  } else if (v && strcmp(v, "optimizer") == 0)
     p->offload = MT_RP_OFF_OPTIMIZER;
   else if (v && strcmp(v, "params") == 0)
     p->offload = MT_RP_OFF_PARAMS;
   else if (v && strcmp(v, "none") == 0)
     p->offload = MT_RP_OFF_NONE;
   else
-    BAD("--offload needs optimizer, params or none");
+    BAD("--offload needs optimizer, optimizer:layerwise, nvme, params or none");
   return 0;
 }
 
 static void off_value(const mt_rp_plan *p, char *buf, size_t len)
 {
   buf[0] = 0;
-  if (p->offload != MT_RP_OFF_NONE)
+  if (p->offload_nvme)
+    OUT("nvme");
+  else if (p->offload != MT_RP_OFF_NONE)
     OUT("%s", p->offload == MT_RP_OFF_OPTIMIZER ? "optimizer" : "params");
+  else if (p->offload_layerwise)
+    OUT("optimizer:layerwise");
 }
 
 static const char *off_refuse(const mt_rp_input *in, const mt_rp_plan *p)
 {
+  if (p->offload_layerwise) {
+    if (!has_states(in))
+      return NO_STATES;
+    if (p->zero > 0 || in->recorded_zero || p->pp > 1 || p->train_layers > 0)
+      return "layer-wise offload is modelled (and applied by simtrain) without ZeRO, pipelines or --train-layers";
+  }
   if (p->offload == MT_RP_OFF_OPTIMIZER && !has_states(in))
     return NO_STATES;
   if (p->offload == MT_RP_OFF_PARAMS && !in->job.flat)
@@ -278,10 +332,16 @@ static void off_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, siz
 {
   (void)in;
   buf[0] = 0;
-  if (p->offload == MT_RP_OFF_OPTIMIZER)
+  if (p->offload_nvme)
+    OUT("optimizer states on NVMe, the step on the host (DeepSpeed ZeRO-Infinity \"offload_optimizer\": "
+        "{\"device\": \"nvme\", \"nvme_path\": ...})");
+  else if (p->offload == MT_RP_OFF_OPTIMIZER)
     OUT("optimizer states and step on the host (DeepSpeed ZeRO-Offload \"offload_optimizer\": {\"device\": \"cpu\"})");
   else if (p->offload == MT_RP_OFF_PARAMS)
     OUT("fully_shard(..., offload_policy=CPUOffloadPolicy())");
+  else if (p->offload_layerwise)
+    OUT("optimizer states in pinned host memory; per layer, copy its states in (non_blocking, the next "
+        "layer's prefetched on a side stream), step, copy back (GRASS's layer-wise offload)");
 }
 
 /* ---- --micro-batches ---- */
@@ -448,20 +508,280 @@ static const char *tl_refuse(const mt_rp_input *in, const mt_rp_plan *p)
   return p->train_layers > 0 && !in->job.flat ? FLAT_ONLY : NULL;
 }
 
+/* ---- --precision ---- */
+static const char *const prec_names[] = { "", "fp32", "bf16", "fp16", "fp8" };
+
+static int prec_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
+{
+  for (int i = 1; i < 5; i++)
+    if (v && strcmp(v, prec_names[i]) == 0) {
+      p->precision = (enum mt_rp_prec)i;
+      return 0;
+    }
+  BAD("--precision needs fp32, bf16, fp16 or fp8");
+}
+
+static void prec_value(const mt_rp_plan *p, char *buf, size_t len)
+{
+  buf[0] = 0;
+  if (p->precision != MT_RP_PREC_KEEP)
+    OUT("%s", prec_names[p->precision]);
+}
+
+static const char *prec_refuse(const mt_rp_input *in, const mt_rp_plan *p)
+{
+  if (p->precision == MT_RP_PREC_KEEP || mt__rp_prec_bytes(p->precision) == in->job.param_esize)
+    return NULL;
+  if (p->precision == MT_RP_PREC_FP8)
+    return "FP8 training (per-tensor scales; which GEMM inputs are saved in fp8) is not modelled, "
+           "and simtrain cannot apply it";
+  if (!in->job.nparams)
+    return "no parameter identified: record with the PyTorch layer";
+  if (!in->job.named_acts)
+    return "the recording names no activation, so their dtypes are unknown (autocast casts op by op): "
+           "record the job at the precision to predict";
+  return NULL;
+}
+
+static void prec_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len)
+{
+  buf[0] = 0;
+  if (p->precision == MT_RP_PREC_KEEP || mt__rp_prec_bytes(p->precision) == in->job.param_esize)
+    return;
+  if (p->precision == MT_RP_PREC_FP32)
+    OUT("train in fp32: no torch.autocast, fp32 parameters (no master copy)");
+  else
+    OUT("with torch.autocast(\"cuda\", dtype=torch.%s): loss = model(x) (fp32 master weights)",
+        p->precision == MT_RP_PREC_FP16 ? "float16" : p->precision == MT_RP_PREC_FP8 ? "float8_e4m3fn" : "bfloat16");
+}
+
+/* ---- --train-only ---- */
+static int to_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
+{
+  if (!v || !*v || strlen(v) >= sizeof p->train_only || *v == ',' || strstr(v, ",,"))
+    BAD("--train-only needs module path prefixes, comma-separated (model.blocks.3,model.head)");
+  snprintf(p->train_only, sizeof p->train_only, "%s", v);
+  return 0;
+}
+
+static void to_value(const mt_rp_plan *p, char *buf, size_t len)
+{
+  buf[0] = 0;
+  if (p->train_only[0])
+    OUT("%s", p->train_only);
+}
+
+static const char *to_refuse(const mt_rp_input *in, const mt_rp_plan *p)
+{
+  static __thread char why[320];
+  if (!p->train_only[0])
+    return NULL;
+  if (!in->job.flat && !in->job.nparams)
+    return "no parameter identified: record with the PyTorch layer";
+  if (p->train_layers > 0 || p->pp > 1)
+    return "not with --train-layers or --pp (simtrain cannot apply them together)";
+  /* every prefix names some parameter (a typo would freeze everything) */
+  for (const char *q = p->train_only; *q;) {
+    size_t l = strcspn(q, ","), hit = 0;
+    char one[256];
+    snprintf(one, sizeof one, "%.*s", (int)l, q);
+    for (size_t i = 0; i < in->nt && !hit; i++) {
+      const mt_rp_tensor *x = &in->t[i];
+      const char *n = in->job.flat ? (x->unit >= 0 ? in->units[x->unit].name : NULL) : x->name;
+      hit = x->cat == MT_RP_PARAMETER && n && mt__rp_under(one, n);
+    }
+    if (!hit) {
+      snprintf(why, sizeof why, "no parameter under '%s' in the recording", one);
+      return why;
+    }
+    q += l + (q[l] == ',');
+  }
+  return NULL;
+}
+
+static void to_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len)
+{
+  (void)in;
+  buf[0] = 0;
+  if (p->train_only[0])
+    OUT("p.requires_grad_(False) for every parameter not under %s; the optimizer gets only the others",
+        p->train_only);
+}
+
+/* ---- --batch / --seq ---- */
+static int size_arg(const char *v, int64_t *n, int64_t *rec)
+{
+  char *end;
+  long long a = v ? strtoll(v, &end, 10) : 0, b = 0;
+  if (!v || end == v || a < 1 || a > (1ll << 40))
+    return -1;
+  if (*end == '/') {
+    const char *q = end + 1;
+    b = strtoll(q, &end, 10);
+    if (end == q || b < 1 || b > (1ll << 40))
+      return -1;
+  }
+  if (*end)
+    return -1;
+  *n = a;
+  *rec = b;
+  return 0;
+}
+
+static int batch_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
+{
+  if (size_arg(v, &p->batch, &p->batch_rec))
+    BAD("--batch needs N, or N/R with R the recorded batch");
+  return 0;
+}
+
+static int seq_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
+{
+  if (size_arg(v, &p->seq, &p->seq_rec))
+    BAD("--seq needs N, or N/R with R the recorded sequence length");
+  return 0;
+}
+
+static void size_value(int64_t n, int64_t rec, char *buf, size_t len)
+{
+  buf[0] = 0;
+  if (n > 0 && rec > 0)
+    OUT("%lld/%lld", (long long)n, (long long)rec);
+  else if (n > 0)
+    OUT("%lld", (long long)n);
+}
+
+static void batch_value(const mt_rp_plan *p, char *buf, size_t len)
+{
+  size_value(p->batch, p->batch_rec, buf, len);
+}
+
+static void seq_value(const mt_rp_plan *p, char *buf, size_t len)
+{
+  size_value(p->seq, p->seq_rec, buf, len);
+}
+
+static const char *batch_refuse(const mt_rp_input *in, const mt_rp_plan *p)
+{
+  if (p->batch <= 0 || p->batch_rec > 0)
+    return NULL;
+  return in->recorded_batch > 0 ? NULL
+         : in->recorded_seq > 0 ? "the job states a shape without a batch dimension (memtrace.shape: one crop per step)"
+                                : "the recorded batch is unknown: give --batch N/R (R: the recorded batch), or have the "
+                                  "job push an NVTX range \"memtrace.shape batch=B seq=S\"";
+}
+
+static const char *seq_refuse(const mt_rp_input *in, const mt_rp_plan *p)
+{
+  if (p->seq <= 0)
+    return NULL;
+  if (!in->job.named_acts)
+    return "the recording names no activation, so how each grows with the sequence is unknown";
+  return p->seq_rec > 0 || in->recorded_seq > 0 ? NULL
+         : "the recorded sequence length is unknown: give --seq N/R (R: the recorded length), or have the job "
+           "push an NVTX range \"memtrace.shape batch=B seq=S\"";
+}
+
+static void shape_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len)
+{
+  (void)in;
+  buf[0] = 0;
+  if (p->batch > 0 && p->seq > 0)
+    OUT("a batch of %lld sequences of %lld", (long long)p->batch, (long long)p->seq);
+  else if (p->batch > 0)
+    OUT("DataLoader(..., batch_size=%lld)", (long long)p->batch);
+}
+
+static void seq_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len)
+{
+  (void)in;
+  buf[0] = 0;
+  if (p->seq > 0 && p->batch <= 0)
+    OUT("sequences (crops) of %lld", (long long)p->seq);
+}
+
+/* ---- --chunk ---- */
+static int chunk_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
+{
+  int c;
+  if (int_arg(v, 0, 1 << 30, &c))
+    BAD("--chunk needs a number of rows (0: none)");
+  p->chunk = c;
+  return 0;
+}
+
+static void chunk_value(const mt_rp_plan *p, char *buf, size_t len)
+{
+  buf[0] = 0;
+  if (p->chunk > 0)
+    OUT("%lld", (long long)p->chunk);
+}
+
+static const char *chunk_refuse(const mt_rp_input *in, const mt_rp_plan *p)
+{
+  if (p->chunk <= 0)
+    return NULL;
+  if (!in->job.attn_maps)
+    return "no attention-map tensor identified (softmax / attn_probs / attn_weights ...) to chunk";
+  if (in->recorded_seq <= 0 || in->recorded_batch > 0)
+    return "chunking is modelled for a job that states one crop per step (NVTX \"memtrace.shape seq=R\", "
+           "AlphaFold-like; simtrain applies it to the Evoformer only)";
+  return NULL;
+}
+
+static void chunk_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len)
+{
+  (void)in;
+  buf[0] = 0;
+  if (p->chunk > 0)
+    OUT("chunk_size=%lld in the Evoformer's attention (OpenFold chunk_layer), each chunk checkpointed",
+        (long long)p->chunk);
+}
+
+/* ---- --host-memory ---- */
+static int hostmem_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
+{
+  char *end;
+  unsigned long long x = v ? strtoull(v, &end, 10) : 0;
+  if (!v || end == v)
+    BAD("--host-memory needs a size (bytes, or NKiB/NMiB/NGiB)");
+  if (strcmp(end, "KiB") == 0)
+    x <<= 10;
+  else if (strcmp(end, "MiB") == 0)
+    x <<= 20;
+  else if (strcmp(end, "GiB") == 0)
+    x <<= 30;
+  else if (*end)
+    BAD("--host-memory needs a size (bytes, or NKiB/NMiB/NGiB)");
+  p->host_memory = x;
+  return 0;
+}
+
+static void hostmem_value(const mt_rp_plan *p, char *buf, size_t len)
+{
+  buf[0] = 0;
+  if (p->host_memory)
+    OUT("%llu", (unsigned long long)p->host_memory);
+}
+
 static const char *const ck_cand[] = { "none", "selective", "every:2", "every:3", "all", "@placement", NULL };
 static const char *const zero_cand[] = { "", "1", "2", "3", NULL };
-static const char *const off_cand[] = { "none", "optimizer", "params", NULL };
+static const char *const off_cand[] = { "none", "optimizer", "optimizer:layerwise", "params", NULL };
 static const char *const attn_cand[] = { "naive", "flash", NULL };
 static const char *const mb_cand[] = { "1", "2", "4", NULL };
 static const char *const opt_cand[] = { "", "lion", "adafactor", "sgd", NULL };
+static const char *const prec_cand[] = { "", "bf16", NULL };
 
 /* In recommend's nesting order: the first entry with candidates varies slowest. */
 const mt_rp_technique mt_rp_techniques[] = {
+  { "precision", "fp32|bf16|fp16|fp8", "compute precision (autocast; fp32 master weights below fp32)",
+    prec_parse, prec_value, prec_refuse, prec_torch, 1, "precision", prec_cand, 1 },
   { "zero", "0|1|2|3", "ZeRO stage / FSDP (3 = FULL_SHARD, 2 = SHARD_GRAD_OP), with --world N",
     zero_parse, zero_value, zero_refuse, zero_torch, 0, "model_states", zero_cand, 3 },
   { "world", "N", "ranks in all (data x sequence x pipeline parallel)", world_parse, world_value, NULL, NULL, 0,
     "model_states, nccl_buffers", NULL, 0 },
-  { "offload", "optimizer|params|none", "optimizer states (and parameters) on the host",
+  { "offload", "optimizer|optimizer:layerwise|nvme|params|none",
+    "optimizer states (and parameters) on the host; layerwise: one layer's brought in for its update",
     off_parse, off_value, off_refuse, off_torch, 0, "model_states", off_cand, 2 },
   { "attention", "naive|flash", "flash attention: no attention maps", attn_parse, attn_value, attn_refuse,
     attn_torch, 1, "flash", attn_cand, 1 },
@@ -474,12 +794,23 @@ const mt_rp_technique mt_rp_techniques[] = {
   { "sp", "N", "sequence parallelism (with --sp-kind)", sp_parse, sp_value, sp_refuse, NULL, 1, "seq_parallel", NULL, 3 },
   { "sp-kind", "megatron|ulysses", "sequence parallelism's kind", spkind_parse, NULL, NULL, NULL, 1, "seq_parallel",
     NULL, 0 },
-  { "tp", "N", "tensor parallel degree", tp_parse, NULL, NULL, NULL, 0, "model_states", NULL, 3 },
+  { "tp", "N", "Megatron tensor parallelism (with its sequence parallelism: --sp N --sp-kind megatron)", tp_parse,
+    tp_value, tp_refuse, tp_torch, 1, "seq_parallel, model_states", NULL, 3 },
   { "pp", "N", "pipeline stages (every stage replayed; the highest is reported)", pp_parse, pp_value, pp_refuse,
     NULL, 1, "pipeline", NULL, 3 },
   { "pp-schedule", "gpipe|1f1b", "pipeline schedule", ppsched_parse, NULL, NULL, NULL, 1, "pipeline", NULL, 0 },
   { "train-layers", "K", "layer-wise training (LISA): K layers trained per step", tl_parse, tl_value, tl_refuse,
     NULL, 0, "model_states (lisa_states)", NULL, 2 },
+  { "batch", "N|N/R", "batch size (R: the recorded one, when the recording does not state it)", batch_parse,
+    batch_value, batch_refuse, shape_torch, 1, "shape", NULL, 0 },
+  { "seq", "N|N/R", "sequence length / crop: activations linear, attention maps quadratic, triangle maps cubic",
+    seq_parse, seq_value, seq_refuse, seq_torch, 1, "shape", NULL, 0 },
+  { "host-memory", "SIZE", "pinned host memory available to an offload (the plan does not fit above it)",
+    hostmem_parse, hostmem_value, NULL, NULL, 0, "host_memory", NULL, 0 },
+  { "chunk", "N", "the Evoformer's attention in chunks of N residues (OpenFold/FastFold chunk size)", chunk_parse,
+    chunk_value, chunk_refuse, chunk_torch, 1, "chunk", NULL, 1 },
+  { "train-only", "MODULE,...", "train only the parameters under these module paths; the rest frozen",
+    to_parse, to_value, to_refuse, to_torch, 1, "train_only, model_states", NULL, 1 },
 };
 const size_t mt_rp_ntechniques = sizeof mt_rp_techniques / sizeof mt_rp_techniques[0];
 

@@ -244,6 +244,330 @@ static void flash(struct work *k)
   k->n = w;
 }
 
+/* ---- compute precision ---- */
+
+/* Bytes per element of a precision (fp8: 1). */
+int mt__rp_prec_bytes(enum mt_rp_prec p)
+{
+  return p == MT_RP_PREC_FP32 ? 4 : p == MT_RP_PREC_FP8 ? 1 : 2;
+}
+
+/* The stream at another compute precision, by the job model: parameters
+ * and gradients (by category: they share the parameters' dtype) and every
+ * named activation or temporary take the new element size, except the
+ * tensors whose dtype is fixed (masks, logsumexp: mt__rp_fixed_dtype) and
+ * inputs; below fp32 each persistent parameter gets an fp32 master copy (an
+ * optimizer state beside it, made with it), at fp32 the master key's states
+ * go.  First of all transforms, so that the others see the stream as if
+ * recorded at that precision (a master copy ends in ".master" like a
+ * recorded one: the flat model-state pass sizes elements by it). */
+static int precision(struct work *k, const mt_rp_plan *p)
+{
+  const struct mt_rp_job *j = &k->in->job;
+  if (p->precision == MT_RP_PREC_KEEP)
+    return 0;
+  uint64_t R = (uint64_t)j->param_esize, T = (uint64_t)mt__rp_prec_bytes(p->precision);
+  if (R == T)
+    return 0;
+  size_t n0 = k->n, w = 0, kept = 0;
+  for (size_t i = 0; i < n0; i++) {
+    mt_rp_tensor x = k->t[i];
+    int keep = 1;
+    if (x.cat == MT_RP_PARAMETER || x.cat == MT_RP_GRADIENT) {
+      if (x.cat == MT_RP_PARAMETER && T < 4 && R == 4 && x.t_free == MT_RP_NEVER && !x.outside) {
+        static const char master[] = "fp32.master";
+        mt_rp_tensor m = x;
+        m.cat = MT_RP_OPTIMIZER_STATE;
+        m.s_alloc = x.s_alloc + 1;
+        m.flags |= MT_RP_F_INSERTED;
+        m.name = master;
+        m.pid = x.pid & ~15;
+        if (push(k, &m) != 0)
+          return -1;
+      }
+      x.bytes = x.bytes / R * T;
+    } else if (x.cat == MT_RP_OPTIMIZER_STATE && j->master_key >= 0 && mt_rp_skey_of(&x) == j->master_key) {
+      keep = T < 4;
+    } else if ((x.cat == MT_RP_ACTIVATION || x.cat == MT_RP_TEMPORARY) && x.name && !mt__rp_fixed_dtype(x.name)) {
+      x.bytes = x.bytes / R * T;
+    }
+    if (keep) {
+      keep_at(k, i, w, &kept);
+      k->t[w++] = x;
+    }
+  }
+  /* the masters pushed after n0 follow the kept tensors */
+  memmove(k->t + w, k->t + n0, (k->n - n0) * sizeof *k->t);
+  k->n = w + (k->n - n0);
+  return 0;
+}
+
+/* ---- batch and sequence length ---- */
+
+/* Every tensor made by the forward and backward (activations, temporaries,
+ * inputs; not the optimizer's) scales with the batch, and with the sequence
+ * length to the power its module gives it (mt__rp_seq_power: linear, the
+ * attention maps quadratic, triangle attention cubic).  Model states do not
+ * change (a learnt position table's rows are left as recorded). */
+static int shape(struct work *k, const mt_rp_plan *p)
+{
+  const mt_rp_input *in = k->in;
+  double fb = 1, fs = 1;
+  if (p->batch > 0)
+    fb = (double)p->batch / (double)(p->batch_rec > 0 ? p->batch_rec : in->recorded_batch);
+  if (p->seq > 0)
+    fs = (double)p->seq / (double)(p->seq_rec > 0 ? p->seq_rec : in->recorded_seq);
+  if (fb == 1 && fs == 1)
+    return 0;
+  for (size_t i = 0; i < k->n; i++) {
+    mt_rp_tensor *x = &k->t[i];
+    if (!batch_cat(x->cat) || x->phase == MT_RP_PH_OPTIMIZER || x->outside)
+      continue;
+    double f = fb * pow(fs, mt__rp_seq_power(x->name));
+    x->bytes = (uint64_t)llround((double)x->bytes * f);
+  }
+  return 0;
+}
+
+/* ---- chunked attention (--chunk N, OpenFold/FastFold's chunk size) ---- */
+
+/* The attention maps are made N of the crop's R rows at a time and never
+ * kept whole: a map the forward (or a recompute) made becomes a chunk of
+ * N/R its size, dropped at once; where the backward freed it, its chunk is
+ * recomputed beside its gradient; the gradients of maps are chunks too.
+ * R is the crop after --seq. */
+static int chunk(struct work *k, const mt_rp_plan *p)
+{
+  if (p->chunk <= 0)
+    return 0;
+  int64_t R = p->seq > 0 ? p->seq : k->in->recorded_seq;
+  if (R <= 0 || p->chunk >= R)
+    return 0;
+  size_t n0 = k->n;
+  for (size_t i = 0; i < n0; i++) {
+    mt_rp_tensor *x = &k->t[i];
+    if (!batch_cat(x->cat) || !attn_map(x->name))
+      continue;
+    x->bytes = x->bytes / (uint64_t)R * (uint64_t)p->chunk;
+    if (x->phase == MT_RP_PH_BACKWARD || x->t_free == MT_RP_NEVER)
+      continue;
+    mt_rp_tensor c = *x;
+    int64_t tf = x->t_free;
+    int32_t sf = x->s_free;
+    x->t_free = x->t_alloc;
+    x->s_free = x->s_alloc + 1;
+    if (x->phase == MT_RP_PH_FORWARD && x->cat == MT_RP_TEMPORARY)
+      continue; /* made and dropped in forward already (checkpointed) */
+    c.t_alloc = tf;
+    c.s_alloc = sf - 2;
+    c.t_free = tf;
+    c.s_free = sf;
+    c.phase = MT_RP_PH_BACKWARD;
+    c.flags |= MT_RP_F_INSERTED;
+    if (push(k, &c) != 0)
+      return -1;
+  }
+  return 0;
+}
+
+/* ---- freezing (--train-only) ---- */
+
+int mt__rp_under(const char *list, const char *name)
+{
+  if (!list || !*list)
+    return 1;
+  size_t n = name ? strlen(name) : 0;
+  for (const char *q = list; *q;) {
+    size_t l = strcspn(q, ",");
+    if (l && l <= n && strncmp(name, q, l) == 0 && (name[l] == 0 || name[l] == '.'))
+      return 1;
+    q += l + (q[l] == ',');
+  }
+  return 0;
+}
+
+/* A model-state tensor's owner name: its unit's on a flat layout, else its own. */
+static const char *owner_name(const mt_rp_input *in, const mt_rp_tensor *x)
+{
+  if (in->job.flat)
+    return x->unit >= 0 && (size_t)x->unit < in->nunits ? in->units[x->unit].name : NULL;
+  return x->name;
+}
+
+struct span { int64_t ts, te; };
+
+static int span_cmp(const void *a, const void *b)
+{
+  const struct span *x = a, *y = b;
+  return x->ts < y->ts ? -1 : x->ts > y->ts;
+}
+
+/* The span of v[0..n) (sorted, disjoint) containing t, or NULL. */
+static const struct span *span_at(const struct span *v, size_t n, int64_t t)
+{
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t m = (lo + hi) / 2;
+    if (v[m].ts < t)
+      lo = m + 1;
+    else
+      hi = m;
+  }
+  return lo > 0 && t <= v[lo - 1].te ? &v[lo - 1] : NULL;
+}
+
+/* Frozen parameters (not under --train-only's prefixes) get no gradient and
+ * no optimizer state (a flat layout's are dropped by the model-state pass).
+ * And PyTorch builds no autograd graph before the first module with a
+ * trainable parameter: in each phase, the backward after the last trainable
+ * unit's backward window is not run (its allocations go; what lived into it
+ * is freed where it starts), and what the forward before the first
+ * trainable unit kept for it is freed at the end of the unit window that
+ * made it (nothing is saved there).  By windows and identities only. */
+static int train_only(struct work *k, const mt_rp_plan *p)
+{
+  const mt_rp_input *in = k->in;
+  const struct mt_rp_job *j = &in->job;
+  if (!p->train_only[0])
+    return 0;
+  unsigned char *frozen = calloc(j->nparams + 1, 1), *utrain = calloc(in->nunits + 1, 1);
+  struct span *F = malloc((k->nw + 1) * sizeof *F), *Bk = malloc((k->nw + 1) * sizeof *Bk),
+              *U = malloc((k->nw + 1) * sizeof *U);
+  int64_t *ta = NULL;
+  int rc = -1;
+  if (!frozen || !utrain || !F || !Bk || !U)
+    goto out;
+  for (size_t i = 0; i < k->n; i++) {
+    const mt_rp_tensor *x = &k->t[i];
+    if (x->cat != MT_RP_PARAMETER)
+      continue;
+    int under = mt__rp_under(p->train_only, owner_name(in, x));
+    int id = mt_rp_param_of(x);
+    if (id >= 0 && (size_t)id < j->nparams)
+      frozen[id] = !under;
+    if (under && x->unit >= 0 && (size_t)x->unit < in->nunits)
+      utrain[x->unit] = 1;
+  }
+  /* the optimizer's own temporaries (torch.optim's foreach lists) scale with
+   * what it updates: the trainable share of the parameter bytes */
+  uint64_t tb = 0;
+  {
+    unsigned char *seen = calloc(j->nparams + 1, 1);
+    if (!seen)
+      goto out;
+    for (size_t i = 0; i < k->n; i++) {
+      int id = mt_rp_param_of(&k->t[i]);
+      if (k->t[i].cat == MT_RP_PARAMETER && id >= 0 && (size_t)id < j->nparams && !seen[id]) {
+        seen[id] = 1;
+        tb += frozen[id] ? 0 : k->t[i].bytes;
+      }
+    }
+    free(seen);
+  }
+  double share = j->param_bytes ? (double)tb / (double)j->param_bytes : 1.0;
+  /* per phase: the first trainable forward window, the last trainable backward one */
+  size_t nF = 0, nB = 0, nU = 0;
+  for (size_t wi = 0; wi < k->nw; wi++) {
+    const mt_rp_window *P = &k->w[wi];
+    if (P->kind != MT_RP_W_PHASE_FWD && P->kind != MT_RP_W_PHASE_BWD)
+      continue;
+    int fwd = P->kind == MT_RP_W_PHASE_FWD;
+    int64_t first = INT64_MAX, last = INT64_MIN;
+    for (size_t u = 0; u < k->nw; u++) {
+      const mt_rp_window *W = &k->w[u];
+      if (W->unit < 0 || (size_t)W->unit >= in->nunits || !utrain[W->unit] || W->ts < P->ts || W->te > P->te)
+        continue;
+      if (fwd && W->kind == MT_RP_W_FORWARD && W->ts < first)
+        first = W->ts;
+      if (!fwd && W->kind == MT_RP_W_BACKWARD && W->te > last)
+        last = W->te;
+    }
+    if (fwd && first != INT64_MAX && first > P->ts)
+      F[nF++] = (struct span){ P->ts, first };
+    if (!fwd && last != INT64_MIN && last < P->te)
+      Bk[nB++] = (struct span){ last, P->te };
+  }
+  for (size_t wi = 0; wi < k->nw; wi++)
+    if (k->w[wi].kind == MT_RP_W_FORWARD)
+      U[nU++] = (struct span){ k->w[wi].ts, k->w[wi].te };
+  qsort(F, nF, sizeof *F, span_cmp);
+  qsort(Bk, nB, sizeof *Bk, span_cmp);
+  size_t na = 0;
+  ta = malloc((k->n + 1) * sizeof *ta);
+  if (!ta)
+    goto out;
+  for (size_t i = 0; i < k->n; i++)
+    if (span_at(F, nF, k->t[i].t_alloc))
+      ta[na++] = k->t[i].t_alloc;
+  qsort(ta, na, sizeof *ta, i64_cmp);
+  qsort(U, nU, sizeof *U, span_cmp);
+  size_t w = 0, kept = 0;
+  for (size_t i = 0; i < k->n; i++) {
+    mt_rp_tensor x = k->t[i];
+    int keep = 1, id = mt_rp_param_of(&x);
+    if ((x.cat == MT_RP_GRADIENT || x.cat == MT_RP_OPTIMIZER_STATE) && !j->flat && id >= 0 &&
+        (size_t)id < j->nparams && frozen[id]) {
+      keep = 0;
+    } else if (!model_state(x.cat) && span_at(Bk, nB, x.t_alloc)) {
+      keep = 0; /* the frozen part's backward is not run */
+    } else if (x.cat == MT_RP_TEMPORARY && x.phase == MT_RP_PH_OPTIMIZER && !j->flat) {
+      x.bytes = (uint64_t)((double)x.bytes * share);
+      keep = x.bytes > 0;
+    } else if (!model_state(x.cat) && x.cat != MT_RP_INPUT && x.t_free != MT_RP_NEVER) {
+      const struct span *b = span_at(Bk, nB, x.t_free);
+      if (b && span_at(F, nF, x.t_alloc)) {
+        /* kept for the frozen backward: freed with the unit window that made it */
+        const struct span *u = NULL;
+        size_t lo = 0, hi = nU;
+        while (lo < hi) {
+          size_t m = (lo + hi) / 2;
+          if (U[m].ts < x.t_alloc)
+            lo = m + 1;
+          else
+            hi = m;
+        }
+        for (size_t q = lo; q-- > 0 && !u && lo - q <= 64;) /* the innermost: the latest start */
+          if (x.t_alloc <= U[q].te)
+            u = &U[q];
+        if (u) {
+          /* without a graph a tensor dies once consumed: taken as just
+           * after the next allocation (its consumer's output), within the window */
+          int64_t nx = u->te;
+          size_t a = 0, z = na;
+          while (a < z) {
+            size_t m = (a + z) / 2;
+            if (ta[m] <= x.t_alloc)
+              a = m + 1;
+            else
+              z = m;
+          }
+          if (a < na && ta[a] < nx)
+            nx = ta[a];
+          x.t_free = nx;
+          x.s_free = 1;
+        }
+      } else if (b) {
+        x.t_free = b->ts;
+        x.s_free = 1;
+      }
+    }
+    if (keep) {
+      keep_at(k, i, w, &kept);
+      k->t[w++] = x;
+    }
+  }
+  k->n = w;
+  rc = 0;
+out:
+  free(frozen);
+  free(utrain);
+  free(F);
+  free(Bk);
+  free(U);
+  free(ta);
+  return rc;
+}
+
 /* ---- activation checkpointing ---- */
 
 struct wev {
@@ -1788,7 +2112,7 @@ static int model_states(struct work *k, const mt_rp_plan *p)
   int tp = p->sp > 1 && !p->sp_ulysses ? p->sp : 1;
   int opt_change = p->optimizer != MT_RP_OPT_KEEP;
   if (zero == in->recorded_zero && (zero == 0 || nd == rec_nd) && !opt_change && p->offload == MT_RP_OFF_NONE &&
-      p->train_layers <= 0 && tp <= 1 && !k->ustage)
+      p->train_layers <= 0 && tp <= 1 && !k->ustage && (!p->train_only[0] || !in->job.flat))
     return 0;
   if (in->recorded_zero != 0)
     return 0; /* re-sharding a sharded recording is not modelled (docs/REPLAY.md) */
@@ -1852,7 +2176,8 @@ static int model_states(struct work *k, const mt_rp_plan *p)
       n_head = s->n;
     else if (strcmp(in->units[u].name, "embed") == 0)
       n_embed = s->n;
-    s->active = p->train_layers <= 0 || s->layer < 0 || s->layer < p->train_layers;
+    s->active = (p->train_layers <= 0 || s->layer < 0 || s->layer < p->train_layers) &&
+                mt__rp_under(p->train_only, in->units[u].name);
     s->lisa = p->train_layers > 0 && s->layer >= 0;
     s->gathered = -1;
     order[no++] = (int)u;
@@ -2006,7 +2331,9 @@ static int model_states(struct work *k, const mt_rp_plan *p)
     int first = -1, last = -1, nb = 0;
     for (int oi = no - 1; oi >= -1; oi--) {
       struct ustate *s = oi >= 0 ? &us[order[oi]] : NULL;
-      int close = oi < 0 || (last >= 0 && (p->train_layers > 0 || cur >= 25ull << 20));
+      if (s && p->train_only[0] && !s->active)
+        continue; /* frozen: in no bucket */
+      int close = oi < 0 || (last >= 0 && (p->train_layers > 0 || p->train_only[0] || cur >= 25ull << 20));
       if (close && last >= 0) {
         int act = us[order[first]].active;
         if (us[order[first]].lisa) {
@@ -2234,11 +2561,162 @@ static int nccl_buffers(struct work *k, const mt_rp_plan *p)
   return 0;
 }
 
+/* ---- layer-wise optimizer-state offload (GRASS) ---- */
+
+struct lgroup { int64_t first; size_t lo, n; };
+
+static int lgroup_cmp(const void *a, const void *b)
+{
+  const struct lgroup *x = a, *y = b;
+  return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/* The optimizer states (with any master copy) live on the host; in each
+ * optimizer window a unit's (flat layout) or a parameter's states come to
+ * the device for its update while the next one's are prefetched, and go
+ * back after it: A0 A1 F0 A2 F1 ... on evenly spaced times of the window,
+ * in the order the states were first made (the update order).  By identity. */
+static int layerwise(struct work *k, const mt_rp_plan *p)
+{
+  const mt_rp_input *in = k->in;
+  if (!p->offload_layerwise)
+    return 0;
+  size_t ng = in->job.flat ? in->nunits : in->job.nparams;
+  struct lgroup *g = calloc(ng + 1, sizeof *g);
+  size_t *cnt = calloc(ng + 1, sizeof *cnt);
+  mt_rp_tensor *st = malloc((k->n + 1) * sizeof *st);
+  int rc = -1;
+  if (!g || !cnt || !st)
+    goto out;
+  /* the states by group (one tensor per key: the first made), the rest kept */
+  size_t w = 0, kept = 0, ns = 0;
+  for (size_t i = 0; i < ng; i++)
+    g[i].first = INT64_MAX;
+  for (size_t i = 0; i < k->n; i++) {
+    mt_rp_tensor x = k->t[i];
+    int gi = in->job.flat ? x.unit : mt_rp_param_of(&x);
+    if (x.cat == MT_RP_OPTIMIZER_STATE && gi >= 0 && (size_t)gi < ng) {
+      st[ns++] = x;
+      if (x.t_alloc < g[gi].first)
+        g[gi].first = x.t_alloc;
+      continue;
+    }
+    keep_at(k, i, w, &kept);
+    k->t[w++] = x;
+  }
+  k->n = w;
+  k->nkept = kept;
+  /* group the states: counting sort by group, keys in the order made */
+  for (size_t i = 0; i < ns; i++)
+    cnt[in->job.flat ? st[i].unit : mt_rp_param_of(&st[i])]++;
+  size_t o = 0;
+  for (size_t i = 0; i < ng; i++) {
+    g[i].lo = o;
+    o += cnt[i];
+    cnt[i] = g[i].lo;
+  }
+  mt_rp_tensor *bygroup = malloc((ns + 1) * sizeof *bygroup);
+  if (!bygroup)
+    goto out;
+  for (size_t i = 0; i < ns; i++) {
+    int gi = in->job.flat ? st[i].unit : mt_rp_param_of(&st[i]);
+    bygroup[cnt[gi]++] = st[i];
+  }
+  for (size_t i = 0; i < ng; i++)
+    g[i].n = cnt[i] - g[i].lo;
+  qsort(g, ng, sizeof *g, lgroup_cmp);
+  size_t G = 0;
+  while (G < ng && g[G].n)
+    G++;
+  uint64_t moved = 0;
+  for (size_t wi = 0; wi < k->nw && G; wi++) {
+    const mt_rp_window *W = &k->w[wi];
+    if (W->kind != MT_RP_W_OPTIMIZER)
+      continue;
+    int64_t span = W->te - W->ts;
+    for (size_t i = 0; i < G; i++) {
+      int64_t ti = W->ts + (int64_t)((double)span * (double)(i + 1) / (double)(G + 2));
+      for (size_t a = i ? i + 1 : 0; a <= i + 1 && a < G; a++) /* the first iteration brings two */
+        for (size_t q = 0; q < g[a].n; q++) {
+          mt_rp_tensor x = bygroup[g[a].lo + q];
+          const mt_rp_tensor *src = &bygroup[g[a].lo + q];
+          /* keys of one group once each (the recorded tensors of a key) */
+          int dup = 0;
+          for (size_t e = 0; e < q && !dup; e++)
+            dup = bygroup[g[a].lo + e].pid == src->pid && bygroup[g[a].lo + e].name == src->name;
+          if (dup)
+            continue;
+          x.t_alloc = ti;
+          x.s_alloc = (int32_t)(a == i ? -20 + (int)q : 1 + (int)q);
+          x.t_free = W->ts + (int64_t)((double)span * (double)(a + 1) / (double)(G + 2));
+          x.s_free = 50;
+          x.step = W->step;
+          x.phase = MT_RP_PH_OPTIMIZER;
+          x.flags |= MT_RP_F_INSERTED;
+          moved += x.bytes;
+          if (push(k, &x) != 0) {
+            free(bygroup);
+            goto out;
+          }
+        }
+    }
+  }
+  free(bygroup);
+  k->cost->offload_bytes += (int64_t)moved;
+  rc = 0;
+out:
+  free(g);
+  free(cnt);
+  free(st);
+  return rc;
+}
+
+/* ---- host memory of an offload (--host-memory) ---- */
+
+/* What an optimizer offload pins on the host, from the job model: an fp32
+ * gradient per parameter element plus the recorded optimizer states (with
+ * any master copy; a ZeRO shard of them), or for NVMe (ZeRO-Infinity) the
+ * gradients plus two swap buffers of the largest unit's (parameter's)
+ * states; layer-wise offload pins the states.  Above --host-memory the
+ * plan does not fit the host. */
+static int host_memory(struct work *k, const mt_rp_plan *p)
+{
+  const mt_rp_input *in = k->in;
+  const struct mt_rp_job *j = &in->job;
+  if (p->offload != MT_RP_OFF_OPTIMIZER && !p->offload_layerwise)
+    return 0;
+  int world, dp, nd;
+  plan_geom(in, p, &world, &dp, &nd);
+  int zero = p->zero < 0 ? in->recorded_zero : p->zero;
+  uint64_t div = zero >= 1 && nd > 1 ? (uint64_t)nd : 1;
+  uint64_t elems = j->param_bytes / (uint64_t)(j->param_esize ? j->param_esize : 4);
+  uint64_t grads = p->offload_layerwise ? 0 : 4 * elems / div, states = j->state_bytes / div, big = 0;
+  if (p->offload_nvme) {
+    size_t ng = j->flat ? in->nunits : j->nparams;
+    uint64_t *gb = calloc(ng + 1, sizeof *gb);
+    if (!gb)
+      return -1;
+    for (size_t i = 0; i < in->nt; i++) {
+      const mt_rp_tensor *x = &in->t[i];
+      int gi = j->flat ? x->unit : mt_rp_param_of(x);
+      if (x->cat == MT_RP_OPTIMIZER_STATE && x->name && gi >= 0 && (size_t)gi < ng && (gb[gi] += x->bytes) > big)
+        big = gb[gi];
+    }
+    free(gb);
+    states = 2 * (big / div);
+  }
+  k->cost->host_pinned = grads + states;
+  k->cost->host_oom = p->host_memory && k->cost->host_pinned > p->host_memory;
+  return 0;
+}
+
 /* ---- prefix.h: the stream before the model states, and the rest ---- */
 
 int mt_rp_prefix_shared(const mt_rp_plan *a, const mt_rp_plan *b)
 {
-  if (a->ckpt != b->ckpt || a->flash != b->flash || a->sp != b->sp || a->sp_ulysses != b->sp_ulysses ||
+  if (a->ckpt != b->ckpt || a->flash != b->flash || a->precision != b->precision ||
+      strcmp(a->train_only, b->train_only) != 0 || a->batch != b->batch || a->seq != b->seq ||
+      a->batch_rec != b->batch_rec || a->seq_rec != b->seq_rec || a->chunk != b->chunk || a->sp != b->sp || a->sp_ulysses != b->sp_ulysses ||
       a->micro_batches != b->micro_batches || a->pp != b->pp || a->pp_1f1b != b->pp_1f1b ||
       (a->pp > 1 && a->pp_stage != b->pp_stage))
     return 0;
@@ -2264,6 +2742,8 @@ int mt_rp_prefix_make(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_prefix *
     memcpy(k.w, in->w, in->nw * sizeof *k.w);
   k.n = in->nt;
   k.nw = in->nw;
+  if (precision(&k, p) != 0 || shape(&k, p) != 0 || train_only(&k, p) != 0)
+    goto out;
   if (p->flash)
     flash(&k);
   if (p->pp > 1) {
@@ -2271,7 +2751,7 @@ int mt_rp_prefix_make(const mt_rp_input *in, const mt_rp_plan *p, mt_rp_prefix *
     k.ustage = x->ustage;
     k.stage = p->pp_stage >= 0 && p->pp_stage < p->pp ? p->pp_stage : 0;
   }
-  if (checkpointing(&k, p) != 0 || seq_parallel(&k, p) != 0)
+  if (checkpointing(&k, p) != 0 || seq_parallel(&k, p) != 0 || chunk(&k, p) != 0)
     goto out;
   if (p->pp > 1 ? pipeline(&k, p, k.stage, x->ustage) != 0 : micro_batches(&k, p) != 0)
     goto out;
@@ -2347,7 +2827,8 @@ int mt_rp_transform_rest(const mt_rp_input *in, mt_rp_prefix *x, const mt_rp_pla
   if (orig)
     for (size_t i = 0; i < x->n; i++)
       orig[i] = (int32_t)i;
-  int rc = model_states(&k, p) != 0 || nccl_buffers(&k, p) != 0 ? -1 : 0;
+  int rc = model_states(&k, p) != 0 || layerwise(&k, p) != 0 || nccl_buffers(&k, p) != 0 ||
+           host_memory(&k, p) != 0 ? -1 : 0;
   free(k.rw);
   double bw = in->link_bytes_per_ns > 0 ? in->link_bytes_per_ns : 25.0;
   cost->extra_comm_ns = (int64_t)((double)cost->extra_comm_bytes / bw);

@@ -9,6 +9,7 @@ MT_TEST_NAME=reality
 . "${MT_SRCDIR:-.}/tests/sim/simtrain/testenv.sh"
 
 # name | recorded options | technique options (same spelling for both tools)
+# [| simtrain's spelling, where it differs: the Evoformer's crop is --residues]
 CONFIGS='ckpt-all|--world 1|--checkpoint all
 ckpt-every2|--world 1|--checkpoint every:2
 ckpt-layers|--world 1|--checkpoint layers:0,3
@@ -27,7 +28,31 @@ micro2|--world 1|--micro-batches 2
 pp-1f1b|--world 2|--pp 2 --pp-schedule 1f1b --micro-batches 4
 train-layers|--world 1|--train-layers 2
 combo|--world 2|--checkpoint all --zero 2 --attention flash
-evoformer-ckpt|--world 1 --arch evoformer|--checkpoint all'
+evoformer-ckpt|--world 1 --arch evoformer|--checkpoint all
+precision-fp32|--world 1|--precision fp32
+precision-bf16|--world 1 --precision fp32|--precision bf16
+precision-fp16-zero2|--world 2 --precision fp32|--precision fp16 --zero 2
+evoformer-fp32|--world 1 --arch evoformer|--precision fp32
+evoformer-bf16|--world 1 --arch evoformer --precision fp32|--precision bf16
+train-only|--world 1|--train-only layer.2,layer.3
+train-only-zero2|--world 2|--train-only layer.3,head --zero 2
+evoformer-train-only|--world 1 --arch evoformer|--train-only layer.1,head
+batch8|--world 1|--batch 8
+batch2-zero2|--world 2|--batch 2 --zero 2
+seq512|--world 1|--seq 512
+seq128-flash|--world 1|--seq 128 --attention flash
+evoformer-seq96|--world 1 --arch evoformer|--seq 96|--residues 96
+evoformer-seq48|--world 1 --arch evoformer|--seq 48|--residues 48
+tp2|--world 2|--tp 2
+tp4-ckpt|--world 4|--tp 4 --checkpoint all
+offload-layerwise|--world 1|--offload optimizer:layerwise
+offload-layerwise-fp32-ckpt|--world 1 --precision fp32|--precision fp32 --offload optimizer:layerwise --checkpoint all
+evoformer-offload-layerwise|--world 1 --arch evoformer|--offload optimizer:layerwise
+offload-nvme|--world 1|--offload nvme
+offload-nvme-zero1|--world 2|--offload nvme --zero 1
+evoformer-chunk16|--world 1 --arch evoformer|--chunk 16
+evoformer-chunk16-ckpt|--world 1 --arch evoformer|--chunk 16 --checkpoint all
+evoformer-chunk8-seq96|--world 1 --arch evoformer|--chunk 8 --seq 96|--chunk 8 --residues 96'
 
 have_record=0
 [ -x "$MT" ] && "$MT" record --help >/dev/null 2>&1 && have_record=1
@@ -44,7 +69,7 @@ d=json.load(open(sys.argv[1])); r=d.get("ranks",[d])
 print(max(x[sys.argv[2]] for x in r))' "$1" "$2"
 }
 
-echo "$CONFIGS" | while IFS='|' read -r name rec tech; do
+echo "$CONFIGS" | while IFS='|' read -r name rec tech simt; do
   if [ $have_record = 0 ] || [ $have_sim = 0 ]; then
     echo "ok - $name # SKIP needs memtrace record and simtrain (record: $have_record, simtrain: $have_sim)"
     continue
@@ -57,7 +82,7 @@ echo "$CONFIGS" | while IFS='|' read -r name rec tech; do
   "$MT" record -o "$run" -- "$ST" $SMALL $rec >"$TMP/rec.$name.log" 2>&1 ||
     { echo "not ok - $name: recording failed"; continue; }
   # the technique run: same model; an other world keeps the per-rank batch
-  "$ST" $SMALL $arch --world "${tw:-$world}" $(echo "$tech" | sed 's/--world [0-9]*//') \
+  "$ST" $SMALL $arch --world "${tw:-$world}" $(echo "${simt:-$tech}" | sed 's/--world [0-9]*//') \
     --truth "$TMP/truth.$name.json" >/dev/null 2>&1 || { echo "not ok - $name: simtrain failed"; continue; }
   "$MT" replay "$run" $tech --format json >"$TMP/pred.$name.json" 2>"$TMP/pred.$name.err" ||
     { echo "not ok - $name: replay failed: $(head -1 "$TMP/pred.$name.err")"; continue; }

@@ -579,6 +579,48 @@ static void plan_options(void **st)
 }
 
 
+/* --precision by the job model: a bf16 parameter with an fp32 master copy
+ * (a state twice its size) is a mixed-precision recording; at fp32 the
+ * parameter, its gradient and the named activations double, the master
+ * goes, the 1-byte mask and the int64 input keep their size. */
+static void precision_by_job_model(void **st)
+{
+  (void)st;
+  mt_rp_input in;
+  mt_rp_input_init(&in);
+  add(&in, "w", MT_RP_PARAMETER, 2 * MiB, 0, MT_RP_NEVER, MT_RP_PH_OTHER, -1);
+  add(&in, "w.master", MT_RP_OPTIMIZER_STATE, 4 * MiB, 1, MT_RP_NEVER, MT_RP_PH_OTHER, -1);
+  add(&in, "w.exp_avg", MT_RP_OPTIMIZER_STATE, 4 * MiB, 2, MT_RP_NEVER, MT_RP_PH_OTHER, -1);
+  add(&in, "ids", MT_RP_INPUT, 1 * MiB, 10, 40, MT_RP_PH_FORWARD, 0);
+  add(&in, "h", MT_RP_ACTIVATION, 8 * MiB, 11, 30, MT_RP_PH_FORWARD, 0);
+  add(&in, "drop.mask", MT_RP_ACTIVATION, 4 * MiB, 12, 31, MT_RP_PH_FORWARD, 0);
+  add(&in, "w", MT_RP_GRADIENT, 2 * MiB, 29, MT_RP_NEVER, MT_RP_PH_BACKWARD, 0);
+  mt_rp_input_finish(&in);
+  assert_int_equal(in.job.param_esize, 2);
+  mt_rp_plan p;
+  char err[128];
+  mt_rp_plan_init(&p);
+  assert_int_equal(mt_rp_plan_option(&p, "precision", "fp32", err, sizeof err), 1);
+  mt_rp_tensor *t;
+  size_t n;
+  mt_rp_result cost = { 0 };
+  assert_int_equal(mt_rp_transform(&in, &p, &t, &n, &cost), 0);
+  uint64_t by[MT_RP_NCAT] = { 0 };
+  for (size_t i = 0; i < n; i++)
+    by[(int)t[i].cat] += t[i].bytes;
+  assert_int_equal(by[MT_RP_PARAMETER], 4 * MiB);
+  assert_int_equal(by[MT_RP_GRADIENT], 4 * MiB);
+  assert_int_equal(by[MT_RP_OPTIMIZER_STATE], 4 * MiB);   /* exp_avg; no master at fp32 */
+  assert_int_equal(by[MT_RP_ACTIVATION], 16 * MiB + 4 * MiB);
+  assert_int_equal(by[MT_RP_INPUT], 1 * MiB);
+  free(t);
+  /* --train-only prefixes end at a '.' */
+  assert_true(mt__rp_under("model.blocks.1,model.head", "model.blocks.1.fc.weight"));
+  assert_false(mt__rp_under("model.blocks.1", "model.blocks.10.fc.weight"));
+  assert_true(mt__rp_under("model.head", "model.head"));
+  mt_rp_input_free(&in);
+}
+
 /* Peak of live bytes of one category in a stream. */
 static int ev_cmp2(const void *a, const void *b)
 {
@@ -792,7 +834,7 @@ int main(void)
     cmocka_unit_test(knapsack_case),        cmocka_unit_test(placement_equals_brute_force),
     cmocka_unit_test(recommend_fits),       cmocka_unit_test(plan_options),
     cmocka_unit_test(pipeline_in_flight),   cmocka_unit_test(timeline_known_values),
-    cmocka_unit_test(timeline_properties),
+    cmocka_unit_test(timeline_properties),  cmocka_unit_test(precision_by_job_model),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -175,6 +175,13 @@ static int run_rank(int rank, int world)
 		st_evo_units(r);
 	else
 		st_gpt_units(r);
+	/* the job's shape, for replay's --batch/--seq (docs/REPLAY.md): the
+	 * Evoformer has no batch dimension (one crop; --batch is not used) */
+	if (opts.arch == ST_ARCH_EVOFORMER)
+		st_range_push("memtrace.shape seq=%d", opts.residues);
+	else
+		st_range_push("memtrace.shape batch=%d seq=%d", opts.batch, opts.seq);
+	st_range_pop();
 	rc = st_train(r);
 	st_write_rank_truth(r);
 	return rc;

@@ -96,6 +96,47 @@ static int block_ops(const struct st_opts *o, struct evo_op *op)
 	return n;
 }
 
+/* --chunk N: the attention maps (softmax ops) are made N residues at a
+ * time (OpenFold/FastFold chunk size) and never kept whole: forward makes
+ * and drops each chunk; backward recomputes each chunk beside its gradient. */
+static int chunked(const struct st_opts *o, const struct evo_op *op)
+{
+	return o->chunk > 0 && o->chunk < o->residues && op->kernel == K_softmax_fwd_kernel;
+}
+
+static uint64_t chunk_bytes(const struct st_opts *o, uint64_t bytes)
+{
+	return bytes / (uint64_t)o->residues * (uint64_t)o->chunk;
+}
+
+static void evo_op_kernel(struct st_rank *r, const struct evo_op *op, uint64_t out_bytes);
+
+/* Forward of a chunked op: each chunk made, used, dropped. */
+static void chunk_fwd(struct st_rank *r, int k, const struct evo_op *op, uint64_t bytes)
+{
+	int R = r->o->residues, c;
+	for (c = 0; c < R; c += r->o->chunk) {
+		struct st_tensor *t = st_new(r, ST_CAT_TEMPORARY, k, chunk_bytes(r->o, bytes), "layer.%d.%s.chunk", k, op->name);
+		evo_op_kernel(r, op, t->requested);
+		st_del(r, t);
+	}
+}
+
+/* Backward of a chunked op: each chunk recomputed beside its gradient. */
+static void chunk_bwd(struct st_rank *r, int k, const struct evo_op *op, uint64_t bytes)
+{
+	int R = r->o->residues, c;
+	for (c = 0; c < R; c += r->o->chunk) {
+		struct st_tensor *t = st_new(r, ST_CAT_TEMPORARY, k, chunk_bytes(r->o, bytes), "layer.%d.%s.chunk", k, op->name);
+		struct st_tensor *g;
+		evo_op_kernel(r, op, t->requested);
+		g = st_new(r, ST_CAT_TEMPORARY, k, t->requested, "layer.%d.grad.%s", k, op->name);
+		st_gemm(r, ST_GEMM_NN, g->requested);
+		st_del(r, t);
+		st_del(r, g);
+	}
+}
+
 static void evo_op_kernel(struct st_rank *r, const struct evo_op *op, uint64_t out_bytes)
 {
 	if (op->kernel == EVO_GEMM)
@@ -125,10 +166,16 @@ void st_evo_forward_backward(struct st_rank *r, int micro)
 	st_range_pop();
 	for (k = 0; k < o->layers; k++) {
 		struct st_tensor **sv = &saved[((size_t)micro * (size_t)o->layers + (size_t)k) * EVO_MAXOPS];
-		int ck = st_opts_layer_checkpointed(o, k);
+		int frozen = st_frozen_prefix(r, k);
+		int ck = st_opts_layer_checkpointed(o, k) || frozen;
 		uint64_t sum = msa + pair;
 		st_range_push("layer.%d.forward", k);
 		for (i = 0; i < nops; i++) {
+			if (chunked(o, &ops[i])) {
+				chunk_fwd(r, k, &ops[i], ops[i].elems * ab);
+				sv[i] = NULL;
+				continue;
+			}
 			sv[i] = st_new(r, ck ? ST_CAT_TEMPORARY : ST_CAT_ACTIVATION, k, ops[i].elems * ab, "layer.%d.%s", k, ops[i].name);
 			evo_op_kernel(r, &ops[i], sv[i]->requested);
 			sum += sv[i]->requested;
@@ -144,6 +191,12 @@ void st_evo_forward_backward(struct st_rank *r, int micro)
 		x_m = st_new(r, ST_CAT_ACTIVATION, k + 1, msa, "layer.%d.input.msa", k + 1);
 		x_z = st_new(r, ST_CAT_ACTIVATION, k + 1, pair, "layer.%d.input.pair", k + 1);
 		st_kernel(r, K_elementwise_add_kernel, msa + pair);
+		if (frozen) {
+			/* no autograd graph yet (--train-only): the input is not kept */
+			st_del(r, sv[EVO_MAXOPS - 2]);
+			st_del(r, sv[EVO_MAXOPS - 1]);
+			sv[EVO_MAXOPS - 2] = sv[EVO_MAXOPS - 1] = NULL;
+		}
 		st_range_pop();
 	}
 	st_range_push("head.forward");
@@ -162,13 +215,15 @@ void st_evo_forward_backward(struct st_rank *r, int micro)
 	st_del(r, x_z);
 	st_unit_grad_done(r, uh);
 	st_range_pop();
-	for (k = o->layers - 1; k >= 0; k--) {
+	for (k = o->layers - 1; k >= 0 && !st_frozen_prefix(r, k); k--) {
 		struct st_tensor **sv = &saved[((size_t)micro * (size_t)o->layers + (size_t)k) * EVO_MAXOPS];
 		struct st_unit *u = st_unit_of_layer(r, k);
 		st_range_push("layer.%d.backward", k);
 		if (!sv[0]) {
 			st_range_push("layer.%d.recompute", k);
 			for (i = 0; i < nops; i++) {
+				if (chunked(o, &ops[i]))
+					continue; /* recomputed chunk by chunk in its backward */
 				sv[i] = st_new(r, ST_CAT_ACTIVATION, k, ops[i].elems * ab, "layer.%d.%s", k, ops[i].name);
 				evo_op_kernel(r, &ops[i], sv[i]->requested);
 			}
@@ -177,7 +232,12 @@ void st_evo_forward_backward(struct st_rank *r, int micro)
 		if (u->trainable)
 			st_unit_grad_begin(r, u);
 		for (i = nops - 1; i >= 0; i--) {
-			struct st_tensor *g = st_new(r, ST_CAT_TEMPORARY, k, sv[i]->requested, "layer.%d.grad.%s", k, ops[i].name);
+			struct st_tensor *g;
+			if (chunked(o, &ops[i])) {
+				chunk_bwd(r, k, &ops[i], ops[i].elems * ab);
+				continue;
+			}
+			g = st_new(r, ST_CAT_TEMPORARY, k, sv[i]->requested, "layer.%d.grad.%s", k, ops[i].name);
 			st_gemm(r, ST_GEMM_NN, g->requested);
 			st_del(r, sv[i]);
 			st_del(r, g);
@@ -190,14 +250,18 @@ void st_evo_forward_backward(struct st_rank *r, int micro)
 			st_unit_grad_done(r, u);
 		st_range_pop();
 	}
-	st_range_push("embed.backward");
-	st_unit_grad_begin(r, ue);
-	st_kernel(r, K_embedding_bwd_kernel, msa + pair);
+	if (ue->trainable) {
+		st_range_push("embed.backward");
+		st_unit_grad_begin(r, ue);
+		st_kernel(r, K_embedding_bwd_kernel, msa + pair);
+	}
 	st_del(r, g_m);
 	st_del(r, g_z);
 	st_del(r, in_m);
 	st_del(r, in_z);
-	st_unit_grad_done(r, ue);
-	st_range_pop();
+	if (ue->trainable) {
+		st_unit_grad_done(r, ue);
+		st_range_pop();
+	}
 	st_range_pop();
 }

@@ -569,8 +569,16 @@ static struct st_tensor *layers_fwd(struct st_rank *r, struct st_tensor *x, int 
 {
 	int k;
 	for (k = r->layer_lo; k < r->layer_hi; k++) {
+		struct saved *s = saved_of(r, k, micro);
 		st_range_push("layer.%d.forward", k);
-		x = layer_fwd(r, k, x, saved_of(r, k, micro), mode_of(r, k));
+		if (st_frozen_prefix(r, k)) {
+			/* no autograd graph yet: nothing kept, not even the input */
+			x = layer_fwd(r, k, x, s, M_NOSAVE);
+			st_del(r, s->x);
+			s->x = NULL;
+		} else {
+			x = layer_fwd(r, k, x, s, mode_of(r, k));
+		}
 		st_range_pop();
 	}
 	return x;
@@ -579,10 +587,15 @@ static struct st_tensor *layers_fwd(struct st_rank *r, struct st_tensor *x, int 
 static struct st_tensor *layers_bwd(struct st_rank *r, struct st_tensor *dy, int micro)
 {
 	int k;
-	for (k = r->layer_hi - 1; k >= r->layer_lo; k--) {
+	for (k = r->layer_hi - 1; k >= r->layer_lo && !st_frozen_prefix(r, k); k--) {
 		st_range_push("layer.%d.backward", k);
 		dy = layer_bwd(r, k, saved_of(r, k, micro), dy);
 		st_range_pop();
+	}
+	if (r->grad_from) {
+		/* nothing below needs the input gradient (--train-only) */
+		st_del(r, dy);
+		dy = NULL;
 	}
 	return dy;
 }
@@ -626,7 +639,8 @@ static struct st_tensor *stage_backward(struct st_rank *r, struct st_tensor *dy)
 		dy = head_bwd(r);
 	dy = layers_bwd(r, dy, r->micro);
 	if (first_stage(r)) {
-		embed_bwd(r, dy);
+		if (dy)
+			embed_bwd(r, dy);
 		st_del(r, MS.ids);
 		MS.ids = NULL;
 		dy = NULL;

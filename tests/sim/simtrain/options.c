@@ -8,11 +8,12 @@
 static const char *usage_text =
 	"usage: simtrain [options]\n"
 	"  --layers N --hidden N --heads N --seq N --batch N --vocab N --steps N\n"
-	"  --dtype fp32|bf16  --optimizer adamw|sgd|lion|adafactor\n"
+	"  --dtype fp32|bf16  --precision fp32|bf16|fp16  --optimizer adamw|sgd|lion|adafactor\n"
 	"  --world N  --checkpoint none|all|every:K|layers:A,B,...|selective\n"
-	"  --zero 0|1|2|3  --sp N  --sp-kind megatron|ulysses  --offload optimizer|params\n"
+	"  --zero 0|1|2|3  --sp N  --sp-kind megatron|ulysses  --tp N  --offload optimizer|params|optimizer:layerwise|nvme\n"
+	"  --host-memory SIZE (bytes, or NKiB/NMiB/NGiB: pinned host memory available)\n"
 	"  --micro-batches N  --attention naive|flash  --pp N  --pp-schedule gpipe|1f1b\n"
-	"  --train-layers K  --arch gpt|evoformer  --msa-seqs N --residues N --c-m N --c-z N\n"
+	"  --train-layers K  --train-only UNIT,...  --arch gpt|evoformer  --msa-seqs N --residues N --c-m N --c-z N --chunk N\n"
 	"  --truth FILE  --truth-tensors all|none  --seed N  --annotate identity|all|none\n"
 	"  --preset small|large|af2\n";
 
@@ -20,7 +21,7 @@ enum {
 	O_LAYERS = 256, O_HIDDEN, O_HEADS, O_SEQ, O_BATCH, O_VOCAB, O_STEPS, O_DTYPE,
 	O_OPTIM, O_WORLD, O_CKPT, O_ZERO, O_SP, O_SPKIND, O_OFFLOAD, O_MICRO, O_ATTN,
 	O_PP, O_PPSCHED, O_TRAINL, O_ARCH, O_TRUTH, O_SEED, O_ANNOT, O_PRESET, O_MSA,
-	O_RES, O_CM, O_CZ, O_TT, O_HELP
+	O_RES, O_CM, O_CZ, O_TT, O_PREC, O_TONLY, O_TP, O_CHUNK, O_HOSTMEM, O_HELP
 };
 
 static const struct option long_opts[] = {
@@ -34,7 +35,7 @@ static const struct option long_opts[] = {
 	{"arch", 1, 0, O_ARCH}, {"truth", 1, 0, O_TRUTH}, {"seed", 1, 0, O_SEED},
 	{"annotate", 1, 0, O_ANNOT}, {"preset", 1, 0, O_PRESET}, {"msa-seqs", 1, 0, O_MSA},
 	{"residues", 1, 0, O_RES}, {"c-m", 1, 0, O_CM}, {"c-z", 1, 0, O_CZ},
-	{"truth-tensors", 1, 0, O_TT}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}
+	{"truth-tensors", 1, 0, O_TT}, {"precision", 1, 0, O_PREC}, {"train-only", 1, 0, O_TONLY}, {"tp", 1, 0, O_TP}, {"chunk", 1, 0, O_CHUNK}, {"host-memory", 1, 0, O_HOSTMEM}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}
 };
 
 static int pos_int(const char *name, const char *v, int *out, int min)
@@ -91,6 +92,7 @@ static void defaults(struct st_opts *o)
 	o->pp = 1; o->arch = ST_ARCH_GPT; o->msa_seqs = 32; o->residues = 64; o->c_m = 64;
 	o->c_z = 32; o->truth_tensors = 1; o->seed = 1; o->annotate = ST_ANN_IDENTITY;
 	snprintf(o->ckpt_spec, sizeof o->ckpt_spec, "none");
+	snprintf(o->precision, sizeof o->precision, "bf16");
 }
 
 /* AlphaFold2's Evoformer stack: 48 blocks, c_m 256, c_z 128 (~81M
@@ -142,6 +144,43 @@ int st_opts_parse(struct st_opts *o, int argc, char **argv)
 			if (!strcmp(v, "bf16")) o->bf16 = 1;
 			else if (!strcmp(v, "fp32")) o->bf16 = 0;
 			else r = -1;
+			if (!r)
+				snprintf(o->precision, sizeof o->precision, "%s", v);
+			break;
+		case O_CHUNK: r = pos_int("chunk", v, &o->chunk, 1); break;
+		case O_HOSTMEM: {
+			char *end;
+			o->host_memory = strtoull(v, &end, 10);
+			if (!strcmp(end, "KiB")) o->host_memory <<= 10;
+			else if (!strcmp(end, "MiB")) o->host_memory <<= 20;
+			else if (!strcmp(end, "GiB")) o->host_memory <<= 30;
+			else if (*end || end == v) r = -1;
+			break;
+		}
+		case O_TP:
+			/* Megatron TP runs with its sequence parallelism (Korthikanti et al.) */
+			r = pos_int("tp", v, &o->tp, 1);
+			if (!r && o->tp > 1) {
+				o->sp = o->tp;
+				o->sp_ulysses = 0;
+			}
+			break;
+		case O_TONLY:
+			if (!*v || strlen(v) >= sizeof o->train_only) r = -1;
+			else snprintf(o->train_only, sizeof o->train_only, "%s", v);
+			break;
+		case O_PREC:
+			/* fp16 is bf16's memory (2-byte compute, fp32 master; the loss
+			 * scale is a scalar); fp8 needs FP8 GEMMs and per-tensor scales
+			 * the simulated cuBLASLt does not have */
+			if (!strcmp(v, "bf16") || !strcmp(v, "fp16")) o->bf16 = 1;
+			else if (!strcmp(v, "fp32")) o->bf16 = 0;
+			else if (!strcmp(v, "fp8")) {
+				fprintf(stderr, "simtrain: --precision fp8 is not simulated (no FP8 GEMM in the simulated cuBLASLt)\n");
+				return -1;
+			} else r = -1;
+			if (!r)
+				snprintf(o->precision, sizeof o->precision, "%s", v);
 			break;
 		case O_OPTIM:
 			if (!strcmp(v, "adamw")) o->optimizer = ST_OPT_ADAMW;
@@ -159,6 +198,8 @@ int st_opts_parse(struct st_opts *o, int argc, char **argv)
 			if (!strcmp(v, "optimizer")) o->offload = ST_OFF_OPTIMIZER;
 			else if (!strcmp(v, "params")) o->offload = ST_OFF_PARAMS;
 			else if (!strcmp(v, "none")) o->offload = ST_OFF_NONE;
+			else if (!strcmp(v, "optimizer:layerwise")) o->offload = ST_OFF_LAYERWISE;
+			else if (!strcmp(v, "nvme")) o->offload = ST_OFF_NVME;
 			else r = -1;
 			break;
 		case O_ATTN:
@@ -235,6 +276,14 @@ int st_opts_parse(struct st_opts *o, int argc, char **argv)
 		fprintf(stderr, "simtrain: --pp > 1 needs --arch gpt and no --train-layers\n");
 		return -1;
 	}
+	if (o->chunk && o->arch != ST_ARCH_EVOFORMER) {
+		fprintf(stderr, "simtrain: --chunk is the Evoformer's (--arch evoformer)\n");
+		return -1;
+	}
+	if (o->arch == ST_ARCH_EVOFORMER && o->flash) {
+		fprintf(stderr, "simtrain: --arch evoformer has no flash attention (its pair-biased maps are made whole; --chunk N)\n");
+		return -1;
+	}
 	if (o->arch == ST_ARCH_EVOFORMER && o->sp > 1) {
 		fprintf(stderr, "simtrain: --arch evoformer has no --sp (README.md: Evoformer)\n");
 		return -1;
@@ -243,9 +292,36 @@ int st_opts_parse(struct st_opts *o, int argc, char **argv)
 		fprintf(stderr, "simtrain: --train-layers needs --zero 0|1\n");
 		return -1;
 	}
+	if (o->offload == ST_OFF_LAYERWISE && (o->zero || o->pp > 1 || o->train_layers)) {
+		fprintf(stderr, "simtrain: --offload optimizer:layerwise needs --zero 0, --pp 1 and no --train-layers\n");
+		return -1;
+	}
+	if (o->tp > 1 && (o->sp != o->tp || o->sp_ulysses)) {
+		fprintf(stderr, "simtrain: --tp N is Megatron TP + SP of degree N: not with another --sp or --sp-kind ulysses\n");
+		return -1;
+	}
+	if (o->train_only[0] && (o->train_layers || o->pp > 1)) {
+		fprintf(stderr, "simtrain: --train-only needs no --train-layers and --pp 1\n");
+		return -1;
+	}
 	if (o->train_layers > o->layers) {
 		fprintf(stderr, "simtrain: --train-layers exceeds --layers\n");
 		return -1;
+	}
+	return 0;
+}
+
+int st_opts_unit_trainable(const struct st_opts *o, const char *unit)
+{
+	const char *p = o->train_only;
+	size_t n = strlen(unit);
+	if (!*p)
+		return 1;
+	while (*p) {
+		size_t l = strcspn(p, ",");
+		if (l && l <= n && !strncmp(unit, p, l) && (unit[l] == 0 || unit[l] == '.'))
+			return 1;
+		p += l + (p[l] == ',');
 	}
 	return 0;
 }
@@ -268,18 +344,18 @@ int st_opts_layer_checkpointed(const struct st_opts *o, int k)
 void st_opts_json(const struct st_opts *o, FILE *f)
 {
 	static const char *optn[] = {"adamw", "sgd", "lion", "adafactor"};
-	static const char *offn[] = {"none", "optimizer", "params"};
+	static const char *offn[] = {"none", "optimizer", "params", "optimizer:layerwise", "nvme"};
 	static const char *annn[] = {"identity", "all", "none"};
 	fprintf(f, "{\"arch\": \"%s\", \"layers\": %d, \"hidden\": %d, \"heads\": %d, \"seq\": %d, "
-		"\"batch\": %d, \"vocab\": %d, \"steps\": %d, \"dtype\": \"%s\", \"optimizer\": \"%s\", "
+		"\"batch\": %d, \"vocab\": %d, \"steps\": %d, \"dtype\": \"%s\", \"precision\": \"%s\", \"optimizer\": \"%s\", "
 		"\"world\": %d, \"checkpoint\": \"%s\", \"zero\": %d, \"sp\": %d, \"sp_kind\": \"%s\", "
 		"\"dp\": %d, \"offload\": \"%s\", \"micro_batches\": %d, \"attention\": \"%s\", \"pp\": %d, "
-		"\"pp_schedule\": \"%s\", \"train_layers\": %d, \"msa_seqs\": %d, \"residues\": %d, "
+		"\"pp_schedule\": \"%s\", \"train_layers\": %d, \"train_only\": \"%s\", \"msa_seqs\": %d, \"residues\": %d, "
 		"\"c_m\": %d, \"c_z\": %d, \"seed\": %u, \"annotate\": \"%s\"}",
 		o->arch == ST_ARCH_GPT ? "gpt" : "evoformer", o->layers, o->hidden, o->heads, o->seq,
-		o->batch, o->vocab, o->steps, o->bf16 ? "bf16" : "fp32", optn[o->optimizer],
+		o->batch, o->vocab, o->steps, o->bf16 ? "bf16" : "fp32", o->precision, optn[o->optimizer],
 		o->world, o->ckpt_spec, o->zero, o->sp, o->sp_ulysses ? "ulysses" : "megatron",
 		st_opts_dp(o), offn[o->offload], o->micro_batches, o->flash ? "flash" : "naive", o->pp,
-		o->pp_1f1b ? "1f1b" : "gpipe", o->train_layers, o->msa_seqs, o->residues, o->c_m,
+		o->pp_1f1b ? "1f1b" : "gpipe", o->train_layers, o->train_only, o->msa_seqs, o->residues, o->c_m,
 		o->c_z, o->seed, annn[o->annotate]);
 }

@@ -6,7 +6,7 @@
 
 enum st_ckpt { ST_CK_NONE, ST_CK_ALL, ST_CK_EVERY, ST_CK_LAYERS, ST_CK_SELECTIVE };
 enum st_optim { ST_OPT_ADAMW, ST_OPT_SGD, ST_OPT_LION, ST_OPT_ADAFACTOR };
-enum st_offload { ST_OFF_NONE, ST_OFF_OPTIMIZER, ST_OFF_PARAMS };
+enum st_offload { ST_OFF_NONE, ST_OFF_OPTIMIZER, ST_OFF_PARAMS, ST_OFF_LAYERWISE, ST_OFF_NVME };
 enum st_annot { ST_ANN_IDENTITY, ST_ANN_ALL, ST_ANN_NONE };
 enum st_arch { ST_ARCH_GPT, ST_ARCH_EVOFORMER };
 
@@ -22,6 +22,9 @@ struct st_opts {
 	unsigned char ckpt_layer[ST_MAX_LAYERS]; /* --checkpoint layers:A,B */
 	int zero;
 	int sp, sp_ulysses;     /* degree, kind */
+	int tp;                 /* --tp: Megatron TP + SP (sets sp, megatron) */
+	unsigned long long host_memory; /* --host-memory: pinned host bytes available (0 = unlimited) */
+	int chunk;              /* --chunk N: Evoformer attention in chunks of N residues (0 = none) */
 	enum st_offload offload;
 	int micro_batches;
 	int flash;
@@ -33,6 +36,8 @@ struct st_opts {
 	int truth_tensors;      /* 1: write the tensors list */
 	unsigned seed;
 	enum st_annot annotate;
+	char train_only[256];   /* --train-only: unit-name prefixes trained, the rest frozen ("" = all) */
+	char precision[8];      /* --precision / --dtype as given: fp32, bf16, fp16 */
 	char ckpt_spec[256];    /* as given, for the config echo */
 };
 
@@ -43,6 +48,8 @@ int st_opts_parse(struct st_opts *o, int argc, char **argv);
 int st_opts_layer_checkpointed(const struct st_opts *o, int k);
 /* Writes the options as a JSON object (no trailing newline). */
 void st_opts_json(const struct st_opts *o, FILE *f);
+/* Whether --train-only trains the unit of this name (a prefix at a '.' boundary). */
+int st_opts_unit_trainable(const struct st_opts *o, const char *unit);
 /* Data-parallel degree: world / (sp * pp). */
 int st_opts_dp(const struct st_opts *o);
 

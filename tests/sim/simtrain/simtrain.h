@@ -68,6 +68,8 @@ struct st_rank {
 	int step, micro;
 	int record_saved;           /* record per-layer saved bytes now */
 	unsigned char *active;      /* --train-layers: layers trained this step */
+	int grad_from;              /* --train-only: layers below it (and a frozen embedding) keep nothing
+	                             * for backward and have none (no autograd graph); 0 = all */
 };
 
 /* tensor.c */
@@ -119,6 +121,8 @@ void st_kernel(struct st_rank *r, int kernel, uint64_t bytes);
 struct st_unit *st_unit_of_layer(struct st_rank *r, int layer);
 struct st_unit *st_unit_named(struct st_rank *r, const char *name);
 int st_train(struct st_rank *r);
+/* Whether layer k lies in the frozen prefix (--train-only). */
+int st_frozen_prefix(const struct st_rank *r, int k);
 /* The models say when backward starts (prefetch direction). */
 void st_train_set_backward(int on);
 

@@ -14,6 +14,7 @@
 #include "tests/sim/simtrain/kernels.h"
 #include "tests/sim/simtrain/report.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,29 +152,98 @@ static const char *state_name(const struct st_rank *r, int i)
 	}
 }
 
+static int layerwise(const struct st_rank *r)
+{
+	return r->o->offload == ST_OFF_LAYERWISE;
+}
+
+/* GRASS-style layer-wise offload: a unit's master and states live on the
+ * host and come to the device for its update only (allocated here, freed
+ * by layerwise_put). */
+static void layerwise_get(struct st_rank *r, struct st_unit *u);
+
+/* Pinned host memory within --host-memory, else the rank fails as a host OOM. */
+static void *host_pin(struct st_rank *r, uint64_t bytes)
+{
+	if (r->o->host_memory && r->truth.host_pinned_bytes + bytes > r->o->host_memory) {
+		fprintf(stderr, "simtrain rank %d: out of host memory: pinning %llu bytes with %llu of %llu in use "
+			"(--host-memory)\n", r->rank, (unsigned long long)bytes,
+			(unsigned long long)r->truth.host_pinned_bytes, (unsigned long long)r->o->host_memory);
+		exit(1);
+	}
+	r->truth.ev.host_alloc++;
+	r->truth.host_pinned_bytes += bytes;
+	return st_gpu_malloc_host(bytes);
+}
+
+/* ZeRO-Infinity's NVMe offload: master and states live in a file (here
+ * plain memory, not pinned); two pinned swap buffers of the largest unit's
+ * master + states stage them for the CPU step. */
+static void *nvme_swap[2];
+
+static void nvme_alloc(struct st_rank *r, struct st_unit *u, int with_states)
+{
+	uint64_t n = opt_numel(r, u), big = 0;
+	int i, j;
+	if (!u->host_grad) {
+		u->host_grad = host_pin(r, 4 * n);
+		u->host_bytes += 4 * n;
+		if (mixed(r))
+			u->host_master = malloc(4 * n);
+	}
+	if (!with_states || u->host_state[0])
+		return;
+	for (i = 0; i < nstates(r); i++)
+		u->host_state[i] = malloc(state_bytes(r, u, i));
+	if (nvme_swap[0])
+		return;
+	for (j = 0; j < r->nunits; j++) {
+		uint64_t b = mixed(r) ? 4 * opt_numel(r, &r->units[j]) : 0;
+		for (i = 0; i < nstates(r); i++)
+			b += state_bytes(r, &r->units[j], i);
+		big = b > big ? b : big;
+	}
+	nvme_swap[0] = host_pin(r, big);
+	nvme_swap[1] = host_pin(r, big);
+}
+
 /* Master copy + optimizer states (device or pinned host). */
 static void optimizer_alloc(struct st_rank *r, struct st_unit *u, int with_states)
 {
 	uint64_t n = opt_numel(r, u);
 	int i;
+	if (layerwise(r)) {
+		if (!u->host_bytes) {
+			u->host_bytes = (mixed(r) ? 4 * n : 0);
+			if (mixed(r))
+				u->host_master = st_gpu_malloc_host(4 * n);
+			r->truth.ev.host_alloc += mixed(r);
+			for (i = 0; i < nstates(r); i++) {
+				u->host_state[i] = st_gpu_malloc_host(state_bytes(r, u, i));
+				u->host_bytes += state_bytes(r, u, i);
+				r->truth.ev.host_alloc++;
+			}
+			r->truth.host_pinned_bytes += u->host_bytes;
+			r->truth.host_model_state_bytes += u->host_bytes;
+		}
+		return;
+	}
+	if (r->o->offload == ST_OFF_NVME) {
+		nvme_alloc(r, u, with_states);
+		return;
+	}
 	if (r->o->offload != ST_OFF_NONE) {
 		if (!u->host_grad) {
-			u->host_grad = st_gpu_malloc_host(4 * n);
+			u->host_grad = host_pin(r, 4 * n);
 			u->host_bytes += 4 * n;
-			r->truth.ev.host_alloc++;
-			r->truth.host_pinned_bytes += 4 * n;
 			if (mixed(r)) {
-				u->host_master = st_gpu_malloc_host(4 * n);
-				r->truth.ev.host_alloc++;
-				r->truth.host_pinned_bytes += 4 * n;
+				u->host_master = host_pin(r, 4 * n);
 				r->truth.host_model_state_bytes += 4 * n;
 			}
 		}
 		if (with_states && !u->host_state[0]) {
 			for (i = 0; i < nstates(r); i++) {
-				u->host_state[i] = st_gpu_malloc_host(state_bytes(r, u, i));
-				r->truth.ev.host_alloc++;
-				r->truth.host_pinned_bytes += state_bytes(r, u, i);
+				u->host_state[i] = host_pin(r, state_bytes(r, u, i));
 				r->truth.host_model_state_bytes += state_bytes(r, u, i);
 			}
 		}
@@ -185,6 +255,37 @@ static void optimizer_alloc(struct st_rank *r, struct st_unit *u, int with_state
 		for (i = 0; i < nstates(r); i++)
 			u->state[i] = st_new(r, ST_CAT_OPTIMIZER_STATE, u->layer, state_bytes(r, u, i), "%s.%s",
 					     u->name, state_name(r, i));
+}
+
+static void layerwise_get(struct st_rank *r, struct st_unit *u)
+{
+	uint64_t n = opt_numel(r, u);
+	int i;
+	if (u->state[0])
+		return;
+	if (mixed(r)) {
+		u->master = st_new(r, ST_CAT_OPTIMIZER_STATE, u->layer, 4 * n, "%s.master", u->name);
+		st_gpu_h2d(u->master->ptr, u->host_master, 4 * n);
+	}
+	for (i = 0; i < nstates(r); i++) {
+		u->state[i] = st_new(r, ST_CAT_OPTIMIZER_STATE, u->layer, state_bytes(r, u, i), "%s.%s", u->name,
+				     state_name(r, i));
+		st_gpu_h2d(u->state[i]->ptr, u->host_state[i], state_bytes(r, u, i));
+	}
+}
+
+static void optimizer_free(struct st_rank *r, struct st_unit *u);
+
+/* Back to the host after the update. */
+static void layerwise_put(struct st_rank *r, struct st_unit *u)
+{
+	int i;
+	if (u->master)
+		st_gpu_d2h(u->host_master, u->master->ptr, u->master->requested);
+	for (i = 0; i < 2; i++)
+		if (u->state[i])
+			st_gpu_d2h(u->host_state[i], u->state[i]->ptr, u->state[i]->requested);
+	optimizer_free(r, u);
 }
 
 static void optimizer_free(struct st_rank *r, struct st_unit *u)
@@ -222,11 +323,13 @@ static void build_buckets(struct st_rank *r)
 {
 	int i, nb = 0;
 	uint64_t cur = 0;
-	int per_unit = r->o->train_layers > 0;
+	int per_unit = r->o->train_layers > 0 || r->o->train_only[0];
 	r->buckets = calloc((size_t)r->nunits, sizeof *r->buckets);
 	for (i = r->nunits - 1; i >= 0; i--) {
 		struct st_unit *u = &r->units[i];
 		uint64_t n = r->o->zero >= 1 ? u->numel_pad : u->numel;
+		if (r->o->train_only[0] && !u->trainable)
+			continue; /* frozen: in no bucket (DDP buckets what requires grad) */
 		if (nb == 0 || per_unit || cur * (uint64_t)r->pbytes >= ST_BUCKET_BYTES) {
 			nb++;
 			r->buckets[nb - 1].last = i;
@@ -249,7 +352,12 @@ static void unit_grad_alloc(struct st_rank *r, struct st_unit *u)
 
 static int unit_active(struct st_rank *r, struct st_unit *u)
 {
-	return u->layer < 0 || !r->o->train_layers || r->active[u->layer];
+	return (u->layer < 0 || !r->o->train_layers || r->active[u->layer]) && st_opts_unit_trainable(r->o, u->name);
+}
+
+int st_frozen_prefix(const struct st_rank *r, int k)
+{
+	return k < r->grad_from;
 }
 
 /* Initial model states: parameters, gradient buffers, master weights. */
@@ -276,6 +384,13 @@ static void model_init(struct st_rank *r)
 		st_kernel(r, K_fill_zero_kernel, u->numel * (uint64_t)r->pbytes);
 	}
 	build_buckets(r);
+	/* frozen embedding: the layers before the first trainable one run
+	 * without an autograd graph */
+	r->grad_from = 0;
+	if (r->o->train_only[0] && !unit_active(r, st_unit_named(r, "embed")))
+		for (r->grad_from = r->o->layers, i = 0; i < r->nunits; i++)
+			if (r->units[i].layer >= 0 && r->units[i].trainable && r->units[i].layer < r->grad_from)
+				r->grad_from = r->units[i].layer;
 	for (i = 0; i < r->nbuckets; i++)
 		if (r->o->zero <= 1 && !gathers(r) && unit_active(r, &r->units[r->buckets[i].first]))
 			bucket_alloc(r, &r->buckets[i], 0);
@@ -401,7 +516,7 @@ void st_unit_grad_done(struct st_rank *r, struct st_unit *u)
 		/* DDP: all-reduce the bucket once the last micro-batch filled it */
 		if (last_micro && r->nd > 1)
 			st_allreduce(r, r->grad_comm, b->buf->ptr, b->numel, r->pbytes);
-		if (last_micro && r->o->offload == ST_OFF_OPTIMIZER)
+		if (last_micro && (r->o->offload == ST_OFF_OPTIMIZER || r->o->offload == ST_OFF_NVME))
 			for (i = b->first; i <= b->last; i++)
 				unit_offload_grad(r, &r->units[i], b->buf->ptr, opt_numel(r, &r->units[i]));
 		return;
@@ -419,7 +534,7 @@ void st_unit_grad_done(struct st_rank *r, struct st_unit *u)
 	}
 	if (r->nd > 1)
 		st_nccl(r, ncclGroupEnd(), "ncclGroupEnd");
-	if (r->o->offload == ST_OFF_OPTIMIZER)
+	if ((r->o->offload == ST_OFF_OPTIMIZER || r->o->offload == ST_OFF_NVME))
 		for (i = b->first; i <= b->last; i++)
 			unit_offload_grad(r, &r->units[i], r->units[i].grad->ptr, r->units[i].shard);
 	st_del(r, b->buf);
@@ -447,6 +562,23 @@ static void optimizer_step(struct st_rank *r)
 		if (!u->trainable)
 			continue;
 		optimizer_alloc(r, u, 1); /* states are created lazily at the first step */
+		if (layerwise(r)) {
+			/* this unit's states in, the next trainable unit's prefetched
+			 * (overlapped with this update), this one's back out */
+			int j;
+			layerwise_get(r, u);
+			for (j = i + 1; j < r->nunits && !r->units[j].trainable; j++)
+				;
+			if (j < r->nunits) {
+				optimizer_alloc(r, &r->units[j], 1);
+				layerwise_get(r, &r->units[j]);
+			}
+			st_kernel(r, step_kernel(r), n * 16);
+			if (mixed(r))
+				st_kernel(r, K_cast_fp32_to_bf16_kernel, n * 2);
+			layerwise_put(r, u);
+			continue;
+		}
 		if (r->o->offload != ST_OFF_NONE) {
 			/* CPU step (DeepSpeed CPU Adam), then the updated bf16 params go back */
 			if (u->param)
