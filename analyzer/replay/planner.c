@@ -237,7 +237,7 @@ int mt_rp_layer_costs(const mt_rp_input *in, mt_rp_layer_cost **out, size_t *n)
     if (!B)
       continue;
     mt_rp_layer_cost *c = &l[W->layer];
-    c->fwd_ns = W->kernel_ns;
+    c->fwd_ns = mt_rp_cost_window_ns(in, W); /* what recomputing it costs (cost.c) */
     uint64_t live = 0, peak = 0;
     for (size_t r = alloc_after(in, ix, W->ts); r < in->nt && in->t[ix[r]].t_alloc <= W->te; r++) {
       const mt_rp_tensor *x = &in->t[ix[r]];
@@ -276,16 +276,59 @@ static int64_t step_ns_of(const mt_rp_input *in)
   return 0;
 }
 
+/* Fitting plans first: those that train the same model the same way, by
+   the step time they add, then by the code they change; then the rest by
+   how close they come. */
 static int choice_cmp(const void *a, const void *b)
 {
   const mt_rp_choice *x = a, *y = b;
   if (x->fits != y->fits)
     return y->fits - x->fits;
-  if (x->fits && x->total_overhead != y->total_overhead)
-    return x->total_overhead < y->total_overhead ? -1 : 1;
+  if (x->fits && x->alters_training != y->alters_training)
+    return x->alters_training - y->alters_training;
+  if (x->fits && x->cost.added_ns != y->cost.added_ns)
+    return x->cost.added_ns < y->cost.added_ns ? -1 : 1;
+  if (x->fits && x->code_change != y->code_change)
+    return x->code_change - y->code_change;
   if (x->result.peak_reserved != y->result.peak_reserved)
     return x->result.peak_reserved < y->result.peak_reserved ? -1 : 1;
   return strcmp(x->options, y->options); /* equal plans in a fixed order */
+}
+
+static void ms(char *buf, size_t len, int64_t ns)
+{
+  snprintf(buf, len, "%.3f ms", (double)ns / 1e6);
+}
+
+/* Why x ranks above the next fitting plan y, in the terms choice_cmp used. */
+static void explain(mt_rp_choice *x, const mt_rp_choice *y)
+{
+  char a[32], b[32];
+  if (x->alters_training != y->alters_training) {
+    snprintf(x->why, sizeof x->why, "trains the same model the same way; the next (%s) changes the optimizer or "
+             "what is trained", y->options);
+    return;
+  }
+  if (x->cost.added_ns != y->cost.added_ns) {
+    static const char *const part[] = { "recompute", "communication", "host traffic", "other" };
+    int64_t d[4] = { y->cost.recompute_ns - x->cost.recompute_ns, y->cost.comm_ns - x->cost.comm_ns,
+                     y->cost.host_ns - x->cost.host_ns, y->cost.other_ns - x->cost.other_ns };
+    int k = 0;
+    for (int i = 1; i < 4; i++)
+      if (d[i] > d[k])
+        k = i;
+    ms(a, sizeof a, y->cost.added_ns - x->cost.added_ns);
+    ms(b, sizeof b, d[k]);
+    snprintf(x->why, sizeof x->why, "%s less per step than the next (%s), %s of it in %s", a, y->options, b, part[k]);
+    return;
+  }
+  if (x->code_change != y->code_change) {
+    snprintf(x->why, sizeof x->why, "same step time as the next (%s), fewer places of code to change (%d vs %d)",
+             y->options, x->code_change, y->code_change);
+    return;
+  }
+  snprintf(x->why, sizeof x->why, "same step time and code as the next (%s), %.2f MiB less reserved", y->options,
+           ((double)y->result.peak_reserved - (double)x->result.peak_reserved) / 1048576.0);
 }
 
 /* A full replay of p (continuing from prefix x when not NULL). */
@@ -298,17 +341,14 @@ static int evaluate(const mt_rp_input *in, const mt_rp_recommend_opts *o, const 
     return -1;
   c->verified_by_replay = 1;
   mt_rp_plan_describe(p, c->options, sizeof c->options);
-  double st = step_ns > 0 ? (double)step_ns : 1.0;
-  c->compute_overhead = (double)c->result.recompute_ns / st;
-  /* host traffic at ~ 25 GB/s PCIe, counted as communication */
-  c->comm_overhead = ((double)c->result.extra_comm_ns + (double)c->result.offload_bytes / 25.0) / st;
+  (void)step_ns;
+  mt_rp_cost_plan(in, p, &c->result, &c->cost);
+  double st = c->cost.step_ns > 0 ? (double)c->cost.step_ns : 1.0;
+  c->compute_overhead = (double)(c->cost.recompute_ns + c->cost.other_ns) / st;
+  c->comm_overhead = (double)(c->cost.comm_ns + c->cost.host_ns) / st;
+  c->total_overhead = c->cost.fraction;
   c->code_change = mt_rp_plan_code_change(p);
-  /* among plans of equal cost, the one that changes less code first */
-  c->total_overhead = c->compute_overhead + c->comm_overhead + 0.002 * c->code_change;
-  if (p->micro_batches > 1)
-    c->total_overhead += 0.02 * (p->micro_batches - 1); /* smaller GEMMs run less efficiently */
-  if (p->optimizer != MT_RP_OPT_KEEP)
-    c->total_overhead += 0.01; /* a different optimizer may converge differently */
+  c->alters_training = mt_rp_plan_alters_training(p);
   c->fits = c->result.peak_reserved <= o->budget;
   return 0;
 }
@@ -564,6 +604,8 @@ int mt_rp_recommend(const mt_rp_input *in, const mt_rp_recommend_opts *o, mt_rp_
     if (!c[i].fits || o->max_overhead < 0 || c[i].total_overhead <= o->max_overhead)
       c[w++] = c[i];
   qsort(c, w, sizeof *c, choice_cmp);
+  for (size_t i = 0; i + 1 < w && c[i + 1].fits; i++)
+    explain(&c[i], &c[i + 1]);
   *out = c;
   *n = w;
   return 0;

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "analyzer/replay/replay.h"
+#include "analyzer/replay/cost.h"
 
 /* One layer of the chain.  Memory model (docs/REPLAY.md): layers run
  * forward 0..n-1 then backward n-1..0; a layer keeps `saved` bytes until its
@@ -51,12 +52,15 @@ typedef struct mt_rp_choice {
   mt_rp_plan plan;
   mt_rp_result result;
   char options[512];         /* the plan as command-line options */
-  double compute_overhead;   /* extra compute / recorded step time */
-  double comm_overhead;      /* extra communication time / step time */
-  double total_overhead;      /* compute + communication + 0.2 % per place of code changed */
+  double compute_overhead;   /* extra compute (recompute and the techniques' own) / step time */
+  double comm_overhead;      /* extra communication and host traffic / step time */
+  double total_overhead;     /* added step time / step time (cost.h) */
+  mt_rp_plan_cost cost;      /* what the plan adds to a step on the target GPU */
+  int alters_training;       /* a technique that changes what or how it trains (technique.h) */
   int code_change;           /* places of a training script the plan changes (technique.h) */
   int fits;
   int verified_by_replay;    /* 1: result came from a full replay */
+  char why[320];             /* why it ranks above the next plan ("" for the last) */
 } mt_rp_choice;
 
 /* What recommend could not consider on a recording, one line per

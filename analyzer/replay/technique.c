@@ -1,6 +1,7 @@
 /* The technique table (technique.h, docs/REPLAY.md "Techniques"). */
 #include "config.h"
 #include "analyzer/replay/technique.h"
+#include "analyzer/replay/cost.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -316,6 +317,14 @@ static void mb_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size
         "(gradient accumulation)", p->micro_batches, p->micro_batches);
 }
 
+/* every micro-batch past the recorded ones reads the parameters again in
+   its forward and backward passes (cost.c) */
+static int64_t mb_cost(const mt_rp_input *in, const mt_rp_plan *p)
+{
+  int rec = in->recorded_micro > 1 ? in->recorded_micro : 1;
+  return p->micro_batches > rec ? (int64_t)(p->micro_batches - rec) * mt__rp_cost_param_pass_ns(in) : 0;
+}
+
 /* ---- --optimizer ---- */
 static const char *const opt_names[] = { "", "adamw", "sgd", "lion", "adafactor", "adam-mini", "adam8bit" };
 
@@ -347,6 +356,18 @@ static const char *opt_refuse(const mt_rp_input *in, const mt_rp_plan *p)
   if (!in->job.flat && in->job.recorded_optimizer == MT_RP_OPT_KEEP)
     return "the recorded optimizer is not recognised from its state names";
   return NULL;
+}
+
+/* the optimizer step reads and writes its states: states per parameter
+   element relative to AdamW's two (Adafactor's factors are negligible) */
+static int64_t opt_cost(const mt_rp_input *in, const mt_rp_plan *p)
+{
+  static const double states[] = { 2, 2, 1, 1, 0, 1, 0.5 };
+  double rec = in->job.recorded_optimizer > 0 && in->job.recorded_optimizer < 7 ? states[in->job.recorded_optimizer] : 2;
+  if (p->optimizer == MT_RP_OPT_KEEP || rec <= 0)
+    return 0;
+  double now = (double)in->job.state_bytes * states[p->optimizer] / rec;
+  return mt__rp_cost_opt_ns(in, now) - mt__rp_cost_opt_ns(in, (double)in->job.state_bytes);
 }
 
 static void opt_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len)
@@ -483,6 +504,32 @@ const mt_rp_technique mt_rp_techniques[] = {
 };
 const size_t mt_rp_ntechniques = sizeof mt_rp_techniques / sizeof mt_rp_techniques[0];
 
+/* Each technique's cost hook and whether it changes the training (a table
+ * beside the one above, by option; technique.h mt_rp_technique_cost). */
+static const struct {
+  const char *option;
+  int64_t (*cost)(const mt_rp_input *in, const mt_rp_plan *p);
+  int alters_training;
+} tcosts[] = {
+  { "micro-batches", mb_cost, 0 },
+  { "optimizer", opt_cost, 1 },
+  { "train-layers", NULL, 1 },
+};
+
+static int tcost_of(const mt_rp_technique *t)
+{
+  for (size_t i = 0; i < sizeof tcosts / sizeof tcosts[0]; i++)
+    if (strcmp(tcosts[i].option, t->option) == 0)
+      return (int)i;
+  return -1;
+}
+
+int64_t mt_rp_technique_cost(const mt_rp_technique *t, const mt_rp_input *in, const mt_rp_plan *p)
+{
+  int i = tcost_of(t);
+  return i >= 0 && tcosts[i].cost ? tcosts[i].cost(in, p) : 0;
+}
+
 const mt_rp_technique *mt_rp_technique_find(const char *option)
 {
   for (size_t i = 0; i < mt_rp_ntechniques; i++)
@@ -517,6 +564,19 @@ int mt_rp_plan_code_change(const mt_rp_plan *p)
     n += v[0] ? mt_rp_techniques[i].code_change : 0;
   }
   return n;
+}
+
+int mt_rp_plan_alters_training(const mt_rp_plan *p)
+{
+  for (size_t i = 0; i < mt_rp_ntechniques; i++) {
+    char v[64] = "";
+    int k = tcost_of(&mt_rp_techniques[i]);
+    if (k >= 0 && tcosts[k].alters_training && mt_rp_techniques[i].value)
+      mt_rp_techniques[i].value(p, v, sizeof v);
+    if (v[0])
+      return 1;
+  }
+  return 0;
 }
 
 void mt_rp_plan_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len)

@@ -12,6 +12,7 @@
 #include "analyzer/replay/replay.h"
 #include "analyzer/replay/rsort.h"
 #include "analyzer/replay/prefix.h"
+#include "analyzer/replay/cost.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -457,7 +458,7 @@ static int checkpoint_window(struct work *k, struct tindex *ix, const mt_rp_wind
   free(freepos);
   if (tindex_add(ix, t0, n0, k->n) != 0)
     return -1;
-  k->cost->recompute_ns += W->kernel_ns;
+  k->cost->recompute_ns += mt_rp_cost_window_ns(k->in, W);
   return 0;
 }
 
@@ -598,8 +599,8 @@ static int selective_window(struct work *k, struct tindex *ix, struct fset *fs, 
   }
   if (tindex_add(ix, ins, n0, k->n) != 0 || (added && fset_add(fs, ins) != 0))
     return -1;
-  /* recompute time: the share of the layer's forward the maps took (by bytes) */
-  k->cost->recompute_ns += W->kernel_ns / 4;
+  /* recompute time: the attention core's share of the layer's forward (cost.c) */
+  k->cost->recompute_ns += mt_rp_cost_attention_ns(k->in, W);
   return 0;
 }
 
