@@ -38,6 +38,41 @@ static const char *const NO_LAYERS = "no numbered module with forward and backwa
 static const char *const FLAT_ONLY = "modelled only for a flat parameter buffer per layer (simtrain's layout); "
                                      "not yet for a job with a tensor per parameter";
 
+/* The ZeRO stage p runs with (its own, else the recording's). */
+static int zero_of(const mt_rp_input *in, const mt_rp_plan *p)
+{
+  return p->zero >= 0 ? p->zero : in->recorded_zero;
+}
+
+/* How many activations one layer hands the next: those layer 0's forward
+ * makes that layer 1's backward frees (layer 1 saved them as its inputs).
+ * Sequence and pipeline parallelism are modelled for one hidden state
+ * passed from layer to layer (a transformer's residual stream); a block
+ * with two streams (an MSA and a pair representation) is not. */
+static int layer_streams(const mt_rp_input *in)
+{
+  const mt_rp_window *f0 = NULL, *b1 = NULL;
+  for (size_t i = 0; i < in->nw; i++) {
+    const mt_rp_window *w = &in->w[i];
+    if (w->occurrence || (f0 && w->step != f0->step))
+      continue;
+    if (!f0 && w->kind == MT_RP_W_FORWARD && w->layer == 0)
+      f0 = w;
+    else if (f0 && !b1 && w->kind == MT_RP_W_BACKWARD && w->layer == 1)
+      b1 = w;
+  }
+  if (!f0 || !b1)
+    return 1;
+  int n = 0;
+  for (size_t i = 0; i < in->nt; i++) {
+    const mt_rp_tensor *x = &in->t[i];
+    if (x->cat == MT_RP_ACTIVATION && x->t_alloc >= f0->ts && x->t_alloc <= f0->te && x->t_free >= b1->ts &&
+        x->t_free <= b1->te)
+      n++;
+  }
+  return n;
+}
+
 /* Module paths of the checkpointed layers, "model.blocks.0-2,5". */
 static void layer_paths(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len)
 {
@@ -222,9 +257,14 @@ static void sp_value(const mt_rp_plan *p, char *buf, size_t len)
     OUT("%d --sp-kind %s", p->sp, p->sp_ulysses ? "ulysses" : "megatron");
 }
 
+static const char *const TWO_STREAMS = "modelled for one hidden state handed from layer to layer; each layer "
+                                       "of this recording hands the next several (e.g. MSA and pair representations)";
+
 static const char *sp_refuse(const mt_rp_input *in, const mt_rp_plan *p)
 {
-  return p->sp > 1 && !in->job.flat ? FLAT_ONLY : NULL;
+  if (p->sp <= 1)
+    return NULL;
+  return !in->job.flat ? FLAT_ONLY : layer_streams(in) > 1 ? TWO_STREAMS : NULL;
 }
 
 static int spkind_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
@@ -268,6 +308,9 @@ static void off_value(const mt_rp_plan *p, char *buf, size_t len)
 
 static const char *off_refuse(const mt_rp_input *in, const mt_rp_plan *p)
 {
+  if (p->offload == MT_RP_OFF_OPTIMIZER && zero_of(in, p) >= 3)
+    return "with --zero 3 (ZeRO-Infinity's sharded host optimizer) not modelled: the host step would need "
+           "the gathered parameters of each shard";
   if (p->offload == MT_RP_OFF_OPTIMIZER && !has_states(in))
     return NO_STATES;
   if (p->offload == MT_RP_OFF_PARAMS && !in->job.flat)
@@ -435,7 +478,12 @@ static const char *pp_refuse(const mt_rp_input *in, const mt_rp_plan *p)
     return NULL;
   if (!has_layers(in) || !in->job.phases)
     return NO_LAYERS;
-  return in->nlayers < p->pp ? "fewer layers than pipeline stages" : !in->job.flat ? FLAT_ONLY : NULL;
+  if (zero_of(in, p) >= 2)
+    return "with --zero 2 or 3 not modelled: stages reduce and gather per micro-batch (--zero 0 or 1)";
+  if (p->train_layers > 0)
+    return "with --train-layers not modelled";
+  return in->nlayers < p->pp ? "fewer layers than pipeline stages" : !in->job.flat ? FLAT_ONLY
+         : layer_streams(in) > 1 ? TWO_STREAMS : NULL;
 }
 
 static int ppsched_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
@@ -466,7 +514,12 @@ static void tl_value(const mt_rp_plan *p, char *buf, size_t len)
 
 static const char *tl_refuse(const mt_rp_input *in, const mt_rp_plan *p)
 {
-  return p->train_layers > 0 && !in->job.flat ? FLAT_ONLY : NULL;
+  if (p->train_layers <= 0)
+    return NULL;
+  if (zero_of(in, p) >= 2)
+    return "with --zero 2 or 3 not modelled: the sampled layers' gradients and states are whole, not sharded "
+           "(--zero 0 or 1)";
+  return !in->job.flat ? FLAT_ONLY : NULL;
 }
 
 static const char *const ck_cand[] = { "none", "selective", "every:2", "every:3", "all", "@placement", NULL };

@@ -1315,6 +1315,7 @@ struct ustate {
   int nst, lisa, bucket_nb;
   int32_t gathered;       /* index into k->t of the live gather, -1 */
   int refs, prefetched, has_win;
+  int gshard;             /* ZeRO-3 with parameter offload: its gradient shard made */
 };
 
 static uint64_t opt_state_bytes(enum mt_rp_optim o, int i, uint64_t n, int *nstates)
@@ -2100,6 +2101,18 @@ static int model_states(struct work *k, const mt_rp_plan *p)
         x.step = W.step;
         if (push(k, &x) != 0)
           goto fail;
+        /* ZeRO-3 over ranks with parameters on the host: the full gradient
+           is reduce-scattered into a device shard, made at the unit's first
+           backward and kept (FSDP2's sharded grad before its D2H copy) */
+        if (zero == 3 && p->offload == MT_RP_OFF_PARAMS && nd > 1 && !s->gshard) {
+          s->gshard = 1;
+          x.bytes = s->shard * s->pb;
+          x.t_alloc = W.te;
+          x.s_alloc = -4;
+          x.t_free = MT_RP_NEVER;
+          if (push(k, &x) != 0)
+            goto fail;
+        }
       }
       if (--s->refs == 0 && s->gathered >= 0) {
         k->t[s->gathered].t_free = W.te;
