@@ -224,7 +224,8 @@ int mt_rp_cost_build(mt_rp_input *in, const char *gpu, char *err, size_t errlen)
   int64_t fwd = 0;
   for (size_t i = 0; i < m->nops; i++) {
     mt_rp_op *o = &m->ops[i];
-    o->ns = roofline(m, o->flops, (double)(o->read + o->written), o->itemsize >= 4);
+    /* a view or reshape writes nothing and moves no data */
+    o->ns = o->written || o->flops > 0 ? roofline(m, o->flops, (double)(o->read + o->written), o->itemsize >= 4) : 0;
     fwd += o->ns;
     if (o->unit >= 0 && (size_t)o->unit < in->nunits)
       m->unit_fwd_ns[o->unit] = (m->unit_fwd_ns[o->unit] < 0 ? 0 : m->unit_fwd_ns[o->unit]) + o->ns;
@@ -306,6 +307,90 @@ int64_t mt_rp_cost_attention_ns(const mt_rp_input *in, const mt_rp_window *W)
           core += m->ops[i].ns;
       }
   return seen ? core : all / 4;
+}
+
+static int unit_ops(const mt_rp_costmodel *m, int unit, size_t *lo, size_t *hi)
+{
+  if (!m)
+    return 0;
+  size_t a = 0;
+  while (a < m->nops && m->ops[a].unit != unit)
+    a++;
+  size_t b = a;
+  while (b < m->nops && m->ops[b].unit == unit)
+    b++;
+  *lo = a;
+  *hi = b;
+  return b > a;
+}
+
+int mt_rp_cost_partial(const mt_rp_input *in, int unit, int64_t *ns, uint64_t *kept)
+{
+  const mt_rp_costmodel *m = in->cost;
+  size_t lo, hi;
+  if (!unit_ops(m, unit, &lo, &hi) || m->measured)
+    return 0;
+  *ns = 0;
+  *kept = 0;
+  int any = 0;
+  for (size_t i = lo; i < hi; i++) {
+    const mt_rp_op *o = &m->ops[i];
+    if (o->flops > 0) {
+      any = 1;
+      *kept += o->written ? (o->written + 511) / 512 * 512 : 0;
+    } else {
+      *ns += o->ns;
+    }
+  }
+  return any;
+}
+
+int mt_rp_cost_flop_outputs(const mt_rp_input *in, int unit, const uint64_t *bytes, size_t n, unsigned char *flag)
+{
+  const mt_rp_costmodel *m = in->cost;
+  size_t lo, hi, pos = 0;
+  int count = 0;
+  if (!unit_ops(m, unit, &lo, &hi))
+    return -1;
+  memset(flag, 0, n);
+  for (size_t j = lo; j < hi && pos < n; j++) {
+    const mt_rp_op *o = &m->ops[j];
+    if (!o->written)
+      continue;
+    /* its outputs: the next tensors whose bytes add up to what it wrote,
+       after at most 4 that no operator accounts for */
+    for (size_t s = pos; s < n && s <= pos + 4; s++) {
+      uint64_t sum = 0;
+      size_t e = s;
+      while (e < n && sum + bytes[e] <= o->written && sum < o->written)
+        sum += bytes[e++];
+      if (sum == o->written) {
+        for (size_t i = s; i < e && o->flops > 0; i++, count++)
+          flag[i] = 1;
+        pos = e;
+        break;
+      }
+    }
+  }
+  return count;
+}
+
+void mt_rp_cost_flop_ops(const mt_rp_input *in, int unit, char *buf, size_t len)
+{
+  const mt_rp_costmodel *m = in->cost;
+  size_t lo, hi, o = 0;
+  buf[0] = 0;
+  if (!unit_ops(m, unit, &lo, &hi))
+    return;
+  for (size_t i = lo; i < hi && o < len; i++) {
+    if (m->ops[i].flops <= 0)
+      continue;
+    int dup = 0;
+    for (size_t j = lo; j < i && !dup; j++)
+      dup = m->ops[j].flops > 0 && strcmp(m->ops[j].name, m->ops[i].name) == 0;
+    if (!dup)
+      o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? ", " : "", m->ops[i].name);
+  }
 }
 
 void mt_rp_cost_plan(const mt_rp_input *in, const mt_rp_plan *p, const mt_rp_result *r, mt_rp_plan_cost *c)

@@ -79,6 +79,24 @@ int64_t mt_rp_cost_window_ns(const mt_rp_input *in, const mt_rp_window *W);
  * checkpointing recomputes). */
 int64_t mt_rp_cost_attention_ns(const mt_rp_input *in, const mt_rp_window *W);
 
+/* Selective checkpointing inside a unit (a layer checkpointed "with its
+ * FLOP outputs saved", value 2 of mt_rp_plan.ckpt_layer): the outputs of
+ * the operators that have FLOPs (matmuls, attention, convolutions) are kept
+ * from the forward, the rest (norms, activations, dropout, adds) recomputed.
+ * mt_rp_cost_partial: 1 when the unit has operator records (0: no such
+ * placement), with the recompute time (*ns: the operators without FLOPs)
+ * and the bytes kept (*kept: the FLOP outputs, in 512-byte blocks). */
+int mt_rp_cost_partial(const mt_rp_input *in, int unit, int64_t *ns, uint64_t *kept);
+/* Which of the tensors a unit's forward allocated (their requested bytes,
+ * in allocation order) are outputs of operators with FLOPs: the operator
+ * records matched in order by their bytes written (a tensor no operator
+ * accounts for, e.g. an operator's internal buffer, is skipped).  flag[i]
+ * = 1 for those; returns the count, -1 without records. */
+int mt_rp_cost_flop_outputs(const mt_rp_input *in, int unit, const uint64_t *bytes, size_t n, unsigned char *flag);
+/* The aten operators with FLOPs of a unit, ", "-separated (for the
+ * PyTorch policy). */
+void mt_rp_cost_flop_ops(const mt_rp_input *in, int unit, char *buf, size_t len);
+
 /* The time a plan adds to a step (ns; may be negative), and its parts. */
 typedef struct mt_rp_plan_cost {
   int64_t recompute_ns, comm_ns, host_ns, other_ns, added_ns, step_ns;

@@ -18,7 +18,7 @@ uint64_t mt_rp_chain_peak(const mt_rp_layer_cost *l, size_t n, const unsigned ch
     uint64_t during = base + stash + l[i].saved + l[i].transient;
     if (during > peak)
       peak = during;
-    stash += ck[i] ? l[i].kept : l[i].saved;
+    stash += ck[i] == 2 ? l[i].part : ck[i] ? l[i].kept : l[i].saved;
   }
   if (base + stash + head > peak)
     peak = base + stash + head;
@@ -30,15 +30,25 @@ int mt_rp_place_brute(const mt_rp_layer_cost *l, size_t n, uint64_t base, uint64
 {
   unsigned char cur[24];
   int64_t best = -1;
-  if (n > 24)
+  int base3 = 0;
+  for (size_t i = 0; i < n; i++)
+    base3 |= l[i].has_part;
+  uint32_t radix = base3 ? 3 : 2, total = 1;
+  if (n > (base3 ? 15 : 24))
     return -1;
-  for (uint32_t m = 0; m < (1u << n); m++) {
+  for (size_t i = 0; i < n; i++)
+    total *= radix;
+  for (uint32_t m = 0; m < total; m++) {
     int64_t cost = 0;
-    for (size_t i = 0; i < n; i++) {
-      cur[i] = (unsigned char)((m >> i) & 1);
-      if (cur[i])
-        cost += l[i].fwd_ns;
+    int ok = 1;
+    for (size_t i = 0, r = m; i < n; i++, r /= radix) {
+      cur[i] = (unsigned char)(r % radix);
+      if (cur[i] == 2 && !l[i].has_part)
+        ok = 0;
+      cost += cur[i] == 2 ? l[i].part_ns : cur[i] ? l[i].fwd_ns : 0;
     }
+    if (!ok)
+      continue;
     if (mt_rp_chain_peak(l, n, cur, base, head) > budget)
       continue;
     if (best < 0 || cost < best) {
@@ -86,9 +96,11 @@ int mt_rp_place_checkpoints(const mt_rp_layer_cost *l, size_t n, uint64_t base, 
     for (size_t s = 0; s <= cap; s++) {
       if (cost[s] < 0 || s + during > cap)
         continue;
-      for (int c = 0; c < 2; c++) {
-        size_t t = s + (size_t)q_up(c ? l[i].kept : l[i].saved, q);
-        int64_t v = cost[s] + (c ? l[i].fwd_ns : 0);
+      for (int c = 0; c < 3; c++) {
+        if (c == 2 && !l[i].has_part)
+          continue;
+        size_t t = s + (size_t)q_up(c == 2 ? l[i].part : c ? l[i].kept : l[i].saved, q);
+        int64_t v = cost[s] + (c == 2 ? l[i].part_ns : c ? l[i].fwd_ns : 0);
         if (t > cap)
           continue;
         if (nxt[t] < 0 || v < nxt[t]) {
@@ -239,11 +251,41 @@ int mt_rp_layer_costs(const mt_rp_input *in, mt_rp_layer_cost **out, size_t *n)
     mt_rp_layer_cost *c = &l[W->layer];
     c->fwd_ns = mt_rp_cost_window_ns(in, W); /* what recomputing it costs (cost.c) */
     uint64_t live = 0, peak = 0;
-    for (size_t r = alloc_after(in, ix, W->ts); r < in->nt && in->t[ix[r]].t_alloc <= W->te; r++) {
+    size_t r0 = alloc_after(in, ix, W->ts), na = 0;
+    for (size_t r = r0; r < in->nt && in->t[ix[r]].t_alloc <= W->te; r++) {
       const mt_rp_tensor *x = &in->t[ix[r]];
       if (x->t_free > B->ts && x->t_free <= B->te &&
           (x->cat == MT_RP_ACTIVATION || x->cat == MT_RP_TEMPORARY || x->cat == MT_RP_INPUT))
         c->saved += r512(x->bytes);
+      na++;
+    }
+    /* the third choice: its FLOP outputs kept (the tensors the transform
+       keeps: matched to the operator records as checkpoint_window does) */
+    int64_t pns;
+    uint64_t pk;
+    if (na && mt_rp_cost_partial(in, W->unit, &pns, &pk)) {
+      uint64_t *by = malloc(na * sizeof *by);
+      size_t *at = malloc(na * sizeof *at), m = 0;
+      unsigned char *fl = malloc(na);
+      if (by && at && fl) {
+        for (size_t r = r0; r < in->nt && in->t[ix[r]].t_alloc <= W->te; r++) {
+          const mt_rp_tensor *x = &in->t[ix[r]];
+          if ((x->cat == MT_RP_ACTIVATION || x->cat == MT_RP_TEMPORARY || x->cat == MT_RP_INPUT) && !x->outside) {
+            at[m] = ix[r];
+            by[m++] = x->bytes;
+          }
+        }
+        if (mt_rp_cost_flop_outputs(in, W->unit, by, m, fl) > 0) {
+          c->has_part = 1;
+          c->part_ns = pns;
+          for (size_t a = 0; a < m; a++) {
+            const mt_rp_tensor *x = &in->t[at[a]];
+            if (fl[a] && x->t_free > B->ts && x->t_free <= B->te)
+              c->part += r512(x->bytes);
+          }
+        }
+      }
+      free(by), free(at), free(fl);
     }
     /* transient: the most backward temporaries alive at once (a sweep) */
     size_t b0 = alloc_after(in, ix, B->ts);
@@ -421,9 +463,21 @@ static void run_task(struct rpool *P, struct rtask *T, mt_rp_prefix *x)
   uint64_t need = base->result.peak_reserved - P->o->budget;
   unsigned char ck[MT_RP_MAX_LAYERS];
   uint64_t none = mt_rp_chain_peak(P->lc, P->nl, (unsigned char[MT_RP_MAX_LAYERS]){ 0 }, 0, 0);
+  /* partial layers are matched by their recorded sizes: not with another
+     micro-batch count */
+  mt_rp_layer_cost *lc = (mt_rp_layer_cost *)P->lc, *own = NULL;
+  if (T->p.micro_batches > 1 && T->p.micro_batches != P->in->recorded_micro) {
+    own = malloc(P->nl * sizeof *own);
+    if (!own)
+      return;
+    memcpy(own, P->lc, P->nl * sizeof *own);
+    for (size_t i = 0; i < P->nl; i++)
+      own[i].has_part = 0;
+    lc = own;
+  }
   for (int it = 0; it < 4 && need < none; it++) {
     int64_t rns;
-    if (mt_rp_place_checkpoints(P->lc, P->nl, 0, 0, none - need, 0, ck, &rns) != 0)
+    if (mt_rp_place_checkpoints(lc, P->nl, 0, 0, none - need, 0, ck, &rns) != 0)
       break;
     /* the same placement as the last try: the same replay, whose result T->c holds */
     int same = it > 0 && memcmp(T->p.ckpt_layer, ck, P->nl) == 0;
@@ -438,6 +492,7 @@ static void run_task(struct rpool *P, struct rtask *T, mt_rp_prefix *x)
     }
     need += T->c.result.peak_reserved - P->o->budget;
   }
+  free(own);
 }
 
 static void *worker(void *arg)

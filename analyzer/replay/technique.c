@@ -73,8 +73,9 @@ static int layer_streams(const mt_rp_input *in)
   return n;
 }
 
-/* Module paths of the checkpointed layers, "model.blocks.0-2,5". */
-static void layer_paths(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len)
+/* Module paths of the checkpointed layers, "model.blocks.0-2,5" (which:
+ * 1 fully checkpointed, 2 with their FLOP outputs saved). */
+static void layer_paths_of(const mt_rp_input *in, const mt_rp_plan *p, int which, char *buf, size_t len)
 {
   char stem[48] = "";
   size_t o = 0;
@@ -86,8 +87,9 @@ static void layer_paths(const mt_rp_input *in, const mt_rp_plan *p, char *buf, s
       snprintf(stem, sizeof stem, "%.*s", d ? (int)(d - in->units[u].name + 1) : 0, in->units[u].name);
     }
   for (int l = 0; l <= in->nlayers && o < len; l++) {
-    int on = l < in->nlayers && (p->ckpt == MT_RP_CK_ALL || (p->ckpt == MT_RP_CK_EVERY && l % p->ckpt_every == 0) ||
-                                 (p->ckpt == MT_RP_CK_LAYERS && p->ckpt_layer[l]));
+    int on = l < in->nlayers && ((which == 1 && (p->ckpt == MT_RP_CK_ALL ||
+                                                 (p->ckpt == MT_RP_CK_EVERY && l % p->ckpt_every == 0))) ||
+                                 (p->ckpt == MT_RP_CK_LAYERS && p->ckpt_layer[l] == which));
     if (on && run < 0)
       run = l;
     if (!on && run >= 0) {
@@ -99,6 +101,19 @@ static void layer_paths(const mt_rp_input *in, const mt_rp_plan *p, char *buf, s
     if (o >= len && len)
       buf[len - 1] = 0;
   }
+}
+
+static void layer_paths(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len)
+{
+  layer_paths_of(in, p, 1, buf, len);
+}
+
+static int unit_of_layer(const mt_rp_input *in, int layer)
+{
+  for (size_t u = 0; u < in->nunits; u++)
+    if (in->units[u].layer == layer)
+      return (int)u;
+  return -1;
 }
 
 /* ---- --checkpoint ---- */
@@ -125,10 +140,12 @@ static int ck_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
       long a = strtol(s, &end, 10);
       if (end == s || a < 0 || a >= MT_RP_MAX_LAYERS)
         BAD("--checkpoint layers:A,B,... needs layer numbers");
-      p->ckpt_layer[a] = 1;
+      /* "3s": layer 3 with the outputs of its operators with FLOPs saved */
+      p->ckpt_layer[a] = *end == 's' ? 2 : 1;
+      end += *end == 's';
       s = *end == ',' ? end + 1 : end;
       if (*end && *end != ',')
-        BAD("--checkpoint layers:A,B,... needs layer numbers");
+        BAD("--checkpoint layers:A,B,... needs layer numbers (N, or Ns: its FLOP outputs saved)");
     }
   } else
     BAD("--checkpoint: unknown value '%s'", v);
@@ -147,7 +164,8 @@ static void ck_value(const mt_rp_plan *p, char *buf, size_t len)
     o = (size_t)snprintf(buf, len, "layers:");
     for (int i = 0; i < MT_RP_MAX_LAYERS && o < len; i++)
       if (p->ckpt_layer[i])
-        o += (size_t)snprintf(buf + o, len - o, "%s%d", buf[o - 1] == ':' ? "" : ",", i);
+        o += (size_t)snprintf(buf + o, len - o, "%s%d%s", buf[o - 1] == ':' ? "" : ",", i,
+                              p->ckpt_layer[i] == 2 ? "s" : "");
     break;
   default: break;
   }
@@ -161,10 +179,23 @@ static const char *ck_refuse(const mt_rp_input *in, const mt_rp_plan *p)
     return NO_LAYERS;
   if (p->ckpt == MT_RP_CK_SELECTIVE && !in->job.attn_maps)
     return "no attention-map tensor identified (softmax / attn_probs / attn_weights ...) to recompute";
-  if (p->ckpt == MT_RP_CK_LAYERS)
+  if (p->ckpt == MT_RP_CK_LAYERS) {
     for (int i = in->nlayers; i < MT_RP_MAX_LAYERS; i++)
       if (p->ckpt_layer[i])
         return "a layer the recording does not have";
+    for (int i = 0; i < in->nlayers; i++) {
+      int64_t ns;
+      uint64_t kept;
+      if (p->ckpt_layer[i] != 2)
+        continue;
+      if (!mt_rp_cost_partial(in, unit_of_layer(in, i), &ns, &kept))
+        return "a layer with its FLOP outputs saved needs its operators: record with the PyTorch layer "
+               "(operator records op/<module>/N)";
+      if (p->micro_batches > 1 && p->micro_batches != in->recorded_micro)
+        return "a layer with its FLOP outputs saved is not modelled with another micro-batch count "
+               "(operators are matched by their recorded sizes)";
+    }
+  }
   return NULL;
 }
 
@@ -180,7 +211,21 @@ static void ck_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size
     return;
   }
   layer_paths(in, p, l, sizeof l);
-  OUT("x = torch.utils.checkpoint.checkpoint(block, x, use_reentrant=False) for block %s", l);
+  size_t o = 0;
+  if (l[0])
+    o = (size_t)OUT("x = torch.utils.checkpoint.checkpoint(block, x, use_reentrant=False) for block %s", l);
+  layer_paths_of(in, p, 2, l, sizeof l);
+  if (l[0] && o < len) {
+    char ops[256];
+    int u = -1;
+    for (int i = 0; i < in->nlayers && u < 0; i++)
+      if (p->ckpt_layer[i] == 2)
+        u = unit_of_layer(in, i);
+    mt_rp_cost_flop_ops(in, u, ops, sizeof ops);
+    snprintf(buf + o, len - o, "%scheckpoint(block, x, use_reentrant=False, context_fn=partial("
+             "create_selective_checkpoint_contexts, save)) with save(ctx, op, *a, **k) = MUST_SAVE if "
+             "op.overloadpacket in {%s} else PREFER_RECOMPUTE, for block %s", o ? "; " : "", ops, l);
+  }
 }
 
 /* ---- --zero / --world ---- */

@@ -395,8 +395,11 @@ static int tindex_query(struct tindex *ix, int64_t ts, int64_t te)
   return 0;
 }
 
-/* Full recompute of layer window W, restored at the start of B. */
-static int checkpoint_window(struct work *k, struct tindex *ix, const mt_rp_window *W, const mt_rp_window *B)
+/* Full recompute of layer window W, restored at the start of B; partial:
+ * the outputs of its operators with FLOPs kept from the forward (cost.h
+ * mt_rp_cost_partial), the rest recomputed. */
+static int checkpoint_window(struct work *k, struct tindex *ix, const mt_rp_window *W, const mt_rp_window *B,
+                             int partial)
 {
   size_t n0 = k->n, nev = 0, nc = 0;
   if (tindex_query(ix, W->ts, W->te) != 0)
@@ -422,11 +425,36 @@ static int checkpoint_window(struct work *k, struct tindex *ix, const mt_rp_wind
   for (size_t e = 0; e < nev; e++)
     if (ev[e].is_free)
       freepos[ev[e].c] = e;
+  /* partial: which allocations are outputs of operators with FLOPs */
+  unsigned char *keep = NULL;
+  if (partial) {
+    uint64_t *by = malloc((nev + 1) * sizeof *by);
+    unsigned char *fl = malloc(nev + 1);
+    size_t *at = malloc((nev + 1) * sizeof *at), na = 0;
+    keep = calloc(nev + 1, 1);
+    if (!by || !fl || !at || !keep) {
+      free(by), free(fl), free(at), free(keep), free(ev), free(freepos);
+      return -1;
+    }
+    for (size_t e = 0; e < nev; e++)
+      if (!ev[e].is_free && !k->t[ev[e].i].outside) {
+        at[na] = e;
+        by[na++] = k->t[ev[e].i].bytes;
+      }
+    int nk = mt_rp_cost_flop_outputs(k->in, W->unit, by, na, fl);
+    for (size_t a = 0; a < na; a++)
+      keep[at[a]] = nk > 0 && fl[a];
+    free(by), free(fl), free(at);
+    if (nk <= 0) { /* nothing matched: the layer is left as it was */
+      free(keep), free(ev), free(freepos);
+      return 0;
+    }
+  }
   int64_t t0 = first_after(k, B->ts, B->te);
   int32_t order = 1, tail = 0;
   for (size_t e = 0; e < nev; e++) {
     size_t i = ev[e].i;
-    if (ev[e].is_free)
+    if (ev[e].is_free || (keep && keep[e]))
       continue;
     mt_rp_tensor c = k->t[i];
     int saved = c.t_free != MT_RP_NEVER && in_win(c.t_free, B);
@@ -451,14 +479,21 @@ static int checkpoint_window(struct work *k, struct tindex *ix, const mt_rp_wind
     if (push(k, &c) != 0) {
       free(ev);
       free(freepos);
+      free(keep);
       return -1;
     }
   }
   free(ev);
   free(freepos);
+  free(keep);
   if (tindex_add(ix, t0, n0, k->n) != 0)
     return -1;
-  k->cost->recompute_ns += mt_rp_cost_window_ns(k->in, W);
+  int64_t pns = 0;
+  uint64_t pkept;
+  if (partial && mt_rp_cost_partial(k->in, W->unit, &pns, &pkept))
+    k->cost->recompute_ns += pns;
+  else
+    k->cost->recompute_ns += mt_rp_cost_window_ns(k->in, W);
   return 0;
 }
 
@@ -671,7 +706,7 @@ static int checkpointing(struct work *k, const mt_rp_plan *p)
     if (p->ckpt == MT_RP_CK_SELECTIVE)
       rc = selective_window(k, &ix, &fs, &W, &Bc);
     else if (layer_checkpointed(p, W.layer))
-      rc = checkpoint_window(k, &ix, &W, &Bc);
+      rc = checkpoint_window(k, &ix, &W, &Bc, p->ckpt == MT_RP_CK_LAYERS && p->ckpt_layer[W.layer] == 2);
   }
   tindex_free(&ix);
   fset_free(&fs);
