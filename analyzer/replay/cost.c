@@ -402,11 +402,10 @@ void mt_rp_cost_plan(const mt_rp_input *in, const mt_rp_plan *p, const mt_rp_res
     nsteps += in->w[i].kind == MT_RP_W_STEP;
   if (nsteps < 1)
     nsteps = 1;
-  int rec_mb = in->recorded_micro > 1 ? in->recorded_micro : 1;
-  int mb = p->micro_batches > 1 ? p->micro_batches : rec_mb;
-  /* the replay adds one recorded window's time per recomputed window, and
-     splits a recorded micro-batch into mb / rec_mb windows of its work */
-  c->recompute_ns = r->recompute_ns / nsteps * rec_mb / mb;
+  /* the replay adds one recorded window's time per recomputed window of
+     every step (another micro-batch count splits the tensors, not the
+     windows: the work per step is the same) */
+  c->recompute_ns = r->recompute_ns / nsteps;
   c->comm_ns = r->extra_comm_ns;
   double host = m && m->gpu ? m->gpu->host_gbs : 25.0;
   c->host_ns = (int64_t)((double)r->offload_bytes / host);

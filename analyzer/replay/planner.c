@@ -280,7 +280,7 @@ int mt_rp_layer_costs(const mt_rp_input *in, mt_rp_layer_cost **out, size_t *n)
           c->part_ns = pns;
           for (size_t a = 0; a < m; a++) {
             const mt_rp_tensor *x = &in->t[at[a]];
-            if (fl[a] && x->t_free > B->ts && x->t_free <= B->te)
+            if (fl[a]) /* saved by autograd, or held by the selective-checkpoint cache */
               c->part += r512(x->bytes);
           }
         }

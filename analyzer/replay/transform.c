@@ -454,6 +454,12 @@ static int checkpoint_window(struct work *k, struct tindex *ix, const mt_rp_wind
   int32_t order = 1, tail = 0;
   for (size_t e = 0; e < nev; e++) {
     size_t i = ev[e].i;
+    if (keep && keep[e] && !ev[e].is_free && !(k->t[i].t_free != MT_RP_NEVER && in_win(k->t[i].t_free, B))) {
+      /* a kept output autograd did not save: the selective-checkpoint
+         cache holds it until the recompute takes it */
+      k->t[i].t_free = t0;
+      k->t[i].s_free = SUB_BASE - 1;
+    }
     if (ev[e].is_free || (keep && keep[e]))
       continue;
     mt_rp_tensor c = k->t[i];
