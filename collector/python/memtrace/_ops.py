@@ -43,6 +43,9 @@ class OpCounter(object):
             return
         torch = self.torch
         try:
+            import logging
+            # its import warns that Triton kernels will not be counted: none run here
+            logging.getLogger("torch.utils.flop_counter").setLevel(logging.ERROR)
             from torch.utils._python_dispatch import TorchDispatchMode
             from torch.utils.flop_counter import flop_registry
         except Exception:
@@ -101,8 +104,9 @@ class OpCounter(object):
                 continue
             if p not in inptr:   # a view or an in-place op writes no new tensor
                 ptrs.append(p)
+                if not ptrs[1:]:
+                    width = o.element_size()
                 written += nbytes(o)
-                width = o.element_size()
         flops = 0
         f = registry.get(func._overloadpacket)
         if f is not None:
