@@ -239,8 +239,9 @@ const mt_cmd mt_cmd_recommend = {
   "H100): recompute from FLOPs and bytes on its data sheet (or the recorded\n"
   "CUPTI kernel times on a real GPU), communication from bytes and link\n"
   "bandwidth; plans that change the optimizer or what is trained come after\n"
-  "those that do not.  Each plan says why it ranks above the next.  Techniques the recording cannot support (its job\n"
-  "model lacks what they act on) are listed as not considered, with why.\n"
+  "those that do not.  Each plan says why it ranks above the next.\n"
+  "Techniques the recording cannot support (its job model lacks what they\n"
+  "act on) are listed as not considered, with why.\n"
   "Exit 3 when none fits (then the closest plans and how far they are over\n"
   "the budget).  Progress on stderr when it is a terminal.\n",
   run,

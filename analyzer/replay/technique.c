@@ -588,7 +588,7 @@ const mt_rp_technique mt_rp_techniques[] = {
     "micro_batches", mb_cand, 2 },
   { "optimizer", "adamw|sgd|lion|adafactor|adam-mini|adam8bit", "another optimizer's states",
     opt_parse, opt_value, opt_refuse, opt_torch, 0, "model_states", opt_cand, 1 },
-  { "checkpoint", "none|all|every:K|layers:A,B,...|selective", "activation checkpointing (non-reentrant)",
+  { "checkpoint", "none|all|every:K|layers:A,Bs,...|selective", "activation checkpointing (non-reentrant)",
     ck_parse, ck_value, ck_refuse, ck_torch, 1, "checkpointing", ck_cand, 1 },
   { "sp", "N", "sequence parallelism (with --sp-kind)", sp_parse, sp_value, sp_refuse, NULL, 1, "seq_parallel", NULL, 3 },
   { "sp-kind", "megatron|ulysses", "sequence parallelism's kind", spkind_parse, NULL, NULL, NULL, 1, "seq_parallel",
