@@ -202,15 +202,16 @@ int mt_rp_cost_build(mt_rp_input *in, const char *gpu, char *err, size_t errlen)
       snprintf(err, errlen, "--gpu: unknown GPU '%s' (known: %s)", gpu, mt_rp_gpu_keys());
       return -1;
     }
-    /* another device than the recorded one: its kernel times do not apply */
-    if (m->device[0] && mt_rp_gpu_find(m->device) != m->gpu)
+    /* another device than the recorded one (or a device not known): its
+       kernel times do not apply */
+    if (!m->device[0] || mt_rp_gpu_find(m->device) != m->gpu)
       m->measured = 0;
   } else {
+    /* the recorded device (its measured kernel times stay, whatever
+       device it was); unknown: the H100's data sheet */
     m->gpu = mt_rp_gpu_find(m->device);
-    if (!m->gpu) {
+    if (!m->gpu)
       m->gpu = &gpus[0];
-      m->measured = 0;
-    }
   }
   free(m->unit_fwd_ns);
   m->nunits = in->nunits;
@@ -451,7 +452,8 @@ void mt_rp_cost_describe(const mt_rp_input *in, char *buf, size_t len)
   }
   char src[160];
   if (m->measured)
-    snprintf(src, sizeof src, "kernel times measured by CUPTI on the recorded %s", m->device);
+    snprintf(src, sizeof src, "kernel times measured by CUPTI on the recorded %s",
+             m->device[0] ? m->device : "device");
   else if (m->nops)
     snprintf(src, sizeof src, "FLOPs and bytes of %zu PyTorch operator records", m->nops);
   else
