@@ -2,7 +2,7 @@
 memtrace replay's prediction against what torch measures.  A deep stack of
 blocks whose saved activations dominate memory (elementwise layers and
 LayerNorm, no cuBLAS).
-ckpt_simgpu.py OUT.json STEPS [none|all|layers:A,Bs,...]: the blocks named
+ckpt_simgpu.py OUT.json STEPS [none|all|every:K|layers:A,Bs,...]: the blocks named
 (their index in model.blocks, as memtrace numbers layers "model.blocks.N") run under
 torch.utils.checkpoint ("Ns": with a selective-checkpoint policy that saves
 the outputs of the operators with FLOPs, as memtrace's plans mean it); writes torch.cuda.max_memory_allocated/reserved."""
@@ -67,6 +67,7 @@ plan = sys.argv[3] if len(sys.argv) > 3 else "none"
 assert torch.cuda.is_available(), "no (simulated) CUDA device"
 n = 8
 ck = {i: False for i in range(n)} if plan == "all" else \
+    {i: False for i in range(0, n, int(plan[6:]))} if plan.startswith("every:") else \
     {int(i.rstrip("s")): i.endswith("s") for i in plan[len("layers:"):].split(",")} if plan.startswith("layers:") else {}
 torch.manual_seed(0)
 model = Model(256, n, ck).cuda()
