@@ -142,7 +142,10 @@ class State(object):
         rid = _native.range_start(names[1] if bwd else names[0])
         self.tl.fwd.append((module, rid))
         if len(self.tl.fwd) == 1 and not bwd and not self.ops.done and self.torch.is_grad_enabled():
-            self.ops.enter()
+            if hasattr(module, "_orig_mod"):
+                self.ops.done = True   # torch.compile's module: a dispatch mode would keep it eager
+            else:
+                self.ops.enter()
 
     def fwd_post(self, module, args, output):
         st = self.tl.fwd
