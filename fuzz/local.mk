@@ -97,7 +97,7 @@ MT_SAN_TRACE_SRC = fuzz/replay.c fuzz/fuzz_trace.c schemas/trace.c schemas/trace
 	analyzer/lib/analyze.c analyzer/lib/load.c analyzer/lib/json.c analyzer/lib/util.c analyzer/lib/prefetch.c \
 	analyzer/lib/ranks.c analyzer/lib/mrseries.c analyzer/replay/job.c analyzer/replay/technique.c \
 	analyzer/cmds/render.c analyzer/replay/alloc.c analyzer/replay/input.c analyzer/replay/engine.c \
-	analyzer/replay/transform.c analyzer/replay/plan.c analyzer/replay/planner.c analyzer/replay/input_trace.c \
+	analyzer/replay/transform.c analyzer/replay/plan.c analyzer/replay/planner.c analyzer/replay/cost.c analyzer/replay/input_trace.c \
 	analyzer/replay/rsort.c \
 	analyzer/interop/util.c analyzer/interop/export_perfetto.c analyzer/interop/export_snapshot.c \
 	analyzer/interop/jstream.c analyzer/interop/pickle.c

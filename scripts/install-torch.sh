@@ -26,8 +26,13 @@ WRAP
   chmod +x "$PY.tmp"
   "$PY.tmp" -c "import torch" >&2 && mv "$PY.tmp" "$PY"
 }
+# PuLP and pwlf: torch.distributed._tools' SAC MILP (tests/python/test_sac.sh
+# compares recommend with it); best effort: without them that comparison skips
+sac_deps() { "$VENV/bin/python" -c "import pulp, pwlf" >/dev/null 2>&1 ||
+  "$VENV/bin/pip" install -q --disable-pip-version-check pulp pwlf >/dev/null 2>&1 || true; }
 if [ -x "$PY" ] && "$PY" -c "import torch" >/dev/null 2>&1; then
   grep -q "memtrace torch wrapper $WRAP_V:" "$PY" || wrapper || exit 1
+  sac_deps
   echo "$PY"
   exit 0
 fi
@@ -44,5 +49,6 @@ pip() { "$VENV/bin/pip" install -q --disable-pip-version-check "$@" >>"$LOG" 2>&
 pip --no-deps "torch==$V" nvidia-cusparselt-cu13==0.8.0 nvidia-nvshmem-cu13==3.4.5 nvidia-cufile==1.15.1.6
 pip filelock "typing_extensions>=4.10" "sympy>=1.13.3" networkx jinja2 fsspec numpy "setuptools<82"
 wrapper || exit 1
+sac_deps
 trap - EXIT
 echo "$PY"

@@ -8,6 +8,7 @@
 #include "analyzer/cmds/cmds.h"
 #include "analyzer/replay/input_trace.h"
 #include "analyzer/replay/planner.h"
+#include "analyzer/replay/cost.h"
 #include "analyzer/cmds/progress.h"
 #include "analyzer/replay/technique.h"
 #include <unistd.h>
@@ -110,7 +111,7 @@ static int maximize(const mt_rp_input *in, const char *path, mt_rp_plan *p, cons
 
 static int run(int argc, char **argv)
 {
-  const char *path = NULL, *format = "text";
+  const char *path = NULL, *format = "text", *gpu = NULL;
   mt_rp_recommend_opts o = { .max_overhead = -1, .allocator = MT_RP_ALLOC_CACHING };
   int have_budget = 0, top = 10;
   char err[512];
@@ -133,6 +134,11 @@ static int run(int argc, char **argv)
       i++;
     } else if (strcmp(a, "--max-overhead") == 0 && v) {
       o.max_overhead = atof(v) / 100.0;
+      i++;
+    } else if (strcmp(a, "--gpu") == 0 && v) {
+      if (!mt_rp_gpu_find(v))
+        return mt_usage_error("recommend", "--gpu: unknown GPU '%s' (known: %s)", v, mt_rp_gpu_keys());
+      gpu = v;
       i++;
     } else if (strcmp(a, "--top") == 0 && v) {
       top = atoi(v);
@@ -217,6 +223,16 @@ static int run(int argc, char **argv)
   mt_rp_choice *c = NULL;
   size_t nc = 0, explored = 0;
   int rc = MT_EXIT_OK;
+  char model[512];
+  if (mt_rp_cost_build(&in, gpu, err, sizeof err) != 0) {
+    mt_errorf("%s: %s", files[best], err);
+    mt_rp_input_free(&in);
+    for (int j = 0; j < n; j++)
+      free(files[j]);
+    free(files);
+    return MT_EXIT_USAGE;
+  }
+  mt_rp_cost_describe(&in, model, sizeof model);
   static mt_rp_refusals refused;
   o.refused = &refused;
   if (isatty(2))
@@ -234,7 +250,10 @@ static int run(int argc, char **argv)
     char a[32], b[32];
     if (strcmp(format, "json") == 0) {
       printf("{\"budget_bytes\": %" PRIu64 ", \"baseline_peak_reserved_bytes\": %" PRIu64
-             ", \"plans_explored\": %zu, \"fitting\": %zu, \"plans\": [", o.budget, best_peak, explored, nfit);
+             ", \"plans_explored\": %zu, \"fitting\": %zu, \"step_ns\": %" PRId64 ", \"cost_model\": ",
+             o.budget, best_peak, explored, nfit, in.cost ? in.cost->step_ns : (int64_t)0);
+      json_str(model);
+      printf(", \"plans\": [");
       size_t shown = 0;
       for (size_t i = 0; i < nc && (int)shown < top; i++) {
         if (nfit && !c[i].fits)
@@ -247,6 +266,12 @@ static int run(int argc, char **argv)
                c[i].result.peak_reserved, c[i].fits ? 0 : c[i].result.peak_reserved - o.budget,
                c[i].compute_overhead, c[i].comm_overhead, c[i].result.recompute_ns, c[i].result.extra_comm_bytes,
                c[i].code_change, c[i].verified_by_replay ? "true" : "false");
+        printf(", \"added_step_ns\": %" PRId64 ", \"added_step_fraction\": %.6f, \"recompute_step_ns\": %" PRId64
+               ", \"comm_step_ns\": %" PRId64 ", \"host_step_ns\": %" PRId64 ", \"other_step_ns\": %" PRId64
+               ", \"alters_training\": %s, \"why\": ",
+               c[i].cost.added_ns, c[i].cost.fraction, c[i].cost.recompute_ns, c[i].cost.comm_ns, c[i].cost.host_ns,
+               c[i].cost.other_ns, c[i].alters_training ? "true" : "false");
+        json_str(c[i].why);
         char tc[2048];
         mt_rp_plan_torch(&in, &c[i].plan, tc, sizeof tc);
         printf(", \"pytorch\": ");
@@ -267,6 +292,7 @@ static int run(int argc, char **argv)
     } else {
       printf("budget %s; recorded peak reserved %s (rank file %s); %zu plans replayed, %zu fit\n",
              mt_fmt_bytes(o.budget, a, sizeof a), mt_fmt_bytes(best_peak, b, sizeof b), files[best], explored, nfit);
+      printf("step time %.3f ms on the %s\n", in.cost ? (double)in.cost->step_ns / 1e6 : 0.0, model);
       if (!nfit && nc)
         printf("nothing fits: the closest plan, %s, is %s over the budget (%.1f %%)\n", c[0].options,
                mt_fmt_bytes(c[0].result.peak_reserved - o.budget, a, sizeof a),
@@ -275,9 +301,13 @@ static int run(int argc, char **argv)
       for (size_t i = 0; i < nc && (int)shown < top; i++) {
         if (nfit && !c[i].fits)
           break;
-        printf("%2zu. %-60s reserved %10s  compute +%.1f%%  comm +%.1f%%  code %d%s\n", shown + 1, c[i].options,
-               mt_fmt_bytes(c[i].result.peak_reserved, a, sizeof a), 100 * c[i].compute_overhead,
-               100 * c[i].comm_overhead, c[i].code_change, c[i].verified_by_replay ? "  (replayed)" : "");
+        printf("%2zu. %-60s reserved %10s  step %+.3f ms (%+.1f%%: recompute %.3f, comm %.3f, host %.3f)  code %d%s\n",
+               shown + 1, c[i].options, mt_fmt_bytes(c[i].result.peak_reserved, a, sizeof a),
+               (double)c[i].cost.added_ns / 1e6, 100 * c[i].cost.fraction, (double)c[i].cost.recompute_ns / 1e6,
+               (double)(c[i].cost.comm_ns) / 1e6, (double)c[i].cost.host_ns / 1e6, c[i].code_change,
+               c[i].alters_training ? "  (changes training)" : "");
+        if (c[i].why[0] && (int)shown + 1 < top)
+          printf("    above #%zu: %s\n", shown + 2, c[i].why);
         char tc[2048];
         mt_rp_plan_torch(&in, &c[i].plan, tc, sizeof tc);
         if (tc[0])
@@ -303,15 +333,21 @@ static int run(int argc, char **argv)
 const mt_cmd mt_cmd_recommend = {
   "recommend",
   "plans that fit a memory budget, each verified by replay",
-  "Usage: memtrace recommend TRACE|RUNDIR --budget SIZE [--world N] [--max-overhead PCT]\n"
+  "Usage: memtrace recommend TRACE|RUNDIR --budget SIZE [--world N] [--max-overhead PCT] [--gpu NAME]\n"
   "                          [--allocator caching|expandable|async|raw] [--top N] [--format text|json]\n"
   "\n"
   "Explores checkpointing (incl. the cheapest placement for the budget, by a\n"
   "dynamic program over the chain of layers), ZeRO stages, offload, flash\n"
   "attention, micro-batches and optimizers; replays each plan; lists those\n"
-  "whose predicted peak reserved fits, cheapest first, each with the PyTorch\n"
-  "change it stands for.  Techniques the recording cannot support (its job\n"
-  "model lacks what they act on) are listed as not considered, with why.\n"
+  "whose predicted peak reserved fits, each with the PyTorch change it stands\n"
+  "for, ranked by the step time it adds on the target GPU (--gpu h100|h200|\n"
+  "a100-80gb|a100-40gb|b200|l40s|v100; default: the recorded device, else the\n"
+  "H100): recompute from FLOPs and bytes on its data sheet (or the recorded\n"
+  "CUPTI kernel times on a real GPU), communication from bytes and link\n"
+  "bandwidth; plans that change the optimizer or what is trained come after\n"
+  "those that do not.  Each plan says why it ranks above the next.\n"
+  "Techniques the recording cannot support (its job model lacks what they\n"
+  "act on) are listed as not considered, with why.\n"
   "Exit 3 when none fits (then the closest plans and how far they are over\n"
   "the budget).  Progress on stderr when it is a terminal.\n"
   "\n"

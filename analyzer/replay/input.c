@@ -1,6 +1,7 @@
 /* Replay input: tensor lifetimes, units and windows of one rank. */
 #include "config.h"
 #include "analyzer/replay/replay.h"
+#include "analyzer/replay/cost.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,7 @@ void mt_rp_input_free(mt_rp_input *in)
   free(in->t);
   free(in->w);
   free(in->units);
+  mt__rp_cost_free(in);
   memset(in, 0, sizeof *in);
 }
 

@@ -6,6 +6,7 @@
  * recovered from block sizes, and NCCL's buffer model. */
 #include "config.h"
 #include "analyzer/replay/input_trace.h"
+#include "analyzer/replay/cost.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -339,6 +340,11 @@ int mt_rp_input_from_trace(const char *path, mt_rp_input *in, char *err, size_t 
     snprintf(e.msg, sizeof e.msg, "%s: out of memory", path);
     rc = MT_ENOMEM;
   }
+  /* what the cost model reads (device, kernel times, operator records) */
+  if (rc == MT_OK && mt__rp_cost_read(mt_trace_db(t), in) != 0) {
+    snprintf(e.msg, sizeof e.msg, "%s: out of memory", path);
+    rc = MT_ENOMEM;
+  }
   free(w.index);
   free(w.sp);
   mt_trace_close(t);
@@ -359,6 +365,12 @@ int mt_rp_input_from_trace(const char *path, mt_rp_input *in, char *err, size_t 
       in->t_first = in->t[i].t_alloc;
   nccl_model(in);
   mt_rp_input_finish(in);
+  char cerr[160];
+  if (mt_rp_cost_build(in, NULL, cerr, sizeof cerr) != 0) {
+    snprintf(err, errlen, "%s: %s", path, cerr);
+    mt_rp_input_free(in);
+    return -1;
+  }
   return 0;
 }
 

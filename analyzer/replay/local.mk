@@ -8,12 +8,12 @@ analyzer_replay_libmemtrace_replay_la_SOURCES = \
 	analyzer/replay/replay.h analyzer/replay/input.c analyzer/replay/job.c analyzer/replay/engine.c \
 	analyzer/replay/transform.c analyzer/replay/plan.c \
 	analyzer/replay/technique.h analyzer/replay/technique.c \
-	analyzer/replay/planner.h analyzer/replay/planner.c \
+	analyzer/replay/planner.h analyzer/replay/planner.c analyzer/replay/cost.h analyzer/replay/cost.c \
 	analyzer/replay/input_trace.h analyzer/replay/input_trace.c \
 	analyzer/replay/rsort.h analyzer/replay/rsort.c analyzer/replay/prefix.h
 analyzer_replay_libmemtrace_replay_la_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(AX_PTHREAD_LIBS)
 # recommend replays its plans on several threads
-analyzer_replay_libmemtrace_replay_la_LIBADD = -lm $(AX_PTHREAD_LIBS)
+analyzer_replay_libmemtrace_replay_la_LIBADD = $(SQLITE_LIBS) -lm $(AX_PTHREAD_LIBS)
 
 # memtrace replay / recommend (analyzer/cmds/), over this library.
 memtrace_SOURCES += analyzer/cmds/replay.c analyzer/cmds/recommend.c

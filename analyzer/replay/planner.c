@@ -18,7 +18,7 @@ uint64_t mt_rp_chain_peak(const mt_rp_layer_cost *l, size_t n, const unsigned ch
     uint64_t during = base + stash + l[i].saved + l[i].transient;
     if (during > peak)
       peak = during;
-    stash += ck[i] ? l[i].kept : l[i].saved;
+    stash += ck[i] == 2 ? l[i].part : ck[i] ? l[i].kept : l[i].saved;
   }
   if (base + stash + head > peak)
     peak = base + stash + head;
@@ -30,15 +30,25 @@ int mt_rp_place_brute(const mt_rp_layer_cost *l, size_t n, uint64_t base, uint64
 {
   unsigned char cur[24];
   int64_t best = -1;
-  if (n > 24)
+  int base3 = 0;
+  for (size_t i = 0; i < n; i++)
+    base3 |= l[i].has_part;
+  uint32_t radix = base3 ? 3 : 2, total = 1;
+  if (n > (base3 ? 15 : 24))
     return -1;
-  for (uint32_t m = 0; m < (1u << n); m++) {
+  for (size_t i = 0; i < n; i++)
+    total *= radix;
+  for (uint32_t m = 0; m < total; m++) {
     int64_t cost = 0;
-    for (size_t i = 0; i < n; i++) {
-      cur[i] = (unsigned char)((m >> i) & 1);
-      if (cur[i])
-        cost += l[i].fwd_ns;
+    int ok = 1;
+    for (size_t i = 0, r = m; i < n; i++, r /= radix) {
+      cur[i] = (unsigned char)(r % radix);
+      if (cur[i] == 2 && !l[i].has_part)
+        ok = 0;
+      cost += cur[i] == 2 ? l[i].part_ns : cur[i] ? l[i].fwd_ns : 0;
     }
+    if (!ok)
+      continue;
     if (mt_rp_chain_peak(l, n, cur, base, head) > budget)
       continue;
     if (best < 0 || cost < best) {
@@ -86,9 +96,11 @@ int mt_rp_place_checkpoints(const mt_rp_layer_cost *l, size_t n, uint64_t base, 
     for (size_t s = 0; s <= cap; s++) {
       if (cost[s] < 0 || s + during > cap)
         continue;
-      for (int c = 0; c < 2; c++) {
-        size_t t = s + (size_t)q_up(c ? l[i].kept : l[i].saved, q);
-        int64_t v = cost[s] + (c ? l[i].fwd_ns : 0);
+      for (int c = 0; c < 3; c++) {
+        if (c == 2 && !l[i].has_part)
+          continue;
+        size_t t = s + (size_t)q_up(c == 2 ? l[i].part : c ? l[i].kept : l[i].saved, q);
+        int64_t v = cost[s] + (c == 2 ? l[i].part_ns : c ? l[i].fwd_ns : 0);
         if (t > cap)
           continue;
         if (nxt[t] < 0 || v < nxt[t]) {
@@ -237,13 +249,43 @@ int mt_rp_layer_costs(const mt_rp_input *in, mt_rp_layer_cost **out, size_t *n)
     if (!B)
       continue;
     mt_rp_layer_cost *c = &l[W->layer];
-    c->fwd_ns = W->kernel_ns;
+    c->fwd_ns = mt_rp_cost_window_ns(in, W); /* what recomputing it costs (cost.c) */
     uint64_t live = 0, peak = 0;
-    for (size_t r = alloc_after(in, ix, W->ts); r < in->nt && in->t[ix[r]].t_alloc <= W->te; r++) {
+    size_t r0 = alloc_after(in, ix, W->ts), na = 0;
+    for (size_t r = r0; r < in->nt && in->t[ix[r]].t_alloc <= W->te; r++) {
       const mt_rp_tensor *x = &in->t[ix[r]];
       if (x->t_free > B->ts && x->t_free <= B->te &&
           (x->cat == MT_RP_ACTIVATION || x->cat == MT_RP_TEMPORARY || x->cat == MT_RP_INPUT))
         c->saved += r512(x->bytes);
+      na++;
+    }
+    /* the third choice: its FLOP outputs kept (the tensors the transform
+       keeps: matched to the operator records as checkpoint_window does) */
+    int64_t pns;
+    uint64_t pk;
+    if (na && mt_rp_cost_partial(in, W->unit, &pns, &pk)) {
+      uint64_t *by = malloc(na * sizeof *by);
+      size_t *at = malloc(na * sizeof *at), m = 0;
+      unsigned char *fl = malloc(na);
+      if (by && at && fl) {
+        for (size_t r = r0; r < in->nt && in->t[ix[r]].t_alloc <= W->te; r++) {
+          const mt_rp_tensor *x = &in->t[ix[r]];
+          if ((x->cat == MT_RP_ACTIVATION || x->cat == MT_RP_TEMPORARY || x->cat == MT_RP_INPUT) && !x->outside) {
+            at[m] = ix[r];
+            by[m++] = x->bytes;
+          }
+        }
+        if (mt_rp_cost_flop_outputs(in, W->unit, by, m, fl) > 0) {
+          c->has_part = 1;
+          c->part_ns = pns;
+          for (size_t a = 0; a < m; a++) {
+            const mt_rp_tensor *x = &in->t[at[a]];
+            if (fl[a]) /* saved by autograd, or held by the selective-checkpoint cache */
+              c->part += r512(x->bytes);
+          }
+        }
+      }
+      free(by), free(at), free(fl);
     }
     /* transient: the most backward temporaries alive at once (a sweep) */
     size_t b0 = alloc_after(in, ix, B->ts);
@@ -276,16 +318,59 @@ static int64_t step_ns_of(const mt_rp_input *in)
   return 0;
 }
 
+/* Fitting plans first: those that train the same model the same way, by
+   the step time they add, then by the code they change; then the rest by
+   how close they come. */
 static int choice_cmp(const void *a, const void *b)
 {
   const mt_rp_choice *x = a, *y = b;
   if (x->fits != y->fits)
     return y->fits - x->fits;
-  if (x->fits && x->total_overhead != y->total_overhead)
-    return x->total_overhead < y->total_overhead ? -1 : 1;
+  if (x->fits && x->alters_training != y->alters_training)
+    return x->alters_training - y->alters_training;
+  if (x->fits && x->cost.added_ns != y->cost.added_ns)
+    return x->cost.added_ns < y->cost.added_ns ? -1 : 1;
+  if (x->fits && x->code_change != y->code_change)
+    return x->code_change - y->code_change;
   if (x->result.peak_reserved != y->result.peak_reserved)
     return x->result.peak_reserved < y->result.peak_reserved ? -1 : 1;
   return strcmp(x->options, y->options); /* equal plans in a fixed order */
+}
+
+static void ms(char *buf, size_t len, int64_t ns)
+{
+  snprintf(buf, len, "%.3f ms", (double)ns / 1e6);
+}
+
+/* Why x ranks above the next fitting plan y, in the terms choice_cmp used. */
+static void explain(mt_rp_choice *x, const mt_rp_choice *y)
+{
+  char a[32], b[32];
+  if (x->alters_training != y->alters_training) {
+    snprintf(x->why, sizeof x->why, "trains the same model the same way; the next (%s) changes the optimizer or "
+             "what is trained", y->options);
+    return;
+  }
+  if (x->cost.added_ns != y->cost.added_ns) {
+    static const char *const part[] = { "recompute", "communication", "host traffic", "other" };
+    int64_t d[4] = { y->cost.recompute_ns - x->cost.recompute_ns, y->cost.comm_ns - x->cost.comm_ns,
+                     y->cost.host_ns - x->cost.host_ns, y->cost.other_ns - x->cost.other_ns };
+    int k = 0;
+    for (int i = 1; i < 4; i++)
+      if (d[i] > d[k])
+        k = i;
+    ms(a, sizeof a, y->cost.added_ns - x->cost.added_ns);
+    ms(b, sizeof b, d[k]);
+    snprintf(x->why, sizeof x->why, "%s less per step than the next (%s), %s of it in %s", a, y->options, b, part[k]);
+    return;
+  }
+  if (x->code_change != y->code_change) {
+    snprintf(x->why, sizeof x->why, "same step time as the next (%s), fewer places of code to change (%d vs %d)",
+             y->options, x->code_change, y->code_change);
+    return;
+  }
+  snprintf(x->why, sizeof x->why, "same step time and code as the next (%s), %.2f MiB less reserved", y->options,
+           ((double)y->result.peak_reserved - (double)x->result.peak_reserved) / 1048576.0);
 }
 
 /* A full replay of p (continuing from prefix x when not NULL). */
@@ -298,17 +383,14 @@ static int evaluate(const mt_rp_input *in, const mt_rp_recommend_opts *o, const 
     return -1;
   c->verified_by_replay = 1;
   mt_rp_plan_describe(p, c->options, sizeof c->options);
-  double st = step_ns > 0 ? (double)step_ns : 1.0;
-  c->compute_overhead = (double)c->result.recompute_ns / st;
-  /* host traffic at ~ 25 GB/s PCIe, counted as communication */
-  c->comm_overhead = ((double)c->result.extra_comm_ns + (double)c->result.offload_bytes / 25.0) / st;
+  (void)step_ns;
+  mt_rp_cost_plan(in, p, &c->result, &c->cost);
+  double st = c->cost.step_ns > 0 ? (double)c->cost.step_ns : 1.0;
+  c->compute_overhead = (double)(c->cost.recompute_ns + c->cost.other_ns) / st;
+  c->comm_overhead = (double)(c->cost.comm_ns + c->cost.host_ns) / st;
+  c->total_overhead = c->cost.fraction;
   c->code_change = mt_rp_plan_code_change(p);
-  /* among plans of equal cost, the one that changes less code first */
-  c->total_overhead = c->compute_overhead + c->comm_overhead + 0.002 * c->code_change;
-  if (p->micro_batches > 1)
-    c->total_overhead += 0.02 * (p->micro_batches - 1); /* smaller GEMMs run less efficiently */
-  if (p->optimizer != MT_RP_OPT_KEEP)
-    c->total_overhead += 0.01; /* a different optimizer may converge differently */
+  c->alters_training = mt_rp_plan_alters_training(p);
   c->fits = c->result.peak_reserved <= o->budget;
   return 0;
 }
@@ -381,9 +463,21 @@ static void run_task(struct rpool *P, struct rtask *T, mt_rp_prefix *x)
   uint64_t need = base->result.peak_reserved - P->o->budget;
   unsigned char ck[MT_RP_MAX_LAYERS];
   uint64_t none = mt_rp_chain_peak(P->lc, P->nl, (unsigned char[MT_RP_MAX_LAYERS]){ 0 }, 0, 0);
+  /* partial layers are matched by their recorded sizes: not with another
+     micro-batch count */
+  mt_rp_layer_cost *lc = (mt_rp_layer_cost *)P->lc, *own = NULL;
+  if (T->p.micro_batches > 1 && T->p.micro_batches != P->in->recorded_micro) {
+    own = malloc(P->nl * sizeof *own);
+    if (!own)
+      return;
+    memcpy(own, P->lc, P->nl * sizeof *own);
+    for (size_t i = 0; i < P->nl; i++)
+      own[i].has_part = 0;
+    lc = own;
+  }
   for (int it = 0; it < 4 && need < none; it++) {
     int64_t rns;
-    if (mt_rp_place_checkpoints(P->lc, P->nl, 0, 0, none - need, 0, ck, &rns) != 0)
+    if (mt_rp_place_checkpoints(lc, P->nl, 0, 0, none - need, 0, ck, &rns) != 0)
       break;
     /* the same placement as the last try: the same replay, whose result T->c holds */
     int same = it > 0 && memcmp(T->p.ckpt_layer, ck, P->nl) == 0;
@@ -398,6 +492,7 @@ static void run_task(struct rpool *P, struct rtask *T, mt_rp_prefix *x)
     }
     need += T->c.result.peak_reserved - P->o->budget;
   }
+  free(own);
 }
 
 static void *worker(void *arg)
@@ -566,6 +661,8 @@ int mt_rp_recommend(const mt_rp_input *in, const mt_rp_recommend_opts *o, mt_rp_
     if (!c[i].fits || o->max_overhead < 0 || c[i].total_overhead <= o->max_overhead)
       c[w++] = c[i];
   qsort(c, w, sizeof *c, choice_cmp);
+  for (size_t i = 0; i + 1 < w && c[i + 1].fits; i++)
+    explain(&c[i], &c[i + 1]);
   *out = c;
   *n = w;
   return 0;

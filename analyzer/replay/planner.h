@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "analyzer/replay/replay.h"
+#include "analyzer/replay/cost.h"
 
 /* One layer of the chain.  Memory model (docs/REPLAY.md): layers run
  * forward 0..n-1 then backward n-1..0; a layer keeps `saved` bytes until its
@@ -17,21 +18,30 @@
 typedef struct mt_rp_layer_cost {
   uint64_t saved, kept, transient;
   int64_t fwd_ns;
+  /* the third choice (has_part): checkpointed with the outputs of its
+   * operators with FLOPs saved (cost.h mt_rp_cost_partial): keeps `part`
+   * bytes, recomputing costs part_ns */
+  int has_part;
+  uint64_t part;
+  int64_t part_ns;
 } mt_rp_layer_cost;
 
-/* Peak of the chain for the checkpoint set ck (ck[i] = 1) above `base`,
- * with `head` live after the last forward. */
+/* Peak of the chain for the placement ck (ck[i] = 0 none, 1 checkpointed,
+ * 2 checkpointed with its FLOP outputs saved) above `base`, with `head`
+ * live after the last forward. */
 uint64_t mt_rp_chain_peak(const mt_rp_layer_cost *l, size_t n, const unsigned char *ck, uint64_t base,
                           uint64_t head);
 
 /* Optimal placement: minimises the recompute time subject to
- * mt_rp_chain_peak <= budget.  Memory is discretised in steps of quantum
+ * mt_rp_chain_peak <= budget, each layer one of its choices (a
+ * multiple-choice knapsack over the chain, exact up to the quantum).  Memory is discretised in steps of quantum
  * bytes, rounding every requirement up (so a placement it returns always
  * fits); quantum 0 picks budget/4096.  Returns 0 and ck[] / *recompute_ns,
  * or -1 when no placement fits (ck = all layers then). */
 int mt_rp_place_checkpoints(const mt_rp_layer_cost *l, size_t n, uint64_t base, uint64_t head, uint64_t budget,
                             uint64_t quantum, unsigned char *ck, int64_t *recompute_ns);
-/* The same by trying all 2^n sets (n <= 24), for tests. */
+/* The same by trying every placement (3^n with partial choices, n <= 15;
+ * 2^n without, n <= 24), for tests. */
 int mt_rp_place_brute(const mt_rp_layer_cost *l, size_t n, uint64_t base, uint64_t head, uint64_t budget,
                       unsigned char *ck, int64_t *recompute_ns);
 
@@ -51,12 +61,15 @@ typedef struct mt_rp_choice {
   mt_rp_plan plan;
   mt_rp_result result;
   char options[512];         /* the plan as command-line options */
-  double compute_overhead;   /* extra compute / recorded step time */
-  double comm_overhead;      /* extra communication time / step time */
-  double total_overhead;      /* compute + communication + 0.2 % per place of code changed */
+  double compute_overhead;   /* extra compute (recompute and the techniques' own) / step time */
+  double comm_overhead;      /* extra communication and host traffic / step time */
+  double total_overhead;     /* added step time / step time (cost.h) */
+  mt_rp_plan_cost cost;      /* what the plan adds to a step on the target GPU */
+  int alters_training;       /* a technique that changes what or how it trains (technique.h) */
   int code_change;           /* places of a training script the plan changes (technique.h) */
   int fits;
   int verified_by_replay;    /* 1: result came from a full replay */
+  char why[320];             /* why it ranks above the next plan ("" for the last) */
 } mt_rp_choice;
 
 /* What recommend could not consider on a recording, one line per

@@ -138,6 +138,7 @@ typedef struct mt_rp_input {
   } job;
   char **strs;              /* owned copies of names */
   size_t nstrs, capstrs;
+  struct mt_rp_costmodel *cost; /* the step-time model (cost.h), NULL: recorded kernel times */
 } mt_rp_input;
 
 void mt_rp_input_init(mt_rp_input *in);

@@ -1,6 +1,7 @@
 /* The technique table (technique.h, docs/REPLAY.md "Techniques"). */
 #include "config.h"
 #include "analyzer/replay/technique.h"
+#include "analyzer/replay/cost.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,8 +38,44 @@ static const char *const NO_LAYERS = "no numbered module with forward and backwa
 static const char *const FLAT_ONLY = "modelled only for a flat parameter buffer per layer (simtrain's layout); "
                                      "not yet for a job with a tensor per parameter";
 
-/* Module paths of the checkpointed layers, "model.blocks.0-2,5". */
-static void layer_paths(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len)
+/* The ZeRO stage p runs with (its own, else the recording's). */
+static int zero_of(const mt_rp_input *in, const mt_rp_plan *p)
+{
+  return p->zero >= 0 ? p->zero : in->recorded_zero;
+}
+
+/* How many activations one layer hands the next: those layer 0's forward
+ * makes that layer 1's backward frees (layer 1 saved them as its inputs).
+ * Sequence and pipeline parallelism are modelled for one hidden state
+ * passed from layer to layer (a transformer's residual stream); a block
+ * with two streams (an MSA and a pair representation) is not. */
+static int layer_streams(const mt_rp_input *in)
+{
+  const mt_rp_window *f0 = NULL, *b1 = NULL;
+  for (size_t i = 0; i < in->nw; i++) {
+    const mt_rp_window *w = &in->w[i];
+    if (w->occurrence || (f0 && w->step != f0->step))
+      continue;
+    if (!f0 && w->kind == MT_RP_W_FORWARD && w->layer == 0)
+      f0 = w;
+    else if (f0 && !b1 && w->kind == MT_RP_W_BACKWARD && w->layer == 1)
+      b1 = w;
+  }
+  if (!f0 || !b1)
+    return 1;
+  int n = 0;
+  for (size_t i = 0; i < in->nt; i++) {
+    const mt_rp_tensor *x = &in->t[i];
+    if (x->cat == MT_RP_ACTIVATION && x->t_alloc >= f0->ts && x->t_alloc <= f0->te && x->t_free >= b1->ts &&
+        x->t_free <= b1->te)
+      n++;
+  }
+  return n;
+}
+
+/* Module paths of the checkpointed layers, "model.blocks.0-2,5" (which:
+ * 1 fully checkpointed, 2 with their FLOP outputs saved). */
+static void layer_paths_of(const mt_rp_input *in, const mt_rp_plan *p, int which, char *buf, size_t len)
 {
   char stem[48] = "";
   size_t o = 0;
@@ -50,8 +87,9 @@ static void layer_paths(const mt_rp_input *in, const mt_rp_plan *p, char *buf, s
       snprintf(stem, sizeof stem, "%.*s", d ? (int)(d - in->units[u].name + 1) : 0, in->units[u].name);
     }
   for (int l = 0; l <= in->nlayers && o < len; l++) {
-    int on = l < in->nlayers && (p->ckpt == MT_RP_CK_ALL || (p->ckpt == MT_RP_CK_EVERY && l % p->ckpt_every == 0) ||
-                                 (p->ckpt == MT_RP_CK_LAYERS && p->ckpt_layer[l]));
+    int on = l < in->nlayers && ((which == 1 && (p->ckpt == MT_RP_CK_ALL ||
+                                                 (p->ckpt == MT_RP_CK_EVERY && l % p->ckpt_every == 0))) ||
+                                 (p->ckpt == MT_RP_CK_LAYERS && p->ckpt_layer[l] == which));
     if (on && run < 0)
       run = l;
     if (!on && run >= 0) {
@@ -63,6 +101,19 @@ static void layer_paths(const mt_rp_input *in, const mt_rp_plan *p, char *buf, s
     if (o >= len && len)
       buf[len - 1] = 0;
   }
+}
+
+static void layer_paths(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len)
+{
+  layer_paths_of(in, p, 1, buf, len);
+}
+
+static int unit_of_layer(const mt_rp_input *in, int layer)
+{
+  for (size_t u = 0; u < in->nunits; u++)
+    if (in->units[u].layer == layer)
+      return (int)u;
+  return -1;
 }
 
 /* ---- --checkpoint ---- */
@@ -89,10 +140,12 @@ static int ck_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
       long a = strtol(s, &end, 10);
       if (end == s || a < 0 || a >= MT_RP_MAX_LAYERS)
         BAD("--checkpoint layers:A,B,... needs layer numbers");
-      p->ckpt_layer[a] = 1;
+      /* "3s": layer 3 with the outputs of its operators with FLOPs saved */
+      p->ckpt_layer[a] = *end == 's' ? 2 : 1;
+      end += *end == 's';
       s = *end == ',' ? end + 1 : end;
       if (*end && *end != ',')
-        BAD("--checkpoint layers:A,B,... needs layer numbers");
+        BAD("--checkpoint layers:A,B,... needs layer numbers (N, or Ns: its FLOP outputs saved)");
     }
   } else
     BAD("--checkpoint: unknown value '%s'", v);
@@ -111,7 +164,8 @@ static void ck_value(const mt_rp_plan *p, char *buf, size_t len)
     o = (size_t)snprintf(buf, len, "layers:");
     for (int i = 0; i < MT_RP_MAX_LAYERS && o < len; i++)
       if (p->ckpt_layer[i])
-        o += (size_t)snprintf(buf + o, len - o, "%s%d", buf[o - 1] == ':' ? "" : ",", i);
+        o += (size_t)snprintf(buf + o, len - o, "%s%d%s", buf[o - 1] == ':' ? "" : ",", i,
+                              p->ckpt_layer[i] == 2 ? "s" : "");
     break;
   default: break;
   }
@@ -125,10 +179,23 @@ static const char *ck_refuse(const mt_rp_input *in, const mt_rp_plan *p)
     return NO_LAYERS;
   if (p->ckpt == MT_RP_CK_SELECTIVE && !in->job.attn_maps)
     return "no attention-map tensor identified (softmax / attn_probs / attn_weights ...) to recompute";
-  if (p->ckpt == MT_RP_CK_LAYERS)
+  if (p->ckpt == MT_RP_CK_LAYERS) {
     for (int i = in->nlayers; i < MT_RP_MAX_LAYERS; i++)
       if (p->ckpt_layer[i])
         return "a layer the recording does not have";
+    for (int i = 0; i < in->nlayers; i++) {
+      int64_t ns;
+      uint64_t kept;
+      if (p->ckpt_layer[i] != 2)
+        continue;
+      if (!mt_rp_cost_partial(in, unit_of_layer(in, i), &ns, &kept))
+        return "a layer with its FLOP outputs saved needs its operators: record with the PyTorch layer "
+               "(operator records op/<module>/N)";
+      if (p->micro_batches > 1 && p->micro_batches != in->recorded_micro)
+        return "a layer with its FLOP outputs saved is not modelled with another micro-batch count "
+               "(operators are matched by their recorded sizes)";
+    }
+  }
   return NULL;
 }
 
@@ -144,7 +211,21 @@ static void ck_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size
     return;
   }
   layer_paths(in, p, l, sizeof l);
-  OUT("x = torch.utils.checkpoint.checkpoint(block, x, use_reentrant=False) for block %s", l);
+  size_t o = 0;
+  if (l[0])
+    o = (size_t)OUT("x = torch.utils.checkpoint.checkpoint(block, x, use_reentrant=False) for block %s", l);
+  layer_paths_of(in, p, 2, l, sizeof l);
+  if (l[0] && o < len) {
+    char ops[256];
+    int u = -1;
+    for (int i = 0; i < in->nlayers && u < 0; i++)
+      if (p->ckpt_layer[i] == 2)
+        u = unit_of_layer(in, i);
+    mt_rp_cost_flop_ops(in, u, ops, sizeof ops);
+    snprintf(buf + o, len - o, "%scheckpoint(block, x, use_reentrant=False, context_fn=partial("
+             "create_selective_checkpoint_contexts, save)) with save(ctx, op, *a, **k) = MUST_SAVE if "
+             "op.overloadpacket in {%s} else PREFER_RECOMPUTE, for block %s", o ? "; " : "", ops, l);
+  }
 }
 
 /* ---- --zero / --world ---- */
@@ -223,9 +304,14 @@ static void sp_value(const mt_rp_plan *p, char *buf, size_t len)
     OUT("%d --sp-kind %s", p->sp, p->sp_ulysses ? "ulysses" : "megatron");
 }
 
+static const char *const TWO_STREAMS = "modelled for one hidden state handed from layer to layer; each layer "
+                                       "of this recording hands the next several (e.g. MSA and pair representations)";
+
 static const char *sp_refuse(const mt_rp_input *in, const mt_rp_plan *p)
 {
-  return p->sp > 1 && !in->job.flat ? FLAT_ONLY : NULL;
+  if (p->sp <= 1)
+    return NULL;
+  return !in->job.flat ? FLAT_ONLY : layer_streams(in) > 1 ? TWO_STREAMS : NULL;
 }
 
 static int spkind_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
@@ -321,6 +407,9 @@ static const char *off_refuse(const mt_rp_input *in, const mt_rp_plan *p)
     if (p->zero > 0 || in->recorded_zero || p->pp > 1 || p->train_layers > 0)
       return "layer-wise offload is modelled (and applied by simtrain) without ZeRO, pipelines or --train-layers";
   }
+  if (p->offload == MT_RP_OFF_OPTIMIZER && zero_of(in, p) >= 3)
+    return "with --zero 3 (ZeRO-Infinity's sharded host optimizer) not modelled: the host step would need "
+           "the gathered parameters of each shard";
   if (p->offload == MT_RP_OFF_OPTIMIZER && !has_states(in))
     return NO_STATES;
   if (p->offload == MT_RP_OFF_PARAMS && !in->job.flat)
@@ -376,6 +465,14 @@ static void mb_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size
         "(gradient accumulation)", p->micro_batches, p->micro_batches);
 }
 
+/* every micro-batch past the recorded ones reads the parameters again in
+   its forward and backward passes (cost.c) */
+static int64_t mb_cost(const mt_rp_input *in, const mt_rp_plan *p)
+{
+  int rec = in->recorded_micro > 1 ? in->recorded_micro : 1;
+  return p->micro_batches > rec ? (int64_t)(p->micro_batches - rec) * mt__rp_cost_param_pass_ns(in) : 0;
+}
+
 /* ---- --optimizer ---- */
 static const char *const opt_names[] = { "", "adamw", "sgd", "lion", "adafactor", "adam-mini", "adam8bit" };
 
@@ -407,6 +504,18 @@ static const char *opt_refuse(const mt_rp_input *in, const mt_rp_plan *p)
   if (!in->job.flat && in->job.recorded_optimizer == MT_RP_OPT_KEEP)
     return "the recorded optimizer is not recognised from its state names";
   return NULL;
+}
+
+/* the optimizer step reads and writes its states: states per parameter
+   element relative to AdamW's two (Adafactor's factors are negligible) */
+static int64_t opt_cost(const mt_rp_input *in, const mt_rp_plan *p)
+{
+  static const double states[] = { 2, 2, 1, 1, 0, 1, 0.5 };
+  double rec = in->job.recorded_optimizer > 0 && in->job.recorded_optimizer < 7 ? states[in->job.recorded_optimizer] : 2;
+  if (p->optimizer == MT_RP_OPT_KEEP || rec <= 0)
+    return 0;
+  double now = (double)in->job.state_bytes * states[p->optimizer] / rec;
+  return mt__rp_cost_opt_ns(in, now) - mt__rp_cost_opt_ns(in, (double)in->job.state_bytes);
 }
 
 static void opt_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len)
@@ -474,7 +583,12 @@ static const char *pp_refuse(const mt_rp_input *in, const mt_rp_plan *p)
     return NULL;
   if (!has_layers(in) || !in->job.phases)
     return NO_LAYERS;
-  return in->nlayers < p->pp ? "fewer layers than pipeline stages" : !in->job.flat ? FLAT_ONLY : NULL;
+  if (zero_of(in, p) >= 2)
+    return "with --zero 2 or 3 not modelled: stages reduce and gather per micro-batch (--zero 0 or 1)";
+  if (p->train_layers > 0)
+    return "with --train-layers not modelled";
+  return in->nlayers < p->pp ? "fewer layers than pipeline stages" : !in->job.flat ? FLAT_ONLY
+         : layer_streams(in) > 1 ? TWO_STREAMS : NULL;
 }
 
 static int ppsched_parse(mt_rp_plan *p, const char *v, char *err, size_t errlen)
@@ -505,7 +619,12 @@ static void tl_value(const mt_rp_plan *p, char *buf, size_t len)
 
 static const char *tl_refuse(const mt_rp_input *in, const mt_rp_plan *p)
 {
-  return p->train_layers > 0 && !in->job.flat ? FLAT_ONLY : NULL;
+  if (p->train_layers <= 0)
+    return NULL;
+  if (zero_of(in, p) >= 2)
+    return "with --zero 2 or 3 not modelled: the sampled layers' gradients and states are whole, not sharded "
+           "(--zero 0 or 1)";
+  return !in->job.flat ? FLAT_ONLY : NULL;
 }
 
 /* ---- --precision ---- */
@@ -789,7 +908,7 @@ const mt_rp_technique mt_rp_techniques[] = {
     "micro_batches", mb_cand, 2 },
   { "optimizer", "adamw|sgd|lion|adafactor|adam-mini|adam8bit", "another optimizer's states",
     opt_parse, opt_value, opt_refuse, opt_torch, 0, "model_states", opt_cand, 1 },
-  { "checkpoint", "none|all|every:K|layers:A,B,...|selective", "activation checkpointing (non-reentrant)",
+  { "checkpoint", "none|all|every:K|layers:A,Bs,...|selective", "activation checkpointing (non-reentrant)",
     ck_parse, ck_value, ck_refuse, ck_torch, 1, "checkpointing", ck_cand, 1 },
   { "sp", "N", "sequence parallelism (with --sp-kind)", sp_parse, sp_value, sp_refuse, NULL, 1, "seq_parallel", NULL, 3 },
   { "sp-kind", "megatron|ulysses", "sequence parallelism's kind", spkind_parse, NULL, NULL, NULL, 1, "seq_parallel",
@@ -813,6 +932,32 @@ const mt_rp_technique mt_rp_techniques[] = {
     to_parse, to_value, to_refuse, to_torch, 1, "train_only, model_states", NULL, 1 },
 };
 const size_t mt_rp_ntechniques = sizeof mt_rp_techniques / sizeof mt_rp_techniques[0];
+
+/* Each technique's cost hook and whether it changes the training (a table
+ * beside the one above, by option; technique.h mt_rp_technique_cost). */
+static const struct {
+  const char *option;
+  int64_t (*cost)(const mt_rp_input *in, const mt_rp_plan *p);
+  int alters_training;
+} tcosts[] = {
+  { "micro-batches", mb_cost, 0 },
+  { "optimizer", opt_cost, 1 },
+  { "train-layers", NULL, 1 },
+};
+
+static int tcost_of(const mt_rp_technique *t)
+{
+  for (size_t i = 0; i < sizeof tcosts / sizeof tcosts[0]; i++)
+    if (strcmp(tcosts[i].option, t->option) == 0)
+      return (int)i;
+  return -1;
+}
+
+int64_t mt_rp_technique_cost(const mt_rp_technique *t, const mt_rp_input *in, const mt_rp_plan *p)
+{
+  int i = tcost_of(t);
+  return i >= 0 && tcosts[i].cost ? tcosts[i].cost(in, p) : 0;
+}
 
 const mt_rp_technique *mt_rp_technique_find(const char *option)
 {
@@ -848,6 +993,19 @@ int mt_rp_plan_code_change(const mt_rp_plan *p)
     n += v[0] ? mt_rp_techniques[i].code_change : 0;
   }
   return n;
+}
+
+int mt_rp_plan_alters_training(const mt_rp_plan *p)
+{
+  for (size_t i = 0; i < mt_rp_ntechniques; i++) {
+    char v[64] = "";
+    int k = tcost_of(&mt_rp_techniques[i]);
+    if (k >= 0 && tcosts[k].alters_training && mt_rp_techniques[i].value)
+      mt_rp_techniques[i].value(p, v, sizeof v);
+    if (v[0])
+      return 1;
+  }
+  return 0;
 }
 
 void mt_rp_plan_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len)

@@ -48,6 +48,15 @@ const mt_rp_technique *mt_rp_technique_find(const char *option);
 int mt_rp_plan_refused(const mt_rp_input *in, const mt_rp_plan *p, char *why, size_t len);
 /* The code-change weight of the techniques p uses (sum of code_change). */
 int mt_rp_plan_code_change(const mt_rp_plan *p);
+/* The step time p's use of t adds beyond recompute, communication and host
+ * traffic, which the replay reports (cost.c): e.g. the parameters read once
+ * more per micro-batch (ns, may be negative).  technique.c's tcosts table
+ * holds each technique's hook and whether it changes the training. */
+int64_t mt_rp_technique_cost(const mt_rp_technique *t, const mt_rp_input *in, const mt_rp_plan *p);
+/* 1 when p uses a technique that changes what or how it trains (another
+ * optimizer, fewer trained layers, lower precision): recommend lists such
+ * plans after those that train the same model the same way. */
+int mt_rp_plan_alters_training(const mt_rp_plan *p);
 /* The PyTorch changes of p, "; "-separated ("" when p is as recorded). */
 void mt_rp_plan_torch(const mt_rp_input *in, const mt_rp_plan *p, char *buf, size_t len);
 

@@ -12,6 +12,7 @@
 #include "analyzer/replay/replay.h"
 #include "analyzer/replay/rsort.h"
 #include "analyzer/replay/prefix.h"
+#include "analyzer/replay/cost.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -718,8 +719,11 @@ static int tindex_query(struct tindex *ix, int64_t ts, int64_t te)
   return 0;
 }
 
-/* Full recompute of layer window W, restored at the start of B. */
-static int checkpoint_window(struct work *k, struct tindex *ix, const mt_rp_window *W, const mt_rp_window *B)
+/* Full recompute of layer window W, restored at the start of B; partial:
+ * the outputs of its operators with FLOPs kept from the forward (cost.h
+ * mt_rp_cost_partial), the rest recomputed. */
+static int checkpoint_window(struct work *k, struct tindex *ix, const mt_rp_window *W, const mt_rp_window *B,
+                             int partial)
 {
   size_t n0 = k->n, nev = 0, nc = 0;
   if (tindex_query(ix, W->ts, W->te) != 0)
@@ -745,11 +749,42 @@ static int checkpoint_window(struct work *k, struct tindex *ix, const mt_rp_wind
   for (size_t e = 0; e < nev; e++)
     if (ev[e].is_free)
       freepos[ev[e].c] = e;
+  /* partial: which allocations are outputs of operators with FLOPs */
+  unsigned char *keep = NULL;
+  if (partial) {
+    uint64_t *by = malloc((nev + 1) * sizeof *by);
+    unsigned char *fl = malloc(nev + 1);
+    size_t *at = malloc((nev + 1) * sizeof *at), na = 0;
+    keep = calloc(nev + 1, 1);
+    if (!by || !fl || !at || !keep) {
+      free(by), free(fl), free(at), free(keep), free(ev), free(freepos);
+      return -1;
+    }
+    for (size_t e = 0; e < nev; e++)
+      if (!ev[e].is_free && !k->t[ev[e].i].outside) {
+        at[na] = e;
+        by[na++] = k->t[ev[e].i].bytes;
+      }
+    int nk = mt_rp_cost_flop_outputs(k->in, W->unit, by, na, fl);
+    for (size_t a = 0; a < na; a++)
+      keep[at[a]] = nk > 0 && fl[a];
+    free(by), free(fl), free(at);
+    if (nk <= 0) { /* nothing matched: the layer is left as it was */
+      free(keep), free(ev), free(freepos);
+      return 0;
+    }
+  }
   int64_t t0 = first_after(k, B->ts, B->te);
   int32_t order = 1, tail = 0;
   for (size_t e = 0; e < nev; e++) {
     size_t i = ev[e].i;
-    if (ev[e].is_free)
+    if (keep && keep[e] && !ev[e].is_free && !(k->t[i].t_free != MT_RP_NEVER && in_win(k->t[i].t_free, B))) {
+      /* a kept output autograd did not save: the selective-checkpoint
+         cache holds it until the recompute takes it */
+      k->t[i].t_free = t0;
+      k->t[i].s_free = SUB_BASE - 1;
+    }
+    if (ev[e].is_free || (keep && keep[e]))
       continue;
     mt_rp_tensor c = k->t[i];
     int saved = c.t_free != MT_RP_NEVER && in_win(c.t_free, B);
@@ -774,14 +809,21 @@ static int checkpoint_window(struct work *k, struct tindex *ix, const mt_rp_wind
     if (push(k, &c) != 0) {
       free(ev);
       free(freepos);
+      free(keep);
       return -1;
     }
   }
   free(ev);
   free(freepos);
+  free(keep);
   if (tindex_add(ix, t0, n0, k->n) != 0)
     return -1;
-  k->cost->recompute_ns += W->kernel_ns;
+  int64_t pns = 0;
+  uint64_t pkept;
+  if (partial && mt_rp_cost_partial(k->in, W->unit, &pns, &pkept))
+    k->cost->recompute_ns += pns;
+  else
+    k->cost->recompute_ns += mt_rp_cost_window_ns(k->in, W);
   return 0;
 }
 
@@ -922,8 +964,8 @@ static int selective_window(struct work *k, struct tindex *ix, struct fset *fs, 
   }
   if (tindex_add(ix, ins, n0, k->n) != 0 || (added && fset_add(fs, ins) != 0))
     return -1;
-  /* recompute time: the share of the layer's forward the maps took (by bytes) */
-  k->cost->recompute_ns += W->kernel_ns / 4;
+  /* recompute time: the attention core's share of the layer's forward (cost.c) */
+  k->cost->recompute_ns += mt_rp_cost_attention_ns(k->in, W);
   return 0;
 }
 
@@ -994,7 +1036,7 @@ static int checkpointing(struct work *k, const mt_rp_plan *p)
     if (p->ckpt == MT_RP_CK_SELECTIVE)
       rc = selective_window(k, &ix, &fs, &W, &Bc);
     else if (layer_checkpointed(p, W.layer))
-      rc = checkpoint_window(k, &ix, &W, &Bc);
+      rc = checkpoint_window(k, &ix, &W, &Bc, p->ckpt == MT_RP_CK_LAYERS && p->ckpt_layer[W.layer] == 2);
   }
   tindex_free(&ix);
   fset_free(&fs);
@@ -1655,6 +1697,7 @@ struct ustate {
   int nst, lisa, bucket_nb;
   int32_t gathered;       /* index into k->t of the live gather, -1 */
   int refs, prefetched, has_win;
+  int gshard;             /* ZeRO-3 with parameter offload: its gradient shard made */
 };
 
 static uint64_t opt_state_bytes(enum mt_rp_optim o, int i, uint64_t n, int *nstates)
@@ -2475,6 +2518,18 @@ static int model_states(struct work *k, const mt_rp_plan *p)
         x.step = W.step;
         if (push(k, &x) != 0)
           goto fail;
+        /* ZeRO-3 over ranks with parameters on the host: the full gradient
+           is reduce-scattered into a device shard, made at the unit's first
+           backward and kept (FSDP2's sharded grad before its D2H copy) */
+        if (zero == 3 && p->offload == MT_RP_OFF_PARAMS && nd > 1 && !s->gshard) {
+          s->gshard = 1;
+          x.bytes = s->shard * s->pb;
+          x.t_alloc = W.te;
+          x.s_alloc = -4;
+          x.t_free = MT_RP_NEVER;
+          if (push(k, &x) != 0)
+            goto fail;
+        }
       }
       if (--s->refs == 0 && s->gathered >= 0) {
         k->t[s->gathered].t_free = W.te;

@@ -6,5 +6,5 @@ mtpythondir = $(pkglibdir)/python
 mtpython_DATA = collector/python/sitecustomize.py
 mtpythonpkgdir = $(pkglibdir)/python/memtrace
 mtpythonpkg_DATA = collector/python/memtrace/__init__.py collector/python/memtrace/_native.py \
-	collector/python/memtrace/_alloc.py collector/python/memtrace/_torch.py
+	collector/python/memtrace/_alloc.py collector/python/memtrace/_torch.py collector/python/memtrace/_ops.py
 EXTRA_DIST += $(mtpython_DATA) $(mtpythonpkg_DATA) collector/python/local.mk

@@ -6,7 +6,7 @@ if ENABLE_TESTS
 TESTS += tests/python/test_bootstrap.sh tests/python/test_channel.sh tests/python/test_dist.sh tests/python/test_compile.sh tests/python/test_simgpu.sh \
 	tests/python/test_simgpu_libs.sh tests/python/test_simulate.sh tests/python/test_simulate_launchers.sh tests/python/test_simulate_nodes.sh \
 	tests/python/test_simulate_mpi.sh
-TESTS += tests/python/test_history_owner.sh tests/python/test_spawn.sh
+TESTS += tests/python/test_history_owner.sh tests/python/test_spawn.sh tests/python/test_sac.sh
 endif
 EXTRA_DIST += tests/python/common.sh tests/python/test_bootstrap.sh tests/python/test_channel.sh \
 	tests/python/train_small.py tests/python/check_ranges.py tests/python/feed_synthetic.py \
@@ -18,4 +18,5 @@ EXTRA_DIST += tests/python/common.sh tests/python/test_bootstrap.sh tests/python
 	tests/python/test_history_owner.sh tests/python/check_history_fake.py \
 	tests/python/test_spawn.sh tests/python/train_spawn.py \
 	tests/python/test_simulate.sh tests/python/test_simulate_launchers.sh tests/python/test_simulate_nodes.sh \
-	tests/python/test_simulate_mpi.sh tests/python/simulate_env.sh tests/python/dist_simgpu.py tests/python/check_simulate.py
+	tests/python/test_simulate_mpi.sh tests/python/simulate_env.sh tests/python/dist_simgpu.py tests/python/check_simulate.py \
+	tests/python/test_sac.sh tests/python/train_sac.py

@@ -21,7 +21,7 @@ import threading
 import time
 import weakref
 
-from memtrace import _native, _alloc
+from memtrace import _native, _alloc, _ops
 
 STATE = None
 
@@ -61,6 +61,7 @@ class State(object):
         self.names = weakref.WeakKeyDictionary()     # module -> (forward, recompute, backward) range names, encoded
         self.state_seen = {}                         # id(state tensor) -> (weakref, data_ptr) annotated
         self.rank_known = False                      # torch.distributed's rank sent to the collector
+        self.ops = _ops.OpCounter(torch, self)       # the first forward's operators (cost model)
 
     # ---- names -------------------------------------------------------------
     def name_root(self, root, prefix):
@@ -140,6 +141,11 @@ class State(object):
                 self.annotate_params(module)
         rid = _native.range_start(names[1] if bwd else names[0])
         self.tl.fwd.append((module, rid))
+        if len(self.tl.fwd) == 1 and not bwd and not self.ops.done and self.torch.is_grad_enabled():
+            if hasattr(module, "_orig_mod"):
+                self.ops.done = True   # torch.compile's module: a dispatch mode would keep it eager
+            else:
+                self.ops.enter()
 
     def fwd_post(self, module, args, output):
         st = self.tl.fwd
@@ -148,6 +154,8 @@ class State(object):
                 _native.range_end(st[i][1])
                 del st[i:]
                 break
+        if not st and self.ops.active:
+            self.ops.leave()
         if self.torch.is_grad_enabled() and not self.in_backward():
             self.watch_backward(module, args, output)
 
