@@ -535,7 +535,7 @@ class Stream(object):
                 if not self.user_calls:
                     # free_requested maps to nothing (collector/torch_actions.h):
                     # left out of the ring, a poll copies a third fewer
-                    # entries (torch >= 2.9 takes skip_actions); a program
+                    # entries (where torch takes skip_actions; 2.11 does); a program
                     # that records its own history gets every action
                     try:
                         mem._record_memory_history(skip_actions=["free_requested"], **kw)
