@@ -2,7 +2,9 @@
 GPT: nn.Embedding, nn.Linear, nn.LayerNorm, causal SDPA, AdamW), for
 bench/torch_steps.sh:
   torch_steps.py STEPS small|large [history]
-prints "MEDIAN_MS MAX_OVER_MEDIAN" of the steps after the first five.
+prints "MEDIAN_MS MAX_OVER_MEDIAN CPU_MS" of the steps after the first five
+(CPU_MS: the process's CPU time, every thread, per step: less sensitive to
+other load on the machine than the wall-clock step).
 history: torch's own torch.cuda.memory._record_memory_history() is on (the
 cost memtrace is compared with)."""
 import os
@@ -26,6 +28,8 @@ if history:
     torch.cuda.memory._record_memory_history(max_entries=100000)
 times = []
 for i in range(steps):
+    if i == 5:
+        cpu0 = time.process_time()
     t = time.perf_counter()
     x = torch.randint(0, 512, (4, 128), device="cuda")
     y = torch.randint(0, 512, (4, 128), device="cuda")
@@ -36,4 +40,5 @@ for i in range(steps):
     torch.cuda.synchronize()
     times.append(time.perf_counter() - t)
 med = statistics.median(times[5:])
-print("%.3f %.2f" % (med * 1000, max(times[5:]) / med))
+cpu = (time.process_time() - cpu0) / (steps - 5)
+print("%.3f %.2f %.3f" % (med * 1000, max(times[5:]) / med, cpu * 1000))
