@@ -206,7 +206,7 @@ class State(object):
         seen = set()
         for t in outs:
             fn = t.grad_fn
-            if fn is None:
+            if fn is None or not hasattr(fn, "register_prehook"):   # a leaf; torch without node pre-hooks
                 t.register_hook(out_hook)
             elif fn not in seen:
                 seen.add(fn)
@@ -214,8 +214,8 @@ class State(object):
         seen = set()
         for t in ins:
             fn = t.grad_fn
-            if fn is None:
-                if t.is_leaf:
+            if fn is None or not hasattr(fn, "register_prehook"):
+                if fn is not None or t.is_leaf:
                     t.register_hook(in_hook)
             elif fn not in seen:
                 seen.add(fn)
