@@ -58,9 +58,9 @@ for s in $SIZES; do
                md["bare"] ? md[m] / md["bare"] : 0, mc[m], mc["bare"] ? mc[m] / mc["bare"] : 0 }
       printf "  added per step (wall): history %.3f ms, memtrace %.3f ms (memtrace/history %.2f)\n",
              md["history"] - md["bare"], md["memtrace"] - md["bare"],
-             md["history"] > md["bare"] ? (md["memtrace"] - md["bare"]) / (md["history"] - md["bare"]) : 0
+             (md["history"] > md["bare"]) ? (md["memtrace"] - md["bare"]) / (md["history"] - md["bare"]) : 0
       printf "  added per step (CPU):  history %.3f ms, memtrace %.3f ms (memtrace/history %.2f)\n",
              mc["history"] - mc["bare"], mc["memtrace"] - mc["bare"],
-             mc["history"] > mc["bare"] ? (mc["memtrace"] - mc["bare"]) / (mc["history"] - mc["bare"]) : 0
+             (mc["history"] > mc["bare"]) ? (mc["memtrace"] - mc["bare"]) / (mc["history"] - mc["bare"]) : 0
     }' "$TMP/all"
 done
