@@ -528,10 +528,21 @@ class Stream(object):
         ctx = "all" if self.python_stacks else None
         self._asserting = True
         try:
+            kw = dict(enabled="all", context=self.user_ctx.get("context", ctx),
+                      stacks=self.user_ctx.get("stacks", "python"),
+                      max_entries=max(self.max_entries, self.user_max or 0))
             try:   # torch >= 2.1
-                mem._record_memory_history(enabled="all", context=self.user_ctx.get("context", ctx),
-                                           stacks=self.user_ctx.get("stacks", "python"),
-                                           max_entries=max(self.max_entries, self.user_max or 0))
+                if not self.user_calls:
+                    # free_requested maps to nothing (collector/torch_actions.h):
+                    # left out of the ring, a poll copies a third fewer
+                    # entries (where torch takes skip_actions; 2.11 does); a program
+                    # that records its own history gets every action
+                    try:
+                        mem._record_memory_history(skip_actions=["free_requested"], **kw)
+                        return
+                    except TypeError:
+                        pass
+                mem._record_memory_history(**kw)
             except TypeError:   # torch 1.13 / 2.0
                 mem._record_memory_history(True, record_context=self.python_stacks,
                                            trace_alloc_max_entries=max(self.max_entries, self.user_max or 0),
