@@ -353,18 +353,43 @@ class State(object):
             # cudaMallocAsync: every block is a cudaMallocAsync call, which
             # the runtime hooks record; the allocator keeps no trace ring.
             return
-        s = _alloc.Stream(torch, max_entries=_env_int("MEMTRACE_TORCH_MAX_ENTRIES", 100000),
-                          python_stacks=self.python_stacks)
-        try:
-            s.start()
-        except Exception as e:
-            _native.meta("torch.alloc_stream", "not started: %r" % (e,))
-            return
+        s = self.tracker_stream()
+        if s is None:
+            s = _alloc.Stream(torch, max_entries=_env_int("MEMTRACE_TORCH_MAX_ENTRIES", 100000),
+                              python_stacks=self.python_stacks)
+            try:
+                s.start()
+            except Exception as e:
+                _native.meta("torch.alloc_stream", "not started: %r" % (e,))
+                return
         self.stream = s
         try:
             torch._C._cuda_attach_out_of_memory_observer(self.on_oom)
         except Exception:
             pass
+
+    def tracker_stream(self):
+        """The allocator's entries from c10's trace tracker (_tracker.py),
+        started; None where the history ring is read instead (the reason in
+        meta torch.alloc_source)."""
+        if self.python_stacks:
+            why = "Python stacks asked (the tracker's entries carry none)"
+        elif os.environ.get("MEMTRACE_TORCH_TRACKER", "1") == "0":
+            why = "MEMTRACE_TORCH_TRACKER=0"
+        else:
+            from memtrace import _tracker
+            lib, why = _tracker.load(self.torch)
+            if lib is not None:
+                s = _tracker.TrackerStream(self.torch, lib,
+                                           max_entries=_env_int("MEMTRACE_TORCH_TRACKER_ENTRIES", 1 << 18))
+                try:
+                    s.start()
+                    _native.meta("torch.alloc_source", "tracker")
+                    return s
+                except Exception as e:
+                    why = "tracker not started: %r" % (e,)
+        _native.meta("torch.alloc_source", "history ring: " + why)
+        return None
 
     def on_oom(self, device, alloc, device_allocated, device_free):
         try:
