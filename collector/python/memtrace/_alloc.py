@@ -459,6 +459,14 @@ class Channel(object):
                 del self.ident[k]
         return chosen
 
+    def resync(self, segments):
+        """Every device's block mirror from a snapshot's segments."""
+        by_dev = {}
+        for sg in segments:
+            by_dev.setdefault(sg.get("device", 0), []).append(sg)
+        for d in set(by_dev) | set(self.blocks):
+            self.blocks_of(d).resync(by_dev.get(d, []))
+
     def seed(self, segments, time_us=None):
         """State already there when recording started (a late start):
         segments and their active blocks, reported at once (at time_us,
@@ -645,45 +653,45 @@ class Stream(object):
     COUNTED = ("alloc", "free_completed", "segment_alloc", "segment_free")
 
     def poll(self, min_gap=0.0, wait=False):
+        """Reads what is new (self.read), once at a time, timed."""
         if not self.started or time.monotonic() - self.last_poll < min_gap:
             return False
         if not self.lock.acquire(wait):
             return False
         try:
             t0 = time.monotonic()
-            horizon = time.time_ns() // 1000   # annotated before this: in the ring read now
-            snap = self.torch.cuda.memory._snapshot()
-            traces = snap.get("device_traces", []) if isinstance(snap, dict) else []
-            new = 0
-            for d, ring in enumerate(traces):
-                tail = self.tails.setdefault(d, Tail(self.max_entries))
-                overruns = tail.lost
-                ents = tail.new_entries(ring)
-                new += len(ents)
-                self.channel.feed(d, ents, horizon)
-                self._account(d, tail.lost - overruns, ents, len(ring))
-            self.pace(new, time.monotonic() - self.last_poll if self.last_poll else None)
-            segs = snap.get("segments", []) if isinstance(snap, dict) else []
-            # the mirror follows torch's own blocks at this instant (the end
-            # of the entries just fed): lost entries or an unmodelled change
-            # never leave it wrong for longer than a poll
-            by_dev = {}
-            for sg in segs:
-                by_dev.setdefault(sg.get("device", 0), []).append(sg)
-            for d in set(by_dev) | set(self.channel.blocks):
-                self.channel.blocks_of(d).resync(by_dev.get(d, []))
-            for s in segs:
-                k = (s.get("device", 0), s.get("address"))
-                name = pool_name(s)
-                if (k, name) not in self.named:
-                    if self.channel.sink.segment_name(k[0], k[1], name) == 0:
-                        self.named.add((k, name))
+            horizon = time.time_ns() // 1000   # annotated before this: its alloc is read now
+            self.read(horizon)
             self.polls += 1
             self.last_poll = time.monotonic()
             self.poll_s += self.last_poll - t0
             return True
         finally:
             self.lock.release()
+
+    def read(self, horizon):
+        snap = self.torch.cuda.memory._snapshot()
+        traces = snap.get("device_traces", []) if isinstance(snap, dict) else []
+        new = 0
+        for d, ring in enumerate(traces):
+            tail = self.tails.setdefault(d, Tail(self.max_entries))
+            overruns = tail.lost
+            ents = tail.new_entries(ring)
+            new += len(ents)
+            self.channel.feed(d, ents, horizon)
+            self._account(d, tail.lost - overruns, ents, len(ring))
+        self.pace(new, time.monotonic() - self.last_poll if self.last_poll else None)
+        segs = snap.get("segments", []) if isinstance(snap, dict) else []
+        # the mirror follows torch's own blocks at this instant (the end
+        # of the entries just fed): lost entries or an unmodelled change
+        # never leave it wrong for longer than a poll
+        self.channel.resync(segs)
+        for s in segs:
+            k = (s.get("device", 0), s.get("address"))
+            name = pool_name(s)
+            if (k, name) not in self.named:
+                if self.channel.sink.segment_name(k[0], k[1], name) == 0:
+                    self.named.add((k, name))
 
     # Each poll copies the whole ring, so its cost is the ring's length, not
     # the new entries: poll as seldom as the ring allows, aiming at a quarter

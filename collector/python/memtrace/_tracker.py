@@ -178,33 +178,23 @@ class TrackerStream(object):
                 break
             self.poll()
 
-    def poll(self, min_gap=0.0, wait=False):
-        if not self.started or time.monotonic() - self.last_poll < min_gap:
-            return False
-        if not self.lock.acquire(wait):
-            return False
-        try:
-            t0 = time.monotonic()
-            horizon = time.time_ns() // 1000   # annotated before this: its alloc is recorded already
-            lib, buf, new = self.lib, self.buf, 0
-            while True:
-                n = lib.mt_tracker_read(ctypes.byref(self.next), buf, self.BATCH, ctypes.byref(self.lost_n))
-                if self.lost_n.value:
-                    self._lost(self.lost_n.value)
-                if not n:
-                    break
-                new += n
-                self._feed(REC.iter_unpack(buf.raw[:n * REC.size]), horizon)
-                if n < self.BATCH:
-                    break
-                time.sleep(0)   # between batches: the program's threads get the GIL
-            self._pace(new, t0 - self.last_poll if self.last_poll else None)
-            self.polls += 1
-            self.last_poll = time.monotonic()
-            self.poll_s += self.last_poll - t0
-            return True
-        finally:
-            self.lock.release()
+    poll = _alloc.Stream.poll   # once at a time, timed; calls read()
+
+    def read(self, horizon):
+        t0 = time.monotonic()
+        lib, buf, new = self.lib, self.buf, 0
+        while True:
+            n = lib.mt_tracker_read(ctypes.byref(self.next), buf, self.BATCH, ctypes.byref(self.lost_n))
+            if self.lost_n.value:
+                self._lost(self.lost_n.value)
+            if not n:
+                break
+            new += n
+            self._feed(REC.iter_unpack(buf.raw[:n * REC.size]), horizon)
+            if n < self.BATCH:
+                break
+            time.sleep(0)   # between batches: the program's threads get the GIL
+        self._pace(new, t0 - self.last_poll if self.last_poll else None)
 
     def _feed(self, recs, horizon):
         names = self.names
@@ -241,12 +231,7 @@ class TrackerStream(object):
         _native.lost("torch", n, "allocator entries lost: the tracker's ring (%d records) wrapped before the "
                      "poller read it; allocated bytes, peaks and categories are wrong after it" % self.max_entries)
         try:   # the block mirror from torch's own state (entries of this instant may be counted twice)
-            snap = self.torch.cuda.memory._snapshot()
-            by_dev = {}
-            for sg in snap.get("segments", []):
-                by_dev.setdefault(sg.get("device", 0), []).append(sg)
-            for d in set(by_dev) | set(self.channel.blocks):
-                self.channel.blocks_of(d).resync(by_dev.get(d, []))
+            self.channel.resync(self.torch.cuda.memory._snapshot().get("segments", []))
         except Exception:
             pass
 
