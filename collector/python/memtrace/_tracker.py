@@ -248,8 +248,11 @@ class TrackerStream(object):
         """The program's own _record_memory_history: memtrace does not use
         torch's history ring here, so the call goes through as it is."""
         self.user_calls += 1
-        _native.meta("torch.history_user", "calls=%d args=%s; memtrace reads the allocator's trace tracker, "
-                     "not the history ring" % (self.user_calls, ",".join(sorted(k)) or "-"))
+        m = k.get("max_entries", k.get("trace_alloc_max_entries"))
+        if m is None and len(a) >= 4 and not isinstance(a[0], bool):
+            m = a[3]   # (enabled, context, stacks, max_entries, ...)
+        _native.meta("torch.history_user", "calls=%d max_entries=%s args=%s; memtrace reads the allocator's "
+                     "trace tracker, not the history ring" % (self.user_calls, m, ",".join(sorted(k)) or "-"))
         return orig(*a, **k)
 
     def kick(self):
