@@ -190,7 +190,7 @@ class TrackerStream(object):
             if not n:
                 break
             new += n
-            self._feed(REC.iter_unpack(buf.raw[:n * REC.size]), horizon)
+            self._feed(REC.iter_unpack(ctypes.string_at(buf, n * REC.size)), horizon)   # the n records only
             if n < self.BATCH:
                 break
             time.sleep(0)   # between batches: the program's threads get the GIL
