@@ -1,12 +1,15 @@
 """The framework channel fed with a real allocator history.
 
-feed_snapshot.py feed SNAPSHOT RING   (run under `memtrace record`)
+feed_snapshot.py feed SNAPSHOT RING [jitter]   (run under `memtrace record`)
   Loads a torch.cuda.memory._dump_snapshot pickle (trusted test data), works
   out the allocator state at the first trace entry by undoing the trace from
   the dump backwards, seeds the channel with it (as a late start does), then
   replays the trace as the live stream sees it: a ring of RING entries
   polled every RING/3 entries, new entries found by memtrace._alloc.Tail,
   converted by memtrace._alloc.Channel into memtrace_fw_trace_entry calls.
+  jitter: every other poll reads each entry's time_us 1 us later, as torch's
+  snapshots do now and then (each converts its clock with a freshly measured
+  rate: measured 212 of 3.8 M entries 1 us apart between two snapshots).
 feed_snapshot.py check SNAPSHOT TRACE
   Compares the trace's state at its end (live heaps, live region blocks)
   with the dump's segments and active blocks.  Prints TAP from $TAP_START."""
@@ -33,6 +36,7 @@ if mode == "feed":
     assert _native.load(), "collector not preloaded"
     _native.init("synthetic-feed", "0")
     ring_n = int(sys.argv[3])
+    jitter = len(sys.argv) > 4 and sys.argv[4] == "jitter"
     # State at the first entry: the dump with the trace undone.
     blocks = {a: v[0] for a, v in dump_blocks().items()}
     for e in reversed(trace):
@@ -53,6 +57,8 @@ if mode == "feed":
     while k < len(trace):
         k = min(len(trace), k + step)
         ring = trace[max(0, k - ring_n):k]
+        if jitter and k // step % 2:
+            ring = [dict(e, time_us=e["time_us"] + 1) if isinstance(e.get("time_us"), int) else e for e in ring]
         ch.feed(0, tail.new_entries(ring))
     _native.meta("test.fed_entries", str(ch.entries))
     _native.meta("test.ring_overruns", str(tail.lost))

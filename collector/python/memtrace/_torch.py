@@ -26,6 +26,19 @@ from memtrace import _native, _alloc, _ops
 STATE = None
 
 
+def _no_range_start(name, ts, clock):
+    return 0
+
+
+def _no_range_end(rid, ts, clock):
+    pass
+
+
+# the hooks' hot path calls the collector's functions directly (bytes in,
+# no _native wrapper); set by install()
+_range_start, _range_end = _no_range_start, _no_range_end
+
+
 def _env_int(name, dflt):
     try:
         return int(os.environ.get(name, dflt))
@@ -50,7 +63,6 @@ class State(object):
         self.step_rid = None
         self.opt_rid = {}
         self.bwd = {}                                # id(module call record) -> rid
-        self.bwd_all = set()
         self.bwd_lock = threading.Lock()
         self.queued = False
         self.stream = None
@@ -58,8 +70,9 @@ class State(object):
         self.annotated_params = False
         self.handles = []
         self.gtid = getattr(torch._C, "_current_graph_task_id", None)
-        self.names = weakref.WeakKeyDictionary()     # module -> (forward, recompute, backward) range names, encoded
-        self.state_seen = {}                         # id(state tensor) -> (weakref, data_ptr) annotated
+        self.grad_enabled = torch.is_grad_enabled
+        self.names = {}                              # id(module) -> (weakref, (forward, recompute, backward) names, encoded)
+        self.state_seen = {}                         # id(tensor) -> (weakref, data_ptr) annotated
         self.rank_known = False                      # torch.distributed's rank sent to the collector
         self.ops = _ops.OpCounter(torch, self)       # the first forward's operators (cost model)
 
@@ -124,24 +137,29 @@ class State(object):
             return False
 
     def names_of(self, module):
-        """The module's range names, made once (every call costs here)."""
-        n = self.names.get(module)
-        if n is None:
-            path = self.path_of(module)
-            n = self.names[module] = tuple((path + "." + k).encode("utf-8", "replace")
-                                           for k in ("forward", "recompute", "backward"))
+        """The module's range names, made once (every call costs here).
+        A dict by id() checked by a weak reference: WeakKeyDictionary made
+        a weakref at every lookup, twice per module call."""
+        e = self.names.get(id(module))
+        if e is not None and e[0]() is module:
+            return e[1]
+        path = self.path_of(module)
+        n = tuple((path + "." + k).encode("utf-8", "replace") for k in ("forward", "recompute", "backward"))
+        if len(self.names) > 65536:   # entries of modules long gone
+            self.names = {k: v for k, v in self.names.items() if v[0]() is not None}
+        self.names[id(module)] = (weakref.ref(module), n)
         return n
 
     def fwd_pre(self, module, args):
         names = self.names_of(module)
         bwd = self.in_backward()
-        if not self.tl.fwd and not bwd:
+        fwd = self.tl.fwd
+        if not fwd and not bwd:
             self.begin_step()
             if not self.annotated_params:
                 self.annotate_params(module)
-        rid = _native.range_start(names[1] if bwd else names[0])
-        self.tl.fwd.append((module, rid))
-        if len(self.tl.fwd) == 1 and not bwd and not self.ops.done and self.torch.is_grad_enabled():
+        fwd.append((module, _range_start(names[1] if bwd else names[0], 0, 0)))
+        if len(fwd) == 1 and not bwd and not self.ops.done and self.grad_enabled():
             if hasattr(module, "_orig_mod"):
                 self.ops.done = True   # torch.compile's module: a dispatch mode would keep it eager
             else:
@@ -151,15 +169,20 @@ class State(object):
         st = self.tl.fwd
         for i in range(len(st) - 1, -1, -1):
             if st[i][0] is module:
-                _native.range_end(st[i][1])
+                _range_end(st[i][1], 0, 0)
                 del st[i:]
                 break
         if not st and self.ops.active:
             self.ops.leave()
-        if self.torch.is_grad_enabled() and not self.in_backward():
+        if self.grad_enabled() and not self.in_backward():
             self.watch_backward(module, args, output)
 
     # ---- backward ------------------------------------------------------------
+    # The module's backward is delimited by hooks on the autograd nodes
+    # (Node.register_prehook, in C++): the node that makes the output runs
+    # when the output's gradient is ready, the input's node when the
+    # input's is.  Tensor.register_hook did the same through Python
+    # (an OrderedDict and a handle per tensor): most of a step's cost.
     def watch_backward(self, module, args, output):
         torch = self.torch
         if isinstance(output, torch.Tensor):   # the common case, without the generator
@@ -168,34 +191,48 @@ class State(object):
             outs = [t for t in _tensors(output) if t.requires_grad]
         if not outs:
             return
-        ins = [t for t in _tensors(args) if t.requires_grad]
+        if isinstance(args, tuple) and len(args) == 1 and isinstance(args[0], torch.Tensor):
+            ins = [args[0]] if args[0].requires_grad else []
+        else:
+            ins = [t for t in _tensors(args) if t.requires_grad]
         bname = self.names_of(module)[2]
-        call = {"rid": None, "done": False}
+        call = [None, False]    # range id, done
 
-        def out_hook(grad):
-            if call["rid"] is None and not call["done"]:
-                call["rid"] = _native.range_start(bname)
+        def out_hook(*grad):
+            if call[0] is None and not call[1]:
+                call[0] = _range_start(bname, 0, 0)
                 with self.bwd_lock:
-                    self.bwd_all.add(id(call))
                     self.bwd[id(call)] = call
                 self.tl.bwd_open += 1
                 self.queue_end()
             return None
 
-        def in_hook(grad):
+        def in_hook(*grad):
             self.finish_call(call)
             return None
 
+        seen = set()
         for t in outs:
-            t.register_hook(out_hook)
+            fn = t.grad_fn
+            if fn is None or not hasattr(fn, "register_prehook"):   # a leaf; torch without node pre-hooks
+                t.register_hook(out_hook)
+            elif fn not in seen:
+                seen.add(fn)
+                fn.register_prehook(out_hook)
+        seen = set()
         for t in ins:
-            if t.grad_fn is not None or t.is_leaf:
-                t.register_hook(in_hook)
+            fn = t.grad_fn
+            if fn is None or not hasattr(fn, "register_prehook"):
+                if fn is not None or t.is_leaf:
+                    t.register_hook(in_hook)
+            elif fn not in seen:
+                seen.add(fn)
+                fn.register_prehook(in_hook)
 
     def finish_call(self, call):
-        if call["rid"] is not None and not call["done"]:
-            call["done"] = True
-            _native.range_end(call["rid"])
+        if call[0] is not None and not call[1]:
+            call[1] = True
+            _range_end(call[0], 0, 0)
             with self.bwd_lock:
                 self.bwd.pop(id(call), None)
             if self.tl.bwd_open:
@@ -218,9 +255,9 @@ class State(object):
             calls = list(self.bwd.values())
             self.bwd.clear()
         for c in reversed(calls):
-            if not c["done"]:
-                c["done"] = True
-                _native.range_end(c["rid"])
+            if not c[1]:
+                c[1] = True
+                _range_end(c[0], 0, 0)
         self.tl.bwd_open = 0
 
     # ---- optimizer -----------------------------------------------------------
@@ -269,33 +306,44 @@ class State(object):
             self.annotate_tensor(p, "parameter/" + self.pnames.get(id(p), pn))
         self.poll()
 
+    def fresh(self, t):
+        """True the first time this tensor is seen on this storage: a live
+        tensor object on the same storage holds the same block, whose label
+        the trace already has (parameters, gradients kept by
+        zero_grad(set_to_none=False), optimizer state live across steps)."""
+        seen = self.state_seen
+        try:
+            ptr = t.data_ptr()
+        except Exception:
+            return True
+        was = seen.get(id(t))
+        if was is not None and was[0]() is t and was[1] == ptr:
+            return False
+        if len(seen) > 65536:   # entries of tensors long gone
+            seen.clear()
+        seen[id(t)] = (weakref.ref(t), ptr)
+        return True
+
     def annotate_grads(self, opt):
         if self.stream is None:
             return
         for g in opt.param_groups:
             for p in g["params"]:
-                name = self.pnames.get(id(p), "param%d" % id(p))
-                self.annotate_tensor(p, "parameter/" + name)
-                if p.grad is not None:
-                    self.annotate_tensor(p.grad, "gradient/" + name)
+                if self.fresh(p):
+                    self.annotate_tensor(p, "parameter/" + self.pnames.get(id(p), "param%d" % id(p)))
+                gr = p.grad
+                if gr is not None and self.fresh(gr):
+                    self.annotate_tensor(gr, "gradient/" + self.pnames.get(id(p), "param%d" % id(p)))
 
     def annotate_state(self, opt):
         if self.stream is None:
             return
         torch = self.torch
-        seen = self.state_seen
-        if len(seen) > 65536:   # entries of tensors long gone
-            seen.clear()
         for p, st in opt.state.items():
             for k, v in st.items() if isinstance(st, dict) else ():
-                if isinstance(v, torch.Tensor) and v.is_cuda and v.numel() > 1:
-                    # state tensors live across steps, updated in place: once
-                    # per tensor and storage
-                    ptr = v.data_ptr()
-                    was = seen.get(id(v))
-                    if was is not None and was[0]() is v and was[1] == ptr:
-                        continue
-                    seen[id(v)] = (weakref.ref(v), ptr)
+                # state tensors live across steps, updated in place: once
+                # per tensor and storage
+                if isinstance(v, torch.Tensor) and v.is_cuda and v.numel() > 1 and self.fresh(v):
                     name = self.pnames.get(id(p), "param%d" % id(p))
                     self.annotate_tensor(v, "optimizer_state/%s.%s" % (name, k))
 
@@ -318,18 +366,43 @@ class State(object):
             # cudaMallocAsync: every block is a cudaMallocAsync call, which
             # the runtime hooks record; the allocator keeps no trace ring.
             return
-        s = _alloc.Stream(torch, max_entries=_env_int("MEMTRACE_TORCH_MAX_ENTRIES", 100000),
-                          python_stacks=self.python_stacks)
-        try:
-            s.start()
-        except Exception as e:
-            _native.meta("torch.alloc_stream", "not started: %r" % (e,))
-            return
+        s = self.tracker_stream()
+        if s is None:
+            s = _alloc.Stream(torch, max_entries=_env_int("MEMTRACE_TORCH_MAX_ENTRIES", 100000),
+                              python_stacks=self.python_stacks)
+            try:
+                s.start()
+            except Exception as e:
+                _native.meta("torch.alloc_stream", "not started: %r" % (e,))
+                return
         self.stream = s
         try:
             torch._C._cuda_attach_out_of_memory_observer(self.on_oom)
         except Exception:
             pass
+
+    def tracker_stream(self):
+        """The allocator's entries from c10's trace tracker (_tracker.py),
+        started; None where the history ring is read instead (the reason in
+        meta torch.alloc_source)."""
+        if self.python_stacks:
+            why = "Python stacks asked (the tracker's entries carry none)"
+        elif os.environ.get("MEMTRACE_TORCH_TRACKER", "1") == "0":
+            why = "MEMTRACE_TORCH_TRACKER=0"
+        else:
+            from memtrace import _tracker
+            lib, why = _tracker.load(self.torch)
+            if lib is not None:
+                s = _tracker.TrackerStream(self.torch, lib,
+                                           max_entries=_env_int("MEMTRACE_TORCH_TRACKER_ENTRIES", 1 << 18))
+                try:
+                    s.start()
+                    _native.meta("torch.alloc_source", "tracker")
+                    return s
+                except Exception as e:
+                    why = "tracker not started: %r" % (e,)
+        _native.meta("torch.alloc_source", "history ring: " + why)
+        return None
 
     def on_oom(self, device, alloc, device_allocated, device_free):
         try:
@@ -489,6 +562,8 @@ def install(torch):
     if not _native.load():
         return   # not under the collector: nothing to write to
     _native.init("torch", getattr(torch, "__version__", "?"))
+    global _range_start, _range_end
+    _range_start, _range_end = _native._C.memtrace_fw_range_start, _native._C.memtrace_fw_range_end
     st = State(torch)
     STATE = st
     nn = torch.nn.modules.module
