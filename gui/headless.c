@@ -38,6 +38,18 @@ int mt_layout_write(const char *path, const MtLayout *l, const MtView *v, const 
             (unsigned long long)r->peak_allocated);
   fprintf(f, "what_if_peak=%llu\n", (unsigned long long)d->what_if_peak);
   fprintf(f, "drawn_max=%llu\n", (unsigned long long)mt_chart_drawn_max(d, v, l));
+  fprintf(f, "stack_max=%llu\n", (unsigned long long)mt_chart_stack_max(d, v, l));
+  uint64_t st[MT_CAT_COUNT];
+  if (r && mt_chart_stack_at(d, v, l, r->peak_allocated_ts, st)) {
+    /* the stack drawn at the peak, "category=bytes,..." */
+    fputs("stack_at_peak=", f);
+    for (int c = 0, first = 1; c < MT_CAT_COUNT; c++)
+      if (st[c]) {
+        fprintf(f, "%s%s=%llu", first ? "" : ",", mt_category_name(c), (unsigned long long)st[c]);
+        first = 0;
+      }
+    fputc('\n', f);
+  }
   if (r && d->compare)
     fprintf(f, "compare_at_peak=%llu\n", (unsigned long long)mt_chart_compare_at(d, v, l, r->peak_allocated_ts));
   return fclose(f) ? -1 : 0;
