@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <time.h>
 #include <stdlib.h>
+#include <string.h>
+#include "analyzer/lib/mrseries.h"
 #include "gui/headless.h"
 #include "gui/liveset.h"
 #include "gui/units.h"
@@ -206,6 +208,23 @@ static void bench_preview(MtSession *s, gpointer data)
   b->drawn = 1;
 }
 
+/* kB of a /proc/self/status field, or -1 */
+static long status_kb(const char *field)
+{
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long v = -1;
+  size_t n = strlen(field);
+  while (f && fgets(line, sizeof line, f))
+    if (strncmp(line, field, n) == 0 && line[n] == ':') {
+      v = strtol(line + n + 1, NULL, 10);
+      break;
+    }
+  if (f)
+    fclose(f);
+  return v;
+}
+
 int mt_headless_bench(const MtViewOptions *opts)
 {
   gint64 start = g_get_monotonic_time();
@@ -272,6 +291,11 @@ int mt_headless_bench(const MtViewOptions *opts)
   for (int ph = 0; ph < PHASES; ph++)
     report(names[ph], cpu[ph], N);
   report("all", all_c, na);
+  /* resident memory, split: the trace's pages mapped by SQLite's read-ahead
+   * count in RSS but are the page cache's, not ours */
+  printf("memory now: resident anonymous %.1f MB, file-mapped %.1f MB (peak resident %.1f MB); "
+         "exact series %.2f MB\n", status_kb("RssAnon") / 1024.0, status_kb("RssFile") / 1024.0,
+         status_kb("VmHWM") / 1024.0, d.lanes && d.lanes->exact ? mt_mrseries_bytes(d.lanes->exact) / 1048576.0 : 0.0);
   cairo_destroy(cr);
   cairo_surface_destroy(surf);
   g_object_unref(s);
