@@ -25,28 +25,32 @@ if ! PY=$(sh "${MT_SRCDIR:-.}/scripts/perfetto-venv.sh" 2>"$TMP/venv.log"); then
   done_testing
   exit 0
 fi
-"$MT" record -q -o "$TMP/run" -- "$ST" --layers 2 --steps 6 --truth "$TMP/truth.json" >"$TMP/rec.log" 2>&1 ||
+# two ranks: two processes, two packet sequences with their own interned ids
+"$MT" record -q -o "$TMP/run" -- "$ST" --layers 2 --steps 6 --world 2 --truth "$TMP/truth.json" >"$TMP/rec.log" 2>&1 ||
   { not_ok "recording failed: $(tail -1 "$TMP/rec.log")"; done_testing; exit 1; }
-TR=$(ls "$TMP"/run/*.mtrace)
+TR=$(ls "$TMP"/run/rank0.*.mtrace)
 check "export --format perfetto-proto (default thinning)" "$MT" export "$TMP/run" --format perfetto-proto \
   -o "$TMP/t.pftrace"
 check "export --format perfetto-proto, every change" "$MT" export "$TMP/run" --format perfetto-proto \
   --counter-buckets 0 -o "$TMP/full.pftrace"
 check "export --format perfetto-proto, gzip by name" "$MT" export "$TMP/run" --format perfetto-proto \
   -o "$TMP/t.pftrace.gz"
-# step 2's NVTX range, from the trace's rows (ns from the start; one trace: the run's start)
-R=$(sqlite3 "$TR" "SELECT (r.ts / 1000) || 'us:' || ((r.te + 999) / 1000 + 1) || 'us' FROM ranges r
+# step 2's NVTX range on rank 0, from the trace's rows: ns from rank 0's
+# start, which is BASE ns after the run's (the earliest rank's)
+BASE=$(for f in "$TMP"/run/*.mtrace; do sqlite3 "$f" "SELECT start_ns FROM process"; done |
+  awk -v s0="$(sqlite3 "$TR" "SELECT start_ns FROM process")" 'NR == 1 || $1 < m { m = $1 } END { print s0 - m }')
+R=$(sqlite3 "$TR" "SELECT ((r.ts + $BASE) / 1000) || 'us:' || ((r.te + $BASE + 999) / 1000 + 1) || 'us' FROM ranges r
   JOIN strings s ON s.id = r.name_id WHERE s.value = 'step 2' LIMIT 1")
 check "export --format perfetto-proto --range $R" "$MT" export "$TMP/run" --format perfetto-proto --range "$R" \
   -o "$TMP/r.pftrace"
 check "export: an unknown --format is refused, nothing written" \
   sh -c "! '$MT' export '$TMP/run' --format perfetto-protobuf -o '$TMP/x.pftrace' 2>/dev/null && ! test -e '$TMP/x.pftrace'"
-"$PY" - "$TMP" "$TR" "$R" >"$TMP/py.out" 2>&1 <<'PY'
+"$PY" - "$TMP" "$R" "$BASE" >"$TMP/py.out" 2>&1 <<'PY'
 import glob, gzip, json, os, sqlite3, sys
 from collections import Counter
 from perfetto.protos.perfetto.trace import perfetto_trace_pb2 as pb
 from google.protobuf.unknown_fields import UnknownFieldSet
-d, trace, rng = sys.argv[1], sys.argv[2], sys.argv[3]
+d, rng, base = sys.argv[1], sys.argv[2], int(sys.argv[3])
 def tap(good, desc):
     print(("ok" if good else "not ok") + " - " + desc)
 def raw(path):
@@ -64,7 +68,7 @@ def read(path):
     """Decodes as Perfetto would: returns slices, counters, problems."""
     t = pb.Trace()
     t.ParseFromString(raw(path))
-    tracks, seqs, stacks = {}, {}, {}
+    tracks, seqs, stacks, procs = {}, {}, {}, {}
     slices, counters, bad = [], {}, []
     for i, p in enumerate(t.packet):
         if unknown(p):
@@ -80,7 +84,11 @@ def read(path):
             sq["cats"][c.iid] = c.name
         if p.HasField("track_descriptor"):
             td = p.track_descriptor
-            tracks[td.uuid] = td.name or td.thread.thread_name or td.process.process_name
+            if td.HasField("process"):   # "rank N host (producer)"
+                procs[td.uuid] = procs[td.process.pid] = int(td.process.process_name.split()[1])
+            # (rank, name): a thread track by its pid, a counter by its parent process track
+            rank = procs.get(td.thread.pid) if td.HasField("thread") else procs.get(td.parent_uuid)
+            tracks[td.uuid] = (rank, td.name or td.thread.thread_name or td.process.process_name)
         if not p.HasField("track_event"):
             continue
         e = p.track_event
@@ -93,7 +101,8 @@ def read(path):
             if not p.sequence_flags & pb.TracePacket.SEQ_NEEDS_INCREMENTAL_STATE or e.name_iid not in sq["names"] \
                or any(c not in sq["cats"] for c in e.category_iids):
                 bad.append("packet %d: interned name/category not defined" % i)
-            ev = [p.timestamp, None, sq["names"].get(e.name_iid), [sq["cats"].get(c) for c in e.category_iids]]
+            ev = [p.timestamp, None, sq["names"].get(e.name_iid), [sq["cats"].get(c) for c in e.category_iids],
+                  tracks.get(e.track_uuid, (None,))[0]]
             slices.append(ev)
             if e.type == TE.TYPE_SLICE_BEGIN:
                 stacks.setdefault(e.track_uuid, []).append(ev)
@@ -109,18 +118,23 @@ def read(path):
             counters.setdefault(tracks.get(e.track_uuid), []).append((p.timestamp, e.counter_value))
     if any(stacks.values()):
         bad.append("slices left open")
-    return len(t.packet), slices, counters, bad
-full_n, sl, cn, bad = read(os.path.join(d, "full.pftrace"))
-n_t, sl_t, cn_t, bad_t = read(os.path.join(d, "t.pftrace"))
-n_r, sl_r, cn_r, bad_r = read(os.path.join(d, "r.pftrace"))
-tap(not bad and not bad_t and not bad_r,
-    "Perfetto's schema parses every packet (%d), nothing unknown to it; sequence, interning, track and slice rules hold%s"
-    % (full_n, " (%s)" % (bad + bad_t + bad_r)[:3] if bad or bad_t or bad_r else ""))
-db = sqlite3.connect(trace)
+    return len(t.packet), [s for s in slices if s[4] == 0], counters, bad, len(seqs)
+full_n, sl, cn, bad, nseq = read(os.path.join(d, "full.pftrace"))
+n_t, sl_t, cn_t, bad_t, _ = read(os.path.join(d, "t.pftrace"))
+n_r, sl_r, cn_r, bad_r, _ = read(os.path.join(d, "r.pftrace"))
+tap(not bad and not bad_t and not bad_r and nseq == 2,
+    "Perfetto's schema parses every packet (%d), nothing unknown to it; sequence (%d, one per rank), interning, track and slice rules hold%s"
+    % (full_n, nseq, " (%s)" % (bad + bad_t + bad_r)[:3] if bad or bad_t or bad_r else ""))
+# rank 0's slices and counters, checked against rank 0's trace
+cn = {k[1]: v for k, v in cn.items() if k and k[0] == 0}
+cn_t = {k[1]: v for k, v in cn_t.items() if k and k[0] == 0}
+cn_r = {k[1]: v for k, v in cn_r.items() if k and k[0] == 0}
+db = sqlite3.connect(glob.glob(os.path.join(d, "run", "rank0.*.mtrace"))[0])
 q = lambda s: db.execute(s).fetchall()
 def cat(c):
-    return sorted((b, e, n) for b, e, n, cs in sl if cs == [c])
-kern = sorted(q("SELECT COALESCE(k.gpu_start, k.ts), COALESCE(k.gpu_end, k.ts + k.dur), s.value FROM kernels k "
+    return sorted((b, e, n) for b, e, n, cs, _ in sl if cs == [c])
+kern = sorted((b + base, e + base, n) for b, e, n in
+              q("SELECT COALESCE(k.gpu_start, k.ts), COALESCE(k.gpu_end, k.ts + k.dur), s.value FROM kernels k "
                 "JOIN strings s ON s.id = k.name_id"))
 tap(kern and [tuple(x) for x in cat("kernel")] == [tuple(x) for x in kern],
     "kernel slices: the trace's %d kernels, each its name and GPU start and end (ns)" % len(kern))
@@ -131,11 +145,11 @@ napi = 0 if q("SELECT count(*) FROM ranges r JOIN strings d ON d.id = r.domain_i
     else q("SELECT count(*) FROM api_calls")[0][0]
 got = sum(1 for s in sl if s[3][0] in ("nvtx", "mark", "cuda_api"))
 tap(got == nr + napi, "range, mark and API slices: the trace's %d ranges + %d API calls (got %d)" % (nr, napi, got))
-truth = json.load(open(os.path.join(d, "truth.json")))["ranks"][0]
+truth = [r for r in json.load(open(os.path.join(d, "truth.json")))["ranks"] if r["rank"] == 0][0]
 res = cn.get("memory cuda:0 reserved", [])
 tap(res and max(v for _, v in res) == truth["peak_reserved_bytes"],
     "every change: the reserved counter's maximum is the truth's peak reserved (%d)" % truth["peak_reserved_bytes"])
-steps = {int(n.split()[1]): (b, e) for b, e, n, cs in sl if n and n.startswith("step ") and cs == ["nvtx"]}
+steps = {int(n.split()[1]): (b, e) for b, e, n, cs, _ in sl if n and n.startswith("step ") and cs == ["nvtx"]}
 def step_peaks(series):
     got = {k: max([v for t, v in series if a <= t <= b] or [None]) for k, (a, b) in steps.items()}
     for k, (a, b) in steps.items():   # the level a step entered with
@@ -161,20 +175,23 @@ a, b = (int(x[:-2]) * 1000 for x in rng.split(":"))
 rr = cn_r.get("memory cuda:0 reserved", [])
 tap(rr and all(a <= t <= b for t, _ in rr) and max(v for _, v in rr) == want[2],
     "--range %s: counters inside step 2 only (%d), its reserved peak the truth's (%d)" % (rng, len(rr), want[2]))
-tap(sl_r and all(e >= a and s <= b for s, e, _, _ in sl_r) and len(sl_r) < len(sl),
+tap(sl_r and all(e >= a and s <= b for s, e, _, _, _ in sl_r) and len(sl_r) < len(sl),
     "--range: only the slices overlapping it (%d of %d)" % (len(sl_r), len(sl)))
 # Perfetto's trace processor, when its binary is on this machine
 tp = os.environ.get("PERFETTO_TP_SHELL") or next(iter(sorted(glob.glob(os.path.expanduser(
     "~/.local/share/perfetto/prebuilts/trace_processor_shell*")))), None)
 if tp and os.access(tp, os.X_OK):
     from perfetto.trace_processor import TraceProcessor, TraceProcessorConfig
+    # both ranks: every trace's kernel rows, the highest truth reserved peak
+    nk = sum(sqlite3.connect(f).execute("SELECT count(*) FROM kernels").fetchone()[0]
+             for f in glob.glob(os.path.join(d, "run", "*.mtrace")))
+    tpk = max(r["peak_reserved_bytes"] for r in json.load(open(os.path.join(d, "truth.json")))["ranks"])
     with TraceProcessor(trace=os.path.join(d, "t.pftrace.gz"), config=TraceProcessorConfig(bin_path=tp)) as p:
         k = next(iter(p.query("SELECT count(*) AS n FROM slice WHERE category = 'kernel'"))).n
         mx = next(iter(p.query("SELECT max(c.value) AS v FROM counter c JOIN counter_track t ON t.id = c.track_id "
-                               "WHERE t.name = 'memory cuda:0 reserved'"))).v
-    tap(k == len(kern) and mx == truth["peak_reserved_bytes"],
-        "Perfetto's trace processor (%s): %d kernel slices (trace: %d), reserved peak %s (truth %d)"
-        % (tp, k, len(kern), mx, truth["peak_reserved_bytes"]))
+                               "WHERE t.name GLOB 'memory cuda:* reserved'"))).v
+    tap(k == nk and mx == tpk, "Perfetto's trace processor (%s): %d kernel slices (traces: %d), reserved peak %s (truth %d)"
+        % (tp, k, nk, mx, tpk))
 else:
     print("ok - # SKIP Perfetto's trace processor: no binary (set PERFETTO_TP_SHELL; the perfetto package downloads it "
           "from Google Cloud Storage at first use, which this machine cannot reach)")
