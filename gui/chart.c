@@ -287,6 +287,7 @@ typedef struct Cell {
   size_t i;          /* sample drawn */
   uint64_t env;      /* max allocated inside the cell */
   uint64_t resv;     /* max reserved inside the cell */
+  int64_t tx;        /* the instant drawn (exact series), or -1 (the sample) */
 } Cell;
 
 static Cell *cells_buf;
@@ -383,18 +384,6 @@ static size_t make_cells(const mt_rank *r, const MtView *v, const MtLayout *l, i
     }
   }
   return n;
-}
-
-/* The sample drawn at pixel x (same choice as the drawing), or -1. */
-static int64_t sample_at_x(const MtChartData *d, const mt_rank *r, const MtView *v, const MtLayout *l, double x)
-{
-  int64_t a, b;
-  mt_view_full_range(d, &a, &b);
-  size_t n = make_cells(r, v, l, b, exact_of(d) != NULL);
-  for (size_t k = 0; k < n; k++)
-    if (x >= cells_buf[k].xa && x < cells_buf[k].xb + (cells_buf[k].xb - cells_buf[k].xa < 1 ? 1 : 0))
-      return (int64_t)cells_buf[k].i;
-  return -1;
 }
 
 /* Rectangles of one colour, filled with one cairo_fill: per-rectangle
@@ -510,6 +499,7 @@ static int cell_values(const MtChartData *d, const MtView *v, const MtLayout *l,
   double ns_per_px = (double)(v->t1 - v->t0) / l->plot.w;
   for (size_t k = 0; k < n; k++) {
     uint64_t *o = out + k * MT_CAT_COUNT;
+    cells_buf[k].tx = -1;
     if (!x) {
       for (int c = 0; c < MT_CAT_COUNT; c++)
         o[c] = tl->by_category[c] ? tl->by_category[c][cells_buf[k].i] : 0;
@@ -523,6 +513,7 @@ static int cell_values(const MtChartData *d, const MtView *v, const MtLayout *l,
     int64_t tm;
     mt_mrseries_extent(x, ta, tb > ta ? tb : ta + 1, &mn, &mx, &tm);
     mt_mrseries_at_by_category(x, tm, o);
+    cells_buf[k].tx = tm;
     if (mt_mrseries_has_reserved(x)) {   /* the reserved line exact too */
       uint64_t rmn, rmx;
       mt_mrseries_reserved_extent(x, ta, tb > ta ? tb : ta + 1, &rmn, &rmx);
@@ -568,23 +559,34 @@ uint64_t mt_chart_stack_max(const MtChartData *d, const MtView *v, const MtLayou
   return m;
 }
 
-int mt_chart_stack_at(const MtChartData *d, const MtView *v, const MtLayout *l, int64_t t, uint64_t out[MT_CAT_COUNT])
+/* The stacked values of the cell drawn at pixel x (and its cell); 0 when
+ * none is. */
+static int stack_at_x(const MtChartData *d, const MtView *v, const MtLayout *l, double x, uint64_t out[MT_CAT_COUNT],
+                      Cell *cell)
 {
   const mt_rank *r = mt_chart_rank(d);
-  if (!r || v->t1 <= v->t0 || t < v->t0 || t >= v->t1)
+  if (!r || v->t1 <= v->t0)
     return 0;
   int64_t fa, fb;
   mt_view_full_range(d, &fa, &fb);
   size_t n = make_cells(r, v, l, fb, exact_of(d) != NULL);
   uint64_t *cv = cell_values_buf(n);
   cell_values(d, v, l, n, cv);
-  double x = mt_chart_x(v, l, t);
   for (size_t k = 0; k < n; k++)
     if (x >= cells_buf[k].xa && x < cells_buf[k].xb + (cells_buf[k].xb - cells_buf[k].xa < 1 ? 1 : 0)) {
       memcpy(out, cv + k * MT_CAT_COUNT, MT_CAT_COUNT * sizeof *out);
+      if (cell)
+        *cell = cells_buf[k];
       return 1;
     }
   return 0;
+}
+
+int mt_chart_stack_at(const MtChartData *d, const MtView *v, const MtLayout *l, int64_t t, uint64_t out[MT_CAT_COUNT])
+{
+  if (t < v->t0 || t >= v->t1)
+    return 0;
+  return stack_at_x(d, v, l, mt_chart_x(v, l, t), out, NULL);
 }
 
 static void draw_stack(Painter *p, const MtChartData *d, const MtView *v, const MtLayout *l, size_t n)
@@ -1497,13 +1499,16 @@ void mt_chart_hit(const MtChartData *d, const MtView *v, const MtLayout *l, doub
     return;
   hit->t = mt_chart_t(v, l, x);
   if (in(&l->plot, x, y)) {
-    int64_t i = sample_at_x(d, r, v, l, x);
-    if (i < 0)
+    /* the band under the pointer, from the values drawn there */
+    Cell cell;
+    if (!stack_at_x(d, v, l, x, hit->stack, &cell))
       return;
-    hit->sample = (size_t)i;
+    hit->sample = cell.i;
+    hit->exact_t = cell.tx;
+    hit->reserved = cell.resv;
     double bytes = (l->plot.y + l->plot.h - y) / l->plot.h * l->ymax, base = 0;
     if (r->memory_only) {   /* allocated, not categorised yet: no band */
-      base = (double)r->timeline.allocated[i];
+      base = (double)hit->stack[MT_CAT_OTHER];
       if (bytes < base) {
         hit->kind = MT_HIT_ABOVE;
         return;
@@ -1511,10 +1516,10 @@ void mt_chart_hit(const MtChartData *d, const MtView *v, const MtLayout *l, doub
     }
     for (int s = 0; s < MT_CAT_COUNT; s++) {
       int cat = mt_chart_stack_order[s];
-      if (v->hidden & (1u << cat) || !r->timeline.by_category[cat] ||
+      if (v->hidden & (1u << cat) || (hit->exact_t < 0 && !r->timeline.by_category[cat]) ||
           (r->memory_only && cat != MT_CAT_CACHE_FREE))
         continue;
-      base += (double)r->timeline.by_category[cat][i];
+      base += (double)hit->stack[cat];
       if (bytes < base) {
         hit->kind = MT_HIT_CATEGORY;
         hit->category = cat;
@@ -1552,12 +1557,21 @@ char *mt_chart_describe(const MtChartData *d, const MtView *v, const MtHit *hit)
     const mt_timeline *tl = &r->timeline;
     size_t i = hit->sample;
     GString *s = g_string_new(NULL);
-    int64_t ts = tl->t0 + (int64_t)i * tl->dt;
+    /* what the column draws: the exact state at its highest instant (the
+     * reserved bytes: the column's highest), else the sample */
+    int64_t ts = hit->exact_t >= 0 ? hit->exact_t : tl->t0 + (int64_t)i * tl->dt;
+    uint64_t alloc = 0;
+    for (int k = 0; k < MT_CAT_COUNT; k++)
+      if (k != MT_CAT_CACHE_FREE)
+        alloc += hit->stack[k];
+    if (hit->exact_t < 0)
+      alloc = tl->allocated[i];
     if (hit->kind == MT_HIT_CATEGORY)
       g_string_append_printf(s, "%s: %s\n", mt_category_name(hit->category),
-                             mt_size_str(tl->by_category[hit->category][i], a, sizeof a));
+                             mt_size_str(hit->stack[hit->category], a, sizeof a));
     g_string_append_printf(s, "at %s: allocated %s, reserved %s\n", mt_time_str(ts, scale, t, sizeof t),
-                           mt_size_str(tl->allocated[i], b, sizeof b), mt_size_str(tl->reserved[i], c, sizeof c));
+                           mt_size_str(alloc, b, sizeof b),
+                           mt_size_str(hit->exact_t >= 0 ? hit->reserved : tl->reserved[i], c, sizeof c));
     mt_lanes_phase_at(d->lanes, ts, ph, sizeof ph);
     if (ph[0])
       g_string_append_printf(s, "phase: %s\n", ph);

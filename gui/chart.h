@@ -125,6 +125,11 @@ typedef struct MtHit {
   size_t sample;
   const MtLane *lane;
   const MtSpan *span;
+  /* MT_HIT_CATEGORY / ABOVE: the stack drawn in that column, and the
+   * instant it shows (exact series; -1: the timeline's sample) */
+  uint64_t stack[MT_CAT_COUNT];
+  int64_t exact_t;
+  uint64_t reserved;
 } MtHit;
 
 void mt_chart_hit(const MtChartData *d, const MtView *v, const MtLayout *l, double x, double y, MtHit *hit);
