@@ -491,12 +491,22 @@ static void draw_grid_and_axis(Painter *p, const MtView *v, const MtLayout *l, i
  * state), cache_free up to the column's highest reserved bytes (the cell's
  * reserved, set here from the series); otherwise the sample the cell
  * shows.  Returns 1 when exact. */
+/* The time [*ta, *tb) of pixel column col (from the plot's left), as the
+ * exact curve and stack use it. */
+static void column_time(const MtView *v, const MtLayout *l, double col, int64_t *ta, int64_t *tb)
+{
+  double ns_per_px = (double)(v->t1 - v->t0) / l->plot.w;
+  *ta = v->t0 + (int64_t)floor(col * ns_per_px);
+  *tb = v->t0 + (int64_t)floor((col + 1) * ns_per_px);
+  if (*tb <= *ta)
+    *tb = *ta + 1;
+}
+
 static int cell_values(const MtChartData *d, const MtView *v, const MtLayout *l, size_t n, uint64_t *out)
 {
   const mt_rank *r = mt_chart_rank(d);
   const mt_timeline *tl = &r->timeline;
   const mt_mrseries *x = exact_of(d);
-  double ns_per_px = (double)(v->t1 - v->t0) / l->plot.w;
   for (size_t k = 0; k < n; k++) {
     uint64_t *o = out + k * MT_CAT_COUNT;
     cells_buf[k].tx = -1;
@@ -507,16 +517,16 @@ static int cell_values(const MtChartData *d, const MtView *v, const MtLayout *l,
         o[MT_CAT_OTHER] = tl->allocated[cells_buf[k].i];
       continue;
     }
-    double col = floor(cells_buf[k].xa - l->plot.x + 0.5);
-    int64_t ta = v->t0 + (int64_t)floor(col * ns_per_px), tb = v->t0 + (int64_t)floor((col + 1) * ns_per_px);
+    int64_t ta, tb;
+    column_time(v, l, floor(cells_buf[k].xa - l->plot.x + 0.5), &ta, &tb);
     uint64_t mn, mx;
     int64_t tm;
-    mt_mrseries_extent(x, ta, tb > ta ? tb : ta + 1, &mn, &mx, &tm);
+    mt_mrseries_extent(x, ta, tb, &mn, &mx, &tm);
     mt_mrseries_at_by_category(x, tm, o);
     cells_buf[k].tx = tm;
     if (mt_mrseries_has_reserved(x)) {   /* the reserved line exact too */
       uint64_t rmn, rmx;
-      mt_mrseries_reserved_extent(x, ta, tb > ta ? tb : ta + 1, &rmn, &rmx);
+      mt_mrseries_reserved_extent(x, ta, tb, &rmn, &rmx);
       cells_buf[k].resv = rmx;
     }
     if (r->memory_only)
@@ -582,11 +592,29 @@ static int stack_at_x(const MtChartData *d, const MtView *v, const MtLayout *l, 
   return 0;
 }
 
-int mt_chart_stack_at(const MtChartData *d, const MtView *v, const MtLayout *l, int64_t t, uint64_t out[MT_CAT_COUNT])
+int mt_chart_stack_at(const MtChartData *d, const MtView *v, const MtLayout *l, int64_t t, uint64_t out[MT_CAT_COUNT],
+                      double *xcol)
 {
   if (t < v->t0 || t >= v->t1)
     return 0;
-  return stack_at_x(d, v, l, mt_chart_x(v, l, t), out, NULL);
+  double x = mt_chart_x(v, l, t);
+  if (exact_of(d)) {   /* the column whose time holds t (x may round to its neighbour) */
+    double col = floor(x - l->plot.x);
+    int64_t ta, tb;
+    for (int k = 0; k < 3; k++) {
+      column_time(v, l, col, &ta, &tb);
+      if (t < ta)
+        col--;
+      else if (t >= tb)
+        col++;
+      else
+        break;
+    }
+    x = l->plot.x + col + 0.5;
+  }
+  if (xcol)
+    *xcol = x;
+  return stack_at_x(d, v, l, x, out, NULL);
 }
 
 static void draw_stack(Painter *p, const MtChartData *d, const MtView *v, const MtLayout *l, size_t n)

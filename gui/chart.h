@@ -94,8 +94,10 @@ uint64_t mt_chart_drawn_max(const MtChartData *d, const MtView *v, const MtLayou
  * the view: the exact series' maximum when the lanes carry it. */
 uint64_t mt_chart_stack_max(const MtChartData *d, const MtView *v, const MtLayout *l);
 /* The stacked values (per category, cache_free included) drawn in the
- * pixel column holding t; 0 when t is not drawn. */
-int mt_chart_stack_at(const MtChartData *d, const MtView *v, const MtLayout *l, int64_t t, uint64_t out[MT_CAT_COUNT]);
+ * pixel column holding t, and that column's x (may be NULL); 0 when t is
+ * not drawn. */
+int mt_chart_stack_at(const MtChartData *d, const MtView *v, const MtLayout *l, int64_t t, uint64_t out[MT_CAT_COUNT],
+                      double *xcol);
 /* The --compare run's allocated bytes drawn in the pixel column holding t
  * (aligned by step), 0 without one or outside the view. */
 uint64_t mt_chart_compare_at(const MtChartData *d, const MtView *v, const MtLayout *l, int64_t t);

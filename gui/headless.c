@@ -42,7 +42,8 @@ int mt_layout_write(const char *path, const MtLayout *l, const MtView *v, const 
   fprintf(f, "drawn_max=%llu\n", (unsigned long long)mt_chart_drawn_max(d, v, l));
   fprintf(f, "stack_max=%llu\n", (unsigned long long)mt_chart_stack_max(d, v, l));
   uint64_t st[MT_CAT_COUNT];
-  if (r && mt_chart_stack_at(d, v, l, r->peak_allocated_ts, st)) {
+  double xcol;
+  if (r && mt_chart_stack_at(d, v, l, r->peak_allocated_ts, st, &xcol)) {
     /* the stack drawn at the peak, "category=bytes,..." */
     fputs("stack_at_peak=", f);
     for (int c = 0, first = 1; c < MT_CAT_COUNT; c++)
@@ -51,6 +52,17 @@ int mt_layout_write(const char *path, const MtLayout *l, const MtView *v, const 
         first = 0;
       }
     fputc('\n', f);
+    /* what hovering just under the stack's top at the peak names */
+    MtHit hit;
+    memset(&hit, 0, sizeof hit);
+    uint64_t top = 0;
+    for (int c = 0; c < MT_CAT_COUNT; c++)
+      if (c != MT_CAT_CACHE_FREE)
+        top += st[c];
+    mt_chart_hit(d, v, l, xcol, mt_chart_y(l, (double)top) + 1.5, &hit);
+    if (hit.kind == MT_HIT_CATEGORY)
+      fprintf(f, "hover_at_peak=%s=%llu\n", mt_category_name(hit.category),
+              (unsigned long long)hit.stack[hit.category]);
   }
   if (r && d->compare)
     fprintf(f, "compare_at_peak=%llu\n", (unsigned long long)mt_chart_compare_at(d, v, l, r->peak_allocated_ts));
