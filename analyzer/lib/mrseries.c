@@ -360,20 +360,31 @@ static void range_minmax(const series *s, size_t i, size_t j, uint64_t *mn, uint
   }
 }
 
-/* The first point in [i, j) whose value is v (v is their maximum). */
+/* The first point in [i, j) whose value is >= v (j when none): walking
+ * right over the largest aligned blocks that fit, then down into the first
+ * whose maximum reaches v.  O(FAN x levels). */
 static size_t first_at(const series *s, size_t i, size_t j, uint64_t v)
 {
-  /* narrow by halves with range_minmax: O(log^2 n) */
-  while (j - i > 1) {
-    size_t m = i + (j - i) / 2;
-    uint64_t mn = UINT64_MAX, mx = 0;
-    range_minmax(s, i, m, &mn, &mx);
-    if (mx >= v)
-      j = m;
-    else
-      i = m;
+  size_t p = i;
+  while (p < j) {
+    int k = -1;                 /* level; block size FAN^(k+1) */
+    size_t size = 1;
+    while (k + 1 < s->nlevels && p % (size * FAN) == 0 && p + size * FAN <= j) {
+      k++;
+      size *= FAN;
+    }
+    if ((k < 0 ? s->v[p] : s->lv[k].mx[p / size]) >= v) {
+      while (k >= 0) {          /* a child of a block that reaches v does too */
+        size /= FAN;
+        k--;
+        while ((k < 0 ? s->v[p] : s->lv[k].mx[p / size]) < v)
+          p += size;
+      }
+      return p;
+    }
+    p += size;
   }
-  return i;
+  return j;
 }
 
 static void series_extent(const series *s, int64_t t0, int64_t t1, uint64_t *vmin, uint64_t *vmax, int64_t *tmax)
