@@ -287,18 +287,23 @@ typedef struct Cell {
   size_t i;          /* sample drawn */
   uint64_t env;      /* max allocated inside the cell */
   uint64_t resv;     /* max reserved inside the cell */
+  int64_t tx;        /* the instant drawn (exact series), or -1 (the sample) */
 } Cell;
 
 static Cell *cells_buf;
 static size_t cells_cap;
+
+static const mt_mrseries *exact_of(const MtChartData *d);
 
 static int64_t sample_t(const mt_timeline *tl, size_t i)
 {
   return tl->t0 + (int64_t)i * tl->dt;
 }
 
-/* Fills cells for the visible range; returns their number. */
-static size_t make_cells(const mt_rank *r, const MtView *v, const MtLayout *l, int64_t t_end)
+/* Fills cells for the visible range; returns their number.  per_column:
+ * one cell per pixel column at every zoom (the exact series is there to
+ * fill each), else per sample when samples are wider than a pixel. */
+static size_t make_cells(const mt_rank *r, const MtView *v, const MtLayout *l, int64_t t_end, int per_column)
 {
   const mt_timeline *tl = &r->timeline;
   if (!tl->n || tl->dt <= 0)
@@ -312,6 +317,8 @@ static size_t make_cells(const mt_rank *r, const MtView *v, const MtLayout *l, i
     ib = (int64_t)tl->n - 1;
   if (ib < ia)
     return 0;
+  if (per_column)
+    px_per_sample = 0;
   size_t need = px_per_sample >= 1 ? (size_t)(ib - ia + 1) : (size_t)l->plot.w + 2;
   if (need > cells_cap) {
     cells_cap = need * 2;
@@ -377,18 +384,6 @@ static size_t make_cells(const mt_rank *r, const MtView *v, const MtLayout *l, i
     }
   }
   return n;
-}
-
-/* The sample drawn at pixel x (same choice as the drawing), or -1. */
-static int64_t sample_at_x(const MtChartData *d, const mt_rank *r, const MtView *v, const MtLayout *l, double x)
-{
-  int64_t a, b;
-  mt_view_full_range(d, &a, &b);
-  size_t n = make_cells(r, v, l, b);
-  for (size_t k = 0; k < n; k++)
-    if (x >= cells_buf[k].xa && x < cells_buf[k].xb + (cells_buf[k].xb - cells_buf[k].xa < 1 ? 1 : 0))
-      return (int64_t)cells_buf[k].i;
-  return -1;
 }
 
 /* Rectangles of one colour, filled with one cairo_fill: per-rectangle
@@ -489,11 +484,146 @@ static void draw_grid_and_axis(Painter *p, const MtView *v, const MtLayout *l, i
   }
 }
 
+/* The stacked values of each cell, per category (cells_buf's n cells; out
+ * n * MT_CAT_COUNT, cache_free included).  With the exact series: the
+ * categories at the instant of the column's highest allocated bytes (so the
+ * stack's top is the true maximum at every zoom, and its split is one real
+ * state), cache_free up to the column's highest reserved bytes (the cell's
+ * reserved, set here from the series); otherwise the sample the cell
+ * shows.  Returns 1 when exact. */
+/* The time [*ta, *tb) of pixel column col (from the plot's left), as the
+ * exact curve and stack use it. */
+static void column_time(const MtView *v, const MtLayout *l, double col, int64_t *ta, int64_t *tb)
+{
+  double ns_per_px = (double)(v->t1 - v->t0) / l->plot.w;
+  *ta = v->t0 + (int64_t)floor(col * ns_per_px);
+  *tb = v->t0 + (int64_t)floor((col + 1) * ns_per_px);
+  if (*tb <= *ta)
+    *tb = *ta + 1;
+}
+
+static int cell_values(const MtChartData *d, const MtView *v, const MtLayout *l, size_t n, uint64_t *out)
+{
+  const mt_rank *r = mt_chart_rank(d);
+  const mt_timeline *tl = &r->timeline;
+  const mt_mrseries *x = exact_of(d);
+  for (size_t k = 0; k < n; k++) {
+    uint64_t *o = out + k * MT_CAT_COUNT;
+    cells_buf[k].tx = -1;
+    if (!x) {
+      for (int c = 0; c < MT_CAT_COUNT; c++)
+        o[c] = tl->by_category[c] ? tl->by_category[c][cells_buf[k].i] : 0;
+      if (r->memory_only)
+        o[MT_CAT_OTHER] = tl->allocated[cells_buf[k].i];
+      continue;
+    }
+    int64_t ta, tb;
+    column_time(v, l, floor(cells_buf[k].xa - l->plot.x + 0.5), &ta, &tb);
+    uint64_t mn, mx;
+    int64_t tm;
+    mt_mrseries_extent(x, ta, tb, &mn, &mx, &tm);
+    mt_mrseries_at_by_category(x, tm, o);
+    cells_buf[k].tx = tm;
+    if (mt_mrseries_has_reserved(x)) {   /* the reserved line exact too */
+      uint64_t rmn, rmx;
+      mt_mrseries_reserved_extent(x, ta, tb, &rmn, &rmx);
+      cells_buf[k].resv = rmx;
+    }
+    if (r->memory_only)
+      o[MT_CAT_OTHER] = mx;
+    o[MT_CAT_CACHE_FREE] = cells_buf[k].resv > mx ? cells_buf[k].resv - mx : 0;
+  }
+  return x != NULL;
+}
+
+static uint64_t *cellv_buf;
+static size_t cellv_cap;
+
+static uint64_t *cell_values_buf(size_t n)
+{
+  if (n * MT_CAT_COUNT > cellv_cap) {
+    cellv_cap = n * MT_CAT_COUNT * 2;
+    cellv_buf = realloc(cellv_buf, cellv_cap * sizeof *cellv_buf);
+  }
+  return cellv_buf;
+}
+
+uint64_t mt_chart_stack_max(const MtChartData *d, const MtView *v, const MtLayout *l)
+{
+  const mt_rank *r = mt_chart_rank(d);
+  if (!r || v->t1 <= v->t0)
+    return 0;
+  int64_t fa, fb;
+  mt_view_full_range(d, &fa, &fb);
+  size_t n = make_cells(r, v, l, fb, exact_of(d) != NULL);
+  uint64_t *cv = cell_values_buf(n), m = 0;
+  cell_values(d, v, l, n, cv);
+  for (size_t k = 0; k < n; k++) {
+    uint64_t sum = 0;
+    for (int c = 0; c < MT_CAT_COUNT; c++)
+      if (c != MT_CAT_CACHE_FREE && (!r->memory_only || c == MT_CAT_OTHER))
+        sum += cv[k * MT_CAT_COUNT + c];
+    if (sum > m)
+      m = sum;
+  }
+  return m;
+}
+
+/* The stacked values of the cell drawn at pixel x (and its cell); 0 when
+ * none is. */
+static int stack_at_x(const MtChartData *d, const MtView *v, const MtLayout *l, double x, uint64_t out[MT_CAT_COUNT],
+                      Cell *cell)
+{
+  const mt_rank *r = mt_chart_rank(d);
+  if (!r || v->t1 <= v->t0)
+    return 0;
+  int64_t fa, fb;
+  mt_view_full_range(d, &fa, &fb);
+  size_t n = make_cells(r, v, l, fb, exact_of(d) != NULL);
+  uint64_t *cv = cell_values_buf(n);
+  cell_values(d, v, l, n, cv);
+  for (size_t k = 0; k < n; k++)
+    if (x >= cells_buf[k].xa && x < cells_buf[k].xb + (cells_buf[k].xb - cells_buf[k].xa < 1 ? 1 : 0)) {
+      memcpy(out, cv + k * MT_CAT_COUNT, MT_CAT_COUNT * sizeof *out);
+      if (cell)
+        *cell = cells_buf[k];
+      return 1;
+    }
+  return 0;
+}
+
+int mt_chart_stack_at(const MtChartData *d, const MtView *v, const MtLayout *l, int64_t t, uint64_t out[MT_CAT_COUNT],
+                      double *xcol)
+{
+  if (t < v->t0 || t >= v->t1)
+    return 0;
+  double x = mt_chart_x(v, l, t);
+  if (exact_of(d)) {   /* the column whose time holds t (x may round to its neighbour) */
+    double col = floor(x - l->plot.x);
+    int64_t ta, tb;
+    for (int k = 0; k < 3; k++) {
+      column_time(v, l, col, &ta, &tb);
+      if (t < ta)
+        col--;
+      else if (t >= tb)
+        col++;
+      else
+        break;
+    }
+    x = l->plot.x + col + 0.5;
+  }
+  if (xcol)
+    *xcol = x;
+  return stack_at_x(d, v, l, x, out, NULL);
+}
+
 static void draw_stack(Painter *p, const MtChartData *d, const MtView *v, const MtLayout *l, size_t n)
 {
   const mt_rank *r = mt_chart_rank(d);
   const mt_timeline *tl = &r->timeline;
   cairo_t *cr = p->cr;
+  uint64_t *cv = cell_values_buf(n);
+  int exact = cell_values(d, v, l, n, cv);
   static double *base;
   static size_t base_cap;
   if (n > base_cap) {
@@ -505,28 +635,28 @@ static void draw_stack(Painter *p, const MtChartData *d, const MtView *v, const 
   cairo_set_antialias(cr, CAIRO_ANTIALIAS_NONE);
   /* the layers, bottom to top: the categories; in a memory-only preview
      (categories still being decided) all allocated bytes in one colour */
-  const uint64_t *layer_vals[MT_CAT_COUNT];
+  int layer_cat[MT_CAT_COUNT];
   MtRgb layer_rgb[MT_CAT_COUNT];
   int nlayers = 0;
   for (int s = 0; s < MT_CAT_COUNT; s++) {
     int cat = mt_chart_stack_order[s];
     if (r->memory_only && cat != MT_CAT_CACHE_FREE) {
       if (s == 0) {
-        layer_vals[nlayers] = tl->allocated;
+        layer_cat[nlayers] = MT_CAT_OTHER;   /* cell_values put all allocated bytes there */
         layer_rgb[nlayers++] = mt_palette_pending();
       }
       continue;
     }
-    if (v->hidden & (1u << cat) || !tl->by_category[cat])
+    if (v->hidden & (1u << cat) || (!exact && !tl->by_category[cat]))
       continue;
-    layer_vals[nlayers] = tl->by_category[cat];
+    layer_cat[nlayers] = cat;
     layer_rgb[nlayers++] = mt_palette_category(cat);
   }
+#define VAL(k) cv[(k) * MT_CAT_COUNT + layer_cat[s]]
   for (int s = 0; s < nlayers; s++) {
-    const uint64_t *vals = layer_vals[s];
     int any = 0;
     for (size_t k = 0; k < n && !any; k++)
-      any = vals[cells_buf[k].i] > 0;
+      any = VAL(k) > 0;
     if (!any)
       continue;
     /* pixel-aligned boxes, equal neighbours merged: cairo fills boxes
@@ -535,7 +665,7 @@ static void draw_stack(Painter *p, const MtChartData *d, const MtView *v, const 
     double rx0 = 0, rx1 = -1, ry0 = 0, ry1 = 0;
     for (size_t k = 0; k < n; k++) {
       double yb = floor(mt_chart_y(l, base[k]) + 0.5);
-      base[k] += (double)vals[cells_buf[k].i];
+      base[k] += (double)VAL(k);
       double yt = floor(mt_chart_y(l, base[k]) + 0.5);
       double xa = floor(cells_buf[k].xa + 0.5), xb = floor(cells_buf[k].xb + 0.5);
       if (xb <= xa)
@@ -568,8 +698,9 @@ static void draw_stack(Painter *p, const MtChartData *d, const MtView *v, const 
     vals_cap = n * 2;
     vals = realloc(vals, vals_cap * sizeof *vals);
   }
+#undef VAL
   cairo_set_antialias(cr, CAIRO_ANTIALIAS_NONE);
-  if (!(v->hidden & ~(1u << MT_CAT_CACHE_FREE))) {
+  if (!exact && !(v->hidden & ~(1u << MT_CAT_CACHE_FREE))) {
     for (size_t k = 0; k < n; k++) {
       double ytop = mt_chart_y(l, (double)tl->allocated[cells_buf[k].i]);
       double yenv = mt_chart_y(l, (double)cells_buf[k].env);
@@ -1451,7 +1582,7 @@ void mt_chart_draw(cairo_t *cr, const MtChartData *d, const MtView *v, int width
       cairo_clip(cr);
       int64_t fa, fb;
       mt_view_full_range(d, &fa, &fb);
-      size_t n = make_cells(r, v, l, fb);
+      size_t n = make_cells(r, v, l, fb, exact_of(d) != NULL);
       draw_stack(&p, d, v, l, n);
       draw_steps(&p, d, v, l);
       draw_exact(&p, d, v, l);
@@ -1503,13 +1634,16 @@ void mt_chart_hit(const MtChartData *d, const MtView *v, const MtLayout *l, doub
     return;
   hit->t = mt_chart_t(v, l, x);
   if (in(&l->plot, x, y)) {
-    int64_t i = sample_at_x(d, r, v, l, x);
-    if (i < 0)
+    /* the band under the pointer, from the values drawn there */
+    Cell cell;
+    if (!stack_at_x(d, v, l, x, hit->stack, &cell))
       return;
-    hit->sample = (size_t)i;
+    hit->sample = cell.i;
+    hit->exact_t = cell.tx;
+    hit->reserved = cell.resv;
     double bytes = (l->plot.y + l->plot.h - y) / l->plot.h * l->ymax, base = 0;
     if (r->memory_only) {   /* allocated, not categorised yet: no band */
-      base = (double)r->timeline.allocated[i];
+      base = (double)hit->stack[MT_CAT_OTHER];
       if (bytes < base) {
         hit->kind = MT_HIT_ABOVE;
         return;
@@ -1517,10 +1651,10 @@ void mt_chart_hit(const MtChartData *d, const MtView *v, const MtLayout *l, doub
     }
     for (int s = 0; s < MT_CAT_COUNT; s++) {
       int cat = mt_chart_stack_order[s];
-      if (v->hidden & (1u << cat) || !r->timeline.by_category[cat] ||
+      if (v->hidden & (1u << cat) || (hit->exact_t < 0 && !r->timeline.by_category[cat]) ||
           (r->memory_only && cat != MT_CAT_CACHE_FREE))
         continue;
-      base += (double)r->timeline.by_category[cat][i];
+      base += (double)hit->stack[cat];
       if (bytes < base) {
         hit->kind = MT_HIT_CATEGORY;
         hit->category = cat;
@@ -1558,12 +1692,21 @@ char *mt_chart_describe(const MtChartData *d, const MtView *v, const MtHit *hit)
     const mt_timeline *tl = &r->timeline;
     size_t i = hit->sample;
     GString *s = g_string_new(NULL);
-    int64_t ts = tl->t0 + (int64_t)i * tl->dt;
+    /* what the column draws: the exact state at its highest instant (the
+     * reserved bytes: the column's highest), else the sample */
+    int64_t ts = hit->exact_t >= 0 ? hit->exact_t : tl->t0 + (int64_t)i * tl->dt;
+    uint64_t alloc = 0;
+    for (int k = 0; k < MT_CAT_COUNT; k++)
+      if (k != MT_CAT_CACHE_FREE)
+        alloc += hit->stack[k];
+    if (hit->exact_t < 0)
+      alloc = tl->allocated[i];
     if (hit->kind == MT_HIT_CATEGORY)
       g_string_append_printf(s, "%s: %s\n", mt_category_name(hit->category),
-                             mt_size_str(tl->by_category[hit->category][i], a, sizeof a));
+                             mt_size_str(hit->stack[hit->category], a, sizeof a));
     g_string_append_printf(s, "at %s: allocated %s, reserved %s\n", mt_time_str(ts, scale, t, sizeof t),
-                           mt_size_str(tl->allocated[i], b, sizeof b), mt_size_str(tl->reserved[i], c, sizeof c));
+                           mt_size_str(alloc, b, sizeof b),
+                           mt_size_str(hit->exact_t >= 0 ? hit->reserved : tl->reserved[i], c, sizeof c));
     mt_lanes_phase_at(d->lanes, ts, ph, sizeof ph);
     if (ph[0])
       g_string_append_printf(s, "phase: %s\n", ph);

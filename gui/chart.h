@@ -90,6 +90,14 @@ void mt_view_go_to_peak(MtView *v, const MtChartData *d);
 /* The highest allocated bytes the exact curve draws in the view (the
  * maximum over its pixel columns), 0 before the lanes carry the curve. */
 uint64_t mt_chart_drawn_max(const MtChartData *d, const MtView *v, const MtLayout *l);
+/* The highest top of the stacked categories (cache_free left out) drawn in
+ * the view: the exact series' maximum when the lanes carry it. */
+uint64_t mt_chart_stack_max(const MtChartData *d, const MtView *v, const MtLayout *l);
+/* The stacked values (per category, cache_free included) drawn in the
+ * pixel column holding t, and that column's x (may be NULL); 0 when t is
+ * not drawn. */
+int mt_chart_stack_at(const MtChartData *d, const MtView *v, const MtLayout *l, int64_t t, uint64_t out[MT_CAT_COUNT],
+                      double *xcol);
 /* The --compare run's allocated bytes drawn in the pixel column holding t
  * (aligned by step), 0 without one or outside the view. */
 uint64_t mt_chart_compare_at(const MtChartData *d, const MtView *v, const MtLayout *l, int64_t t);
@@ -119,6 +127,11 @@ typedef struct MtHit {
   size_t sample;
   const MtLane *lane;
   const MtSpan *span;
+  /* MT_HIT_CATEGORY / ABOVE: the stack drawn in that column, and the
+   * instant it shows (exact series; -1: the timeline's sample) */
+  uint64_t stack[MT_CAT_COUNT];
+  int64_t exact_t;
+  uint64_t reserved;
 } MtHit;
 
 void mt_chart_hit(const MtChartData *d, const MtView *v, const MtLayout *l, double x, double y, MtHit *hit);

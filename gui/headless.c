@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <time.h>
 #include <stdlib.h>
+#include <string.h>
+#include "analyzer/lib/mrseries.h"
 #include "gui/headless.h"
 #include "gui/liveset.h"
 #include "gui/units.h"
@@ -38,6 +40,30 @@ int mt_layout_write(const char *path, const MtLayout *l, const MtView *v, const 
             (unsigned long long)r->peak_allocated);
   fprintf(f, "what_if_peak=%llu\n", (unsigned long long)d->what_if_peak);
   fprintf(f, "drawn_max=%llu\n", (unsigned long long)mt_chart_drawn_max(d, v, l));
+  fprintf(f, "stack_max=%llu\n", (unsigned long long)mt_chart_stack_max(d, v, l));
+  uint64_t st[MT_CAT_COUNT];
+  double xcol;
+  if (r && mt_chart_stack_at(d, v, l, r->peak_allocated_ts, st, &xcol)) {
+    /* the stack drawn at the peak, "category=bytes,..." */
+    fputs("stack_at_peak=", f);
+    for (int c = 0, first = 1; c < MT_CAT_COUNT; c++)
+      if (st[c]) {
+        fprintf(f, "%s%s=%llu", first ? "" : ",", mt_category_name(c), (unsigned long long)st[c]);
+        first = 0;
+      }
+    fputc('\n', f);
+    /* what hovering just under the stack's top at the peak names */
+    MtHit hit;
+    memset(&hit, 0, sizeof hit);
+    uint64_t top = 0;
+    for (int c = 0; c < MT_CAT_COUNT; c++)
+      if (c != MT_CAT_CACHE_FREE)
+        top += st[c];
+    mt_chart_hit(d, v, l, xcol, mt_chart_y(l, (double)top) + 1.5, &hit);
+    if (hit.kind == MT_HIT_CATEGORY)
+      fprintf(f, "hover_at_peak=%s=%llu\n", mt_category_name(hit.category),
+              (unsigned long long)hit.stack[hit.category]);
+  }
   if (r && d->compare)
     fprintf(f, "compare_at_peak=%llu\n", (unsigned long long)mt_chart_compare_at(d, v, l, r->peak_allocated_ts));
   return fclose(f) ? -1 : 0;
@@ -194,6 +220,23 @@ static void bench_preview(MtSession *s, gpointer data)
   b->drawn = 1;
 }
 
+/* kB of a /proc/self/status field, or -1 */
+static long status_kb(const char *field)
+{
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long v = -1;
+  size_t n = strlen(field);
+  while (f && fgets(line, sizeof line, f))
+    if (strncmp(line, field, n) == 0 && line[n] == ':') {
+      v = strtol(line + n + 1, NULL, 10);
+      break;
+    }
+  if (f)
+    fclose(f);
+  return v;
+}
+
 int mt_headless_bench(const MtViewOptions *opts)
 {
   gint64 start = g_get_monotonic_time();
@@ -260,6 +303,11 @@ int mt_headless_bench(const MtViewOptions *opts)
   for (int ph = 0; ph < PHASES; ph++)
     report(names[ph], cpu[ph], N);
   report("all", all_c, na);
+  /* resident memory, split: the trace's pages mapped by SQLite's read-ahead
+   * count in RSS but are the page cache's, not ours */
+  printf("memory now: resident anonymous %.1f MB, file-mapped %.1f MB (peak resident %.1f MB); "
+         "exact series %.2f MB\n", status_kb("RssAnon") / 1024.0, status_kb("RssFile") / 1024.0,
+         status_kb("VmHWM") / 1024.0, d.lanes && d.lanes->exact ? mt_mrseries_bytes(d.lanes->exact) / 1048576.0 : 0.0);
   cairo_destroy(cr);
   cairo_surface_destroy(surf);
   g_object_unref(s);

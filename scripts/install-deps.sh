@@ -6,6 +6,7 @@
 set -eu
 PKGS="build-essential autoconf automake libtool pkg-config
       libsqlite3-dev sqlite3 libunwind-dev libcmocka-dev libjson-c-dev zlib1g-dev
+      libprotobuf-c-dev protobuf-c-compiler
       libgtk-4-dev python3 chromium
       python3-torch python3-venv python3-dev xvfb xauth
       openmpi-bin libopenmpi-dev"

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <zlib.h>
 #include "analyzer/interop/interop_internal.h"
+#include "analyzer/interop/export_perfetto.h"
 #include "analyzer/lib/analysis.h"
 
 typedef struct slice {
@@ -44,14 +45,7 @@ typedef struct track {
   MT__IVEC(int64_t) lane_end;
 } track;
 
-typedef struct ex {
-  FILE *f;
-  int first;
-  const char *out;
-  mt_error *err;
-  const mt_perfetto_opts *o;
-  int64_t r0, r1;          /* time range kept, ns from the run's start */
-} ex;
+typedef mt__pf_ex ex;
 
 /* One counter series being thinned (see the header comment). */
 typedef struct thin {
@@ -60,7 +54,10 @@ typedef struct thin {
   int64_t minv, min_ts, maxv, max_ts, lastv, last_ts;
 } thin;
 
-static void counter_point(ex *e, int pid, const char *name, const char *arg, int64_t ts, int64_t v);
+static void counter_point(ex *e, int pid, const char *name, const char *arg, int64_t ts, int64_t v)
+{
+  e->sink->counter(e, pid, name, 1, &arg, &v, ts);
+}
 
 static void thin_flush(ex *e, thin *t, int pid, const char *name, const char *arg)
 {
@@ -136,7 +133,9 @@ static void us(FILE *f, int64_t ns)
   fprintf(f, "%lld.%03lld", (long long)(ns / 1000), (long long)(ns % 1000));
 }
 
-static void counter_point(ex *e, int pid, const char *name, const char *arg, int64_t ts, int64_t v)
+/* ---- the JSON writer ---- */
+static void json_counter(ex *e, int pid, const char *name, int n, const char *const *args, const int64_t *v,
+                         int64_t ts)
 {
   sep(e);
   fprintf(e->f, "{\"ph\":\"C\",\"pid\":%d,\"name\":", pid);
@@ -144,9 +143,90 @@ static void counter_point(ex *e, int pid, const char *name, const char *arg, int
   fputs(",\"ts\":", e->f);
   us(e->f, ts);
   fputs(",\"args\":{", e->f);
-  jstr(e->f, arg);
-  fprintf(e->f, ":%lld}}", (long long)v);
+  for (int i = 0; i < n; i++) {
+    if (i)
+      fputc(',', e->f);
+    jstr(e->f, args[i]);
+    fprintf(e->f, ":%lld", (long long)v[i]);
+  }
+  fputs("}}", e->f);
 }
+
+static void json_begin(ex *e, int64_t lost)
+{
+  fprintf(e->f, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"producer\":\"memtrace export\",\"dropped_events\":%lld},"
+                "\"traceEvents\":[", (long long)lost);
+}
+
+static void json_process(ex *e, int pid, const char *nm, int sort, int64_t lost)
+{
+  FILE *f = e->f;
+  sep(e);
+  fprintf(f, "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%d,\"tid\":0,\"args\":{\"name\":", pid);
+  jstr(f, nm);
+  fprintf(f, "}}");
+  sep(e);
+  fprintf(f, "{\"ph\":\"M\",\"name\":\"process_sort_index\",\"pid\":%d,\"tid\":0,\"args\":{\"sort_index\":%d}}", pid,
+          sort);
+  if (lost > 0) {
+    sep(e);
+    fprintf(f, "{\"ph\":\"M\",\"name\":\"process_labels\",\"pid\":%d,\"tid\":0,\"args\":{\"labels\":"
+               "\"%lld events dropped: memory counters are incomplete\"}}", pid, (long long)lost);
+  }
+}
+
+static void json_slice(ex *e, int pid, int tid, int64_t ts, int64_t te, const char *cat, const char *name,
+                       int instant)
+{
+  FILE *f = e->f;
+  sep(e);
+  if (instant) {
+    fprintf(f, "{\"ph\":\"i\",\"s\":\"t\",\"pid\":%d,\"tid\":%d,\"ts\":", pid, tid);
+    us(f, ts);
+  } else {
+    fprintf(f, "{\"ph\":\"X\",\"pid\":%d,\"tid\":%d,\"ts\":", pid, tid);
+    us(f, ts);
+    fputs(",\"dur\":", f);
+    us(f, te - ts);
+  }
+  fprintf(f, ",\"cat\":\"%s\",\"name\":", cat);
+  jstr(f, name);
+  fputc('}', f);
+}
+
+static void json_lane(ex *e, int pid, int tid, const char *name)
+{
+  FILE *f = e->f;
+  sep(e);
+  fprintf(f, "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,\"tid\":%d,\"args\":{\"name\":", pid, tid);
+  jstr(f, name);
+  fputs("}}", f);
+  sep(e);
+  fprintf(f, "{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":%d,\"tid\":%d,\"args\":{\"sort_index\":%d}}",
+          pid, tid, tid);
+}
+
+static int json_rank_end(ex *e, int pid)
+{
+  (void)e;
+  (void)pid;
+  return MT_OK;
+}
+
+static void json_end(ex *e)
+{
+  fputs("\n]}\n", e->f);
+}
+
+static void json_free(ex *e)
+{
+  (void)e;
+}
+
+static const mt__pf_sink json_sink = {
+  .begin = json_begin, .process = json_process, .slice = json_slice, .lane = json_lane,
+  .counter = json_counter, .rank_end = json_rank_end, .end = json_end, .free = json_free,
+};
 
 static int cmp_slice(const void *a, const void *b)
 {
@@ -209,22 +289,9 @@ static int export_one(ex *e, mt_trace *t, int pid, int64_t t0, int rank)
   mt_trace_process(t, &pi);
   pi.rank = rank;   /* the run's (mt_run_ranks) */
   int64_t base = pi.start_ns - t0;
-  FILE *f = e->f;
   char nm[512];
   snprintf(nm, sizeof nm, "rank %d%s%s (%s)", pi.rank, pi.host[0] ? " " : "", pi.host, pi.producer ? pi.producer : "");
-  sep(e);
-  fprintf(f, "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%d,\"tid\":0,\"args\":{\"name\":", pid);
-  jstr(f, nm);
-  fprintf(f, "}}");
-  sep(e);
-  fprintf(f, "{\"ph\":\"M\",\"name\":\"process_sort_index\",\"pid\":%d,\"tid\":0,\"args\":{\"sort_index\":%d}}", pid,
-          pi.rank);
-  int64_t lost = dropped_of(t);
-  if (lost > 0) {
-    sep(e);
-    fprintf(f, "{\"ph\":\"M\",\"name\":\"process_labels\",\"pid\":%d,\"tid\":0,\"args\":{\"labels\":"
-               "\"%lld events dropped: memory counters are incomplete\"}}", pid, (long long)lost);
-  }
+  e->sink->process(e, pid, nm, pi.rank, dropped_of(t));
 
   /* strings */
   MT__IVEC(char *) strs = { 0 };
@@ -346,19 +413,7 @@ static int export_one(ex *e, mt_trace *t, int pid, int64_t t0, int rank)
     if ((int)lane + 1 > max_lanes)
       max_lanes = (int)lane + 1;
     int tid = s->track * 256 + (int)(lane < 255 ? lane : 255) + 1;
-    sep(e);
-    if (s->cat == 5) {
-      fprintf(f, "{\"ph\":\"i\",\"s\":\"t\",\"pid\":%d,\"tid\":%d,\"ts\":", pid, tid);
-      us(f, s->ts);
-    } else {
-      fprintf(f, "{\"ph\":\"X\",\"pid\":%d,\"tid\":%d,\"ts\":", pid, tid);
-      us(f, s->ts);
-      fputs(",\"dur\":", f);
-      us(f, s->te - s->ts);
-    }
-    fprintf(f, ",\"cat\":\"%s\",\"name\":", cats[s->cat]);
-    jstr(f, s->name ? S(s->name) : s->label);
-    fputc('}', f);
+    e->sink->slice(e, pid, tid, s->ts, s->te, cats[s->cat], s->name ? S(s->name) : s->label, s->cat == 5);
   }
   /* track names, one per lane used */
   for (size_t i = 0; !rc && i < tracks.n; i++)
@@ -369,13 +424,7 @@ static int export_one(ex *e, mt_trace *t, int pid, int64_t t0, int rank)
       else
         snprintf(lnm, sizeof lnm, "%s #%zu", tracks.v[i].name, l + 1);
       int tid = (int)i * 256 + (int)(l < 255 ? l : 255) + 1;
-      sep(e);
-      fprintf(f, "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,\"tid\":%d,\"args\":{\"name\":", pid, tid);
-      jstr(f, lnm);
-      fputs("}}", f);
-      sep(e);
-      fprintf(f, "{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":%d,\"tid\":%d,\"args\":{\"sort_index\":%d}}",
-              pid, tid, tid);
+      e->sink->lane(e, pid, tid, lnm);
       if (l >= 254)
         break;
     }
@@ -553,22 +602,25 @@ static int export_one(ex *e, mt_trace *t, int pid, int64_t t0, int rank)
       rc = arc;
     } else if (arc == MT_OK) {
       const mt_timeline *tl = &rk.timeline;
+      const char *cn[MT_CAT_COUNT];
+      int64_t cv[MT_CAT_COUNT];
+      for (int c = 0; c < MT_CAT_COUNT; c++)
+        cn[c] = mt_category_name(c);
       for (size_t i = 0; i < tl->n; i++) {
         int64_t ts = base + tl->t0 + (int64_t)i * tl->dt;
         if (ts < e->r0 || ts > e->r1)
           continue;
-        sep(e);
-        fprintf(f, "{\"ph\":\"C\",\"pid\":%d,\"name\":\"allocated by category\",\"ts\":", pid);
-        us(f, ts);
-        fputs(",\"args\":{", f);
         for (int c = 0; c < MT_CAT_COUNT; c++)
-          fprintf(f, "%s\"%s\":%llu", c ? "," : "", mt_category_name(c),
-                  (unsigned long long)(tl->by_category[c] ? tl->by_category[c][i] : 0));
-        fputs("}}", f);
+          cv[c] = (int64_t)(tl->by_category[c] ? tl->by_category[c][i] : 0);
+        e->sink->counter(e, pid, "allocated by category", MT_CAT_COUNT, cn, cv, ts);
       }
       mt_rank_free(&rk);
     }
   }
+  if (!rc && e->oom)
+    rc = MT_ENOMEM;
+  if (!rc)
+    rc = e->sink->rank_end(e, pid);
   for (size_t i = 0; i < tracks.n; i++)
     free(tracks.v[i].lane_end.v);
   free(tracks.v);
@@ -610,6 +662,12 @@ int mt_export_perfetto(const char *const *traces, int ntraces, const char *out, 
 int mt_export_perfetto_opts(const char *const *traces, int ntraces, const char *out, const mt_perfetto_opts *o,
                             mt_error *err)
 {
+  return mt__export_perfetto_with(traces, ntraces, out, o, &json_sink, err);
+}
+
+int mt__export_perfetto_with(const char *const *traces, int ntraces, const char *out, const mt_perfetto_opts *o,
+                             const mt__pf_sink *sink, mt_error *err)
+{
   mt_trace **ts = calloc((size_t)ntraces, sizeof *ts);
   int rc = MT_OK;
   int64_t t0 = INT64_MAX;
@@ -624,7 +682,7 @@ int mt_export_perfetto_opts(const char *const *traces, int ntraces, const char *
         t0 = pi.start_ns;
     }
   }
-  ex e = { .first = 1, .out = out, .err = err, .o = o, .r0 = INT64_MIN, .r1 = INT64_MAX };
+  ex e = { .first = 1, .out = out, .err = err, .o = o, .r0 = INT64_MIN, .r1 = INT64_MAX, .sink = sink };
   if (o && o->has_range) {
     e.r0 = o->range_t0;
     e.r1 = o->range_t1;
@@ -648,15 +706,18 @@ int mt_export_perfetto_opts(const char *const *traces, int ntraces, const char *
     int64_t lost = 0;
     for (int i = 0; i < ntraces; i++)
       lost += dropped_of(ts[i]);
-    fprintf(e.f, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"producer\":\"memtrace export\",\"dropped_events\":%lld},"
-                 "\"traceEvents\":[", (long long)lost);
+    sink->begin(&e, lost);
     int *rr = calloc(2 * (size_t)ntraces, sizeof *rr);
     if (!rr || mt_run_ranks((char *const *)traces, (size_t)ntraces, rr, rr + ntraces, NULL) != MT_OK)
       mt_error_set(err, rc = MT_ENOMEM, "%s: out of memory", out);
     for (int i = 0; i < ntraces && !rc; i++)
       rc = export_one(&e, ts[i], i, t0, rr[i]);
     free(rr);
-    fputs("\n]}\n", e.f);
+    if (!rc && e.oom)
+      mt_error_set(err, rc = MT_ENOMEM, "%s: out of memory", out);
+    if (!rc)
+      sink->end(&e);
+    sink->free(&e);
     if (fflush(e.f) != 0 || ferror(e.f)) {
       mt_error_set(err, MT_EIO, "%s: write failed", out);
       rc = MT_EIO;

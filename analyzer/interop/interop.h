@@ -61,6 +61,10 @@ typedef struct mt_perfetto_opts {
 #define MT_PERFETTO_OPTS_DEFAULT { .counter_buckets = MT_PERFETTO_BUCKETS_DEFAULT }
 int mt_export_perfetto_opts(const char *const *traces, int ntraces, const char *out, const mt_perfetto_opts *o,
                             mt_error *err);
+/* The same records as Perfetto's protobuf trace (TracePackets: track
+ * descriptors, track events, interned names; export_pftrace.c). */
+int mt_export_perfetto_proto(const char *const *traces, int ntraces, const char *out, const mt_perfetto_opts *o,
+                             mt_error *err);
 
 /* Writes a PyTorch memory snapshot pickle (plain dicts/lists/str/int,
  * protocol 4) that torch.cuda._memory_viz can render, from one trace. */

@@ -7,11 +7,22 @@ analyzer_interop_libmemtrace_interop_la_SOURCES = \
 	analyzer/interop/util.c analyzer/interop/pickle.c analyzer/interop/jstream.h analyzer/interop/jstream.c analyzer/interop/import.c \
 	analyzer/interop/import_snapshot.c analyzer/interop/import_kineto.c \
 	analyzer/interop/import_memtl.c analyzer/interop/import_nsys.c \
-	analyzer/interop/export_perfetto.c analyzer/interop/export_snapshot.c
+	analyzer/interop/export_perfetto.c analyzer/interop/export_snapshot.c \
+	analyzer/interop/export_perfetto.h analyzer/interop/export_pftrace.c
+# Perfetto's TracePacket subset (pftrace.proto), compiled by protoc-c
+nodist_analyzer_interop_libmemtrace_interop_la_SOURCES = analyzer/interop/pftrace.pb-c.c analyzer/interop/pftrace.pb-c.h
+BUILT_SOURCES += analyzer/interop/pftrace.pb-c.c analyzer/interop/pftrace.pb-c.h
+CLEANFILES += analyzer/interop/pftrace.pb-c.c analyzer/interop/pftrace.pb-c.h
+EXTRA_DIST += analyzer/interop/pftrace.proto
+analyzer/interop/pftrace.pb-c.c analyzer/interop/pftrace.pb-c.h: $(top_srcdir)/analyzer/interop/pftrace.proto
+	$(AM_V_GEN)$(MKDIR_P) analyzer/interop && \
+	  $(PROTOC_C) --proto_path=$(top_srcdir)/analyzer/interop --c_out=analyzer/interop $(top_srcdir)/analyzer/interop/pftrace.proto
 
-analyzer_interop_libmemtrace_interop_la_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(JSONC_CFLAGS) $(ZLIB_CFLAGS)
+analyzer_interop_libmemtrace_interop_la_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(JSONC_CFLAGS) $(ZLIB_CFLAGS) \
+	$(PROTOBUFC_CFLAGS)
+analyzer_interop_libmemtrace_interop_la_LIBADD = $(PROTOBUFC_LIBS)
 
 memtrace_SOURCES += analyzer/cmds/import.c analyzer/cmds/export.c
 # the analysis library again after ours: export_perfetto uses it (static link order)
 memtrace_LDADD += analyzer/interop/libmemtrace-interop.la analyzer/lib/libmemtrace-analysis.la \
-	schemas/libmemtrace-trace.la $(JSONC_LIBS) $(ZLIB_LIBS) $(SQLITE_LIBS)
+	schemas/libmemtrace-trace.la $(JSONC_LIBS) $(ZLIB_LIBS) $(SQLITE_LIBS) $(PROTOBUFC_LIBS)

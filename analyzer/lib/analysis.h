@@ -400,6 +400,9 @@ typedef struct mt_lifetime_visitor {
    * never closed, in start order. */
   int (*range)(const mt_range_span *r, void *arg);
   void *arg;
+  /* After every instant at which the reserved bytes (as the report counts
+   * them) changed: their total then.  May be NULL. */
+  int (*reserved)(int64_t ts, uint64_t total, void *arg);
 } mt_lifetime_visitor;
 
 /* Walks one open trace in time order and reports its lifetimes and ranges.

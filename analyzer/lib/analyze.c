@@ -178,6 +178,7 @@ typedef struct st {
 
   /* mt_lifetimes_walk: the consumer's callbacks (NULL: a report's analysis) */
   const mt_lifetime_visitor *visit;
+  uint64_t visit_res;   /* reserved bytes last told to visit->reserved */
   int stop;             /* a callback asked to stop */
   int rowid_order;      /* memory only: region rows may be read in rowid order (restarted when unsorted) */
   int finished;         /* the trace was closed cleanly: 1, 0, or -1 not known yet */
@@ -1224,6 +1225,11 @@ static mt_step_peak *step_peak(st *s, int step)
 static void instant(st *s, int64_t ts)
 {
   mt_rank *r = s->r;
+  if (s->visit && s->visit->reserved && !s->stop && s->res_total != s->visit_res) {
+    s->visit_res = s->res_total;
+    if (s->visit->reserved(ts, s->res_total, s->visit->arg) != 0)
+      s->stop = 1;
+  }
   if (s->pass != 1)
     return;
   if (s->alloc_total > r->peak_allocated) {

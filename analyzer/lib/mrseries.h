@@ -11,8 +11,15 @@
  * chart asks for min/max per pixel column at any zoom, down to single
  * allocations, and draws the true peak.
  *
+ * Reserved bytes get the same (mt_mrseries_reserved_extent).
+ * Each category (the analysis's settled one, as its timeline counts it)
+ * also keeps its own change points, so the allocated bytes at any instant
+ * split exactly into categories: a stacked chart drawn at the instant of a
+ * column's maximum reaches the true peak.
+ *
  * Memory: 16 bytes per change point (two per allocation) plus 1/15 of that
- * for the pyramid.  Built by one thread, read-only after (any thread). */
+ * for the pyramid, and as much again for the categories' points.  Built by
+ * one thread, read-only after (any thread). */
 #ifndef MT_MRSERIES_H
 #define MT_MRSERIES_H
 
@@ -35,12 +42,22 @@ size_t mt_mrseries_bytes(const mt_mrseries *s);
  * first). */
 uint64_t mt_mrseries_at(const mt_mrseries *s, int64_t t);
 
+/* Per category (MT_CAT_COUNT entries, cache_free 0): its bytes at t, after
+ * every event at or before t.  They sum to mt_mrseries_at(s, t). */
+void mt_mrseries_at_by_category(const mt_mrseries *s, int64_t t, uint64_t out[MT_CAT_COUNT]);
+
 /* The minimum and maximum of allocated over [t0, t1) (t1 > t0; relative
  * ns, as the analysis's times), the value holding at t0 included; *tmax
  * (may be NULL) the first instant the maximum holds in it (t0 when it is
  * the value holding there). */
 void mt_mrseries_extent(const mt_mrseries *s, int64_t t0, int64_t t1, uint64_t *vmin, uint64_t *vmax,
                         int64_t *tmax);
+
+/* Reserved bytes (as the report counts them, at every change the walk
+ * reports): whether the series has them, and their minimum and maximum
+ * over [t0, t1), the value holding at t0 included. */
+int mt_mrseries_has_reserved(const mt_mrseries *s);
+void mt_mrseries_reserved_extent(const mt_mrseries *s, int64_t t0, int64_t t1, uint64_t *vmin, uint64_t *vmax);
 
 /* The global maximum and the first instant it is reached (the report's
  * peak allocated and its time). */

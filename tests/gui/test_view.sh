@@ -14,7 +14,7 @@ trap 'rm -rf "$T"' EXIT
 XDG_DATA_HOME="$T/data" XDG_CACHE_HOME="$T/cache"
 export XDG_DATA_HOME XDG_CACHE_HOME
 mkdir -p "$XDG_DATA_HOME" "$XDG_CACHE_HOME"
-plan 120   # 9 of them need simtrain, 26 xvfb-run (SKIPs without)
+plan 124   # 13 of them need simtrain, 26 xvfb-run (SKIPs without)
 
 # Palette (docs/VIEWER.md) and furniture colours.
 PARAM=0072B2 OPT=009E73 GRAD=E69F00 ACT=CC79A7 WS=56B4E9 CACHE=CFCFCF BG=FFFFFF DARKBG=1E1E1E
@@ -226,13 +226,28 @@ if [ -x "$SIM" ] && [ -x "$B/memtrace" ] && [ -f "$COLL" ] && command -v sqlite3
     r0=$(awk -v t="$tms" 'BEGIN { printf "%.6fms", t - 0.075 }'); r1=$(awk -v t="$tms" 'BEGIN { printf "%.6fms", t + 0.075 }')
     "$VIEW" "$T/sim" --rank 0 --no-cache --samples 64 --screenshot "$T/z.png" --layout "$T/z.layout" --size 1200x700 \
       --range "$r0:$r1" 2>"$T/err"
-    drawn_max=; . "$T/z.layout"
+    drawn_max=; stack_max=; stack_at_peak=; hover_at_peak=; . "$T/z.layout"
     check "simulated run: 150 us around the peak, 64 samples, the curve drawn reaches simtrain's peak ($drawn_max = $tbytes B)" \
       test "$drawn_max" = "$tbytes"
-    drawn_max=; "$VIEW" "$T/sim" --rank 0 --no-cache --samples 64 --screenshot "$T/z2.png" --layout "$T/z2.layout" --size 1200x700
+    # the stacked categories too (exact per category, drawn at each column's
+    # highest instant): their top is the peak, their split simtrain's own
+    check "simulated run: 150 us around the peak, 64 samples, the stacked categories reach simtrain's peak ($stack_max = $tbytes B)" \
+      test "$stack_max" = "$tbytes"
+    want_split=$(python3 -c 'import json,sys; r=[x for x in json.load(open(sys.argv[1]))["ranks"] if x["rank"]==0][0]
+print(",".join("%s=%d" % kv for kv in sorted(r["peak_category_bytes"].items()) if kv[1]))' "$T/truth.json")
+    got_split=$(printf '%s\n' "$stack_at_peak" | tr ',' '\n' | grep -v '^cache_free=' | sort | paste -sd, -)
+    check "simulated run: the stack drawn at the peak is simtrain's bytes per category ($got_split; truth $want_split)" \
+      test -n "$want_split" -a "$got_split" = "$want_split"
+    # hovering just under the stack's top at the peak: a category of the
+    # truth's, with the truth's bytes (what the drawing shows there)
+    check "simulated run: hovering the top band at the peak names simtrain's bytes (${hover_at_peak:-nothing})" \
+      sh -c 'case ",$1," in *",$2,"*) [ -n "$2" ] ;; *) false ;; esac' _ "$want_split" "$hover_at_peak"
+    drawn_max=; stack_max=; "$VIEW" "$T/sim" --rank 0 --no-cache --samples 64 --screenshot "$T/z2.png" --layout "$T/z2.layout" --size 1200x700
     . "$T/z2.layout"
     check "simulated run: the whole run, 64 samples, drawn maximum is simtrain's peak ($drawn_max = $tbytes B)" \
       test "$drawn_max" = "$tbytes"
+    check "simulated run: the whole run, 64 samples, the stacked categories reach simtrain's peak ($stack_max = $tbytes B)" \
+      test "$stack_max" = "$tbytes"
     "$VIEW" "$T/sim" --rank 0 --no-cache --peak --screenshot "$T/z3.png" --layout "$T/z3.layout" --size 1200x700
     . "$T/z3.layout"
     check "simulated run: --peak centres on the peak and stays inside the run ($t0..$t1, peak $peak_ts)" \
@@ -265,10 +280,10 @@ print([s["allocated"] for s in r["step_peaks"] if s["step"] == a["peak_step"]][0
       not_ok "memtrace replay printed no predicted peak"
     fi
   else
-    for d in bytes marker dot exact-zoom exact-whole centred compare-by-step what-if what-if-value; do not_ok "simulated run did not record ($d)"; done
+    for d in bytes marker dot exact-zoom stack-zoom stack-split hover-split exact-whole stack-whole centred compare-by-step what-if what-if-value; do not_ok "simulated run did not record ($d)"; done
   fi
 else
-  for d in "peak bytes" "peak marker" "peak dot" "zoomed exact peak" "whole-run exact peak" "peak centred" "compare by step" "what-if" "what-if value"; do
+  for d in "peak bytes" "peak marker" "peak dot" "zoomed exact peak" "zoomed stacked peak" "stacked split at the peak" "hover at the peak" "whole-run exact peak" "whole-run stacked peak" "peak centred" "compare by step" "what-if" "what-if value"; do
     ok "# SKIP simulated run $d: simtrain or the collector not built"
   done
 fi
