@@ -76,7 +76,7 @@ typedef struct mt_heap_row {
 } mt_heap_row;
 
 typedef struct mt_drop_row {
-  const char *kind, *reason;         /* reason "" when none */
+  const char *kind, *reason;         /* reason NULL when none */
   int64_t count;
 } mt_drop_row;
 
@@ -86,8 +86,24 @@ int mt_read_devices(mt_trace *t, int (*fn)(void *ctx, const mt_device_row *r), v
 int mt_read_comms(mt_trace *t, int (*fn)(void *ctx, const mt_comm_row *r), void *ctx);
 int mt_read_heaps(mt_trace *t, int (*fn)(void *ctx, const mt_heap_row *r), void *ctx);
 int mt_read_drops(mt_trace *t, int (*fn)(void *ctx, const mt_drop_row *r), void *ctx);
-/* meta's value for `key` copied into buf (""/0 when absent): 1 found, 0 not. */
+/* meta's value for `key` copied into buf ("" when absent or NULL): 1 found,
+ * 0 not.  _int: the value as SQLite reads a number from text (0 absent). */
 int mt_read_meta(mt_trace *t, const char *key, char *buf, size_t len);
+int64_t mt_read_meta_int(mt_trace *t, const char *key);
+
+/* Row counts, for summaries (memtrace info), counted by SQLite without
+ * reading the rows out.  mem: codes outside 1..MT_CODES-1 are counted at 0. */
+#define MT_CODES 16
+typedef struct mt_trace_counts {
+  int64_t rows[MT_TAB_COUNT];             /* all rows of each event table */
+  int64_t mem[MT_CODES][MT_CODES][2];     /* mem_events by op, kind, and result == 0 */
+  int64_t heaps, heaps_destroyed;
+  int64_t dropped;                        /* drops.count summed */
+} mt_trace_counts;
+int mt_read_counts(mt_trace *t, mt_trace_counts *c);
+/* Rows of `table` whose code (op; ranges: kind) is `code`; -1 on damage or
+ * for a table without one (kernels, memcpys, api_calls, ooms). */
+int64_t mt_count_code(mt_trace *t, mt_table table, int code);
 
 /* ---- stacks ------------------------------------------------------------- */
 typedef struct mt_frame_row {

@@ -198,7 +198,8 @@ struct drops { FILE *f; long long total; };
 static int h_drop(void *ctx, const mt_drop_row *d)
 {
   struct drops *x = ctx;
-  fprintf(x->f, "# dropped %s: %lld%s%s\n", esc(d->kind), LL(d->count), *d->reason ? " — " : "", esc(d->reason));
+  fprintf(x->f, "# dropped %s: %lld%s%s\n", esc(d->kind), LL(d->count), d->reason && *d->reason ? " — " : "",
+          esc(d->reason ? d->reason : ""));
   x->total += d->count;
   return 0;
 }

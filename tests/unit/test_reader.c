@@ -1,7 +1,7 @@
 /* cmocka: the typed reader (schemas/reader.h) against rows this test writes
  * through the writer: per-table cursors, the merge by time (ties in table
  * order, insert order within a table), resolved strings, unknown values as
- * -1, the small tables, meta, and the stack walk and its text. */
+ * -1, the small tables, meta, row counts, and the stack walk and its text. */
 #include "config.h"
 #include <setjmp.h>
 #include <stdarg.h>
@@ -163,7 +163,7 @@ static int s_drop(void *ctx, const mt_drop_row *d)
 {
   struct seen *s = ctx;
   size_t n = strlen(s->text);
-  snprintf(s->text + n, sizeof s->text - n, "%s=%lld(%s);", d->kind, (long long)d->count, d->reason);
+  snprintf(s->text + n, sizeof s->text - n, "%s=%lld(%s);", d->kind, (long long)d->count, d->reason ? d->reason : "NULL");
   return 0;
 }
 
@@ -190,12 +190,26 @@ static void small_tables(void **state)
   assert_string_equal(s.text, "1:pool:4096:9");
   s.text[0] = 0;
   assert_int_equal(mt_read_drops(t, s_drop, &s), MT_OK);
-  assert_string_equal(s.text, "alloc=2();stack=5(ring full);");
+  assert_string_equal(s.text, "alloc=2(NULL);stack=5(ring full);");
   char v[8];
   assert_int_equal(mt_read_meta(t, "k", v, sizeof v), 1);
   assert_string_equal(v, "v");
   assert_int_equal(mt_read_meta(t, "absent", v, sizeof v), 0);
   assert_string_equal(v, "");
+  mt_trace_counts n;
+  assert_int_equal(mt_read_counts(t, &n), MT_OK);
+  assert_int_equal(n.rows[MT_TAB_MEM], 2);
+  assert_int_equal(n.rows[MT_TAB_KERNEL], 1);
+  assert_int_equal(n.rows[MT_TAB_NCCL], 0);
+  assert_int_equal(n.rows[MT_TAB_OOM], 1);
+  assert_int_equal(n.mem[MT_MEM_ALLOC][1][1], 1);   /* result 0: succeeded */
+  assert_int_equal(n.mem[MT_MEM_FREE][0][1], 1);
+  assert_int_equal(n.heaps, 1);
+  assert_int_equal(n.heaps_destroyed, 1);
+  assert_int_equal(n.dropped, 7);
+  assert_int_equal(mt_count_code(t, MT_TAB_RANGE, MT_RANGE_PUSH_POP), 1);
+  assert_int_equal(mt_count_code(t, MT_TAB_REGION, MT_REGION_UNREGISTER), 0);
+  assert_int_equal(mt_count_code(t, MT_TAB_KERNEL, 1), -1);
   mt_trace_close(t);
 }
 
