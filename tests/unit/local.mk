@@ -9,6 +9,6 @@ tests_unit_mktrace_LDADD = schemas/libmemtrace-trace.la $(SQLITE_LIBS)
 tests_unit_test_reader_SOURCES = tests/unit/test_reader.c
 tests_unit_test_reader_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_reader_LDADD = schemas/libmemtrace-trace.la $(SQLITE_LIBS) $(CMOCKA_LIBS)
-TESTS += tests/unit/test_trace tests/unit/test_reader tests/unit/test_cli.sh
+TESTS += tests/unit/test_trace tests/unit/test_reader tests/unit/test_cli.sh tests/unit/test_reader.sh
 endif
-EXTRA_DIST += tests/unit/test_cli.sh tests/unit/tap.sh tests/golden
+EXTRA_DIST += tests/unit/test_cli.sh tests/unit/test_reader.sh tests/unit/tap.sh tests/golden
