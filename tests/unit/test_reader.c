@@ -13,7 +13,7 @@
 #include <cmocka.h>
 #include "schemas/reader.h"
 
-static char path[512];
+static char dir[64];
 
 static mt_trace *write_known(void)
 {
@@ -21,7 +21,10 @@ static mt_trace *write_known(void)
                         .stacks = "native", .cupti = "active" };
   mt_trace *t;
   mt_error err = { 0 };
-  unlink(path);
+  /* a file per test: a failed test leaves its trace open */
+  static int n;
+  char path[128];
+  snprintf(path, sizeof path, "%s/r%d.mtrace", dir, ++n);
   assert_int_equal(mt_trace_create(path, &p, &t, &err), MT_OK);
   assert_int_equal(mt_trace_begin(t), MT_OK);
   mt_trace_put_device(t, 1, "B", 200, 8, 0, NULL);
@@ -234,10 +237,9 @@ static void stacks(void **state)
 
 int main(void)
 {
-  char dir[] = "/tmp/mt-test-reader-XXXXXX";
+  snprintf(dir, sizeof dir, "/tmp/mt-test-reader-XXXXXX");
   if (!mkdtemp(dir))
     return 1;
-  snprintf(path, sizeof path, "%s/r.mtrace", dir);
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(merged_in_time_order),
     cmocka_unit_test(one_table),
