@@ -30,7 +30,7 @@ fuzz: $(addprefix fuzz/fuzz-,$(FUZZ_TARGETS))
 # real recordings (fuzz/corpus/trace, made by tests/fuzz/mkseeds.sh).  `make
 # fuzz-trace` runs each for $(FUZZ_SECONDS) s; ASan+UBSan as above.
 FUZZ_TRACE_TARGETS = report replay export viewer
-FUZZ_TRACE_SRC = $(addprefix $(top_srcdir)/, schemas/trace.c schemas/trace_check.c schemas/enums.c \
+FUZZ_TRACE_SRC = $(addprefix $(top_srcdir)/, schemas/trace.c schemas/trace_check.c schemas/enums.c schemas/reader.c \
 	analyzer/lib/analyze.c analyzer/lib/load.c analyzer/lib/json.c analyzer/lib/util.c analyzer/lib/prefetch.c \
 	analyzer/cmds/render.c $(filter %.c,$(analyzer_replay_libmemtrace_replay_la_SOURCES)) \
 	analyzer/interop/util.c analyzer/interop/export_perfetto.c analyzer/interop/export_snapshot.c \
@@ -93,7 +93,7 @@ CLEANFILES += $(addprefix fuzz/asan-replay-,$(FUZZ_TARGETS))
 # the sanitizers, run by tests/analyzer/test_sanitized.sh over the checked-in
 # corpus (fuzz/corpus/trace) and the hostile and damaged traces of
 # test_damaged.sh.  docs/FUZZING.md says why this and not the whole suite.
-MT_SAN_TRACE_SRC = fuzz/replay.c fuzz/fuzz_trace.c schemas/trace.c schemas/trace_check.c schemas/enums.c \
+MT_SAN_TRACE_SRC = fuzz/replay.c fuzz/fuzz_trace.c schemas/trace.c schemas/trace_check.c schemas/enums.c schemas/reader.c \
 	analyzer/lib/analyze.c analyzer/lib/load.c analyzer/lib/json.c analyzer/lib/util.c analyzer/lib/prefetch.c \
 	analyzer/lib/ranks.c analyzer/lib/mrseries.c analyzer/replay/job.c analyzer/replay/technique.c \
 	analyzer/cmds/render.c analyzer/replay/alloc.c analyzer/replay/input.c analyzer/replay/engine.c \

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sqlite3.h>
 #include "schemas/trace.h"
+#include "schemas/reader.h"
 #include "analyzer/lib/analysis.h"
 #include "analyzer/lib/mrseries.h"
 #include "gui/lanes.h"
@@ -463,9 +464,9 @@ char *mt_lanes_describe(const MtLanes *L, const MtLane *lane, const MtSpan *s)
   if (st)
     sqlite3_finalize(st);
   if (stack) {
-    char *stk = mt_stack_text(db, stack, 12);
-    g_string_append_printf(out, "stack:\n%s", stk);
-    g_free(stk);
+    char *stk = mt_stack_text(t, stack, 12);
+    g_string_append_printf(out, "stack:\n%s", stk ? stk : "");
+    free(stk);
   }
   mt_trace_close(t);
   return g_string_free(out, FALSE);

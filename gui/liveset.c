@@ -29,29 +29,6 @@ static int by_size(const void *x, const void *y)
   return a->alloc_ts < b->alloc_ts ? -1 : a->alloc_ts > b->alloc_ts;
 }
 
-char *mt_stack_text(sqlite3 *db, int64_t stack, int max_frames)
-{
-  GString *out = g_string_new(NULL);
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, "SELECT f.parent, f.pc, s.value FROM frames f LEFT JOIN strings s ON s.id = f.symbol_id "
-                             "WHERE f.id = ?", -1, &st, NULL) != SQLITE_OK)
-    return g_string_free(out, FALSE);
-  for (int i = 0; stack > 0 && i < max_frames; i++) {
-    sqlite3_bind_int64(st, 1, stack);
-    if (sqlite3_step(st) != SQLITE_ROW)
-      break;
-    const char *sym = (const char *)sqlite3_column_text(st, 2);
-    if (sym)
-      g_string_append_printf(out, "  %s\n", sym);
-    else
-      g_string_append_printf(out, "  0x%llx\n", (unsigned long long)sqlite3_column_int64(st, 1));
-    stack = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-  }
-  sqlite3_finalize(st);
-  return g_string_free(out, FALSE);
-}
-
 int mt_view_trace_open(const char *path, mt_trace **out, mt_error *err)
 {
   int rc = MT_EIO;

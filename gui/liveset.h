@@ -53,8 +53,4 @@ void mt_liveset_free(MtLiveSet *s);
  * trace's indexes beside us).  As mt_trace_open otherwise. */
 int mt_view_trace_open(const char *path, mt_trace **out, mt_error *err);
 
-/* The call stack `stack` (frames.id), innermost first, one frame a line,
- * at most max_frames.  Newly allocated; "" when unknown. */
-char *mt_stack_text(sqlite3 *db, int64_t stack, int max_frames);
-
 #endif

@@ -1,7 +1,9 @@
 #include "config.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "schemas/trace.h"
+#include "schemas/reader.h"
 #include "gui/window.h"
 #include "gui/chart-widget.h"
 #include "gui/liveset.h"
@@ -271,9 +273,9 @@ static char *object_text(MtWindow *self, const MtLiveObject *o)
     mt_trace *t = NULL;
     mt_error err = { 0 };
     if (mt_view_trace_open(r->path, &t, &err) == MT_OK) {
-      char *stk = mt_stack_text(mt_trace_db(t), o->stack, 24);
-      g_string_append_printf(s, "allocated from:\n%s", stk);
-      g_free(stk);
+      char *stk = mt_stack_text(t, o->stack, 24);
+      g_string_append_printf(s, "allocated from:\n%s", stk ? stk : "");
+      free(stk);
       mt_trace_close(t);
     }
   } else if (o->where)

@@ -45,6 +45,8 @@ static const char *const stmt_sql[MT__S_COUNT] = {
                   "SET count = count + ?2, reason = coalesce(?3, reason)",
   [MT__S_STRING] = "INSERT INTO strings VALUES (?,?)",
   [MT__S_KCONF] = "INSERT INTO kernel_configs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+  [MT__S_STACK] = "SELECT f.parent, f.pc, f.module, s.value FROM frames f LEFT JOIN strings s "
+                  "ON s.id = f.symbol_id WHERE f.id = ?",
 };
 
 static sqlite3_stmt *stmt(mt_trace *t, enum mt__stmt s)
@@ -53,6 +55,11 @@ static sqlite3_stmt *stmt(mt_trace *t, enum mt__stmt s)
       sqlite3_prepare_v3(t->db, stmt_sql[s], -1, SQLITE_PREPARE_PERSISTENT, &t->stmt[s], NULL) != SQLITE_OK)
     return NULL;
   return t->stmt[s];
+}
+
+sqlite3_stmt *mt__stmt(mt_trace *t, enum mt__stmt s)
+{
+  return stmt(t, s);
 }
 
 /* Binds an int64 where negative means "unknown" and is stored as NULL. */

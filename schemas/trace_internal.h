@@ -6,7 +6,7 @@
 enum mt__stmt {
   MT__S_HEAP, MT__S_COMM, MT__S_DEVICE,
   MT__S_THREAD, MT__S_STREAM, MT__S_MODULE, MT__S_FRAME, MT__S_META, MT__S_DROPS,
-  MT__S_STRING, MT__S_KCONF, MT__S_COUNT
+  MT__S_STRING, MT__S_KCONF, MT__S_STACK, MT__S_COUNT
 };
 
 struct mt__intern_slot { char *s; uint64_t hash; int64_t id; };
@@ -55,6 +55,8 @@ struct mt_trace {
 
 /* Checks the SQLite header of `path`: magic and that the file is not
  * shorter than the header says.  MT_OK, MT_ENOTTRACE or MT_ECORRUPT. */
+/* The statement `s`, prepared once per trace and finalized by close. */
+sqlite3_stmt *mt__stmt(mt_trace *t, enum mt__stmt s);
 int mt__check_file(const char *path, mt_error *err);
 int mt__apply_migrations(sqlite3 *db, int from, const char *path, mt_error *err);
 extern const char *const mt__analysis_index_sql;

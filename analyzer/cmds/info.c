@@ -12,7 +12,7 @@
 #include <json-c/json.h>
 #include "analyzer/cmds/cmds.h"
 #include "analyzer/lib/analysis.h"
-#include "schemas/trace.h"
+#include "schemas/reader.h"
 
 static const char usage_text[] =
   "Usage: memtrace info [--json] TRACE|RUNDIR\n"
@@ -49,63 +49,55 @@ typedef struct mt_info_counts {
     region_unregister, heap_register, heap_unregister, api, oom, dropped, total;
 } mt_info_counts;
 
-static int64_t q1(sqlite3 *db, const char *sql)
+/* A damaged table counts nothing (as info always did). */
+static int64_t count(mt_trace *t, mt_table table, int code)
 {
-  sqlite3_stmt *st;
-  int64_t v = 0;
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-    return 0;
-  if (sqlite3_step(st) == SQLITE_ROW)
-    v = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  return v;
+  int64_t n = mt_count_code(t, table, code);
+  return n < 0 ? 0 : n;
 }
 
-/* Counts of one open trace. */
-static void counts_of(sqlite3 *db, mt_info_counts *c)
+/* Counts of one open trace, from the reader's row counts. */
+static void counts_of(mt_trace *t, mt_info_counts *c)
 {
   memset(c, 0, sizeof *c);
-  sqlite3_stmt *st;
-  const char *sql = "SELECT op, kind, result = 0, count(*) FROM mem_events GROUP BY 1, 2, 3";
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      int op = sqlite3_column_int(st, 0), kind = sqlite3_column_int(st, 1);
-      int ok = sqlite3_column_int(st, 2);
-      int64_t n = sqlite3_column_int64(st, 3);
-      c->total += n;
-      if (kind == MT_MEM_KIND_HOST_PINNED) {
-        if (ok && op == MT_MEM_ALLOC) c->host_alloc += n;
-        if (ok && op == MT_MEM_FREE) c->host_free += n;
-        continue;
+  mt_trace_counts n;
+  if (mt_read_counts(t, &n) != MT_OK)
+    memset(&n, 0, sizeof n);   /* as before: a table that cannot be read counts nothing */
+  for (int op = 0; op < MT_CODES; op++)
+    for (int kind = 0; kind < MT_CODES; kind++)
+      for (int ok = 0; ok < 2; ok++) {
+        int64_t k = n.mem[op][kind][ok];
+        if (kind == MT_MEM_KIND_HOST_PINNED) {
+          if (ok && op == MT_MEM_ALLOC) c->host_alloc += k;
+          if (ok && op == MT_MEM_FREE) c->host_free += k;
+          continue;
+        }
+        switch (op) {
+        case MT_MEM_ALLOC: if (ok) c->alloc += k; else c->alloc_failed += k; break;
+        case MT_MEM_FREE: if (ok) c->free += k; else c->free_failed += k; break;
+        case MT_MEM_CREATE: if (ok) c->vmm_create += k; break;
+        case MT_MEM_RELEASE: if (ok) c->vmm_release += k; break;
+        case MT_MEM_MAP: if (ok) c->vmm_map += k; break;
+        case MT_MEM_UNMAP: if (ok) c->vmm_unmap += k; break;
+        default: break;
+        }
       }
-      switch (op) {
-      case MT_MEM_ALLOC: if (ok) c->alloc += n; else c->alloc_failed += n; break;
-      case MT_MEM_FREE: if (ok) c->free += n; else c->free_failed += n; break;
-      case MT_MEM_CREATE: if (ok) c->vmm_create += n; break;
-      case MT_MEM_RELEASE: if (ok) c->vmm_release += n; break;
-      case MT_MEM_MAP: if (ok) c->vmm_map += n; break;
-      case MT_MEM_UNMAP: if (ok) c->vmm_unmap += n; break;
-      default: break;
-      }
-    }
-    sqlite3_finalize(st);
-  }
-  c->kernel = q1(db, "SELECT count(*) FROM kernels");
-  c->memcpy = q1(db, "SELECT count(*) FROM memcpys");
-  c->nccl = q1(db, "SELECT count(*) FROM nccl_calls WHERE op NOT IN (9, 10)");
-  int64_t groups = q1(db, "SELECT count(*) FROM nccl_calls WHERE op IN (9, 10)");
-  c->marks = q1(db, "SELECT count(*) FROM ranges WHERE kind = 3");
-  c->ranges_pushed = q1(db, "SELECT count(*) FROM ranges WHERE kind <> 3");
+  c->kernel = n.rows[MT_TAB_KERNEL];
+  c->memcpy = n.rows[MT_TAB_MEMCPY];
+  int64_t groups = count(t, MT_TAB_NCCL, MT_NCCL_GROUP_START) + count(t, MT_TAB_NCCL, MT_NCCL_GROUP_END);
+  c->nccl = n.rows[MT_TAB_NCCL] - groups;
+  c->marks = count(t, MT_TAB_RANGE, MT_RANGE_MARK);
+  c->ranges_pushed = n.rows[MT_TAB_RANGE] - c->marks;
   c->range = c->marks + c->ranges_pushed;
-  c->region_register = q1(db, "SELECT count(*) FROM region_events WHERE op = 1");
-  c->region_unregister = q1(db, "SELECT count(*) FROM region_events WHERE op = 2");
-  int64_t regions = q1(db, "SELECT count(*) FROM region_events");
-  c->heap_register = q1(db, "SELECT count(*) FROM heaps");
-  c->heap_unregister = q1(db, "SELECT count(*) FROM heaps WHERE destroyed IS NOT NULL");
-  c->api = q1(db, "SELECT count(*) FROM api_calls");
-  c->oom = q1(db, "SELECT count(*) FROM ooms");
-  c->dropped = q1(db, "SELECT coalesce(sum(count), 0) FROM drops");
-  c->total += c->kernel + c->memcpy + c->nccl + groups + c->range + regions + c->api;
+  c->region_register = count(t, MT_TAB_REGION, MT_REGION_REGISTER);
+  c->region_unregister = count(t, MT_TAB_REGION, MT_REGION_UNREGISTER);
+  c->heap_register = n.heaps;
+  c->heap_unregister = n.heaps_destroyed;
+  c->api = n.rows[MT_TAB_API];
+  c->oom = n.rows[MT_TAB_OOM];
+  c->dropped = n.dropped;
+  c->total = n.rows[MT_TAB_MEM] + c->kernel + c->memcpy + c->nccl + groups + c->range + n.rows[MT_TAB_REGION] +
+             c->api;
 }
 
 int mt_info_trace_counts(const char *path, int64_t *events, int64_t *dropped, int *rank,
@@ -119,18 +111,33 @@ int mt_info_trace_counts(const char *path, int64_t *events, int64_t *dropped, in
     return -1;
   }
   mt_info_counts c;
-  counts_of(mt_trace_db(t), &c);
+  counts_of(t, &c);
   mt_process_info p;
   if (mt_trace_process(t, &p) == MT_OK) {
     *rank = p.rank;
     *pid = p.pid;
   }
-  nw = q1(mt_trace_db(t), "SELECT value FROM meta WHERE key = 'world_size.nccl'");
+  nw = mt_read_meta_int(t, "world_size.nccl");
   if (nw > 0 && *rank == 0)
-    *rank = (int)q1(mt_trace_db(t), "SELECT value FROM meta WHERE key = 'rank.nccl'");
+    *rank = (int)mt_read_meta_int(t, "rank.nccl");
   *events = c.total;
   *dropped = c.dropped;
   mt_trace_close(t);
+  return 0;
+}
+
+/* drops.kind is unique (the writer adds to a kind's row): one row a kind. */
+static int j_drop(void *ctx, const mt_drop_row *r)
+{
+  json_object_object_add(ctx, r->kind, json_object_new_int64(r->count));
+  return 0;
+}
+
+static int p_drop(void *ctx, const mt_drop_row *r)
+{
+  (void)ctx;
+  printf("; %s %lld%s%s%s", r->kind, (long long)r->count, r->reason ? " (" : "", r->reason ? r->reason : "",
+         r->reason ? ")" : "");
   return 0;
 }
 
@@ -155,7 +162,6 @@ static int one(const char *path, int json, json_object **out, const int *run)
   mt_error e = { 0 };
   if (mt_trace_open(path, MT_OPEN_READ, &t, &e) != MT_OK)
     return mt_usage_error("info", "%s", e.msg);
-  sqlite3 *db = mt_trace_db(t);
   mt_process_info p;
   if (mt_trace_process(t, &p) != MT_OK) {
     mt_errorf("%s: no process row", path);
@@ -163,19 +169,14 @@ static int one(const char *path, int json, json_object **out, const int *run)
     return MT_EXIT_FAIL;
   }
   mt_info_counts c;
-  counts_of(db, &c);
+  counts_of(t, &c);
   /* A process whose environment had no rank: the collector's guess from
    * its largest NCCL communicator (meta rank.nccl / world_size.nccl). */
   const char *rank_source = p.world_size > 1 || p.rank > 0 ? "environment" : "none";
-  int64_t nr = q1(db, "SELECT value FROM meta WHERE key = 'rank.nccl'");
-  int64_t nw = q1(db, "SELECT value FROM meta WHERE key = 'world_size.nccl'");
-  char src[32] = "";
-  sqlite3_stmt *sq;
-  if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'rank.source'", -1, &sq, NULL) == SQLITE_OK) {
-    if (sqlite3_step(sq) == SQLITE_ROW && sqlite3_column_text(sq, 0))
-      snprintf(src, sizeof src, "%s", (const char *)sqlite3_column_text(sq, 0));
-    sqlite3_finalize(sq);
-  }
+  int64_t nr = mt_read_meta_int(t, "rank.nccl");
+  int64_t nw = mt_read_meta_int(t, "world_size.nccl");
+  char src[32];
+  mt_read_meta(t, "rank.source", src, sizeof src);
   if (src[0]) {
     rank_source = src;   /* the collector's: environment, torch.distributed, nccl */
   } else if (nw > 0 && p.world_size <= 1 && p.rank == 0) {
@@ -207,13 +208,7 @@ static int one(const char *path, int json, json_object **out, const int *run)
     json_object_object_add(o, "events", jcounts(&c));
     json_object *d = json_object_new_object();
     json_object_object_add(d, "total", json_object_new_int64(c.dropped));
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT kind, sum(count) FROM drops GROUP BY kind", -1, &st, NULL) == SQLITE_OK) {
-      while (sqlite3_step(st) == SQLITE_ROW)
-        json_object_object_add(d, (const char *)sqlite3_column_text(st, 0),
-                               json_object_new_int64(sqlite3_column_int64(st, 1)));
-      sqlite3_finalize(st);
-    }
+    mt_read_drops(t, j_drop, d);
     json_object_object_add(o, "dropped", d);
     *out = o;
   } else {
@@ -232,17 +227,8 @@ static int one(const char *path, int json, json_object **out, const int *run)
            (long long)c.nccl, (long long)c.range, (long long)c.marks, (long long)c.host_alloc,
            (long long)c.region_register, (long long)c.oom);
     printf("  dropped: %lld", (long long)c.dropped);
-    sqlite3_stmt *dq;
-    if (c.dropped && sqlite3_prepare_v2(db, "SELECT kind, sum(count), max(reason) FROM drops GROUP BY kind ORDER BY kind",
-                                        -1, &dq, NULL) == SQLITE_OK) {
-      /* per kind, with the collector's reason: what the loss touches */
-      while (sqlite3_step(dq) == SQLITE_ROW)
-        printf("; %s %lld%s%s%s", (const char *)sqlite3_column_text(dq, 0), (long long)sqlite3_column_int64(dq, 1),
-               sqlite3_column_text(dq, 2) ? " (" : "",
-               sqlite3_column_text(dq, 2) ? (const char *)sqlite3_column_text(dq, 2) : "",
-               sqlite3_column_text(dq, 2) ? ")" : "");
-      sqlite3_finalize(dq);
-    }
+    if (c.dropped)   /* per kind, with the collector's reason: what the loss touches */
+      mt_read_drops(t, p_drop, NULL);
     printf("%s\n", c.dropped ? " -- the counts above are incomplete" : "");
   }
   mt_trace_close(t);

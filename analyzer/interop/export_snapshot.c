@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "analyzer/interop/interop_internal.h"
+#include "schemas/reader.h"
 
 typedef struct pw {
   unsigned char *b;
@@ -97,12 +98,47 @@ static void kv_str(pw *w, const char *k, const char *v) { p_str(w, k); p_str(w, 
 static void kv_int(pw *w, const char *k, int64_t v) { p_str(w, k); p_int(w, v); }
 
 typedef struct sctx {
+  mt_trace *t;
   sqlite3 *db;
   pw w;
   mt__imap stack_memo;   /* stack id -> memo index + 1 */
   regex_t re;
   int64_t wall0;         /* start_ns + wall_offset_ns */
 } sctx;
+
+struct frames_out { sctx *c; int open; };
+
+/* One frame as memory_viz wants it: a Python "file:line function" symbol
+ * split, any other symbol as the name of "??" (unsymbolised: ""). */
+static int p_frame(void *ctx, const mt_frame_row *f)
+{
+  struct frames_out *x = ctx;
+  sctx *c = x->c;
+  if (x->open == 0) {
+    op(&c->w, '(');
+  }
+  const char *sym = f->symbol ? f->symbol : "";
+  regmatch_t mm[4];
+  char file[1024] = "??", name[4096];
+  int64_t line = 0;
+  snprintf(name, sizeof name, "%s", sym);
+  if (regexec(&c->re, sym, 4, mm, 0) == 0) {
+    snprintf(file, sizeof file, "%.*s", (int)(mm[1].rm_eo - mm[1].rm_so), sym + mm[1].rm_so);
+    line = strtoll(sym + mm[2].rm_so, NULL, 10);
+    snprintf(name, sizeof name, "%s", sym + mm[3].rm_so);
+  }
+  op(&c->w, '}');
+  op(&c->w, '(');
+  kv_str(&c->w, "name", name);
+  kv_str(&c->w, "filename", file);
+  kv_int(&c->w, "line", line);
+  op(&c->w, 'u');
+  if (++x->open == 1000) {
+    op(&c->w, 'e');
+    x->open = 0;
+  }
+  return 0;
+}
 
 /* The frames list of a stack (innermost first), memoized. */
 static void p_frames(sctx *c, int64_t stack)
@@ -117,45 +153,10 @@ static void p_frames(sctx *c, int64_t stack)
     return;
   }
   uint32_t idx = memoize(&c->w);
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(c->db, "SELECT f.parent, COALESCE(s.value, '') FROM frames f LEFT JOIN strings s "
-                                "ON s.id = f.symbol_id WHERE f.id = ?", -1, &st, NULL) == SQLITE_OK) {
-    int64_t id = stack;
-    int depth = 0, open = 0;
-    while (id > 0 && depth++ < 4096) {
-      sqlite3_reset(st);
-      sqlite3_bind_int64(st, 1, id);
-      if (sqlite3_step(st) != SQLITE_ROW)
-        break;
-      if (open == 0) {
-        op(&c->w, '(');
-      }
-      const char *sym = (const char *)sqlite3_column_text(st, 1);
-      regmatch_t mm[4];
-      char file[1024] = "??", name[4096];
-      int64_t line = 0;
-      snprintf(name, sizeof name, "%s", sym ? sym : "?");
-      if (sym && regexec(&c->re, sym, 4, mm, 0) == 0) {
-        snprintf(file, sizeof file, "%.*s", (int)(mm[1].rm_eo - mm[1].rm_so), sym + mm[1].rm_so);
-        line = strtoll(sym + mm[2].rm_so, NULL, 10);
-        snprintf(name, sizeof name, "%s", sym + mm[3].rm_so);
-      }
-      op(&c->w, '}');
-      op(&c->w, '(');
-      kv_str(&c->w, "name", name);
-      kv_str(&c->w, "filename", file);
-      kv_int(&c->w, "line", line);
-      op(&c->w, 'u');
-      if (++open == 1000) {
-        op(&c->w, 'e');
-        open = 0;
-      }
-      id = sqlite3_column_int64(st, 0);
-    }
-    if (open)
-      op(&c->w, 'e');
-    sqlite3_finalize(st);
-  }
+  struct frames_out x = { c, 0 };
+  mt_stack_walk(c->t, stack, 4096, p_frame, &x);
+  if (x.open)
+    op(&c->w, 'e');
   mt__imap_put(&c->stack_memo, (uint64_t)stack, idx);
 }
 
@@ -399,7 +400,7 @@ int mt_export_torch_snapshot(const char *trace, const char *out, mt_error *err)
     mt_trace_close(t);
     return rc;
   }
-  sctx c = { .db = mt_trace_db(t) };
+  sctx c = { .t = t, .db = mt_trace_db(t) };
   mt_process_info pi;
   mt_trace_process(t, &pi);
   c.wall0 = pi.start_ns + pi.wall_offset_ns;
