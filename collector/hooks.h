@@ -27,6 +27,25 @@
 #define MT_ENTER(f) (mt__t_in |= (f))
 #define MT_LEAVE(f) (mt__t_in &= ~(unsigned)(f))
 
+/* The body every timed hook shares: the family guard, the times around the
+ * real call, errno kept from the real call.  RECORD is the statement that
+ * records it, with t0, t1 and rc in scope.  `params` is "()" for a function
+ * of no arguments (not "(void)"). */
+#define MT_TIMED_BODY(ret_t, fn_t, name, fam, params, args, RECORD) \
+  static ret_t name(fn_t real MT_TAIL params)                       \
+  {                                                                 \
+    MT_TOUCH();                                                     \
+    MT_ENTER(fam);                                                  \
+    int64_t t0 = MT_NOW();                                          \
+    ret_t rc = real args;                                           \
+    int64_t t1 = MT_NOW();                                          \
+    int e = errno;                                                  \
+    MT_LEAVE(fam);                                                  \
+    RECORD;                                                         \
+    errno = e;                                                      \
+    return rc;                                                      \
+  }
+
 #define MT_OOM 2   /* cudaErrorMemoryAllocation == CUDA_ERROR_OUT_OF_MEMORY */
 
 MT_HIDDEN void mt__oom_info(int api, uint64_t requested);

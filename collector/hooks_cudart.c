@@ -60,185 +60,11 @@ MT_CUDART_HOOKS(MT_DECL)
 #define STREAM(s) ((uint64_t)(uintptr_t)(s))
 #define ADDR(p) ((uint64_t)(uintptr_t)(p))
 
-/* Body: runs only for the outermost call of its family.  `real` is the
- * function to forward to. */
-#define BODY(body, params) static cudaError_t body_##body(fn_##body real, MT_UNPACK params)
-
-/* ---- memory -------------------------------------------------------------- */
-
-BODY(cudaMalloc, (void **devPtr, size_t size))
-{
-  MT_TOUCH();
-  MT_ENTER(MT_F_MEM);
-  int64_t t0 = MT_NOW();
-  cudaError_t rc = real(devPtr, size);
-  int64_t t1 = MT_NOW();
-  int e = errno;
-  MT_LEAVE(MT_F_MEM);
-  mt__emit_mem(MT_MEM_ALLOC, MT_API_cudaMalloc, MT_MEM_KIND_DEVICE, t0, t1,
-               devPtr ? ADDR(*devPtr) : 0, size, 0, rc);
-  errno = e;
-  return rc;
-}
-
-/* A release is recorded with the time taken before the real release, so
- * an address handed out again afterwards is never seen live twice. */
-BODY(cudaFree, (void *devPtr))
-{
-  MT_TOUCH();
-  MT_ENTER(MT_F_MEM);
-  int64_t t0 = MT_NOW();
-  cudaError_t rc = real(devPtr);
-  int64_t t1 = MT_NOW();
-  int e = errno;
-  MT_LEAVE(MT_F_MEM);
-  if (devPtr)
-    mt__emit_mem(MT_MEM_FREE, MT_API_cudaFree, MT_MEM_KIND_DEVICE, t0, t1, ADDR(devPtr), 0, 0, rc);
-  else   /* cudaFree(0): the context-creation idiom, not a release */
-    mt__emit_api(MT_R_API, MT_API_cudaFree, t0, t1, 0, 0, 0, rc);
-  errno = e;
-  return rc;
-}
-
-BODY(cudaMallocAsync, (void **devPtr, size_t size, cudaStream_t s))
-{
-  MT_TOUCH();
-  MT_ENTER(MT_F_MEM);
-  int64_t t0 = MT_NOW();
-  cudaError_t rc = real(devPtr, size, s);
-  int64_t t1 = MT_NOW();
-  int e = errno;
-  MT_LEAVE(MT_F_MEM);
-  mt__emit_mem(MT_MEM_ALLOC, MT_API_cudaMallocAsync, MT_MEM_KIND_ASYNC_POOL, t0, t1,
-               devPtr ? ADDR(*devPtr) : 0, size, STREAM(s), rc);
-  errno = e;
-  return rc;
-}
-
-BODY(cudaFreeAsync, (void *devPtr, cudaStream_t s))
-{
-  MT_TOUCH();
-  MT_ENTER(MT_F_MEM);
-  int64_t t0 = MT_NOW();
-  cudaError_t rc = real(devPtr, s);
-  int64_t t1 = MT_NOW();
-  int e = errno;
-  MT_LEAVE(MT_F_MEM);
-  mt__emit_mem(MT_MEM_FREE, MT_API_cudaFreeAsync, MT_MEM_KIND_ASYNC_POOL, t0, t1, ADDR(devPtr), 0,
-               STREAM(s), rc);
-  errno = e;
-  return rc;
-}
-
-BODY(cudaMallocManaged, (void **devPtr, size_t size, unsigned int flags))
-{
-  MT_TOUCH();
-  MT_ENTER(MT_F_MEM);
-  int64_t t0 = MT_NOW();
-  cudaError_t rc = real(devPtr, size, flags);
-  int64_t t1 = MT_NOW();
-  int e = errno;
-  MT_LEAVE(MT_F_MEM);
-  mt__emit_mem(MT_MEM_ALLOC, MT_API_cudaMallocManaged, MT_MEM_KIND_MANAGED, t0, t1,
-               devPtr ? ADDR(*devPtr) : 0, size, 0, rc);
-  errno = e;
-  return rc;
-}
-
-BODY(cudaMallocHost, (void **ptr, size_t size))
-{
-  MT_TOUCH();
-  MT_ENTER(MT_F_MEM);
-  int64_t t0 = MT_NOW();
-  cudaError_t rc = real(ptr, size);
-  int64_t t1 = MT_NOW();
-  int e = errno;
-  MT_LEAVE(MT_F_MEM);
-  mt__emit_mem(MT_MEM_ALLOC, MT_API_cudaMallocHost, MT_MEM_KIND_HOST_PINNED, t0, t1,
-               ptr ? ADDR(*ptr) : 0, size, 0, rc);
-  errno = e;
-  return rc;
-}
-
-BODY(cudaHostAlloc, (void **ptr, size_t size, unsigned int flags))
-{
-  MT_TOUCH();
-  MT_ENTER(MT_F_MEM);
-  int64_t t0 = MT_NOW();
-  cudaError_t rc = real(ptr, size, flags);
-  int64_t t1 = MT_NOW();
-  int e = errno;
-  MT_LEAVE(MT_F_MEM);
-  mt__emit_mem(MT_MEM_ALLOC, MT_API_cudaHostAlloc, MT_MEM_KIND_HOST_PINNED, t0, t1,
-               ptr ? ADDR(*ptr) : 0, size, 0, rc);
-  errno = e;
-  return rc;
-}
-
-BODY(cudaFreeHost, (void *ptr))
-{
-  MT_TOUCH();
-  MT_ENTER(MT_F_MEM);
-  int64_t t0 = MT_NOW();
-  cudaError_t rc = real(ptr);
-  int64_t t1 = MT_NOW();
-  int e = errno;
-  MT_LEAVE(MT_F_MEM);
-  mt__emit_mem(MT_MEM_FREE, MT_API_cudaFreeHost, MT_MEM_KIND_HOST_PINNED, t0, t1, ADDR(ptr), 0, 0, rc);
-  errno = e;
-  return rc;
-}
-
-BODY(cudaMallocPitch, (void **devPtr, size_t *pitch, size_t width, size_t height))
-{
-  MT_TOUCH();
-  MT_ENTER(MT_F_MEM);
-  int64_t t0 = MT_NOW();
-  cudaError_t rc = real(devPtr, pitch, width, height);
-  int64_t t1 = MT_NOW();
-  int e = errno;
-  MT_LEAVE(MT_F_MEM);
-  mt__emit_mem(MT_MEM_ALLOC, MT_API_cudaMallocPitch, MT_MEM_KIND_DEVICE, t0, t1,
-               devPtr ? ADDR(*devPtr) : 0, (rc == 0 && pitch ? *pitch : width) * height, 0, rc);
-  errno = e;
-  return rc;
-}
-
-/* ---- launches ------------------------------------------------------------ */
-
-BODY(cudaLaunchKernel, (const void *func, dim3 g, dim3 b, void **args, size_t smem, cudaStream_t s))
-{
-  MT_TOUCH();
-  MT_ENTER(MT_F_LAUNCH);
-  int64_t t0 = MT_NOW();
-  cudaError_t rc = real(func, g, b, args, smem, s);
-  int64_t t1 = MT_NOW();
-  int e = errno;
-  MT_LEAVE(MT_F_LAUNCH);
-  mt__emit_kernel(MT_API_cudaLaunchKernel, 1, ADDR(func), t0, t1, g.x, g.y, g.z, b.x, b.y, b.z,
-                  (unsigned)smem, STREAM(s), rc);
-  errno = e;
-  return rc;
-}
-
-BODY(cudaLaunchKernelExC, (const cudaLaunchConfig_t *cfg, const void *func, void **args))
-{
-  MT_TOUCH();
-  MT_ENTER(MT_F_LAUNCH);
-  int64_t t0 = MT_NOW();
-  cudaError_t rc = real(cfg, func, args);
-  int64_t t1 = MT_NOW();
-  int e = errno;
-  MT_LEAVE(MT_F_LAUNCH);
-  if (cfg)
-    mt__emit_kernel(MT_API_cudaLaunchKernelExC, 1, ADDR(func), t0, t1, cfg->gridDim.x, cfg->gridDim.y,
-                    cfg->gridDim.z, cfg->blockDim.x, cfg->blockDim.y, cfg->blockDim.z,
-                    (unsigned)cfg->dynamicSmemBytes, STREAM(cfg->stream), rc);
-  errno = e;
-  return rc;
-}
-
-/* ---- copies and sets ------------------------------------------------------ */
+/* What each base function records (its _ptsz/_ptds variants share it):
+ * one row per function, the body around it is MT_TIMED_BODY's. */
+#define BODY(body, fam, params, args, RECORD) \
+  MT_TIMED_BODY(cudaError_t, fn_##body, body_##body, fam, params, args, RECORD)
+#define OUT(p) ((p) ? ADDR(*(p)) : 0)
 
 static int copy_kind(enum cudaMemcpyKind k)
 {
@@ -251,146 +77,75 @@ static int copy_kind(enum cudaMemcpyKind k)
   }
 }
 
-BODY(cudaMemcpy, (void *dst, const void *src, size_t count, enum cudaMemcpyKind kind))
-{
-  MT_TOUCH();
-  MT_ENTER(MT_F_COPY);
-  int64_t t0 = MT_NOW();
-  cudaError_t rc = real(dst, src, count, kind);
-  int64_t t1 = MT_NOW();
-  int e = errno;
-  MT_LEAVE(MT_F_COPY);
-  mt__emit_copy(MT_API_cudaMemcpy, copy_kind(kind), t0, t1, count, ADDR(dst), ADDR(src), 0, rc);
-  errno = e;
-  return rc;
-}
+/* ---- memory -------------------------------------------------------------- */
+BODY(cudaMalloc, MT_F_MEM, (void **devPtr, size_t size), (devPtr, size),
+     mt__emit_mem(MT_MEM_ALLOC, MT_API_cudaMalloc, MT_MEM_KIND_DEVICE, t0, t1, OUT(devPtr), size, 0, rc))
+/* A release is recorded with the time taken before the real release, so an
+ * address handed out again afterwards is never seen live twice.
+ * cudaFree(0) is the context-creation idiom, not a release. */
+BODY(cudaFree, MT_F_MEM, (void *devPtr), (devPtr),
+     if (devPtr) mt__emit_mem(MT_MEM_FREE, MT_API_cudaFree, MT_MEM_KIND_DEVICE, t0, t1, ADDR(devPtr), 0, 0, rc);
+     else mt__emit_api(MT_R_API, MT_API_cudaFree, t0, t1, 0, 0, 0, rc))
+BODY(cudaMallocAsync, MT_F_MEM, (void **devPtr, size_t size, cudaStream_t s), (devPtr, size, s),
+     mt__emit_mem(MT_MEM_ALLOC, MT_API_cudaMallocAsync, MT_MEM_KIND_ASYNC_POOL, t0, t1, OUT(devPtr), size, STREAM(s), rc))
+BODY(cudaFreeAsync, MT_F_MEM, (void *devPtr, cudaStream_t s), (devPtr, s),
+     mt__emit_mem(MT_MEM_FREE, MT_API_cudaFreeAsync, MT_MEM_KIND_ASYNC_POOL, t0, t1, ADDR(devPtr), 0, STREAM(s), rc))
+BODY(cudaMallocManaged, MT_F_MEM, (void **devPtr, size_t size, unsigned int flags), (devPtr, size, flags),
+     mt__emit_mem(MT_MEM_ALLOC, MT_API_cudaMallocManaged, MT_MEM_KIND_MANAGED, t0, t1, OUT(devPtr), size, 0, rc))
+BODY(cudaMallocHost, MT_F_MEM, (void **ptr, size_t size), (ptr, size),
+     mt__emit_mem(MT_MEM_ALLOC, MT_API_cudaMallocHost, MT_MEM_KIND_HOST_PINNED, t0, t1, OUT(ptr), size, 0, rc))
+BODY(cudaHostAlloc, MT_F_MEM, (void **ptr, size_t size, unsigned int flags), (ptr, size, flags),
+     mt__emit_mem(MT_MEM_ALLOC, MT_API_cudaHostAlloc, MT_MEM_KIND_HOST_PINNED, t0, t1, OUT(ptr), size, 0, rc))
+BODY(cudaFreeHost, MT_F_MEM, (void *ptr), (ptr),
+     mt__emit_mem(MT_MEM_FREE, MT_API_cudaFreeHost, MT_MEM_KIND_HOST_PINNED, t0, t1, ADDR(ptr), 0, 0, rc))
+BODY(cudaMallocPitch, MT_F_MEM, (void **devPtr, size_t *pitch, size_t width, size_t height), (devPtr, pitch, width, height),
+     mt__emit_mem(MT_MEM_ALLOC, MT_API_cudaMallocPitch, MT_MEM_KIND_DEVICE, t0, t1, OUT(devPtr),
+                  (rc == 0 && pitch ? *pitch : width) * height, 0, rc))
 
-BODY(cudaMemcpyAsync, (void *dst, const void *src, size_t count, enum cudaMemcpyKind kind, cudaStream_t s))
-{
-  MT_TOUCH();
-  MT_ENTER(MT_F_COPY);
-  int64_t t0 = MT_NOW();
-  cudaError_t rc = real(dst, src, count, kind, s);
-  int64_t t1 = MT_NOW();
-  int e = errno;
-  MT_LEAVE(MT_F_COPY);
-  mt__emit_copy(MT_API_cudaMemcpyAsync, copy_kind(kind), t0, t1, count, ADDR(dst), ADDR(src),
-                STREAM(s), rc);
-  errno = e;
-  return rc;
-}
+/* ---- launches ------------------------------------------------------------ */
+BODY(cudaLaunchKernel, MT_F_LAUNCH, (const void *func, dim3 g, dim3 b, void **args, size_t smem, cudaStream_t s),
+     (func, g, b, args, smem, s),
+     mt__emit_kernel(MT_API_cudaLaunchKernel, 1, ADDR(func), t0, t1, g.x, g.y, g.z, b.x, b.y, b.z,
+                     (unsigned)smem, STREAM(s), rc))
+BODY(cudaLaunchKernelExC, MT_F_LAUNCH, (const cudaLaunchConfig_t *cfg, const void *func, void **args), (cfg, func, args),
+     if (cfg) mt__emit_kernel(MT_API_cudaLaunchKernelExC, 1, ADDR(func), t0, t1, cfg->gridDim.x, cfg->gridDim.y,
+                              cfg->gridDim.z, cfg->blockDim.x, cfg->blockDim.y, cfg->blockDim.z,
+                              (unsigned)cfg->dynamicSmemBytes, STREAM(cfg->stream), rc))
 
-BODY(cudaMemset, (void *dst, int value, size_t count))
-{
-  MT_TOUCH();
-  MT_ENTER(MT_F_COPY);
-  int64_t t0 = MT_NOW();
-  cudaError_t rc = real(dst, value, count);
-  int64_t t1 = MT_NOW();
-  int e = errno;
-  MT_LEAVE(MT_F_COPY);
-  mt__emit_copy(MT_API_cudaMemset, MT_COPY_MEMSET, t0, t1, count, ADDR(dst), (uint64_t)value, 0, rc);
-  errno = e;
-  return rc;
-}
-
-BODY(cudaMemsetAsync, (void *dst, int value, size_t count, cudaStream_t s))
-{
-  MT_TOUCH();
-  MT_ENTER(MT_F_COPY);
-  int64_t t0 = MT_NOW();
-  cudaError_t rc = real(dst, value, count, s);
-  int64_t t1 = MT_NOW();
-  int e = errno;
-  MT_LEAVE(MT_F_COPY);
-  mt__emit_copy(MT_API_cudaMemsetAsync, MT_COPY_MEMSET, t0, t1, count, ADDR(dst), (uint64_t)value,
-                STREAM(s), rc);
-  errno = e;
-  return rc;
-}
+/* ---- copies and sets ------------------------------------------------------ */
+BODY(cudaMemcpy, MT_F_COPY, (void *dst, const void *src, size_t count, enum cudaMemcpyKind kind), (dst, src, count, kind),
+     mt__emit_copy(MT_API_cudaMemcpy, copy_kind(kind), t0, t1, count, ADDR(dst), ADDR(src), 0, rc))
+BODY(cudaMemcpyAsync, MT_F_COPY, (void *dst, const void *src, size_t count, enum cudaMemcpyKind kind, cudaStream_t s),
+     (dst, src, count, kind, s),
+     mt__emit_copy(MT_API_cudaMemcpyAsync, copy_kind(kind), t0, t1, count, ADDR(dst), ADDR(src), STREAM(s), rc))
+BODY(cudaMemset, MT_F_COPY, (void *dst, int value, size_t count), (dst, value, count),
+     mt__emit_copy(MT_API_cudaMemset, MT_COPY_MEMSET, t0, t1, count, ADDR(dst), (uint64_t)value, 0, rc))
+BODY(cudaMemsetAsync, MT_F_COPY, (void *dst, int value, size_t count, cudaStream_t s), (dst, value, count, s),
+     mt__emit_copy(MT_API_cudaMemsetAsync, MT_COPY_MEMSET, t0, t1, count, ADDR(dst), (uint64_t)value, STREAM(s), rc))
 
 /* ---- streams, events, sync, graphs --------------------------------------- */
-
-BODY(cudaStreamCreate, (cudaStream_t *ps))
-{
-  MT_TOUCH();
-  MT_ENTER(MT_F_API);
-  int64_t t0 = MT_NOW();
-  cudaError_t rc = real(ps);
-  int64_t t1 = MT_NOW();
-  int e = errno;
-  MT_LEAVE(MT_F_API);
-  mt__emit_api(MT_R_STREAM, MT_API_cudaStreamCreate, t0, t1, rc == 0 && ps ? STREAM(*ps) : 0, 0, 0, rc);
-  errno = e;
-  return rc;
-}
-
-BODY(cudaStreamCreateWithFlags, (cudaStream_t *ps, unsigned int flags))
-{
-  MT_TOUCH();
-  MT_ENTER(MT_F_API);
-  int64_t t0 = MT_NOW();
-  cudaError_t rc = real(ps, flags);
-  int64_t t1 = MT_NOW();
-  int e = errno;
-  MT_LEAVE(MT_F_API);
-  mt__emit_api(MT_R_STREAM, MT_API_cudaStreamCreate, t0, t1, rc == 0 && ps ? STREAM(*ps) : 0, flags,
-               0, rc);
-  errno = e;
-  return rc;
-}
-
-BODY(cudaStreamCreateWithPriority, (cudaStream_t *ps, unsigned int flags, int prio))
-{
-  MT_TOUCH();
-  MT_ENTER(MT_F_API);
-  int64_t t0 = MT_NOW();
-  cudaError_t rc = real(ps, flags, prio);
-  int64_t t1 = MT_NOW();
-  int e = errno;
-  MT_LEAVE(MT_F_API);
-  mt__emit_api(MT_R_STREAM, MT_API_cudaStreamCreate, t0, t1, rc == 0 && ps ? STREAM(*ps) : 0, flags,
-               (uint64_t)(int64_t)prio, rc);
-  errno = e;
-  return rc;
-}
-
-#define SIMPLE_API(body, api, params, args, stream)                                   \
-  BODY(body, params)                                                                  \
-  {                                                                                   \
-    MT_TOUCH();                                                                       \
-    MT_ENTER(MT_F_API);                                                               \
-    int64_t t0 = MT_NOW();                                                            \
-    cudaError_t rc = real args;                                                       \
-    int64_t t1 = MT_NOW();                                                            \
-    int e = errno;                                                                    \
-    MT_LEAVE(MT_F_API);                                                               \
-    mt__emit_api(MT_R_API, api, t0, t1, stream, 0, 0, rc);                            \
-    errno = e;                                                                        \
-    return rc;                                                                        \
-  }
-
-SIMPLE_API(cudaStreamSynchronize, MT_API_cudaStreamSynchronize, (cudaStream_t s), (s), STREAM(s))
-SIMPLE_API(cudaStreamWaitEvent, MT_API_cudaStreamWaitEvent, (cudaStream_t s, cudaEvent_t ev, unsigned int flags), (s, ev, flags), STREAM(s))
-static cudaError_t body_cudaDeviceSynchronize(fn_cudaDeviceSynchronize real)
-{
-  MT_TOUCH();
-  MT_ENTER(MT_F_API);
-  int64_t t0 = MT_NOW();
-  cudaError_t rc = real();
-  int64_t t1 = MT_NOW();
-  int e = errno;
-  MT_LEAVE(MT_F_API);
-  mt__emit_api(MT_R_API, MT_API_cudaDeviceSynchronize, t0, t1, 0, 0, 0, rc);
-  errno = e;
-  return rc;
-}
-SIMPLE_API(cudaEventRecord, MT_API_cudaEventRecord, (cudaEvent_t ev, cudaStream_t s), (ev, s), STREAM(s))
-SIMPLE_API(cudaEventSynchronize, MT_API_cudaEventSynchronize, (cudaEvent_t ev), (ev), 0)
-SIMPLE_API(cudaGraphLaunch, MT_API_cudaGraphLaunch, (cudaGraphExec_t g, cudaStream_t s), (g, s), STREAM(s))
+#define CREATED(ps) (rc == 0 && (ps) ? STREAM(*(ps)) : 0)
+BODY(cudaStreamCreate, MT_F_API, (cudaStream_t *ps), (ps),
+     mt__emit_api(MT_R_STREAM, MT_API_cudaStreamCreate, t0, t1, CREATED(ps), 0, 0, rc))
+BODY(cudaStreamCreateWithFlags, MT_F_API, (cudaStream_t *ps, unsigned int flags), (ps, flags),
+     mt__emit_api(MT_R_STREAM, MT_API_cudaStreamCreate, t0, t1, CREATED(ps), flags, 0, rc))
+BODY(cudaStreamCreateWithPriority, MT_F_API, (cudaStream_t *ps, unsigned int flags, int prio), (ps, flags, prio),
+     mt__emit_api(MT_R_STREAM, MT_API_cudaStreamCreate, t0, t1, CREATED(ps), flags, (uint64_t)(int64_t)prio, rc))
+BODY(cudaStreamSynchronize, MT_F_API, (cudaStream_t s), (s),
+     mt__emit_api(MT_R_API, MT_API_cudaStreamSynchronize, t0, t1, STREAM(s), 0, 0, rc))
+BODY(cudaStreamWaitEvent, MT_F_API, (cudaStream_t s, cudaEvent_t ev, unsigned int flags), (s, ev, flags),
+     mt__emit_api(MT_R_API, MT_API_cudaStreamWaitEvent, t0, t1, STREAM(s), 0, 0, rc))
+BODY(cudaDeviceSynchronize, MT_F_API, (), (),
+     mt__emit_api(MT_R_API, MT_API_cudaDeviceSynchronize, t0, t1, 0, 0, 0, rc))
+BODY(cudaEventRecord, MT_F_API, (cudaEvent_t ev, cudaStream_t s), (ev, s),
+     mt__emit_api(MT_R_API, MT_API_cudaEventRecord, t0, t1, STREAM(s), 0, 0, rc))
+BODY(cudaEventSynchronize, MT_F_API, (cudaEvent_t ev), (ev),
+     mt__emit_api(MT_R_API, MT_API_cudaEventSynchronize, t0, t1, 0, 0, 0, rc))
+BODY(cudaGraphLaunch, MT_F_API, (cudaGraphExec_t g, cudaStream_t s), (g, s),
+     mt__emit_api(MT_R_API, MT_API_cudaGraphLaunch, t0, t1, STREAM(s), 0, 0, rc))
 
 /* Not recorded: remembers the device for this thread's later events. */
-BODY(cudaSetDevice, (int dev))
+static cudaError_t body_cudaSetDevice(fn_cudaSetDevice real, int dev)
 {
   cudaError_t rc = real(dev);
   if (rc == 0)

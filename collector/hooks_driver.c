@@ -59,21 +59,10 @@ MT_DRIVER_HOOKS(MT_DECL)
 #define ADDR(p) ((uint64_t)(uintptr_t)(p))
 #define BODY(id, params) static CUresult body_##id(fn_##id real, MT_UNPACK params)
 
-/* The common shape of a memory body. */
-#define MEM_BODY(id, params, args, EMIT)                                          \
-  BODY(id, params)                                                                \
-  {                                                                               \
-    MT_TOUCH();                                                                   \
-    MT_ENTER(MT_F_MEM);                                                           \
-    int64_t t0 = MT_NOW();                                                        \
-    CUresult rc = real args;                                                      \
-    int64_t t1 = MT_NOW();                                                        \
-    int e = errno;                                                                \
-    MT_LEAVE(MT_F_MEM);                                                           \
-    EMIT;                                                                         \
-    errno = e;                                                                    \
-    return rc;                                                                    \
-  }
+/* The common shapes of the timed bodies (MT_TIMED_BODY). */
+#define TIMED(id, fam, params, args, RECORD) \
+  MT_TIMED_BODY(CUresult, fn_##id, body_##id, fam, params, args, RECORD)
+#define MEM_BODY(id, params, args, EMIT) TIMED(id, MT_F_MEM, params, args, EMIT)
 
 #define OUT(p) (rc == CUDA_SUCCESS && (p) ? (uint64_t)*(p) : 0)
 
@@ -108,54 +97,20 @@ MEM_BODY(MemMap, (CUdeviceptr ptr, size_t size, size_t off, CUmemGenericAllocati
 MEM_BODY(MemUnmap, (CUdeviceptr ptr, size_t size), (ptr, size),
          mt__emit_mem(MT_MEM_UNMAP, MT_API_cuMemUnmap, MT_MEM_KIND_VMM, t0, t1, ptr, size, 0, rc))
 
-BODY(LaunchKernel, (CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
-                    unsigned bz, unsigned smem, CUstream s, void **params, void **extra))
-{
-  MT_TOUCH();
-  MT_ENTER(MT_F_LAUNCH);
-  int64_t t0 = MT_NOW();
-  CUresult rc = real(f, gx, gy, gz, bx, by, bz, smem, s, params, extra);
-  int64_t t1 = MT_NOW();
-  int e = errno;
-  MT_LEAVE(MT_F_LAUNCH);
-  mt__emit_kernel(MT_API_cuLaunchKernel, 2, ADDR(f), t0, t1, gx, gy, gz, bx, by, bz, smem, STREAM(s), rc);
-  errno = e;
-  return rc;
-}
-
-BODY(LaunchKernelEx, (const CUlaunchConfig *cfg, CUfunction f, void **params, void **extra))
-{
-  MT_TOUCH();
-  MT_ENTER(MT_F_LAUNCH);
-  int64_t t0 = MT_NOW();
-  CUresult rc = real(cfg, f, params, extra);
-  int64_t t1 = MT_NOW();
-  int e = errno;
-  MT_LEAVE(MT_F_LAUNCH);
-  if (cfg)
-    mt__emit_kernel(MT_API_cuLaunchKernelEx, 2, ADDR(f), t0, t1, cfg->gridDimX, cfg->gridDimY,
-                    cfg->gridDimZ, cfg->blockDimX, cfg->blockDimY, cfg->blockDimZ, cfg->sharedMemBytes,
-                    STREAM(cfg->hStream), rc);
-  errno = e;
-  return rc;
-}
+TIMED(LaunchKernel, MT_F_LAUNCH, (CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
+                                  unsigned bz, unsigned smem, CUstream s, void **params, void **extra),
+      (f, gx, gy, gz, bx, by, bz, smem, s, params, extra),
+      mt__emit_kernel(MT_API_cuLaunchKernel, 2, ADDR(f), t0, t1, gx, gy, gz, bx, by, bz, smem, STREAM(s), rc))
+TIMED(LaunchKernelEx, MT_F_LAUNCH, (const CUlaunchConfig *cfg, CUfunction f, void **params, void **extra),
+      (cfg, f, params, extra),
+      if (cfg) mt__emit_kernel(MT_API_cuLaunchKernelEx, 2, ADDR(f), t0, t1, cfg->gridDimX, cfg->gridDimY,
+                               cfg->gridDimZ, cfg->blockDimX, cfg->blockDimY, cfg->blockDimZ, cfg->sharedMemBytes,
+                               STREAM(cfg->hStream), rc))
 
 /* Copies: the schema's api enum has one value for driver copies (cuMemcpy)
  * and one for driver sets (cuMemsetD8_v2); the direction is in `kind`. */
-#define COPY_BODY(id, params, args, API, KIND, BYTES, DST, SRC, S)               \
-  BODY(id, params)                                                                \
-  {                                                                               \
-    MT_TOUCH();                                                                   \
-    MT_ENTER(MT_F_COPY);                                                          \
-    int64_t t0 = MT_NOW();                                                        \
-    CUresult rc = real args;                                                      \
-    int64_t t1 = MT_NOW();                                                        \
-    int e = errno;                                                                \
-    MT_LEAVE(MT_F_COPY);                                                          \
-    mt__emit_copy(API, KIND, t0, t1, BYTES, DST, SRC, S, rc);                     \
-    errno = e;                                                                    \
-    return rc;                                                                    \
-  }
+#define COPY_BODY(id, params, args, API, KIND, BYTES, DST, SRC, S) \
+  TIMED(id, MT_F_COPY, params, args, mt__emit_copy(API, KIND, t0, t1, BYTES, DST, SRC, S, rc))
 
 COPY_BODY(Memcpy, (CUdeviceptr dst, CUdeviceptr src, size_t n), (dst, src, n), MT_API_cuMemcpy, MT_COPY_DEFAULT, n, dst, src, 0)
 COPY_BODY(MemcpyAsync, (CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s), (dst, src, n, s), MT_API_cuMemcpy, MT_COPY_DEFAULT, n, dst, src, STREAM(s))

@@ -9,7 +9,7 @@
  *                 forward ones), memtrace_fw_mark
  *   allocator     memtrace_fw_trace_entry[_frames]: one caching-allocator trace entry
  *                 (the action strings of torch's TraceEntry), mapped by
- *                 collector/torch_actions.h, the mapping the snapshot
+ *                 schemas/torch_actions.h, the mapping the snapshot
  *                 importer uses: segments -> heaps (framework_pool) and
  *                 device memory events (written only when the driver hooks
  *                 did not see the call), blocks -> region events with an
@@ -33,7 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "collector/hooks.h"
-#include "collector/torch_actions.h"
+#include "schemas/torch_actions.h"
 
 #define MT_FW_API_VERSION 3   /* 3: memtrace_fw_rank, memtrace_fw_lost */
 

@@ -8,7 +8,7 @@ MT_COLLECTOR_SOURCES = \
 	collector/core.c collector/drain.c collector/cupti.c \
 	collector/hooks_cudart.c collector/hooks_driver.c \
 	collector/hooks_nccl.c collector/hooks_nvtx.c collector/hooks_libs.c \
-	collector/hooks_framework.c collector/torch_actions.h
+	collector/hooks_framework.c
 
 collector_libmemtrace_collector_la_SOURCES = $(MT_COLLECTOR_SOURCES)
 collector_libmemtrace_collector_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden $(AX_PTHREAD_LIBS) \

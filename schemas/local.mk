@@ -6,7 +6,7 @@ MT_MIGRATIONS = schemas/0001-core.sql schemas/0002-oom-and-gpu-memory.sql
 noinst_LTLIBRARIES += schemas/libmemtrace-trace.la
 schemas_libmemtrace_trace_la_SOURCES = \
 	schemas/trace.h schemas/enums.h schemas/trace_internal.h schemas/trace.c schemas/enums.c \
-	schemas/trace_check.c
+	schemas/trace_check.c schemas/torch_actions.h
 nodist_schemas_libmemtrace_trace_la_SOURCES = schemas/migrations.c
 schemas_libmemtrace_trace_la_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
 schemas_libmemtrace_trace_la_LIBADD = $(SQLITE_LIBS)

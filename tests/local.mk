@@ -9,9 +9,7 @@ include tests/sim/cupti/local.mk
 include tests/sim/simtrain/local.mk
 include tests/unit/local.mk
 include tests/collector/local.mk
-include analyzer/replay/local.mk
 include tests/replay/local.mk
-include analyzer/interop/local.mk
 include tests/interop/local.mk
 include tests/analyzer/local.mk
 include tests/gui/local.mk

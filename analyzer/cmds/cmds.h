@@ -14,9 +14,9 @@ typedef struct mt_cmd {
 /* Exit codes shared by every subcommand. */
 enum { MT_EXIT_OK = 0, MT_EXIT_FAIL = 1, MT_EXIT_USAGE = 2, MT_EXIT_THRESHOLD = 3 };
 
-/* One per file in analyzer/cmds/ (record: collector/).  Weak, so that the
- * table in main.c lists only the commands that are built in. */
-#define MT__CMD(name) extern const mt_cmd mt_cmd_##name __attribute__((weak))
+/* One per file in analyzer/cmds/.  Ordinary symbols: a command whose file
+ * is missing from the build fails the link rather than vanishing. */
+#define MT__CMD(name) extern const mt_cmd mt_cmd_##name
 MT__CMD(record);
 MT__CMD(info);
 MT__CMD(report);

@@ -6,9 +6,8 @@
 #include "analyzer/cmds/cmds.h"
 #include "schemas/trace.h"
 
-/* Every subcommand, in the order `memtrace --help` lists them.  Each is
- * defined in its own file; declarations in cmds.h are weak, so a command
- * whose file is not built yet is simply absent (pointer is NULL). */
+/* Every subcommand, in the order `memtrace --help` lists them, each defined
+ * in its own file. */
 static const mt_cmd *const commands[] = {
   &mt_cmd_record, &mt_cmd_info, &mt_cmd_report, &mt_cmd_diff, &mt_cmd_replay,
   &mt_cmd_recommend, &mt_cmd_import, &mt_cmd_export, &mt_cmd_dump, &mt_cmd_upgrade,
@@ -18,7 +17,7 @@ static const mt_cmd *const commands[] = {
 static const mt_cmd *find(const char *name)
 {
   for (size_t i = 0; i < NCOMMANDS; i++)
-    if (commands[i] && strcmp(commands[i]->name, name) == 0)
+    if (strcmp(commands[i]->name, name) == 0)
       return commands[i];
   return NULL;
 }
@@ -34,8 +33,7 @@ static void usage(FILE *f)
           "\n"
           "Commands:\n");
   for (size_t i = 0; i < NCOMMANDS; i++)
-    if (commands[i])
-      fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+    fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
   fprintf(f, "\n'memtrace help COMMAND' shows a command's options.\n");
 }
 
@@ -70,13 +68,8 @@ int main(int argc, char **argv)
     return MT_EXIT_OK;
   }
   if (strcmp(a, "--") == 0) {
-    const mt_cmd *rec = find("record");
-    if (!rec) {
-      fprintf(stderr, "memtrace: this build has no recorder\n");
-      return MT_EXIT_USAGE;
-    }
     argv[0] = (char *)"record";   /* record sees: record -- PROGRAM ARGS */
-    return rec->run(argc, argv);
+    return mt_cmd_record.run(argc, argv);
   }
   if (a[0] == '-') {
     fprintf(stderr, "memtrace: unknown option '%s' (see 'memtrace --help')\n", a);

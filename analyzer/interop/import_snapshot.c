@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "analyzer/interop/interop_internal.h"
-#include "collector/torch_actions.h"   /* the mapping, shared with the live PyTorch channel */
+#include "schemas/torch_actions.h"   /* the mapping, shared with the live PyTorch channel */
 
 #define LABEL_PRE "import/allocated before recording began"
 #define LABEL_UNSEEN "import/live at dump, allocation not recorded"

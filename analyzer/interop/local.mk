@@ -15,4 +15,3 @@ memtrace_SOURCES += analyzer/cmds/import.c analyzer/cmds/export.c
 # the analysis library again after ours: export_perfetto uses it (static link order)
 memtrace_LDADD += analyzer/interop/libmemtrace-interop.la analyzer/lib/libmemtrace-analysis.la \
 	schemas/libmemtrace-trace.la $(JSONC_LIBS) $(ZLIB_LIBS) $(SQLITE_LIBS)
-include fuzz/local.mk

@@ -7,7 +7,7 @@ Stream.poll() takes a snapshot, finds the entries it has not seen (Tail:
 the last entries it saw, matched in the new ring), and Channel.feed() hands
 them to the collector's framework channel (memtrace_fw_trace_entry), whose
 C side maps them onto heaps and region events with the same mapping as the
-snapshot importer (collector/torch_actions.h).
+snapshot importer (schemas/torch_actions.h).
 
 Identity (parameter / gradient / optimizer state) is attached to the
 register row of the block: Channel.annotate() records "this address holds

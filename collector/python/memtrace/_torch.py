@@ -234,6 +234,11 @@ class State(object):
     # ---- identity ------------------------------------------------------------
     def storage_of(self, t):
         try:
+            # a DTensor (FSDP2's fully_shard, tensor parallelism) holds its
+            # rank's shard in a local tensor: that is the block on this GPU
+            loc = getattr(t, "_local_tensor", None)
+            if loc is not None:
+                t = loc
             if not t.is_cuda:
                 return None
             st = t.untyped_storage() if hasattr(t, "untyped_storage") else t.storage()
