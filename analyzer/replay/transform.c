@@ -1598,9 +1598,11 @@ static int param_zero(struct work *k, int zero, int nd)
   size_t nu = in->nunits, n0 = k->n;
   int root = in->job.root_unit;
   uint64_t *full = calloc(nu + 1, sizeof *full), *gsum = calloc(k->nw + 1, sizeof *gsum);
+  int64_t *gfree = calloc(k->nw + 1, sizeof *gfree);   /* per window: last free of its gradients */
+  int32_t *gsfree = calloc(k->nw + 1, sizeof *gsfree);
   unsigned char *win = calloc(nu + 1, 1), *seen = calloc(in->job.nparams + 1, 1);
   int rc = -1;
-  if (!full || !gsum || !win || !seen || root < 0 || (size_t)root >= nu)
+  if (!full || !gsum || !gfree || !gsfree || !win || !seen || root < 0 || (size_t)root >= nu)
     goto out;
   for (size_t w = 0; w < k->nw; w++)
     if ((k->w[w].kind == MT_RP_W_FORWARD || k->w[w].kind == MT_RP_W_BACKWARD) && k->w[w].unit >= 0 &&
@@ -1630,16 +1632,13 @@ static int param_zero(struct work *k, int zero, int nd)
       }
       if (best == k->nw || x->t_free <= k->w[best].te)
         continue;
-      mt_rp_tensor sh = *x;
-      sh.bytes = div_up(x->bytes, (uint64_t)nd);
-      sh.t_alloc = k->w[best].te;
-      sh.s_alloc = -2;
-      sh.flags |= MT_RP_F_INSERTED;
       gsum[best] += div_up(x->bytes, (uint64_t)nd) * (uint64_t)nd;
+      if (x->t_free > gfree[best]) {
+        gfree[best] = x->t_free;
+        gsfree[best] = x->s_free;
+      }
       x->t_free = k->w[best].te;
       x->s_free = -3;
-      if (push(k, &sh) != 0)
-        goto out;
     }
   }
   mt_rp_tensor base = { 0 };
@@ -1655,7 +1654,15 @@ static int param_zero(struct work *k, int zero, int nd)
       rs.s_free = -1;
       rs.step = k->w[w].step;
       rs.unit = k->w[w].unit;
-      if (push(k, &rs) != 0)
+      /* the sharded gradients: one flat reduce-scatter output per unit, on
+       * its own stream (FSDP2), alive until the last of them is freed */
+      mt_rp_tensor sh = rs;
+      sh.bytes = gsum[w] / (uint64_t)nd;
+      sh.stream = MT_RP_STREAM_REDUCE_SCATTER;
+      sh.s_alloc = -2;
+      sh.t_free = gfree[w];
+      sh.s_free = gsfree[w];
+      if (push(k, &rs) != 0 || push(k, &sh) != 0)
         goto out;
     }
   if (zero == 3) {
@@ -1696,6 +1703,7 @@ static int param_zero(struct work *k, int zero, int nd)
       g.t_free = W->te;
       g.s_free = 1;
       mt_rp_tensor flat = g;   /* the all-gather output, copied out */
+      flat.stream = MT_RP_STREAM_ALLGATHER;
       flat.s_alloc = 1 + after;
       flat.t_free = g.t_alloc;
       flat.s_free = 3 + after;
@@ -1709,6 +1717,8 @@ out:
 #undef OWNER
   free(full);
   free(gsum);
+  free(gfree);
+  free(gsfree);
   free(win);
   free(seen);
   return rc;
