@@ -94,14 +94,15 @@ import json, sys; print(json.load(sys.stdin)['predicted']['by_category']['optimi
   # recorded: FSDP2's all-gather and reduce-scatter streams cache their own).
   for w in 2 4; do
     rm -f "$TMP/fs.json".rank*
-    if ! env -u MT_SIM_DEVICES "$MT" record -q --simulate-gpus $w -o "$TMP/fs$w" -- \
+    if ! env -u MT_SIM_DEVICES "$MT" record -q --simulate-gpus $w -o "$TMP/fs$model$w" -- \
         "$py" -m torch.distributed.run --nproc-per-node $w --master-port $((29610 + w)) \
         "$ZOO" --model $model --linear fn --dist fsdp2 --out "$TMP/fs.json" >/dev/null 2>"$TMP/err"; then
       not_ok "$model FSDP2 at world $w: torch run failed: $(grep -v Warning "$TMP/err" | tail -n 2)"
+      not_ok "$model --zero 3 --world $w: no FSDP2 run to compare with"
       continue
     fi
     own=$(for r in $(seq 0 $((w - 1))); do
-      "$MT" replay "$TMP/fs$w"/rank$r.*.mtrace --format json | "$PLAIN" -c "
+      "$MT" replay "$TMP/fs$model$w"/rank$r.*.mtrace --format json | "$PLAIN" -c "
 import json, sys; p = json.load(sys.stdin)['predicted']; c = p['by_category']['communication']
 t = json.load(open('$TMP/fs.json.rank$r'))
 print('rank $r', p['peak_allocated_bytes'] - c - t['max_memory_allocated'], p['peak_reserved_bytes'] - c - t['max_memory_reserved'])"
