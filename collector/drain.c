@@ -1043,7 +1043,9 @@ static void consume(mt_tbuf *b, uint64_t pos, const mt_rec *r)
       break;
     }
     mt_heap_info *h = r->p[0] ? heap_of(r->p[0], ts) : NULL;
-    mt_region_event e = { ts, r->op, h ? h->id : 0, r->p[1], r->p[2], 0, b->id, stack_id(b, pos, r), 0 };
+    /* dur: the block's stream handle (framework allocator blocks), else 0 */
+    mt_region_event e = { ts, r->op, h ? h->id : 0, r->p[1], r->p[2], stream_id((uint64_t)r->dur, r->device, ts),
+                          b->id, stack_id(b, pos, r), 0 };
     if (r->op == MT_REGION_REGISTER) {
       map_put(&D.regions, r->p[1], 0, r->p[2] ? r->p[2] : 1);
       if (e.heap)

@@ -87,8 +87,9 @@ typedef struct pystack {
 } pystack;
 
 /* One record with Python frames (keys in the stack slots) and up to 255
- * bytes of text after them; every field given. */
-static int emit_f(int type, int op, int kind, int api, int device, int result, int dkind, int64_t ts,
+ * bytes of text after them; every field given.  dur carries a region's
+ * stream handle (a region record has no duration and all four p in use). */
+static int emit_x(int type, int op, int kind, int api, int device, int result, int dkind, int64_t ts, int64_t dur,
                   uint64_t p0, uint64_t p1, uint64_t p2, uint64_t p3, const char *text, const pystack *ps)
 {
   size_t len = text ? strnlen(text, 255) : 0;
@@ -110,6 +111,7 @@ static int emit_f(int type, int op, int kind, int api, int device, int result, i
   r->nframes = (uint16_t)nf;
   r->ntext = (uint16_t)len;
   r->ts = ts;
+  r->dur = dur;
   r->p[0] = p0;
   r->p[1] = p1;
   r->p[2] = p2;
@@ -125,6 +127,22 @@ static int emit_f(int type, int op, int kind, int api, int device, int result, i
   }
   mt__rec_commit(pos, 1 + extra);
   return 0;
+}
+
+static int emit_f(int type, int op, int kind, int api, int device, int result, int dkind, int64_t ts,
+                  uint64_t p0, uint64_t p1, uint64_t p2, uint64_t p3, const char *text, const pystack *ps)
+{
+  return emit_x(type, op, kind, api, device, result, dkind, ts, 0, p0, p1, p2, p3, text, ps);
+}
+
+/* A caching-allocator block's register/unregister, with the stream the
+ * allocator gave it (the allocator never reuses a block across streams, so
+ * replay needs it to model reserved memory). */
+static int emit_block(int op, int device, int64_t ts, uint64_t heap, uint64_t addr, uint64_t size, uint64_t stream,
+                      const pystack *ps)
+{
+  return emit_x(MT_R_REGION, op, 0, 0, device, 0, MT_D_REGION, ts, (int64_t)stream, heap, addr, size, DOMAIN, NULL,
+                ps);
 }
 
 static int emit(int type, int op, int kind, int api, int device, int result, int dkind, int64_t ts,
@@ -143,6 +161,7 @@ typedef struct seg {
 typedef struct blk {
   uint64_t key;     /* addr ^ device << 56; 0 = empty */
   uint64_t size, handle;
+  uint64_t stream;   /* the allocator's stream for the block */
   int labelled;
 } blk;
 
@@ -359,16 +378,14 @@ static void segment(mt_torch_action a, int device, uint64_t addr, uint64_t size,
 static void block(mt_torch_action a, int device, uint64_t addr, uint64_t size, uint64_t stream, int64_t ts,
                   const char *label, const pystack *ps)
 {
-  (void)stream;
   uint64_t k = bkey(device, addr);
   if (a == MT_TA_ALLOC) {
     seg *s = seg_covering(device, addr);
     uint64_t h = s ? s->handle : 0;
     blk *b = blk_find(k);
     if (b)   /* its free was lost: close it first */
-      emit(MT_R_REGION, MT_REGION_UNREGISTER, 0, 0, device, 0, MT_D_REGION, ts, 0, addr, 0, DOMAIN, NULL);
-    if (emit_f(MT_R_REGION, MT_REGION_REGISTER, 0, 0, device, 0, MT_D_REGION, ts, h, addr, size, DOMAIN, NULL,
-               ps) != 0)
+      emit_block(MT_REGION_UNREGISTER, device, ts, 0, addr, 0, b->stream, NULL);
+    if (emit_block(MT_REGION_REGISTER, device, ts, h, addr, size, stream, ps) != 0)
       return;
     if (label && *label)
       emit(MT_R_REGION, 0, 0, 0, device, 0, MT_D_REGION, ts, 0, addr, 0, DOMAIN, label);
@@ -378,11 +395,11 @@ static void block(mt_torch_action a, int device, uint64_t addr, uint64_t size, u
       b->size = size;
       b->handle = h;
       b->labelled = label && *label;
+      b->stream = stream;
     }
   } else if (a == MT_TA_FREE_COMPLETED) {
     blk *b = blk_find(k);
-    emit_f(MT_R_REGION, MT_REGION_UNREGISTER, 0, 0, device, 0, MT_D_REGION, ts, 0, addr, b ? b->size : size,
-           DOMAIN, NULL, ps);
+    emit_block(MT_REGION_UNREGISTER, device, ts, 0, addr, b ? b->size : size, b ? b->stream : stream, ps);
     if (b)
       blk_del(b);
   }
@@ -584,10 +601,8 @@ int memtrace_fw_relabel_frames(int device, uint64_t addr, const char *label, int
   blk *b = blk_find(bkey(device, addr));
   if (b && !b->labelled) {
     int64_t ts = to_mono(ts_ns, clock);
-    emit_f(MT_R_REGION, MT_REGION_UNREGISTER, 0, 0, device, 0, MT_D_REGION, ts, 0, addr, b->size, DOMAIN, NULL,
-           &ps);
-    emit_f(MT_R_REGION, MT_REGION_REGISTER, 0, 0, device, 0, MT_D_REGION, ts, b->handle, addr, b->size, DOMAIN,
-           NULL, &ps);
+    emit_block(MT_REGION_UNREGISTER, device, ts, 0, addr, b->size, b->stream, &ps);
+    emit_block(MT_REGION_REGISTER, device, ts, b->handle, addr, b->size, b->stream, &ps);
     emit(MT_R_REGION, 0, 0, 0, device, 0, MT_D_REGION, ts, 0, addr, 0, DOMAIN, label);
     b->labelled = 1;
     rc = 0;

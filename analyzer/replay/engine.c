@@ -152,10 +152,10 @@ static int run(const mt_rp_tensor *t, const ev_t *e, size_t ne, struct loopbuf *
       }
       live_cat[cat] += blk[i];
       if (dump)
-        fprintf(stderr, "A %s %s %llu %llu %llu %llu\n", mt_rp_cat_name(cat), x->name ? x->name : "?",
+        fprintf(stderr, "A %s %s %llu %llu %llu %llu s%d\n", mt_rp_cat_name(cat), x->name ? x->name : "?",
                 (unsigned long long)x->bytes, (unsigned long long)blk[i],
                 (unsigned long long)(st->allocated + outside + (x->outside ? x->bytes : 0)),
-                (unsigned long long)(st->reserved + outside));
+                (unsigned long long)(st->reserved + outside), (int)x->stream);
       uint64_t alloc = st->allocated + outside, res = st->reserved + outside;
       if (alloc > peak_a) {
         peak_a = alloc;

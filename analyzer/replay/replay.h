@@ -31,6 +31,13 @@ enum mt_rp_phase { MT_RP_PH_OTHER = 0, MT_RP_PH_FORWARD, MT_RP_PH_BACKWARD, MT_R
 
 #define MT_RP_NEVER INT64_MAX
 
+/* Streams of tensors a transformation adds that torch allocates on streams
+ * of their own (FSDP2's all-gather copy-in and reduce-scatter streams): ids
+ * no recording uses (trace stream ids count up from 1), since the caching
+ * allocator never reuses a block across streams. */
+#define MT_RP_STREAM_ALLGATHER (INT32_MAX - 1)
+#define MT_RP_STREAM_REDUCE_SCATTER (INT32_MAX - 2)
+
 typedef struct mt_rp_tensor {
   int64_t t_alloc, t_free;  /* ns; t_free = MT_RP_NEVER: alive at the end */
   int32_t s_alloc, s_free;  /* order among equal times (inserted events) */

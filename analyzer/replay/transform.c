@@ -1959,15 +1959,25 @@ static int fsdp_unit(const mt_rp_input *in, const unsigned char *win, const mt_r
   return root;
 }
 
+/* Pushes the held all-gather output x, freed at (t, s). */
+static int flush_held(struct work *k, mt_rp_tensor *x, int64_t t, int32_t s)
+{
+  x->t_free = t;
+  x->s_free = s;
+  return push(k, x);
+}
+
 static int param_zero(struct work *k, int zero, int nd)
 {
   const mt_rp_input *in = k->in;
   size_t nu = in->nunits, n0 = k->n;
   int root = in->job.root_unit;
   uint64_t *full = calloc(nu + 1, sizeof *full), *gsum = calloc(k->nw + 1, sizeof *gsum);
+  int64_t *gfree = calloc(k->nw + 1, sizeof *gfree);   /* per window: last free of its gradients */
+  int32_t *gsfree = calloc(k->nw + 1, sizeof *gsfree);
   unsigned char *win = calloc(nu + 1, 1), *seen = calloc(in->job.nparams + 1, 1);
   int rc = -1;
-  if (!full || !gsum || !win || !seen || root < 0 || (size_t)root >= nu)
+  if (!full || !gsum || !gfree || !gsfree || !win || !seen || root < 0 || (size_t)root >= nu)
     goto out;
   for (size_t w = 0; w < k->nw; w++)
     if ((k->w[w].kind == MT_RP_W_FORWARD || k->w[w].kind == MT_RP_W_BACKWARD) && k->w[w].unit >= 0 &&
@@ -1997,16 +2007,13 @@ static int param_zero(struct work *k, int zero, int nd)
       }
       if (best == k->nw || x->t_free <= k->w[best].te)
         continue;
-      mt_rp_tensor sh = *x;
-      sh.bytes = div_up(x->bytes, (uint64_t)nd);
-      sh.t_alloc = k->w[best].te;
-      sh.s_alloc = -2;
-      sh.flags |= MT_RP_F_INSERTED;
       gsum[best] += div_up(x->bytes, (uint64_t)nd) * (uint64_t)nd;
+      if (x->t_free > gfree[best]) {
+        gfree[best] = x->t_free;
+        gsfree[best] = x->s_free;
+      }
       x->t_free = k->w[best].te;
       x->s_free = -3;
-      if (push(k, &sh) != 0)
-        goto out;
     }
   }
   mt_rp_tensor base = { 0 };
@@ -2020,14 +2027,32 @@ static int param_zero(struct work *k, int zero, int nd)
       rs.t_alloc = rs.t_free = k->w[w].te;
       rs.s_alloc = -4;
       rs.s_free = -1;
+      /* FSDP2 keeps it (reduce_scatter_state) until the next unit's
+       * reduce-scatter, the step's last until the end of the backward */
+      for (size_t v = 0; v < k->nw; v++)
+        if (gsum[v] && k->w[v].step == k->w[w].step && k->w[v].te > k->w[w].te &&
+            (rs.t_free == k->w[w].te || k->w[v].te < rs.t_free)) {
+          rs.t_free = k->w[v].te;
+          rs.s_free = -5;
+        }
       rs.step = k->w[w].step;
       rs.unit = k->w[w].unit;
-      if (push(k, &rs) != 0)
+      /* the sharded gradients: one flat reduce-scatter output per unit, on
+       * its own stream (FSDP2), alive until the last of them is freed */
+      mt_rp_tensor sh = rs;
+      sh.bytes = gsum[w] / (uint64_t)nd;
+      sh.stream = MT_RP_STREAM_REDUCE_SCATTER;
+      sh.s_alloc = -2;
+      sh.t_free = gfree[w];
+      sh.s_free = gsfree[w];
+      if (push(k, &rs) != 0 || push(k, &sh) != 0)
         goto out;
     }
   if (zero == 3) {
-    int64_t root_from = MT_RP_NEVER;
+    int64_t root_from = MT_RP_NEVER, root_fwd_te = MT_RP_NEVER;
     size_t prev_bwd = k->nw;
+    mt_rp_tensor hflat = base;   /* the all-gather output FSDP2 holds */
+    int held = 0;
     for (size_t w = 0; w < k->nw; w++) {
       const mt_rp_window *W = &k->w[w];
       if ((W->kind != MT_RP_W_FORWARD && W->kind != MT_RP_W_BACKWARD) || W->unit < 0 || (size_t)W->unit >= nu ||
@@ -2039,10 +2064,25 @@ static int param_zero(struct work *k, int zero, int nd)
       g.unit = W->unit;
       g.step = W->step;
       g.bytes = full[W->unit];
+      /* forward: FSDP2 keeps a unit's all-gather output (all_gather_state)
+       * until the next unit's copy-out, the last until the root's forward
+       * ends; backward frees it after its own copy-out */
+      if (held && (W->kind != MT_RP_W_FORWARD || W->ts >= root_fwd_te)) {
+        if (flush_held(k, &hflat, root_fwd_te, 9) != 0)
+          goto out;
+        held = 0;
+      }
       if (W->unit == root) {
         if (W->kind == MT_RP_W_FORWARD) {
-          if (root_from == MT_RP_NEVER)
+          if (root_from == MT_RP_NEVER) {
             root_from = W->ts;
+            root_fwd_te = W->te;
+            hflat = g;
+            hflat.stream = MT_RP_STREAM_ALLGATHER;
+            hflat.t_alloc = W->ts;
+            hflat.s_alloc = 1;
+            held = 1;
+          }
           continue;
         }
         g.t_alloc = root_from != MT_RP_NEVER ? root_from : W->ts;
@@ -2063,12 +2103,30 @@ static int param_zero(struct work *k, int zero, int nd)
       g.t_free = W->te;
       g.s_free = 1;
       mt_rp_tensor flat = g;   /* the all-gather output, copied out */
+      flat.stream = MT_RP_STREAM_ALLGATHER;
       flat.s_alloc = 1 + after;
       flat.t_free = g.t_alloc;
       flat.s_free = 3 + after;
+      if (W->unit == root) {   /* its all-gather was the root's forward's */
+        if (push(k, &g) != 0)
+          goto out;
+        continue;
+      }
+      if (W->kind == MT_RP_W_FORWARD) {
+        g.s_alloc = 3;   /* after the previous output is freed */
+        if (held && flush_held(k, &hflat, W->ts, 2) != 0)
+          goto out;
+        hflat = flat;
+        held = 1;
+        if (push(k, &g) != 0)
+          goto out;
+        continue;
+      }
       if (push(k, &g) != 0 || push(k, &flat) != 0)
         goto out;
     }
+    if (held && flush_held(k, &hflat, root_fwd_te, 9) != 0)
+      goto out;
     k->cost->extra_comm_bytes += in->job.param_bytes;
   }
   rc = 0;
@@ -2076,6 +2134,8 @@ out:
 #undef OWNER
   free(full);
   free(gsum);
+  free(gfree);
+  free(gsfree);
   free(win);
   free(seen);
   return rc;

@@ -13,7 +13,7 @@ EXTRA_DIST += tests/python/common.sh tests/python/test_bootstrap.sh tests/python
 	tests/python/feed_snapshot.py \
 	tests/python/test_dist.sh tests/python/train_dist.py tests/python/check_dist.py tests/python/taplib.py \
 	tests/python/test_compile.sh tests/python/train_compile.py tests/python/check_compile.py \
-	tests/python/test_simgpu.sh tests/python/train_simgpu.py tests/python/check_simgpu.py tests/python/graph_simgpu.py tests/python/check_profiler.py tests/python/ckpt_simgpu.py \
+	tests/python/test_simgpu.sh tests/python/train_simgpu.py tests/python/check_simgpu.py tests/python/graph_simgpu.py tests/python/check_profiler.py tests/python/ckpt_simgpu.py tests/python/stream_simgpu.py \
 	tests/python/test_simgpu_libs.sh tests/python/train_nanogpt.py tests/python/check_nanogpt.py \
 	tests/python/test_history_owner.sh tests/python/check_history_fake.py \
 	tests/python/test_spawn.sh tests/python/train_spawn.py \

@@ -47,7 +47,7 @@ run_sim() { # PY LABEL ALLOC_CONF [OOM_BYTES]
 }
 for py in $pys; do
   # 19 cases of this script per torch, and its checkers' own plans (tap_py)
-  expect_cases 19
+  expect_cases 20
   run_sim "$py" default ""
   run_sim "$py" expandable "expandable_segments:True"
   run_sim "$py" async "backend:cudaMallocAsync"
@@ -75,6 +75,31 @@ PY
   set -- $r
   [ -n "${1:-}" ] && [ "$1" = "${2:-x}" ] && ok "torch $v on $WHERE: zero_grad(set_to_none) over 6 steps: each step's $(( $2 / 6 )) gradients labelled ($1 of $2)" \
     || not_ok "gradients labelled with set_to_none over 6 steps: $r $(tail -n 2 "$TMP/err")"
+  # a block's stream in the trace is the stream the caching allocator gave
+  # it (torch's own snapshot): blocks are never reused across streams, so
+  # replay needs it for reserved memory (FSDP2's side streams)
+  d=$TMP/sim-$v-streams
+  LD_LIBRARY_PATH=$LDP "$MT" record -q -o "$d" -- "$py" "$SRC/tests/python/stream_simgpu.py" "$d.json" \
+    >"$TMP/out" 2>"$TMP/err" || true
+  r=$("$py" - "$d" "$d.json" <<'PY'
+import glob, json, sqlite3, sys
+exp = json.load(open(sys.argv[2]))
+db = sqlite3.connect(glob.glob(sys.argv[1] + "/*.mtrace")[0])
+bad = []
+for b in exp["blocks"]:
+    row = db.execute("""SELECT COALESCE(s.handle, 0) FROM region_events r LEFT JOIN streams s ON s.id = r.stream
+                        WHERE r.op = 1 AND r.addr = ? ORDER BY r.ts DESC, r.rowid DESC LIMIT 1""",
+                     (b["addr"],)).fetchone()
+    if row is None or row[0] != b["stream"]:
+        bad.append("%#x: trace %s, torch %#x" % (b["addr"], row and "%#x" % row[0], b["stream"]))
+side = sum(1 for b in exp["blocks"] if b["stream"] == exp["side"])
+print(len(exp["blocks"]), side, "; ".join(bad) or "-")
+PY
+)
+  case $r in
+    "4 2 -") ok "torch $v on $WHERE: each live block's stream in the trace is torch's (2 on a side stream, 2 on the default)";;
+    *) not_ok "block streams (blocks, on the side stream, mismatches): $r $(tail -n 2 "$TMP/err")";;
+  esac
   # --python-stacks: forward tensors are named by the line that made them
   d=$TMP/sim-$v-stacks
   LD_LIBRARY_PATH=$LDP "$MT" record -q --python-stacks -o "$d" -- "$py" \
