@@ -889,12 +889,15 @@ static const char *const off_cand[] = { "none", "optimizer", "optimizer:layerwis
 static const char *const attn_cand[] = { "naive", "flash", NULL };
 static const char *const mb_cand[] = { "1", "2", "4", NULL };
 static const char *const opt_cand[] = { "", "lion", "adafactor", "sgd", NULL };
-static const char *const prec_cand[] = { "", "bf16", NULL };
+/* --precision is not among recommend's candidates yet: recommend's
+ * evaluation of a precision plan disagreed with `memtrace replay` of the same
+ * plan (6.25 vs 5.25 GiB on tests/gui's trace), so it is left to replay and
+ * --maximize's fixed options until the two agree (docs/REPLAY.md). */
 
 /* In recommend's nesting order: the first entry with candidates varies slowest. */
 const mt_rp_technique mt_rp_techniques[] = {
   { "precision", "fp32|bf16|fp16|fp8", "compute precision (autocast; fp32 master weights below fp32)",
-    prec_parse, prec_value, prec_refuse, prec_torch, 1, "precision", prec_cand, 1 },
+    prec_parse, prec_value, prec_refuse, prec_torch, 1, "precision", NULL, 1 },
   { "zero", "0|1|2|3", "ZeRO stage / FSDP (3 = FULL_SHARD, 2 = SHARD_GRAD_OP), with --world N",
     zero_parse, zero_value, zero_refuse, zero_torch, 0, "model_states", zero_cand, 3 },
   { "world", "N", "ranks in all (data x sequence x pipeline parallel)", world_parse, world_value, NULL, NULL, 0,
