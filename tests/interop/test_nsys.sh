@@ -3,7 +3,7 @@
 # GPU activity and CUDA API call with ns timestamps; the imported trace must
 # reproduce each one exactly.  Old (2.9.1) and new (3.x) export schemas.
 . "${MT_SRCDIR:-.}/tests/interop/common.sh"
-plan 18
+plan 19
 need_data
 P=$DATA/pipit-nsys
 N=$DATA/nsys-ai
@@ -44,6 +44,9 @@ else not_ok "CloverLeaf: API calls differ: $(diff "$TMP/api.want" "$TMP/api.got"
 eq "CloverLeaf: api_calls rows" "$(q "$CL" "SELECT COUNT(*) FROM api_calls")" 3048
 # The node has four A100s; the process ran on one: only it is the trace's.
 eq "CloverLeaf: the GPU it ran on, from TARGET_INFO_GPU" "$(devs "$CL")" "$(want_devs "$P/hpcgroup__cloverleaf-nsys_perlmutter-cloverleaf-cuda.sqlite")"
+# the report's rank header names it (sqlite3's reading of TARGET_INFO_GPU)
+eq "CloverLeaf: report header names the GPU" "$("$MT" report "$CL" 2>/dev/null | sed -n 's/^ *GPU: \([^(]*\) (cuda:\([0-9]*\).*/\2|\1/p')" \
+   "$(want_devs "$P/hpcgroup__cloverleaf-nsys_perlmutter-cloverleaf-cuda.sqlite" | cut -d'|' -f1,2)"
 eq "CloverLeaf: enums read from the file" "$(q "$CL" "SELECT value FROM meta WHERE key = 'import.nsys_enums'")" file
 
 # Old export schema (2.9.1): no ENUM_* tables.
