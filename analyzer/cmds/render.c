@@ -485,6 +485,8 @@ static void section_rank(out *o, const mt_analysis *a, const mt_rank *r)
   else   /* imports: the source names no host */
     heading(o, 2, "Rank %d  (pid %lld, world size %d)", r->rank, (long long)r->pid, r->world_size);
   para(o, "trace %s", r->path);
+  if (r->gpus)
+    para(o, "GPU: %s", r->gpus);
   if (r->incomplete)
     para(o, "INCOMPLETE: %s.", r->incomplete_reason);
   if (r->import_lacks)

@@ -17,7 +17,7 @@
 #include <string.h>
 #include "analyzer/interop/jstream.h"
 
-enum { K_KERNEL = 1, K_MEMCPY, K_MEMSET, K_RUNTIME, K_RANGE_CPU, K_RANGE_GPU, K_MEM };
+enum { K_KERNEL = 1, K_MEMCPY, K_MEMSET, K_RUNTIME, K_RANGE_CPU, K_RANGE_GPU, K_MEM, K_COMM };
 
 typedef struct kev {
   int64_t ts, dur;            /* ns, Kineto clock */
@@ -43,6 +43,14 @@ typedef struct krun {
   long off;                   /* byte offset in the spill file */
   size_t n;                   /* events */
 } krun;
+
+/* A CPU op that states a collective's size (record_param_comms, nccl:*),
+ * kept for the NCCL kernels launched inside it whose own args lack one. */
+typedef struct kcomm {
+  int64_t ts, dur, count, bytes;
+  uint32_t thread;
+  int32_t dtype;
+} kcomm;
 
 /* A CUDA runtime call, kept for the kernels and copies it launched. */
 typedef struct klaunch {
@@ -182,6 +190,36 @@ static int dtype_of(const char *s, int *size)
     }
   *size = 0;
   return -1;
+}
+
+/* A collective's elements, type and bytes from its event's args: torch
+ * 2.x's "In msg nelems"/"dtype" (kernels and record_param_comms), else the
+ * first input's "Input Dims"/"Input type" (record_shapes).  0: not stated. */
+static int64_t comm_size(json_object *args, int64_t *count, int32_t *dtype)
+{
+  int64_t n = jint(args, "In msg nelems", -1);
+  const char *ty = jstr(args, "dtype");
+  json_object *dims, *types;
+  if (n < 0 && json_object_object_get_ex(args, "Input Dims", &dims) && json_object_is_type(dims, json_type_array) &&
+      json_object_array_length(dims) > 0) {
+    json_object *d0 = json_object_array_get_idx(dims, 0);
+    if (json_object_is_type(d0, json_type_array) && json_object_array_length(d0) > 0) {
+      n = 1;
+      for (size_t i = 0; i < json_object_array_length(d0) && n >= 0; i++) {
+        int64_t d = json_object_get_int64(json_object_array_get_idx(d0, i));
+        n = d < 0 || (d > 0 && n > ((int64_t)1 << 50) / d) ? -1 : n * d;
+      }
+    }
+    if (!ty && json_object_object_get_ex(args, "Input type", &types) && json_object_is_type(types, json_type_array) &&
+        json_object_array_length(types) > 0)
+      ty = json_object_get_string(json_object_array_get_idx(types, 0));
+  }
+  if (n < 0 || n > ((int64_t)1 << 50))
+    n = 0;   /* not an element count */
+  int sz;
+  *dtype = dtype_of(ty, &sz);
+  *count = n;
+  return n * sz;
 }
 
 static uint32_t sp(kctx *k, const char *s)
@@ -414,25 +452,27 @@ static int on_event(kctx *k, json_object *e)
       v.type = K_RANGE_CPU;
     } else if (ieq(cat, "gpu_user_annotation")) {
       v.type = K_RANGE_GPU;
+    } else if ((ieq(cat, "cpu_op") || ieq(cat, "operator")) &&
+               (strcmp(name, "record_param_comms") == 0 || strncmp(name, "nccl:", 5) == 0)) {
+      v.type = K_COMM;
+      v.bytes = comm_size(args, &v.count, &v.dtype);
+      if (v.bytes <= 0)
+        return MT_OK;
     } else {
       return MT_OK;
     }
-    v.device = (int32_t)jint(args, "device", 0);
+    v.device = (int32_t)jint(args, "device", v.type == K_COMM ? -1 : 0);
     v.stream = jint(args, "stream", jint(e, "tid", 0));
     v.corr = jint(args, "correlation", 0);
-    v.bytes = jint(args, "bytes", 0);
+    if (v.type != K_COMM)
+      v.bytes = jint(args, "bytes", 0);
     if (v.type == K_KERNEL) {
       arr3(args, "grid", v.grid);
       arr3(args, "block", v.block);
       v.smem = (uint32_t)jint(args, "shared memory", 0);
       if (strncmp(name, "nccl", 4) == 0) {
         v.nccl_op = (int16_t)nccl_op_of(jstr(args, "Collective name"), name);
-        v.count = jint(args, "In msg nelems", 0);
-        int sz;
-        v.dtype = dtype_of(jstr(args, "dtype"), &sz);
-        if (v.count < 0 || v.count > ((int64_t)1 << 50))
-          v.count = 0;   /* not an element count */
-        v.bytes = v.count * sz;
+        v.bytes = comm_size(args, &v.count, &v.dtype);
         v.group_size = (int32_t)jint(args, "Group size", 0);
         v.pg = sp(k, jstr(args, "Process Group Name"));
         v.pg_desc = sp(k, jstr(args, "Process Group Description"));
@@ -452,7 +492,7 @@ static int on_event(kctx *k, json_object *e)
     k->tmin = v.ts;
   if (k->nev == 1 || v.ts + v.dur > k->tmax)
     k->tmax = v.ts + v.dur;
-  if (v.type != K_RUNTIME && v.type != K_RANGE_CPU && v.device >= 0 && v.device < 16)
+  if (v.type != K_RUNTIME && v.type != K_RANGE_CPU && v.type != K_COMM && v.device >= 0 && v.device < 16)
     k->devseen[v.device] = 1;
   if (MT__IPUSH(k->ev, v)) {
     mt_error_set(k->err, MT_ENOMEM, "%s: out of memory", k->path);
@@ -515,6 +555,7 @@ static int write_trace(kctx *k, const char *out, const char *run_id, mt_import_r
   }
   int64_t t0 = k->nev ? k->tmin : 0, tend = k->nev ? k->tmax : 0;
   MT__IVEC(klaunch) launches = { 0 };
+  MT__IVEC(kcomm) cops = { 0 };   /* in ts order, as pass 1 reads them */
   kit it = { 0 };
   kev ev;
   int more = 0;
@@ -562,6 +603,14 @@ static int write_trace(kctx *k, const char *out, const char *run_id, mt_import_r
     goto io_fail;
   while ((more = kit_next(&it, &ev)) == 1) {
     kev *v = &ev;
+    if (v->type == K_COMM) {
+      kcomm c = { v->ts, v->dur, v->count, v->bytes, v->thread, v->dtype };
+      if (MT__IPUSH(cops, c)) {
+        rc = MT_ENOMEM;
+        break;
+      }
+      continue;
+    }
     if (v->type == K_RUNTIME && v->corr) {
       klaunch l = { v->ts, v->dur, v->thread, v->name };
       if (MT__IPUSH(launches, l) || mt__imap_put(&corr, (uint64_t)v->corr, launches.n - 1)) {
@@ -640,6 +689,8 @@ static int write_trace(kctx *k, const char *out, const char *run_id, mt_import_r
     kev *v = &ev;
     int64_t ts = v->ts - t0;
     uint64_t tid;
+    if (v->type == K_COMM)
+      continue;   /* pass 1 kept it for the kernels */
     if (v->type == K_RANGE_GPU) {
       char nm[64];
       snprintf(nm, sizeof nm, "gpu stream %lld", (long long)v->stream);
@@ -677,6 +728,25 @@ static int write_trace(kctx *k, const char *out, const char *run_id, mt_import_r
                              .block = { v->block[0], v->block[1], v->block[2] }, .smem = v->smem,
                              .thread = lthread, .correlation = v->corr, .gpu_start = ts, .gpu_end = ts + v->dur };
       rc = mt_trace_put_kernel(t, &ke);
+      if (!rc && v->nccl_op && v->bytes <= 0 && v->corr && mt__imap_get(&corr, (uint64_t)v->corr, &ri)) {
+        /* the size from the innermost op that states one around the launch on its thread */
+        klaunch *r = &launches.v[ri];
+        size_t lo = 0, hi = cops.n;
+        while (lo < hi) {   /* first op starting after the launch */
+          size_t mid = (lo + hi) / 2;
+          if (cops.v[mid].ts <= r->ts)
+            lo = mid + 1;
+          else
+            hi = mid;
+        }
+        for (size_t j = lo; j-- > 0 && lo - j <= 256;)
+          if (cops.v[j].thread == r->thread && cops.v[j].ts + cops.v[j].dur >= r->ts) {
+            v->count = cops.v[j].count;
+            v->dtype = cops.v[j].dtype;
+            v->bytes = cops.v[j].bytes;
+            break;
+          }
+      }
       if (!rc && v->nccl_op) {
         uint64_t cid = 0;
         uint64_t ckey = v->pg ? v->pg : 0xffffffffu;
@@ -826,6 +896,7 @@ cleanup:
   mt_trace_close(t);
   pair_free(&pairs);
   free(launches.v);
+  free(cops.v);
   for (int d = 0; d < 16; d++)
     free(segstack[d].v);
   mt__imap_free(&thread_ids);

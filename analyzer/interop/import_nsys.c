@@ -441,6 +441,63 @@ static int do_gpu_memory(nctx *c)
   return rc;
 }
 
+/* The GPUs this process ran on (deviceId of its kernels, copies and
+ * memsets, through the per-process views), each described by its
+ * TARGET_INFO_GPU row; exports without that table (newer nsys when GPU
+ * info was not collected) still give the index.  A process with no GPU
+ * activity: every GPU the export lists. */
+static int put_devices(nctx *c)
+{
+  static const char *const act[] = { "CUPTI_ACTIVITY_KIND_KERNEL", "CUPTI_ACTIVITY_KIND_MEMCPY",
+                                     "CUPTI_ACTIVITY_KIND_MEMSET" };
+  int64_t used[64];
+  int nused = 0, rc = MT_OK;
+  char *sql = sqlite3_mprintf("SELECT NULL WHERE 0");
+  for (int i = 0; i < 3 && sql; i++)
+    if (has_table(c, act[i])) {
+      char *u = sqlite3_mprintf("%s UNION SELECT deviceId FROM \"%w\"", sql, act[i]);
+      sqlite3_free(sql);
+      sql = u;
+    }
+  if (!sql)
+    return MT_ENOMEM;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) == SQLITE_OK) {
+    while (sqlite3_step(st) == SQLITE_ROW && nused < 64)
+      if (sqlite3_column_type(st, 0) != SQLITE_NULL)
+        used[nused++] = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+  }
+  sqlite3_free(sql);
+  int gpu = has_table(c, "TARGET_INFO_GPU");
+  if (gpu && sqlite3_prepare_v2(c->db, nused ? "SELECT * FROM TARGET_INFO_GPU WHERE id = ?"
+                                             : "SELECT * FROM TARGET_INFO_GPU ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+    gpu = 0;
+  int ci = gpu ? col(st, "id") : -1, cn = gpu ? col(st, "name") : -1, cm = gpu ? col(st, "totalMemory") : -1,
+      cma = gpu ? col(st, "computeMajor") : -1, cmi = gpu ? col(st, "computeMinor") : -1,
+      cu = gpu ? col(st, "uuid") : -1;
+  for (int k = 0; rc == MT_OK && (k < nused || (!nused && gpu)); k++) {
+    int row = 0;
+    if (gpu) {
+      if (nused) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, used[k]);
+      }
+      row = sqlite3_step(st) == SQLITE_ROW;
+    }
+    if (!row && !nused)
+      break;
+    const char *nm = row && cn >= 0 ? (const char *)sqlite3_column_text(st, cn) : NULL;
+    rc = mt_trace_put_device(c->t, row ? (int)I(st, ci, 0) : (int)used[k], nm && *nm ? nm : "cuda",
+                             row ? (uint64_t)I(st, cm, 0) : 0, row ? (int)I(st, cma, 0) : 0,
+                             row ? (int)I(st, cmi, 0) : 0,
+                             row && cu >= 0 ? (const char *)sqlite3_column_text(st, cu) : NULL);
+  }
+  if (gpu)
+    sqlite3_finalize(st);
+  return rc;
+}
+
 /* One process of the export (gpid > 0: only its rows, by temporary views
  * that shadow every table with a globalPid or globalTid column; 0: all)
  * as the trace of rank/world. */
@@ -538,17 +595,7 @@ static int import_one(const char *in, const char *out, const char *run_id, int64
       sqlite3_finalize(st);
     }
   }
-  if (has_table(&c, "TARGET_INFO_GPU") &&
-      sqlite3_prepare_v2(c.db, "SELECT * FROM TARGET_INFO_GPU", -1, &st, NULL) == SQLITE_OK) {
-    int ci = col(st, "id"), cn = col(st, "name"), cm = col(st, "totalMemory"), cma = col(st, "computeMajor"),
-        cmi = col(st, "computeMinor"), cu = col(st, "uuid");
-    while (sqlite3_step(st) == SQLITE_ROW)
-      mt_trace_put_device(c.t, (int)I(st, ci, 0),
-                          cn >= 0 && sqlite3_column_text(st, cn) ? (const char *)sqlite3_column_text(st, cn) : "cuda",
-                          (uint64_t)I(st, cm, 0), (int)I(st, cma, 0), (int)I(st, cmi, 0),
-                          cu >= 0 ? (const char *)sqlite3_column_text(st, cu) : NULL);
-    sqlite3_finalize(st);
-  }
+  rc = put_devices(&c);
   c.dom_api = mt_trace_intern(c.t, "cuda_api");
   if (!rc) rc = do_runtime(&c);
   if (!rc) rc = do_kernels(&c);

@@ -207,6 +207,7 @@ typedef struct mt_rank {
   uint64_t dropped;                       /* sum of the drops table */
   char *drops_detail;                     /* "kernel 3 (buffer full), ..." or NULL */
   char *import_lacks;                     /* what an importer could not provide (meta import.lacks), or NULL */
+  char *gpus;                             /* "NAME (cuda:N, SIZE); ..." from the devices table, or NULL */
   int64_t first_ts, last_ts;
 
   /* the peaks */

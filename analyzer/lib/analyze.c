@@ -2324,6 +2324,21 @@ static int load_process(st *s)
       r->import_lacks = strdup((const char *)sqlite3_column_text(q, 0));
     sqlite3_finalize(q);
   }
+  /* the GPUs the trace ran on, for the rank's header */
+  if (sqlite3_prepare_v2(s->db, "SELECT d.id, s.value, d.total_bytes FROM devices d LEFT JOIN strings s ON "
+                                "s.id = d.name_id ORDER BY d.id", -1, &q, NULL) == SQLITE_OK) {
+    char g[1024] = "", sz[32];
+    size_t n = 0;
+    while (sqlite3_step(q) == SQLITE_ROW && n < sizeof g - 1) {
+      const char *nm = (const char *)sqlite3_column_text(q, 1);
+      int64_t tb = I64(q, 2);
+      n += (size_t)snprintf(g + n, sizeof g - n, "%s%s (cuda:%lld%s%s)", n ? "; " : "", nm && *nm ? nm : "cuda",
+                            (long long)I64(q, 0), tb > 0 ? ", " : "", tb > 0 ? mt_size_str((uint64_t)tb, sz, sizeof sz) : "");
+    }
+    sqlite3_finalize(q);
+    if (n)
+      r->gpus = strdup(g);
+  }
   if (r->end_ns < 0) {
     r->incomplete = 1;
     r->incomplete_reason = strdup(
@@ -2710,6 +2725,7 @@ void mt_rank_free(mt_rank *r)
   free(r->incomplete_reason);
   free(r->drops_detail);
   free(r->import_lacks);
+  free(r->gpus);
   free(r->peak.objects);
   free(r->peak.segments);
   for (size_t i = 0; i < r->nooms; i++) {

@@ -78,6 +78,7 @@ static json_object *rank_json(const mt_rank *r)
   ADD(o, "world_size", I(r->world_size));
   ADD(o, "pid", I(r->pid));
   ADD(o, "host", json_object_new_string(r->host));
+  ADD(o, "gpus", S(r->gpus));
   ADD(o, "run_id", json_object_new_string(r->run_id));
   ADD(o, "trace", S(r->path));
   ADD(o, "producer", S(r->producer));

@@ -11,7 +11,7 @@ TESTS += tests/interop/test_snapshot.sh tests/interop/test_kineto.sh tests/inter
 	tests/interop/test_snapshot_roles.sh tests/interop/test_perfetto_thin.sh tests/interop/test_report_sections.sh \
 	tests/interop/test_perfetto_proto.sh
 endif
-EXTRA_DIST += tests/interop/common.sh tests/interop/test_snapshot.sh tests/interop/test_kineto.sh tests/interop/test_nsys.sh \
+EXTRA_DIST += tests/interop/common.sh tests/interop/nsys_devices.py tests/interop/kineto_nccl_bytes.py tests/interop/test_snapshot.sh tests/interop/test_kineto.sh tests/interop/test_nsys.sh \
 	tests/interop/test_hostile.sh tests/interop/test_export.sh tests/interop/test_perfetto_thin.sh \
 	tests/interop/check_snapshot.py tests/interop/check_perfetto.py tests/interop/test_report.sh \
 	tests/interop/count_kineto.py tests/interop/test_interop_unit.c tests/interop/test_snapshot_roles.sh \

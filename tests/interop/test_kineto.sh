@@ -6,9 +6,10 @@
 expect_cases 24
 need_data
 H=$DATA/hta
-# and one import per other HTA file, one count per Kineto file (the data's listing)
+# and one import per other HTA file, one count and one NCCL-bytes check per
+# Kineto file (the data's listing)
 expect_cases $(( $(ls "$H"/*.json.gz | grep -v -c -e df_index -e nccl_parser -e trace_filter) +
-                 $(ls "$H"/*.json.gz "$DATA"/kineto-tb/*.json.gz | wc -l) ))
+                 2 * $(ls "$H"/*.json.gz "$DATA"/kineto-tb/*.json.gz | wc -l) ))
 
 imp() {   # imp NAME FILE...: import, report
   n=$1; shift
@@ -106,6 +107,9 @@ for f in "$H"/*.json.gz "$DATA"/kineto-tb/*.json.gz; do
           (SELECT COUNT(*) FROM api_calls) || ' ' || (SELECT COUNT(*) FROM nccl_calls) || ' ' ||
           (SELECT COUNT(*) FROM region_events WHERE label_id IS NULL)")" \
        "$(python3 "${MT_SRCDIR:-.}/tests/interop/count_kineto.py" "$f")"
+    eq "$b: NCCL kernels, those with a size, bytes as python computes them" \
+       "$(q "$t" "SELECT COUNT(*) || ' ' || COALESCE(SUM(bytes > 0), 0) || ' ' || COALESCE(SUM(bytes), 0) FROM nccl_calls")" \
+       "$(python3 "${MT_SRCDIR:-.}/tests/interop/kineto_nccl_bytes.py" "$f")"
 done
 eq "ns_resolution: ns timestamps kept" \
    "$(q "$TMP/facebookresearch__ns_resolution_trace_rank-0.Apr_03_18_51_38.1102.pt.trace.mtrace" \

@@ -3,11 +3,16 @@
 # GPU activity and CUDA API call with ns timestamps; the imported trace must
 # reproduce each one exactly.  Old (2.9.1) and new (3.x) export schemas.
 . "${MT_SRCDIR:-.}/tests/interop/common.sh"
-plan 15
+plan 19
 need_data
 P=$DATA/pipit-nsys
 N=$DATA/nsys-ai
 CL=$TMP/cl.mtrace
+# devs TRACE...: each trace's devices table, one line per trace, as
+# nsys_devices.py reads them from the export
+devs() { for t in "$@"; do q "$t" "SELECT group_concat(line, ' ') FROM (SELECT d.id || '|' || s.value || '|' ||
+  d.total_bytes AS line FROM devices d JOIN strings s ON s.id = d.name_id ORDER BY d.id)"; done; }
+want_devs() { python3 "${MT_SRCDIR:-.}/tests/interop/nsys_devices.py" "$1"; }
 if "$MT" import "$P/hpcgroup__cloverleaf-nsys_perlmutter-cloverleaf-cuda.sqlite" -o "$CL" >/dev/null 2>"$TMP/err"; then
   ok "import CloverLeaf"
 else
@@ -37,6 +42,11 @@ eq "CloverLeaf: CUDA API calls in the golden CSV" "$(wc -l < "$TMP/api.want" | t
 if cmp -s "$TMP/api.want" "$TMP/api.got"; then ok "CloverLeaf: all 3048 CUDA API calls: names, process, thread, ns times"
 else not_ok "CloverLeaf: API calls differ: $(diff "$TMP/api.want" "$TMP/api.got" | head -4 | tr '\n' ' ')"; fi
 eq "CloverLeaf: api_calls rows" "$(q "$CL" "SELECT COUNT(*) FROM api_calls")" 3048
+# The node has four A100s; the process ran on one: only it is the trace's.
+eq "CloverLeaf: the GPU it ran on, from TARGET_INFO_GPU" "$(devs "$CL")" "$(want_devs "$P/hpcgroup__cloverleaf-nsys_perlmutter-cloverleaf-cuda.sqlite")"
+# the report's rank header names it (sqlite3's reading of TARGET_INFO_GPU)
+eq "CloverLeaf: report header names the GPU" "$("$MT" report "$CL" 2>/dev/null | sed -n 's/^ *GPU: \([^(]*\) (cuda:\([0-9]*\).*/\2|\1/p')" \
+   "$(want_devs "$P/hpcgroup__cloverleaf-nsys_perlmutter-cloverleaf-cuda.sqlite" | cut -d'|' -f1,2)"
 eq "CloverLeaf: enums read from the file" "$(q "$CL" "SELECT value FROM meta WHERE key = 'import.nsys_enums'")" file
 
 # Old export schema (2.9.1): no ENUM_* tables.
@@ -55,6 +65,8 @@ while read -r f kern nccl cpy nvtx; do
   o=$TMP/$f
   "$MT" import "$N/$f.sqlite" -o "$o" >/dev/null 2>&1
   eq "$f: one trace per GPU process" "$(ls "$o" 2>/dev/null | grep -c '^rank[01]\..*\.mtrace$')" 2
+  # no TARGET_INFO_GPU in these exports: each rank still names its GPU's index
+  eq "$f: each rank's GPU" "$(devs "$o"/*.mtrace | tr '\n' ' ')" "$(want_devs "$N/$f.sqlite" | tr '\n' ' ')"
   eq "$f: each rank of world size 2" "$(for t in "$o"/*.mtrace; do q "$t" "SELECT rank || ':' || world_size FROM process"; done | tr '\n' ' ')" "0:2 1:2 "
   eq "$f: kernels/NCCL/memcpy/NVTX over the ranks" "$(for t in "$o"/*.mtrace; do q "$t" "SELECT (SELECT COUNT(*) FROM kernels),
      (SELECT COUNT(*) FROM nccl_calls), (SELECT COUNT(*) FROM memcpys WHERE kind != 5),
