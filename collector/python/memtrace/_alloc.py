@@ -33,7 +33,12 @@ REAL_US = 10 ** 15   # time_us above this is CLOCK_REALTIME (epoch) µs
 
 
 def entry_time(e):
-    """(ns, clock) of a trace entry for memtrace_fw_*."""
+    """(ns, clock) of a trace entry for memtrace_fw_*.  The tracker's
+    entries carry CLOCK_REALTIME ns: whole microseconds put an allocation up
+    to 1 us before a range that began first (a step's, a module's)."""
+    tn = e.get("time_ns")
+    if isinstance(tn, int) and tn > 0:
+        return tn, _native.REAL
     t = e.get("time_us")
     if not isinstance(t, int) or t <= 0:
         return 0, _native.NOW

@@ -209,7 +209,8 @@ class TrackerStream(object):
                 if ents:
                     self.channel.feed(dev, ents, horizon)
                 dev, ents = d, []
-            ents.append({"action": a, "addr": addr, "size": size, "stream": stream, "time_us": t_ns // 1000})
+            ents.append({"action": a, "addr": addr, "size": size, "stream": stream, "time_us": t_ns // 1000,
+                         "time_ns": t_ns})
             if a == "segment_alloc" or a == "segment_map":
                 fresh.append((d, addr, size, pa, pb))
         if ents:
