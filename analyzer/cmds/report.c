@@ -17,15 +17,11 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
-/* Writes the report to path: beside it, renamed into place when whole
- * (util.c).  Returns 0 or -1 (message printed). */
-static int write_atomic(const char *path, const mt_analysis *a, int fmt)
+/* Closes a file of mt_output_fopen whose content `rc` (0 or -1) says was
+ * written, and renames it into place when whole (util.c).  Returns 0 or -1
+ * (message printed). */
+static int output_close(FILE *f, char *tmp, const char *path, int rc)
 {
-  char *tmp;
-  FILE *f = mt_output_fopen(path, &tmp);
-  if (!f)
-    return -1;
-  int rc = mt_render(f, a, fmt);
   int e = errno;
   if (fflush(f) != 0 || fsync(fileno(f)) != 0)
     rc = -1, e = errno;
@@ -34,6 +30,16 @@ static int write_atomic(const char *path, const mt_analysis *a, int fmt)
   if (rc != 0)
     mt_errorf("%s: cannot write: %s", path, strerror(e));
   return mt_output_commit(tmp, path, rc == 0);
+}
+
+/* Writes the report to path: beside it, renamed into place when whole. */
+static int write_atomic(const char *path, const mt_analysis *a, int fmt)
+{
+  char *tmp;
+  FILE *f = mt_output_fopen(path, &tmp);
+  if (!f)
+    return -1;
+  return output_close(f, tmp, path, mt_render(f, a, fmt));
 }
 
 static int parse_format(const char *s)
@@ -120,21 +126,12 @@ int mt_report_fleet_finish(const char *path, mt_fleet_rank *r, size_t n, int jso
       return MT_EXIT_USAGE;
     }
   mt_fleet_sort(r, n);
-  int rc = 0;
   if (outpath) {
     char *tmp;
     FILE *f = mt_output_fopen(outpath, &tmp);
     if (!f)
       return MT_EXIT_FAIL;
-    rc = mt_fleet_render(f, path, r, n, json);
-    int e = errno;
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
-      rc = -1, e = errno;
-    if (fclose(f) != 0 && rc == 0)
-      rc = -1, e = errno;
-    if (rc != 0)
-      mt_errorf("%s: cannot write: %s", outpath, strerror(e));
-    if (mt_output_commit(tmp, outpath, rc == 0) != 0 || rc != 0)
+    if (output_close(f, tmp, outpath, mt_fleet_render(f, path, r, n, json)) != 0)
       return MT_EXIT_FAIL;
   } else if (mt_fleet_render(stdout, path, r, n, json) != 0 || fflush(stdout) != 0) {
     mt_errorf("report: cannot write output: %s", strerror(errno));
